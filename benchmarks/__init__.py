@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m benchmarks WORKLOAD`, one JSON line per run on stdout."""

@@ -1,0 +1,117 @@
+"""The run: one attempt to execute an automation, and the blockers that pause it."""
+
+from __future__ import annotations
+
+import msgspec
+from msgspec.structs import force_setattr
+
+from ._enums import BlockerKind, ErrorCode, RunState, StopReason, Trigger
+from ._time import Instant, normalize_time
+
+__all__ = [
+    "Blocker",
+    "Missed",
+    "Permission",
+    "Question",
+    "Run",
+    "RunError",
+    "RunOutcome",
+]
+
+
+class Question(msgspec.Struct, frozen=True, tag="question", tag_field="type", rename="camel"):
+    """A question for a person, answered with a `str` (one of `options` when given)."""
+
+    text: str
+    options: tuple[str, ...] | None = None
+
+    @property
+    def kind(self) -> BlockerKind:
+        return BlockerKind.QUESTION
+
+
+class Permission(msgspec.Struct, frozen=True, tag="permission", tag_field="type", rename="camel"):
+    """A request to use a tool, answered with a `bool`."""
+
+    tool: str
+    detail: str = ""
+
+    @property
+    def kind(self) -> BlockerKind:
+        return BlockerKind.PERMISSION
+
+
+class Blocker(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A pause inside a run until a person answers `request`."""
+
+    id: str
+    request: Question | Permission
+    asked_at: Instant
+
+    def __post_init__(self) -> None:
+        force_setattr(self, "asked_at", normalize_time(self.asked_at))
+
+
+class RunError(msgspec.Struct, frozen=True, rename="camel"):
+    code: ErrorCode
+    message: str
+
+
+class Missed(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The slots that passed unfired: first, last and how many."""
+
+    first: Instant
+    last: Instant
+    count: int
+
+    def __post_init__(self) -> None:
+        force_setattr(self, "first", normalize_time(self.first))
+        force_setattr(self, "last", normalize_time(self.last))
+
+
+class RunOutcome(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """What an executor may return besides a plain result string or None."""
+
+    result: str | None = None
+    cost: float | None = None
+    session_id: str | None = None
+
+
+class Run(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A run as the ledger holds it at one revision.
+
+    Build new revisions with `automations.model.advance`, which enforces the state
+    machine; never with `msgspec.structs.replace` directly.
+    """
+
+    id: str
+    automation_id: str
+    revision: int
+    definition_revision: int
+    trigger: Trigger
+    triggered_at: Instant
+    attended: bool
+    state: RunState
+    session_id: str | None = None
+    started_at: Instant | None = None
+    completed_at: Instant | None = None
+    steps: int = 0
+    cost: float | None = None
+    blocker: Blocker | None = None
+    result: str | None = None
+    error: RunError | None = None
+    stop_reason: StopReason | None = None
+    missed: Missed | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("triggered_at", "started_at", "completed_at"):
+            value = getattr(self, name)
+            if value is not None:
+                force_setattr(self, name, normalize_time(value))
+
+    @property
+    def slot(self) -> Instant | None:
+        """The scheduled slot this run executes or records, if any."""
+        if self.trigger is Trigger.MANUAL:
+            return None
+        return self.triggered_at

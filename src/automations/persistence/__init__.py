@@ -1,0 +1,41 @@
+"""The apsw journal: schema and migrations, the group-commit writer, queries.
+
+Imports the model (and the runtime's thread-to-loop call). It knows nothing of actors.
+"""
+
+from ._connection import Durability
+from ._ops import CreateAutomations, DeleteAutomation, Operation, SaveAutomation, SaveRun
+from ._projection import (
+    AUTOMATION_DELETED,
+    AUTOMATION_UPDATED,
+    RUN_UPDATED,
+    JournalEntry,
+)
+from ._reader import Page, Reader
+from ._replay import Replay, projection_rows
+from ._schema import APPLICATION_ID, SCHEMA_VERSION
+from ._store import Store, open_store
+from ._writer import GroupCommitWriter, WriterStats
+
+__all__ = [
+    "APPLICATION_ID",
+    "AUTOMATION_DELETED",
+    "AUTOMATION_UPDATED",
+    "RUN_UPDATED",
+    "SCHEMA_VERSION",
+    "CreateAutomations",
+    "DeleteAutomation",
+    "Durability",
+    "GroupCommitWriter",
+    "JournalEntry",
+    "Operation",
+    "Page",
+    "Reader",
+    "Replay",
+    "SaveAutomation",
+    "SaveRun",
+    "Store",
+    "WriterStats",
+    "open_store",
+    "projection_rows",
+]

@@ -1,0 +1,211 @@
+"""Write operations, run by the writer thread, each inside its own SAVEPOINT.
+
+Each operation checks its invariant (compare-and-swap on `revision`, the run state
+machine, the scope) with the rows it is about to change, appends its journal entry
+and updates the projection, and returns the entry's sequence number. A failed check
+raises and rolls back that operation alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import apsw
+
+from ..model import (
+    Automation,
+    Conflict,
+    NotFound,
+    Run,
+    RunState,
+    Scope,
+    Tombstone,
+    check_transition,
+    to_ms,
+    to_msgpack,
+)
+from ._projection import (
+    AUTOMATION_DELETED,
+    AUTOMATION_UPDATED,
+    RUN_UPDATED,
+    append_journal,
+    delete_automation_row,
+    put_automation_row,
+    put_run_row,
+)
+
+__all__ = [
+    "CreateAutomations",
+    "DeleteAutomation",
+    "Operation",
+    "SaveAutomation",
+    "SaveRun",
+]
+
+
+class Operation(Protocol):
+    def apply(self, connection: apsw.Connection) -> object:
+        """Do the write; raise to have it rolled back alone."""
+        ...
+
+
+def _check_revision(kind: str, id: str, stored: int, expected: int) -> None:
+    if stored != expected:
+        raise Conflict(
+            f"{kind} {id} is at revision {stored}, not {expected}; "
+            "read it again and retry the change on the current revision"
+        )
+
+
+def _stored_automation_revision(connection: apsw.Connection, scope: Scope, id: str) -> int | None:
+    row = connection.execute(
+        "SELECT revision FROM automations WHERE id = ? AND project = ? AND directory = ?",
+        (id, scope.project, scope.directory),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+@dataclass(frozen=True, slots=True)
+class SaveAutomation:
+    """Create (`expected_revision=None`) or update an automation."""
+
+    scope: Scope
+    automation: Automation
+    expected_revision: int | None
+
+    def apply(self, connection: apsw.Connection) -> int:
+        automation = self.automation
+        stored = _stored_automation_revision(connection, self.scope, automation.id)
+        if self.expected_revision is None:
+            if stored is not None:
+                raise Conflict(f"automation {automation.id} already exists")
+            _require(automation.revision == 1, "a new automation starts at revision 1")
+        else:
+            if stored is None:
+                raise NotFound(f"no automation {automation.id} in this project and directory")
+            _check_revision("automation", automation.id, stored, self.expected_revision)
+            _require(automation.revision == stored + 1, "an update adds 1 to the revision")
+        return _write_automation(connection, self.scope, automation)
+
+
+def _write_automation(connection: apsw.Connection, scope: Scope, automation: Automation) -> int:
+    body = to_msgpack(automation)
+    seq = append_journal(
+        connection,
+        at=to_ms(automation.updated_at),
+        kind=AUTOMATION_UPDATED,
+        entity_id=automation.id,
+        revision=automation.revision,
+        scope=scope,
+        body=body,
+    )
+    put_automation_row(connection, scope, automation, body)
+    return seq
+
+
+@dataclass(frozen=True, slots=True)
+class CreateAutomations:
+    """Create many automations at once: all of them or none."""
+
+    scope: Scope
+    automations: Sequence[Automation]
+
+    def apply(self, connection: apsw.Connection) -> list[int]:
+        for automation in self.automations:
+            _require(automation.revision == 1, "a new automation starts at revision 1")
+        return [_write_automation(connection, self.scope, a) for a in self.automations]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteAutomation:
+    """Delete an automation, leaving its tombstone in the journal and its runs in place."""
+
+    scope: Scope
+    tombstone: Tombstone
+    expected_revision: int
+    at: datetime
+
+    def apply(self, connection: apsw.Connection) -> int:
+        id = self.tombstone.id
+        stored = _stored_automation_revision(connection, self.scope, id)
+        if stored is None:
+            raise NotFound(f"no automation {id} in this project and directory")
+        _check_revision("automation", id, stored, self.expected_revision)
+        _require(self.tombstone.revision == stored + 1, "a tombstone adds 1 to the revision")
+        seq = append_journal(
+            connection,
+            at=to_ms(self.at),
+            kind=AUTOMATION_DELETED,
+            entity_id=id,
+            revision=self.tombstone.revision,
+            scope=self.scope,
+            body=to_msgpack(self.tombstone),
+        )
+        delete_automation_row(connection, id)
+        return seq
+
+
+@dataclass(frozen=True, slots=True)
+class SaveRun:
+    """Create a run (`expected_revision=None`) or record its next transition.
+
+    `writer_key` and `owner` are kept while the run is active and cleared when it ends,
+    which frees the writer key for the next run.
+    """
+
+    scope: Scope
+    run: Run
+    expected_revision: int | None
+    at: datetime
+    writer_key: str | None = None
+    owner: str | None = None
+
+    def apply(self, connection: apsw.Connection) -> int:
+        run = self.run
+        if self.expected_revision is None:
+            self._check_new(connection)
+        else:
+            self._check_transition(connection, self.expected_revision)
+        body = to_msgpack(run)
+        seq = append_journal(
+            connection,
+            at=to_ms(self.at),
+            kind=RUN_UPDATED,
+            entity_id=run.id,
+            revision=run.revision,
+            scope=self.scope,
+            body=body,
+            writer_key=self.writer_key if run.state.is_active else None,
+            owner=self.owner if run.state.is_active else None,
+        )
+        put_run_row(connection, self.scope, run, body, writer_key=self.writer_key, owner=self.owner)
+        return seq
+
+    def _check_new(self, connection: apsw.Connection) -> None:
+        run = self.run
+        _require(run.revision == 1, "a new run starts at revision 1")
+        if _stored_automation_revision(connection, self.scope, run.automation_id) is None:
+            raise NotFound(f"no automation {run.automation_id} in this project and directory")
+        exists = connection.execute("SELECT 1 FROM runs WHERE id = ?", (run.id,)).fetchone()
+        if exists is not None:
+            raise Conflict(f"run {run.id} already exists")
+
+    def _check_transition(self, connection: apsw.Connection, expected: int) -> None:
+        run = self.run
+        row = connection.execute(
+            "SELECT revision, state FROM runs WHERE id = ? AND project = ? AND directory = ?",
+            (run.id, self.scope.project, self.scope.directory),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no run {run.id} in this project and directory")
+        _check_revision("run", run.id, int(row[0]), expected)
+        _require(run.revision == expected + 1, "a transition adds 1 to the revision")
+        check_transition(RunState(row[1]), run.state)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)

@@ -1,0 +1,170 @@
+"""Journal entries and the projection rows they imply, shared by writes and replay.
+
+A projection row is a function of one journal entry: its body plus the columns the
+body does not carry (scope, writer key, owner). Writing both through these helpers is
+what makes `replay()` rebuild the projections exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import apsw
+
+from ..model import (
+    Automation,
+    Run,
+    Scope,
+    StopReason,
+    Tombstone,
+    Trigger,
+    from_msgpack,
+    to_ms,
+)
+
+__all__ = [
+    "AUTOMATION_DELETED",
+    "AUTOMATION_UPDATED",
+    "RUN_UPDATED",
+    "JournalEntry",
+    "append_journal",
+    "apply_entry",
+    "delete_automation_row",
+    "journal_entries",
+    "put_automation_row",
+    "put_run_row",
+]
+
+AUTOMATION_UPDATED = "automation.definition.updated"
+AUTOMATION_DELETED = "automation.definition.deleted"
+RUN_UPDATED = "automation.run.updated"
+
+
+class JournalEntry(NamedTuple):
+    seq: int
+    at: int
+    kind: str
+    entity_id: str
+    revision: int
+    project: str
+    directory: str
+    writer_key: str | None
+    owner: str | None
+    body: bytes
+
+
+_JOURNAL_COLUMNS = "seq, at, kind, entity_id, revision, project, directory, writer_key, owner, body"
+
+
+def append_journal(
+    connection: apsw.Connection,
+    *,
+    at: int,
+    kind: str,
+    entity_id: str,
+    revision: int,
+    scope: Scope,
+    body: bytes,
+    writer_key: str | None = None,
+    owner: str | None = None,
+) -> int:
+    """Append one entry; its sequence number."""
+    connection.execute(
+        "INSERT INTO journal (at, kind, entity_id, revision, project, directory,"
+        " writer_key, owner, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (at, kind, entity_id, revision, scope.project, scope.directory, writer_key, owner, body),
+    )
+    return connection.last_insert_rowid()
+
+
+def journal_entries(
+    connection: apsw.Connection, after: int = 0, limit: int | None = None
+) -> Iterator[JournalEntry]:
+    sql = f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE seq > ? ORDER BY seq"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    for row in connection.execute(sql, (after,)):
+        yield JournalEntry(*row)
+
+
+def put_automation_row(
+    connection: apsw.Connection, scope: Scope, automation: Automation, body: bytes
+) -> None:
+    next_fire_at = None if automation.next_fire_at is None else to_ms(automation.next_fire_at)
+    connection.execute(
+        "INSERT INTO automations (id, project, directory, revision, updated_at, next_fire_at,"
+        " body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+        " revision = excluded.revision, updated_at = excluded.updated_at,"
+        " next_fire_at = excluded.next_fire_at, body = excluded.body",
+        (
+            automation.id,
+            scope.project,
+            scope.directory,
+            automation.revision,
+            to_ms(automation.updated_at),
+            next_fire_at,
+            body,
+        ),
+    )
+
+
+def delete_automation_row(connection: apsw.Connection, automation_id: str) -> None:
+    connection.execute("DELETE FROM automations WHERE id = ?", (automation_id,))
+
+
+def put_run_row(
+    connection: apsw.Connection,
+    scope: Scope,
+    run: Run,
+    body: bytes,
+    *,
+    writer_key: str | None,
+    owner: str | None,
+) -> None:
+    active = run.state.is_active
+    connection.execute(
+        "INSERT INTO runs (id, automation_id, project, directory, revision, state,"
+        " triggered_at, slot, missed_first, writer_key, owner, body)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+        " revision = excluded.revision, state = excluded.state,"
+        " writer_key = excluded.writer_key, owner = excluded.owner, body = excluded.body",
+        (
+            run.id,
+            run.automation_id,
+            scope.project,
+            scope.directory,
+            run.revision,
+            run.state.value,
+            to_ms(run.triggered_at),
+            _executed_slot(run),
+            None if run.missed is None else to_ms(run.missed.first),
+            writer_key if active else None,
+            owner if active else None,
+            body,
+        ),
+    )
+
+
+def _executed_slot(run: Run) -> int | None:
+    if run.trigger is Trigger.MANUAL or run.stop_reason is StopReason.MISSED_SCHEDULE:
+        return None
+    return to_ms(run.triggered_at)
+
+
+def apply_entry(connection: apsw.Connection, entry: JournalEntry) -> None:
+    """Make the projections reflect one journal entry (used by replay)."""
+    scope = Scope(entry.project, entry.directory)
+    if entry.kind == AUTOMATION_UPDATED:
+        automation = from_msgpack(entry.body, Automation)
+        put_automation_row(connection, scope, automation, entry.body)
+    elif entry.kind == AUTOMATION_DELETED:
+        tombstone = from_msgpack(entry.body, Tombstone)
+        delete_automation_row(connection, tombstone.id)
+    elif entry.kind == RUN_UPDATED:
+        run = from_msgpack(entry.body, Run)
+        put_run_row(
+            connection, scope, run, entry.body, writer_key=entry.writer_key, owner=entry.owner
+        )
+    else:
+        raise ValueError(f"journal entry {entry.seq} has unknown kind {entry.kind!r}")

@@ -1,0 +1,173 @@
+"""Reads, on connections of their own, in worker threads so the event loop never blocks.
+
+Every query is scoped by project and owner directory: a runtime sees only its own
+automations, runs and journal entries, whatever ids or cursors it is handed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
+
+import anyio
+import apsw
+
+from ..model import Automation, Run, Scope, from_msgpack
+from ._connection import Durability, connect, storage_error
+from ._projection import JournalEntry
+
+__all__ = ["Page", "Reader"]
+
+T = TypeVar("T")
+_JOURNAL_COLUMNS = "seq, at, kind, entity_id, revision, project, directory, writer_key, owner, body"
+
+
+class Page(NamedTuple):
+    items: list[Run]
+    next_cursor: str | None
+
+
+class Reader:
+    """A small pool of read connections; each query runs in a worker thread."""
+
+    def __init__(self, path: str, durability: Durability) -> None:
+        self._path = path
+        self._durability = durability
+        self._idle: list[apsw.Connection] = []
+        self._all: list[apsw.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    async def run(self, query: Callable[[apsw.Connection], T]) -> T:
+        """Run `query` with a pooled connection in a worker thread."""
+        return await anyio.to_thread.run_sync(self.run_sync, query)
+
+    def run_sync(self, query: Callable[[apsw.Connection], T]) -> T:
+        """Run `query` in the calling thread (for tools and tests off the event loop)."""
+        connection = self._take()
+        try:
+            return query(connection)
+        except apsw.Error as exc:
+            raise storage_error(exc, self._path) from exc
+        finally:
+            with self._lock:
+                self._idle.append(connection)
+
+    def _take(self) -> apsw.Connection:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the reader is closed")
+            if self._idle:
+                return self._idle.pop()
+        connection = connect(self._path, durability=self._durability)
+        with self._lock:
+            self._all.append(connection)
+        return connection
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            connections, self._all, self._idle = self._all, [], []
+        for connection in connections:
+            connection.close()
+
+    # -- queries ------------------------------------------------------------------
+
+    async def automation(self, scope: Scope, id: str) -> Automation | None:
+        return await self.run(lambda c: get_automation(c, scope, id))
+
+    async def automations(self, scope: Scope) -> list[Automation]:
+        return await self.run(lambda c: list_automations(c, scope))
+
+    async def run_by_id(self, scope: Scope, id: str) -> Run | None:
+        return await self.run(lambda c: get_run(c, scope, id))
+
+    async def runs(
+        self, scope: Scope, automation_id: str, *, limit: int, cursor: str | None
+    ) -> Page:
+        return await self.run(lambda c: runs_page(c, scope, automation_id, limit, cursor))
+
+    async def journal(self, scope: Scope, after: int, limit: int) -> list[JournalEntry]:
+        return await self.run(lambda c: scoped_journal(c, scope, after, limit))
+
+    async def last_seq(self) -> int:
+        return await self.run(last_seq)
+
+
+def get_automation(connection: apsw.Connection, scope: Scope, id: str) -> Automation | None:
+    row = connection.execute(
+        "SELECT body FROM automations WHERE id = ? AND project = ? AND directory = ?",
+        (id, scope.project, scope.directory),
+    ).fetchone()
+    return None if row is None else from_msgpack(row[0], Automation)
+
+
+def list_automations(connection: apsw.Connection, scope: Scope) -> list[Automation]:
+    rows = connection.execute(
+        "SELECT body FROM automations WHERE project = ? AND directory = ?"
+        " ORDER BY updated_at DESC, id DESC",
+        (scope.project, scope.directory),
+    )
+    return [from_msgpack(body, Automation) for (body,) in rows]
+
+
+def get_run(connection: apsw.Connection, scope: Scope, id: str) -> Run | None:
+    row = connection.execute(
+        "SELECT body FROM runs WHERE id = ? AND project = ? AND directory = ?",
+        (id, scope.project, scope.directory),
+    ).fetchone()
+    return None if row is None else from_msgpack(row[0], Run)
+
+
+def runs_page(
+    connection: apsw.Connection,
+    scope: Scope,
+    automation_id: str,
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    """Runs newest first (`triggeredAt` desc, `id` desc), keyset-paginated.
+
+    The cursor is the id of the last run of the previous page; a cursor that names no
+    run of this automation in this scope gives an empty page.
+    """
+    where = "automation_id = ? AND project = ? AND directory = ?"
+    params: tuple[object, ...] = (automation_id, scope.project, scope.directory)
+    if cursor is not None:
+        row = connection.execute(
+            f"SELECT triggered_at FROM runs WHERE id = ? AND {where}", (cursor, *params)
+        ).fetchone()
+        if row is None:
+            return Page([], None)
+        where += " AND (triggered_at, id) < (?, ?)"
+        params = (*params, row[0], cursor)
+    rows = connection.execute(
+        f"SELECT id, body FROM runs WHERE {where} ORDER BY triggered_at DESC, id DESC LIMIT ?",
+        (*params, limit + 1),
+    ).fetchall()
+    items = [from_msgpack(_blob(body), Run) for _, body in rows[:limit]]
+    next_cursor = str(rows[limit - 1][0]) if len(rows) > limit else None
+    return Page(items, next_cursor)
+
+
+def _blob(value: object) -> bytes:
+    if not isinstance(value, bytes):
+        raise TypeError(f"expected a stored body, got {type(value).__name__}")
+    return value
+
+
+def scoped_journal(
+    connection: apsw.Connection, scope: Scope, after: int, limit: int
+) -> list[JournalEntry]:
+    rows = connection.execute(
+        f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE project = ? AND directory = ?"
+        " AND seq > ? ORDER BY seq LIMIT ?",
+        (scope.project, scope.directory, after, limit),
+    )
+    return [JournalEntry(*row) for row in rows]
+
+
+def last_seq(connection: apsw.Connection) -> int:
+    row = connection.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,141 @@
+"""The database schema, how a file is recognised as ours, and migrations.
+
+A file is ours when its `application_id` is `APPLICATION_ID`; its schema version is
+`user_version`. Migrations are plain SQL scripts applied in one transaction each;
+`MIGRATIONS[n]` takes a database from version n to n + 1. A file that belongs to
+another application, or that newer code has migrated past what this code knows, is
+refused before anything is written to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import apsw
+
+from ..model import DatabaseRefused
+
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "FileState", "inspect", "migrate"]
+
+APPLICATION_ID = 0x41_75_74_6F  # "Auto"
+
+_V1 = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- Append-only: every transition of every automation and run, in commit order.
+CREATE TABLE journal (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at         INTEGER NOT NULL,              -- epoch ms of the transition
+    kind       TEXT    NOT NULL,              -- the event type
+    entity_id  TEXT    NOT NULL,
+    revision   INTEGER NOT NULL,
+    project    TEXT    NOT NULL,
+    directory  TEXT    NOT NULL,
+    writer_key TEXT,                          -- held by an active run at this revision
+    owner      TEXT,                          -- process executing an active run
+    body       BLOB    NOT NULL               -- msgpack of the whole object
+);
+CREATE INDEX journal_scope ON journal (project, directory, seq);
+
+-- Projections: the current state, rebuilt exactly by replaying the journal.
+CREATE TABLE automations (
+    id           TEXT PRIMARY KEY,
+    project      TEXT    NOT NULL,
+    directory    TEXT    NOT NULL,
+    revision     INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    next_fire_at INTEGER,
+    body         BLOB    NOT NULL
+);
+CREATE INDEX automations_list ON automations (project, directory, updated_at DESC, id DESC);
+CREATE INDEX automations_due ON automations (next_fire_at) WHERE next_fire_at IS NOT NULL;
+
+CREATE TABLE runs (
+    id            TEXT PRIMARY KEY,
+    automation_id TEXT    NOT NULL,
+    project       TEXT    NOT NULL,
+    directory     TEXT    NOT NULL,
+    revision      INTEGER NOT NULL,
+    state         TEXT    NOT NULL,
+    triggered_at  INTEGER NOT NULL,
+    slot          INTEGER,                    -- the slot a scheduled run executes
+    missed_first  INTEGER,                    -- the first slot a missed record names
+    writer_key    TEXT,                       -- set while the run is active and guarded
+    owner         TEXT,                       -- set while the run is active
+    body          BLOB    NOT NULL
+);
+-- A slot fires at most once, and one missed episode is recorded once, whatever the
+-- processes do; one active run per writer key.
+CREATE UNIQUE INDEX runs_slot ON runs (automation_id, slot) WHERE slot IS NOT NULL;
+CREATE UNIQUE INDEX runs_missed ON runs (automation_id, missed_first)
+    WHERE missed_first IS NOT NULL;
+CREATE UNIQUE INDEX runs_writer_key ON runs (writer_key) WHERE writer_key IS NOT NULL;
+CREATE INDEX runs_page ON runs (automation_id, triggered_at DESC, id DESC);
+CREATE INDEX runs_owner ON runs (owner) WHERE owner IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class FileState:
+    application_id: int
+    version: int
+    objects: int
+
+    @property
+    def is_empty(self) -> bool:
+        return self.application_id == 0 and self.version == 0 and self.objects == 0
+
+
+def inspect(connection: apsw.Connection, path: str) -> FileState:
+    """Read what the file is, writing nothing; refuse files that are not ours."""
+    try:
+        application_id = _pragma(connection, "application_id")
+        version = _pragma(connection, "user_version")
+        row = connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+    except (apsw.NotADBError, apsw.CorruptError) as exc:
+        raise DatabaseRefused(
+            f"{path} is not a readable SQLite database ({exc}); it was left untouched. "
+            "Point the runtime at another file, or restore this one from a backup."
+        ) from None
+    state = FileState(application_id, version, int(row[0]) if row else 0)
+    if state.is_empty:
+        return state
+    if application_id != APPLICATION_ID:
+        raise DatabaseRefused(
+            f"{path} is an SQLite database of another application "
+            f"(application_id {application_id:#x}, expected {APPLICATION_ID:#x}); "
+            "it was left untouched. Use a new file for automations."
+        )
+    if version > SCHEMA_VERSION:
+        raise DatabaseRefused(
+            f"{path} has schema version {version}, but this code knows versions up to "
+            f"{SCHEMA_VERSION}; it was left untouched. Upgrade automations to open it."
+        )
+    return state
+
+
+def migrate(connection: apsw.Connection, state: FileState) -> int:
+    """Bring the file to `SCHEMA_VERSION`, one transaction per step; the new version."""
+    version = state.version
+    while version < SCHEMA_VERSION:
+        with connection:  # one transaction: a step applies whole or not at all
+            connection.execute(MIGRATIONS[version])
+            version += 1
+            connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            connection.execute(f"PRAGMA user_version = {version}")
+            connection.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(version),),
+            )
+    return version
+
+
+def _pragma(connection: apsw.Connection, name: str) -> int:
+    row = connection.execute(f"PRAGMA {name}").fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,128 @@
+"""The store: the database file, its writer thread and its readers, opened together."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import anyio
+import apsw
+
+from ..model import Automation, Run, Scope, StorageError, Tombstone
+from ._connection import Durability, connect, create_private_file, enable_wal
+from ._ops import CreateAutomations, DeleteAutomation, Operation, SaveAutomation, SaveRun
+from ._reader import Reader
+from ._replay import Replay, projection_rows
+from ._schema import inspect, migrate
+from ._writer import GroupCommitWriter, WriterStats
+
+__all__ = ["Store", "open_store"]
+
+
+class Store:
+    """Durable writes through the group-commit writer, reads through the reader pool."""
+
+    def __init__(
+        self, path: str, durability: Durability, writer: GroupCommitWriter, reader: Reader
+    ) -> None:
+        self.path = path
+        self.durability = durability
+        self.reader = reader
+        self._writer = writer
+
+    @property
+    def writer_stats(self) -> WriterStats:
+        return self._writer.stats
+
+    async def write(self, operation: Operation) -> Any:
+        """Apply one operation durably; what it returns, or the error it raised."""
+        return await self._writer.write(operation)
+
+    async def create_automation(self, scope: Scope, automation: Automation) -> int:
+        seq: int = await self.write(SaveAutomation(scope, automation, None))
+        return seq
+
+    async def create_automations(
+        self, scope: Scope, automations: Sequence[Automation]
+    ) -> list[int]:
+        seqs: list[int] = await self.write(CreateAutomations(scope, tuple(automations)))
+        return seqs
+
+    async def update_automation(
+        self, scope: Scope, automation: Automation, *, expected_revision: int
+    ) -> int:
+        seq: int = await self.write(SaveAutomation(scope, automation, expected_revision))
+        return seq
+
+    async def delete_automation(
+        self, scope: Scope, tombstone: Tombstone, *, expected_revision: int, at: datetime
+    ) -> int:
+        seq: int = await self.write(DeleteAutomation(scope, tombstone, expected_revision, at))
+        return seq
+
+    async def save_run(
+        self,
+        scope: Scope,
+        run: Run,
+        *,
+        expected_revision: int | None,
+        at: datetime,
+        writer_key: str | None = None,
+        owner: str | None = None,
+    ) -> int:
+        operation = SaveRun(scope, run, expected_revision, at, writer_key, owner)
+        seq: int = await self.write(operation)
+        return seq
+
+    async def replay(self) -> int:
+        """Rebuild the projections from the journal in one transaction; entries replayed."""
+        count: int = await self.write(Replay())
+        return count
+
+    async def projections(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every projection row, for exact comparisons (tests, `replay` checks)."""
+        return await self.reader.run(projection_rows)
+
+
+@asynccontextmanager
+async def open_store(
+    path: str | os.PathLike[str], *, durability: Durability = "full"
+) -> AsyncIterator[Store]:
+    """Open (creating or migrating) the database at `path`, and close it on exit.
+
+    A file that is not ours, or is newer than this code, raises `DatabaseRefused`
+    and is left untouched.
+    """
+    if durability not in ("full", "normal"):
+        raise ValueError(f"durability must be 'full' or 'normal', not {durability!r}")
+    path = await anyio.to_thread.run_sync(os.path.abspath, os.fspath(path))
+    connection = await anyio.to_thread.run_sync(_open_for_writing, path, durability)
+    writer = GroupCommitWriter(connection, path)
+    reader = Reader(path, durability)
+    writer.start()
+    try:
+        yield Store(path, durability, writer, reader)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await writer.close()
+            reader.close()
+            connection.close()
+
+
+def _open_for_writing(path: str, durability: Durability) -> apsw.Connection:
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        raise StorageError(f"cannot create {path}: the directory {directory} does not exist")
+    create_private_file(path)
+    connection = connect(path, durability=durability)
+    try:
+        state = inspect(connection, path)
+        enable_wal(connection)
+        migrate(connection, state)
+    except BaseException:
+        connection.close()
+        raise
+    return connection

@@ -1,0 +1,182 @@
+"""The group-commit writer: one thread owns the write connection.
+
+Callers on the event loop submit operations into a thread-safe queue, which costs no
+thread hop. The thread takes everything pending, runs each operation in its own
+SAVEPOINT (a failed compare-and-swap rolls back that operation alone), commits once,
+which is one fsync for the whole batch, and then wakes every waiter of the batch with
+a single call back into the event loop. Throughput therefore grows with the number of
+concurrent writers, while each acknowledged write is as durable as a lone commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from typing import Any
+
+import anyio
+import apsw
+
+from ..model import StoreClosed
+from ..runtime import LoopCaller
+from ._connection import storage_error
+from ._ops import Operation
+
+__all__ = ["GroupCommitWriter", "WriterStats"]
+
+MAX_BATCH = 2_000
+
+
+class _Pending:
+    """One submitted operation and, once committed or failed, its outcome."""
+
+    __slots__ = ("error", "event", "operation", "result")
+
+    def __init__(self, operation: Operation) -> None:
+        self.operation = operation
+        self.event = anyio.Event()
+        self.result: object = None
+        self.error: BaseException | None = None
+
+
+class WriterStats:
+    """Counters for benchmarks and diagnostics: how well batching works."""
+
+    __slots__ = ("batches", "operations")
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.operations = 0
+
+
+_STOP = object()
+
+
+class GroupCommitWriter:
+    """Owns `connection` in a thread of its own from `start()` until `close()`."""
+
+    def __init__(self, connection: apsw.Connection, path: str) -> None:
+        self._connection = connection
+        self._path = path
+        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        self._caller: LoopCaller | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.stats = WriterStats()
+
+    def start(self) -> None:
+        """Start the thread; call from the event loop whose tasks will await writes."""
+        self._caller = LoopCaller()
+        self._thread = threading.Thread(
+            target=self._run, name=f"automations-writer:{self._path}", daemon=True
+        )
+        self._thread.start()
+
+    async def write(self, operation: Operation) -> Any:
+        """Apply `operation` durably; its result, or the error that rolled it back."""
+        if self._closed:
+            raise StoreClosed("the store is closed; open a new runtime to write")
+        pending = _Pending(operation)
+        self._queue.put(pending)
+        await pending.event.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    async def close(self) -> None:
+        """Finish every submitted write, then stop the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        thread = self._thread
+        if thread is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(thread.join)
+
+    # -- the writer thread ---------------------------------------------------------
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch: list[_Pending] = []
+            item = self._queue.get()
+            while True:
+                if item is _STOP:
+                    stopping = True
+                elif isinstance(item, _Pending):
+                    batch.append(item)
+                if len(batch) >= MAX_BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                try:
+                    self._commit(batch)
+                except BaseException as exc:  # never leave a waiter hanging
+                    self._fail_all(batch, exc)
+                    raise
+                finally:
+                    self._wake(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        connection = self._connection
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except apsw.Error as exc:
+            self._fail_all(batch, exc)
+            return
+        for pending in batch:
+            self._apply(connection, pending)
+            if connection.get_autocommit():  # SQLite rolled the whole transaction back
+                self._fail_all(batch, pending.error or apsw.AbortError("transaction rolled back"))
+                return
+        try:
+            connection.execute("COMMIT")
+        except apsw.Error as exc:
+            self._rollback()
+            self._fail_all(batch, exc)
+        else:
+            self.stats.batches += 1
+            self.stats.operations += len(batch)
+
+    def _apply(self, connection: apsw.Connection, pending: _Pending) -> None:
+        try:
+            connection.execute("SAVEPOINT operation")
+            pending.result = pending.operation.apply(connection)
+            connection.execute("RELEASE operation")
+        except Exception as exc:  # handed to the waiter, never lost
+            pending.error = storage_error(exc, self._path) if isinstance(exc, apsw.Error) else exc
+            self._undo_operation()
+
+    def _undo_operation(self) -> None:
+        if self._connection.get_autocommit():
+            return
+        try:
+            self._connection.execute("ROLLBACK TO operation")
+            self._connection.execute("RELEASE operation")
+        except apsw.Error:
+            self._rollback()
+
+    def _rollback(self) -> None:
+        if not self._connection.get_autocommit():
+            # SQLite may already have rolled back (for example on SQLITE_FULL).
+            with contextlib.suppress(apsw.Error):
+                self._connection.execute("ROLLBACK")
+
+    def _fail_all(self, batch: list[_Pending], exc: BaseException) -> None:
+        for pending in batch:  # one error object per waiter: tracebacks must not mix
+            pending.result = None
+            pending.error = storage_error(exc, self._path) if isinstance(exc, apsw.Error) else exc
+
+    def _wake(self, batch: list[_Pending]) -> None:
+        assert self._caller is not None
+        self._caller.call_soon(_set_events, batch)
+
+
+def _set_events(batch: list[_Pending]) -> None:
+    for pending in batch:
+        pending.event.set()

@@ -1,0 +1,206 @@
+"""From user input to a stored `Automation`: validation, patches and derived fields.
+
+Validation collects every problem at once (the model's field checks plus the
+schedule and timezone checks here) and raises one `ValidationError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from ..model import (
+    Automation,
+    AutomationPatch,
+    Catalog,
+    Cron,
+    Interval,
+    Kind,
+    NewAutomation,
+    Once,
+    Problem,
+    ValidationError,
+    Where,
+    as_instant,
+    field_problems,
+)
+from ._cron import CronSyntaxError, parse_cron
+from ._timeline import IntervalTimeline, OnceTimeline, Timeline, cron_timeline
+from ._zones import timezone_problem
+
+__all__ = [
+    "DEFAULT_MIN_INTERVAL",
+    "NEXT_FIRES",
+    "apply_patch",
+    "as_new",
+    "build_automation",
+    "schedule_problems",
+    "timeline_of",
+    "with_next_fires",
+]
+
+DEFAULT_MIN_INTERVAL = timedelta(seconds=30)
+NEXT_FIRES = 5
+
+_SCHEDULE_FIELDS = frozenset(
+    {"schedule", "timezone", "dst_skipped", "dst_repeated", "anchor", "paused"}
+)
+
+
+def schedule_problems(
+    new: NewAutomation, *, now: datetime, min_interval: timedelta, check_future: bool = True
+) -> list[Problem]:
+    """Problems with the timezone and the schedule of `new`."""
+    problems: list[Problem] = []
+    if code := timezone_problem(new.timezone):
+        problems.append(("timezone", code))
+    problems.extend(_schedule_problems(new, now, min_interval, check_future))
+    return problems
+
+
+def _schedule_problems(
+    new: NewAutomation, now: datetime, min_interval: timedelta, check_future: bool
+) -> Iterator[Problem]:
+    schedule = new.schedule
+    if isinstance(schedule, Cron):
+        try:
+            parse_cron(schedule.expression)
+        except CronSyntaxError:
+            yield ("schedule.expression", "invalid_cron_expression")
+    elif isinstance(schedule, Interval):
+        if schedule.every < min_interval:
+            yield ("schedule.every", "interval_below_minimum")
+    elif check_future and _aware(schedule.at) and schedule.at <= now:
+        yield ("schedule.at", "fireAt_must_be_future")
+
+
+def _aware(value: datetime) -> bool:
+    return value.tzinfo is not None and value.utcoffset() is not None
+
+
+def _validate(
+    new: NewAutomation,
+    *,
+    now: datetime,
+    min_interval: timedelta,
+    catalog: Catalog | None,
+    check_future: bool = True,
+) -> None:
+    problems = field_problems(new, catalog=catalog)
+    problems += schedule_problems(
+        new, now=now, min_interval=min_interval, check_future=check_future
+    )
+    if problems:
+        raise ValidationError(problems)
+
+
+def build_automation(
+    new: NewAutomation,
+    *,
+    id: str,
+    project: str,
+    now: datetime,
+    min_interval: timedelta = DEFAULT_MIN_INTERVAL,
+    catalog: Catalog | None = None,
+) -> Automation:
+    """A validated revision-1 automation with its next fires, or `ValidationError`."""
+    _validate(new, now=now, min_interval=min_interval, catalog=catalog)
+    now = as_instant(now)
+    fields = _definition_fields(new, project)
+    automation = Automation(id=id, revision=1, created_at=now, updated_at=now, **fields)
+    return with_next_fires(automation, now)
+
+
+def _definition_fields(new: NewAutomation, project: str) -> dict[str, Any]:
+    fields = {name: getattr(new, name) for name in new.__struct_fields__}
+    schedule = fields.pop("schedule")
+    if isinstance(schedule, Once):
+        fields.update(kind=Kind.ONESHOT, schedule=None, fire_at=as_instant(schedule.at))
+    else:
+        fields.update(kind=Kind.RECURRING, schedule=schedule, fire_at=None)
+    if fields["where"] is None:
+        fields["where"] = Where(project=project)
+    return fields
+
+
+def as_new(automation: Automation) -> NewAutomation:
+    """The input that would create `automation` as it is now."""
+    fields = {
+        name: getattr(automation, name)
+        for name in NewAutomation.__struct_fields__
+        if name != "schedule"
+    }
+    schedule: Cron | Interval | Once
+    if automation.kind is Kind.ONESHOT:
+        assert automation.fire_at is not None
+        schedule = Once(at=automation.fire_at)
+    else:
+        assert automation.schedule is not None
+        schedule = automation.schedule
+    return NewAutomation(schedule=schedule, **fields)
+
+
+def apply_patch(
+    automation: Automation,
+    patch: AutomationPatch,
+    *,
+    now: datetime,
+    min_interval: timedelta = DEFAULT_MIN_INTERVAL,
+    catalog: Catalog | None = None,
+) -> Automation:
+    """`automation` changed by `patch`; the same object when nothing really changes."""
+    changes = patch.changes()
+    merged = msgspec.structs.replace(as_new(automation), **changes)
+    _validate(
+        merged,
+        now=now,
+        min_interval=min_interval,
+        catalog=catalog,
+        check_future="schedule" in changes,
+    )
+    fields = _definition_fields(merged, automation.where.project)
+    candidate = msgspec.structs.replace(automation, **fields)
+    if candidate == automation:
+        return automation
+    now = as_instant(now)
+    updated = msgspec.structs.replace(candidate, revision=automation.revision + 1, updated_at=now)
+    if _SCHEDULE_FIELDS.isdisjoint(changes):
+        return updated
+    return with_next_fires(updated, now)
+
+
+def timeline_of(automation: Automation) -> Timeline:
+    """The slots of `automation`, whatever its kind."""
+    if automation.kind is Kind.ONESHOT:
+        assert automation.fire_at is not None
+        return OnceTimeline(automation.fire_at)
+    schedule = automation.schedule
+    if isinstance(schedule, Cron):
+        return cron_timeline(
+            schedule.expression,
+            automation.timezone,
+            automation.dst_skipped,
+            automation.dst_repeated,
+        )
+    assert schedule is not None
+    origin = schedule.start or automation.created_at + schedule.every
+    return IntervalTimeline(origin, schedule.every)
+
+
+def with_next_fires(automation: Automation, after: datetime) -> Automation:
+    """`automation` with `nextFireAt` and `nextFires` computed from `after`.
+
+    A paused automation, or one whose count stop is reached, has no next fire.
+    """
+    if automation.paused:
+        fires: list[datetime] = []
+    else:
+        fires = timeline_of(automation).fires(after, NEXT_FIRES)
+    return msgspec.structs.replace(
+        automation,
+        next_fire_at=fires[0] if fires else None,
+        next_fires=tuple(fires),
+    )
