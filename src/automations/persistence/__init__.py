@@ -15,7 +15,7 @@ from ._reader import Page, Reader
 from ._replay import Replay, projection_rows
 from ._schema import APPLICATION_ID, SCHEMA_VERSION
 from ._store import Store, open_store
-from ._writer import GroupCommitWriter, WriterStats
+from ._writer import GroupCommitWriter, WriterStats, apply_operation
 
 __all__ = [
     "APPLICATION_ID",
@@ -36,6 +36,7 @@ __all__ = [
     "SaveRun",
     "Store",
     "WriterStats",
+    "apply_operation",
     "open_store",
     "projection_rows",
 ]

@@ -19,6 +19,7 @@ __all__ = [
     "connect",
     "create_private_file",
     "enable_wal",
+    "set_durability",
     "storage_error",
 ]
 
@@ -35,17 +36,26 @@ def create_private_file(path: str) -> None:
     os.close(fd)
 
 
-def connect(path: str, *, durability: Durability, readonly: bool = False) -> apsw.Connection:
-    """A connection with the project's settings; the file must exist."""
+def connect(path: str, *, durability: Durability | None, readonly: bool = False) -> apsw.Connection:
+    """A connection with the project's settings; the file must exist.
+
+    With `durability=None` nothing is executed yet, so a file that is not a database
+    can still be inspected and refused without an error from a settings statement.
+    """
     flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE
     try:
         connection = apsw.Connection(path, flags=flags | apsw.SQLITE_OPEN_NOMUTEX)
     except apsw.CantOpenError as exc:
         raise StorageError(f"cannot open {path}: {exc}") from None
     connection.set_busy_timeout(BUSY_TIMEOUT_MS)
+    if durability is not None:
+        set_durability(connection, durability)
+    return connection
+
+
+def set_durability(connection: apsw.Connection, durability: Durability) -> None:
     synchronous = "FULL" if durability == "full" else "NORMAL"
     connection.execute(f"PRAGMA synchronous = {synchronous}")
-    return connection
 
 
 def enable_wal(connection: apsw.Connection) -> None:

@@ -114,9 +114,7 @@ class CreateAutomations:
     automations: Sequence[Automation]
 
     def apply(self, connection: apsw.Connection) -> list[int]:
-        for automation in self.automations:
-            _require(automation.revision == 1, "a new automation starts at revision 1")
-        return [_write_automation(connection, self.scope, a) for a in self.automations]
+        return [SaveAutomation(self.scope, a, None).apply(connection) for a in self.automations]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import anyio
 import apsw
 
 from ..model import Automation, Run, Scope, StorageError, Tombstone
-from ._connection import Durability, connect, create_private_file, enable_wal
+from ._connection import Durability, connect, create_private_file, enable_wal, set_durability
 from ._ops import CreateAutomations, DeleteAutomation, Operation, SaveAutomation, SaveRun
 from ._reader import Reader
 from ._replay import Replay, projection_rows
@@ -117,9 +117,10 @@ def _open_for_writing(path: str, durability: Durability) -> apsw.Connection:
     if not os.path.isdir(directory):
         raise StorageError(f"cannot create {path}: the directory {directory} does not exist")
     create_private_file(path)
-    connection = connect(path, durability=durability)
+    connection = connect(path, durability=None)
     try:
         state = inspect(connection, path)
+        set_durability(connection, durability)
         enable_wal(connection)
         migrate(connection, state)
     except BaseException:

@@ -18,12 +18,12 @@ from typing import Any
 import anyio
 import apsw
 
-from ..model import StoreClosed
+from ..model import StorageError, StoreClosed
 from ..runtime import LoopCaller
 from ._connection import storage_error
 from ._ops import Operation
 
-__all__ = ["GroupCommitWriter", "WriterStats"]
+__all__ = ["GroupCommitWriter", "WriterStats", "apply_operation"]
 
 MAX_BATCH = 2_000
 
@@ -132,7 +132,7 @@ class GroupCommitWriter:
         for pending in batch:
             self._apply(connection, pending)
             if connection.get_autocommit():  # SQLite rolled the whole transaction back
-                self._fail_all(batch, pending.error or apsw.AbortError("transaction rolled back"))
+                self._fail_batch_after(pending, batch)
                 return
         try:
             connection.execute("COMMIT")
@@ -143,23 +143,19 @@ class GroupCommitWriter:
             self.stats.batches += 1
             self.stats.operations += len(batch)
 
+    def _fail_batch_after(self, culprit: _Pending, batch: list[_Pending]) -> None:
+        for pending in batch:
+            pending.result = None
+            if pending is not culprit:
+                pending.error = StorageError(
+                    f"rolled back with its batch because another write failed: {culprit.error}"
+                )
+
     def _apply(self, connection: apsw.Connection, pending: _Pending) -> None:
         try:
-            connection.execute("SAVEPOINT operation")
-            pending.result = pending.operation.apply(connection)
-            connection.execute("RELEASE operation")
+            pending.result = apply_operation(connection, pending.operation, self._path)
         except Exception as exc:  # handed to the waiter, never lost
-            pending.error = storage_error(exc, self._path) if isinstance(exc, apsw.Error) else exc
-            self._undo_operation()
-
-    def _undo_operation(self) -> None:
-        if self._connection.get_autocommit():
-            return
-        try:
-            self._connection.execute("ROLLBACK TO operation")
-            self._connection.execute("RELEASE operation")
-        except apsw.Error:
-            self._rollback()
+            pending.error = exc
 
     def _rollback(self) -> None:
         if not self._connection.get_autocommit():
@@ -175,6 +171,31 @@ class GroupCommitWriter:
     def _wake(self, batch: list[_Pending]) -> None:
         assert self._caller is not None
         self._caller.call_soon(_set_events, batch)
+
+
+def apply_operation(connection: apsw.Connection, operation: Operation, path: str) -> object:
+    """Run `operation` in a SAVEPOINT of the open transaction; on failure undo it alone."""
+    try:
+        connection.execute("SAVEPOINT operation")
+        result = operation.apply(connection)
+        connection.execute("RELEASE operation")
+    except Exception as exc:
+        _undo_operation(connection)
+        if isinstance(exc, apsw.Error):
+            raise storage_error(exc, path) from exc
+        raise
+    return result
+
+
+def _undo_operation(connection: apsw.Connection) -> None:
+    if connection.get_autocommit():  # SQLite already rolled the whole transaction back
+        return
+    try:
+        connection.execute("ROLLBACK TO operation")
+        connection.execute("RELEASE operation")
+    except apsw.Error:
+        with contextlib.suppress(apsw.Error):
+            connection.execute("ROLLBACK")
 
 
 def _set_events(batch: list[_Pending]) -> None:

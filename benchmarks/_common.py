@@ -1,0 +1,40 @@
+"""What every benchmark line carries: versions, machine, and percentile helpers."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import apsw
+
+__all__ = ["emit", "environment", "percentile"]
+
+
+def environment() -> dict[str, Any]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for package in ("automations", "anyio", "msgspec", "apsw", "croniter", "trio"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    versions["sqlite"] = apsw.sqlite_lib_version()
+    return {"versions": versions, "cpu_count": os.cpu_count(), "platform": platform.platform()}
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile, as the peer's benchmark computes it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
+    return ordered[rank]
+
+
+def emit(line: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()

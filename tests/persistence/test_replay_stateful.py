@@ -1,0 +1,170 @@
+"""Random histories of writes; replaying the journal always gives the live projections."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import apsw
+import msgspec
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    invariant,
+    precondition,
+    rule,
+)
+
+from automations.model import (
+    TRANSITIONS,
+    Automation,
+    AutomationError,
+    Blocker,
+    ErrorCode,
+    Question,
+    Run,
+    RunError,
+    RunState,
+    Scope,
+    StopReason,
+    Tombstone,
+    Trigger,
+    advance,
+)
+from automations.persistence import (
+    DeleteAutomation,
+    Operation,
+    Replay,
+    SaveAutomation,
+    SaveRun,
+    apply_operation,
+    projection_rows,
+)
+from automations.persistence._schema import inspect, migrate
+
+from .helpers import NOW, OTHER, SCOPE, automation, run
+
+SCOPES = {"project-a": SCOPE, "project-b": OTHER}
+KEYS = st.sampled_from([None, "project:a", "worktree:/w1", "worktree:/w2"])
+TITLES = st.from_regex(r"[A-Za-z][A-Za-z0-9 ]{0,19}", fullmatch=True)
+
+
+class JournalMachine(RuleBasedStateMachine):
+    automations = Bundle("automations")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connection = apsw.Connection(":memory:")
+        migrate(self.connection, inspect(self.connection, ":memory:"))
+        self.live: dict[str, Automation] = {}
+        self.runs: dict[str, tuple[Run, str | None, Scope]] = {}
+        self.tick = 0
+
+    def _apply(self, operation: Operation) -> bool:
+        try:
+            apply_operation(self.connection, operation, ":memory:")
+        except AutomationError:
+            return False
+        return True
+
+    def _now(self) -> timedelta:
+        self.tick += 1
+        return timedelta(seconds=self.tick)
+
+    @rule(
+        target=automations,
+        project=st.sampled_from(sorted(SCOPES)),
+        title=TITLES,
+    )
+    def create(self, project: str, title: str) -> str:
+        a = automation(title, project=project, every=timedelta(minutes=1))
+        assert self._apply(SaveAutomation(SCOPES[project], a, None))
+        self.live[a.id] = a
+        return a.id
+
+    @rule(id=automations, title=TITLES, stale=st.booleans())
+    def update(self, id: str, title: str, stale: bool) -> None:
+        current = self.live.get(id)
+        if current is None:
+            return
+        scope = SCOPES[current.where.project]
+        changed = msgspec.structs.replace(
+            current, title=title, revision=current.revision + 1, updated_at=NOW + self._now()
+        )
+        expected = current.revision - 1 if stale else current.revision
+        ok = self._apply(SaveAutomation(scope, changed, expected))
+        assert ok is not stale
+        if ok:
+            self.live[id] = changed
+
+    @rule(id=consumes(automations))
+    def delete(self, id: str) -> None:
+        current = self.live.pop(id, None)
+        if current is None:
+            return
+        tombstone = Tombstone(id=id, revision=current.revision + 1)
+        scope = SCOPES[current.where.project]
+        assert self._apply(DeleteAutomation(scope, tombstone, current.revision, NOW))
+
+    @rule(id=automations, scheduled=st.booleans(), slot=st.integers(0, 5), key=KEYS)
+    def start_run(self, id: str, scheduled: bool, slot: int, key: str | None) -> None:
+        current = self.live.get(id)
+        if current is None:
+            return
+        trigger = Trigger.SCHEDULE if scheduled else Trigger.MANUAL
+        r = run(id, trigger=trigger, triggered_at=NOW + timedelta(minutes=slot))
+        scope = SCOPES[current.where.project]
+        if self._apply(SaveRun(scope, r, None, NOW, key, "owner-1")):
+            self.runs[r.id] = (r, key, scope)
+
+    @precondition(lambda self: bool(self.runs))
+    @rule(data=st.data())
+    def transition(self, data: st.DataObject) -> None:
+        run_id = data.draw(st.sampled_from(sorted(self.runs)))
+        current, key, scope = self.runs[run_id]
+        target = data.draw(st.sampled_from(list(RunState)))
+        at = NOW + self._now()
+        try:
+            nxt = _advance(current, target, at)
+        except AutomationError:
+            assert target not in TRANSITIONS[current.state]
+            return
+        if self._apply(SaveRun(scope, nxt, current.revision, at, key, "owner-1")):
+            self.runs[run_id] = (nxt, key, scope)
+
+    @invariant()
+    def replay_equals_the_live_projections(self) -> None:
+        live = projection_rows(self.connection)
+        apply_operation(self.connection, Replay(), ":memory:")
+        assert projection_rows(self.connection) == live
+
+    @invariant()
+    def projections_hold_what_was_acknowledged(self) -> None:
+        rows = projection_rows(self.connection)
+        assert {row[0] for row in rows["automations"]} == set(self.live)
+        stored_runs = {row[0]: row[5] for row in rows["runs"]}
+        for run_id, (r, _, _) in self.runs.items():
+            assert stored_runs[run_id] == r.state.value
+
+    def teardown(self) -> None:
+        self.connection.close()
+
+
+def _advance(current: Run, target: RunState, at: datetime) -> Run:
+    """The next revision with the payload that `target` requires."""
+    blocker = Blocker(id="b", request=Question("ok?"), asked_at=NOW)
+    return advance(
+        current,
+        target,
+        at=at,
+        blocker=blocker if target is RunState.AWAITING_INPUT else None,
+        error=RunError(ErrorCode.EXECUTION_FAILED, "boom") if target is RunState.FAILED else None,
+        stop_reason=StopReason.CANCELLED if target is RunState.STOPPED else None,
+        result="done" if target is RunState.SUCCEEDED else None,
+    )
+
+
+JournalMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+TestJournalReplay = JournalMachine.TestCase

@@ -1,0 +1,106 @@
+"""Which files the store opens, creates, migrates, and refuses (untouched)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+import apsw
+import pytest
+
+from automations.model import DatabaseRefused, StorageError
+from automations.persistence import APPLICATION_ID, SCHEMA_VERSION, open_store
+
+pytestmark = pytest.mark.anyio
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _pragma(path: Path, name: str) -> int:
+    connection = apsw.Connection(str(path))
+    try:
+        row = connection.execute(f"PRAGMA {name}").fetchone()
+        assert row is not None
+        return int(row[0])
+    finally:
+        connection.close()
+
+
+async def test_a_new_file_is_private_marked_ours_and_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "automations.db"
+    async with open_store(path):
+        pass
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert _pragma(path, "application_id") == APPLICATION_ID
+    assert _pragma(path, "user_version") == SCHEMA_VERSION
+    connection = apsw.Connection(str(path))
+    row = connection.execute("PRAGMA journal_mode").fetchone()
+    connection.close()
+    assert row is not None and row[0] == "wal"
+
+
+async def test_an_existing_empty_file_is_initialised(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    async with open_store(path):
+        pass
+    assert _pragma(path, "user_version") == SCHEMA_VERSION
+
+
+async def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    connection = apsw.Connection(str(path))
+    connection.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    connection.close()
+    before = _digest(path)
+    with pytest.raises(DatabaseRefused) as caught:
+        async with open_store(path):
+            pass
+    message = str(caught.value)
+    assert str(path) in message and "another application" in message
+    assert _digest(path) == before
+    assert not (tmp_path / "other.db-wal").exists()
+
+
+async def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    async with open_store(path):
+        pass
+    connection = apsw.Connection(str(path))
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 7}")
+    connection.execute("PRAGMA journal_mode = DELETE")
+    connection.close()
+    before = _digest(path)
+    with pytest.raises(DatabaseRefused) as caught:
+        async with open_store(path):
+            pass
+    message = str(caught.value)
+    assert str(path) in message
+    assert f"schema version {SCHEMA_VERSION + 7}" in message
+    assert f"versions up to {SCHEMA_VERSION}" in message
+    assert _digest(path) == before
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"this is a text file, not a database\n" * 20, b"SQLite format 3\x00" + b"\xff" * 4000],
+)
+async def test_a_file_that_is_not_a_database_is_refused_untouched(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(content)
+    with pytest.raises(DatabaseRefused, match="not a readable SQLite database"):
+        async with open_store(path):
+            pass
+    assert path.read_bytes() == content
+
+
+async def test_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="does not exist"):
+        async with open_store(tmp_path / "nowhere" / "automations.db"):
+            pass

@@ -1,0 +1,115 @@
+"""Group commit: batching, per-operation rollback, storage faults."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import apsw
+import pytest
+
+from automations.model import Conflict, StorageError, StoreClosed
+from automations.persistence import Store, open_store
+
+from .helpers import SCOPE, automation
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass(frozen=True)
+class Gate:
+    """An operation that holds the writer thread until the test opens the gate."""
+
+    entered: threading.Event
+    release: threading.Event
+
+    def apply(self, connection: apsw.Connection) -> object:
+        self.entered.set()
+        self.release.wait(timeout=10)
+        return "gate"
+
+
+@dataclass(frozen=True)
+class Pragma:
+    statement: str
+
+    def apply(self, connection: apsw.Connection) -> object:
+        return connection.execute(self.statement).fetchall()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with open_store(tmp_path / "automations.db") as opened:
+        yield opened
+
+
+async def test_writes_that_wait_together_commit_together(store: Store) -> None:
+    gate = Gate(threading.Event(), threading.Event())
+    results: list[object] = []
+
+    async def write(op: object) -> None:
+        results.append(await store.write(op))  # type: ignore[arg-type]
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(write, gate)
+        await anyio.to_thread.run_sync(gate.entered.wait)
+        for _ in range(100):
+            tg.start_soon(store.create_automation, SCOPE, automation())
+        await anyio.wait_all_tasks_blocked()
+        gate.release.set()
+    assert results == ["gate"]
+    assert store.writer_stats.operations == 101
+    assert store.writer_stats.batches == 2  # the gate alone, then all hundred at once
+    assert len(await store.reader.automations(SCOPE)) == 100
+
+
+async def test_a_failed_operation_rolls_back_alone(store: Store) -> None:
+    existing = automation("existing")
+    await store.create_automation(SCOPE, existing)
+    gate = Gate(threading.Event(), threading.Event())
+    outcomes: dict[str, object] = {}
+
+    async def create(name: str, value: object) -> None:
+        try:
+            outcomes[name] = await store.create_automation(SCOPE, value)  # type: ignore[arg-type]
+        except Conflict as exc:
+            outcomes[name] = exc
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(store.write, gate)
+        await anyio.to_thread.run_sync(gate.entered.wait)
+        tg.start_soon(create, "before", automation("before"))
+        await anyio.wait_all_tasks_blocked()
+        tg.start_soon(create, "duplicate", existing)
+        await anyio.wait_all_tasks_blocked()
+        tg.start_soon(create, "after", automation("after"))
+        await anyio.wait_all_tasks_blocked()
+        gate.release.set()
+    assert isinstance(outcomes["duplicate"], Conflict)
+    assert isinstance(outcomes["before"], int) and isinstance(outcomes["after"], int)
+    titles = {a.title for a in await store.reader.automations(SCOPE)}
+    assert titles == {"existing", "before", "after"}
+
+
+async def test_a_full_disk_fails_writes_clearly_and_recovers(store: Store) -> None:
+    await store.create_automation(SCOPE, automation("first"))
+    [(pages,)] = await store.write(Pragma("PRAGMA page_count"))
+    await store.write(Pragma(f"PRAGMA max_page_count = {pages}"))
+    big = [automation("x" * 100) for _ in range(200)]
+    with pytest.raises(StorageError, match="full"):
+        await store.create_automations(SCOPE, big)
+    # Reads go on, and nothing acknowledged was lost.
+    assert [a.title for a in await store.reader.automations(SCOPE)] == ["first"]
+    await store.write(Pragma("PRAGMA max_page_count = 1073741823"))  # space is back
+    await store.create_automations(SCOPE, big)
+    assert len(await store.reader.automations(SCOPE)) == 201
+
+
+async def test_writing_after_close_is_a_clear_error(tmp_path: Path) -> None:
+    async with open_store(tmp_path / "automations.db") as store:
+        pass
+    with pytest.raises(StoreClosed, match="closed"):
+        await store.create_automation(SCOPE, automation())
