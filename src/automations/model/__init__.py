@@ -50,7 +50,14 @@ from ._ids import new_automation_id, new_blocker_id, new_id, new_run_id
 from ._run import Blocker, Missed, Permission, Question, Run, RunError, RunOutcome
 from ._specs import AfterCount, Cron, Interval, Never, Once, Schedule, Stop
 from ._time import Instant, Millis, as_duration, as_instant, from_ms, ms_of, to_ms
-from ._transitions import TRANSITIONS, advance, check_transition, new_run, step_cap_error
+from ._transitions import (
+    PREDECESSORS,
+    TRANSITIONS,
+    advance,
+    check_transition,
+    new_run,
+    step_cap_error,
+)
 from ._validation import MAX_PROMPT, MAX_TITLE, Catalog, Problem, field_problems
 
 __all__ = [
@@ -58,6 +65,7 @@ __all__ = [
     "DEFAULT_STEP_CAP",
     "MAX_PROMPT",
     "MAX_TITLE",
+    "PREDECESSORS",
     "TRANSITIONS",
     "AfterCount",
     "Anchor",

@@ -104,10 +104,13 @@ class Run(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     missed: Missed | None = None
 
     def __post_init__(self) -> None:
-        for name in ("triggered_at", "started_at", "completed_at"):
-            value = getattr(self, name)
-            if value is not None:
-                force_setattr(self, name, normalize_time(value))
+        # Runs are built on the hot path: check the common case (already an Instant) inline.
+        if type(self.triggered_at) is not Instant:
+            force_setattr(self, "triggered_at", normalize_time(self.triggered_at))
+        if self.started_at is not None and type(self.started_at) is not Instant:
+            force_setattr(self, "started_at", normalize_time(self.started_at))
+        if self.completed_at is not None and type(self.completed_at) is not Instant:
+            force_setattr(self, "completed_at", normalize_time(self.completed_at))
 
     @property
     def slot(self) -> Instant | None:

@@ -41,12 +41,13 @@ else:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_INSTANT = Instant(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
 
 def from_ms(ms: int) -> datetime:
-    """The instant `ms` milliseconds after the epoch."""
-    return Instant(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    """The instant `ms` milliseconds after the epoch, exactly."""
+    return _EPOCH_INSTANT + timedelta(milliseconds=ms)
 
 
 def to_ms(value: datetime) -> int:
@@ -65,7 +66,18 @@ def as_instant(value: datetime) -> datetime:
         return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("a naive datetime has no meaning here; give it a timezone")
-    return from_ms(to_ms(value))
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return Instant(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond - value.microsecond % 1000,
+        UTC,
+    )
 
 
 def as_duration(value: timedelta) -> timedelta:

@@ -12,7 +12,14 @@ from ._enums import ErrorCode, RunState, StopReason, Trigger
 from ._errors import IllegalTransition
 from ._run import Blocker, Missed, Run, RunError
 
-__all__ = ["TRANSITIONS", "advance", "check_transition", "new_run", "step_cap_error"]
+__all__ = [
+    "PREDECESSORS",
+    "TRANSITIONS",
+    "advance",
+    "check_transition",
+    "new_run",
+    "step_cap_error",
+]
 
 S = RunState
 
@@ -24,6 +31,12 @@ TRANSITIONS: Mapping[RunState, frozenset[RunState]] = {
     S.FAILED: frozenset(),
     S.STOPPED: frozenset(),
 }
+
+
+PREDECESSORS: Mapping[RunState, frozenset[RunState]] = {
+    state: frozenset(old for old, news in TRANSITIONS.items() if state in news) for state in S
+}
+"""For each state, the states a run may come from."""
 
 
 def check_transition(old: RunState, new: RunState) -> None:

@@ -16,6 +16,7 @@ from typing import Protocol
 import apsw
 
 from ..model import (
+    PREDECESSORS,
     Automation,
     Conflict,
     NotFound,
@@ -33,8 +34,8 @@ from ._projection import (
     RUN_UPDATED,
     append_journal,
     delete_automation_row,
+    insert_run_row,
     put_automation_row,
-    put_run_row,
 )
 
 __all__ = [
@@ -163,12 +164,15 @@ class SaveRun:
 
     def apply(self, connection: apsw.Connection) -> int:
         run = self.run
-        if self.expected_revision is None:
-            self._check_new(connection)
-        else:
-            self._check_transition(connection, self.expected_revision)
         body = to_msgpack(run)
-        seq = append_journal(
+        active = run.state.is_active
+        writer_key = self.writer_key if active else None
+        owner = self.owner if active else None
+        if self.expected_revision is None:
+            self._insert(connection, body, writer_key, owner)
+        else:
+            self._update(connection, self.expected_revision, body, writer_key, owner)
+        return append_journal(
             connection,
             at=to_ms(self.at),
             kind=RUN_UPDATED,
@@ -176,22 +180,48 @@ class SaveRun:
             revision=run.revision,
             scope=self.scope,
             body=body,
-            writer_key=self.writer_key if run.state.is_active else None,
-            owner=self.owner if run.state.is_active else None,
+            writer_key=writer_key,
+            owner=owner,
         )
-        put_run_row(connection, self.scope, run, body, writer_key=self.writer_key, owner=self.owner)
-        return seq
 
-    def _check_new(self, connection: apsw.Connection) -> None:
+    def _insert(
+        self, connection: apsw.Connection, body: bytes, writer_key: str | None, owner: str | None
+    ) -> None:
         run = self.run
         _require(run.revision == 1, "a new run starts at revision 1")
         if _stored_automation_revision(connection, self.scope, run.automation_id) is None:
             raise NotFound(f"no automation {run.automation_id} in this project and directory")
-        exists = connection.execute("SELECT 1 FROM runs WHERE id = ?", (run.id,)).fetchone()
-        if exists is not None:
-            raise Conflict(f"run {run.id} already exists")
+        insert_run_row(connection, self.scope, run, body, writer_key=writer_key, owner=owner)
 
-    def _check_transition(self, connection: apsw.Connection, expected: int) -> None:
+    def _update(
+        self,
+        connection: apsw.Connection,
+        expected: int,
+        body: bytes,
+        writer_key: str | None,
+        owner: str | None,
+    ) -> None:
+        """Compare-and-swap in one statement; diagnose only when it changed nothing."""
+        run = self.run
+        _require(run.revision == expected + 1, "a transition adds 1 to the revision")
+        connection.execute(
+            _TRANSITION_SQL[run.state],
+            (
+                run.revision,
+                run.state.value,
+                writer_key,
+                owner,
+                body,
+                run.id,
+                self.scope.project,
+                self.scope.directory,
+                expected,
+            ),
+        )
+        if connection.changes() == 0:
+            self._diagnose(connection, expected)
+
+    def _diagnose(self, connection: apsw.Connection, expected: int) -> None:
         run = self.run
         row = connection.execute(
             "SELECT revision, state FROM runs WHERE id = ? AND project = ? AND directory = ?",
@@ -200,8 +230,20 @@ class SaveRun:
         if row is None:
             raise NotFound(f"no run {run.id} in this project and directory")
         _check_revision("run", run.id, int(row[0]), expected)
-        _require(run.revision == expected + 1, "a transition adds 1 to the revision")
         check_transition(RunState(row[1]), run.state)
+        raise AssertionError("the transition matched but changed nothing")  # pragma: no cover
+
+
+def _transition_sql(state: RunState) -> str:
+    allowed = ", ".join(f"'{s.value}'" for s in sorted(PREDECESSORS[state]))
+    return (
+        "UPDATE runs SET revision = ?, state = ?, writer_key = ?, owner = ?, body = ?"
+        " WHERE id = ? AND project = ? AND directory = ? AND revision = ?"
+        f" AND state IN ({allowed or 'NULL'})"
+    )
+
+
+_TRANSITION_SQL = {state: _transition_sql(state) for state in RunState}
 
 
 def _require(condition: bool, message: str) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "delete_automation_row",
     "journal_entries",
     "put_automation_row",
+    "insert_run_row",
     "put_run_row",
 ]
 
@@ -113,6 +114,46 @@ def delete_automation_row(connection: apsw.Connection, automation_id: str) -> No
     connection.execute("DELETE FROM automations WHERE id = ?", (automation_id,))
 
 
+def _run_values(
+    scope: Scope, run: Run, body: bytes, writer_key: str | None, owner: str | None
+) -> tuple[object, ...]:
+    active = run.state.is_active
+    return (
+        run.id,
+        run.automation_id,
+        scope.project,
+        scope.directory,
+        run.revision,
+        run.state.value,
+        to_ms(run.triggered_at),
+        _executed_slot(run),
+        None if run.missed is None else to_ms(run.missed.first),
+        writer_key if active else None,
+        owner if active else None,
+        body,
+    )
+
+
+_INSERT_RUN = (
+    "INSERT INTO runs (id, automation_id, project, directory, revision, state,"
+    " triggered_at, slot, missed_first, writer_key, owner, body)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def insert_run_row(
+    connection: apsw.Connection,
+    scope: Scope,
+    run: Run,
+    body: bytes,
+    *,
+    writer_key: str | None,
+    owner: str | None,
+) -> None:
+    """A new run's row; an existing id is a constraint error (a conflict)."""
+    connection.execute(_INSERT_RUN, _run_values(scope, run, body, writer_key, owner))
+
+
 def put_run_row(
     connection: apsw.Connection,
     scope: Scope,
@@ -122,27 +163,12 @@ def put_run_row(
     writer_key: str | None,
     owner: str | None,
 ) -> None:
-    active = run.state.is_active
+    """The run's row as of `run`, inserted or replaced (used by replay)."""
     connection.execute(
-        "INSERT INTO runs (id, automation_id, project, directory, revision, state,"
-        " triggered_at, slot, missed_first, writer_key, owner, body)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-        " revision = excluded.revision, state = excluded.state,"
-        " writer_key = excluded.writer_key, owner = excluded.owner, body = excluded.body",
-        (
-            run.id,
-            run.automation_id,
-            scope.project,
-            scope.directory,
-            run.revision,
-            run.state.value,
-            to_ms(run.triggered_at),
-            _executed_slot(run),
-            None if run.missed is None else to_ms(run.missed.first),
-            writer_key if active else None,
-            owner if active else None,
-            body,
-        ),
+        _INSERT_RUN + " ON CONFLICT (id) DO UPDATE SET revision = excluded.revision,"
+        " state = excluded.state, writer_key = excluded.writer_key, owner = excluded.owner,"
+        " body = excluded.body",
+        _run_values(scope, run, body, writer_key, owner),
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -33,9 +34,9 @@ class _Pending:
 
     __slots__ = ("error", "event", "operation", "result")
 
-    def __init__(self, operation: Operation) -> None:
+    def __init__(self, operation: Operation, event: anyio.Event) -> None:
         self.operation = operation
-        self.event = anyio.Event()
+        self.event = event
         self.result: object = None
         self.error: BaseException | None = None
 
@@ -61,6 +62,7 @@ class GroupCommitWriter:
         self._path = path
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._caller: LoopCaller | None = None
+        self._new_event: Callable[[], anyio.Event] = anyio.Event
         self._thread: threading.Thread | None = None
         self._closed = False
         self.stats = WriterStats()
@@ -68,6 +70,8 @@ class GroupCommitWriter:
     def start(self) -> None:
         """Start the thread; call from the event loop whose tasks will await writes."""
         self._caller = LoopCaller()
+        # The backend's concrete Event class, looked up once instead of per write.
+        self._new_event = type(anyio.Event())
         self._thread = threading.Thread(
             target=self._run, name=f"automations-writer:{self._path}", daemon=True
         )
@@ -77,7 +81,7 @@ class GroupCommitWriter:
         """Apply `operation` durably; its result, or the error that rolled it back."""
         if self._closed:
             raise StoreClosed("the store is closed; open a new runtime to write")
-        pending = _Pending(operation)
+        pending = _Pending(operation, self._new_event())
         self._queue.put(pending)
         await pending.event.wait()
         if pending.error is not None:
