@@ -1,12 +1,14 @@
 """automations: an embeddable, durable runtime for scheduled agent automations.
 
-The names below are the public API (DESIGN 4). The runtime itself
-(`open_runtime`, `Runtime`, `RunContext`) is built on these layers and arrives with
-the actors; `automations.testing` holds `ManualClock`.
+The names below are the public API (DESIGN 4): `open_runtime()` gives a `Runtime`;
+executors receive a `RunContext`; `automations.testing` holds `ManualClock`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import testing
+from .actors import Executor, RunContext
+from .api import Runtime, open_runtime
 from .model import (
     AfterCount,
     Anchor,
@@ -14,6 +16,7 @@ from .model import (
     AutomationError,
     AutomationPatch,
     Blocker,
+    BlockerRejected,
     Catchup,
     Conflict,
     ContextMode,
@@ -64,6 +67,7 @@ __all__ = [
     "AutomationError",
     "AutomationPatch",
     "Blocker",
+    "BlockerRejected",
     "Catchup",
     "Conflict",
     "ContextMode",
@@ -75,6 +79,7 @@ __all__ = [
     "DstSkipped",
     "ErrorCode",
     "Event",
+    "Executor",
     "Interval",
     "Kind",
     "LeaseLost",
@@ -88,10 +93,12 @@ __all__ = [
     "Permission",
     "Question",
     "Run",
+    "RunContext",
     "RunError",
     "RunOutcome",
     "RunState",
     "RunUpdated",
+    "Runtime",
     "StepCapExceeded",
     "StopReason",
     "StorageError",
@@ -101,4 +108,6 @@ __all__ = [
     "ValidationError",
     "Where",
     "__version__",
+    "open_runtime",
+    "testing",
 ]

@@ -1,0 +1,26 @@
+"""The actors of a runtime: Supervisor, AutomationActor, RunActor, and RunContext."""
+
+from ._automation_actor import AutomationActor
+from ._context import RunContext
+from ._hub import EventHub, Subscription
+from ._messages import AutomationMessage, Delete, RunEnded, RunNow, Update
+from ._run_actor import RunActor
+from ._services import Executor, Services
+from ._supervisor import Supervisor, open_supervisor
+
+__all__ = [
+    "AutomationActor",
+    "AutomationMessage",
+    "Delete",
+    "EventHub",
+    "Executor",
+    "RunActor",
+    "RunContext",
+    "RunEnded",
+    "RunNow",
+    "Services",
+    "Subscription",
+    "Supervisor",
+    "Update",
+    "open_supervisor",
+]

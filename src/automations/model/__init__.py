@@ -33,6 +33,7 @@ from ._enums import (
 )
 from ._errors import (
     AutomationError,
+    BlockerRejected,
     Conflict,
     DatabaseRefused,
     DuplicateSlot,
@@ -74,6 +75,7 @@ __all__ = [
     "AutomationPatch",
     "Blocker",
     "BlockerKind",
+    "BlockerRejected",
     "Catalog",
     "Catchup",
     "Conflict",

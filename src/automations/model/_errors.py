@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "AutomationError",
+    "BlockerRejected",
     "Conflict",
     "DatabaseRefused",
     "DuplicateSlot",
@@ -57,6 +58,10 @@ class WriterKeyBusy(Conflict):
 
 class IllegalTransition(AutomationError):
     """A run was asked to move to a state its current state cannot reach."""
+
+
+class BlockerRejected(AutomationError):
+    """Raised inside an unattended run's executor when its automation rejects blockers."""
 
 
 class StepCapExceeded(AutomationError):

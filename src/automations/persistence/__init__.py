@@ -4,7 +4,15 @@ Imports the model (and the runtime's thread-to-loop call). It knows nothing of a
 """
 
 from ._connection import Durability
-from ._ops import CreateAutomations, DeleteAutomation, Operation, SaveAutomation, SaveRun
+from ._ops import (
+    CreateAutomations,
+    DeleteAutomation,
+    Operation,
+    SaveAutomation,
+    SaveCheckpoint,
+    SaveRun,
+    StoreAnswer,
+)
 from ._projection import (
     AUTOMATION_DELETED,
     AUTOMATION_UPDATED,
@@ -33,7 +41,9 @@ __all__ = [
     "Reader",
     "Replay",
     "SaveAutomation",
+    "SaveCheckpoint",
     "SaveRun",
+    "StoreAnswer",
     "Store",
     "WriterStats",
     "apply_operation",

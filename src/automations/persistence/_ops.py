@@ -25,6 +25,7 @@ from ..model import (
     Scope,
     Tombstone,
     check_transition,
+    from_msgpack,
     to_ms,
     to_msgpack,
 )
@@ -43,7 +44,9 @@ __all__ = [
     "DeleteAutomation",
     "Operation",
     "SaveAutomation",
+    "SaveCheckpoint",
     "SaveRun",
+    "StoreAnswer",
 ]
 
 
@@ -71,11 +74,16 @@ def _stored_automation_revision(connection: apsw.Connection, scope: Scope, id: s
 
 @dataclass(frozen=True, slots=True)
 class SaveAutomation:
-    """Create (`expected_revision=None`) or update an automation."""
+    """Create (`expected_revision=None`) or update an automation.
+
+    A `derived` update changes only fields the runtime derives (next fires, failure
+    streak, session): the revision stays, but the compare-and-swap still applies.
+    """
 
     scope: Scope
     automation: Automation
     expected_revision: int | None
+    derived: bool = False
 
     def apply(self, connection: apsw.Connection) -> int:
         automation = self.automation
@@ -88,7 +96,8 @@ class SaveAutomation:
             if stored is None:
                 raise NotFound(f"no automation {automation.id} in this project and directory")
             _check_revision("automation", automation.id, stored, self.expected_revision)
-            _require(automation.revision == stored + 1, "an update adds 1 to the revision")
+            step = 0 if self.derived else 1
+            _require(automation.revision == stored + step, "an update adds 1 to the revision")
         return _write_automation(connection, self.scope, automation)
 
 
@@ -244,6 +253,73 @@ def _transition_sql(state: RunState) -> str:
 
 
 _TRANSITION_SQL = {state: _transition_sql(state) for state in RunState}
+
+
+@dataclass(frozen=True, slots=True)
+class StoreAnswer:
+    """Record the answer to an open blocker before it is delivered.
+
+    Answering again with the same reply changes nothing (it returns False); a different
+    reply to an answered blocker is a conflict.
+    """
+
+    scope: Scope
+    run_id: str
+    blocker_id: str
+    reply: bytes
+    at: datetime
+
+    def apply(self, connection: apsw.Connection) -> bool:
+        row = connection.execute(
+            "SELECT reply FROM answers WHERE run_id = ? AND blocker_id = ?"
+            " AND project = ? AND directory = ?",
+            (self.run_id, self.blocker_id, self.scope.project, self.scope.directory),
+        ).fetchone()
+        if row is not None:
+            if row[0] != self.reply:
+                raise Conflict(f"blocker {self.blocker_id} was already answered differently")
+            return False
+        self._check_open(connection)
+        connection.execute(
+            "INSERT INTO answers (run_id, blocker_id, project, directory, at, reply)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                self.run_id,
+                self.blocker_id,
+                self.scope.project,
+                self.scope.directory,
+                to_ms(self.at),
+                self.reply,
+            ),
+        )
+        return True
+
+    def _check_open(self, connection: apsw.Connection) -> None:
+        row = connection.execute(
+            "SELECT body FROM runs WHERE id = ? AND project = ? AND directory = ?",
+            (self.run_id, self.scope.project, self.scope.directory),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no run {self.run_id} in this project and directory")
+        run = from_msgpack(row[0], Run)
+        if run.blocker is None or run.blocker.id != self.blocker_id:
+            raise NotFound(f"run {self.run_id} is not waiting on blocker {self.blocker_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class SaveCheckpoint:
+    """Keep the latest checkpoint of a run."""
+
+    run_id: str
+    data: bytes
+    at: datetime
+
+    def apply(self, connection: apsw.Connection) -> None:
+        connection.execute(
+            "INSERT INTO checkpoints (run_id, at, data) VALUES (?, ?, ?)"
+            " ON CONFLICT (run_id) DO UPDATE SET at = excluded.at, data = excluded.data",
+            (self.run_id, to_ms(self.at), self.data),
+        )
 
 
 def _require(condition: bool, message: str) -> None:

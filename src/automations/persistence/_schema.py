@@ -77,7 +77,28 @@ CREATE INDEX runs_page ON runs (automation_id, triggered_at DESC, id DESC);
 CREATE INDEX runs_owner ON runs (owner) WHERE owner IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = """
+-- Answers to blockers, stored before they are delivered: an answer survives a crash,
+-- and a second answer to the same blocker is recognised.
+CREATE TABLE answers (
+    run_id     TEXT    NOT NULL,
+    blocker_id TEXT    NOT NULL,
+    project    TEXT    NOT NULL,
+    directory  TEXT    NOT NULL,
+    at         INTEGER NOT NULL,
+    reply      BLOB    NOT NULL,             -- JSON: a string or a boolean
+    PRIMARY KEY (run_id, blocker_id)
+);
+
+-- The last checkpoint an executor saved for its run (JSON, never pickle).
+CREATE TABLE checkpoints (
+    run_id TEXT PRIMARY KEY,
+    at     INTEGER NOT NULL,
+    data   BLOB    NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -36,6 +36,10 @@ class Store:
     @property
     def writer_stats(self) -> WriterStats:
         return self._writer.stats
+
+    def add_commit_listener(self, listener: Callable[[Operation, object], None]) -> None:
+        """See `GroupCommitWriter.add_listener`."""
+        self._writer.add_listener(listener)
 
     async def write(self, operation: Operation) -> Any:
         """Apply one operation durably; what it returns, or the error it raised."""

@@ -11,6 +11,7 @@ concurrent writers, while each acknowledged write is as durable as a lone commit
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from ._connection import storage_error
 from ._ops import Operation
 
 __all__ = ["GroupCommitWriter", "WriterStats", "apply_operation"]
+
+log = logging.getLogger("automations.persistence")
 
 MAX_BATCH = 2_000
 
@@ -65,7 +68,16 @@ class GroupCommitWriter:
         self._new_event: Callable[[], anyio.Event] = anyio.Event
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._listeners: list[Callable[[Operation, object], None]] = []
         self.stats = WriterStats()
+
+    def add_listener(self, listener: Callable[[Operation, object], None]) -> None:
+        """Call `listener(operation, result)` on the event loop after each durable commit.
+
+        Listeners run in commit order, before any writer is woken, so whatever they
+        publish is durable and in journal order.
+        """
+        self._listeners.append(listener)
 
     def start(self) -> None:
         """Start the thread; call from the event loop whose tasks will await writes."""
@@ -174,7 +186,19 @@ class GroupCommitWriter:
 
     def _wake(self, batch: list[_Pending]) -> None:
         assert self._caller is not None
-        self._caller.call_soon(_set_events, batch)
+        self._caller.call_soon(self._deliver, batch)
+
+    def _deliver(self, batch: list[_Pending]) -> None:
+        """On the event loop: tell listeners what committed, then wake the writers."""
+        for pending in batch:
+            if pending.error is None:
+                for listener in self._listeners:
+                    try:
+                        listener(pending.operation, pending.result)
+                    except Exception:  # a listener must not keep writers waiting
+                        log.exception("a commit listener failed")
+        for pending in batch:
+            pending.event.set()
 
 
 def apply_operation(connection: apsw.Connection, operation: Operation, path: str) -> object:
@@ -200,8 +224,3 @@ def _undo_operation(connection: apsw.Connection) -> None:
     except apsw.Error:
         with contextlib.suppress(apsw.Error):
             connection.execute("ROLLBACK")
-
-
-def _set_events(batch: list[_Pending]) -> None:
-    for pending in batch:
-        pending.event.set()

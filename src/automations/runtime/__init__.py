@@ -1,9 +1,23 @@
-"""The actor kernel on anyio: clocks, thread-to-loop calls, mailboxes and supervision.
+"""The actor kernel on anyio: clocks, mailboxes, supervised actor groups.
 
 Imports anyio only; it knows nothing of automations and could run any actor system.
 """
 
+from ._actors import Actor, ActorGroup, RestartIntensityExceeded
 from ._clock import Clock, ManualClock, SystemClock
 from ._loop import LoopCaller
+from ._mailbox import ActorRef, Mailbox, MailboxClosed, Reply
 
-__all__ = ["Clock", "LoopCaller", "ManualClock", "SystemClock"]
+__all__ = [
+    "Actor",
+    "ActorGroup",
+    "ActorRef",
+    "Clock",
+    "LoopCaller",
+    "Mailbox",
+    "MailboxClosed",
+    "ManualClock",
+    "Reply",
+    "RestartIntensityExceeded",
+    "SystemClock",
+]

@@ -1,0 +1,88 @@
+"""`Runtime.events()`: the journal from a sequence number on, then the live feed.
+
+A class, not an async generator, so that breaking out of `async for` is safe on both
+backends: the subscription closes with `aclose()`, `async with`, or garbage collection.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from types import TracebackType
+
+from .actors import EventHub, Subscription
+from .model import (
+    Automation,
+    DefinitionDeleted,
+    DefinitionUpdated,
+    Event,
+    Run,
+    RunUpdated,
+    Scope,
+    Tombstone,
+    from_msgpack,
+)
+from .persistence import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry, Reader
+
+__all__ = ["EventStream", "event_of"]
+
+_PAGE = 1_000
+
+
+class EventStream:
+    """Every event of a scope after `since`, in sequence order, without duplicates."""
+
+    def __init__(self, hub: EventHub, reader: Reader, scope: Scope, since: int) -> None:
+        self._hub = hub
+        self._reader = reader
+        self._scope = scope
+        self._last = since
+        self._subscription: Subscription | None = None
+        self._backlog: deque[Event] = deque()
+        self._live = False
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._subscription is None:  # subscribe first, then read: nothing falls between
+            self._subscription = self._hub.subscribe(self._scope)
+        while True:
+            if self._backlog:
+                event = self._backlog.popleft()
+                self._last = event.seq
+                return event
+            if not self._live:
+                entries = await self._reader.journal(self._scope, self._last, _PAGE)
+                self._backlog.extend(event_of(entry) for entry in entries)
+                self._live = len(entries) < _PAGE
+                continue
+            event = await self._subscription.receive()
+            if event.seq > self._last:
+                self._last = event.seq
+                return event
+
+    async def aclose(self) -> None:
+        if self._subscription is not None:
+            self._subscription.close()
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def event_of(entry: JournalEntry) -> Event:
+    """The event a journal entry records."""
+    if entry.kind == RUN_UPDATED:
+        return RunUpdated(seq=entry.seq, run=from_msgpack(entry.body, Run))
+    if entry.kind == AUTOMATION_UPDATED:
+        return DefinitionUpdated(seq=entry.seq, automation=from_msgpack(entry.body, Automation))
+    if entry.kind == AUTOMATION_DELETED:
+        return DefinitionDeleted(seq=entry.seq, tombstone=from_msgpack(entry.body, Tombstone))
+    raise ValueError(f"journal entry {entry.seq} has unknown kind {entry.kind!r}")

@@ -1,0 +1,38 @@
+"""Messages to an AutomationActor. Commands carry the `Reply` their sender awaits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model import Automation, AutomationPatch, Run, Tombstone
+from ..runtime import Reply
+
+__all__ = ["AutomationMessage", "Delete", "RunEnded", "RunNow", "Update"]
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    patch: AutomationPatch
+    expected_revision: int | None
+    reply: Reply[Automation]
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    reply: Reply[Tombstone]
+
+
+@dataclass(frozen=True, slots=True)
+class RunNow:
+    reply: Reply[Run]
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnded:
+    """A run of this automation reached a terminal state (or never got recorded)."""
+
+    run_id: str
+    run: Run | None
+
+
+AutomationMessage = Update | Delete | RunNow | RunEnded

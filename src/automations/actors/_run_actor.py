@@ -1,0 +1,367 @@
+"""RunActor: one run, from `scheduled` to its terminal state.
+
+Every transition is written durably before the actor goes on, and the terminal state
+is *decided* once, synchronously on the event loop: the first of the executor's
+natural end, a stop request (cancel, supersede, shutdown), a step cap, an unanswerable
+blocker or a timeout wins. That is what guarantees that once a cancel is accepted no
+`succeeded` can follow it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import msgspec
+
+from ..model import (
+    Automation,
+    AutomationError,
+    Blocker,
+    BlockerRejected,
+    ErrorCode,
+    Permission,
+    Question,
+    Run,
+    RunError,
+    RunOutcome,
+    RunState,
+    StepCapExceeded,
+    StopReason,
+    UnattendedBlockers,
+    WriterKeyBusy,
+    advance,
+    new_blocker_id,
+    step_cap_error,
+)
+from ..persistence import SaveCheckpoint
+from ..runtime import Reply
+from ._context import RunContext
+from ._services import Services
+
+__all__ = ["RunActor", "record_skipped"]
+
+log = logging.getLogger("automations.actors")
+
+_Outcome = tuple[RunState, dict[str, Any]]
+
+
+class RunActor:
+    """Executes one run; its owner learns the end through `on_end`."""
+
+    def __init__(
+        self,
+        services: Services,
+        automation: Automation,
+        run: Run,
+        *,
+        writer_key: str | None,
+        reply: Reply[Run] | None,
+        on_end: Callable[[RunActor], None],
+        deferred: bool = False,
+    ) -> None:
+        """A `deferred` run is recorded as scheduled without its writer key, and claims
+        the key only when `start()` lets it run (buffered and superseding runs)."""
+        self._services = services
+        self.automation = automation
+        self.run = run
+        self._writer_key = writer_key
+        self._reply = reply
+        self._on_end = on_end
+        self._deferred = deferred
+        self._go = anyio.Event()
+        if not deferred:
+            self._go.set()
+        self.steps = 0
+        self.cost: float | None = None
+        self._session_id = run.session_id
+        self._outcome: _Outcome | None = None
+        self._shutdown = False
+        self._decided = anyio.Event()
+        self._executor_scope: anyio.CancelScope | None = None
+        self._executor_done = anyio.Event()
+        self._lock = anyio.Lock()
+        self._answers_in, self._answers = anyio.create_memory_object_stream[tuple[str, str | bool]](
+            math.inf
+        )
+        self.finished = anyio.Event()
+        self.recorded = False
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+    # -- requests from other actors (synchronous, on the event loop) -------------
+
+    def start(self) -> None:
+        """Let a deferred run (buffered, or waiting for superseded runs) begin."""
+        self._go.set()
+
+    def request_stop(self, reason: StopReason, *, shutdown: bool = False) -> bool:
+        """Stop the run with `reason`; False when its end was already decided."""
+        accepted = self._decide(RunState.STOPPED, {"stop_reason": reason})
+        if accepted:
+            self._shutdown = shutdown
+            self._go.set()
+        return accepted
+
+    def deliver(self, blocker_id: str, reply: str | bool) -> None:
+        """An answer, already stored durably; delivered to the waiting `ask` once."""
+        with contextlib.suppress(anyio.ClosedResourceError):  # the run has ended
+            self._answers_in.send_nowait((blocker_id, reply))
+
+    # -- the run's life -------------------------------------------------------------
+
+    async def main(self) -> None:
+        try:
+            if await self._schedule():
+                await self._go.wait()
+                await self._execute()
+        except Exception:
+            log.exception("run %s failed inside the runtime", self.id)
+            raise
+        finally:
+            self.finished.set()
+            self._answers_in.close()
+            self._answers.close()
+            self._on_end(self)
+
+    async def _schedule(self) -> bool:
+        """Write `scheduled` (holding the writer key) and answer the caller."""
+        reply = self._reply
+        try:
+            await self._save(self.run, None, None if self._deferred else self._writer_key)
+        except WriterKeyBusy:
+            skipped = await record_skipped(self._services, self.run)
+            self.run, self.recorded = skipped, True
+            if reply is not None:
+                reply.send(skipped)
+            return False
+        except BaseException as exc:
+            if reply is not None:
+                reply.fail(exc)
+            raise
+        self.recorded = True
+        if reply is not None:
+            reply.send(self.run)
+        return True
+
+    async def _execute(self) -> None:
+        executor = self._services.executors.get(self.automation.executor)
+        if self._outcome is None and executor is None:
+            message = (
+                f"no executor named {self.automation.executor!r} is registered in this "
+                "runtime; register it with open_runtime(executors={...})"
+            )
+            self._decide(RunState.FAILED, {"error": RunError(ErrorCode.EXECUTION_FAILED, message)})
+        if self._outcome is None:
+            try:
+                await self._transition(RunState.RUNNING, {})
+            except WriterKeyBusy:  # a deferred run found its key taken by another process
+                self._decide(
+                    RunState.STOPPED, {"stop_reason": StopReason.PREVIOUS_RUN_AWAITING_INPUT}
+                )
+        if self._outcome is None and executor is not None:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._call_executor, executor)
+                if self.automation.max_duration is not None:
+                    tg.start_soon(self._watch_duration)
+                await self._decided.wait()
+                with anyio.move_on_after(self._services.cancel_grace):
+                    await self._executor_done.wait()
+                await self._finish()
+                tg.cancel_scope.cancel()
+        else:
+            await self._finish()
+
+    async def _call_executor(self, executor: Any) -> None:
+        context = RunContext(self, self.run, self.automation)
+        try:
+            with anyio.CancelScope() as scope:
+                self._executor_scope = scope
+                if self._outcome is not None:  # decided before the executor could start
+                    scope.cancel()
+                try:
+                    value = await executor(context)
+                except StepCapExceeded:
+                    pass  # decided when the cap was hit
+                except BlockerRejected as exc:
+                    self._fail(ErrorCode.EXECUTION_FAILED, f"{type(exc).__name__}: {exc}")
+                except Exception as exc:
+                    self._fail(ErrorCode.EXECUTION_FAILED, f"{type(exc).__name__}: {exc}")
+                else:
+                    self._decide(*self._natural_outcome(value))
+        finally:
+            self._executor_done.set()
+            if self._outcome is None:  # cancelled from outside the runtime's decisions
+                self._decide(RunState.STOPPED, {"stop_reason": StopReason.CANCELLED})
+
+    def _natural_outcome(self, value: object) -> _Outcome:
+        if value is None or isinstance(value, str):
+            return RunState.SUCCEEDED, {"result": value}
+        if isinstance(value, RunOutcome):
+            if value.cost is not None:
+                self.cost = value.cost
+            if value.session_id is not None:
+                self._session_id = value.session_id
+            return RunState.SUCCEEDED, {"result": value.result}
+        message = (
+            f"the executor returned {type(value).__name__}; return a RunOutcome, a str or None"
+        )
+        return RunState.FAILED, {"error": RunError(ErrorCode.EXECUTION_FAILED, message)}
+
+    async def _watch_duration(self) -> None:
+        limit = self.automation.max_duration
+        started = self.run.started_at
+        assert limit is not None
+        assert started is not None
+        await self._services.clock.sleep_until(started + limit)
+        self._fail(ErrorCode.TIMEOUT, f"Automation run exceeded its max duration ({limit}).")
+
+    async def _finish(self) -> None:
+        assert self._outcome is not None
+        state, payload = self._outcome
+        waiting = self.run.state is RunState.AWAITING_INPUT
+        if state is RunState.STOPPED and self._shutdown and waiting:
+            payload = {"stop_reason": StopReason.BLOCKER_LOST}
+        try:
+            await self._transition(state, payload)
+        except AutomationError:
+            log.exception("could not record the end of run %s", self.id)
+
+    # -- decisions ------------------------------------------------------------------
+
+    def _decide(self, state: RunState, payload: dict[str, Any]) -> bool:
+        if self._outcome is not None:
+            return False
+        self._outcome = (state, payload)
+        self._decided.set()
+        if self._executor_scope is not None:
+            self._executor_scope.cancel()
+        return True
+
+    def _fail(self, code: ErrorCode, message: str) -> bool:
+        return self._decide(RunState.FAILED, {"error": RunError(code, message)})
+
+    # -- what the executor calls through its RunContext --------------------------
+
+    async def step(self) -> None:
+        cap = self.automation.step_cap
+        if self.steps >= cap:
+            error = step_cap_error(cap)
+            self._decide(RunState.FAILED, {"error": error})
+            raise StepCapExceeded(error.message)
+        self.steps += 1
+        await anyio.lowlevel.checkpoint()
+
+    def report_cost(self, amount: float) -> None:
+        self.cost = (self.cost or 0.0) + amount
+
+    async def checkpoint(self, data: Any) -> None:
+        body = msgspec.json.encode(data)
+        operation = SaveCheckpoint(self.id, body, self._services.clock.now())
+        with anyio.CancelScope(shield=True):
+            await self._services.store.write(operation)
+
+    async def ask(self, request: Question | Permission) -> str | bool:
+        timeout = None
+        if not self.run.attended:
+            policy = self.automation.unattended_blockers
+            if policy is UnattendedBlockers.REJECT:
+                raise BlockerRejected(
+                    f"an unattended run cannot ask {_describe(request)}; nobody is there to answer"
+                )
+            if policy is UnattendedBlockers.FAIL:
+                self._fail(
+                    ErrorCode.NEEDS_USER_INPUT,
+                    f"An unattended run needed input: {_describe(request)}",
+                )
+                await anyio.lowlevel.checkpoint()  # cancelled: the decision is made
+            timeout = self.automation.blocker_timeout
+        if self._outcome is not None:  # the run is ending; do not open a blocker
+            await anyio.lowlevel.checkpoint()
+            raise anyio.get_cancelled_exc_class()()
+        now = self._services.clock.now()
+        blocker = Blocker(id=new_blocker_id(), request=request, asked_at=now)
+        await self._transition(RunState.AWAITING_INPUT, {"blocker": blocker})
+        if timeout is None:
+            reply = await self._answer_for(blocker.id)
+        else:
+            reply = await self._answer_within(blocker, self._services.clock.now() + timeout)
+        await self._transition(RunState.RUNNING, {})
+        return reply  # type-checked against the blocker by Runtime.answer
+
+    async def _answer_for(self, blocker_id: str) -> str | bool:
+        async for answered_id, reply in self._answers:
+            if answered_id == blocker_id:
+                return reply
+        await anyio.lowlevel.checkpoint()  # the stream closed: the run is ending
+        raise anyio.get_cancelled_exc_class()()
+
+    async def _answer_within(self, blocker: Blocker, deadline: datetime) -> str | bool:
+        async with anyio.create_task_group() as tg:
+
+            async def alarm() -> None:
+                await self._services.clock.sleep_until(deadline)
+                self._fail(
+                    ErrorCode.NEEDS_USER_INPUT,
+                    f"Nobody answered {_describe(blocker.request)} within the blocker timeout.",
+                )
+
+            tg.start_soon(alarm)
+            reply = await self._answer_for(blocker.id)
+            tg.cancel_scope.cancel()
+        return reply
+
+    # -- writing transitions ----------------------------------------------------------
+
+    async def _transition(self, state: RunState, payload: dict[str, Any]) -> None:
+        """Write the next revision durably; shielded, so the ledger never misses one."""
+        with anyio.CancelScope(shield=True):
+            async with self._lock:
+                nxt = advance(
+                    self.run,
+                    state,
+                    at=self._services.clock.now(),
+                    steps=self.steps,
+                    cost=self.cost,
+                    session_id=self._session_id,
+                    **payload,
+                )
+                await self._save(nxt, self.run.revision, self._writer_key)
+                self.run = nxt
+
+    async def _save(self, run: Run, expected: int | None, writer_key: str | None) -> None:
+        services = self._services
+        await services.store.save_run(
+            services.scope,
+            run,
+            expected_revision=expected,
+            at=services.clock.now(),
+            writer_key=writer_key,
+            owner=services.owner,
+        )
+
+
+async def record_skipped(services: Services, run: Run) -> Run:
+    """Record `run` as skipped by the overlap policy; the executor is never called."""
+    now = services.clock.now()
+    store, scope = services.store, services.scope
+    await store.save_run(scope, run, expected_revision=None, at=now)
+    stopped = advance(
+        run, RunState.STOPPED, at=now, stop_reason=StopReason.PREVIOUS_RUN_AWAITING_INPUT
+    )
+    await store.save_run(scope, stopped, expected_revision=run.revision, at=now)
+    return stopped
+
+
+def _describe(request: Question | Permission) -> str:
+    if isinstance(request, Question):
+        return f"the question {request.text!r}"
+    return f"permission to use {request.tool!r}"

@@ -1,0 +1,113 @@
+"""A real runtime on a real SQLite file, and executors the tests steer with events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+import automations as am
+from automations.api import Runtime, open_runtime
+from automations.testing import ManualClock
+
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+
+OpenRuntime = Callable[..., AbstractAsyncContextManager[Runtime]]
+
+
+class Gate:
+    """An executor that records its calls and waits until the test releases it."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.started = anyio.Event()
+        self.release = anyio.Event()
+        self.cancelled = False
+        self._called = anyio.Event()
+
+    async def wait_calls(self, count: int) -> None:
+        """Wait until the executor was entered `count` times."""
+        while len(self.calls) < count:
+            await self._called.wait()
+
+    async def __call__(self, ctx: am.RunContext) -> str:
+        self.calls.append(ctx.run.id)
+        self.started.set()
+        self._called.set()
+        self._called = anyio.Event()
+        try:
+            await self.release.wait()
+        except anyio.get_cancelled_exc_class():
+            self.cancelled = True
+            raise
+        return "released"
+
+
+async def noop(ctx: am.RunContext) -> None:
+    return None
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "automations.db"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def runtime_factory(db: Path, clock: ManualClock) -> OpenRuntime:
+    """Opens runtimes on the test's database file, with a manual clock by default."""
+
+    @asynccontextmanager
+    async def factory(
+        executors: Mapping[str, am.Executor] | None = None, **options: Any
+    ) -> AsyncIterator[Runtime]:
+        options.setdefault("clock", clock)
+        options.setdefault("project", "project-a")
+        options.setdefault("directory", "/repo/a")
+        options.setdefault("cancel_grace", 2.0)
+        async with open_runtime(db, executors=executors or {"default": noop}, **options) as rt:
+            yield rt
+
+    return factory
+
+
+def new(**changes: Any) -> am.NewAutomation:
+    fields: dict[str, Any] = {
+        "title": "Brief",
+        "prompt": "Summarise",
+        "timezone": "Europe/Berlin",
+        "schedule": am.Cron("0 9 * * 1-5"),
+    }
+    fields.update(changes)
+    return am.NewAutomation(**fields)
+
+
+def every(seconds: float) -> am.Interval:
+    return am.Interval(every=timedelta(seconds=seconds))
+
+
+async def definition_where(
+    rt: Runtime, automation_id: str, check: Callable[[am.Automation], bool]
+) -> am.Automation:
+    """Wait until the automation, as events publish it, satisfies `check`.
+
+    Derived fields (failure streak, session) are written right after a run ends, so a
+    test waits for them instead of reading once.
+    """
+    with anyio.fail_after(10):
+        async with rt.events(0) as events:
+            async for event in events:
+                if not isinstance(event, am.DefinitionUpdated):
+                    continue
+                if event.automation.id == automation_id and check(event.automation):
+                    return event.automation
+    raise AssertionError("the event stream ended")

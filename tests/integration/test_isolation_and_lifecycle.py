@@ -1,0 +1,148 @@
+"""Scopes never leak; events are durable, ordered, unique; a clean close leaves nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+import automations as am
+from automations._event_stream import event_of
+from automations.api import open_runtime
+from automations.model import Scope
+from automations.persistence import open_store
+
+from .conftest import Gate, OpenRuntime, new
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_project_a_cannot_touch_project_b(runtime_factory: OpenRuntime) -> None:
+    async def agent(ctx: am.RunContext) -> str:
+        return await ctx.ask(am.Question("ok?"))
+
+    async with (
+        runtime_factory({"default": agent}, project="project-b", directory="/repo/b") as b,
+        runtime_factory({"default": agent}) as a,
+    ):
+        theirs = await b.create(new(title="B's"))
+        run = await b.wait((await b.run_now(theirs.id)).id, until=am.RunState.AWAITING_INPUT)
+        assert run.blocker is not None
+        assert await a.list() == []
+        with pytest.raises(am.NotFound):
+            await a.get(theirs.id)
+        with pytest.raises(am.NotFound):
+            await a.get_run(run.id)
+        with pytest.raises(am.NotFound):
+            await a.answer(run.id, run.blocker.id, "yes")
+        with pytest.raises(am.NotFound):
+            await a.cancel(run.id)
+        with pytest.raises(am.NotFound):
+            await a.delete(theirs.id)
+        with pytest.raises(am.NotFound):
+            await a.update(theirs.id, title="mine now")
+        with pytest.raises(am.NotFound):
+            await a.run_now(theirs.id)
+        assert (await a.runs(theirs.id)).items == []
+        assert (await a.runs(theirs.id, cursor=run.id)).items == []
+        # B's run is untouched and B can still finish it.
+        await b.answer(run.id, run.blocker.id, "yes")
+        assert (await b.wait(run.id, timeout=10)).result == "yes"
+
+
+async def test_same_project_other_directory_is_another_scope(runtime_factory: OpenRuntime) -> None:
+    async with (
+        runtime_factory(directory="/repo/other") as other,
+        runtime_factory() as mine,
+    ):
+        created = await mine.create(new())
+        assert await other.list() == []
+        with pytest.raises(am.NotFound):
+            await other.get(created.id)
+
+
+async def test_events_are_durable_ordered_and_unique(
+    runtime_factory: OpenRuntime, db: Path
+) -> None:
+    seen: list[am.Event] = []
+    async with runtime_factory() as rt, rt.events(0) as events:
+        a = await rt.create(new())
+        run = await rt.wait((await rt.run_now(a.id)).id, timeout=10)
+        await rt.update(a.id, title="Renamed")
+        await rt.delete(a.id)
+        async for event in events:
+            seen.append(event)
+            if isinstance(event, am.DefinitionDeleted):
+                break
+    seqs = [e.seq for e in seen]
+    assert seqs == sorted(set(seqs))
+    revisions = [e.run.revision for e in seen if isinstance(e, am.RunUpdated)]
+    assert revisions == [1, 2, 3] and run.revision == 3
+    # Everything that was published is in the journal, exactly so.
+    async with open_store(db) as store:
+        entries = await store.reader.journal(Scope("project-a", "/repo/a"), 0, 100)
+        assert [event_of(e) for e in entries] == seen
+    # A late subscriber replays the same history from the journal.
+    async with runtime_factory() as rt:
+        replayed: list[am.Event] = []
+        async with rt.events(0) as events:
+            async for event in events:
+                replayed.append(event)
+                if event.seq == seqs[-1]:
+                    break
+        assert replayed == seen
+        tail: list[am.Event] = []
+        async with rt.events(seqs[2]) as events:
+            async for event in events:
+                tail.append(event)
+                if event.seq == seqs[-1]:
+                    break
+        assert tail == seen[3:]
+
+
+async def test_a_clean_close_stops_every_run_with_a_reason(runtime_factory: OpenRuntime) -> None:
+    gate = Gate()
+
+    async def asking(ctx: am.RunContext) -> str:
+        return await ctx.ask(am.Question("still there?"))
+
+    async with runtime_factory({"default": gate, "asking": asking}) as rt:
+        a = await rt.create(new())
+        b = await rt.create(new(title="Asking", executor="asking", where=am.Where("x")))
+        running = await rt.run_now(a.id)
+        waiting = await rt.run_now(b.id)
+        await gate.started.wait()
+        await rt.wait(waiting.id, until=am.RunState.AWAITING_INPUT, timeout=10)
+    async with runtime_factory() as rt:
+        assert (await rt.get_run(running.id)).stop_reason is am.StopReason.CANCELLED
+        assert (await rt.get_run(waiting.id)).stop_reason is am.StopReason.BLOCKER_LOST
+    assert gate.cancelled
+
+
+async def test_no_task_is_left_behind(tmp_path: Path, anyio_backend: str) -> None:
+    gate = Gate()
+    before = _task_count()
+    async with open_runtime(tmp_path / "a.db", executors={"default": gate}, cancel_grace=1) as rt:
+        a = await rt.create(new(overlap=am.Overlap.ALLOW))
+        for _ in range(5):
+            await rt.run_now(a.id)
+        await gate.started.wait()
+        assert _task_count() > before
+    assert _task_count() == before
+
+
+async def test_idle_automations_deactivate(runtime_factory: OpenRuntime) -> None:
+    async with runtime_factory() as rt:
+        created = [await rt.create(new(title=f"a{i}")) for i in range(20)]
+        for automation in created:
+            await rt.wait((await rt.run_now(automation.id)).id, timeout=10)
+        supervisor = rt._supervisor
+        with anyio.fail_after(10):  # wait for quiescence, not for time
+            while supervisor.active_automations or supervisor.runs:
+                await anyio.wait_all_tasks_blocked()
+        assert supervisor.active_automations == 0
+
+
+def _task_count() -> int:
+    return len(anyio.get_running_tasks())
