@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import journal
+from . import burst, journal
 from ._common import emit
 
-WORKLOADS = {"journal": journal}
+WORKLOADS = {"burst": burst, "journal": journal}
 
 
 def main(argv: list[str] | None = None) -> int:

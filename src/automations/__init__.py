@@ -7,6 +7,7 @@ executors receive a `RunContext`; `automations.testing` holds `ManualClock`.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import testing
+from ._event_stream import EventStream
 from .actors import Executor, RunContext
 from .api import Runtime, open_runtime
 from .model import (
@@ -79,6 +80,7 @@ __all__ = [
     "DstSkipped",
     "ErrorCode",
     "Event",
+    "EventStream",
     "Executor",
     "Interval",
     "Kind",

@@ -99,7 +99,7 @@ class Runtime:
             new,
             id=new_automation_id(),
             project=self.scope.project,
-            now=services.clock.now(),
+            now=services.now(),
             min_interval=services.min_interval,
             catalog=services.catalog,
         )
@@ -183,7 +183,7 @@ class Runtime:
         _check_reply(blocker.request, reply)
         services = self._services
         stored = StoreAnswer(
-            self.scope, run_id, blocker_id, msgspec.json.encode(reply), services.clock.now()
+            self.scope, run_id, blocker_id, msgspec.json.encode(reply), services.now()
         )
         await self._store.write(stored)
         actor = self._supervisor.runs.get(run_id)

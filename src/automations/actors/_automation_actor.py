@@ -8,8 +8,8 @@ definition and its overlap bookkeeping need no locks.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import anyio
 import msgspec
@@ -39,17 +39,25 @@ from ._services import Services
 __all__ = ["AutomationActor"]
 
 SpawnRun = Callable[[RunActor], None]
+SpawnTask = Callable[[Callable[[], Coroutine[Any, Any, None]], str], None]
 Route = Callable[[str, AutomationMessage], None]
 T = TypeVar("T")
 
 
 class AutomationActor:
     def __init__(
-        self, automation_id: str, services: Services, spawn_run: SpawnRun, route: Route
+        self,
+        automation_id: str,
+        services: Services,
+        *,
+        spawn_run: SpawnRun,
+        spawn_task: SpawnTask,
+        route: Route,
     ) -> None:
         self.id = automation_id
         self._services = services
         self._spawn_run = spawn_run
+        self._spawn_task = spawn_task
         self._route = route
         self.automation: Automation | None = None
         self.active: dict[str, RunActor] = {}
@@ -97,7 +105,7 @@ class AutomationActor:
         changed = apply_patch(
             current,
             message.patch,
-            now=services.clock.now(),
+            now=services.now(),
             min_interval=services.min_interval,
             catalog=services.catalog,
         )
@@ -115,11 +123,11 @@ class AutomationActor:
             run.request_stop(StopReason.CANCELLED)
             run.start()
         for run in runs:
-            await run.finished.wait()
+            await run.wait_finished()
         services = self._services
         tombstone = Tombstone(id=self.id, revision=current.revision + 1)
         await services.store.delete_automation(
-            services.scope, tombstone, expected_revision=current.revision, at=services.clock.now()
+            services.scope, tombstone, expected_revision=current.revision, at=services.now()
         )
         self.automation = None
         return tombstone
@@ -144,7 +152,7 @@ class AutomationActor:
             automation_id=automation.id,
             definition_revision=automation.revision,
             trigger=Trigger.MANUAL,
-            triggered_at=services.clock.now(),
+            triggered_at=services.now(),
             attended=True,
             session_id=automation.session_id
             if automation.context is ContextMode.CONTINUE
@@ -182,6 +190,7 @@ class AutomationActor:
             writer_key=writer_key,
             reply=reply,
             on_end=self._report_end,
+            spawn=self._spawn_task,
             deferred=wait,
         )
         if wait:
@@ -219,6 +228,8 @@ class AutomationActor:
         session = current.session_id
         if current.context is ContextMode.CONTINUE and run.session_id is not None:
             session = run.session_id
+        if (streak, session) == (current.failure_streak, current.session_id):
+            return
         changed = msgspec.structs.replace(current, failure_streak=streak, session_id=session)
         await self._save_derived(changed)
 

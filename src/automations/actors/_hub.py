@@ -79,7 +79,11 @@ class Subscription:
         self._finalizer = weakref.finalize(self, _close, receive, unsubscribe)
 
     async def receive(self) -> Event:
-        return await self._receive.receive()
+        """The next event; one already buffered is returned without a scheduling round."""
+        try:
+            return self._receive.receive_nowait()
+        except anyio.WouldBlock:
+            return await self._receive.receive()
 
     def close(self) -> None:
         self._finalizer()

@@ -9,16 +9,16 @@ blocker or a timeout wins. That is what guarantees that once a cancel is accepte
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 import msgspec
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..model import (
     Automation,
@@ -53,7 +53,13 @@ _Outcome = tuple[RunState, dict[str, Any]]
 
 
 class RunActor:
-    """Executes one run; its owner learns the end through `on_end`."""
+    """Executes one run; its owner learns the end through `on_end`.
+
+    The executor runs inline in the run's own task, inside one cancel scope, so a run
+    costs one task. Only when a stop is requested while the executor runs does a
+    watcher task start: if the executor ignores cancellation past the grace, the
+    watcher records the end without it.
+    """
 
     def __init__(
         self,
@@ -64,6 +70,7 @@ class RunActor:
         writer_key: str | None,
         reply: Reply[Run] | None,
         on_end: Callable[[RunActor], None],
+        spawn: Callable[[Callable[[], Coroutine[Any, Any, None]], str], None],
         deferred: bool = False,
     ) -> None:
         """A `deferred` run is recorded as scheduled without its writer key, and claims
@@ -74,69 +81,90 @@ class RunActor:
         self._writer_key = writer_key
         self._reply = reply
         self._on_end = on_end
+        self._spawn = spawn
         self._deferred = deferred
-        self._go = anyio.Event()
-        if not deferred:
-            self._go.set()
+        self._go: anyio.Event | None = anyio.Event() if deferred else None
         self.steps = 0
         self.cost: float | None = None
         self._session_id = run.session_id
         self._outcome: _Outcome | None = None
         self._shutdown = False
-        self._decided = anyio.Event()
         self._executor_scope: anyio.CancelScope | None = None
-        self._executor_done = anyio.Event()
-        self._lock = anyio.Lock()
-        self._answers_in, self._answers = anyio.create_memory_object_stream[tuple[str, str | bool]](
-            math.inf
-        )
-        self.finished = anyio.Event()
+        self._writing = False
+        self._written: anyio.Event | None = None
+        self._end_written = False
+        self._answers_in: MemoryObjectSendStream[tuple[str, str | bool]] | None = None
+        self._answers: MemoryObjectReceiveStream[tuple[str, str | bool]] | None = None
+        self._finished = False
+        self._finished_event: anyio.Event | None = None
         self.recorded = False
 
     @property
     def id(self) -> str:
         return self.run.id
 
+    async def wait_finished(self) -> None:
+        """Wait until the run's task has ended."""
+        if not self._finished:
+            if self._finished_event is None:
+                self._finished_event = anyio.Event()
+            await self._finished_event.wait()
+
     # -- requests from other actors (synchronous, on the event loop) -------------
 
     def start(self) -> None:
         """Let a deferred run (buffered, or waiting for superseded runs) begin."""
-        self._go.set()
+        if self._go is not None:
+            self._go.set()
 
     def request_stop(self, reason: StopReason, *, shutdown: bool = False) -> bool:
         """Stop the run with `reason`; False when its end was already decided."""
         accepted = self._decide(RunState.STOPPED, {"stop_reason": reason})
         if accepted:
             self._shutdown = shutdown
-            self._go.set()
+            self.start()
         return accepted
 
     def deliver(self, blocker_id: str, reply: str | bool) -> None:
         """An answer, already stored durably; delivered to the waiting `ask` once."""
-        with contextlib.suppress(anyio.ClosedResourceError):  # the run has ended
-            self._answers_in.send_nowait((blocker_id, reply))
+        if self._finished:
+            return
+        self._open_answers()
+        assert self._answers_in is not None
+        self._answers_in.send_nowait((blocker_id, reply))
+
+    def _open_answers(self) -> None:
+        if self._answers_in is None:
+            self._answers_in, self._answers = anyio.create_memory_object_stream[
+                tuple[str, str | bool]
+            ](math.inf)
 
     # -- the run's life -------------------------------------------------------------
 
     async def main(self) -> None:
         try:
             if await self._schedule():
-                await self._go.wait()
+                if self._go is not None:
+                    await self._go.wait()
                 await self._execute()
         except Exception:
             log.exception("run %s failed inside the runtime", self.id)
             raise
         finally:
-            self.finished.set()
-            self._answers_in.close()
-            self._answers.close()
+            self._finished = True
+            if self._finished_event is not None:
+                self._finished_event.set()
+            if self._answers_in is not None and self._answers is not None:
+                self._answers_in.close()
+                self._answers.close()
             self._on_end(self)
 
     async def _schedule(self) -> bool:
         """Write `scheduled` (holding the writer key) and answer the caller."""
         reply = self._reply
         try:
-            await self._save(self.run, None, None if self._deferred else self._writer_key)
+            key = None if self._deferred else self._writer_key
+            await self._save(self.run, None, key, self.run.triggered_at)
         except WriterKeyBusy:
             skipped = await record_skipped(self._services, self.run)
             self.run, self.recorded = skipped, True
@@ -159,7 +187,7 @@ class RunActor:
                 f"no executor named {self.automation.executor!r} is registered in this "
                 "runtime; register it with open_runtime(executors={...})"
             )
-            self._decide(RunState.FAILED, {"error": RunError(ErrorCode.EXECUTION_FAILED, message)})
+            self._fail(ErrorCode.EXECUTION_FAILED, message)
         if self._outcome is None:
             try:
                 await self._transition(RunState.RUNNING, {})
@@ -168,39 +196,31 @@ class RunActor:
                     RunState.STOPPED, {"stop_reason": StopReason.PREVIOUS_RUN_AWAITING_INPUT}
                 )
         if self._outcome is None and executor is not None:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._call_executor, executor)
-                if self.automation.max_duration is not None:
-                    tg.start_soon(self._watch_duration)
-                await self._decided.wait()
-                with anyio.move_on_after(self._services.cancel_grace):
-                    await self._executor_done.wait()
-                await self._finish()
-                tg.cancel_scope.cancel()
-        else:
-            await self._finish()
+            await self._call_executor(executor)
+        await self._finish()
 
     async def _call_executor(self, executor: Any) -> None:
         context = RunContext(self, self.run, self.automation)
-        try:
-            with anyio.CancelScope() as scope:
-                self._executor_scope = scope
-                if self._outcome is not None:  # decided before the executor could start
-                    scope.cancel()
-                try:
-                    value = await executor(context)
-                except StepCapExceeded:
-                    pass  # decided when the cap was hit
-                except BlockerRejected as exc:
-                    self._fail(ErrorCode.EXECUTION_FAILED, f"{type(exc).__name__}: {exc}")
-                except Exception as exc:
-                    self._fail(ErrorCode.EXECUTION_FAILED, f"{type(exc).__name__}: {exc}")
-                else:
-                    self._decide(*self._natural_outcome(value))
-        finally:
-            self._executor_done.set()
-            if self._outcome is None:  # cancelled from outside the runtime's decisions
-                self._decide(RunState.STOPPED, {"stop_reason": StopReason.CANCELLED})
+        watchdog = self._start_watchdog()
+        ended: _Outcome | None = None
+        with anyio.CancelScope() as scope:
+            self._executor_scope = scope
+            try:
+                value = await executor(context)
+            except StepCapExceeded:
+                pass  # decided when the cap was hit
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                ended = RunState.FAILED, {"error": RunError(ErrorCode.EXECUTION_FAILED, message)}
+            else:
+                ended = self._natural_outcome(value)
+        self._executor_scope = None  # decisions from here on have nothing to cancel
+        if watchdog is not None:
+            watchdog.cancel()
+        if ended is not None:
+            self._decide(*ended)
+        if self._outcome is None:  # cancelled from outside the runtime's decisions
+            self._decide(RunState.STOPPED, {"stop_reason": StopReason.CANCELLED})
 
     def _natural_outcome(self, value: object) -> _Outcome:
         if value is None or isinstance(value, str):
@@ -216,22 +236,39 @@ class RunActor:
         )
         return RunState.FAILED, {"error": RunError(ErrorCode.EXECUTION_FAILED, message)}
 
-    async def _watch_duration(self) -> None:
+    def _start_watchdog(self) -> anyio.CancelScope | None:
         limit = self.automation.max_duration
         started = self.run.started_at
-        assert limit is not None
-        assert started is not None
-        await self._services.clock.sleep_until(started + limit)
-        self._fail(ErrorCode.TIMEOUT, f"Automation run exceeded its max duration ({limit}).")
+        if limit is None or started is None:
+            return None
+        scope = anyio.CancelScope()
+
+        async def watch() -> None:
+            with scope:
+                await self._services.clock.sleep_until(started + limit)
+                self._fail(
+                    ErrorCode.TIMEOUT, f"Automation run exceeded its max duration ({limit})."
+                )
+
+        self._spawn(watch, f"run-timeout:{self.id}")
+        return scope
 
     async def _finish(self) -> None:
+        """Record the decided end, once: here, or by the grace watcher before us."""
+        while self._writing:  # only the grace watcher can get here during a write
+            self._written = self._written or anyio.Event()
+            await self._written.wait()
+        if self._end_written:
+            return
+        self._end_written = True
         assert self._outcome is not None
         state, payload = self._outcome
         waiting = self.run.state is RunState.AWAITING_INPUT
         if state is RunState.STOPPED and self._shutdown and waiting:
             payload = {"stop_reason": StopReason.BLOCKER_LOST}
         try:
-            await self._transition(state, payload)
+            with anyio.CancelScope(shield=True):
+                await self._transition(state, payload)
         except AutomationError:
             log.exception("could not record the end of run %s", self.id)
 
@@ -241,10 +278,16 @@ class RunActor:
         if self._outcome is not None:
             return False
         self._outcome = (state, payload)
-        self._decided.set()
         if self._executor_scope is not None:
             self._executor_scope.cancel()
+            self._spawn(self._grace, f"run-grace:{self.id}")
         return True
+
+    async def _grace(self) -> None:
+        """If the executor ignores cancellation past the grace, end the run without it."""
+        await anyio.sleep(self._services.cancel_grace)
+        if not self._finished and self._executor_scope is not None:
+            await self._finish()
 
     def _fail(self, code: ErrorCode, message: str) -> bool:
         return self._decide(RunState.FAILED, {"error": RunError(code, message)})
@@ -265,7 +308,7 @@ class RunActor:
 
     async def checkpoint(self, data: Any) -> None:
         body = msgspec.json.encode(data)
-        operation = SaveCheckpoint(self.id, body, self._services.clock.now())
+        operation = SaveCheckpoint(self.id, body, self._services.now())
         with anyio.CancelScope(shield=True):
             await self._services.store.write(operation)
 
@@ -282,22 +325,25 @@ class RunActor:
                     ErrorCode.NEEDS_USER_INPUT,
                     f"An unattended run needed input: {_describe(request)}",
                 )
-                await anyio.lowlevel.checkpoint()  # cancelled: the decision is made
             timeout = self.automation.blocker_timeout
         if self._outcome is not None:  # the run is ending; do not open a blocker
             await anyio.lowlevel.checkpoint()
             raise anyio.get_cancelled_exc_class()()
-        now = self._services.clock.now()
+        now = self._services.now()
         blocker = Blocker(id=new_blocker_id(), request=request, asked_at=now)
-        await self._transition(RunState.AWAITING_INPUT, {"blocker": blocker})
+        with anyio.CancelScope(shield=True):
+            await self._transition(RunState.AWAITING_INPUT, {"blocker": blocker})
         if timeout is None:
             reply = await self._answer_for(blocker.id)
         else:
-            reply = await self._answer_within(blocker, self._services.clock.now() + timeout)
-        await self._transition(RunState.RUNNING, {})
+            reply = await self._answer_within(blocker, self._services.now() + timeout)
+        with anyio.CancelScope(shield=True):
+            await self._transition(RunState.RUNNING, {})
         return reply  # type-checked against the blocker by Runtime.answer
 
     async def _answer_for(self, blocker_id: str) -> str | bool:
+        self._open_answers()
+        assert self._answers is not None
         async for answered_id, reply in self._answers:
             if answered_id == blocker_id:
                 return reply
@@ -322,28 +368,36 @@ class RunActor:
     # -- writing transitions ----------------------------------------------------------
 
     async def _transition(self, state: RunState, payload: dict[str, Any]) -> None:
-        """Write the next revision durably; shielded, so the ledger never misses one."""
-        with anyio.CancelScope(shield=True):
-            async with self._lock:
-                nxt = advance(
-                    self.run,
-                    state,
-                    at=self._services.clock.now(),
-                    steps=self.steps,
-                    cost=self.cost,
-                    session_id=self._session_id,
-                    **payload,
-                )
-                await self._save(nxt, self.run.revision, self._writer_key)
-                self.run = nxt
+        """Write the next revision durably; the grace watcher waits for it to land."""
+        now = self._services.now()
+        nxt = advance(
+            self.run,
+            state,
+            at=now,
+            steps=self.steps,
+            cost=self.cost,
+            session_id=self._session_id,
+            **payload,
+        )
+        self._writing = True
+        try:
+            await self._save(nxt, self.run.revision, self._writer_key, now)
+            self.run = nxt
+        finally:
+            self._writing = False
+            if self._written is not None:
+                self._written.set()
+                self._written = None
 
-    async def _save(self, run: Run, expected: int | None, writer_key: str | None) -> None:
+    async def _save(
+        self, run: Run, expected: int | None, writer_key: str | None, at: datetime
+    ) -> None:
         services = self._services
         await services.store.save_run(
             services.scope,
             run,
             expected_revision=expected,
-            at=services.clock.now(),
+            at=at,
             writer_key=writer_key,
             owner=services.owner,
         )
@@ -351,7 +405,7 @@ class RunActor:
 
 async def record_skipped(services: Services, run: Run) -> Run:
     """Record `run` as skipped by the overlap policy; the executor is never called."""
-    now = services.clock.now()
+    now = services.now()
     store, scope = services.store, services.scope
     await store.save_run(scope, run, expected_revision=None, at=now)
     stopped = advance(

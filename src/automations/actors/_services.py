@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..model import Catalog, Scope
+from ..model import Catalog, Scope, as_instant
 from ..persistence import Store
 from ..runtime import Clock
 from ._hub import EventHub
@@ -34,3 +34,7 @@ class Services:
     """Seconds an executor has to finish after it is cancelled."""
     min_interval: timedelta
     catalog: Catalog | None
+
+    def now(self) -> datetime:
+        """The clock's time as the model's instant type, converted once."""
+        return as_instant(self.clock.now())

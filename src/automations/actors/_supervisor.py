@@ -8,8 +8,9 @@ no task behind and no active run without a record of why.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -49,7 +50,13 @@ class Supervisor:
             self._automations[automation_id] = ref
 
             def factory() -> AutomationActor:
-                return AutomationActor(automation_id, self.services, self._spawn_run, self.tell)
+                return AutomationActor(
+                    automation_id,
+                    self.services,
+                    spawn_run=self._spawn_run,
+                    spawn_task=self._spawn_task,
+                    route=self.tell,
+                )
 
             self._actors.spawn(ref, factory, self._deactivated)
         return ref
@@ -68,6 +75,10 @@ class Supervisor:
         self.runs[actor.id] = actor
         self._runs_group.start_soon(self._run, actor, name=f"run:{actor.id}")
 
+    def _spawn_task(self, function: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        """A helper task of a run (timeout watchdog, cancel grace), owned by the run group."""
+        self._runs_group.start_soon(function, name=name)
+
     async def _run(self, actor: RunActor) -> None:
         try:
             await actor.main()
@@ -83,7 +94,7 @@ class Supervisor:
             actor.start()
         with anyio.move_on_after(grace + 5):
             for actor in list(self.runs.values()):
-                await actor.finished.wait()
+                await actor.wait_finished()
         await self._actors.stop(grace)
 
 

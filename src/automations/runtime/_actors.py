@@ -29,6 +29,8 @@ M_contra = TypeVar("M_contra", contravariant=True)
 
 log = logging.getLogger("automations.runtime")
 
+_FAIRNESS = 64
+
 
 class Actor(Protocol[M_contra]):
     async def on_start(self) -> None:
@@ -115,19 +117,32 @@ class ActorGroup(Generic[M]):
 
     async def _serve(self, actor: Actor[M], ref: ActorRef[M]) -> None:
         await actor.on_start()
+        handled = 0
         while True:
             if actor.idle() and ref.mailbox.empty():
                 ref.mailbox.close()
                 return
             try:
-                message = await ref.mailbox.get()
+                message = await self._next(ref, handled)
             except anyio.EndOfStream:
                 return
+            handled += 1
             try:
                 await actor.handle(message)
             except Exception as exc:
                 actor.on_crash(message, exc)
                 raise
+
+    @staticmethod
+    async def _next(ref: ActorRef[M], handled: int) -> M:
+        """The next message; queued ones are taken without a scheduling round, but every
+        `_FAIRNESS` messages the actor yields so a busy mailbox cannot starve others."""
+        if handled % _FAIRNESS:
+            try:
+                return ref.mailbox.get_nowait()
+            except anyio.WouldBlock:
+                pass
+        return await ref.mailbox.get()
 
     async def stop(self, grace: float) -> None:
         """Close every mailbox, give actors `grace` seconds to drain, then cancel them."""
