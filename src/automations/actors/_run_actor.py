@@ -9,6 +9,7 @@ blocker or a timeout wins. That is what guarantees that once a cancel is accepte
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable, Coroutine
@@ -40,7 +41,7 @@ from ..model import (
     new_blocker_id,
     step_cap_error,
 )
-from ..persistence import SaveCheckpoint
+from ..persistence import PendingWrite, SaveCheckpoint, SaveRun
 from ..runtime import Reply
 from ._context import RunContext
 from ._services import Services
@@ -143,10 +144,11 @@ class RunActor:
 
     async def main(self) -> None:
         try:
-            if await self._schedule():
+            executor = self._services.executors.get(self.automation.executor)
+            if await self._schedule(eager=executor is not None and not self._deferred):
                 if self._go is not None:
                     await self._go.wait()
-                await self._execute()
+                await self._execute(executor)
         except Exception:
             log.exception("run %s failed inside the runtime", self.id)
             raise
@@ -159,36 +161,54 @@ class RunActor:
                 self._answers.close()
             self._on_end(self)
 
-    async def _schedule(self) -> bool:
-        """Write `scheduled` (holding the writer key) and answer the caller."""
+    async def _schedule(self, *, eager: bool) -> bool:
+        """Write `scheduled` (holding the writer key) and answer the caller.
+
+        With `eager`, `running` is submitted right behind `scheduled`: the writer commits
+        in submission order, so both usually share one commit, the caller is answered
+        once `scheduled` is durable, and the executor starts once `running` is.
+        """
         reply = self._reply
+        key = None if self._deferred else self._writer_key
+        scheduled = self._submit(self.run, None, key, self.run.triggered_at)
+        running = None
+        if eager:
+            now = self._services.now()
+            started = advance(self.run, RunState.RUNNING, at=now, session_id=self._session_id)
+            running = (started, self._submit(started, self.run.revision, key, now))
         try:
-            key = None if self._deferred else self._writer_key
-            await self._save(self.run, None, key, self.run.triggered_at)
+            await scheduled.outcome()
         except WriterKeyBusy:
+            await _settled(running)
             skipped = await record_skipped(self._services, self.run)
             self.run, self.recorded = skipped, True
             if reply is not None:
                 reply.send(skipped)
             return False
         except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await _settled(running)
             if reply is not None:
                 reply.fail(exc)
             raise
         self.recorded = True
         if reply is not None:
             reply.send(self.run)
+        if running is not None:
+            started, pending = running
+            with anyio.CancelScope(shield=True):
+                await pending.outcome()
+            self.run = started
         return True
 
-    async def _execute(self) -> None:
-        executor = self._services.executors.get(self.automation.executor)
+    async def _execute(self, executor: Any) -> None:
         if self._outcome is None and executor is None:
             message = (
                 f"no executor named {self.automation.executor!r} is registered in this "
                 "runtime; register it with open_runtime(executors={...})"
             )
             self._fail(ErrorCode.EXECUTION_FAILED, message)
-        if self._outcome is None:
+        if self._outcome is None and self.run.state is RunState.SCHEDULED:
             try:
                 await self._transition(RunState.RUNNING, {})
             except WriterKeyBusy:  # a deferred run found its key taken by another process
@@ -392,15 +412,14 @@ class RunActor:
     async def _save(
         self, run: Run, expected: int | None, writer_key: str | None, at: datetime
     ) -> None:
+        await self._submit(run, expected, writer_key, at).outcome()
+
+    def _submit(
+        self, run: Run, expected: int | None, writer_key: str | None, at: datetime
+    ) -> PendingWrite:
         services = self._services
-        await services.store.save_run(
-            services.scope,
-            run,
-            expected_revision=expected,
-            at=at,
-            writer_key=writer_key,
-            owner=services.owner,
-        )
+        operation = SaveRun(services.scope, run, expected, at, writer_key, services.owner)
+        return services.store.submit(operation)
 
 
 async def record_skipped(services: Services, run: Run) -> Run:
@@ -413,6 +432,13 @@ async def record_skipped(services: Services, run: Run) -> Run:
     )
     await store.save_run(scope, stopped, expected_revision=run.revision, at=now)
     return stopped
+
+
+async def _settled(running: tuple[Run, PendingWrite] | None) -> None:
+    """Wait for a write that depended on a failed one; it fails too, quietly."""
+    if running is not None:
+        with contextlib.suppress(AutomationError):
+            await running[1].outcome()
 
 
 def _describe(request: Question | Permission) -> str:

@@ -23,7 +23,7 @@ from ._reader import Page, Reader
 from ._replay import Replay, projection_rows
 from ._schema import APPLICATION_ID, SCHEMA_VERSION
 from ._store import Store, open_store
-from ._writer import GroupCommitWriter, WriterStats, apply_operation
+from ._writer import GroupCommitWriter, PendingWrite, WriterStats, apply_operation
 
 __all__ = [
     "APPLICATION_ID",
@@ -38,6 +38,7 @@ __all__ = [
     "JournalEntry",
     "Operation",
     "Page",
+    "PendingWrite",
     "Reader",
     "Replay",
     "SaveAutomation",

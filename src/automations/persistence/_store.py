@@ -17,7 +17,7 @@ from ._ops import CreateAutomations, DeleteAutomation, Operation, SaveAutomation
 from ._reader import Reader
 from ._replay import Replay, projection_rows
 from ._schema import inspect, migrate
-from ._writer import GroupCommitWriter, WriterStats
+from ._writer import GroupCommitWriter, PendingWrite, WriterStats
 
 __all__ = ["Store", "open_store"]
 
@@ -44,6 +44,10 @@ class Store:
     async def write(self, operation: Operation) -> Any:
         """Apply one operation durably; what it returns, or the error it raised."""
         return await self._writer.write(operation)
+
+    def submit(self, operation: Operation) -> PendingWrite:
+        """Queue one operation without waiting; writes commit in submission order."""
+        return self._writer.submit(operation)
 
     async def create_automation(self, scope: Scope, automation: Automation) -> int:
         seq: int = await self.write(SaveAutomation(scope, automation, None))

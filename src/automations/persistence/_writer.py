@@ -25,15 +25,19 @@ from ..runtime import LoopCaller
 from ._connection import storage_error
 from ._ops import Operation
 
-__all__ = ["GroupCommitWriter", "WriterStats", "apply_operation"]
+__all__ = ["GroupCommitWriter", "PendingWrite", "WriterStats", "apply_operation"]
 
 log = logging.getLogger("automations.persistence")
 
 MAX_BATCH = 2_000
 
 
-class _Pending:
-    """One submitted operation and, once committed or failed, its outcome."""
+class PendingWrite:
+    """One submitted operation and, once committed or failed, its outcome.
+
+    Writes are committed in the order they were submitted, so a caller may submit a
+    write that depends on an earlier one before the earlier one is durable.
+    """
 
     __slots__ = ("error", "event", "operation", "result")
 
@@ -42,6 +46,13 @@ class _Pending:
         self.event = event
         self.result: object = None
         self.error: BaseException | None = None
+
+    async def outcome(self) -> Any:
+        """Wait until the write is durable; its result, or the error that rolled it back."""
+        await self.event.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result
 
 
 class WriterStats:
@@ -64,7 +75,7 @@ class GroupCommitWriter:
         self._connection = connection
         self._control = connection.cursor()
         self._path = path
-        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[PendingWrite | object] = queue.SimpleQueue()
         self._caller: LoopCaller | None = None
         self._new_event: Callable[[], anyio.Event] = anyio.Event
         self._thread: threading.Thread | None = None
@@ -90,16 +101,17 @@ class GroupCommitWriter:
         )
         self._thread.start()
 
-    async def write(self, operation: Operation) -> Any:
-        """Apply `operation` durably; its result, or the error that rolled it back."""
+    def submit(self, operation: Operation) -> PendingWrite:
+        """Queue `operation` without waiting; await `outcome()` on what this returns."""
         if self._closed:
             raise StoreClosed("the store is closed; open a new runtime to write")
-        pending = _Pending(operation, self._new_event())
+        pending = PendingWrite(operation, self._new_event())
         self._queue.put(pending)
-        await pending.event.wait()
-        if pending.error is not None:
-            raise pending.error
-        return pending.result
+        return pending
+
+    async def write(self, operation: Operation) -> Any:
+        """Apply `operation` durably; its result, or the error that rolled it back."""
+        return await self.submit(operation).outcome()
 
     async def close(self) -> None:
         """Finish every submitted write, then stop the thread."""
@@ -117,12 +129,12 @@ class GroupCommitWriter:
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            batch: list[_Pending] = []
+            batch: list[PendingWrite] = []
             item = self._queue.get()
             while True:
                 if item is _STOP:
                     stopping = True
-                elif isinstance(item, _Pending):
+                elif isinstance(item, PendingWrite):
                     batch.append(item)
                 if len(batch) >= MAX_BATCH:
                     break
@@ -139,7 +151,7 @@ class GroupCommitWriter:
                 finally:
                     self._wake(batch)
 
-    def _commit(self, batch: list[_Pending]) -> None:
+    def _commit(self, batch: list[PendingWrite]) -> None:
         connection = self._connection
         try:
             connection.execute("BEGIN IMMEDIATE")
@@ -160,7 +172,7 @@ class GroupCommitWriter:
             self.stats.batches += 1
             self.stats.operations += len(batch)
 
-    def _fail_batch_after(self, culprit: _Pending, batch: list[_Pending]) -> None:
+    def _fail_batch_after(self, culprit: PendingWrite, batch: list[PendingWrite]) -> None:
         for pending in batch:
             pending.result = None
             if pending is not culprit:
@@ -168,7 +180,7 @@ class GroupCommitWriter:
                     f"rolled back with its batch because another write failed: {culprit.error}"
                 )
 
-    def _apply(self, connection: apsw.Connection, pending: _Pending) -> None:
+    def _apply(self, connection: apsw.Connection, pending: PendingWrite) -> None:
         try:
             pending.result = apply_operation(
                 connection, pending.operation, self._path, self._control
@@ -182,16 +194,16 @@ class GroupCommitWriter:
             with contextlib.suppress(apsw.Error):
                 self._connection.execute("ROLLBACK")
 
-    def _fail_all(self, batch: list[_Pending], exc: BaseException) -> None:
+    def _fail_all(self, batch: list[PendingWrite], exc: BaseException) -> None:
         for pending in batch:  # one error object per waiter: tracebacks must not mix
             pending.result = None
             pending.error = storage_error(exc, self._path) if isinstance(exc, apsw.Error) else exc
 
-    def _wake(self, batch: list[_Pending]) -> None:
+    def _wake(self, batch: list[PendingWrite]) -> None:
         assert self._caller is not None
         self._caller.call_soon(self._deliver, batch)
 
-    def _deliver(self, batch: list[_Pending]) -> None:
+    def _deliver(self, batch: list[PendingWrite]) -> None:
         """On the event loop: tell listeners what committed, then wake the writers."""
         for pending in batch:
             if pending.error is None:
