@@ -72,17 +72,17 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                     run = await rt.run_now(automation.id)
                     submitted[run.id] = started
 
-            async with rt.events(await rt._store.reader.last_seq()) as events:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(follow, events)
-                    t0 = time.perf_counter()
-                    with anyio.fail_after(args.timeout):
-                        async with anyio.create_task_group() as submitters:
-                            for _ in range(concurrency):
-                                submitters.start_soon(submit)
-                        t_added = time.perf_counter()
-                        await done.wait()
-                    t1 = time.perf_counter()
+            since = await rt._store.reader.last_seq()
+            async with rt.events(since) as events, anyio.create_task_group() as tg:
+                tg.start_soon(follow, events)
+                t0 = time.perf_counter()
+                with anyio.fail_after(args.timeout):
+                    async with anyio.create_task_group() as submitters:
+                        for _ in range(concurrency):
+                            submitters.start_soon(submit)
+                    t_added = time.perf_counter()
+                    await done.wait()
+                t1 = time.perf_counter()
             commits = rt._store.writer_stats.batches - commits_before
     wall = t1 - t0
     completed = sum(outcomes.values())

@@ -6,13 +6,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_journal_benchmark_prints_one_json_line() -> None:
+def _run(*args: str) -> dict[str, Any]:
     completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "journal", "--smoke"],
+        [sys.executable, "-m", "benchmarks", *args, "--smoke"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -22,7 +23,20 @@ def test_journal_benchmark_prints_one_json_line() -> None:
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.strip().splitlines()
     assert len(lines) == 1
-    line = json.loads(lines[0])
+    line: dict[str, Any] = json.loads(lines[0])
+    return line
+
+
+def test_burst_benchmark_prints_one_json_line() -> None:
+    line = _run("burst")
+    assert line["bench"] == "burst" and line["ok"] is True
+    assert line["completed"] == line["n"] == 50
+    assert line["outcomes"] == {"succeeded": 50}
+    assert line["jobs_per_s"] > 0 and line["e2e_latency_ms"]["p99"] >= line["e2e_latency_ms"]["p50"]
+
+
+def test_journal_benchmark_prints_one_json_line() -> None:
+    line = _run("journal")
     assert line["bench"] == "journal" and line["ok"] is True
     assert [r["writers"] for r in line["results"]] == [1, 10]
     assert all(r["transitions"] > 0 and r["transitions_per_s"] > 0 for r in line["results"])
