@@ -6,7 +6,7 @@ are issued by `--concurrency` tasks, each awaiting its `run_now` (which returns 
 the run is durably scheduled) before the next, as an application serving many users
 would. Field names follow the peer's benchmark (`jobs_per_s`, `e2e_latency_ms`).
 
-    python -m benchmarks burst [--n 10000] [--concurrency 256] [--durability full]
+    python -m benchmarks burst [--n 10000] [--concurrency 32] [--durability full]
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def _round(value: float | None) -> float | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=10_000, help="runs in the burst")
-    parser.add_argument("--concurrency", type=int, default=256, help="concurrent callers")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent callers")
     parser.add_argument("--durability", choices=("full", "normal"), default="full")
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     parser.add_argument("--timeout", type=float, default=300.0)

@@ -186,8 +186,6 @@ class RunActor:
                 reply.send(skipped)
             return False
         except BaseException as exc:
-            with anyio.CancelScope(shield=True):
-                await _settled(running)
             if reply is not None:
                 reply.fail(exc)
             raise
@@ -196,8 +194,7 @@ class RunActor:
             reply.send(self.run)
         if running is not None:
             started, pending = running
-            with anyio.CancelScope(shield=True):
-                await pending.outcome()
+            await pending.outcome()
             self.run = started
         return True
 
@@ -287,8 +284,9 @@ class RunActor:
         if state is RunState.STOPPED and self._shutdown and waiting:
             payload = {"stop_reason": StopReason.BLOCKER_LOST}
         try:
-            with anyio.CancelScope(shield=True):
-                await self._transition(state, payload)
+            # Not shielded: only the runtime's teardown cancels a run's task, and a
+            # submitted write is committed whether or not its waiter is still there.
+            await self._transition(state, payload)
         except AutomationError:
             log.exception("could not record the end of run %s", self.id)
 
