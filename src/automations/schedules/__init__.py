@@ -16,6 +16,7 @@ from ._definition import (
     with_next_fires,
 )
 from ._dst import local_instants
+from ._missed import missed_slots
 from ._timeline import CronTimeline, IntervalTimeline, OnceTimeline, Timeline, cron_timeline
 from ._zones import load_zone, timezone_problem
 
@@ -34,6 +35,7 @@ __all__ = [
     "cron_timeline",
     "load_zone",
     "local_instants",
+    "missed_slots",
     "parse_cron",
     "schedule_problems",
     "timeline_of",
