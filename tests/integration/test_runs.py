@@ -328,7 +328,7 @@ async def test_max_duration_times_out_on_the_runtime_clock(
     async with runtime_factory({"default": slow}) as rt:
         a = await rt.create(new(max_duration=timedelta(minutes=5)))
         run = await rt.wait((await rt.run_now(a.id)).id, until=am.RunState.RUNNING, timeout=10)
-        await clock.wait_sleepers(1)
+        await clock.wait_sleepers(2)  # the scheduler, and the run's timeout watchdog
         clock.advance(300)
         run = await rt.wait(run.id, timeout=10)
     assert run.state is am.RunState.FAILED and run.error is not None

@@ -3,8 +3,9 @@
 from ._automation_actor import AutomationActor
 from ._context import RunContext
 from ._hub import EventHub, Subscription
-from ._messages import AutomationMessage, Delete, RunEnded, RunNow, Update
+from ._messages import AutomationMessage, Delete, Fire, RunEnded, RunNow, Update
 from ._run_actor import RunActor
+from ._scheduler import Scheduler
 from ._services import Executor, Services
 from ._supervisor import Supervisor, open_supervisor
 
@@ -14,10 +15,12 @@ __all__ = [
     "Delete",
     "EventHub",
     "Executor",
+    "Fire",
     "RunActor",
     "RunContext",
     "RunEnded",
     "RunNow",
+    "Scheduler",
     "Services",
     "Subscription",
     "Supervisor",

@@ -8,15 +8,20 @@ definition and its overlap bookkeeping need no locks.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 from typing import Any, TypeVar
 
 import anyio
 import msgspec
 
 from ..model import (
+    AfterCount,
+    Anchor,
     Automation,
     AutomationError,
+    Catchup,
     Conflict,
     ContextMode,
     NotFound,
@@ -31,9 +36,9 @@ from ..model import (
 )
 from ..persistence import SaveAutomation
 from ..runtime import Reply
-from ..schedules import apply_patch
-from ._messages import AutomationMessage, Delete, RunEnded, RunNow, Update
-from ._run_actor import RunActor, record_skipped
+from ..schedules import apply_patch, missed_slots, timeline_of, with_next_fires
+from ._messages import AutomationMessage, Delete, Fire, RunEnded, RunNow, Update
+from ._run_actor import RunActor, record_missed, record_skipped
 from ._services import Services
 
 __all__ = ["AutomationActor"]
@@ -73,12 +78,15 @@ class AutomationActor:
         return not self.active and not self.waiting
 
     def on_crash(self, message: AutomationMessage, error: BaseException) -> None:
-        if not isinstance(message, RunEnded):
+        if isinstance(message, Update | Delete | RunNow):
             message.reply.fail(error)
 
     async def handle(self, message: AutomationMessage) -> None:
         if isinstance(message, RunEnded):
             await self._run_ended(message)
+            return
+        if isinstance(message, Fire):
+            await self._fire(message.slot)
             return
         if self.automation is None:
             message.reply.fail(NotFound(f"no automation {self.id} in this project and directory"))
@@ -111,6 +119,11 @@ class AutomationActor:
         )
         if changed is current:
             return current  # a no-op changes nothing and publishes nothing
+        if isinstance(changed.stop, AfterCount) and not isinstance(current.stop, AfterCount):
+            executed = await services.store.reader.executed_runs(services.scope, self.id)
+            changed = with_next_fires(
+                msgspec.structs.replace(changed, executed_runs=executed), services.now()
+            )
         await services.store.update_automation(
             services.scope, changed, expected_revision=current.revision
         )
@@ -133,7 +146,8 @@ class AutomationActor:
         return tombstone
 
     async def _save_derived(self, changed: Automation) -> None:
-        """Write fields the runtime derives (failure streak, session) at the same revision."""
+        """Write fields the runtime derives (failure streak, session, next fires) at the
+        same revision; nothing is written when nothing changed."""
         current = self.automation
         if current is None or changed == current:
             return
@@ -146,39 +160,91 @@ class AutomationActor:
     # -- runs -----------------------------------------------------------------------
 
     async def _run_now(self, automation: Automation, reply: Reply[Run]) -> None:
-        services = self._services
-        run = new_run(
+        run = self._new_run(automation, Trigger.MANUAL, self._services.now(), attended=True)
+        await self._launch(automation, run, reply)
+
+    def _new_run(
+        self, automation: Automation, trigger: Trigger, triggered_at: datetime, *, attended: bool
+    ) -> Run:
+        continued = automation.context is ContextMode.CONTINUE
+        return new_run(
             id=new_run_id(),
             automation_id=automation.id,
             definition_revision=automation.revision,
-            trigger=Trigger.MANUAL,
-            triggered_at=services.now(),
-            attended=True,
-            session_id=automation.session_id
-            if automation.context is ContextMode.CONTINUE
-            else None,
+            trigger=trigger,
+            triggered_at=triggered_at,
+            attended=attended,
+            session_id=automation.session_id if continued else None,
         )
+
+    async def _launch(self, automation: Automation, run: Run, reply: Reply[Run] | None) -> None:
+        """Start `run` as the overlap policy says, or record it as skipped."""
         policy = automation.overlap
         busy = bool(self.active or self.waiting)
+        key = automation.where.writer_key
         if policy is Overlap.ALLOW:
             self._start(automation, run, reply, writer_key=None)
         elif not busy:
-            self._start(automation, run, reply, writer_key=automation.where.writer_key)
+            self._start(automation, run, reply, writer_key=key)
         elif policy is Overlap.BUFFER_ONE and not self.waiting:
-            self._start(automation, run, reply, writer_key=automation.where.writer_key, wait=True)
+            self._start(automation, run, reply, writer_key=key, wait=True)
         elif policy is Overlap.CANCEL_OTHER:
             for other in [*self.active.values(), *self.waiting]:
                 other.request_stop(StopReason.SUPERSEDED)
                 other.start()
-            self._start(automation, run, reply, writer_key=automation.where.writer_key, wait=True)
+            self._start(automation, run, reply, writer_key=key, wait=True)
+        elif reply is not None:
+            await _answer(reply, record_skipped(self._services, run))
         else:
-            await _answer(reply, record_skipped(services, run))
+            with contextlib.suppress(AutomationError):  # a slot fired elsewhere, say
+                await record_skipped(self._services, run)
+
+    # -- schedule -------------------------------------------------------------------
+
+    async def _fire(self, slot: datetime) -> None:
+        """Fire the due slot, or record the slots missed up to now (DESIGN 6.3)."""
+        current = self.automation
+        if current is None or current.paused or current.next_fire_at != slot:
+            return  # stale: the schedule changed after the scheduler looked
+        services = self._services
+        now = services.now()
+        launched = False
+        if now > slot + current.catchup_window:
+            missed = missed_slots(timeline_of(current), slot, now - current.catchup_window)
+            assert missed is not None
+            await record_missed(services, current, missed)
+            after = missed.last
+            if current.catchup is Catchup.LATEST and self._may_start(current):
+                catchup = self._new_run(current, Trigger.CATCHUP, missed.last, attended=False)
+                await self._launch(current, catchup, None)
+                launched = True
+        else:
+            after = slot
+            if self._may_start(current):
+                run = self._new_run(current, Trigger.SCHEDULE, slot, attended=False)
+                await self._launch(current, run, None)
+                launched = True
+        await self._reschedule(current, after, launched)
+
+    def _may_start(self, automation: Automation) -> bool:
+        """A count stop also counts the runs still going, so it never overshoots."""
+        stop = automation.stop
+        going = len(self.active) + len(self.waiting)
+        return not isinstance(stop, AfterCount) or automation.executed_runs + going < stop.count
+
+    async def _reschedule(self, current: Automation, after: datetime, launched: bool) -> None:
+        waits_for_completion = current.anchor is Anchor.COMPLETION and launched
+        if waits_for_completion or not self._may_start(current):
+            changed = msgspec.structs.replace(current, next_fire_at=None, next_fires=())
+        else:
+            changed = with_next_fires(current, after)
+        await self._save_derived(changed)
 
     def _start(
         self,
         automation: Automation,
         run: Run,
-        reply: Reply[Run],
+        reply: Reply[Run] | None,
         *,
         writer_key: str | None,
         wait: bool = False,
@@ -228,9 +294,21 @@ class AutomationActor:
         session = current.session_id
         if current.context is ContextMode.CONTINUE and run.session_id is not None:
             session = run.session_id
-        if (streak, session) == (current.failure_streak, current.session_id):
-            return
-        changed = msgspec.structs.replace(current, failure_streak=streak, session_id=session)
+        executed = current.executed_runs
+        if isinstance(current.stop, AfterCount) and run.state is not RunState.STOPPED:
+            executed += 1
+        anchored = current.anchored_at
+        if current.anchor is Anchor.COMPLETION and run.trigger is not Trigger.MANUAL:
+            anchored = run.completed_at
+        changed = msgspec.structs.replace(
+            current,
+            failure_streak=streak,
+            session_id=session,
+            executed_runs=executed,
+            anchored_at=anchored,
+        )
+        if changed.next_fire_at is None and not changed.paused and not self.active:
+            changed = with_next_fires(changed, self._services.now())
         await self._save_derived(changed)
 
 

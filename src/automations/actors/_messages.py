@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from ..model import Automation, AutomationPatch, Run, Tombstone
 from ..runtime import Reply
 
-__all__ = ["AutomationMessage", "Delete", "RunEnded", "RunNow", "Update"]
+__all__ = ["AutomationMessage", "Delete", "Fire", "RunEnded", "RunNow", "Update"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,4 +36,11 @@ class RunEnded:
     run: Run | None
 
 
-AutomationMessage = Update | Delete | RunNow | RunEnded
+@dataclass(frozen=True, slots=True)
+class Fire:
+    """The scheduler says: the slot `slot` (the automation's next fire) is due."""
+
+    slot: datetime
+
+
+AutomationMessage = Update | Delete | RunNow | RunEnded | Fire

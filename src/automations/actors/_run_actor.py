@@ -26,7 +26,9 @@ from ..model import (
     AutomationError,
     Blocker,
     BlockerRejected,
+    DuplicateSlot,
     ErrorCode,
+    Missed,
     Permission,
     Question,
     Run,
@@ -35,10 +37,13 @@ from ..model import (
     RunState,
     StepCapExceeded,
     StopReason,
+    Trigger,
     UnattendedBlockers,
     WriterKeyBusy,
     advance,
     new_blocker_id,
+    new_run,
+    new_run_id,
     step_cap_error,
 )
 from ..persistence import PendingWrite, SaveCheckpoint, SaveRun
@@ -46,7 +51,7 @@ from ..runtime import Reply
 from ._context import RunContext
 from ._services import Services
 
-__all__ = ["RunActor", "record_skipped"]
+__all__ = ["RunActor", "record_missed", "record_skipped"]
 
 log = logging.getLogger("automations.actors")
 
@@ -178,6 +183,9 @@ class RunActor:
             running = (started, self._submit(started, self.run.revision, key, now))
         try:
             await scheduled.outcome()
+        except DuplicateSlot:  # another process fired this slot first: nothing to do
+            await _settled(running)
+            return False
         except WriterKeyBusy:
             await _settled(running)
             skipped = await record_skipped(self._services, self.run)
@@ -437,6 +445,28 @@ async def _settled(running: tuple[Run, PendingWrite] | None) -> None:
     if running is not None:
         with contextlib.suppress(AutomationError):
             await running[1].outcome()
+
+
+async def record_missed(services: Services, automation: Automation, missed: Missed) -> None:
+    """One `stopped/missed_schedule` run naming the slots that passed unfired."""
+    run = new_run(
+        id=new_run_id(),
+        automation_id=automation.id,
+        definition_revision=automation.revision,
+        trigger=Trigger.SCHEDULE,
+        triggered_at=missed.first,
+        attended=False,
+    )
+    now = services.now()
+    stopped = advance(
+        run, RunState.STOPPED, at=now, stop_reason=StopReason.MISSED_SCHEDULE, missed=missed
+    )
+    store, scope = services.store, services.scope
+    try:
+        await store.save_run(scope, run, expected_revision=None, at=now)
+        await store.save_run(scope, stopped, expected_revision=run.revision, at=now)
+    except DuplicateSlot:
+        pass  # another process recorded this episode
 
 
 def _describe(request: Question | Permission) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -18,8 +19,9 @@ from anyio.abc import TaskGroup
 from ..model import StopReason
 from ..runtime import ActorGroup, ActorRef, MailboxClosed
 from ._automation_actor import AutomationActor
-from ._messages import AutomationMessage
+from ._messages import AutomationMessage, Fire
 from ._run_actor import RunActor
+from ._scheduler import Scheduler
 from ._services import Services
 
 __all__ = ["Supervisor", "open_supervisor"]
@@ -61,6 +63,10 @@ class Supervisor:
             self._actors.spawn(ref, factory, self._deactivated)
         return ref
 
+    def fire(self, automation_id: str, slot: datetime) -> None:
+        """The scheduler's way in: the slot is due."""
+        self.tell(automation_id, Fire(slot))
+
     def tell(self, automation_id: str, message: AutomationMessage) -> None:
         if self._closing:
             return  # shutting down: the actors are stopping; runs record their own ends
@@ -100,10 +106,18 @@ class Supervisor:
 
 @asynccontextmanager
 async def open_supervisor(services: Services, *, grace: float) -> AsyncIterator[Supervisor]:
+    """The supervisor with its scheduler; on exit, runs and actors stop with a reason."""
     async with anyio.create_task_group() as runs, anyio.create_task_group() as actors:
         supervisor = Supervisor(services, runs, ActorGroup(actors))
+        scheduler = Scheduler(services, supervisor.fire)
+        services.store.add_commit_listener(scheduler.on_commit)
         try:
-            yield supervisor
+            async with anyio.create_task_group() as scheduling:
+                scheduling.start_soon(scheduler.run, name="scheduler")
+                try:
+                    yield supervisor
+                finally:
+                    scheduling.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await supervisor.shutdown(grace)

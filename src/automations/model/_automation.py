@@ -184,9 +184,13 @@ class Automation(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     next_fires: tuple[Instant, ...] = ()
     failure_streak: int = 0
     session_id: str | None = None
+    executed_runs: int = 0
+    """Runs that executed (succeeded or failed), manual ones included: the count stop."""
+    anchored_at: Instant | None = None
+    """With `anchor="completion"`, when the last scheduled run ended."""
 
     def __post_init__(self) -> None:
-        for name in ("created_at", "updated_at", "fire_at", "next_fire_at"):
+        for name in ("created_at", "updated_at", "fire_at", "next_fire_at", "anchored_at"):
             value = getattr(self, name)
             if value is not None:
                 force_setattr(self, name, normalize_time(value))

@@ -94,6 +94,12 @@ class Reader:
     async def last_seq(self) -> int:
         return await self.run(last_seq)
 
+    async def executed_runs(self, scope: Scope, automation_id: str) -> int:
+        return await self.run(lambda c: count_executed(c, scope, automation_id))
+
+    async def due(self, scope: Scope, until_ms: int, limit: int) -> list[tuple[str, int]]:
+        return await self.run(lambda c: due_automations(c, scope, until_ms, limit))
+
 
 def get_automation(connection: apsw.Connection, scope: Scope, id: str) -> Automation | None:
     row = connection.execute(
@@ -171,3 +177,25 @@ def scoped_journal(
 def last_seq(connection: apsw.Connection) -> int:
     row = connection.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()
     return int(row[0]) if row else 0
+
+
+def count_executed(connection: apsw.Connection, scope: Scope, automation_id: str) -> int:
+    """Runs that executed (succeeded or failed), as a count stop counts them."""
+    row = connection.execute(
+        "SELECT count(*) FROM runs WHERE automation_id = ? AND project = ? AND directory = ?"
+        " AND state IN ('succeeded', 'failed')",
+        (automation_id, scope.project, scope.directory),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def due_automations(
+    connection: apsw.Connection, scope: Scope, until_ms: int, limit: int
+) -> list[tuple[str, int]]:
+    """(id, next fire) of automations due by `until_ms`, soonest first, from the index."""
+    rows = connection.execute(
+        "SELECT id, next_fire_at FROM automations WHERE next_fire_at <= ?"
+        " AND project = ? AND directory = ? ORDER BY next_fire_at LIMIT ?",
+        (until_ms, scope.project, scope.directory, limit),
+    )
+    return [(str(id), int(at)) for id, at in rows]

@@ -12,6 +12,7 @@ from ._definition import (
     as_new,
     build_automation,
     schedule_problems,
+    stop_reached,
     timeline_of,
     with_next_fires,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "missed_slots",
     "parse_cron",
     "schedule_problems",
+    "stop_reached",
     "timeline_of",
     "timezone_problem",
     "with_next_fires",

@@ -13,6 +13,8 @@ from typing import Any
 import msgspec
 
 from ..model import (
+    AfterCount,
+    Anchor,
     Automation,
     AutomationPatch,
     Catalog,
@@ -38,6 +40,7 @@ __all__ = [
     "as_new",
     "build_automation",
     "schedule_problems",
+    "stop_reached",
     "timeline_of",
     "with_next_fires",
 ]
@@ -186,8 +189,16 @@ def timeline_of(automation: Automation) -> Timeline:
             automation.dst_repeated,
         )
     assert schedule is not None
+    if automation.anchor is Anchor.COMPLETION and automation.anchored_at is not None:
+        return IntervalTimeline(automation.anchored_at + schedule.every, schedule.every)
     origin = schedule.start or automation.created_at + schedule.every
     return IntervalTimeline(origin, schedule.every)
+
+
+def stop_reached(automation: Automation) -> bool:
+    """True once a count stop has counted its runs (DESIGN 6.8)."""
+    stop = automation.stop
+    return isinstance(stop, AfterCount) and automation.executed_runs >= stop.count
 
 
 def with_next_fires(automation: Automation, after: datetime) -> Automation:
@@ -195,7 +206,7 @@ def with_next_fires(automation: Automation, after: datetime) -> Automation:
 
     A paused automation, or one whose count stop is reached, has no next fire.
     """
-    if automation.paused:
+    if automation.paused or stop_reached(automation):
         fires: list[datetime] = []
     else:
         fires = timeline_of(automation).fires(after, NEXT_FIRES)

@@ -1,0 +1,114 @@
+"""The scheduler: fires each automation's next slot when it comes.
+
+It keeps a due-index, a heap of (slot, automation id) for the next `HORIZON`, filled
+from the database's index on `next_fire_at` (never by loading every automation) and
+kept current by the commits of definitions. An entry may be stale or duplicated: the
+automation's actor fires a slot only while it is still that automation's next fire,
+so the index can be simple without being wrong.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from datetime import datetime
+
+import anyio
+
+from ..model import Automation, from_ms, to_ms
+from ..persistence import CreateAutomations, DeleteAutomation, Operation, SaveAutomation
+from ._services import Services
+
+__all__ = ["HORIZON_MS", "Scheduler"]
+
+HORIZON_MS = 10 * 60 * 1000
+"""How far ahead the due-index looks; farther slots are read when the time comes."""
+_BATCH = 10_000
+
+
+class Scheduler:
+    def __init__(self, services: Services, fire: Callable[[str, datetime], None]) -> None:
+        self._services = services
+        self._fire = fire
+        self._heap: list[tuple[int, str]] = []
+        self._queued: set[tuple[int, str]] = set()
+        self._window_end = -1
+        self._refill_at = -1
+        self._target = -1
+        self._changed: anyio.Event | None = None
+
+    @property
+    def indexed(self) -> int:
+        """Entries in the due-index (for tests and diagnostics)."""
+        return len(self._heap)
+
+    # -- keeping the index current ---------------------------------------------------
+
+    def on_commit(self, operation: Operation, result: object) -> None:
+        """The store's commit listener: note the next fire of every changed definition."""
+        if isinstance(operation, SaveAutomation):
+            self._note(operation.scope, operation.automation)
+        elif isinstance(operation, CreateAutomations):
+            for automation in operation.automations:
+                self._note(operation.scope, automation)
+        elif isinstance(operation, DeleteAutomation):
+            pass  # its stale entries are ignored by its (deleted) actor
+
+    def _note(self, scope: object, automation: Automation) -> None:
+        if scope != self._services.scope or automation.next_fire_at is None:
+            return
+        slot = to_ms(automation.next_fire_at)
+        if slot <= self._window_end:
+            self._push(slot, automation.id)
+            if slot < self._target and self._changed is not None:
+                self._changed.set()
+
+    def _push(self, slot: int, automation_id: str) -> None:
+        entry = (slot, automation_id)
+        if entry not in self._queued:
+            self._queued.add(entry)
+            heapq.heappush(self._heap, entry)
+
+    # -- the loop -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        clock = self._services.clock
+        while True:
+            now = to_ms(clock.now())
+            if now >= self._refill_at:
+                await self._refill(now)
+            self._fire_due(now)
+            self._target = min(self._heap[0][0] if self._heap else self._refill_at, self._refill_at)
+            await self._sleep_until(self._target)
+
+    async def _refill(self, now: int) -> None:
+        services = self._services
+        until = now + HORIZON_MS
+        rows = await services.store.reader.due(services.scope, until, _BATCH)
+        for automation_id, slot in rows:
+            self._push(slot, automation_id)
+        full = len(rows) == _BATCH
+        self._window_end = rows[-1][1] if full else until
+        self._refill_at = self._window_end if full else now + HORIZON_MS // 2
+
+    def _fire_due(self, now: int) -> None:
+        while self._heap and self._heap[0][0] <= now:
+            entry = heapq.heappop(self._heap)
+            self._queued.discard(entry)
+            slot, automation_id = entry
+            self._fire(automation_id, from_ms(slot))
+
+    async def _sleep_until(self, target: int) -> None:
+        """Sleep on the runtime's clock until `target`, or until the index changes."""
+        changed = self._changed = anyio.Event()
+        clock = self._services.clock
+
+        async def alarm() -> None:
+            await clock.sleep_until(from_ms(target))
+            changed.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(alarm)
+            await changed.wait()
+            tg.cancel_scope.cancel()
+        self._changed = None

@@ -1,0 +1,214 @@
+"""Scheduled fires on a ManualClock: the clock moves only when the test says so."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import anyio
+import pytest
+
+import automations as am
+from automations.api import Runtime
+from automations.testing import ManualClock
+
+from .conftest import OpenRuntime, definition_where, every, new
+
+pytestmark = pytest.mark.anyio
+
+
+async def _ended_runs(rt: Runtime, automation_id: str, count: int) -> list[am.Run]:
+    """Wait until `count` runs of the automation have ended; all its ended runs."""
+    ended: dict[str, am.Run] = {}
+    with anyio.fail_after(10):
+        async with rt.events(0) as events:
+            async for event in events:
+                run = event.run if isinstance(event, am.RunUpdated) else None
+                if run is not None and run.automation_id == automation_id and run.state.is_terminal:
+                    ended[run.id] = run
+                if len(ended) >= count:
+                    break
+    return sorted(ended.values(), key=lambda r: (r.triggered_at, r.id))
+
+
+async def _advance_to(clock: ManualClock, when: datetime) -> None:
+    """Move the clock to `when` once the scheduler is asleep on it."""
+    await clock.wait_sleepers(1)
+    clock.set(when)
+
+
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
+async def test_cron_fires_each_slot_once_at_its_instant(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    seen: list[tuple[datetime, datetime]] = []
+
+    async def agent(ctx: am.RunContext) -> None:
+        seen.append((ctx.run.triggered_at, clock.now()))
+
+    async with runtime_factory({"default": agent}) as rt:
+        a = await rt.create(new(schedule=am.Cron("*/5 * * * *"), timezone="UTC"))
+        slots = [clock.now() + timedelta(minutes=5 * k) for k in range(1, 4)]
+        assert a.next_fires[:3] == tuple(slots)
+        for k, slot in enumerate(slots, start=1):
+            await _advance_to(clock, slot)
+            await _ended_runs(rt, a.id, k)
+        runs = await _ended_runs(rt, a.id, 3)
+    assert [r.triggered_at for r in runs] == slots
+    assert all(r.trigger is am.Trigger.SCHEDULE and not r.attended for r in runs)
+    assert all(r.state is am.RunState.SUCCEEDED for r in runs)
+    assert seen == [(slot, slot) for slot in slots]  # fired at the instant, not before
+
+
+async def test_dst_days_follow_the_rules(runtime_factory: OpenRuntime, clock: ManualClock) -> None:
+    clock.set(utc(2026, 3, 28, 12))
+    async with runtime_factory() as rt:
+        a = await rt.create(new(schedule=am.Cron("30 2 * * *"), timezone="Europe/Berlin"))
+        # 02:30 does not exist on 29 March in Berlin: it fires at 03:00 CEST (01:00Z).
+        assert a.next_fire_at == utc(2026, 3, 29, 1, 0)
+        await _advance_to(clock, utc(2026, 3, 29, 1, 0))
+        (run,) = await _ended_runs(rt, a.id, 1)
+        assert run.triggered_at == utc(2026, 3, 29, 1, 0)
+        latest = await definition_where(
+            rt, a.id, lambda x: x.next_fire_at == utc(2026, 3, 30, 0, 30)
+        )
+        assert latest.next_fire_at == utc(2026, 3, 30, 0, 30)
+
+
+async def test_downtime_over_several_slots_gives_one_missed_record(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(new(schedule=am.Cron("*/5 * * * *"), timezone="UTC"))
+    clock.advance(60 * 60 + 30)  # down from 09:00 to 10:00:30: twelve slots passed
+    async with runtime_factory() as rt:
+        record, on_time = await _ended_runs(rt, a.id, 2)
+        # 09:05 to 09:55 are later than the 60 s catch-up window: one record for all.
+        assert record.stop_reason is am.StopReason.MISSED_SCHEDULE
+        assert record.missed is not None
+        first = a.next_fire_at
+        assert first is not None
+        assert (record.missed.first, record.missed.last, record.missed.count) == (
+            first,
+            first + timedelta(minutes=50),
+            11,
+        )
+        # 10:00 is 30 s late, inside the window: it runs.
+        assert on_time.triggered_at == first + timedelta(minutes=55)
+        assert on_time.state is am.RunState.SUCCEEDED
+        assert len((await rt.runs(a.id)).items) == 2
+
+
+async def test_catchup_latest_also_runs_the_latest_missed_slot(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(
+            new(schedule=am.Cron("*/5 * * * *"), timezone="UTC", catchup=am.Catchup.LATEST)
+        )
+    clock.advance(20 * 60 + 90)  # every slot up to 09:20 is more than 60 s late
+    async with runtime_factory() as rt:
+        record, catchup = await _ended_runs(rt, a.id, 2)
+        assert record.missed is not None and record.missed.count == 4
+        assert catchup.trigger is am.Trigger.CATCHUP
+        assert catchup.triggered_at == record.missed.last
+        assert catchup.state is am.RunState.SUCCEEDED
+
+
+async def test_count_stop_gives_exactly_that_many_runs_and_no_missed_record(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(new(schedule=every(30), stop=am.AfterCount(3)))
+        for k in range(1, 4):
+            await _advance_to(clock, a.created_at + timedelta(seconds=30 * k))
+            await _ended_runs(rt, a.id, k)
+        done = await definition_where(rt, a.id, lambda x: x.executed_runs == 3)
+        assert done.next_fire_at is None and done.next_fires == ()
+        clock.advance(3600)
+        await clock.wait_sleepers(1)
+    async with runtime_factory() as rt:
+        runs = (await rt.runs(a.id)).items
+        assert len(runs) == 3
+        assert all(r.state is am.RunState.SUCCEEDED for r in runs)
+
+
+async def test_paused_automations_do_not_fire(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(new(schedule=every(30)))
+        await rt.pause(a.id)
+        await _advance_to(clock, a.created_at + timedelta(minutes=10))
+        await clock.wait_sleepers(1)
+        assert (await rt.runs(a.id)).items == []
+        resumed = await rt.resume(a.id)
+        assert resumed.next_fire_at is not None and resumed.next_fire_at > clock.now()
+
+
+async def test_a_oneshot_fires_once(runtime_factory: OpenRuntime, clock: ManualClock) -> None:
+    async with runtime_factory() as rt:
+        at = clock.now() + timedelta(minutes=1)
+        a = await rt.create(new(schedule=am.Once(at=at), timezone="UTC"))
+        await _advance_to(clock, at)
+        (run,) = await _ended_runs(rt, a.id, 1)
+        assert run.triggered_at == at and run.state is am.RunState.SUCCEEDED
+        done = await definition_where(rt, a.id, lambda x: x.next_fire_at is None)
+        assert done.next_fires == ()
+
+
+async def test_an_unattended_question_fails_with_needs_user_input(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    async def agent(ctx: am.RunContext) -> str:
+        return await ctx.ask(am.Question("Anyone there?"))
+
+    async with runtime_factory({"default": agent}) as rt:
+        a = await rt.create(new(schedule=every(30)))
+        await _advance_to(clock, a.created_at + timedelta(seconds=30))
+        (run,) = await _ended_runs(rt, a.id, 1)
+    assert run.state is am.RunState.FAILED and run.error is not None
+    assert run.error.code is am.ErrorCode.NEEDS_USER_INPUT
+    assert not run.attended
+
+
+async def test_unattended_reject_lets_the_executor_go_on(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    async def agent(ctx: am.RunContext) -> str:
+        try:
+            await ctx.ask(am.Permission(tool="bash"))
+        except am.BlockerRejected:
+            return "went on without it"
+        return "asked"
+
+    async with runtime_factory({"default": agent}) as rt:
+        a = await rt.create(
+            new(schedule=every(30), unattended_blockers=am.UnattendedBlockers.REJECT)
+        )
+        await _advance_to(clock, a.created_at + timedelta(seconds=30))
+        (run,) = await _ended_runs(rt, a.id, 1)
+    assert (run.state, run.result) == (am.RunState.SUCCEEDED, "went on without it")
+
+
+async def test_interval_anchored_on_completion(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    async def slow(ctx: am.RunContext) -> None:
+        await clock.sleep(10)  # the run takes ten seconds of clock time
+
+    async with runtime_factory({"default": slow}) as rt:
+        a = await rt.create(new(schedule=every(30), anchor=am.Anchor.COMPLETION))
+        first = a.created_at + timedelta(seconds=30)
+        await _advance_to(clock, first)
+        await clock.wait_sleepers(2)  # the scheduler and the running executor
+        clock.advance(10)
+        (run,) = await _ended_runs(rt, a.id, 1)
+        assert run.completed_at == first + timedelta(seconds=10)
+        nxt = await definition_where(rt, a.id, lambda x: x.anchored_at is not None)
+        assert nxt.anchored_at == run.completed_at
+        assert nxt.next_fire_at == run.completed_at + timedelta(seconds=30)
