@@ -212,3 +212,72 @@ async def test_interval_anchored_on_completion(
         nxt = await definition_where(rt, a.id, lambda x: x.anchored_at is not None)
         assert nxt.anchored_at == run.completed_at
         assert nxt.next_fire_at == run.completed_at + timedelta(seconds=30)
+
+
+async def test_a_stall_of_65_s_executes_the_slot(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(new(schedule=am.Cron("* * * * *"), timezone="UTC"))
+        first = a.next_fire_at
+        assert first is not None
+        await _advance_to(clock, first)
+        await _ended_runs(rt, a.id, 1)
+        await _advance_to(clock, first + timedelta(seconds=65))  # the process stalled
+        runs = await _ended_runs(rt, a.id, 2)
+    assert [r.triggered_at for r in runs] == [first, first + timedelta(minutes=1)]
+    assert all(r.state is am.RunState.SUCCEEDED for r in runs)
+
+
+async def test_a_stall_of_180_s_records_the_slot_missed(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(new(schedule=am.Cron("* * * * *"), timezone="UTC"))
+        first = a.next_fire_at
+        assert first is not None
+        await _advance_to(clock, first)
+        await _ended_runs(rt, a.id, 1)
+        await _advance_to(clock, first + timedelta(seconds=180))
+        runs = await _ended_runs(rt, a.id, 3)
+    ran, record, on_time = runs
+    assert ran.triggered_at == first
+    # +60 s is 120 s late: missed. +120 s is exactly 60 s late, which is still on time.
+    assert record.missed is not None
+    assert (record.missed.first, record.missed.count) == (first + timedelta(minutes=1), 1)
+    assert on_time.triggered_at == first + timedelta(minutes=2)
+    assert on_time.state is am.RunState.SUCCEEDED
+
+
+async def test_a_oneshot_found_30_s_late_at_restart_is_recorded_missed(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    at = clock.now() + timedelta(minutes=5)
+    async with runtime_factory() as rt:
+        a = await rt.create(new(schedule=am.Once(at=at), timezone="UTC"))
+    clock.set(at + timedelta(seconds=30))
+    async with runtime_factory() as rt:
+        (record,) = await _ended_runs(rt, a.id, 1)
+        assert record.stop_reason is am.StopReason.MISSED_SCHEDULE
+        assert record.missed is not None
+        assert (record.missed.first, record.missed.last, record.missed.count) == (at, at, 1)
+        done = await definition_where(rt, a.id, lambda x: x.next_fire_at is None)
+        assert done.next_fires == ()
+
+
+async def test_count_101_works_past_a_page_of_the_ledger(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(new(schedule=every(30), stop=am.AfterCount(101)))
+        for k in range(1, 103):
+            await _advance_to(clock, a.created_at + timedelta(seconds=30 * k))
+            if k <= 101:
+                await _ended_runs(rt, a.id, k)
+        await clock.wait_sleepers(1)
+        done = await definition_where(rt, a.id, lambda x: x.executed_runs == 101)
+        assert done.next_fire_at is None
+        first_page = await rt.runs(a.id, limit=100)
+        assert first_page.next_cursor is not None
+        second_page = await rt.runs(a.id, limit=100, cursor=first_page.next_cursor)
+        assert len(first_page.items) + len(second_page.items) == 101

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import anyio
@@ -24,6 +24,7 @@ from ..model import (
     Catchup,
     Conflict,
     ContextMode,
+    Kind,
     NotFound,
     Overlap,
     Run,
@@ -42,6 +43,8 @@ from ._run_actor import RunActor, record_missed, record_skipped
 from ._services import Services
 
 __all__ = ["AutomationActor"]
+
+_ONE_MS = timedelta(milliseconds=1)
 
 SpawnRun = Callable[[RunActor], None]
 SpawnTask = Callable[[Callable[[], Coroutine[Any, Any, None]], str], None]
@@ -86,7 +89,7 @@ class AutomationActor:
             await self._run_ended(message)
             return
         if isinstance(message, Fire):
-            await self._fire(message.slot)
+            await self._fire(message.slot, at_startup=message.at_startup)
             return
         if self.automation is None:
             message.reply.fail(NotFound(f"no automation {self.id} in this project and directory"))
@@ -201,16 +204,25 @@ class AutomationActor:
 
     # -- schedule -------------------------------------------------------------------
 
-    async def _fire(self, slot: datetime) -> None:
-        """Fire the due slot, or record the slots missed up to now (DESIGN 6.3)."""
+    async def _fire(self, slot: datetime, *, at_startup: bool = False) -> None:
+        """Fire the due slot, or record the slots missed up to now (DESIGN 6.3).
+
+        A slot is late when it fires more than `catchup_window` after its time; a
+        one-shot found past its time when the runtime starts is missed (DESIGN 6.4).
+        """
         current = self.automation
         if current is None or current.paused or current.next_fire_at != slot:
             return  # stale: the schedule changed after the scheduler looked
         services = self._services
         now = services.now()
         launched = False
-        if now > slot + current.catchup_window:
-            missed = missed_slots(timeline_of(current), slot, now - current.catchup_window)
+        window = current.catchup_window
+        if at_startup and current.kind is Kind.ONESHOT:
+            window = timedelta(0)
+        if now > slot + window:
+            # Late slots are those before `now - window`; one exactly on it is on time.
+            bound = now - window - _ONE_MS
+            missed = missed_slots(timeline_of(current), slot, bound)
             assert missed is not None
             await record_missed(services, current, missed)
             after = missed.last

@@ -38,9 +38,14 @@ class RunEnded:
 
 @dataclass(frozen=True, slots=True)
 class Fire:
-    """The scheduler says: the slot `slot` (the automation's next fire) is due."""
+    """The scheduler says: the slot `slot` (the automation's next fire) is due.
+
+    `at_startup` marks fires found by the scheduler's first look after the runtime
+    opened: a one-shot whose time passed while nothing ran is recorded as missed.
+    """
 
     slot: datetime
+    at_startup: bool = False
 
 
 AutomationMessage = Update | Delete | RunNow | RunEnded | Fire

@@ -27,7 +27,7 @@ _BATCH = 10_000
 
 
 class Scheduler:
-    def __init__(self, services: Services, fire: Callable[[str, datetime], None]) -> None:
+    def __init__(self, services: Services, fire: Callable[[str, datetime, bool], None]) -> None:
         self._services = services
         self._fire = fire
         self._heap: list[tuple[int, str]] = []
@@ -36,6 +36,7 @@ class Scheduler:
         self._refill_at = -1
         self._target = -1
         self._changed: anyio.Event | None = None
+        self._started = False
 
     @property
     def indexed(self) -> int:
@@ -77,7 +78,8 @@ class Scheduler:
             now = to_ms(clock.now())
             if now >= self._refill_at:
                 await self._refill(now)
-            self._fire_due(now)
+            self._fire_due(now, at_startup=not self._started)
+            self._started = True
             self._target = min(self._heap[0][0] if self._heap else self._refill_at, self._refill_at)
             await self._sleep_until(self._target)
 
@@ -91,12 +93,12 @@ class Scheduler:
         self._window_end = rows[-1][1] if full else until
         self._refill_at = self._window_end if full else now + HORIZON_MS // 2
 
-    def _fire_due(self, now: int) -> None:
+    def _fire_due(self, now: int, *, at_startup: bool) -> None:
         while self._heap and self._heap[0][0] <= now:
             entry = heapq.heappop(self._heap)
             self._queued.discard(entry)
             slot, automation_id = entry
-            self._fire(automation_id, from_ms(slot))
+            self._fire(automation_id, from_ms(slot), at_startup)
 
     async def _sleep_until(self, target: int) -> None:
         """Sleep on the runtime's clock until `target`, or until the index changes."""

@@ -63,9 +63,9 @@ class Supervisor:
             self._actors.spawn(ref, factory, self._deactivated)
         return ref
 
-    def fire(self, automation_id: str, slot: datetime) -> None:
+    def fire(self, automation_id: str, slot: datetime, at_startup: bool = False) -> None:
         """The scheduler's way in: the slot is due."""
-        self.tell(automation_id, Fire(slot))
+        self.tell(automation_id, Fire(slot, at_startup))
 
     def tell(self, automation_id: str, message: AutomationMessage) -> None:
         if self._closing:
