@@ -42,6 +42,7 @@ from .model import (
     RunState,
     Scope,
     StopReason,
+    StorageError,
     StoreClosed,
     Tombstone,
     ValidationError,
@@ -50,9 +51,11 @@ from .model import (
 )
 from .persistence import (
     Durability,
+    FileLock,
     Page,
     Store,
     StoreAnswer,
+    liveness_lock_path,
     open_store,
 )
 from .runtime import Clock, MailboxClosed, Reply, SystemClock
@@ -238,7 +241,25 @@ def _check_reply(request: Question | Permission, reply: object) -> None:
 
 
 def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+@asynccontextmanager
+async def _liveness(database: str, owner: str) -> AsyncIterator[None]:
+    """Hold this process's liveness lock while the runtime is open (DESIGN 8)."""
+    lock = FileLock(liveness_lock_path(database, owner))
+
+    def take() -> bool:
+        os.makedirs(os.path.dirname(lock.path), mode=0o700, exist_ok=True)
+        return lock.try_acquire()
+
+    taken: bool = await anyio.to_thread.run_sync(take)
+    if not taken:
+        raise StorageError(f"could not take the liveness lock {lock.path}; is it on NFS?")
+    try:
+        yield
+    finally:
+        lock.release(remove=True)
 
 
 @asynccontextmanager
@@ -262,14 +283,15 @@ async def open_runtime(
     if directory is None:
         directory = await anyio.to_thread.run_sync(os.getcwd)
     scope = Scope(project, directory)
-    async with open_store(path, durability=durability) as store:
+    owner = _owner()
+    async with open_store(path, durability=durability) as store, _liveness(store.path, owner):
         hub = EventHub()
         store.add_commit_listener(hub.on_commit)
         services = Services(
             store=store,
             clock=clock or SystemClock(),
             scope=scope,
-            owner=_owner(),
+            owner=owner,
             executors=dict(executors or {}),
             hub=hub,
             cancel_grace=cancel_grace,

@@ -9,6 +9,7 @@ definition and its overlap bookkeeping need no locks.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ from ..model import (
     Conflict,
     ContextMode,
     Kind,
+    LeaseLost,
     NotFound,
     Overlap,
     Run,
@@ -43,6 +45,8 @@ from ._run_actor import RunActor, record_missed, record_skipped
 from ._services import Services
 
 __all__ = ["AutomationActor"]
+
+log = logging.getLogger("automations.actors")
 
 _ONE_MS = timedelta(milliseconds=1)
 
@@ -89,7 +93,10 @@ class AutomationActor:
             await self._run_ended(message)
             return
         if isinstance(message, Fire):
-            await self._fire(message.slot, at_startup=message.at_startup)
+            try:
+                await self._fire(message.slot, at_startup=message.at_startup, epoch=message.epoch)
+            except LeaseLost:
+                log.warning("not firing %s: this process lost the scheduler lease", self.id)
             return
         if self.automation is None:
             message.reply.fail(NotFound(f"no automation {self.id} in this project and directory"))
@@ -148,14 +155,16 @@ class AutomationActor:
         self.automation = None
         return tombstone
 
-    async def _save_derived(self, changed: Automation) -> None:
+    async def _save_derived(self, changed: Automation, epoch: int | None = None) -> None:
         """Write fields the runtime derives (failure streak, session, next fires) at the
         same revision; nothing is written when nothing changed."""
         current = self.automation
         if current is None or changed == current:
             return
         services = self._services
-        operation = SaveAutomation(services.scope, changed, current.revision, derived=True)
+        operation = SaveAutomation(
+            services.scope, changed, current.revision, derived=True, epoch=epoch
+        )
         with anyio.CancelScope(shield=True):
             await services.store.write(operation)
         self.automation = changed
@@ -180,31 +189,42 @@ class AutomationActor:
             session_id=automation.session_id if continued else None,
         )
 
-    async def _launch(self, automation: Automation, run: Run, reply: Reply[Run] | None) -> None:
-        """Start `run` as the overlap policy says, or record it as skipped."""
+    async def _launch(
+        self,
+        automation: Automation,
+        run: Run,
+        reply: Reply[Run] | None,
+        epoch: int | None = None,
+    ) -> None:
+        """Start `run` as the overlap policy says, or record it as skipped.
+
+        `epoch` fences the first write of a scheduled run with the lease it fired under.
+        """
         policy = automation.overlap
         busy = bool(self.active or self.waiting)
         key = automation.where.writer_key
         if policy is Overlap.ALLOW:
-            self._start(automation, run, reply, writer_key=None)
+            self._start(automation, run, reply, writer_key=None, epoch=epoch)
         elif not busy:
-            self._start(automation, run, reply, writer_key=key)
+            self._start(automation, run, reply, writer_key=key, epoch=epoch)
         elif policy is Overlap.BUFFER_ONE and not self.waiting:
-            self._start(automation, run, reply, writer_key=key, wait=True)
+            self._start(automation, run, reply, writer_key=key, wait=True, epoch=epoch)
         elif policy is Overlap.CANCEL_OTHER:
             for other in [*self.active.values(), *self.waiting]:
                 other.request_stop(StopReason.SUPERSEDED)
                 other.start()
-            self._start(automation, run, reply, writer_key=key, wait=True)
+            self._start(automation, run, reply, writer_key=key, wait=True, epoch=epoch)
         elif reply is not None:
             await _answer(reply, record_skipped(self._services, run))
         else:
             with contextlib.suppress(AutomationError):  # a slot fired elsewhere, say
-                await record_skipped(self._services, run)
+                await record_skipped(self._services, run, epoch)
 
     # -- schedule -------------------------------------------------------------------
 
-    async def _fire(self, slot: datetime, *, at_startup: bool = False) -> None:
+    async def _fire(
+        self, slot: datetime, *, at_startup: bool = False, epoch: int | None = None
+    ) -> None:
         """Fire the due slot, or record the slots missed up to now (DESIGN 6.3).
 
         A slot is late when it fires more than `catchup_window` after its time; a
@@ -224,19 +244,19 @@ class AutomationActor:
             bound = now - window - _ONE_MS
             missed = missed_slots(timeline_of(current), slot, bound)
             assert missed is not None
-            await record_missed(services, current, missed)
+            await record_missed(services, current, missed, epoch)
             after = missed.last
             if current.catchup is Catchup.LATEST and self._may_start(current):
                 catchup = self._new_run(current, Trigger.CATCHUP, missed.last, attended=False)
-                await self._launch(current, catchup, None)
+                await self._launch(current, catchup, None, epoch)
                 launched = True
         else:
             after = slot
             if self._may_start(current):
                 run = self._new_run(current, Trigger.SCHEDULE, slot, attended=False)
-                await self._launch(current, run, None)
+                await self._launch(current, run, None, epoch)
                 launched = True
-        await self._reschedule(current, after, launched)
+        await self._reschedule(current, after, launched, epoch)
 
     def _may_start(self, automation: Automation) -> bool:
         """A count stop also counts the runs still going, so it never overshoots."""
@@ -244,13 +264,15 @@ class AutomationActor:
         going = len(self.active) + len(self.waiting)
         return not isinstance(stop, AfterCount) or automation.executed_runs + going < stop.count
 
-    async def _reschedule(self, current: Automation, after: datetime, launched: bool) -> None:
+    async def _reschedule(
+        self, current: Automation, after: datetime, launched: bool, epoch: int | None
+    ) -> None:
         waits_for_completion = current.anchor is Anchor.COMPLETION and launched
         if waits_for_completion or not self._may_start(current):
             changed = msgspec.structs.replace(current, next_fire_at=None, next_fires=())
         else:
             changed = with_next_fires(current, after)
-        await self._save_derived(changed)
+        await self._save_derived(changed, epoch)
 
     def _start(
         self,
@@ -260,6 +282,7 @@ class AutomationActor:
         *,
         writer_key: str | None,
         wait: bool = False,
+        epoch: int | None = None,
     ) -> None:
         actor = RunActor(
             self._services,
@@ -270,6 +293,7 @@ class AutomationActor:
             on_end=self._report_end,
             spawn=self._spawn_task,
             deferred=wait,
+            epoch=epoch,
         )
         if wait:
             self.waiting.append(actor)

@@ -15,7 +15,14 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..model import DefinitionDeleted, DefinitionUpdated, Event, Run, RunUpdated, Scope
-from ..persistence import CreateAutomations, DeleteAutomation, Operation, SaveAutomation, SaveRun
+from ..persistence import (
+    CreateAutomations,
+    DeleteAutomation,
+    Operation,
+    ReconcileRuns,
+    SaveAutomation,
+    SaveRun,
+)
 
 __all__ = ["EventHub", "Subscription"]
 
@@ -104,3 +111,6 @@ def _events_of(operation: Operation, result: object) -> Iterator[tuple[Scope, Ev
     elif isinstance(operation, CreateAutomations) and isinstance(result, list):
         for seq, automation in zip(result, operation.automations, strict=True):
             yield operation.scope, DefinitionUpdated(seq=seq, automation=automation)
+    elif isinstance(operation, ReconcileRuns) and isinstance(result, list):
+        for seq, scope, run in result:
+            yield scope, RunUpdated(seq=seq, run=run)

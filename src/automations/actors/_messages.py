@@ -46,6 +46,8 @@ class Fire:
 
     slot: datetime
     at_startup: bool = False
+    epoch: int | None = None
+    """The lease epoch the scheduler fires under; the writes it causes carry it."""
 
 
 AutomationMessage = Update | Delete | RunNow | RunEnded | Fire

@@ -28,6 +28,7 @@ from ..model import (
     BlockerRejected,
     DuplicateSlot,
     ErrorCode,
+    LeaseLost,
     Missed,
     Permission,
     Question,
@@ -78,6 +79,7 @@ class RunActor:
         on_end: Callable[[RunActor], None],
         spawn: Callable[[Callable[[], Coroutine[Any, Any, None]], str], None],
         deferred: bool = False,
+        epoch: int | None = None,
     ) -> None:
         """A `deferred` run is recorded as scheduled without its writer key, and claims
         the key only when `start()` lets it run (buffered and superseding runs)."""
@@ -89,6 +91,7 @@ class RunActor:
         self._on_end = on_end
         self._spawn = spawn
         self._deferred = deferred
+        self._epoch = epoch
         self._go: anyio.Event | None = anyio.Event() if deferred else None
         self.steps = 0
         self.cost: float | None = None
@@ -175,7 +178,7 @@ class RunActor:
         """
         reply = self._reply
         key = None if self._deferred else self._writer_key
-        scheduled = self._submit(self.run, None, key, self.run.triggered_at)
+        scheduled = self._submit(self.run, None, key, self.run.triggered_at, self._epoch)
         running = None
         if eager:
             now = self._services.now()
@@ -183,7 +186,7 @@ class RunActor:
             running = (started, self._submit(started, self.run.revision, key, now))
         try:
             await scheduled.outcome()
-        except DuplicateSlot:  # another process fired this slot first: nothing to do
+        except (DuplicateSlot, LeaseLost):  # fired elsewhere, or not ours to fire any more
             await _settled(running)
             return False
         except WriterKeyBusy:
@@ -421,18 +424,25 @@ class RunActor:
         await self._submit(run, expected, writer_key, at).outcome()
 
     def _submit(
-        self, run: Run, expected: int | None, writer_key: str | None, at: datetime
+        self,
+        run: Run,
+        expected: int | None,
+        writer_key: str | None,
+        at: datetime,
+        epoch: int | None = None,
     ) -> PendingWrite:
         services = self._services
-        operation = SaveRun(services.scope, run, expected, at, writer_key, services.owner)
+        operation = SaveRun(
+            services.scope, run, expected, at, writer_key, services.owner, epoch=epoch
+        )
         return services.store.submit(operation)
 
 
-async def record_skipped(services: Services, run: Run) -> Run:
+async def record_skipped(services: Services, run: Run, epoch: int | None = None) -> Run:
     """Record `run` as skipped by the overlap policy; the executor is never called."""
     now = services.now()
     store, scope = services.store, services.scope
-    await store.save_run(scope, run, expected_revision=None, at=now)
+    await store.write(SaveRun(scope, run, None, now, epoch=epoch))
     stopped = advance(
         run, RunState.STOPPED, at=now, stop_reason=StopReason.PREVIOUS_RUN_AWAITING_INPUT
     )
@@ -447,7 +457,9 @@ async def _settled(running: tuple[Run, PendingWrite] | None) -> None:
             await running[1].outcome()
 
 
-async def record_missed(services: Services, automation: Automation, missed: Missed) -> None:
+async def record_missed(
+    services: Services, automation: Automation, missed: Missed, epoch: int | None = None
+) -> None:
     """One `stopped/missed_schedule` run naming the slots that passed unfired."""
     run = new_run(
         id=new_run_id(),
@@ -463,7 +475,7 @@ async def record_missed(services: Services, automation: Automation, missed: Miss
     )
     store, scope = services.store, services.scope
     try:
-        await store.save_run(scope, run, expected_revision=None, at=now)
+        await store.write(SaveRun(scope, run, None, now, epoch=epoch))
         await store.save_run(scope, stopped, expected_revision=run.revision, at=now)
     except DuplicateSlot:
         pass  # another process recorded this episode

@@ -27,9 +27,15 @@ _BATCH = 10_000
 
 
 class Scheduler:
-    def __init__(self, services: Services, fire: Callable[[str, datetime, bool], None]) -> None:
+    def __init__(
+        self,
+        services: Services,
+        fire: Callable[[str, datetime, bool, int | None], None],
+        epoch: int | None = None,
+    ) -> None:
         self._services = services
         self._fire = fire
+        self._epoch = epoch
         self._heap: list[tuple[int, str]] = []
         self._queued: set[tuple[int, str]] = set()
         self._window_end = -1
@@ -98,7 +104,7 @@ class Scheduler:
             entry = heapq.heappop(self._heap)
             self._queued.discard(entry)
             slot, automation_id = entry
-            self._fire(automation_id, from_ms(slot), at_startup)
+            self._fire(automation_id, from_ms(slot), at_startup, self._epoch)
 
     async def _sleep_until(self, target: int) -> None:
         """Sleep on the runtime's clock until `target`, or until the index changes."""

@@ -19,6 +19,7 @@ from anyio.abc import TaskGroup
 from ..model import StopReason
 from ..runtime import ActorGroup, ActorRef, MailboxClosed
 from ._automation_actor import AutomationActor
+from ._lease import hold_lease
 from ._messages import AutomationMessage, Fire
 from ._run_actor import RunActor
 from ._scheduler import Scheduler
@@ -63,9 +64,9 @@ class Supervisor:
             self._actors.spawn(ref, factory, self._deactivated)
         return ref
 
-    def fire(self, automation_id: str, slot: datetime, at_startup: bool = False) -> None:
+    def fire(self, automation_id: str, slot: datetime, at_startup: bool, epoch: int | None) -> None:
         """The scheduler's way in: the slot is due."""
-        self.tell(automation_id, Fire(slot, at_startup))
+        self.tell(automation_id, Fire(slot, at_startup, epoch))
 
     def tell(self, automation_id: str, message: AutomationMessage) -> None:
         if self._closing:
@@ -109,11 +110,15 @@ async def open_supervisor(services: Services, *, grace: float) -> AsyncIterator[
     """The supervisor with its scheduler; on exit, runs and actors stop with a reason."""
     async with anyio.create_task_group() as runs, anyio.create_task_group() as actors:
         supervisor = Supervisor(services, runs, ActorGroup(actors))
-        scheduler = Scheduler(services, supervisor.fire)
-        services.store.add_commit_listener(scheduler.on_commit)
+
+        async def lead(epoch: int) -> None:
+            scheduler = Scheduler(services, supervisor.fire, epoch)
+            services.store.add_commit_listener(scheduler.on_commit)
+            await scheduler.run()
+
         try:
             async with anyio.create_task_group() as scheduling:
-                scheduling.start_soon(scheduler.run, name="scheduler")
+                scheduling.start_soon(hold_lease, services, lead, name="scheduler-lease")
                 try:
                     yield supervisor
                 finally:

@@ -4,10 +4,14 @@ Imports the model (and the runtime's thread-to-loop call). It knows nothing of a
 """
 
 from ._connection import Durability
+from ._locks import FileLock, lease_lock_path, liveness_lock_path
 from ._ops import (
+    SCHEDULER_LEASE,
+    AcquireLease,
     CreateAutomations,
     DeleteAutomation,
     Operation,
+    ReconcileRuns,
     SaveAutomation,
     SaveCheckpoint,
     SaveRun,
@@ -27,12 +31,15 @@ from ._writer import GroupCommitWriter, PendingWrite, WriterStats, apply_operati
 
 __all__ = [
     "APPLICATION_ID",
+    "SCHEDULER_LEASE",
+    "AcquireLease",
     "AUTOMATION_DELETED",
     "AUTOMATION_UPDATED",
     "RUN_UPDATED",
     "SCHEMA_VERSION",
     "CreateAutomations",
     "DeleteAutomation",
+    "FileLock",
     "Durability",
     "GroupCommitWriter",
     "JournalEntry",
@@ -40,6 +47,7 @@ __all__ = [
     "Page",
     "PendingWrite",
     "Reader",
+    "ReconcileRuns",
     "Replay",
     "SaveAutomation",
     "SaveCheckpoint",
@@ -48,6 +56,8 @@ __all__ = [
     "Store",
     "WriterStats",
     "apply_operation",
+    "lease_lock_path",
+    "liveness_lock_path",
     "open_store",
     "projection_rows",
 ]

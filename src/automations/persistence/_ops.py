@@ -19,11 +19,14 @@ from ..model import (
     PREDECESSORS,
     Automation,
     Conflict,
+    LeaseLost,
     NotFound,
     Run,
     RunState,
     Scope,
+    StopReason,
     Tombstone,
+    advance,
     check_transition,
     from_msgpack,
     to_ms,
@@ -40,13 +43,17 @@ from ._projection import (
 )
 
 __all__ = [
+    "SCHEDULER_LEASE",
+    "AcquireLease",
     "CreateAutomations",
     "DeleteAutomation",
     "Operation",
+    "ReconcileRuns",
     "SaveAutomation",
     "SaveCheckpoint",
     "SaveRun",
     "StoreAnswer",
+    "check_epoch",
 ]
 
 
@@ -84,8 +91,11 @@ class SaveAutomation:
     automation: Automation
     expected_revision: int | None
     derived: bool = False
+    epoch: int | None = None
+    """The scheduler lease's epoch when the write is made under it (fencing)."""
 
     def apply(self, connection: apsw.Connection) -> int:
+        check_epoch(connection, self.epoch)
         automation = self.automation
         stored = _stored_automation_revision(connection, self.scope, automation.id)
         if self.expected_revision is None:
@@ -170,8 +180,11 @@ class SaveRun:
     at: datetime
     writer_key: str | None = None
     owner: str | None = None
+    epoch: int | None = None
+    """The scheduler lease's epoch when the write is made under it (fencing)."""
 
     def apply(self, connection: apsw.Connection) -> int:
+        check_epoch(connection, self.epoch)
         run = self.run
         body = to_msgpack(run)
         active = run.state.is_active
@@ -320,6 +333,79 @@ class SaveCheckpoint:
             " ON CONFLICT (run_id) DO UPDATE SET at = excluded.at, data = excluded.data",
             (self.run_id, to_ms(self.at), self.data),
         )
+
+
+SCHEDULER_LEASE = "scheduler"
+
+
+def check_epoch(connection: apsw.Connection, epoch: int | None) -> None:
+    """Refuse a write made under a lease epoch that is no longer the current one."""
+    if epoch is None:
+        return
+    row = connection.execute(
+        "SELECT epoch FROM leases WHERE name = ?", (SCHEDULER_LEASE,)
+    ).fetchone()
+    if row is None or int(row[0]) != epoch:
+        current = None if row is None else int(row[0])
+        raise LeaseLost(
+            f"this process wrote under lease epoch {epoch}, but the lease is at epoch "
+            f"{current}: another process took it over; this one steps down"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AcquireLease:
+    """Record a new holder of the scheduler lease (whose file lock it already holds)."""
+
+    holder: str
+    at: datetime
+
+    def apply(self, connection: apsw.Connection) -> int:
+        row = connection.execute(
+            "SELECT epoch FROM leases WHERE name = ?", (SCHEDULER_LEASE,)
+        ).fetchone()
+        epoch = 1 if row is None else int(row[0]) + 1
+        connection.execute(
+            "INSERT INTO leases (name, epoch, holder, acquired_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET epoch = excluded.epoch,"
+            " holder = excluded.holder, acquired_at = excluded.acquired_at",
+            (SCHEDULER_LEASE, epoch, self.holder, to_ms(self.at)),
+        )
+        return epoch
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileRuns:
+    """End the active runs of a dead process, each with the reason it lost them.
+
+    `scheduled` and `running` runs become `stopped/expired`; `awaiting_input` ones
+    become `stopped/blocker_lost`. Returns (seq, scope, run) for each, for the events.
+    """
+
+    owner: str
+    at: datetime
+
+    def apply(self, connection: apsw.Connection) -> list[tuple[int, Scope, Run]]:
+        rows = connection.execute(
+            "SELECT project, directory, revision, writer_key, body FROM runs WHERE owner = ?",
+            (self.owner,),
+        ).fetchall()
+        ended: list[tuple[int, Scope, Run]] = []
+        for project, directory, revision, writer_key, body in rows:
+            assert isinstance(body, bytes)
+            assert isinstance(revision, int)
+            key = writer_key if isinstance(writer_key, str) else None
+            run = from_msgpack(body, Run)
+            reason = (
+                StopReason.BLOCKER_LOST
+                if run.state is RunState.AWAITING_INPUT
+                else StopReason.EXPIRED
+            )
+            stopped = advance(run, RunState.STOPPED, at=self.at, stop_reason=reason)
+            scope = Scope(str(project), str(directory))
+            operation = SaveRun(scope, stopped, revision, self.at, key, self.owner)
+            ended.append((operation.apply(connection), scope, stopped))
+        return ended
 
 
 def _require(condition: bool, message: str) -> None:

@@ -97,6 +97,10 @@ class Reader:
     async def executed_runs(self, scope: Scope, automation_id: str) -> int:
         return await self.run(lambda c: count_executed(c, scope, automation_id))
 
+    async def owners(self) -> list[str]:
+        """Processes that own active runs, whatever their scope (for reconciliation)."""
+        return await self.run(active_owners)
+
     async def due(self, scope: Scope, until_ms: int, limit: int) -> list[tuple[str, int]]:
         return await self.run(lambda c: due_automations(c, scope, until_ms, limit))
 
@@ -199,3 +203,8 @@ def due_automations(
         (until_ms, scope.project, scope.directory, limit),
     )
     return [(str(id), int(at)) for id, at in rows]
+
+
+def active_owners(connection: apsw.Connection) -> list[str]:
+    rows = connection.execute("SELECT DISTINCT owner FROM runs WHERE owner IS NOT NULL")
+    return [str(owner) for (owner,) in rows]

@@ -98,7 +98,18 @@ CREATE TABLE checkpoints (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_V3 = """
+-- The scheduler lease: its epoch grows on every acquisition and fences the writes
+-- made under it, so a holder that was frozen and lost the lease cannot write.
+CREATE TABLE leases (
+    name        TEXT PRIMARY KEY,
+    epoch       INTEGER NOT NULL,
+    holder      TEXT    NOT NULL,
+    acquired_at INTEGER NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,59 @@
+"""File locks beside the database: the scheduler lease and each process's liveness.
+
+An exclusive `flock` is held by an open file description, and the kernel releases it
+the instant the holding process dies, however it dies. That is what makes fail-over
+fast and reconciliation safe: a lock that can be taken belongs to nobody alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+
+__all__ = ["FileLock", "lease_lock_path", "liveness_lock_path"]
+
+
+class FileLock:
+    """A non-blocking exclusive lock on one file (created with mode 0600)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it; never blocks."""
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self, *, remove: bool = False) -> None:
+        if self._fd is None:
+            return
+        if remove:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+        os.close(self._fd)
+        self._fd = None
+
+
+def lease_lock_path(database: str) -> str:
+    return f"{database}.lease"
+
+
+def liveness_lock_path(database: str, owner: str) -> str:
+    """Where the process `owner` holds its liveness lock."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", owner)
+    return os.path.join(f"{database}-owners", f"{safe}.lock")

@@ -1,0 +1,133 @@
+"""The scheduler lease, fencing, and reconciliation of runs whose process is gone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import anyio
+import anyio.abc
+import pytest
+
+import automations as am
+from automations.model import Scope, advance, new_run, new_run_id
+from automations.persistence import (
+    AcquireLease,
+    FileLock,
+    SaveRun,
+    liveness_lock_path,
+    open_store,
+)
+from automations.testing import ManualClock
+
+from .conftest import T0, OpenRuntime, every, new
+
+pytestmark = pytest.mark.anyio
+
+SCOPE = Scope("project-a", "/repo/a")
+
+
+def _run(automation_id: str, trigger: am.Trigger = am.Trigger.MANUAL) -> am.Run:
+    return new_run(
+        id=new_run_id(),
+        automation_id=automation_id,
+        definition_revision=1,
+        trigger=trigger,
+        triggered_at=T0,
+        attended=trigger is am.Trigger.MANUAL,
+    )
+
+
+async def test_each_acquisition_raises_the_epoch_and_stale_writes_are_refused(
+    db: Path, runtime_factory: OpenRuntime
+) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(new())
+    async with open_store(db) as store:
+        first = await store.write(AcquireLease("one", T0))
+        second = await store.write(AcquireLease("two", T0))
+        assert second == first + 1
+        run = _run(a.id, am.Trigger.SCHEDULE)
+        with pytest.raises(am.LeaseLost, match="another process took it over"):
+            await store.write(SaveRun(SCOPE, run, None, T0, epoch=first))
+        await store.write(SaveRun(SCOPE, run, None, T0, epoch=second))
+
+
+async def _orphan(db: Path, automation_id: str, owner: str, state: am.RunState) -> am.Run:
+    """A run left in `state` by the process `owner`."""
+    run = _run(automation_id)
+    async with open_store(db) as store:
+        await store.save_run(SCOPE, run, expected_revision=None, at=T0, owner=owner)
+        if state is not am.RunState.SCHEDULED:
+            started = advance(run, am.RunState.RUNNING, at=T0)
+            await store.save_run(SCOPE, started, expected_revision=1, at=T0, owner=owner)
+            run = started
+        if state is am.RunState.AWAITING_INPUT:
+            blocker = am.Blocker(id="b1", request=am.Question("?"), asked_at=T0)
+            waiting = advance(run, am.RunState.AWAITING_INPUT, at=T0, blocker=blocker)
+            await store.save_run(SCOPE, waiting, expected_revision=2, at=T0, owner=owner)
+            run = waiting
+    return run
+
+
+async def test_runs_of_a_dead_process_are_reconciled_with_a_reason(
+    db: Path, runtime_factory: OpenRuntime
+) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(new(overlap=am.Overlap.ALLOW))
+    scheduled = await _orphan(db, a.id, "gone-1", am.RunState.SCHEDULED)
+    running = await _orphan(db, a.id, "gone-1", am.RunState.RUNNING)
+    waiting = await _orphan(db, a.id, "gone-1", am.RunState.AWAITING_INPUT)
+    kept = await _orphan(db, a.id, "alive-2", am.RunState.RUNNING)
+    alive = FileLock(liveness_lock_path(str(db), "alive-2"))
+    assert alive.try_acquire()  # this process stands in for one that is alive
+    try:
+        async with runtime_factory() as rt:
+            ended = [await rt.wait(r.id, timeout=10) for r in (scheduled, running, waiting)]
+            assert [r.stop_reason for r in ended] == [
+                am.StopReason.EXPIRED,
+                am.StopReason.EXPIRED,
+                am.StopReason.BLOCKER_LOST,
+            ]
+            assert (await rt.get_run(kept.id)).state is am.RunState.RUNNING
+    finally:
+        alive.release(remove=True)
+
+
+async def test_a_standby_takes_over_the_schedule_when_the_holder_closes(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    release, closed = anyio.Event(), anyio.Event()
+
+    async def hold(*, task_status: anyio.abc.TaskStatus[am.Runtime]) -> None:
+        async with runtime_factory() as holder:
+            task_status.started(holder)
+            await release.wait()
+        closed.set()
+
+    async with anyio.create_task_group() as tg:
+        holder = await tg.start(hold)
+        a = await holder.create(new(schedule=every(30)))
+        await clock.wait_sleepers(1)  # the holder's scheduler
+        async with runtime_factory() as standby:
+            assert clock.sleepers == 1  # the standby polls the lock; it does not schedule
+            release.set()
+            await closed.wait()
+            await clock.wait_sleepers(1)  # the standby took the lease and now schedules
+            slot = a.created_at + timedelta(seconds=30)
+            clock.set(slot)
+            run = await _first_run(standby, a.id)
+            assert run.triggered_at == slot and run.trigger is am.Trigger.SCHEDULE
+
+
+async def _first_run(rt: am.Runtime, automation_id: str) -> am.Run:
+    with anyio.fail_after(10):
+        async with rt.events(0) as events:
+            async for event in events:
+                if (
+                    isinstance(event, am.RunUpdated)
+                    and event.run.automation_id == automation_id
+                    and event.run.state.is_terminal
+                ):
+                    return event.run
+    raise AssertionError("no run")
