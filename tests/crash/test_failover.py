@@ -1,0 +1,93 @@
+"""SIGKILL of the lease holder: a standby takes over, and the dead worker's runs end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import anyio
+import anyio.abc
+import pytest
+
+import automations as am
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_killing_the_lease_holder_hands_over_and_reconciles(tmp_path: Path) -> None:
+    db = str(tmp_path / "automations.db")
+    scope = {"project": "crash", "directory": "/crash", "min_interval": timedelta(seconds=1)}
+    async with am.open_runtime(db, **scope) as setup:  # type: ignore[arg-type]
+        ticking = await setup.create(_new("tick", am.Interval(every=timedelta(seconds=1))))
+        blocking = await setup.create(_new("blocking", am.Cron("0 0 1 1 *"), "blocking"))
+        asking = await setup.create(_new("asking", am.Cron("0 0 1 1 *"), "asking"))
+    command = [sys.executable, "-m", "tests.crash.worker", db, blocking.id, asking.id]
+    async with await anyio.open_process(command, cwd=ROOT) as worker:
+        try:
+            ids = json.loads(await _read_line(worker))
+            async with am.open_runtime(db, **scope) as standby:  # type: ignore[arg-type]
+                killed_at = time.time()
+                os.kill(worker.pid, signal.SIGKILL)
+                running = await standby.wait(ids["running"], timeout=15)
+                waiting = await standby.wait(ids["waiting"], timeout=15)
+                assert (running.state, running.stop_reason) == (
+                    am.RunState.STOPPED,
+                    am.StopReason.EXPIRED,
+                )
+                assert waiting.stop_reason is am.StopReason.BLOCKER_LOST
+                fired = await _first_scheduled_after(standby, ticking.id, killed_at)
+                takeover = fired.triggered_at.timestamp() - killed_at
+                print(f"standby fired the first slot {takeover:.3f} s after the kill")
+                assert fired.trigger is am.Trigger.SCHEDULE and fired.state.is_terminal
+                assert takeover < 5  # a liveness bound, not a speed claim: see the benchmarks
+        finally:
+            if worker.returncode is None:
+                worker.kill()
+            await worker.wait()
+
+
+def _new(
+    title: str, schedule: am.Cron | am.Interval, executor: str = "default"
+) -> am.NewAutomation:
+    return am.NewAutomation(
+        title=title,
+        prompt="crash test",
+        timezone="UTC",
+        schedule=schedule,
+        executor=executor,
+        overlap=am.Overlap.ALLOW,
+    )
+
+
+async def _read_line(worker: anyio.abc.Process) -> str:
+    assert worker.stdout is not None
+    data = b""
+    with anyio.fail_after(30):
+        while not data.endswith(b"\n"):
+            try:
+                data += await worker.stdout.receive()
+            except anyio.EndOfStream:
+                raise AssertionError(f"the worker ended early: {data!r}") from None
+    return data.decode()
+
+
+async def _first_scheduled_after(rt: am.Runtime, automation_id: str, after: float) -> am.Run:
+    with anyio.fail_after(15):
+        async with rt.events(0) as events:
+            async for event in events:
+                run = event.run if isinstance(event, am.RunUpdated) else None
+                if (
+                    run is not None
+                    and run.automation_id == automation_id
+                    and run.state.is_terminal
+                    and run.triggered_at.timestamp() > after
+                ):
+                    return run
+    raise AssertionError("the standby fired nothing")
