@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import burst, journal
+from . import burst, interval, journal
 from ._common import emit
 
-WORKLOADS = {"burst": burst, "journal": journal}
+WORKLOADS = {"burst": burst, "interval": interval, "journal": journal}
 
 
 def main(argv: list[str] | None = None) -> int:

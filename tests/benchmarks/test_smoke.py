@@ -42,3 +42,11 @@ def test_journal_benchmark_prints_one_json_line() -> None:
     assert all(r["transitions"] > 0 and r["transitions_per_s"] > 0 for r in line["results"])
     assert line["durability"] == "full" and line["cpu_count"] >= 1
     assert line["versions"]["automations"]
+
+
+def test_interval_benchmark_prints_one_json_line() -> None:
+    line = _run("interval")
+    assert line["bench"] == "interval" and line["ok"] is True
+    assert line["executed"] == line["expected"] == 10
+    assert sum(line["jobs_per_scheduled_second"]) == 10
+    assert line["fire_lag_ms"]["p50"] is not None

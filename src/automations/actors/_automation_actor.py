@@ -49,6 +49,7 @@ __all__ = ["AutomationActor"]
 log = logging.getLogger("automations.actors")
 
 _ONE_MS = timedelta(milliseconds=1)
+_KEEP_WARM = timedelta(seconds=5)
 
 SpawnRun = Callable[[RunActor], None]
 SpawnTask = Callable[[Callable[[], Coroutine[Any, Any, None]], str], None]
@@ -82,7 +83,17 @@ class AutomationActor:
         )
 
     def idle(self) -> bool:
-        return not self.active and not self.waiting
+        """Nothing running, nothing waiting, and no fire due within `_KEEP_WARM`.
+
+        Keeping the actor of an automation that fires again within seconds saves a
+        database read per fire; memory stays bounded by how many fire that soon.
+        """
+        if self.active or self.waiting:
+            return False
+        automation = self.automation
+        if automation is None or automation.next_fire_at is None:
+            return True
+        return automation.next_fire_at - self._services.now() > _KEEP_WARM
 
     def on_crash(self, message: AutomationMessage, error: BaseException) -> None:
         if isinstance(message, Update | Delete | RunNow):

@@ -1,0 +1,117 @@
+"""Interval: S automations on a 1 s interval for D seconds, all on the same whole second.
+
+As the peer's benchmark: the first slot of every automation is one whole second T0,
+far enough ahead that setup finishes before it; each fires exactly D times; the
+executor records its start minus its slot (the fire lag). The run ends when every
+expected run has ended, or `--drain` seconds after the last slot.
+
+    python -m benchmarks interval [--schedules 200] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+
+import automations as am
+
+from ._common import environment, percentile
+
+
+async def _main(args: argparse.Namespace) -> dict[str, Any]:
+    schedules, seconds = args.schedules, args.seconds
+    expected = schedules * seconds
+    lags: list[float] = []
+    per_slot: Counter[float] = Counter()
+    done = anyio.Event()
+
+    async def tick(ctx: am.RunContext) -> None:
+        lag = time.time() - ctx.run.triggered_at.timestamp()
+        lags.append(lag * 1000)
+        per_slot[ctx.run.triggered_at.timestamp()] += 1
+        if len(lags) >= expected:
+            done.set()
+
+    lead = args.lead if args.lead is not None else 2 + 0.002 * schedules
+    with tempfile.TemporaryDirectory(prefix="automations-interval-") as directory:
+        path = os.path.join(directory, "interval.db")
+        async with am.open_runtime(
+            path,
+            executors={"default": tick},
+            durability=args.durability,
+            project="bench",
+            min_interval=timedelta(seconds=1),
+        ) as rt:
+            setup_started = time.time()
+            start = datetime.fromtimestamp(math.ceil(setup_started + lead), UTC)
+            stop = am.AfterCount(seconds)
+            await rt.create_many(
+                am.NewAutomation(
+                    title=f"interval {i}",
+                    prompt="tick",
+                    timezone="UTC",
+                    schedule=am.Interval(every=timedelta(seconds=1), start=start),
+                    stop=stop,
+                    overlap=am.Overlap.ALLOW,
+                )
+                for i in range(schedules)
+            )
+            setup_s = time.time() - setup_started
+            overran = time.time() > start.timestamp()
+            last_slot = start.timestamp() + seconds - 1
+            with anyio.move_on_after(last_slot + args.drain - time.time()):
+                await done.wait()
+    executed = len(lags)
+    slots = [per_slot.get(start.timestamp() + k, 0) for k in range(seconds)]
+    return {
+        "bench": "interval",
+        "schedules": schedules,
+        "seconds": seconds,
+        "durability": args.durability,
+        "executed": executed,
+        "expected": expected,
+        "executed_ratio": round(executed / expected, 4),
+        "missing": expected - executed,
+        "fire_lag_ms": {
+            "p50": _round(percentile(lags, 50)),
+            "p99": _round(percentile(lags, 99)),
+            "max": _round(max(lags, default=None)),
+            "min": _round(min(lags, default=None)),
+        },
+        "jobs_per_scheduled_second": slots,
+        "setup_create_s": round(setup_s, 3),
+        "setup_overran_start": overran,
+        "ok": not overran and executed == expected,
+    } | environment()
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--schedules", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--lead", type=float, default=None, help="seconds before the first slot")
+    parser.add_argument("--drain", type=float, default=3.0)
+    parser.add_argument("--durability", choices=("full", "normal"), default="full")
+    parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.smoke:
+        args.schedules, args.seconds, args.lead = 5, 2, 1.5
+    line: dict[str, Any] = anyio.run(_main, args, backend=args.backend)
+    line["backend"] = args.backend
+    return line
+
+
+__all__ = ["add_arguments", "run"]
