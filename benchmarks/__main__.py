@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import burst, interval, journal
+from . import burst, interval, journal, register
 from ._common import emit
 
-WORKLOADS = {"burst": burst, "interval": interval, "journal": journal}
+WORKLOADS = {
+    "burst": burst,
+    "interval": interval,
+    "journal": journal,
+    "register": register,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,3 +50,10 @@ def test_interval_benchmark_prints_one_json_line() -> None:
     assert line["executed"] == line["expected"] == 10
     assert sum(line["jobs_per_scheduled_second"]) == 10
     assert line["fire_lag_ms"]["p50"] is not None
+
+
+def test_register_benchmark_prints_one_json_line() -> None:
+    line = _run("register")
+    assert line["bench"] == "register" and line["ok"] is True
+    assert line["add"]["one_by_one"] + line["add"]["bulk"] == line["n"] == 300
+    assert line["cold_start"]["ready_s"] > 0 and line["cold_start"]["peak_rss_mb"] > 0
