@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import anyio
 import pytest
@@ -349,3 +351,38 @@ async def _history(rt: am.Runtime, run_id: str) -> list[am.Run]:
 
 async def _last_seq(rt: am.Runtime) -> int:
     return await rt._store.reader.last_seq()
+
+
+@dataclass(frozen=True)
+class _Pragma:
+    statement: str
+
+    def apply(self, connection: Any) -> object:
+        return connection.execute(self.statement).fetchall()
+
+
+async def test_a_full_disk_fails_run_now_clearly_and_the_runtime_recovers(
+    runtime_factory: OpenRuntime,
+) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(new())
+        store = rt._store
+        [(pages,)] = await store.write(_Pragma("PRAGMA page_count"))
+        await store.write(_Pragma(f"PRAGMA max_page_count = {pages}"))
+        errors: list[str] = []
+        for _ in range(200):  # fill the last free pages, then every write fails
+            try:
+                await rt.run_now(a.id)
+            except am.StorageError as exc:
+                errors.append(str(exc))
+                if len(errors) == 3:
+                    break
+        assert len(errors) == 3
+        assert all("is full; free some space and retry" in e for e in errors)
+        assert (await rt.get(a.id)).id == a.id  # reads go on
+        await store.write(_Pragma("PRAGMA max_page_count = 1073741823"))  # space is back
+        # Runs whose end could not be written record it now; none is left active.
+        for earlier in (await rt.runs(a.id, limit=500)).items:
+            assert (await rt.wait(earlier.id, timeout=30)).state.is_terminal
+        run = await rt.wait((await rt.run_now(a.id)).id, timeout=10)
+        assert run.state is am.RunState.SUCCEEDED

@@ -16,6 +16,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ..model import DefinitionDeleted, DefinitionUpdated, Event, Run, RunUpdated, Scope
 from ..persistence import (
+    Batch,
     CreateAutomations,
     DeleteAutomation,
     Operation,
@@ -102,7 +103,10 @@ def _close(receive: MemoryObjectReceiveStream[Event], unsubscribe: Callable[[], 
 
 
 def _events_of(operation: Operation, result: object) -> Iterator[tuple[Scope, Event]]:
-    if isinstance(operation, SaveRun) and isinstance(result, int):
+    if isinstance(operation, Batch) and isinstance(result, list):
+        for part, part_result in zip(operation.operations, result, strict=True):
+            yield from _events_of(part, part_result)
+    elif isinstance(operation, SaveRun) and isinstance(result, int):
         yield operation.scope, RunUpdated(seq=result, run=operation.run)
     elif isinstance(operation, SaveAutomation) and isinstance(result, int):
         yield operation.scope, DefinitionUpdated(seq=result, automation=operation.automation)

@@ -38,6 +38,7 @@ from ..model import (
     RunState,
     StepCapExceeded,
     StopReason,
+    StorageError,
     Trigger,
     UnattendedBlockers,
     WriterKeyBusy,
@@ -47,7 +48,7 @@ from ..model import (
     new_run_id,
     step_cap_error,
 )
-from ..persistence import PendingWrite, SaveCheckpoint, SaveRun
+from ..persistence import Batch, PendingWrite, SaveCheckpoint, SaveRun
 from ..runtime import Reply
 from ._context import RunContext
 from ._services import Services
@@ -57,6 +58,9 @@ __all__ = ["RunActor", "record_missed", "record_skipped"]
 log = logging.getLogger("automations.actors")
 
 _Outcome = tuple[RunState, dict[str, Any]]
+_RETRY_FIRST = 0.25
+_RETRY_MAX = 5.0
+"""Seconds between attempts to record a run's end while storage fails."""
 
 
 class RunActor:
@@ -157,6 +161,11 @@ class RunActor:
                 if self._go is not None:
                     await self._go.wait()
                 await self._execute(executor)
+        except AutomationError:
+            # A storage failure or a lost race: whoever waited was told through the
+            # reply; the runtime goes on serving. What stays active in the ledger is
+            # reconciled by the next lease holder after this process ends.
+            log.exception("run %s could not be recorded", self.id)
         except Exception:
             log.exception("run %s failed inside the runtime", self.id)
             raise
@@ -191,7 +200,12 @@ class RunActor:
             return False
         except WriterKeyBusy:
             await _settled(running)
-            skipped = await record_skipped(self._services, self.run)
+            try:
+                skipped = await record_skipped(self._services, self.run)
+            except BaseException as exc:
+                if reply is not None:
+                    reply.fail(exc)
+                raise
             self.run, self.recorded = skipped, True
             if reply is not None:
                 reply.send(skipped)
@@ -205,7 +219,11 @@ class RunActor:
             reply.send(self.run)
         if running is not None:
             started, pending = running
-            await pending.outcome()
+            try:
+                await pending.outcome()
+            except StorageError as exc:
+                self._fail(ErrorCode.EXECUTION_FAILED, f"the run could not start: {exc}")
+                return True  # scheduled is recorded: `_execute` records the failure
             self.run = started
         return True
 
@@ -223,6 +241,8 @@ class RunActor:
                 self._decide(
                     RunState.STOPPED, {"stop_reason": StopReason.PREVIOUS_RUN_AWAITING_INPUT}
                 )
+            except StorageError as exc:
+                self._fail(ErrorCode.EXECUTION_FAILED, f"the run could not start: {exc}")
         if self._outcome is None and executor is not None:
             await self._call_executor(executor)
         await self._finish()
@@ -294,12 +314,22 @@ class RunActor:
         waiting = self.run.state is RunState.AWAITING_INPUT
         if state is RunState.STOPPED and self._shutdown and waiting:
             payload = {"stop_reason": StopReason.BLOCKER_LOST}
-        try:
-            # Not shielded: only the runtime's teardown cancels a run's task, and a
-            # submitted write is committed whether or not its waiter is still there.
-            await self._transition(state, payload)
-        except AutomationError:
-            log.exception("could not record the end of run %s", self.id)
+        # Not shielded: only the runtime's teardown cancels a run's task, and a
+        # submitted write is committed whether or not its waiter is still there.
+        delay = _RETRY_FIRST
+        while True:
+            try:
+                await self._transition(state, payload)
+                return
+            except StorageError:
+                # The disk is full or the file locked: an active run would hold its
+                # writer key forever, so keep trying until the end is recorded.
+                log.exception("could not record the end of run %s; retrying", self.id)
+                await anyio.sleep(delay)
+                delay = min(delay * 2, _RETRY_MAX)
+            except AutomationError:
+                log.exception("could not record the end of run %s", self.id)
+                return
 
     # -- decisions ------------------------------------------------------------------
 
@@ -441,12 +471,13 @@ class RunActor:
 async def record_skipped(services: Services, run: Run, epoch: int | None = None) -> Run:
     """Record `run` as skipped by the overlap policy; the executor is never called."""
     now = services.now()
-    store, scope = services.store, services.scope
-    await store.write(SaveRun(scope, run, None, now, epoch=epoch))
+    scope = services.scope
     stopped = advance(
         run, RunState.STOPPED, at=now, stop_reason=StopReason.PREVIOUS_RUN_AWAITING_INPUT
     )
-    await store.save_run(scope, stopped, expected_revision=run.revision, at=now)
+    await services.store.write(
+        Batch((SaveRun(scope, run, None, now, epoch=epoch), SaveRun(scope, stopped, 1, now)))
+    )
     return stopped
 
 
@@ -473,12 +504,11 @@ async def record_missed(
     stopped = advance(
         run, RunState.STOPPED, at=now, stop_reason=StopReason.MISSED_SCHEDULE, missed=missed
     )
-    store, scope = services.store, services.scope
-    try:
-        await store.write(SaveRun(scope, run, None, now, epoch=epoch))
-        await store.save_run(scope, stopped, expected_revision=run.revision, at=now)
-    except DuplicateSlot:
-        pass  # another process recorded this episode
+    scope = services.scope
+    with contextlib.suppress(DuplicateSlot):  # another process recorded this episode
+        await services.store.write(
+            Batch((SaveRun(scope, run, None, now, epoch=epoch), SaveRun(scope, stopped, 1, now)))
+        )
 
 
 def _describe(request: Question | Permission) -> str:

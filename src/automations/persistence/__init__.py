@@ -8,6 +8,7 @@ from ._locks import FileLock, lease_lock_path, liveness_lock_path
 from ._ops import (
     SCHEDULER_LEASE,
     AcquireLease,
+    Batch,
     CreateAutomations,
     DeleteAutomation,
     Operation,
@@ -33,6 +34,7 @@ __all__ = [
     "APPLICATION_ID",
     "SCHEDULER_LEASE",
     "AcquireLease",
+    "Batch",
     "AUTOMATION_DELETED",
     "AUTOMATION_UPDATED",
     "RUN_UPDATED",

@@ -45,6 +45,7 @@ from ._projection import (
 __all__ = [
     "SCHEDULER_LEASE",
     "AcquireLease",
+    "Batch",
     "CreateAutomations",
     "DeleteAutomation",
     "Operation",
@@ -333,6 +334,16 @@ class SaveCheckpoint:
             " ON CONFLICT (run_id) DO UPDATE SET at = excluded.at, data = excluded.data",
             (self.run_id, to_ms(self.at), self.data),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Several operations that must land together or not at all (one savepoint)."""
+
+    operations: tuple[Operation, ...]
+
+    def apply(self, connection: apsw.Connection) -> list[object]:
+        return [operation.apply(connection) for operation in self.operations]
 
 
 SCHEDULER_LEASE = "scheduler"
