@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
+import msgspec
 import pytest
 
 import automations as am
+from automations.persistence import open_store
 from automations.testing import ManualClock
 
 from .conftest import Gate, OpenRuntime, definition_where, new
@@ -386,3 +389,19 @@ async def test_a_full_disk_fails_run_now_clearly_and_the_runtime_recovers(
             assert (await rt.wait(earlier.id, timeout=30)).state.is_terminal
         run = await rt.wait((await rt.run_now(a.id)).id, timeout=10)
         assert run.state is am.RunState.SUCCEEDED
+
+
+async def test_an_update_from_another_process_is_not_a_conflict_for_us(
+    runtime_factory: OpenRuntime, db: Path
+) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(new())
+        assert (await rt.update(a.id, title="warm the actor")).revision == 2
+        async with open_store(db) as other:  # another process edits the same automation
+            current = await rt.get(a.id)
+            theirs = msgspec.structs.replace(current, title="theirs", revision=3)
+            await other.update_automation(rt.scope, theirs, expected_revision=2)
+        mine = await rt.update(a.id, prompt="mine")  # no revision pinned: applies on top
+        assert (mine.revision, mine.title, mine.prompt) == (4, "theirs", "mine")
+        with pytest.raises(am.Conflict):
+            await rt.update(a.id, title="stale", expected_revision=2)

@@ -41,7 +41,8 @@ from ..persistence import SaveAutomation
 from ..runtime import Reply
 from ..schedules import apply_patch, missed_slots, timeline_of, with_next_fires
 from ._messages import AutomationMessage, Delete, Fire, RunEnded, RunNow, Update
-from ._run_actor import RunActor, record_missed, record_skipped
+from ._records import record_missed, record_skipped
+from ._run_actor import RunActor
 from ._services import Services
 
 __all__ = ["AutomationActor"]
@@ -108,6 +109,9 @@ class AutomationActor:
                 await self._fire(message.slot, at_startup=message.at_startup, epoch=message.epoch)
             except LeaseLost:
                 log.warning("not firing %s: this process lost the scheduler lease", self.id)
+            except AutomationError:  # the slot stays next_fire_at: the next look retries it
+                log.exception("could not fire %s; the scheduler will try again", self.id)
+                await self._reload()
             return
         if self.automation is None:
             message.reply.fail(NotFound(f"no automation {self.id} in this project and directory"))
@@ -115,11 +119,28 @@ class AutomationActor:
         if isinstance(message, RunNow):
             await self._run_now(self.automation, message.reply)
         elif isinstance(message, Update):
-            await _answer(message.reply, self._update(message))
+            await _answer(message.reply, self._update_fresh(message))
         elif isinstance(message, Delete):
             await _answer(message.reply, self._delete(self.automation))
 
     # -- definition -----------------------------------------------------------------
+
+    async def _reload(self) -> None:
+        """Read the definition again: another process may have changed it."""
+        self.automation = await self._services.store.reader.automation(
+            self._services.scope, self.id
+        )
+
+    async def _update_fresh(self, message: Update) -> Automation:
+        """Apply an update; if another process changed the definition meanwhile, read it
+        again and, unless the caller pinned a revision, apply the update to that."""
+        try:
+            return await self._update(message)
+        except Conflict:
+            await self._reload()
+            if message.expected_revision is not None or self.automation is None:
+                raise
+            return await self._update(message)
 
     async def _update(self, message: Update) -> Automation:
         current = self.automation
@@ -176,8 +197,12 @@ class AutomationActor:
         operation = SaveAutomation(
             services.scope, changed, current.revision, derived=True, epoch=epoch
         )
-        with anyio.CancelScope(shield=True):
-            await services.store.write(operation)
+        try:
+            with anyio.CancelScope(shield=True):
+                await services.store.write(operation)
+        except Conflict:  # changed by another process: derive again from what it wrote
+            await self._reload()
+            return
         self.automation = changed
 
     # -- runs -----------------------------------------------------------------------

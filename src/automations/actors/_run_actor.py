@@ -29,7 +29,6 @@ from ..model import (
     DuplicateSlot,
     ErrorCode,
     LeaseLost,
-    Missed,
     Permission,
     Question,
     Run,
@@ -39,21 +38,19 @@ from ..model import (
     StepCapExceeded,
     StopReason,
     StorageError,
-    Trigger,
     UnattendedBlockers,
     WriterKeyBusy,
     advance,
     new_blocker_id,
-    new_run,
-    new_run_id,
     step_cap_error,
 )
-from ..persistence import Batch, PendingWrite, SaveCheckpoint, SaveRun
+from ..persistence import PendingWrite, SaveCheckpoint, SaveRun
 from ..runtime import Reply
 from ._context import RunContext
+from ._records import record_skipped
 from ._services import Services
 
-__all__ = ["RunActor", "record_missed", "record_skipped"]
+__all__ = ["RunActor"]
 
 log = logging.getLogger("automations.actors")
 
@@ -468,47 +465,11 @@ class RunActor:
         return services.store.submit(operation)
 
 
-async def record_skipped(services: Services, run: Run, epoch: int | None = None) -> Run:
-    """Record `run` as skipped by the overlap policy; the executor is never called."""
-    now = services.now()
-    scope = services.scope
-    stopped = advance(
-        run, RunState.STOPPED, at=now, stop_reason=StopReason.PREVIOUS_RUN_AWAITING_INPUT
-    )
-    await services.store.write(
-        Batch((SaveRun(scope, run, None, now, epoch=epoch), SaveRun(scope, stopped, 1, now)))
-    )
-    return stopped
-
-
 async def _settled(running: tuple[Run, PendingWrite] | None) -> None:
     """Wait for a write that depended on a failed one; it fails too, quietly."""
     if running is not None:
         with contextlib.suppress(AutomationError):
             await running[1].outcome()
-
-
-async def record_missed(
-    services: Services, automation: Automation, missed: Missed, epoch: int | None = None
-) -> None:
-    """One `stopped/missed_schedule` run naming the slots that passed unfired."""
-    run = new_run(
-        id=new_run_id(),
-        automation_id=automation.id,
-        definition_revision=automation.revision,
-        trigger=Trigger.SCHEDULE,
-        triggered_at=missed.first,
-        attended=False,
-    )
-    now = services.now()
-    stopped = advance(
-        run, RunState.STOPPED, at=now, stop_reason=StopReason.MISSED_SCHEDULE, missed=missed
-    )
-    scope = services.scope
-    with contextlib.suppress(DuplicateSlot):  # another process recorded this episode
-        await services.store.write(
-            Batch((SaveRun(scope, run, None, now, epoch=epoch), SaveRun(scope, stopped, 1, now)))
-        )
 
 
 def _describe(request: Question | Permission) -> str:

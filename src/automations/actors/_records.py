@@ -1,0 +1,62 @@
+"""Runs that are recorded but never execute: skipped by overlap, missed by the schedule.
+
+Each is written in one transaction (`Batch`): the run as `scheduled` and at once as
+`stopped`, so a failure can never leave half of one behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ..model import (
+    Automation,
+    DuplicateSlot,
+    Missed,
+    Run,
+    RunState,
+    StopReason,
+    Trigger,
+    advance,
+    new_run,
+    new_run_id,
+)
+from ..persistence import Batch, SaveRun
+from ._services import Services
+
+__all__ = ["record_missed", "record_skipped"]
+
+
+async def record_skipped(services: Services, run: Run, epoch: int | None = None) -> Run:
+    """Record `run` as skipped by the overlap policy; the executor is never called."""
+    now = services.now()
+    scope = services.scope
+    stopped = advance(
+        run, RunState.STOPPED, at=now, stop_reason=StopReason.PREVIOUS_RUN_AWAITING_INPUT
+    )
+    await services.store.write(
+        Batch((SaveRun(scope, run, None, now, epoch=epoch), SaveRun(scope, stopped, 1, now)))
+    )
+    return stopped
+
+
+async def record_missed(
+    services: Services, automation: Automation, missed: Missed, epoch: int | None = None
+) -> None:
+    """One `stopped/missed_schedule` run naming the slots that passed unfired."""
+    run = new_run(
+        id=new_run_id(),
+        automation_id=automation.id,
+        definition_revision=automation.revision,
+        trigger=Trigger.SCHEDULE,
+        triggered_at=missed.first,
+        attended=False,
+    )
+    now = services.now()
+    stopped = advance(
+        run, RunState.STOPPED, at=now, stop_reason=StopReason.MISSED_SCHEDULE, missed=missed
+    )
+    scope = services.scope
+    with contextlib.suppress(DuplicateSlot):  # another process recorded this episode
+        await services.store.write(
+            Batch((SaveRun(scope, run, None, now, epoch=epoch), SaveRun(scope, stopped, 1, now)))
+        )
