@@ -10,7 +10,7 @@ import anyio.abc
 import pytest
 
 import automations as am
-from automations.model import Scope, advance, new_run, new_run_id
+from automations.model import Scope, advance
 from automations.persistence import (
     AcquireLease,
     FileLock,
@@ -20,22 +20,12 @@ from automations.persistence import (
 )
 from automations.testing import ManualClock
 
+from ..persistence.helpers import run as make_run
 from .conftest import T0, OpenRuntime, every, new
 
 pytestmark = pytest.mark.anyio
 
 SCOPE = Scope("project-a", "/repo/a")
-
-
-def _run(automation_id: str, trigger: am.Trigger = am.Trigger.MANUAL) -> am.Run:
-    return new_run(
-        id=new_run_id(),
-        automation_id=automation_id,
-        definition_revision=1,
-        trigger=trigger,
-        triggered_at=T0,
-        attended=trigger is am.Trigger.MANUAL,
-    )
 
 
 async def test_each_acquisition_raises_the_epoch_and_stale_writes_are_refused(
@@ -47,7 +37,7 @@ async def test_each_acquisition_raises_the_epoch_and_stale_writes_are_refused(
         first = await store.write(AcquireLease("one", T0))
         second = await store.write(AcquireLease("two", T0))
         assert second == first + 1
-        run = _run(a.id, am.Trigger.SCHEDULE)
+        run = make_run(a.id, trigger=am.Trigger.SCHEDULE, triggered_at=T0)
         with pytest.raises(am.LeaseLost, match="another process took it over"):
             await store.write(SaveRun(SCOPE, run, None, T0, epoch=first))
         await store.write(SaveRun(SCOPE, run, None, T0, epoch=second))
@@ -55,7 +45,7 @@ async def test_each_acquisition_raises_the_epoch_and_stale_writes_are_refused(
 
 async def _orphan(db: Path, automation_id: str, owner: str, state: am.RunState) -> am.Run:
     """A run left in `state` by the process `owner`."""
-    run = _run(automation_id)
+    run = make_run(automation_id, triggered_at=T0)
     async with open_store(db) as store:
         await store.save_run(SCOPE, run, expected_revision=None, at=T0, owner=owner)
         if state is not am.RunState.SCHEDULED:

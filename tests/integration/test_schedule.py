@@ -214,17 +214,24 @@ async def test_interval_anchored_on_completion(
         assert nxt.next_fire_at == run.completed_at + timedelta(seconds=30)
 
 
-async def test_a_stall_of_65_s_executes_the_slot(
-    runtime_factory: OpenRuntime, clock: ManualClock
-) -> None:
+async def _stall_after_first_fire(
+    runtime_factory: OpenRuntime, clock: ManualClock, stall: int, ended: int
+) -> tuple[datetime, list[am.Run]]:
+    """An every-minute cron fires once; then the process stalls for `stall` seconds."""
     async with runtime_factory() as rt:
         a = await rt.create(new(schedule=am.Cron("* * * * *"), timezone="UTC"))
         first = a.next_fire_at
         assert first is not None
         await _advance_to(clock, first)
         await _ended_runs(rt, a.id, 1)
-        await _advance_to(clock, first + timedelta(seconds=65))  # the process stalled
-        runs = await _ended_runs(rt, a.id, 2)
+        await _advance_to(clock, first + timedelta(seconds=stall))
+        return first, await _ended_runs(rt, a.id, ended)
+
+
+async def test_a_stall_of_65_s_executes_the_slot(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    first, runs = await _stall_after_first_fire(runtime_factory, clock, stall=65, ended=2)
     assert [r.triggered_at for r in runs] == [first, first + timedelta(minutes=1)]
     assert all(r.state is am.RunState.SUCCEEDED for r in runs)
 
@@ -232,14 +239,7 @@ async def test_a_stall_of_65_s_executes_the_slot(
 async def test_a_stall_of_180_s_records_the_slot_missed(
     runtime_factory: OpenRuntime, clock: ManualClock
 ) -> None:
-    async with runtime_factory() as rt:
-        a = await rt.create(new(schedule=am.Cron("* * * * *"), timezone="UTC"))
-        first = a.next_fire_at
-        assert first is not None
-        await _advance_to(clock, first)
-        await _ended_runs(rt, a.id, 1)
-        await _advance_to(clock, first + timedelta(seconds=180))
-        runs = await _ended_runs(rt, a.id, 4)
+    first, runs = await _stall_after_first_fire(runtime_factory, clock, stall=180, ended=4)
     by_slot = {r.triggered_at: r for r in runs}
     assert by_slot[first].state is am.RunState.SUCCEEDED
     # +60 s is 120 s late: missed. +120 s is exactly 60 s late, which is still on time.
