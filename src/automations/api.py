@@ -65,7 +65,6 @@ __all__ = ["Runtime", "open_runtime"]
 
 T = TypeVar("T")
 MAX_PAGE = 500
-_EVENT_PAGE = 1_000
 
 
 class Runtime:
