@@ -41,6 +41,7 @@ DEFAULT_STEP_CAP = 50
 DEFAULT_CATCHUP_WINDOW = timedelta(seconds=60)
 
 _DURATION_FIELDS = ("catchup_window", "blocker_timeout", "max_duration")
+_AUTOMATION_TIMES = ("created_at", "updated_at", "fire_at", "next_fire_at", "anchored_at")
 
 
 class Scope(msgspec.Struct, frozen=True):
@@ -190,12 +191,19 @@ class Automation(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """With `anchor="completion"`, when the last scheduled run ended."""
 
     def __post_init__(self) -> None:
-        for name in ("created_at", "updated_at", "fire_at", "next_fire_at", "anchored_at"):
+        # Built for every create and every derived change: check the common case (values
+        # already of the model's types) inline, and convert only what is not.
+        for name in _AUTOMATION_TIMES:
             value = getattr(self, name)
-            if value is not None:
+            if value is not None and type(value) is not Instant:
                 force_setattr(self, name, normalize_time(value))
-        force_setattr(self, "next_fires", tuple(normalize_time(v) for v in self.next_fires))
-        _normalize_durations(self)
+        fires = self.next_fires
+        if type(fires) is not tuple or any(type(v) is not Instant for v in fires):
+            force_setattr(self, "next_fires", tuple(normalize_time(v) for v in fires))
+        for name in _DURATION_FIELDS:
+            value = getattr(self, name)
+            if value is not None and type(value) is not Millis:
+                force_setattr(self, name, normalize_time(value))
 
 
 class Tombstone(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
