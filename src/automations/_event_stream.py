@@ -9,19 +9,12 @@ from __future__ import annotations
 from collections import deque
 from types import TracebackType
 
-from .actors import EventHub, Subscription
+from .actors import EventHub, Subscription, event_of
 from .model import (
-    Automation,
-    DefinitionDeleted,
-    DefinitionUpdated,
     Event,
-    Run,
-    RunUpdated,
     Scope,
-    Tombstone,
-    from_msgpack,
 )
-from .persistence import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry, Reader
+from .persistence import Reader
 
 __all__ = ["EventStream", "event_of"]
 
@@ -57,9 +50,13 @@ class EventStream:
                 self._live = len(entries) < _PAGE
                 continue
             event = await self._subscription.receive()
-            if event.seq > self._last:
+            if event.seq == self._last + 1:
                 self._last = event.seq
                 return event
+            if event.seq > self._last:
+                # A gap: another scope's entries, or another process's commits that were
+                # published later or not at all. The journal has them in order.
+                self._live = False
 
     async def aclose(self) -> None:
         if self._subscription is not None:
@@ -75,14 +72,3 @@ class EventStream:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-def event_of(entry: JournalEntry) -> Event:
-    """The event a journal entry records."""
-    if entry.kind == RUN_UPDATED:
-        return RunUpdated(seq=entry.seq, run=from_msgpack(entry.body, Run))
-    if entry.kind == AUTOMATION_UPDATED:
-        return DefinitionUpdated(seq=entry.seq, automation=from_msgpack(entry.body, Automation))
-    if entry.kind == AUTOMATION_DELETED:
-        return DefinitionDeleted(seq=entry.seq, tombstone=from_msgpack(entry.body, Tombstone))
-    raise ValueError(f"journal entry {entry.seq} has unknown kind {entry.kind!r}")

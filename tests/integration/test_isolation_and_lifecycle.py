@@ -146,3 +146,38 @@ async def test_idle_automations_deactivate(runtime_factory: OpenRuntime) -> None
 
 def _task_count() -> int:
     return len(anyio.get_running_tasks())
+
+
+async def test_events_of_another_process_reach_this_one_in_order(
+    runtime_factory: OpenRuntime,
+) -> None:
+    async def agent(ctx: am.RunContext) -> str:
+        return await ctx.ask(am.Question("Ship it?"))
+
+    # Two runtimes on one file know each other only through the database, as two
+    # processes would: each has its own hub and its own writer.
+    async with runtime_factory({"default": agent}) as worker, runtime_factory() as other:
+        a = await worker.create(new())
+        async with other.events(0) as events:
+            run = await worker.run_now(a.id)
+            blocked = await other.wait(run.id, until=am.RunState.AWAITING_INPUT, timeout=10)
+            assert blocked.blocker is not None
+            await worker.answer(run.id, blocked.blocker.id, "yes")
+            done = await other.wait(run.id, timeout=10)
+            assert (done.state, done.result) == (am.RunState.SUCCEEDED, "yes")
+            seen: list[am.Event] = []
+            with anyio.fail_after(10):
+                async for event in events:
+                    seen.append(event)
+                    if isinstance(event, am.RunUpdated) and event.run.state.is_terminal:
+                        break
+        seqs = [e.seq for e in seen]
+        assert seqs == sorted(set(seqs))
+        states = [e.run.state for e in seen if isinstance(e, am.RunUpdated)]
+        assert states == [
+            am.RunState.SCHEDULED,
+            am.RunState.RUNNING,
+            am.RunState.AWAITING_INPUT,
+            am.RunState.RUNNING,
+            am.RunState.SUCCEEDED,
+        ]

@@ -2,7 +2,7 @@
 
 from ._automation_actor import AutomationActor
 from ._context import RunContext
-from ._hub import EventHub, Subscription
+from ._hub import EventHub, Subscription, event_of
 from ._messages import AutomationMessage, Delete, Fire, RunEnded, RunNow, Update
 from ._run_actor import RunActor
 from ._scheduler import Scheduler
@@ -25,5 +25,6 @@ __all__ = [
     "Subscription",
     "Supervisor",
     "Update",
+    "event_of",
     "open_supervisor",
 ]

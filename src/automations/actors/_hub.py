@@ -8,24 +8,39 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ..model import DefinitionDeleted, DefinitionUpdated, Event, Run, RunUpdated, Scope
+from ..model import (
+    Automation,
+    DefinitionDeleted,
+    DefinitionUpdated,
+    Event,
+    Run,
+    RunUpdated,
+    Scope,
+    Tombstone,
+    from_msgpack,
+)
 from ..persistence import (
+    AUTOMATION_DELETED,
+    AUTOMATION_UPDATED,
+    RUN_UPDATED,
     Batch,
     CreateAutomations,
     DeleteAutomation,
+    JournalEntry,
     Operation,
     ReconcileRuns,
     SaveAutomation,
     SaveRun,
 )
 
-__all__ = ["EventHub", "Subscription"]
+__all__ = ["EventHub", "Subscription", "event_of"]
 
 
 class EventHub:
@@ -35,11 +50,24 @@ class EventHub:
         self._subscribers: dict[int, tuple[Scope, MemoryObjectSendStream[Event]]] = {}
         self._run_watchers: dict[str, list[Callable[[Run], None]]] = {}
         self._next = 0
+        self._local: deque[int] = deque()
+        """Sequence numbers committed here and not yet passed by the journal follower."""
 
     def on_commit(self, operation: Operation, result: object) -> None:
         """The store's commit listener."""
         for scope, event in _events_of(operation, result):
+            self._local.append(event.seq)
             self.publish(scope, event)
+
+    def publish_foreign(self, entry: JournalEntry) -> None:
+        """An entry another process committed, unless this process published it already."""
+        local = self._local
+        while local and local[0] < entry.seq:
+            local.popleft()
+        if local and local[0] == entry.seq:
+            local.popleft()
+            return
+        self.publish(Scope(entry.project, entry.directory), event_of(entry))
 
     def publish(self, scope: Scope, event: Event) -> None:
         for subscribed_scope, send in list(self._subscribers.values()):
@@ -118,3 +146,14 @@ def _events_of(operation: Operation, result: object) -> Iterator[tuple[Scope, Ev
     elif isinstance(operation, ReconcileRuns) and isinstance(result, list):
         for seq, scope, run in result:
             yield scope, RunUpdated(seq=seq, run=run)
+
+
+def event_of(entry: JournalEntry) -> Event:
+    """The event a journal entry records."""
+    if entry.kind == RUN_UPDATED:
+        return RunUpdated(seq=entry.seq, run=from_msgpack(entry.body, Run))
+    if entry.kind == AUTOMATION_UPDATED:
+        return DefinitionUpdated(seq=entry.seq, automation=from_msgpack(entry.body, Automation))
+    if entry.kind == AUTOMATION_DELETED:
+        return DefinitionDeleted(seq=entry.seq, tombstone=from_msgpack(entry.body, Tombstone))
+    raise ValueError(f"journal entry {entry.seq} has unknown kind {entry.kind!r}")

@@ -19,6 +19,7 @@ from anyio.abc import TaskGroup
 from ..model import StopReason
 from ..runtime import ActorGroup, ActorRef, MailboxClosed
 from ._automation_actor import AutomationActor
+from ._follower import follow_journal
 from ._lease import hold_lease
 from ._messages import AutomationMessage, Fire
 from ._run_actor import RunActor
@@ -119,6 +120,7 @@ async def open_supervisor(services: Services, *, grace: float) -> AsyncIterator[
         try:
             async with anyio.create_task_group() as scheduling:
                 scheduling.start_soon(hold_lease, services, lead, name="scheduler-lease")
+                scheduling.start_soon(follow_journal, services, services.hub, name="follower")
                 try:
                     yield supervisor
                 finally:

@@ -94,6 +94,10 @@ class Reader:
     async def last_seq(self) -> int:
         return await self.run(last_seq)
 
+    async def all_journal(self, after: int, limit: int) -> list[JournalEntry]:
+        """Entries of every scope after `after` (the journal follower's view)."""
+        return await self.run(lambda c: all_journal(c, after, limit))
+
     async def executed_runs(self, scope: Scope, automation_id: str) -> int:
         return await self.run(lambda c: count_executed(c, scope, automation_id))
 
@@ -208,3 +212,11 @@ def due_automations(
 def active_owners(connection: apsw.Connection) -> list[str]:
     rows = connection.execute("SELECT DISTINCT owner FROM runs WHERE owner IS NOT NULL")
     return [str(owner) for (owner,) in rows]
+
+
+def all_journal(connection: apsw.Connection, after: int, limit: int) -> list[JournalEntry]:
+    rows = connection.execute(
+        f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after, limit),
+    )
+    return [JournalEntry(*row) for row in rows]
