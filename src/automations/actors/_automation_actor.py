@@ -237,7 +237,8 @@ class AutomationActor:
         `epoch` fences the first write of a scheduled run with the lease it fired under.
         """
         policy = automation.overlap
-        busy = bool(self.active or self.waiting)
+        # A run whose end is durable is over, even before its RunEnded is handled here.
+        busy = bool(self.waiting) or any(not run.ended for run in self.active.values())
         key = automation.where.writer_key
         if policy is Overlap.ALLOW:
             self._start(automation, run, reply, writer_key=None, epoch=epoch)

@@ -108,6 +108,9 @@ class RunActor:
         self._finished = False
         self._finished_event: anyio.Event | None = None
         self.recorded = False
+        self.ended = False
+        """The terminal transition is submitted: writes commit in submission order, so a
+        run started after this moment is recorded after this one's end (overlap)."""
 
     @property
     def id(self) -> str:
@@ -316,9 +319,11 @@ class RunActor:
         delay = _RETRY_FIRST
         while True:
             try:
+                self.ended = True  # `_transition` submits before its first await
                 await self._transition(state, payload)
                 return
             except StorageError:
+                self.ended = False
                 # The disk is full or the file locked: an active run would hold its
                 # writer key forever, so keep trying until the end is recorded.
                 log.exception("could not record the end of run %s; retrying", self.id)
