@@ -59,6 +59,26 @@ class EventHub:
             self._local.append(event.seq)
             self.publish(scope, event)
 
+    def only_local(self, after: int, head: int) -> bool:
+        """True when every journal entry in (after, head] was committed here.
+
+        Sequence numbers are dense, so counting this process's own is enough; when it
+        is not (a gap, or another process wrote), the follower reads the entries.
+        """
+        local = self._local
+        while local and local[0] <= after:
+            local.popleft()
+        count = 0
+        for seq in local:
+            if seq > head:
+                break
+            count += 1
+        if count != head - after:
+            return False
+        for _ in range(count):
+            local.popleft()
+        return True
+
     def publish_foreign(self, entry: JournalEntry) -> None:
         """An entry another process committed, unless this process published it already."""
         local = self._local
