@@ -177,17 +177,23 @@ class Runtime:
 
     async def answer(self, run_id: str, blocker_id: str, reply: str | bool) -> None:
         """Answer a blocker: a `str` for a question (one of its options, if it has
-        any), a `bool` for a permission. Stored durably, then delivered exactly once."""
+        any), a `bool` for a permission. Stored durably, then delivered exactly once.
+
+        Answering again with the same reply changes nothing, even after the run went
+        on; a different reply to an answered blocker is a `Conflict`.
+        """
         run = await self.get_run(run_id)
         blocker = run.blocker
-        if blocker is None or blocker.id != blocker_id:
-            raise NotFound(f"run {run_id} is not waiting on blocker {blocker_id}")
-        _check_reply(blocker.request, reply)
+        if blocker is not None and blocker.id == blocker_id:
+            _check_reply(blocker.request, reply)
+        # Otherwise the store decides: the same answer again (no-op), another answer to
+        # an answered blocker (Conflict), or no such open blocker (NotFound).
         services = self._services
         stored = StoreAnswer(
             self.scope, run_id, blocker_id, msgspec.json.encode(reply), services.now()
         )
-        await self._store.write(stored)
+        if not await self._store.write(stored):
+            return  # answered already, identically: delivered once, then
         actor = self._supervisor.runs.get(run_id)
         if actor is not None:
             actor.deliver(blocker_id, reply)

@@ -93,7 +93,8 @@ async def test_an_answer_given_twice_is_delivered_once(runtime_factory: OpenRunt
         await rt.answer(run.id, run.blocker.id, "Ada")  # the same answer again: no-op
         done = await rt.wait(run.id, timeout=10)
         assert (done.result, asked) == ("Ada", 1)
-        with pytest.raises(am.NotFound):  # the blocker is closed now
+        await rt.answer(run.id, run.blocker.id, "Ada")  # a retry after the run went on
+        with pytest.raises(am.Conflict, match="already answered"):
             await rt.answer(run.id, run.blocker.id, "Grace")
 
 
