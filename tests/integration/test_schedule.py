@@ -119,20 +119,27 @@ async def test_catchup_latest_also_runs_the_latest_missed_slot(
         assert catchup.state is am.RunState.SUCCEEDED
 
 
+async def _fire_until_stopped(rt: Runtime, clock: ManualClock, count: int) -> am.Automation:
+    """A 30 s interval with `AfterCount(count)`, fired slot by slot one past its stop."""
+    a = await rt.create(new(schedule=every(30), stop=am.AfterCount(count)))
+    for k in range(1, count + 2):
+        await _advance_to(clock, a.created_at + timedelta(seconds=30 * k))
+        if k <= count:
+            await _ended_runs(rt, a.id, k)
+    await clock.wait_sleepers(1)
+    return await definition_where(rt, a.id, lambda x: x.executed_runs == count)
+
+
 async def test_count_stop_gives_exactly_that_many_runs_and_no_missed_record(
     runtime_factory: OpenRuntime, clock: ManualClock
 ) -> None:
     async with runtime_factory() as rt:
-        a = await rt.create(new(schedule=every(30), stop=am.AfterCount(3)))
-        for k in range(1, 4):
-            await _advance_to(clock, a.created_at + timedelta(seconds=30 * k))
-            await _ended_runs(rt, a.id, k)
-        done = await definition_where(rt, a.id, lambda x: x.executed_runs == 3)
+        done = await _fire_until_stopped(rt, clock, 3)
         assert done.next_fire_at is None and done.next_fires == ()
         clock.advance(3600)
         await clock.wait_sleepers(1)
     async with runtime_factory() as rt:
-        runs = (await rt.runs(a.id)).items
+        runs = (await rt.runs(done.id)).items
         assert len(runs) == 3
         assert all(r.state is am.RunState.SUCCEEDED for r in runs)
 
@@ -274,17 +281,11 @@ async def test_count_101_works_past_a_page_of_the_ledger(
     runtime_factory: OpenRuntime, clock: ManualClock
 ) -> None:
     async with runtime_factory() as rt:
-        a = await rt.create(new(schedule=every(30), stop=am.AfterCount(101)))
-        for k in range(1, 103):
-            await _advance_to(clock, a.created_at + timedelta(seconds=30 * k))
-            if k <= 101:
-                await _ended_runs(rt, a.id, k)
-        await clock.wait_sleepers(1)
-        done = await definition_where(rt, a.id, lambda x: x.executed_runs == 101)
+        done = await _fire_until_stopped(rt, clock, 101)
         assert done.next_fire_at is None
-        first_page = await rt.runs(a.id, limit=100)
+        first_page = await rt.runs(done.id, limit=100)
         assert first_page.next_cursor is not None
-        second_page = await rt.runs(a.id, limit=100, cursor=first_page.next_cursor)
+        second_page = await rt.runs(done.id, limit=100, cursor=first_page.next_cursor)
         runs = [*first_page.items, *second_page.items]
         assert len(runs) == 101, sorted(
             (r.triggered_at.isoformat(), r.state.value, str(r.stop_reason)) for r in runs

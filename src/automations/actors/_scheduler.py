@@ -16,7 +16,7 @@ from datetime import datetime
 import anyio
 
 from ..model import Automation, from_ms, to_ms
-from ..persistence import CreateAutomations, DeleteAutomation, Operation, SaveAutomation
+from ..persistence import CreateAutomations, Operation, SaveAutomation
 from ._services import Services
 
 __all__ = ["HORIZON_MS", "Scheduler"]
@@ -58,8 +58,7 @@ class Scheduler:
         elif isinstance(operation, CreateAutomations):
             for automation in operation.automations:
                 self._note(operation.scope, automation)
-        elif isinstance(operation, DeleteAutomation):
-            pass  # its stale entries are ignored by its (deleted) actor
+        # A deleted automation's stale entries are ignored by its actor when they fire.
 
     def _note(self, scope: object, automation: Automation) -> None:
         if scope != self._services.scope or automation.next_fire_at is None:

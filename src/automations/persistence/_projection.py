@@ -24,6 +24,7 @@ from ..model import (
 )
 
 __all__ = [
+    "_JOURNAL_COLUMNS",
     "AUTOMATION_DELETED",
     "AUTOMATION_UPDATED",
     "RUN_UPDATED",

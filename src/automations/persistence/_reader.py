@@ -15,12 +15,11 @@ import apsw
 
 from ..model import Automation, Run, Scope, from_msgpack
 from ._connection import Durability, connect, storage_error
-from ._projection import JournalEntry
+from ._projection import _JOURNAL_COLUMNS, JournalEntry, journal_entries
 
 __all__ = ["Page", "Reader"]
 
 T = TypeVar("T")
-_JOURNAL_COLUMNS = "seq, at, kind, entity_id, revision, project, directory, writer_key, owner, body"
 
 
 class Page(NamedTuple):
@@ -96,7 +95,7 @@ class Reader:
 
     async def all_journal(self, after: int, limit: int) -> list[JournalEntry]:
         """Entries of every scope after `after` (the journal follower's view)."""
-        return await self.run(lambda c: all_journal(c, after, limit))
+        return await self.run(lambda c: list(journal_entries(c, after, limit)))
 
     async def executed_runs(self, scope: Scope, automation_id: str) -> int:
         return await self.run(lambda c: count_executed(c, scope, automation_id))
@@ -212,11 +211,3 @@ def due_automations(
 def active_owners(connection: apsw.Connection) -> list[str]:
     rows = connection.execute("SELECT DISTINCT owner FROM runs WHERE owner IS NOT NULL")
     return [str(owner) for (owner,) in rows]
-
-
-def all_journal(connection: apsw.Connection, after: int, limit: int) -> list[JournalEntry]:
-    rows = connection.execute(
-        f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
-        (after, limit),
-    )
-    return [JournalEntry(*row) for row in rows]
