@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import testing
 from ._event_stream import EventStream
-from .actors import Executor, RunContext
+from .actors import Executor, Role, RunContext, resumable
 from .api import Runtime, open_runtime
 from .model import (
     AfterCount,
@@ -37,6 +37,7 @@ from .model import (
     Never,
     NewAutomation,
     NotFound,
+    NotServed,
     Once,
     Overlap,
     Permission,
@@ -90,10 +91,12 @@ __all__ = [
     "Never",
     "NewAutomation",
     "NotFound",
+    "NotServed",
     "Once",
     "Overlap",
     "Permission",
     "Question",
+    "Role",
     "Run",
     "RunContext",
     "RunError",
@@ -111,5 +114,6 @@ __all__ = [
     "Where",
     "__version__",
     "open_runtime",
+    "resumable",
     "testing",
 ]

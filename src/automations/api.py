@@ -18,22 +18,26 @@ from typing import Any, TypeVar
 import anyio
 import msgspec
 
+from ._commands import is_alive, send_cancel, send_run_now
 from ._event_stream import EventStream
 from .actors import (
     AutomationMessage,
     Delete,
     EventHub,
     Executor,
+    Role,
     RunNow,
     Services,
     Supervisor,
     Update,
     open_supervisor,
+    record_cancelled,
 )
 from .model import (
     Automation,
     AutomationPatch,
     Catalog,
+    Conflict,
     NewAutomation,
     NotFound,
     Permission,
@@ -139,7 +143,13 @@ class Runtime:
 
     async def run_now(self, automation_id: str) -> Run:
         """Start a run at once; returns it as soon as it is durably `scheduled` (or
-        recorded as skipped by the overlap policy)."""
+        recorded as skipped by the overlap policy).
+
+        In a client, the worker serving this scope starts it (`NotServed` if none does).
+        """
+        if self._services.role == "client":
+            await self.get(automation_id)  # NotFound here, before asking anyone
+            return await send_run_now(self._services, self._supervisor.follower, automation_id)
         return await self._ask_automation(automation_id, RunNow)
 
     async def get_run(self, run_id: str) -> Run:
@@ -189,9 +199,11 @@ class Runtime:
         # Otherwise the store decides: the same answer again (no-op), another answer to
         # an answered blocker (Conflict), or no such open blocker (NotFound).
         services = self._services
+        encoded = msgspec.json.encode(reply)
         stored = StoreAnswer(
-            self.scope, run_id, blocker_id, msgspec.json.encode(reply), services.now()
+            self.scope, run_id, blocker_id, encoded, services.now(), sender=services.owner
         )
+        # The store also sends the answer to the process running the run, if not this one.
         if not await self._store.write(stored):
             return  # answered already, identically: delivered once, then
         actor = self._supervisor.runs.get(run_id)
@@ -199,19 +211,26 @@ class Runtime:
             actor.deliver(blocker_id, reply)
 
     async def cancel(self, run_id: str) -> Run:
-        """Cancel a run; returns it once it has ended (`stopped/cancelled`, or whatever
-        end it reached before the cancel was accepted)."""
+        """Cancel a run, wherever it executes; returns it once it has ended
+        (`stopped/cancelled`, or whatever end it reached before the cancel was accepted)."""
         actor = self._supervisor.runs.get(run_id)
-        if actor is None:
-            run = await self.get_run(run_id)
-            if run.state.is_terminal:
+        if actor is not None:
+            actor.request_stop(StopReason.CANCELLED)
+            actor.start()
+        else:
+            while (run := await self.get_run(run_id)).state.is_active:
+                owner = await self._store.reader.run_owner(self.scope, run_id)
+                if owner is None:
+                    continue  # it just ended
+                if await is_alive(self._services, owner):
+                    await send_cancel(self._services, run, owner)
+                    break
+                try:  # its process died and nobody reconciled it yet
+                    return await record_cancelled(self._services, run)
+                except Conflict:
+                    continue  # the reconciler got there first
+            else:
                 return run
-            raise NotFound(
-                f"run {run_id} is not executing in this runtime; cancel it from the "
-                "process that runs it"
-            )
-        actor.request_stop(StopReason.CANCELLED)
-        actor.start()
         return await self.wait(run_id, until=RunState.STOPPED)
 
     # -- events --------------------------------------------------------------------
@@ -253,12 +272,7 @@ def _owner() -> str:
 async def _liveness(database: str, owner: str) -> AsyncIterator[None]:
     """Hold this process's liveness lock while the runtime is open (DESIGN 8)."""
     lock = FileLock(liveness_lock_path(database, owner))
-
-    def take() -> bool:
-        os.makedirs(os.path.dirname(lock.path), mode=0o700, exist_ok=True)
-        return lock.try_acquire()
-
-    taken: bool = await anyio.to_thread.run_sync(take)
+    taken: bool = await anyio.to_thread.run_sync(lock.try_acquire)
     if not taken:
         raise StorageError(f"could not take the liveness lock {lock.path}; is it on NFS?")
     try:
@@ -279,12 +293,18 @@ async def open_runtime(
     min_interval: timedelta = DEFAULT_MIN_INTERVAL,
     catalog: Catalog | None = None,
     cancel_grace: float = 5.0,
+    role: Role = "worker",
 ) -> AsyncIterator[Runtime]:
     """Open the database at `path` and run a runtime on it until the block exits.
 
-    `project` and `directory` scope everything this runtime sees. On exit every run
-    still active is stopped with a recorded reason and no task is left behind.
+    `project` and `directory` scope everything this runtime sees. A `"worker"`
+    executes runs and competes for the scope's scheduler lease; a `"client"` (a
+    command line, say) never executes: its run-now and cancel go to the workers
+    through the database. On exit every run still active is stopped with a recorded
+    reason and no task is left behind.
     """
+    if role not in ("worker", "client"):
+        raise ValidationError([("role", "role_must_be_worker_or_client")])
     if directory is None:
         directory = await anyio.to_thread.run_sync(os.getcwd)
     scope = Scope(project, directory)
@@ -302,6 +322,7 @@ async def open_runtime(
             cancel_grace=cancel_grace,
             min_interval=min_interval,
             catalog=catalog,
+            role=role,
         )
         async with open_supervisor(services, grace=cancel_grace) as supervisor:
             yield Runtime(services, supervisor)

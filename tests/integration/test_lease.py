@@ -34,8 +34,8 @@ async def test_each_acquisition_raises_the_epoch_and_stale_writes_are_refused(
     async with runtime_factory() as rt:
         a = await rt.create(new())
     async with open_store(db) as store:
-        first = await store.write(AcquireLease("one", T0))
-        second = await store.write(AcquireLease("two", T0))
+        first = await store.write(AcquireLease(SCOPE, "one", T0))
+        second = await store.write(AcquireLease(SCOPE, "two", T0))
         assert second == first + 1
         run = make_run(a.id, trigger=am.Trigger.SCHEDULE, triggered_at=T0)
         with pytest.raises(am.LeaseLost, match="another process took it over"):

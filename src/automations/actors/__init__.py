@@ -2,23 +2,30 @@
 
 from ._automation_actor import AutomationActor
 from ._context import RunContext
+from ._follower import Follower
 from ._hub import EventHub, Subscription, event_of
-from ._messages import AutomationMessage, Delete, Fire, RunEnded, RunNow, Update
+from ._lease import lease_lock
+from ._messages import Adopt, AutomationMessage, Delete, Fire, Refresh, RunEnded, RunNow, Update
+from ._records import record_cancelled
 from ._run_actor import RunActor
 from ._scheduler import Scheduler
-from ._services import Executor, Services
+from ._services import Executor, Role, Services, is_resumable, resumable
 from ._supervisor import Supervisor, open_supervisor
 
 __all__ = [
+    "Adopt",
     "AutomationActor",
     "AutomationMessage",
     "Delete",
     "EventHub",
     "Executor",
     "Fire",
+    "Follower",
     "RunActor",
     "RunContext",
     "RunEnded",
+    "Refresh",
+    "Role",
     "RunNow",
     "Scheduler",
     "Services",
@@ -26,5 +33,9 @@ __all__ = [
     "Supervisor",
     "Update",
     "event_of",
+    "is_resumable",
+    "lease_lock",
     "open_supervisor",
+    "record_cancelled",
+    "resumable",
 ]

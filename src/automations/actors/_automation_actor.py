@@ -37,11 +37,20 @@ from ..model import (
     new_run,
     new_run_id,
 )
-from ..persistence import SaveAutomation
+from ..persistence import Adopted, SaveAutomation
 from ..runtime import Reply
 from ..schedules import apply_patch, missed_slots, timeline_of, with_next_fires
-from ._messages import AutomationMessage, Delete, Fire, RunEnded, RunNow, Update
-from ._records import record_missed, record_skipped
+from ._messages import (
+    Adopt,
+    AutomationMessage,
+    Delete,
+    Fire,
+    Refresh,
+    RunEnded,
+    RunNow,
+    Update,
+)
+from ._records import record_cancelled, record_missed, record_skipped
 from ._run_actor import RunActor
 from ._services import Services
 
@@ -104,6 +113,12 @@ class AutomationActor:
         if isinstance(message, RunEnded):
             await self._run_ended(message)
             return
+        if isinstance(message, Refresh):
+            self._refresh(message.automation)
+            return
+        if isinstance(message, Adopt):
+            await self._adopt(message.adopted)
+            return
         if isinstance(message, Fire):
             try:
                 await self._fire(message.slot, at_startup=message.at_startup, epoch=message.epoch)
@@ -117,7 +132,7 @@ class AutomationActor:
             message.reply.fail(NotFound(f"no automation {self.id} in this project and directory"))
             return
         if isinstance(message, RunNow):
-            await self._run_now(self.automation, message.reply)
+            await self._run_now(self.automation, message)
         elif isinstance(message, Update):
             await _answer(message.reply, self._update_fresh(message))
         elif isinstance(message, Delete):
@@ -130,6 +145,16 @@ class AutomationActor:
         self.automation = await self._services.store.reader.automation(
             self._services.scope, self.id
         )
+
+    def _refresh(self, automation: Automation | None) -> None:
+        """Another process changed the definition; deleting it cancels the runs here."""
+        if automation is None:
+            for run in [*self.active.values(), *self.waiting]:
+                run.request_stop(StopReason.CANCELLED)
+                run.start()
+            self.automation = None
+        elif self.automation is None or automation.revision >= self.automation.revision:
+            self.automation = automation
 
     async def _update_fresh(self, message: Update) -> Automation:
         """Apply an update; if another process changed the definition meanwhile, read it
@@ -207,16 +232,42 @@ class AutomationActor:
 
     # -- runs -----------------------------------------------------------------------
 
-    async def _run_now(self, automation: Automation, reply: Reply[Run]) -> None:
-        run = self._new_run(automation, Trigger.MANUAL, self._services.now(), attended=True)
-        await self._launch(automation, run, reply)
+    async def _run_now(self, automation: Automation, message: RunNow) -> None:
+        now = self._services.now()
+        run = self._new_run(automation, Trigger.MANUAL, now, attended=True, id=message.run_id)
+        await self._launch(automation, run, message.reply)
+
+    async def _adopt(self, adopted: Adopted) -> None:
+        """Go on with a run of a process that died; it is `running` under this one."""
+        automation = self.automation
+        if automation is None:  # deleted since it was adopted
+            await record_cancelled(self._services, adopted.run)
+            return
+        actor = RunActor(
+            self._services,
+            automation,
+            adopted.run,
+            writer_key=adopted.writer_key,
+            reply=None,
+            on_end=self._report_end,
+            spawn=self._spawn_task,
+            reopen=adopted.blocker,
+        )
+        self.active[actor.id] = actor
+        self._spawn_run(actor)
 
     def _new_run(
-        self, automation: Automation, trigger: Trigger, triggered_at: datetime, *, attended: bool
+        self,
+        automation: Automation,
+        trigger: Trigger,
+        triggered_at: datetime,
+        *,
+        attended: bool,
+        id: str | None = None,
     ) -> Run:
         continued = automation.context is ContextMode.CONTINUE
         return new_run(
-            id=new_run_id(),
+            id=id or new_run_id(),
             automation_id=automation.id,
             definition_revision=automation.revision,
             trigger=trigger,

@@ -16,7 +16,9 @@ class RunContext:
     """Handed to the executor; every method reports to the run's actor.
 
     `run` is the run as it started (state `running`) and `automation` its definition
-    at that moment; `attended` is True for runs a person started (run-now).
+    at that moment; `attended` is True for runs a person started (run-now). A run of
+    a `resumable` executor taken over after its process died has `resumed` set and
+    its last checkpoint in `checkpoint_data`.
     """
 
     __slots__ = ("_actor", "attended", "automation", "run")
@@ -26,6 +28,16 @@ class RunContext:
         self.run = run
         self.automation = automation
         self.attended = run.attended
+
+    @property
+    def resumed(self) -> bool:
+        """True when this call goes on with a run another process started."""
+        return self._actor.resumed
+
+    @property
+    def checkpoint_data(self) -> Any:
+        """The last checkpoint saved by the run, decoded from JSON; None if there is none."""
+        return self._actor.checkpoint_data
 
     @property
     def steps(self) -> int:

@@ -1,36 +1,88 @@
-"""The journal follower: what other processes commit reaches this one's subscribers.
+"""The journal follower: what other processes commit reaches this one.
 
-Every runtime polls the head of the journal; entries it did not commit itself are
-published to its hub, so `events()` and `wait()` see runs other processes execute.
-Polling is the design (DESIGN 8): SQLite has no cross-process notification.
+Every runtime looks at the database every `FOLLOW_SECONDS` with `PRAGMA data_version`,
+which costs microseconds and changes only when another connection committed. Journal
+entries it did not commit itself are published to its hub (so `events()` and `wait()`
+see runs other processes execute) and handed to its listeners (the scheduler, the
+actors of changed automations). Polling is the design (DESIGN 8): SQLite has no
+cross-process notification.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anyio
 
+from ..model import Event, Scope
 from ._hub import EventHub
 from ._services import Services
 
-__all__ = ["FOLLOW_SECONDS", "follow_journal"]
+__all__ = ["FOLLOW_SECONDS", "Follower"]
 
-FOLLOW_SECONDS = 0.05
+FOLLOW_SECONDS = 0.02
 _PAGE = 1_000
 
 
-async def follow_journal(services: Services, hub: EventHub) -> None:
-    """Publish other processes' journal entries, in order, until cancelled."""
-    reader = services.store.reader
-    last = await reader.last_seq()
-    while True:
-        await anyio.sleep(FOLLOW_SECONDS)
-        head = await reader.last_seq()
-        if head <= last:
-            continue
-        if hub.only_local(last, head):  # the usual case in a busy worker: no read at all
-            last = head
-            continue
+class Follower:
+    """Follows the journal and tells who waits for other processes' commits."""
+
+    def __init__(self, services: Services, hub: EventHub) -> None:
+        self._services = services
+        self._hub = hub
+        self._listeners: list[Callable[[Scope, Event], None]] = []
+        self._generation = 0
+        self._looked = anyio.Event()
+        self.commands_head = 0
+        """The highest command id seen in the database."""
+
+    def add_listener(self, listener: Callable[[Scope, Event], None]) -> None:
+        """Call `listener` with every event another process committed, in order."""
+        self._listeners.append(listener)
+
+    @property
+    def generation(self) -> int:
+        """Grows each time the follower saw a commit by another connection."""
+        return self._generation
+
+    async def wait_past(self, generation: int) -> None:
+        """Return once the follower saw a commit after `generation`."""
+        while self._generation <= generation:
+            await self._looked.wait()
+
+    def poke(self) -> None:
+        """Wake whoever waits for a commit, as if the follower saw one."""
+        self._generation += 1
+        looked, self._looked = self._looked, anyio.Event()
+        looked.set()
+
+    async def run(self) -> None:
+        """Follow until cancelled."""
+        services = self._services
+        reader = services.store.reader
+        watch = services.store.open_watch()
+        try:
+            last = await reader.last_seq()
+            while True:
+                await anyio.sleep(FOLLOW_SECONDS)
+                if not watch.changed():
+                    continue
+                head, self.commands_head = await anyio.to_thread.run_sync(watch.heads)
+                if head > last and not self._hub.only_local(last, head):
+                    last = await self._publish(last)
+                last = max(last, head)
+                self.poke()
+        finally:
+            watch.close()
+
+    async def _publish(self, last: int) -> int:
+        reader = self._services.store.reader
         while entries := await reader.all_journal(last, _PAGE):
             for entry in entries:
-                hub.publish_foreign(entry)
+                event = self._hub.publish_foreign(entry)
+                if event is not None:
+                    scope = Scope(entry.project, entry.directory)
+                    for listener in self._listeners:
+                        listener(scope, event)
             last = entries[-1].seq
+        return last

@@ -35,6 +35,7 @@ from ..persistence import (
     DeleteAutomation,
     JournalEntry,
     Operation,
+    Reconciled,
     ReconcileRuns,
     SaveAutomation,
     SaveRun,
@@ -79,15 +80,18 @@ class EventHub:
             local.popleft()
         return True
 
-    def publish_foreign(self, entry: JournalEntry) -> None:
-        """An entry another process committed, unless this process published it already."""
+    def publish_foreign(self, entry: JournalEntry) -> Event | None:
+        """An entry another process committed, unless this process published it already;
+        the event, when it was published here."""
         local = self._local
         while local and local[0] < entry.seq:
             local.popleft()
         if local and local[0] == entry.seq:
             local.popleft()
-            return
-        self.publish(Scope(entry.project, entry.directory), event_of(entry))
+            return None
+        event = event_of(entry)
+        self.publish(Scope(entry.project, entry.directory), event)
+        return event
 
     def publish(self, scope: Scope, event: Event) -> None:
         for subscribed_scope, send in list(self._subscribers.values()):
@@ -163,9 +167,9 @@ def _events_of(operation: Operation, result: object) -> Iterator[tuple[Scope, Ev
     elif isinstance(operation, CreateAutomations) and isinstance(result, list):
         for seq, automation in zip(result, operation.automations, strict=True):
             yield operation.scope, DefinitionUpdated(seq=seq, automation=automation)
-    elif isinstance(operation, ReconcileRuns) and isinstance(result, list):
-        for seq, scope, run in result:
-            yield scope, RunUpdated(seq=seq, run=run)
+    elif isinstance(operation, ReconcileRuns) and isinstance(result, Reconciled):
+        for seq, run in result.changed:
+            yield operation.scope, RunUpdated(seq=seq, run=run)
 
 
 def event_of(entry: JournalEntry) -> Event:

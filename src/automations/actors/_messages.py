@@ -6,9 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..model import Automation, AutomationPatch, Run, Tombstone
+from ..persistence import Adopted
 from ..runtime import Reply
 
-__all__ = ["AutomationMessage", "Delete", "Fire", "RunEnded", "RunNow", "Update"]
+__all__ = [
+    "Adopt",
+    "AutomationMessage",
+    "Delete",
+    "Fire",
+    "Refresh",
+    "RunEnded",
+    "RunNow",
+    "Update",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +36,8 @@ class Delete:
 @dataclass(frozen=True, slots=True)
 class RunNow:
     reply: Reply[Run]
+    run_id: str | None = None
+    """The id to give the run (a command from another process chose it), or a new one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,4 +62,18 @@ class Fire:
     """The lease epoch the scheduler fires under; the writes it causes carry it."""
 
 
-AutomationMessage = Update | Delete | RunNow | RunEnded | Fire
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    """Another process changed the definition (`automation`) or deleted it (None)."""
+
+    automation: Automation | None
+
+
+@dataclass(frozen=True, slots=True)
+class Adopt:
+    """Go on with a run whose process died (see `persistence.ReconcileRuns`)."""
+
+    adopted: Adopted
+
+
+AutomationMessage = Update | Delete | RunNow | RunEnded | Fire | Refresh | Adopt

@@ -1,7 +1,8 @@
-"""Runs that are recorded but never execute: skipped by overlap, missed by the schedule.
+"""Runs that end without executing: skipped by overlap, missed by the schedule, or
+cancelled before the executor was called again.
 
-Each is written in one transaction (`Batch`): the run as `scheduled` and at once as
-`stopped`, so a failure can never leave half of one behind.
+A new one is written in one transaction (`Batch`): the run as `scheduled` and at once
+as `stopped`, so a failure can never leave half of one behind.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..model import (
 from ..persistence import Batch, SaveRun
 from ._services import Services
 
-__all__ = ["record_missed", "record_skipped"]
+__all__ = ["record_cancelled", "record_missed", "record_skipped"]
 
 
 async def record_skipped(services: Services, run: Run, epoch: int | None = None) -> Run:
@@ -60,3 +61,11 @@ async def record_missed(
         await services.store.write(
             Batch((SaveRun(scope, run, None, now, epoch=epoch), SaveRun(scope, stopped, 1, now)))
         )
+
+
+async def record_cancelled(services: Services, run: Run) -> Run:
+    """End an active `run` that nobody executes any more as `stopped/cancelled`."""
+    now = services.now()
+    stopped = advance(run, RunState.STOPPED, at=now, stop_reason=StopReason.CANCELLED)
+    await services.store.write(SaveRun(services.scope, stopped, run.revision, now))
+    return stopped

@@ -81,9 +81,14 @@ class RunActor:
         spawn: Callable[[Callable[[], Coroutine[Any, Any, None]], str], None],
         deferred: bool = False,
         epoch: int | None = None,
+        reopen: Blocker | None = None,
     ) -> None:
         """A `deferred` run is recorded as scheduled without its writer key, and claims
-        the key only when `start()` lets it run (buffered and superseding runs)."""
+        the key only when `start()` lets it run (buffered and superseding runs).
+
+        A run adopted from a dead process is already `running` under this one;
+        `reopen` is the blocker it waited on, which asking again reopens.
+        """
         self._services = services
         self.automation = automation
         self.run = run
@@ -93,6 +98,9 @@ class RunActor:
         self._spawn = spawn
         self._deferred = deferred
         self._epoch = epoch
+        self._reopen = reopen
+        self.resumed = reopen is not None
+        self.checkpoint_data: Any = None
         self._go: anyio.Event | None = anyio.Event() if deferred else None
         self.steps = 0
         self.cost: float | None = None
@@ -157,7 +165,11 @@ class RunActor:
     async def main(self) -> None:
         try:
             executor = self._services.executors.get(self.automation.executor)
-            if await self._schedule(eager=executor is not None and not self._deferred):
+            if self.resumed:
+                await self._load_checkpoint()
+                self.recorded = True
+                await self._execute(executor)
+            elif await self._schedule(eager=executor is not None and not self._deferred):
                 if self._go is not None:
                     await self._go.wait()
                 await self._execute(executor)
@@ -177,6 +189,11 @@ class RunActor:
                 self._answers_in.close()
                 self._answers.close()
             self._on_end(self)
+
+    async def _load_checkpoint(self) -> None:
+        data = await self._services.store.reader.checkpoint(self.id)
+        if data is not None:
+            self.checkpoint_data = msgspec.json.decode(data)
 
     async def _schedule(self, *, eager: bool) -> bool:
         """Write `scheduled` (holding the writer key) and answer the caller.
@@ -390,8 +407,17 @@ class RunActor:
         if self._outcome is not None:  # the run is ending; do not open a blocker
             await anyio.lowlevel.checkpoint()
             raise anyio.get_cancelled_exc_class()()
-        now = self._services.now()
-        blocker = Blocker(id=new_blocker_id(), request=request, asked_at=now)
+        blocker = self._reopen
+        self._reopen = None
+        if blocker is not None and blocker.request == request:
+            stored = await self._services.store.reader.answer(
+                self._services.scope, self.id, blocker.id
+            )
+            if stored is not None:  # answered while no process ran it
+                return _decode_reply(stored)
+        else:
+            now = self._services.now()
+            blocker = Blocker(id=new_blocker_id(), request=request, asked_at=now)
         with anyio.CancelScope(shield=True):
             await self._transition(RunState.AWAITING_INPUT, {"blocker": blocker})
         if timeout is None:
@@ -475,6 +501,11 @@ async def _settled(running: tuple[Run, PendingWrite] | None) -> None:
     if running is not None:
         with contextlib.suppress(AutomationError):
             await running[1].outcome()
+
+
+def _decode_reply(stored: bytes) -> str | bool:
+    reply: str | bool = msgspec.json.decode(stored, type=str | bool)
+    return reply
 
 
 def _describe(request: Question | Permission) -> str:

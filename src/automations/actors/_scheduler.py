@@ -15,7 +15,7 @@ from datetime import datetime
 
 import anyio
 
-from ..model import Automation, from_ms, to_ms
+from ..model import Automation, DefinitionUpdated, Event, Scope, from_ms, to_ms
 from ..persistence import CreateAutomations, Operation, SaveAutomation
 from ._services import Services
 
@@ -59,6 +59,11 @@ class Scheduler:
             for automation in operation.automations:
                 self._note(operation.scope, automation)
         # A deleted automation's stale entries are ignored by its actor when they fire.
+
+    def on_foreign(self, scope: Scope, event: Event) -> None:
+        """The follower's listener: a definition another process wrote."""
+        if isinstance(event, DefinitionUpdated):
+            self._note(scope, event.automation)
 
     def _note(self, scope: object, automation: Automation) -> None:
         if scope != self._services.scope or automation.next_fire_at is None:

@@ -16,12 +16,14 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from ..model import StopReason
+from ..model import DefinitionDeleted, DefinitionUpdated, Event, Scope, StopReason
+from ..persistence import Adopted
 from ..runtime import ActorGroup, ActorRef, MailboxClosed
 from ._automation_actor import AutomationActor
-from ._follower import follow_journal
-from ._lease import hold_lease
-from ._messages import AutomationMessage, Fire
+from ._follower import Follower
+from ._inbox import Inbox
+from ._lease import hold_lease, keep_reconciling, reconcile_dead_owners
+from ._messages import Adopt, AutomationMessage, Fire, Refresh
 from ._run_actor import RunActor
 from ._scheduler import Scheduler
 from ._services import Services
@@ -31,9 +33,14 @@ __all__ = ["Supervisor", "open_supervisor"]
 
 class Supervisor:
     def __init__(
-        self, services: Services, runs: TaskGroup, actors: ActorGroup[AutomationMessage]
+        self,
+        services: Services,
+        runs: TaskGroup,
+        actors: ActorGroup[AutomationMessage],
+        follower: Follower,
     ) -> None:
         self.services = services
+        self.follower = follower
         self._runs_group = runs
         self._actors = actors
         self._automations: dict[str, ActorRef[AutomationMessage]] = {}
@@ -69,6 +76,23 @@ class Supervisor:
         """The scheduler's way in: the slot is due."""
         self.tell(automation_id, Fire(slot, at_startup, epoch))
 
+    def adopt(self, adopted: Adopted) -> None:
+        """Go on with a run of a dead process (reconciliation took it over)."""
+        self.tell(adopted.run.automation_id, Adopt(adopted))
+
+    def on_foreign(self, scope: Scope, event: Event) -> None:
+        """Another process changed a definition: tell its actor, if it is active here."""
+        if scope != self.services.scope:
+            return
+        if isinstance(event, DefinitionUpdated):
+            automation_id, automation = event.automation.id, event.automation
+        elif isinstance(event, DefinitionDeleted):
+            automation_id, automation = event.tombstone.id, None
+        else:
+            return
+        if automation_id in self._automations:
+            self.tell(automation_id, Refresh(automation))
+
     def tell(self, automation_id: str, message: AutomationMessage) -> None:
         if self._closing:
             return  # shutting down: the actors are stopping; runs record their own ends
@@ -80,6 +104,8 @@ class Supervisor:
             del self._automations[automation_id]
 
     def _spawn_run(self, actor: RunActor) -> None:
+        if self.services.role == "client":  # pragma: no cover - the API never asks
+            raise AssertionError("a client runtime never executes runs")
         self.runs[actor.id] = actor
         self._runs_group.start_soon(self._run, actor, name=f"run:{actor.id}")
 
@@ -108,24 +134,42 @@ class Supervisor:
 
 @asynccontextmanager
 async def open_supervisor(services: Services, *, grace: float) -> AsyncIterator[Supervisor]:
-    """The supervisor with its scheduler; on exit, runs and actors stop with a reason."""
+    """The supervisor with its follower and, in a worker, the lease, the scheduler and
+    the inbox; on exit, runs and actors stop with a reason."""
+    follower = Follower(services, services.hub)
     async with anyio.create_task_group() as runs, anyio.create_task_group() as actors:
-        supervisor = Supervisor(services, runs, ActorGroup(actors))
-
-        async def lead(epoch: int) -> None:
-            scheduler = Scheduler(services, supervisor.fire, epoch)
-            services.store.add_commit_listener(scheduler.on_commit)
-            await scheduler.run()
-
+        supervisor = Supervisor(services, runs, ActorGroup(actors), follower)
+        follower.add_listener(supervisor.on_foreign)
         try:
-            async with anyio.create_task_group() as scheduling:
-                scheduling.start_soon(hold_lease, services, lead, name="scheduler-lease")
-                scheduling.start_soon(follow_journal, services, services.hub, name="follower")
+            async with anyio.create_task_group() as background:
+                background.start_soon(follower.run, name="follower")
+                if services.role == "worker":
+                    _start_worker(background, supervisor)
                 try:
                     yield supervisor
                 finally:
-                    scheduling.cancel_scope.cancel()
+                    background.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await supervisor.shutdown(grace)
             runs.cancel_scope.cancel()  # what is left ignored cancellation past the grace
+
+
+def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
+    """Compete for the lease; execute what other processes ask of this one."""
+    services, follower = supervisor.services, supervisor.follower
+    inbox = Inbox(services, follower, supervisor.automation, supervisor.runs)
+
+    async def lead(epoch: int) -> None:
+        # DESIGN 3: reconcile first, then fire (missed fires included), then lead.
+        await reconcile_dead_owners(services, supervisor.adopt)
+        scheduler = Scheduler(services, supervisor.fire, epoch)
+        services.store.add_commit_listener(scheduler.on_commit)
+        follower.add_listener(scheduler.on_foreign)
+        inbox.lead()
+        async with anyio.create_task_group() as leading:
+            leading.start_soon(keep_reconciling, services, supervisor.adopt, name="reconcile")
+            await scheduler.run()
+
+    background.start_soon(inbox.run, name="inbox")
+    background.start_soon(hold_lease, services, lead, name="scheduler-lease")

@@ -17,6 +17,7 @@ __all__ = [
     "IllegalTransition",
     "LeaseLost",
     "NotFound",
+    "NotServed",
     "StepCapExceeded",
     "StorageError",
     "StoreClosed",
@@ -42,6 +43,11 @@ class ValidationError(AutomationError, ValueError):
 
 class NotFound(AutomationError, LookupError):
     """No such automation, run or blocker in this runtime's scope."""
+
+
+class NotServed(AutomationError):
+    """A client asked for something only a worker can do, and no worker serves its
+    project and directory on that database."""
 
 
 class Conflict(AutomationError):

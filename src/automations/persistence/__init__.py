@@ -3,16 +3,25 @@
 Imports the model (and the runtime's thread-to-loop call). It knows nothing of actors.
 """
 
+from ._commands import (
+    AnswerCommand,
+    CancelCommand,
+    Command,
+    CommandOutcome,
+    CompleteCommand,
+    DropCommand,
+    EnqueueCommand,
+    PendingCommand,
+    RunNowCommand,
+)
 from ._connection import Durability
+from ._leases import AcquireLease, lease_name
 from ._locks import FileLock, lease_lock_path, liveness_lock_path
 from ._ops import (
-    SCHEDULER_LEASE,
-    AcquireLease,
     Batch,
     CreateAutomations,
     DeleteAutomation,
     Operation,
-    ReconcileRuns,
     SaveAutomation,
     SaveCheckpoint,
     SaveRun,
@@ -24,7 +33,8 @@ from ._projection import (
     RUN_UPDATED,
     JournalEntry,
 )
-from ._reader import Page, Reader
+from ._reader import ChangeWatch, Page, Reader
+from ._reconcile import Adopted, Reconciled, ReconcileRuns
 from ._replay import Replay, projection_rows
 from ._schema import APPLICATION_ID, SCHEMA_VERSION
 from ._store import Store, open_store
@@ -32,25 +42,36 @@ from ._writer import GroupCommitWriter, PendingWrite, WriterStats, apply_operati
 
 __all__ = [
     "APPLICATION_ID",
-    "SCHEDULER_LEASE",
-    "AcquireLease",
-    "Batch",
     "AUTOMATION_DELETED",
     "AUTOMATION_UPDATED",
     "RUN_UPDATED",
     "SCHEMA_VERSION",
+    "AcquireLease",
+    "Adopted",
+    "AnswerCommand",
+    "Batch",
+    "CancelCommand",
+    "ChangeWatch",
+    "Command",
+    "CommandOutcome",
+    "CompleteCommand",
     "CreateAutomations",
     "DeleteAutomation",
-    "FileLock",
+    "DropCommand",
     "Durability",
+    "EnqueueCommand",
+    "FileLock",
     "GroupCommitWriter",
     "JournalEntry",
     "Operation",
     "Page",
+    "PendingCommand",
     "PendingWrite",
     "Reader",
     "ReconcileRuns",
+    "Reconciled",
     "Replay",
+    "RunNowCommand",
     "SaveAutomation",
     "SaveCheckpoint",
     "SaveRun",
@@ -59,6 +80,7 @@ __all__ = [
     "WriterStats",
     "apply_operation",
     "lease_lock_path",
+    "lease_name",
     "liveness_lock_path",
     "open_store",
     "projection_rows",

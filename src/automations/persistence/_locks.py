@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import re
 
@@ -27,9 +28,10 @@ class FileLock:
         return self._fd is not None
 
     def try_acquire(self) -> bool:
-        """Take the lock if nobody holds it; never blocks."""
+        """Take the lock if nobody holds it; never blocks. Creates its folder (0700)."""
         if self._fd is not None:
             return True
+        os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -49,8 +51,10 @@ class FileLock:
         self._fd = None
 
 
-def lease_lock_path(database: str) -> str:
-    return f"{database}.lease"
+def lease_lock_path(database: str, lease: str) -> str:
+    """Where the holder of the lease named `lease` holds its lock (one file per scope)."""
+    digest = hashlib.sha256(lease.encode()).hexdigest()[:32]
+    return os.path.join(f"{database}-leases", f"{digest}.lock")
 
 
 def liveness_lock_path(database: str, owner: str) -> str:

@@ -14,24 +14,24 @@ from datetime import datetime
 from typing import Protocol
 
 import apsw
+import msgspec
 
 from ..model import (
     PREDECESSORS,
     Automation,
     Conflict,
-    LeaseLost,
     NotFound,
     Run,
     RunState,
     Scope,
-    StopReason,
     Tombstone,
-    advance,
     check_transition,
     from_msgpack,
     to_ms,
     to_msgpack,
 )
+from ._commands import AnswerCommand, enqueue
+from ._leases import check_epoch
 from ._projection import (
     AUTOMATION_DELETED,
     AUTOMATION_UPDATED,
@@ -43,18 +43,14 @@ from ._projection import (
 )
 
 __all__ = [
-    "SCHEDULER_LEASE",
-    "AcquireLease",
     "Batch",
     "CreateAutomations",
     "DeleteAutomation",
     "Operation",
-    "ReconcileRuns",
     "SaveAutomation",
     "SaveCheckpoint",
     "SaveRun",
     "StoreAnswer",
-    "check_epoch",
 ]
 
 
@@ -96,7 +92,7 @@ class SaveAutomation:
     """The scheduler lease's epoch when the write is made under it (fencing)."""
 
     def apply(self, connection: apsw.Connection) -> int:
-        check_epoch(connection, self.epoch)
+        check_epoch(connection, self.scope, self.epoch)
         automation = self.automation
         stored = _stored_automation_revision(connection, self.scope, automation.id)
         if self.expected_revision is None:
@@ -185,7 +181,7 @@ class SaveRun:
     """The scheduler lease's epoch when the write is made under it (fencing)."""
 
     def apply(self, connection: apsw.Connection) -> int:
-        check_epoch(connection, self.epoch)
+        check_epoch(connection, self.scope, self.epoch)
         run = self.run
         body = to_msgpack(run)
         active = run.state.is_active
@@ -274,7 +270,9 @@ class StoreAnswer:
     """Record the answer to an open blocker before it is delivered.
 
     Answering again with the same reply changes nothing (it returns False); a different
-    reply to an answered blocker is a conflict.
+    reply to an answered blocker is a conflict. When the run executes in another
+    process than `sender`, a command to deliver the answer goes to that process in
+    the same transaction.
     """
 
     scope: Scope
@@ -282,6 +280,7 @@ class StoreAnswer:
     blocker_id: str
     reply: bytes
     at: datetime
+    sender: str | None = None
 
     def apply(self, connection: apsw.Connection) -> bool:
         row = connection.execute(
@@ -293,7 +292,7 @@ class StoreAnswer:
             if row[0] != self.reply:
                 raise Conflict(f"blocker {self.blocker_id} was already answered differently")
             return False
-        self._check_open(connection)
+        owner = self._open_blocker_owner(connection)
         connection.execute(
             "INSERT INTO answers (run_id, blocker_id, project, directory, at, reply)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -306,11 +305,16 @@ class StoreAnswer:
                 self.reply,
             ),
         )
+        if owner is not None and owner != self.sender:
+            reply = msgspec.json.decode(self.reply, type=str | bool)
+            command = AnswerCommand(self.run_id, self.blocker_id, reply)
+            enqueue(connection, self.scope, command, owner, self.at)
         return True
 
-    def _check_open(self, connection: apsw.Connection) -> None:
+    def _open_blocker_owner(self, connection: apsw.Connection) -> str | None:
+        """The process executing the run, which must be waiting on this blocker."""
         row = connection.execute(
-            "SELECT body FROM runs WHERE id = ? AND project = ? AND directory = ?",
+            "SELECT body, owner FROM runs WHERE id = ? AND project = ? AND directory = ?",
             (self.run_id, self.scope.project, self.scope.directory),
         ).fetchone()
         if row is None:
@@ -318,6 +322,7 @@ class StoreAnswer:
         run = from_msgpack(row[0], Run)
         if run.blocker is None or run.blocker.id != self.blocker_id:
             raise NotFound(f"run {self.run_id} is not waiting on blocker {self.blocker_id}")
+        return None if row[1] is None else str(row[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,79 +349,6 @@ class Batch:
 
     def apply(self, connection: apsw.Connection) -> list[object]:
         return [operation.apply(connection) for operation in self.operations]
-
-
-SCHEDULER_LEASE = "scheduler"
-
-
-def check_epoch(connection: apsw.Connection, epoch: int | None) -> None:
-    """Refuse a write made under a lease epoch that is no longer the current one."""
-    if epoch is None:
-        return
-    row = connection.execute(
-        "SELECT epoch FROM leases WHERE name = ?", (SCHEDULER_LEASE,)
-    ).fetchone()
-    if row is None or int(row[0]) != epoch:
-        current = None if row is None else int(row[0])
-        raise LeaseLost(
-            f"this process wrote under lease epoch {epoch}, but the lease is at epoch "
-            f"{current}: another process took it over; this one steps down"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class AcquireLease:
-    """Record a new holder of the scheduler lease (whose file lock it already holds)."""
-
-    holder: str
-    at: datetime
-
-    def apply(self, connection: apsw.Connection) -> int:
-        row = connection.execute(
-            "SELECT epoch FROM leases WHERE name = ?", (SCHEDULER_LEASE,)
-        ).fetchone()
-        epoch = 1 if row is None else int(row[0]) + 1
-        connection.execute(
-            "INSERT INTO leases (name, epoch, holder, acquired_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET epoch = excluded.epoch,"
-            " holder = excluded.holder, acquired_at = excluded.acquired_at",
-            (SCHEDULER_LEASE, epoch, self.holder, to_ms(self.at)),
-        )
-        return epoch
-
-
-@dataclass(frozen=True, slots=True)
-class ReconcileRuns:
-    """End the active runs of a dead process, each with the reason it lost them.
-
-    `scheduled` and `running` runs become `stopped/expired`; `awaiting_input` ones
-    become `stopped/blocker_lost`. Returns (seq, scope, run) for each, for the events.
-    """
-
-    owner: str
-    at: datetime
-
-    def apply(self, connection: apsw.Connection) -> list[tuple[int, Scope, Run]]:
-        rows = connection.execute(
-            "SELECT project, directory, revision, writer_key, body FROM runs WHERE owner = ?",
-            (self.owner,),
-        ).fetchall()
-        ended: list[tuple[int, Scope, Run]] = []
-        for project, directory, revision, writer_key, body in rows:
-            assert isinstance(body, bytes)
-            assert isinstance(revision, int)
-            key = writer_key if isinstance(writer_key, str) else None
-            run = from_msgpack(body, Run)
-            reason = (
-                StopReason.BLOCKER_LOST
-                if run.state is RunState.AWAITING_INPUT
-                else StopReason.EXPIRED
-            )
-            stopped = advance(run, RunState.STOPPED, at=self.at, stop_reason=reason)
-            scope = Scope(str(project), str(directory))
-            operation = SaveRun(scope, stopped, revision, self.at, key, self.owner)
-            ended.append((operation.apply(connection), scope, stopped))
-        return ended
 
 
 def _require(condition: bool, message: str) -> None:

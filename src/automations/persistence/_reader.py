@@ -14,10 +14,11 @@ import anyio
 import apsw
 
 from ..model import Automation, Run, Scope, from_msgpack
+from ._commands import CommandOutcome, PendingCommand, command_outcome, pending_commands
 from ._connection import Durability, connect, storage_error
 from ._projection import _JOURNAL_COLUMNS, JournalEntry, journal_entries
 
-__all__ = ["Page", "Reader"]
+__all__ = ["ChangeWatch", "Page", "Reader"]
 
 T = TypeVar("T")
 
@@ -100,9 +101,30 @@ class Reader:
     async def executed_runs(self, scope: Scope, automation_id: str) -> int:
         return await self.run(lambda c: count_executed(c, scope, automation_id))
 
-    async def owners(self) -> list[str]:
-        """Processes that own active runs, whatever their scope (for reconciliation)."""
-        return await self.run(active_owners)
+    async def owners(self, scope: Scope) -> list[str]:
+        """Processes that own active runs of `scope` (for reconciliation)."""
+        return await self.run(lambda c: active_owners(c, scope))
+
+    async def run_owner(self, scope: Scope, run_id: str) -> str | None:
+        """The process executing an active run; None when it is not active."""
+        return await self.run(lambda c: owner_of(c, scope, run_id))
+
+    async def commands(
+        self, scope: Scope, after: int, owner: str, *, leading: bool, limit: int
+    ) -> list[PendingCommand]:
+        return await self.run(lambda c: pending_commands(c, scope, after, owner, leading, limit))
+
+    async def command_outcome(self, id: int) -> CommandOutcome | None:
+        """None while pending; `LookupError` when the command is gone."""
+        return await self.run(lambda c: command_outcome(c, id))
+
+    async def checkpoint(self, run_id: str) -> bytes | None:
+        """The latest checkpoint of a run (JSON), if it saved one."""
+        return await self.run(lambda c: latest_checkpoint(c, run_id))
+
+    async def answer(self, scope: Scope, run_id: str, blocker_id: str) -> bytes | None:
+        """The stored answer to a blocker (JSON), if there is one."""
+        return await self.run(lambda c: stored_answer(c, scope, run_id, blocker_id))
 
     async def due(self, scope: Scope, until_ms: int, limit: int) -> list[tuple[str, int]]:
         return await self.run(lambda c: due_automations(c, scope, until_ms, limit))
@@ -208,6 +230,70 @@ def due_automations(
     return [(str(id), int(at)) for id, at in rows]
 
 
-def active_owners(connection: apsw.Connection) -> list[str]:
-    rows = connection.execute("SELECT DISTINCT owner FROM runs WHERE owner IS NOT NULL")
+def active_owners(connection: apsw.Connection, scope: Scope) -> list[str]:
+    rows = connection.execute(
+        "SELECT DISTINCT owner FROM runs WHERE owner IS NOT NULL AND project = ? AND directory = ?",
+        (scope.project, scope.directory),
+    )
     return [str(owner) for (owner,) in rows]
+
+
+def owner_of(connection: apsw.Connection, scope: Scope, run_id: str) -> str | None:
+    row = connection.execute(
+        "SELECT owner FROM runs WHERE id = ? AND project = ? AND directory = ?",
+        (run_id, scope.project, scope.directory),
+    ).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def latest_checkpoint(connection: apsw.Connection, run_id: str) -> bytes | None:
+    row = connection.execute("SELECT data FROM checkpoints WHERE run_id = ?", (run_id,)).fetchone()
+    return None if row is None else _blob(row[0])
+
+
+def stored_answer(
+    connection: apsw.Connection, scope: Scope, run_id: str, blocker_id: str
+) -> bytes | None:
+    row = connection.execute(
+        "SELECT reply FROM answers WHERE run_id = ? AND blocker_id = ?"
+        " AND project = ? AND directory = ?",
+        (run_id, blocker_id, scope.project, scope.directory),
+    ).fetchone()
+    return None if row is None else _blob(row[0])
+
+
+class ChangeWatch:
+    """Notices commits by other connections: `PRAGMA data_version` changes with each
+    one, and costs microseconds. It is per connection, so the watch keeps its own."""
+
+    def __init__(self, path: str, durability: Durability) -> None:
+        self._path = path
+        self._connection = connect(path, durability=durability)
+        self._version = -1
+
+    def changed(self) -> bool:
+        """Whether another connection committed since the last call. It reads a counter
+        in shared memory and takes no lock, so it may run on the event loop."""
+        try:
+            row = self._connection.execute("PRAGMA data_version").fetchone()
+        except apsw.Error as exc:
+            raise storage_error(exc, self._path) from exc
+        version = int(row[0]) if row else 0
+        changed = version != self._version
+        self._version = version
+        return changed
+
+    def heads(self) -> tuple[int, int]:
+        """(journal head, last command id). Blocking: call it in a worker thread."""
+        try:
+            row = self._connection.execute(
+                "SELECT (SELECT coalesce(max(seq), 0) FROM journal),"
+                " (SELECT coalesce(max(id), 0) FROM commands)"
+            ).fetchone()
+        except apsw.Error as exc:
+            raise storage_error(exc, self._path) from exc
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    def close(self) -> None:
+        self._connection.close()

@@ -109,7 +109,30 @@ CREATE TABLE leases (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_V4 = """
+-- The cross-process command inbox: what a client or another worker asks of the
+-- process that must act. `target` is that process (a run's owner), or NULL for the
+-- lease holder of the scope. Done commands are deleted, except run-now ones, whose
+-- outcome waits for their sender.
+CREATE TABLE commands (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT    NOT NULL,
+    project    TEXT    NOT NULL,
+    directory  TEXT    NOT NULL,
+    target     TEXT,
+    subject    TEXT    NOT NULL,
+    body       BLOB    NOT NULL,
+    created_at INTEGER NOT NULL,
+    done_at    INTEGER,
+    outcome    BLOB
+);
+CREATE INDEX commands_pending ON commands (project, directory, id) WHERE done_at IS NULL;
+
+-- Each scope has its own lease now (persistence/_leases.py names them).
+DELETE FROM leases WHERE name = 'scheduler';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -14,7 +14,7 @@ import apsw
 from ..model import Automation, Run, Scope, StorageError, Tombstone
 from ._connection import Durability, connect, create_private_file, enable_wal, set_durability
 from ._ops import CreateAutomations, DeleteAutomation, Operation, SaveAutomation, SaveRun
-from ._reader import Reader
+from ._reader import ChangeWatch, Reader
 from ._replay import Replay, projection_rows
 from ._schema import inspect, migrate
 from ._writer import GroupCommitWriter, PendingWrite, WriterStats
@@ -84,6 +84,10 @@ class Store:
         operation = SaveRun(scope, run, expected_revision, at, writer_key, owner)
         seq: int = await self.write(operation)
         return seq
+
+    def open_watch(self) -> ChangeWatch:
+        """A watch on commits by other connections; close it when done."""
+        return ChangeWatch(self.path, self.durability)
 
     async def replay(self) -> int:
         """Rebuild the projections from the journal in one transaction; entries replayed."""

@@ -1,0 +1,106 @@
+"""Asking another process through the command inbox (DESIGN 3, Another process).
+
+A client never executes runs: its run-now becomes a command that the lease holder
+of its scope takes, and it waits for the outcome; its cancels go to the process that
+runs the run. The follower says when other processes committed, so waiting costs a
+read per change, not a busy loop.
+"""
+
+from __future__ import annotations
+
+import anyio
+
+from .actors import Follower, Services, lease_lock
+from .model import (
+    AutomationError,
+    Conflict,
+    NotFound,
+    NotServed,
+    Run,
+    StorageError,
+    StoreClosed,
+    new_run_id,
+)
+from .persistence import (
+    CancelCommand,
+    CommandOutcome,
+    DropCommand,
+    EnqueueCommand,
+    FileLock,
+    RunNowCommand,
+    liveness_lock_path,
+)
+
+__all__ = ["is_alive", "is_served", "send_cancel", "send_run_now"]
+
+_SERVED_CHECK_SECONDS = 1.0
+_ERRORS: dict[str, type[AutomationError]] = {
+    cls.__name__: cls for cls in (NotFound, Conflict, NotServed, StorageError, StoreClosed)
+}
+
+
+async def is_served(services: Services) -> bool:
+    """Whether a worker holds the lease of this scope (its lock cannot be taken)."""
+    lock = lease_lock(services)
+    if await anyio.to_thread.run_sync(lock.try_acquire):
+        lock.release()
+        return False
+    return True
+
+
+async def is_alive(services: Services, owner: str) -> bool:
+    """Whether the process `owner` still holds its liveness lock."""
+    lock = FileLock(liveness_lock_path(services.store.path, owner))
+    if await anyio.to_thread.run_sync(lock.try_acquire):
+        lock.release()
+        return False
+    return True
+
+
+def _not_served(services: Services) -> NotServed:
+    scope = services.scope
+    return NotServed(
+        f"no worker serves project {scope.project!r} in {scope.directory!r} on "
+        f"{services.store.path}; start one (`automations serve`, or open_runtime with "
+        "role='worker') and try again"
+    )
+
+
+async def send_run_now(services: Services, follower: Follower, automation_id: str) -> Run:
+    """Have the worker start a run; the run as soon as it is durably scheduled."""
+    if not await is_served(services):
+        raise _not_served(services)
+    command = RunNowCommand(automation_id, new_run_id())
+    store = services.store
+    id: int = await store.write(EnqueueCommand(services.scope, command, None, services.now()))
+    try:
+        outcome = await _outcome_of(services, follower, id)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await store.write(DropCommand(id))
+    if outcome.run is not None:
+        return outcome.run
+    raise _ERRORS.get(outcome.error or "", AutomationError)(outcome.message or "")
+
+
+async def _outcome_of(services: Services, follower: Follower, id: int) -> CommandOutcome:
+    store = services.store
+    while True:
+        generation = follower.generation
+        outcome = await store.reader.command_outcome(id)
+        if outcome is not None:
+            return outcome
+        with anyio.move_on_after(_SERVED_CHECK_SECONDS) as waited:
+            await follower.wait_past(generation)
+        if (
+            waited.cancelled_caught
+            and not await is_served(services)
+            and await store.write(DropCommand(id, pending_only=True))
+        ):
+            raise _not_served(services)  # withdrawn: it will not run later
+
+
+async def send_cancel(services: Services, run: Run, owner: str) -> None:
+    """Ask the process `owner` to cancel `run`."""
+    command = CancelCommand(run.id)
+    await services.store.write(EnqueueCommand(services.scope, command, owner, services.now()))

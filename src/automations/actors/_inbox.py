@@ -1,0 +1,126 @@
+"""The worker's side of the command inbox: what other processes ask of this one.
+
+The follower says when another connection committed; the inbox then reads the
+commands for this process (and, while it holds the lease, those for nobody in
+particular) and acts on each: a run-now starts the run with the id its sender chose
+and records the outcome for it; an answer is delivered to the waiting run; a cancel
+stops the run. Each command is handled at most once at a time, and a run-now is
+idempotent (its run id is fixed), so one taken again after a crash does no harm.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ..model import AutomationError, Run, StopReason
+from ..persistence import (
+    AnswerCommand,
+    CommandOutcome,
+    CompleteCommand,
+    PendingCommand,
+    RunNowCommand,
+)
+from ..runtime import ActorRef, MailboxClosed
+from ._follower import Follower
+from ._messages import AutomationMessage, RunNow
+from ._run_actor import RunActor
+from ._services import Services
+
+__all__ = ["Inbox"]
+
+log = logging.getLogger("automations.actors")
+
+_PAGE = 100
+
+
+class Inbox:
+    def __init__(
+        self,
+        services: Services,
+        follower: Follower,
+        automation: Callable[[str], ActorRef[AutomationMessage]],
+        runs: Mapping[str, RunActor],
+    ) -> None:
+        self._services = services
+        self._follower = follower
+        self._automation = automation
+        self._runs = runs
+        self._leading = False
+        self._cursor = 0
+        self._taken: set[int] = set()
+        self._force = True
+
+    def lead(self) -> None:
+        """This process holds the lease now: take the commands for nobody in particular,
+        those left pending by the previous holder included."""
+        self._leading = True
+        self._cursor = 0
+        self._force = True
+        self._follower.poke()
+
+    async def run(self) -> None:
+        """Take and handle commands until cancelled."""
+        follower = self._follower
+        async with anyio.create_task_group() as handlers:
+            while True:
+                generation = follower.generation
+                head = follower.commands_head
+                if self._force or head > self._cursor:  # a read only when there is news
+                    self._force = False
+                    await self._take(handlers, head)
+                await follower.wait_past(generation)
+
+    async def _take(self, handlers: TaskGroup, head: int) -> None:
+        services = self._services
+        while True:
+            pending = await services.store.reader.commands(
+                services.scope, self._cursor, services.owner, leading=self._leading, limit=_PAGE
+            )
+            for command in pending:
+                self._cursor = command.id
+                if command.id not in self._taken:
+                    self._taken.add(command.id)
+                    handlers.start_soon(self._handle, command, name=f"command:{command.id}")
+            if len(pending) < _PAGE:
+                self._cursor = max(self._cursor, head)
+                return
+
+    async def _handle(self, pending: PendingCommand) -> None:
+        try:
+            command = pending.command
+            outcome = None
+            if isinstance(command, RunNowCommand):
+                outcome = await self._run_now(command)
+            elif isinstance(command, AnswerCommand):
+                actor = self._runs.get(command.run_id)
+                if actor is not None:
+                    actor.deliver(command.blocker_id, command.reply)
+            else:
+                actor = self._runs.get(command.run_id)
+                if actor is not None:
+                    actor.request_stop(StopReason.CANCELLED)
+                    actor.start()
+            services = self._services
+            await services.store.write(CompleteCommand(pending.id, outcome, services.now()))
+        except MailboxClosed:
+            pass  # closing: the command stays pending for the next worker
+        except AutomationError:
+            log.exception("could not complete command %d", pending.id)
+        finally:
+            self._taken.discard(pending.id)
+
+    async def _run_now(self, command: RunNowCommand) -> CommandOutcome:
+        services = self._services
+        existing = await services.store.reader.run_by_id(services.scope, command.run_id)
+        if existing is not None:  # taken before, by a process that died before answering
+            return CommandOutcome(run=existing)
+        ref = self._automation(command.automation_id)
+        try:
+            run: Run = await ref.ask(lambda reply: RunNow(reply, run_id=command.run_id))
+        except AutomationError as exc:
+            return CommandOutcome(error=type(exc).__name__, message=str(exc))
+        return CommandOutcome(run=run)
