@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import anyio
+from anyio.abc import TaskStatus
 
 from ..model import AutomationError
 from ..persistence import (
@@ -52,16 +53,29 @@ def lease_lock(services: Services) -> FileLock:
     return FileLock(lease_lock_path(services.store.path, lease_name(services.scope)))
 
 
-async def hold_lease(services: Services, lead: Callable[[int], Awaitable[None]]) -> None:
-    """Wait for the lease, then `lead(epoch)` until cancelled; release it on the way out."""
+async def hold_lease(
+    services: Services,
+    lead: Callable[[int], Awaitable[None]],
+    *,
+    task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Wait for the lease, then `lead(epoch)` until cancelled; release it on the way out.
+
+    Started once the first attempt is decided: a worker that opens alone on a
+    database holds the lease (its epoch recorded) by the time it is started.
+    """
     lock = lease_lock(services)
     try:
-        # Polling is the design: a kernel lock has no wake-up to wait on.
-        while not await anyio.to_thread.run_sync(lock.try_acquire):  # noqa: ASYNC110
-            await anyio.sleep(POLL_SECONDS)
+        if not await anyio.to_thread.run_sync(lock.try_acquire):
+            task_status.started()
+            # Polling is the design: a kernel lock has no wake-up to wait on.
+            while not await anyio.to_thread.run_sync(lock.try_acquire):  # noqa: ASYNC110
+                await anyio.sleep(POLL_SECONDS)
+            task_status = anyio.TASK_STATUS_IGNORED
         acquire = AcquireLease(services.scope, services.owner, services.now())
         epoch: int = await services.store.write(acquire)
         log.info("holding the scheduler lease at epoch %d", epoch)
+        task_status.started()
         await lead(epoch)
     finally:
         lock.release()

@@ -102,8 +102,8 @@ class RunActor:
         self.resumed = reopen is not None
         self.checkpoint_data: Any = None
         self._go: anyio.Event | None = anyio.Event() if deferred else None
-        self.steps = 0
-        self.cost: float | None = None
+        self.steps = run.steps  # an adopted run goes on counting
+        self.cost: float | None = run.cost
         self._session_id = run.session_id
         self._outcome: _Outcome | None = None
         self._shutdown = False

@@ -144,7 +144,7 @@ async def open_supervisor(services: Services, *, grace: float) -> AsyncIterator[
             async with anyio.create_task_group() as background:
                 background.start_soon(follower.run, name="follower")
                 if services.role == "worker":
-                    _start_worker(background, supervisor)
+                    await _start_worker(background, supervisor)
                 try:
                     yield supervisor
                 finally:
@@ -155,7 +155,7 @@ async def open_supervisor(services: Services, *, grace: float) -> AsyncIterator[
             runs.cancel_scope.cancel()  # what is left ignored cancellation past the grace
 
 
-def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
+async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
     """Compete for the lease; execute what other processes ask of this one."""
     services, follower = supervisor.services, supervisor.follower
     inbox = Inbox(services, follower, supervisor.automation, supervisor.runs)
@@ -172,4 +172,4 @@ def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
             await scheduler.run()
 
     background.start_soon(inbox.run, name="inbox")
-    background.start_soon(hold_lease, services, lead, name="scheduler-lease")
+    await background.start(hold_lease, services, lead, name="scheduler-lease")

@@ -115,7 +115,7 @@ _V4 = """
 -- lease holder of the scope. Done commands are deleted, except run-now ones, whose
 -- outcome waits for their sender.
 CREATE TABLE commands (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: workers follow ids
     kind       TEXT    NOT NULL,
     project    TEXT    NOT NULL,
     directory  TEXT    NOT NULL,
