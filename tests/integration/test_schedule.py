@@ -290,3 +290,20 @@ async def test_count_101_works_past_a_page_of_the_ledger(
         assert len(runs) == 101, sorted(
             (r.triggered_at.isoformat(), r.state.value, str(r.stop_reason)) for r in runs
         )[-4:]
+
+
+async def test_the_actor_of_an_automation_about_to_fire_is_warmed_before_its_slot(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(new(schedule=every(60)))
+        slot = a.next_fire_at
+        assert slot is not None
+        await clock.wait_sleeper_until(slot - timedelta(seconds=2))  # the warm-up's moment
+        assert rt._supervisor.active_automations == 0
+        clock.set(slot - timedelta(seconds=1))
+        await clock.wait_sleeper_until(slot)  # warmed; now asleep until the slot
+        assert rt._supervisor.active_automations == 1
+        clock.set(slot)
+        (run,) = await _ended_runs(rt, a.id, 1)
+        assert run.triggered_at == slot

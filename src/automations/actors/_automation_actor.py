@@ -76,21 +76,22 @@ class AutomationActor:
         spawn_run: SpawnRun,
         spawn_task: SpawnTask,
         route: Route,
+        preloaded: Automation | None = None,
     ) -> None:
         self.id = automation_id
         self._services = services
         self._spawn_run = spawn_run
         self._spawn_task = spawn_task
         self._route = route
-        self.automation: Automation | None = None
+        self.automation: Automation | None = preloaded
+        self._preloaded = preloaded is not None
         self.active: dict[str, RunActor] = {}
         self.waiting: list[RunActor] = []
         """Runs recorded as scheduled that start when the active ones end."""
 
     async def on_start(self) -> None:
-        self.automation = await self._services.store.reader.automation(
-            self._services.scope, self.id
-        )
+        if not self._preloaded:
+            await self._reload()
 
     def idle(self) -> bool:
         """Nothing running, nothing waiting, and no fire due within `_KEEP_WARM`.

@@ -100,6 +100,7 @@ class RunActor:
         self._epoch = epoch
         self._reopen = reopen
         self.resumed = reopen is not None
+        self._executor = services.executors.get(automation.executor)
         self.checkpoint_data: Any = None
         self._go: anyio.Event | None = anyio.Event() if deferred else None
         self.steps = run.steps  # an adopted run goes on counting
@@ -164,7 +165,7 @@ class RunActor:
 
     async def main(self) -> None:
         try:
-            executor = self._services.executors.get(self.automation.executor)
+            executor = self._executor
             if self.resumed:
                 await self._load_checkpoint()
                 self.recorded = True

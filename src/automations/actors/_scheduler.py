@@ -23,6 +23,9 @@ __all__ = ["HORIZON_MS", "Scheduler"]
 
 HORIZON_MS = 10 * 60 * 1000
 """How far ahead the due-index looks; farther slots are read when the time comes."""
+WARM_MS = 2_000
+"""How long before its slot an automation's actor is activated, its definition read
+in bulk with the others due then, so the fire itself reads nothing."""
 _BATCH = 10_000
 
 
@@ -32,11 +35,14 @@ class Scheduler:
         services: Services,
         fire: Callable[[str, datetime, bool, int | None], None],
         epoch: int | None = None,
+        warm: Callable[[Automation], None] | None = None,
     ) -> None:
         self._services = services
         self._fire = fire
         self._epoch = epoch
+        self._warm = warm
         self._heap: list[tuple[int, str]] = []
+        self._to_warm: list[tuple[int, str]] = []
         self._queued: set[tuple[int, str]] = set()
         self._window_end = -1
         self._refill_at = -1
@@ -79,6 +85,8 @@ class Scheduler:
         if entry not in self._queued:
             self._queued.add(entry)
             heapq.heappush(self._heap, entry)
+            if self._warm is not None:
+                heapq.heappush(self._to_warm, entry)
 
     # -- the loop -------------------------------------------------------------------
 
@@ -90,8 +98,14 @@ class Scheduler:
                 await self._refill(now)
             self._fire_due(now, at_startup=not self._started)
             self._started = True
-            self._target = min(self._heap[0][0] if self._heap else self._refill_at, self._refill_at)
-            await self._sleep_until(self._target)
+            await self._warm_due(now)
+            target = self._refill_at
+            if self._heap:
+                target = min(target, self._heap[0][0])
+            if self._to_warm:
+                target = min(target, self._to_warm[0][0] - WARM_MS)
+            self._target = target
+            await self._sleep_until(target)
 
     async def _refill(self, now: int) -> None:
         services = self._services
@@ -109,6 +123,18 @@ class Scheduler:
             self._queued.discard(entry)
             slot, automation_id = entry
             self._fire(automation_id, from_ms(slot), at_startup, self._epoch)
+
+    async def _warm_due(self, now: int) -> None:
+        """Activate the actors of automations due within `WARM_MS`, in one read."""
+        ids: set[str] = set()
+        while self._to_warm and self._to_warm[0][0] - WARM_MS <= now:
+            slot, automation_id = heapq.heappop(self._to_warm)
+            if slot > now:  # a due one was fired already, and read as it activated
+                ids.add(automation_id)
+        if ids and self._warm is not None:
+            services = self._services
+            for automation in await services.store.reader.automations_by_ids(services.scope, ids):
+                self._warm(automation)
 
     async def _sleep_until(self, target: int) -> None:
         """Sleep on the runtime's clock until `target`, or until the index changes."""

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from ..model import DefinitionDeleted, DefinitionUpdated, Event, Scope, StopReason
+from ..model import Automation, DefinitionDeleted, DefinitionUpdated, Event, Scope, StopReason
 from ..persistence import Adopted
 from ..runtime import ActorGroup, ActorRef, MailboxClosed
 from ._automation_actor import AutomationActor
@@ -51,26 +51,38 @@ class Supervisor:
     def active_automations(self) -> int:
         return len(self._automations)
 
-    def automation(self, automation_id: str) -> ActorRef[AutomationMessage]:
-        """The actor of `automation_id`, activated if it is not running."""
+    def automation(
+        self, automation_id: str, preloaded: Automation | None = None
+    ) -> ActorRef[AutomationMessage]:
+        """The actor of `automation_id`, activated if it is not running; a definition
+        just read (`preloaded`) spares the activation its own read."""
         if self._closing:
             raise MailboxClosed("the runtime is closing")
         ref = self._automations.get(automation_id)
         if ref is None:
             ref = ActorRef(f"automation:{automation_id}")
             self._automations[automation_id] = ref
+            first = [preloaded]
 
             def factory() -> AutomationActor:
+                # A restarted actor reads its definition again: only the first gets it.
+                definition, first[0] = first[0], None
                 return AutomationActor(
                     automation_id,
                     self.services,
                     spawn_run=self._spawn_run,
                     spawn_task=self._spawn_task,
                     route=self.tell,
+                    preloaded=definition,
                 )
 
             self._actors.spawn(ref, factory, self._deactivated)
         return ref
+
+    def warm(self, automation: Automation) -> None:
+        """Activate the actor of an automation about to fire (the scheduler's warm-up)."""
+        if not self._closing and automation.id not in self._automations:
+            self.automation(automation.id, automation)
 
     def fire(self, automation_id: str, slot: datetime, at_startup: bool, epoch: int | None) -> None:
         """The scheduler's way in: the slot is due."""
@@ -163,7 +175,7 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
     async def lead(epoch: int) -> None:
         # DESIGN 3: reconcile first, then fire (missed fires included), then lead.
         await reconcile_dead_owners(services, supervisor.adopt)
-        scheduler = Scheduler(services, supervisor.fire, epoch)
+        scheduler = Scheduler(services, supervisor.fire, epoch, warm=supervisor.warm)
         services.store.add_commit_listener(scheduler.on_commit)
         follower.add_listener(scheduler.on_foreign)
         inbox.lead()

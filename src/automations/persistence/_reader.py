@@ -7,7 +7,7 @@ automations, runs and journal entries, whatever ids or cursors it is handed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple, TypeVar
 
 import anyio
@@ -80,6 +80,11 @@ class Reader:
     async def automations(self, scope: Scope) -> list[Automation]:
         return await self.run(lambda c: list_automations(c, scope))
 
+    async def automations_by_ids(self, scope: Scope, ids: Iterable[str]) -> list[Automation]:
+        """Those of `ids` that exist in `scope`, in no particular order."""
+        wanted = list(ids)
+        return await self.run(lambda c: automations_by_ids(c, scope, wanted))
+
     async def run_by_id(self, scope: Scope, id: str) -> Run | None:
         return await self.run(lambda c: get_run(c, scope, id))
 
@@ -145,6 +150,24 @@ def list_automations(connection: apsw.Connection, scope: Scope) -> list[Automati
         (scope.project, scope.directory),
     )
     return [from_msgpack(body, Automation) for (body,) in rows]
+
+
+def automations_by_ids(
+    connection: apsw.Connection, scope: Scope, ids: list[str]
+) -> list[Automation]:
+    found: list[Automation] = []
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        rows = connection.execute(
+            f"SELECT body FROM automations WHERE project = ? AND directory = ? AND id IN ({marks})",
+            (scope.project, scope.directory, *chunk),
+        )
+        found.extend(from_msgpack(body, Automation) for (body,) in rows)
+    return found
+
+
+_IN_CHUNK = 500
 
 
 def get_run(connection: apsw.Connection, scope: Scope, id: str) -> Run | None:

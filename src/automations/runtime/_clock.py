@@ -103,6 +103,12 @@ class ManualClock:
             self._changed = self._changed or anyio.Event()
             await self._changed.wait()
 
+    async def wait_sleeper_until(self, deadline: datetime) -> None:
+        """Wait until a task is asleep on this clock until exactly `deadline`."""
+        while not any(d == deadline and not e.is_set() for d, _, e in self._sleepers):
+            self._changed = self._changed or anyio.Event()
+            await self._changed.wait()
+
     async def sleep_until(self, deadline: datetime) -> None:
         if deadline <= self._now:
             await anyio.lowlevel.checkpoint()
