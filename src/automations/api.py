@@ -113,8 +113,10 @@ class Runtime:
     async def update(
         self, automation_id: str, *, expected_revision: int | None = None, **changes: Any
     ) -> Automation:
-        """Change the fields given; a change that changes nothing returns it unchanged."""
-        patch = from_builtins(changes, AutomationPatch, unknown="unsupported_automation_field")
+        """Change the fields given (Python names: `step_cap=5`); a change that changes
+        nothing returns it unchanged."""
+        wire = {_camel(name): value for name, value in changes.items()}
+        patch = from_builtins(wire, AutomationPatch, unknown="unsupported_automation_field")
         return await self._ask_automation(
             automation_id, lambda reply: Update(patch, expected_revision, reply)
         )
@@ -252,6 +254,11 @@ class Runtime:
             return await ref.ask(build)
         except MailboxClosed:
             raise StoreClosed("the runtime is closing; open a new one to go on") from None
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 def _check_reply(request: Question | Permission, reply: object) -> None:

@@ -246,6 +246,23 @@ async def test_a_no_op_update_changes_and_publishes_nothing(runtime_factory: Ope
         assert caught.value.details == [("colour", "unsupported_automation_field")]
 
 
+async def test_update_takes_python_names_of_every_field(runtime_factory: OpenRuntime) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(new())
+        b = await rt.update(
+            a.id,
+            step_cap=7,
+            catchup_window=timedelta(seconds=90),
+            unattended_blockers=am.UnattendedBlockers.REJECT,
+            max_duration=None,
+        )
+        assert (b.step_cap, b.catchup_window) == (7, timedelta(seconds=90))
+        assert b.unattended_blockers is am.UnattendedBlockers.REJECT
+        with pytest.raises(am.ValidationError) as caught:
+            await rt.update(a.id, step_cap=0)
+        assert caught.value.details[0][0] == "stepCap"
+
+
 async def test_pause_and_resume(runtime_factory: OpenRuntime) -> None:
     async with runtime_factory() as rt:
         a = await rt.create(new())

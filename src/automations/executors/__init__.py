@@ -1,0 +1,20 @@
+"""Built-in executors: a scripted demo agent, shell commands, and Python callables.
+
+None of them is named by the database: a runtime registers them by name in code
+(`open_runtime(executors=...)`, or `automations serve`), and an automation only names
+which registered one runs it.
+"""
+
+from ._command import DEFAULT_COMMAND_TIMEOUT, CommandFailed, command_executor
+from ._demo import DEMO_TOOLS, demo_executor
+from ._python import ExecutorSpecError, load_executor
+
+__all__ = [
+    "DEFAULT_COMMAND_TIMEOUT",
+    "DEMO_TOOLS",
+    "CommandFailed",
+    "ExecutorSpecError",
+    "command_executor",
+    "demo_executor",
+    "load_executor",
+]
