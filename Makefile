@@ -30,7 +30,7 @@ bench-smoke: $(STAMP)
 	$(BIN)/python -m benchmarks journal --smoke
 
 demo: $(STAMP)
-	$(BIN)/python -m automations._foundation_demo
+	$(BIN)/automations demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -62,7 +62,7 @@ from .persistence import (
     liveness_lock_path,
     open_store,
 )
-from .runtime import Clock, MailboxClosed, Reply, SystemClock
+from .runtime import Clock, MailboxClosed, Reply, SystemClock, unwrapping_groups
 from .schedules import DEFAULT_MIN_INTERVAL, build_automation
 
 __all__ = ["Runtime", "open_runtime"]
@@ -237,6 +237,11 @@ class Runtime:
 
     # -- events --------------------------------------------------------------------
 
+    async def last_event_seq(self) -> int:
+        """The sequence number of this scope's latest event, 0 if there is none: pass it
+        to `events(since=...)` to see only what happens from now on."""
+        return await self._store.reader.last_seq(self.scope)
+
     def events(self, since: int = 0) -> EventStream:
         """Every event after sequence number `since`: first from the journal, then live.
 
@@ -316,7 +321,11 @@ async def open_runtime(
         directory = await anyio.to_thread.run_sync(os.getcwd)
     scope = Scope(project, directory)
     owner = _owner()
-    async with open_store(path, durability=durability) as store, _liveness(store.path, owner):
+    async with (
+        unwrapping_groups(),
+        open_store(path, durability=durability) as store,
+        _liveness(store.path, owner),
+    ):
         hub = EventHub()
         store.add_commit_listener(hub.on_commit)
         services = Services(

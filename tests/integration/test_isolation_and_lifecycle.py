@@ -181,3 +181,18 @@ async def test_events_of_another_process_reach_this_one_in_order(
             am.RunState.RUNNING,
             am.RunState.SUCCEEDED,
         ]
+
+
+async def test_an_error_raised_inside_the_runtime_block_comes_out_as_itself(
+    runtime_factory: OpenRuntime,
+) -> None:
+    class Mine(Exception):
+        pass
+
+    async def fail_inside() -> None:
+        async with runtime_factory() as rt:
+            await rt.create(new())
+            raise Mine("the caller's own")
+
+    with pytest.raises(Mine, match="the caller's own"):
+        await fail_inside()

@@ -110,6 +110,9 @@ class Scheduler:
     async def _refill(self, now: int) -> None:
         services = self._services
         until = now + HORIZON_MS
+        # Widen the window before reading: a definition committed while the read runs
+        # may be missing from it, and its note must not be dropped as out of window.
+        self._window_end = max(self._window_end, until)
         rows = await services.store.reader.due(services.scope, until, _BATCH)
         for automation_id, slot in rows:
             self._push(slot, automation_id)

@@ -46,13 +46,14 @@ def command_executor(*, timeout: float = DEFAULT_COMMAND_TIMEOUT) -> Executor:
 
 async def _run(command: str, *, limit: float) -> tuple[str, int | None]:
     """(output, exit status), or status None when it ran past `limit` seconds."""
-    process = await anyio.open_process(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, killed as a whole
-    )
+    with anyio.CancelScope(shield=True):  # a cancel mid-spawn would leak the pipes
+        process = await anyio.open_process(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, killed as a whole
+        )
     chunks: list[bytes] = []
     try:
         with anyio.move_on_after(limit):
@@ -64,11 +65,11 @@ async def _run(command: str, *, limit: float) -> tuple[str, int | None]:
             return _text(chunks), await process.wait()
         return _text(chunks), None
     finally:
-        if process.returncode is None:
-            _kill_group(process)
-            with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True):  # a cancelled run still reaps its process
+            if process.returncode is None:
+                _kill_group(process)
                 await process.wait()
-        await process.aclose()
+            await process.aclose()
 
 
 def _kill_group(process: anyio.abc.Process) -> None:

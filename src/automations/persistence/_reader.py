@@ -96,8 +96,11 @@ class Reader:
     async def journal(self, scope: Scope, after: int, limit: int) -> list[JournalEntry]:
         return await self.run(lambda c: scoped_journal(c, scope, after, limit))
 
-    async def last_seq(self) -> int:
-        return await self.run(last_seq)
+    async def last_seq(self, scope: Scope | None = None) -> int:
+        """The journal's last sequence number, of every scope or of one."""
+        if scope is None:
+            return await self.run(last_seq)
+        return await self.run(lambda c: last_scoped_seq(c, scope))
 
     async def all_journal(self, after: int, limit: int) -> list[JournalEntry]:
         """Entries of every scope after `after` (the journal follower's view)."""
@@ -228,6 +231,14 @@ def scoped_journal(
 
 def last_seq(connection: apsw.Connection) -> int:
     row = connection.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()
+    return int(row[0]) if row else 0
+
+
+def last_scoped_seq(connection: apsw.Connection, scope: Scope) -> int:
+    row = connection.execute(
+        "SELECT coalesce(max(seq), 0) FROM journal WHERE project = ? AND directory = ?",
+        (scope.project, scope.directory),
+    ).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -5,6 +5,7 @@ Imports anyio only; it knows nothing of automations and could run any actor syst
 
 from ._actors import Actor, ActorGroup, RestartIntensityExceeded
 from ._clock import Clock, ManualClock, SystemClock
+from ._groups import single_error, unwrapping_groups
 from ._loop import LoopCaller
 from ._mailbox import ActorRef, Mailbox, MailboxClosed, Reply
 
@@ -20,4 +21,6 @@ __all__ = [
     "Reply",
     "RestartIntensityExceeded",
     "SystemClock",
+    "single_error",
+    "unwrapping_groups",
 ]

@@ -1,0 +1,175 @@
+"""The `automations` command: arguments, dispatch, and exit codes.
+
+Exit codes: 0 ok; 1 failed (bad input, not found, a conflict, no worker, or a run
+that did not succeed under `run --wait`); 2 a malformed command line. Errors are one
+line on stderr, never a traceback, and bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import anyio
+
+from ..api import open_runtime
+from ..executors import DEFAULT_COMMAND_TIMEOUT
+from ..model import AutomationError, ValidationError
+from ._commands import COMMANDS
+from ._render import Output
+from ._serve import demo, serve
+
+__all__ = ["build_parser", "main"]
+
+_DEFAULT_DB = "automations.db"
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name."""
+    common = argparse.ArgumentParser(add_help=False)
+    s = argparse.SUPPRESS  # set only when given, so either place works
+    common.add_argument("--db", default=s, help="database file (or $AUTOMATIONS_DB)")
+    common.add_argument("--project", default=s, help="project scope (or $AUTOMATIONS_PROJECT)")
+    common.add_argument("--directory", default=s, help="owner directory scope (default: cwd)")
+    common.add_argument("--json", action="store_true", default=s, help="print wire JSON")
+    return common
+
+
+def _schedule_options(parser: argparse.ArgumentParser, *, editing: bool) -> None:
+    if editing:
+        parser.add_argument("--title")
+    parser.add_argument("--cron", help="five-field cron, e.g. '0 9 * * 1-5'")
+    parser.add_argument("--every", help="an interval, e.g. 30s, 15m, 1h")
+    parser.add_argument("--start", help="first slot of --every (ISO date-time)")
+    parser.add_argument("--at", help="a one-shot time (ISO date-time)")
+    parser.add_argument("--timezone", help="IANA timezone (default: this machine's)")
+    parser.add_argument("--prompt", help="what the agent is asked (default: the title)")
+    parser.add_argument("--executor", help="registered executor (default: demo)")
+    parser.add_argument("--count", type=int, help="stop after N executed runs (0: never)")
+    parser.add_argument("--overlap", choices=["skip", "buffer_one", "cancel_other", "allow"])
+    parser.add_argument("--catchup", choices=["none", "latest"])
+    parser.add_argument("--catchup-window", help="how late a slot may fire (default 60s)")
+    parser.add_argument("--anchor", choices=["slot", "completion"])
+    parser.add_argument("--context", choices=["fresh", "continue"])
+    parser.add_argument("--unattended", choices=["fail", "reject", "wait"])
+    parser.add_argument("--blocker-timeout", help="with --unattended wait, e.g. 10m")
+    parser.add_argument("--max-duration", help="a run's time limit, e.g. 15m")
+    parser.add_argument("--step-cap", type=int, help="steps a run may take (default 50)")
+    parser.add_argument(
+        "--worktree", help="what runs write to; one run at a time per worktree (or project)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="automations",
+        description="Scheduled agent automations with a durable ledger.",
+        parents=[common],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help, parents=[common])
+
+    serve = command("serve", "run a worker in the foreground, with a live view")
+    serve.add_argument(
+        "--executor",
+        action="append",
+        default=[],
+        metavar="NAME=MODULE:FUNCTION",
+        help="register a Python executor (repeatable)",
+    )
+    serve.add_argument("--allow-command", action="store_true", help="enable `command`")
+    serve.add_argument("--command-timeout", type=float, default=DEFAULT_COMMAND_TIMEOUT)
+
+    add = command("add", "create an automation")
+    add.add_argument("title")
+    _schedule_options(add, editing=False)
+    add.add_argument("--paused", action="store_true", help="create it paused")
+
+    command("ls", "list automations")
+    for name, text in (("show", "show one automation"), ("pause", "pause an automation")):
+        command(name, text).add_argument("id")
+    command("resume", "resume a paused automation").add_argument("id")
+    command("rm", "delete an automation (its runs stay)").add_argument("id")
+
+    edit = command("edit", "change an automation")
+    edit.add_argument("id")
+    _schedule_options(edit, editing=True)
+    edit.add_argument("--revision", type=int, help="only if still at this revision")
+
+    run = command("run", "run an automation now (needs a running `serve`)")
+    run.add_argument("id")
+    run.add_argument("--wait", action="store_true", help="follow it; answer its questions")
+
+    runs = command("runs", "the ledger of an automation, newest first")
+    runs.add_argument("id")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--cursor", help="continue after this run")
+
+    answer = command("answer", "answer the question a run is waiting on")
+    answer.add_argument("run")
+    answer.add_argument("reply", nargs="?", help="the reply (asked for when omitted)")
+
+    command("cancel", "cancel a run").add_argument("run")
+
+    events = command("events", "the event log, then new events as they come")
+    events.add_argument("--since", type=int, default=0, help="after this sequence number")
+    events.add_argument("--no-follow", dest="follow", action="store_false")
+
+    demo = command("demo", "a one-minute tour on a demo database")
+    demo.add_argument("--seconds", type=float, default=60.0)
+    return parser
+
+
+def _resolve(args: argparse.Namespace) -> None:
+    """Fill the common options from the environment and defaults."""
+    args.db_given = hasattr(args, "db") or "AUTOMATIONS_DB" in os.environ
+    if not hasattr(args, "db"):
+        args.db = os.environ.get("AUTOMATIONS_DB", _DEFAULT_DB)
+    if not hasattr(args, "project"):
+        args.project = os.environ.get("AUTOMATIONS_PROJECT", "default")
+    if not hasattr(args, "directory"):
+        args.directory = os.getcwd()
+    if not hasattr(args, "json"):
+        args.json = False
+
+
+async def _dispatch(args: argparse.Namespace, out: Output) -> int:
+    if args.command == "serve":
+        return await serve(args, out)
+    if args.command == "demo":
+        return await demo(args, out)
+    async with open_runtime(
+        args.db, role="client", project=args.project, directory=args.directory
+    ) as rt:
+        return await COMMANDS[args.command](rt, args, out)
+
+
+def _one_line(error: AutomationError) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(f"{field}: {message}" for field, message in error.details)
+    return str(error).replace("\n", " ")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; the process exit code."""
+    args = build_parser().parse_args(argv)
+    _resolve(args)
+    out = Output(json=args.json)
+    try:
+        backend = os.environ.get("AUTOMATIONS_BACKEND", "asyncio")
+        code: int = anyio.run(_dispatch, args, out, backend=backend)
+    except AutomationError as error:
+        out.error(_one_line(error))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

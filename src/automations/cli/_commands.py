@@ -1,0 +1,270 @@
+"""The client commands: each opens the database as a client and does one thing.
+
+A client never executes: `run` and `cancel` reach the worker (`automations serve`)
+through the database, so they work from any terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import anyio
+import msgspec
+from rich.text import Text
+
+from ..api import Runtime
+from ..model import Permission, Question, Run, RunState
+from ._options import BadInput, new_automation, patch_changes
+from ._render import (
+    Output,
+    automation_table,
+    automations_table,
+    blocker_text,
+    describe_event,
+    outcome_text,
+    runs_table,
+    when,
+)
+
+__all__ = ["COMMANDS", "Command"]
+
+Command = Callable[[Runtime, argparse.Namespace, Output], Awaitable[int]]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def add(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
+    automation = await rt.create(new_automation(args))
+    if out.json:
+        out.value(automation)
+    else:
+        next_fire = when(automation.next_fire_at, automation.timezone, _now())
+        out.say(f"created {automation.id} {automation.title!r}; next fire {next_fire}")
+    return 0
+
+
+async def ls(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
+    automations = await rt.list()
+    if out.json:
+        out.value(automations)
+    elif not automations:
+        out.say("no automations here yet; add one with: automations add TITLE --every 30m")
+    else:
+        out.console.print(automations_table(automations, _now()))
+    return 0
+
+
+async def show(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
+    automation = await rt.get(args.id)
+    page = await rt.runs(args.id, limit=5)
+    if out.json:
+        out.value(automation)
+        return 0
+    now = _now()
+    out.console.print(automation_table(automation, now))
+    if page.items:
+        out.say(Text("\nlatest runs", style="bold"))
+        out.console.print(runs_table(page.items, now))
+    return 0
+
+
+async def edit(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
+    current = await rt.get(args.id)
+    changes = patch_changes(args, current.timezone)
+    automation = await rt.update(args.id, expected_revision=args.revision, **changes)
+    if out.json:
+        out.value(automation)
+    else:
+        out.say(f"updated {automation.id} to revision {automation.revision}")
+    return 0
+
+
+async def pause(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
+    automation = await rt.pause(args.id)
+    if out.json:
+        out.value(automation)
+    else:
+        out.say(f"paused {automation.id}")
+    return 0
+
+
+async def resume(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
+    automation = await rt.resume(args.id)
+    if out.json:
+        out.value(automation)
+    else:
+        next_fire = when(automation.next_fire_at, automation.timezone, _now())
+        out.say(f"resumed {automation.id}; next fire {next_fire}")
+    return 0
+
+
+async def rm(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
+    tombstone = await rt.delete(args.id)
+    if out.json:
+        out.value(tombstone)
+    else:
+        out.say(f"deleted {tombstone.id}; its runs stay")
+    return 0
+
+
+async def run(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
+    started = await rt.run_now(args.id)
+    if not args.wait:
+        if out.json:
+            out.value(started)
+        else:
+            out.say(f"{started.id} {started.state.value}")
+        return 1 if started.state.is_terminal else 0  # terminal at once: skipped
+    ended = await _follow(rt, started, out)
+    return 0 if ended.state is RunState.SUCCEEDED else 1
+
+
+async def _follow(rt: Runtime, run: Run, out: Output) -> Run:
+    """Print each new state of the run; ask its blockers in the terminal."""
+    while True:
+        if out.json:
+            out.value(run)
+        else:
+            detail = outcome_text(run)
+            line = Text.assemble(f"{run.id} ", (run.state.value, "bold"))
+            out.say(line.append(f" {detail}") if detail else line)
+        if run.state.is_terminal:
+            return run
+        if run.state is RunState.AWAITING_INPUT and run.blocker is not None:
+            run = await _ask_in_terminal(rt, run, out)
+        else:
+            run = await rt.wait(run.id, until=RunState.AWAITING_INPUT, newer_than=run.revision)
+
+
+async def _ask_in_terminal(rt: Runtime, run: Run, out: Output) -> Run:
+    """Prompt on a terminal, while also waiting for an answer from anywhere else."""
+    assert run.blocker is not None
+    blocker = run.blocker
+    hint = f"answer here, or from another terminal: automations answer {run.id} REPLY"
+    if not sys.stdin.isatty():
+        out.say(f"waiting for an answer: automations answer {run.id} REPLY")
+        return await rt.wait(run.id, until=RunState.AWAITING_INPUT, newer_than=run.revision)
+    out.say(hint)
+    newer: Run | None = None
+    async with anyio.create_task_group() as tg:
+
+        async def elsewhere() -> None:
+            nonlocal newer
+            newer = await rt.wait(run.id, until=RunState.AWAITING_INPUT, newer_than=run.revision)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(elsewhere)
+        while newer is None:
+            line = await anyio.to_thread.run_sync(input, "> ", abandon_on_cancel=True)
+            try:
+                reply = parse_reply(blocker.request, line)
+            except BadInput as exc:
+                out.error(str(exc))
+                continue
+            await rt.answer(run.id, blocker.id, reply)
+            break
+    if newer is not None:
+        return newer
+    return await rt.wait(run.id, until=RunState.AWAITING_INPUT, newer_than=run.revision)
+
+
+def parse_reply(request: Question | Permission, text: str) -> str | bool:
+    """A typed reply: yes/no for a permission, one of the options for a question."""
+    value = text.strip()
+    if isinstance(request, Permission):
+        lowered = value.lower()
+        if lowered in ("y", "yes", "true", "allow"):
+            return True
+        if lowered in ("n", "no", "false", "deny"):
+            return False
+        raise BadInput(f"{value!r} is not an answer to a permission; reply yes or no")
+    if request.options is not None and value not in request.options:
+        raise BadInput(f"{value!r} is not one of the options: {', '.join(request.options)}")
+    return value
+
+
+async def runs(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
+    page = await rt.runs(args.id, limit=args.limit, cursor=args.cursor)
+    if out.json:
+        out.value(RunPage(items=page.items, next_cursor=page.next_cursor))
+        return 0
+    if not page.items:
+        out.say("no runs")
+    else:
+        out.console.print(runs_table(page.items, _now()))
+    if page.next_cursor is not None:
+        out.say(f"more: automations runs {args.id} --cursor {page.next_cursor}")
+    return 0
+
+
+class RunPage(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A page of the ledger on the wire."""
+
+    items: list[Run]
+    next_cursor: str | None
+
+
+async def answer(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
+    run = await rt.get_run(args.run)
+    if run.state is not RunState.AWAITING_INPUT or run.blocker is None:
+        raise BadInput(f"run {run.id} is not waiting for an answer (it is {run.state.value})")
+    blocker = run.blocker
+    text = args.reply
+    if text is None:
+        if not sys.stdin.isatty():
+            raise BadInput(f"give the reply: automations answer {run.id} REPLY")
+        out.say(blocker_text(blocker.request))
+        text = await anyio.to_thread.run_sync(input, "> ")
+    reply = parse_reply(blocker.request, text)
+    await rt.answer(run.id, blocker.id, reply)
+    if out.json:
+        out.value(reply)
+    else:
+        out.say(f"answered {run.id}: {reply}")
+    return 0
+
+
+async def cancel(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
+    run = await rt.cancel(args.run)
+    if out.json:
+        out.value(run)
+    else:
+        out.say(f"{run.id} {run.state.value} {outcome_text(run)}".rstrip())
+    return 0
+
+
+async def events(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
+    """Replay from `--since`, then follow live (or stop at the head with --no-follow)."""
+    head = None if args.follow else await rt.last_event_seq()
+    if head is not None and head <= args.since:
+        return 0
+    async with rt.events(args.since) as stream:
+        async for event in stream:
+            if out.json:
+                out.value(event)
+            else:
+                out.say(describe_event(event))
+            if head is not None and event.seq >= head:
+                break
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "add": add,
+    "ls": ls,
+    "show": show,
+    "edit": edit,
+    "pause": pause,
+    "resume": resume,
+    "rm": rm,
+    "run": run,
+    "runs": runs,
+    "answer": answer,
+    "cancel": cancel,
+    "events": events,
+}

@@ -1,0 +1,158 @@
+"""`automations serve` and `automations demo`: a worker in the foreground.
+
+Ctrl-C (or SIGTERM) closes the runtime cleanly: every active run is stopped with a
+recorded reason before the process exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+from datetime import UTC, datetime, timedelta
+
+import anyio
+
+from ..actors import Executor
+from ..api import Runtime, open_runtime
+from ..executors import command_executor, demo_executor, load_executor
+from ..model import Cron, Interval, NewAutomation, RunState, Where
+from ._live import LiveView, follow_events
+from ._render import Output, runs_table
+
+__all__ = ["demo", "serve"]
+
+
+def executors_for(args: argparse.Namespace) -> dict[str, Executor]:
+    """The built-in `demo`, `command` when allowed, and `--executor` callables."""
+    executors: dict[str, Executor] = {"demo": demo_executor()}
+    if args.allow_command:
+        executors["command"] = command_executor(timeout=args.command_timeout)
+    for spec in args.executor:
+        name, executor = load_executor(spec)
+        executors[name] = executor
+    return executors
+
+
+async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return
+
+
+async def _until_signal(
+    rt: Runtime,
+    out: Output,
+    view: LiveView,
+    seconds: float | None = None,
+    since: int | None = None,
+) -> None:
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_stop_on_signal, tg.cancel_scope)
+        tg.start_soon(follow_events, rt, out, view, since)
+        if seconds is not None:
+            await anyio.sleep(seconds)
+            tg.cancel_scope.cancel()
+
+
+async def serve(args: argparse.Namespace, out: Output) -> int:
+    executors = executors_for(args)
+    async with open_runtime(
+        args.db, executors=executors, project=args.project, directory=args.directory
+    ) as rt:
+        names = ", ".join(sorted(executors))
+        heading = f"serving {rt.scope.project} in {rt.scope.directory} on {args.db}"
+        out.say(f"{heading}; executors: {names}; Ctrl-C to stop")
+        await _until_signal(rt, out, LiveView(heading))
+    out.say("stopped cleanly")
+    return 0
+
+
+_DEMO_DB = "automations-demo.db"
+
+
+def _fresh(path: str) -> None:
+    """Remove an earlier demo database and its companions, so each demo starts clean."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    for suffix in ("-leases", "-owners"):
+        shutil.rmtree(path + suffix, ignore_errors=True)
+
+
+async def demo(args: argparse.Namespace, out: Output) -> int:
+    path = args.db if args.db_given else _DEMO_DB
+    await anyio.to_thread.run_sync(_fresh, path)
+    executors: dict[str, Executor] = {"demo": demo_executor(step_seconds=0.5)}
+    seconds = args.seconds
+    async with open_runtime(
+        path, executors=executors, project=args.project, directory=args.directory
+    ) as rt:
+        now = datetime.now(UTC)
+        out.say(f"demo database: {path}; the demo takes {seconds:g} s and ends by itself\n")
+        digest = await rt.create(
+            NewAutomation(
+                title="Minute digest",
+                where=Where(project=args.project, worktree="demo/minute"),
+                prompt="Summarise what changed in the last minute",
+                timezone="UTC",
+                schedule=Cron("* * * * *"),
+                executor="demo",
+            )
+        )
+        triage = await rt.create(
+            NewAutomation(
+                title="Inbox triage",
+                where=Where(project=args.project, worktree="demo/inbox"),
+                prompt="Triage the new issues",
+                timezone="UTC",
+                schedule=Interval(every=timedelta(seconds=30), start=now + timedelta(seconds=3)),
+                executor="demo",
+            )
+        )
+        release = await rt.create(
+            NewAutomation(
+                title="Release",
+                where=Where(project=args.project, worktree="demo/release"),
+                prompt="Ship the release to staging?",
+                timezone="UTC",
+                schedule=Cron("0 9 * * 1"),
+                executor="demo",
+            )
+        )
+        blocked = await rt.run_now(release.id)
+        view = LiveView(f"automations demo on {path}")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_until_signal, rt, out, view, seconds, 0)
+            waiting = await rt.wait(blocked.id, until=RunState.AWAITING_INPUT)
+            await anyio.sleep(seconds / 2)
+            if waiting.blocker is not None:
+                out.say(f"\nthe demo answers {waiting.id}'s question for you: yes\n")
+                await rt.answer(waiting.id, waiting.blocker.id, "yes")
+        await _print_ledger(rt, out, [digest.id, triage.id, release.id])
+    _what_next(out, path, triage.id)
+    return 0
+
+
+async def _print_ledger(rt: Runtime, out: Output, ids: list[str]) -> None:
+    out.say("\nthe ledger:")
+    now = datetime.now(UTC)
+    for automation_id in ids:
+        automation = await rt.get(automation_id)
+        page = await rt.runs(automation_id, limit=20)
+        out.say(f"\n{automation.title} ({automation.id})")
+        out.console.print(runs_table(page.items, now) if page.items else "  no runs")
+
+
+def _what_next(out: Output, path: str, automation_id: str) -> None:
+    db = "" if path == "automations.db" else f" --db {path}"
+    out.say(
+        "\nwhat to try next:\n"
+        f"  automations{db} ls\n"
+        f"  automations{db} runs {automation_id}\n"
+        f"  automations{db} serve                      # in one terminal\n"
+        f"  automations{db} run {automation_id} --wait  # in another\n"
+        '  automations add "Morning brief" --cron "0 9 * * 1-5" --timezone Europe/Berlin\n'
+    )

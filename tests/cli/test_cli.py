@@ -1,0 +1,200 @@
+"""The command line as a person uses it, in two terminals: each command a subprocess.
+
+A worker (`serve`) runs in the background; `run --wait` blocks on a question in one
+"terminal" and `answer` comes from another; the ledger and `--json` are read back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import anyio.abc
+import msgspec
+import pytest
+
+import automations as am
+from automations.model import from_json
+
+
+class RunPage(msgspec.Struct, rename="camel"):
+    items: list[am.Run]
+    next_cursor: str | None
+
+
+def _env(db: Path, backend: str = "asyncio") -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        AUTOMATIONS_DB=str(db),
+        AUTOMATIONS_PROJECT="cli-tests",
+        AUTOMATIONS_BACKEND=backend,
+        COLUMNS="200",
+    )
+    return env
+
+
+def cli(
+    db: Path, *args: str, check: bool = True, backend: str = "asyncio"
+) -> subprocess.CompletedProcess[str]:
+    """One command, as a person types it; waits for it to finish."""
+    done = subprocess.run(
+        [sys.executable, "-m", "automations", *args],
+        capture_output=True,
+        text=True,
+        env=_env(db, backend),
+        cwd=db.parent,
+        timeout=60,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"{args} exited {done.returncode}: {done.stderr}")
+    return done
+
+
+async def _start(db: Path, backend: str, *args: str) -> anyio.abc.Process:
+    return await anyio.open_process(
+        [sys.executable, "-m", "automations", *args],
+        env=_env(db, backend),
+        cwd=db.parent,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def _read_until(process: anyio.abc.Process, needle: str) -> str:
+    """Read the process's output until `needle` shows up; everything read so far."""
+    assert process.stdout is not None
+    seen = ""
+    with anyio.fail_after(30):
+        while needle not in seen:
+            try:
+                seen += (await process.stdout.receive()).decode()
+            except anyio.EndOfStream:
+                raise AssertionError(f"ended before {needle!r}: {seen}") from None
+    return seen
+
+
+async def _rest(process: anyio.abc.Process) -> str:
+    assert process.stdout is not None
+    chunks = []
+    with anyio.fail_after(30):
+        async for chunk in process.stdout:
+            chunks.append(chunk.decode())
+        await process.wait()
+    return "".join(chunks)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "automations.db"
+
+
+@pytest.mark.anyio
+async def test_two_terminals_add_serve_run_wait_answer_and_the_ledger(
+    db: Path, anyio_backend: str
+) -> None:
+    """The processes run on the test's backend too (AUTOMATIONS_BACKEND)."""
+    backend = anyio_backend
+
+    def cli_(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return cli(db, *args, check=check, backend=backend)
+
+    added = cli_("add", "Release", "--every", "1h", "--prompt", "Ship it?", "--json")
+    automation = from_json(added.stdout, am.Automation)
+    assert automation.title == "Release" and automation.executor == "demo"
+
+    serve = await _start(db, backend, "serve")
+    try:
+        await _read_until(serve, "Ctrl-C to stop")
+        waiting = await _start(db, backend, "run", automation.id, "--wait")
+        seen = await _read_until(waiting, "automations answer")
+        assert "awaiting_input asks: Ship it? [yes / no]" in seen
+        run_id = seen.split()[0]
+
+        wrong = cli_("answer", run_id, "maybe", check=False)
+        assert wrong.returncode == 1
+        assert wrong.stderr.strip().splitlines() == [
+            "error: 'maybe' is not one of the options: yes, no"
+        ]
+        assert "answered" in cli_("answer", run_id, "yes").stdout
+
+        rest = await _rest(waiting)
+        assert waiting.returncode == 0, rest
+        assert f"{run_id} succeeded did 3 steps for 'Ship it?' (answer: yes)" in rest
+
+        ledger = cli_("runs", automation.id).stdout
+        assert run_id in ledger and "succeeded" in ledger
+        page = from_json(cli_("runs", automation.id, "--json").stdout, RunPage)
+        assert [r.id for r in page.items] == [run_id]
+        assert page.items[0].state is am.RunState.SUCCEEDED
+        assert page.items[0].cost == pytest.approx(0.0063)
+    finally:
+        serve.send_signal(signal.SIGINT)
+        log = await _rest(serve)
+    assert serve.returncode == 0, log
+    assert "stopped cleanly" in log
+    assert f"{run_id} succeeded" in log  # the live log, off a terminal: one line per event
+
+
+def test_bad_input_is_one_line_exit_1_and_changes_nothing(db: Path) -> None:
+    cases = {
+        ("--cron", "61 * * * *"): "error: --cron '61 * * * *' is not a valid cron expression: "
+        "minute: 61 is out of range 0-59",
+        ("--every", "1h", "--timezone", "Mars/Base"): "error: --timezone 'Mars/Base' is not a "
+        "known IANA timezone; write e.g. Europe/Berlin or UTC",
+        ("--every", "soon"): "error: --every 'soon' is not a duration; write e.g. 30s, 5m, "
+        "1h30m or 2d",
+        ("--every", "5s"): "error: schedule.every: interval_below_minimum",
+    }
+    for args, message in cases.items():
+        done = cli(db, "add", "Bad", *args, check=False)
+        assert done.returncode == 1, done
+        assert done.stderr.splitlines() == [message]
+        assert "Traceback" not in done.stderr
+    assert json.loads(cli(db, "ls", "--json").stdout) == []
+
+
+def test_usage_errors_exit_2_and_missing_things_exit_1(db: Path) -> None:
+    assert cli(db, "add", check=False).returncode == 2
+    assert cli(db, "frobnicate", check=False).returncode == 2
+    missing = cli(db, "show", "automation_0000", check=False)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error: no automation automation_0000")
+
+
+def test_json_output_is_the_wire_format(db: Path) -> None:
+    created = from_json(
+        cli(
+            db, "add", "Brief", "--cron", "0 9 * * 1-5", "--timezone", "Europe/Berlin", "--json"
+        ).stdout,
+        am.Automation,
+    )
+    listed = from_json(cli(db, "ls", "--json").stdout, list[am.Automation])
+    assert listed == [created]
+    shown = from_json(cli(db, "show", created.id, "--json").stdout, am.Automation)
+    assert shown == created
+    edited = from_json(
+        cli(db, "edit", created.id, "--title", "Morning brief", "--count", "3", "--json").stdout,
+        am.Automation,
+    )
+    assert (edited.title, edited.stop, edited.revision) == ("Morning brief", am.AfterCount(3), 2)
+    paused = from_json(cli(db, "pause", created.id, "--json").stdout, am.Automation)
+    assert paused.paused and paused.next_fire_at is None
+    wire = json.loads(cli(db, "events", "--no-follow", "--json").stdout.splitlines()[-1])
+    assert wire["type"] == "automation.definition.updated"
+    assert wire["automation"]["paused"] is True
+    gone = from_json(cli(db, "rm", created.id, "--json").stdout, am.Tombstone)
+    assert gone.revision == paused.revision + 1
+
+
+def test_run_without_a_worker_says_how_to_start_one(db: Path) -> None:
+    added = from_json(cli(db, "add", "Brief", "--every", "1h", "--json").stdout, am.Automation)
+    done = cli(db, "run", added.id, check=False)
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error: no worker serves project 'cli-tests'")
+    assert "automations serve" in line

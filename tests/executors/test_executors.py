@@ -1,0 +1,105 @@
+"""The built-in executors: demo, command (off unless allowed) and Python callables."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+import automations as am
+from automations.cli._serve import executors_for
+from automations.executors import (
+    ExecutorSpecError,
+    command_executor,
+    demo_executor,
+    load_executor,
+)
+
+from ..integration.conftest import OpenRuntime, new
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_demo_agent_asks_permission_for_tools_and_questions_and_reports_cost(
+    runtime_factory: OpenRuntime,
+) -> None:
+    demo = demo_executor(steps=2, step_seconds=0)
+    async with runtime_factory({"demo": demo}) as rt:
+        a = await rt.create(new(executor="demo", prompt="Use git to tag the release?"))
+        run = await rt.run_now(a.id)
+        asked = await rt.wait(run.id, until=am.RunState.AWAITING_INPUT, timeout=10)
+        assert asked.blocker is not None
+        assert asked.blocker.request == am.Permission(
+            tool="git", detail="for: Use git to tag the release?"
+        )
+        await rt.answer(run.id, asked.blocker.id, True)
+        question = await rt.wait(
+            run.id, until=am.RunState.AWAITING_INPUT, newer_than=asked.revision, timeout=10
+        )
+        assert question.blocker is not None
+        assert question.blocker.request == am.Question(
+            "Use git to tag the release?", options=("yes", "no")
+        )
+        await rt.answer(run.id, question.blocker.id, "no")
+        done = await rt.wait(run.id, timeout=10)
+    assert done.state is am.RunState.SUCCEEDED
+    assert done.result == "did 2 steps for 'Use git to tag the release?' (git allowed; answer: no)"
+    assert done.steps == 2
+    assert done.cost == pytest.approx(0.0042)
+
+
+async def test_the_command_executor_keeps_the_tail_and_fails_on_a_bad_status(
+    runtime_factory: OpenRuntime,
+) -> None:
+    async with runtime_factory({"command": command_executor(timeout=20)}) as rt:
+        ok = await rt.create(new(executor="command", prompt="echo hello; echo world >&2"))
+        done = await rt.wait((await rt.run_now(ok.id)).id, timeout=20)
+        assert (done.state, done.result) == (am.RunState.SUCCEEDED, "hello\nworld")
+        bad = await rt.create(new(executor="command", prompt="echo oops; exit 3"))
+        failed = await rt.wait((await rt.run_now(bad.id)).id, timeout=20)
+        assert failed.error is not None
+        assert failed.error.code is am.ErrorCode.EXECUTION_FAILED
+        assert failed.error.message == "CommandFailed: the command exited with status 3: oops"
+
+
+async def test_a_command_past_its_timeout_or_cancelled_is_killed(
+    runtime_factory: OpenRuntime,
+) -> None:
+    async with runtime_factory({"command": command_executor(timeout=0.2)}) as rt:
+        slow = await rt.create(new(executor="command", prompt="echo started; sleep 30"))
+        failed = await rt.wait((await rt.run_now(slow.id)).id, timeout=20)
+        assert failed.error is not None
+        assert "ran past its timeout of 0.2 s: started" in failed.error.message
+    async with runtime_factory({"command": command_executor(timeout=60)}) as rt:
+        run = await rt.run_now(slow.id)
+        await rt.wait(run.id, until=am.RunState.RUNNING, timeout=10)
+        stopped = await rt.cancel(run.id)
+        assert stopped.stop_reason is am.StopReason.CANCELLED
+
+
+def _serve_args(*specs: str, allow_command: bool = False) -> argparse.Namespace:
+    return argparse.Namespace(executor=list(specs), allow_command=allow_command, command_timeout=5)
+
+
+def test_serve_registers_the_command_executor_only_when_allowed() -> None:
+    assert sorted(executors_for(_serve_args())) == ["demo"]
+    assert sorted(executors_for(_serve_args(allow_command=True))) == ["command", "demo"]
+
+
+def test_python_executors_are_loaded_from_what_was_typed() -> None:
+    name, executor = load_executor("loud=tests.executors.sample:shout")
+    assert name == "loud"
+    assert executor.__name__ == "shout"
+    assert sorted(executors_for(_serve_args("loud=tests.executors.sample:shout"))) == [
+        "demo",
+        "loud",
+    ]
+    problems = {
+        "loud": "should look like name=package.module:function",
+        "loud=tests.executors.nowhere:shout": "cannot import tests.executors.nowhere",
+        "loud=tests.executors.sample:missing": "tests.executors.sample has no missing",
+        "loud=tests.executors.sample:not_async": "must be an async function",
+    }
+    for spec, message in problems.items():
+        with pytest.raises(ExecutorSpecError, match=message):
+            load_executor(spec)
