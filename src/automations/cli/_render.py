@@ -87,11 +87,13 @@ class Output:
 
 
 def when(instant: datetime | None, timezone: str, now: datetime | None = None) -> str:
-    """'Mon 23 Nov 09:00 CET (in 10h 5m)'; '-' for no time."""
+    """'Mon 23 Nov 09:00 CET (in 10h 5m)', or '14:05:30 CET (in 20s)' today."""
     if instant is None:
         return "-"
-    local = instant.astimezone(ZoneInfo(timezone))
-    text = local.strftime("%a %d %b %H:%M:%S %Z")
+    zone = ZoneInfo(timezone)
+    local = instant.astimezone(zone)
+    today = now is not None and local.date() == now.astimezone(zone).date()
+    text = local.strftime("%H:%M:%S %Z" if today else "%a %d %b %H:%M %Z")
     if now is not None:
         text += f" ({relative(instant - now)})"
     return text
@@ -160,7 +162,8 @@ def blocker_text(request: Question | Permission) -> str:
 
 def automations_table(automations: Iterable[Automation], now: datetime) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("ID", "TITLE", "SCHEDULE", "NEXT FIRE", "STATE", "EXECUTOR"):
+    table.add_column("ID", no_wrap=True)
+    for column in ("TITLE", "SCHEDULE", "NEXT FIRE", "STATE", "EXECUTOR"):
         table.add_column(column, overflow="fold")
     for a in automations:
         state = "paused" if a.paused else ("done" if a.next_fire_at is None else "active")
@@ -206,9 +209,10 @@ def automation_table(a: Automation, now: datetime) -> Table:
 
 def runs_table(runs: Sequence[Run], now: datetime, titles: dict[str, str] | None = None) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    columns = ["RUN", "TRIGGER", "WHEN", "STATE", "STEPS", "COST", "OUTCOME"]
+    table.add_column("RUN", no_wrap=True)
+    columns = ["TRIGGER", "WHEN", "STATE", "STEPS", "COST", "OUTCOME"]
     if titles is not None:
-        columns.insert(1, "AUTOMATION")
+        columns.insert(0, "AUTOMATION")
     for column in columns:
         table.add_column(column, overflow="fold")
     for run in runs:
