@@ -138,6 +138,7 @@ async def test_two_terminals_add_serve_run_wait_answer_and_the_ledger(
     assert serve.returncode == 0, log
     assert "stopped cleanly" in log
     assert f"{run_id} succeeded" in log  # the live log, off a terminal: one line per event
+    assert "asks: Ship it? [yes / no]" in log  # text from the database is never markup
 
 
 def test_bad_input_is_one_line_exit_1_and_changes_nothing(db: Path) -> None:

@@ -60,9 +60,9 @@ def make_console(*, stderr: bool = False) -> Console:
     """A console; off a terminal it is wide enough for ids and never colours."""
     stream = sys.stderr if stderr else sys.stdout
     if stream.isatty():
-        return Console(file=stream, highlight=False)
+        return Console(file=stream, highlight=False, markup=False)
     width = int(os.environ.get("COLUMNS", "140"))
-    return Console(file=stream, width=width, highlight=False, no_color=True)
+    return Console(file=stream, width=width, highlight=False, markup=False, no_color=True)
 
 
 class Output:
