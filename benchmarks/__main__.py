@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import burst, interval, journal, register
+from . import blockers, burst, cancel, compare, interval, journal, register
 from ._common import emit
 
 WORKLOADS = {
+    "blockers": blockers,
     "burst": burst,
+    "cancel": cancel,
+    "compare": compare,
     "interval": interval,
     "journal": journal,
     "register": register,

@@ -4,7 +4,7 @@ Each writer repeatedly takes one run through its three transitions (scheduled,
 running, succeeded), awaiting each durable commit before the next. Group commit is
 what lets many writers share one fsync.
 
-    python -m benchmarks journal [--writers 1,10,100] [--seconds 3] [--durability full]
+    python -m benchmarks journal [--writers 1,10,100] [--seconds 3] [--durability both]
 """
 
 from __future__ import annotations
@@ -112,14 +112,32 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--writers", default="1,10,100", help="comma-separated writer counts")
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per point")
-    parser.add_argument("--durability", choices=("full", "normal"), default="full")
+    parser.add_argument("--durability", choices=("full", "normal", "both"), default="both")
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """One line; with `--durability both`, the points of each mode one after the other."""
     if args.smoke:
         args.writers, args.seconds = "1,10", 0.2
-    line: dict[str, Any] = anyio.run(_main, args, backend=args.backend)
+    modes = ("full", "normal") if args.durability == "both" else (args.durability,)
+    lines: list[dict[str, Any]] = []
+    for mode in modes:
+        args.durability = mode
+        lines.append(anyio.run(_main, args, backend=args.backend))
+    line = lines[0]
+    if len(lines) > 1:
+        line["durability"] = ",".join(modes)
+        line["results"] = [
+            point | {"durability": mode}
+            for mode, each in zip(modes, lines, strict=True)
+            for point in each["results"]
+        ]
+        line["speedup_max_vs_1_writer"] = {
+            mode: each.get("speedup_max_vs_1_writer")
+            for mode, each in zip(modes, lines, strict=True)
+        }
+        line["ok"] = all(each["ok"] for each in lines)
     line["backend"] = args.backend
     return line
 

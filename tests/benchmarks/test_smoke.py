@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks import compare
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -38,9 +40,10 @@ def test_burst_benchmark_prints_one_json_line() -> None:
 def test_journal_benchmark_prints_one_json_line() -> None:
     line = _run("journal")
     assert line["bench"] == "journal" and line["ok"] is True
-    assert [r["writers"] for r in line["results"]] == [1, 10]
+    points = [(r["durability"], r["writers"]) for r in line["results"]]
+    assert points == [("full", 1), ("full", 10), ("normal", 1), ("normal", 10)]
     assert all(r["transitions"] > 0 and r["transitions_per_s"] > 0 for r in line["results"])
-    assert line["durability"] == "full" and line["cpu_count"] >= 1
+    assert line["durability"] == "full,normal" and line["cpu_count"] >= 1
     assert line["versions"]["automations"]
 
 
@@ -56,4 +59,38 @@ def test_register_benchmark_prints_one_json_line() -> None:
     line = _run("register")
     assert line["bench"] == "register" and line["ok"] is True
     assert line["add"]["one_by_one"] + line["add"]["bulk"] == line["n"] == 300
+    assert line["add"]["schedules_per_s"] == line["add"]["one_by_one_per_s"] > 0
     assert line["cold_start"]["ready_s"] > 0 and line["cold_start"]["peak_rss_mb"] > 0
+    assert line["durability"] == "full"
+
+
+def test_blockers_benchmark_measures_in_process_and_from_a_client() -> None:
+    line = _run("blockers")
+    assert line["bench"] == "blockers" and line["ok"] is True
+    latency = line["answer_to_running_ms"]
+    for side in ("in_process", "from_client"):
+        assert 0 < latency[side]["p50"] <= latency[side]["p99"] <= latency[side]["max"]
+
+
+def test_cancel_benchmark_prints_one_json_line() -> None:
+    line = _run("cancel")
+    assert line["bench"] == "cancel" and line["ok"] is True and line["n"] == 5
+    assert 0 < line["cancel_to_stopped_ms"]["p50"] <= line["cancel_to_stopped_ms"]["max"]
+
+
+def test_compare_runs_our_side_of_every_shared_workload() -> None:
+    line = _run("compare")
+    assert line["bench"] == "compare" and line["ok"] is True
+    assert sorted(line["runs"]["ours"]) == ["burst", "interval", "register"]
+    assert line["medians"]["burst: jobs/s"]["ours"] > 0
+    assert line["medians"]["burst: jobs/s"]["peer"] is None  # the peer is not installed in CI
+
+
+def test_compare_ratios_say_how_many_times_better() -> None:
+    assert compare.ratio(4000.0, 40.0, higher_is_better=True) == 100.0
+    assert compare.ratio(20.0, 2000.0, higher_is_better=False) == 100.0
+    assert compare.ratio(None, 40.0, higher_is_better=True) is None
+    ours = {"burst": [{"jobs_per_s": 3000}, {"jobs_per_s": 4000}, {"jobs_per_s": 5000}]}
+    peer = {"burst": [{"jobs_per_s": 50}, {"jobs_per_s": 40}, {"jobs_per_s": 45}]}
+    text = compare.table(ours, peer)
+    assert "| burst: jobs/s | 4,000.0 | 45.0 | 88.9x | >= 100x |" in text

@@ -1,0 +1,100 @@
+"""Storage faults: a full disk and a database locked by another process.
+
+The full disk is SQLite's own SQLITE_FULL, caused by capping the writer connection's
+`max_page_count` (a small filesystem would need root to mount); the lock is another
+connection holding an exclusive transaction, as a backup tool or a careless `sqlite3`
+shell would.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import apsw
+import pytest
+
+import automations as am
+from automations.persistence import open_store
+
+from ..integration.conftest import OpenRuntime, new
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass(frozen=True)
+class CapPages:
+    """Run on the writer thread: cap (or lift, with a huge cap) the file's size."""
+
+    pages: int
+
+    def apply(self, connection: apsw.Connection) -> None:
+        connection.execute(f"PRAGMA max_page_count = {self.pages}")
+
+
+def _page_count(connection: apsw.Connection) -> int:
+    row = connection.execute("PRAGMA page_count").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def test_a_full_disk_is_a_clear_error_reads_go_on_and_writes_recover(
+    db: Path, runtime_factory: OpenRuntime
+) -> None:
+    async with runtime_factory() as rt:
+        store = rt._services.store
+        page_count = await store.reader.run(_page_count)
+        await store.write(CapPages(page_count + 2))
+        created: list[am.Automation] = []
+
+        async def fill() -> None:
+            for i in range(10_000):
+                created.append(await rt.create(new(title=f"fill {i}", prompt="x" * 2_000)))
+
+        with pytest.raises(am.StorageError, match="is full; free some space and retry"):
+            await fill()
+        assert created, "the cap left no room at all; the test proves nothing"
+        listed = await rt.list()  # reads go on
+        assert {a.id for a in created} <= {a.id for a in listed}
+        await store.write(CapPages(2**31 - 1))  # space returns
+        after = await rt.create(new(title="after"))
+        assert (await rt.get(after.id)).title == "after"
+    async with runtime_factory() as rt:  # nothing acknowledged was lost
+        assert {a.id for a in created} | {after.id} <= {a.id for a in await rt.list()}
+
+
+async def test_writes_wait_for_a_lock_held_by_another_process_and_go_through(
+    db: Path, runtime_factory: OpenRuntime
+) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(new())
+        locked, release = threading.Event(), threading.Event()
+
+        def hold_the_lock() -> None:
+            other = apsw.Connection(str(db))
+            other.execute("BEGIN EXCLUSIVE")
+            locked.set()
+            release.wait(10)
+            other.execute("COMMIT")
+            other.close()
+
+        holder = threading.Thread(target=hold_the_lock)
+        holder.start()
+        await anyio.to_thread.run_sync(locked.wait)
+        async with anyio.create_task_group() as tg:
+            results: list[am.Automation] = []
+
+            async def update() -> None:
+                results.append(await rt.update(a.id, title="written after the lock"))
+
+            tg.start_soon(update)
+            await anyio.sleep(1.5)  # the fault: the lock is held this long
+            assert results == []  # the write is waiting, not failed
+            release.set()
+        await anyio.to_thread.run_sync(holder.join)
+        assert results[0].title == "written after the lock"
+    async with open_store(db) as store:
+        stored = await store.reader.automation(rt.scope, a.id)
+        assert stored is not None and stored.title == "written after the lock"
