@@ -26,12 +26,10 @@ from .persistence import (
     CommandOutcome,
     DropCommand,
     EnqueueCommand,
-    FileLock,
     RunNowCommand,
-    liveness_lock_path,
 )
 
-__all__ = ["is_alive", "is_served", "send_cancel", "send_run_now"]
+__all__ = ["is_served", "send_cancel", "send_run_now"]
 
 _SERVED_CHECK_SECONDS = 1.0
 _ERRORS: dict[str, type[AutomationError]] = {
@@ -42,15 +40,6 @@ _ERRORS: dict[str, type[AutomationError]] = {
 async def is_served(services: Services) -> bool:
     """Whether a worker holds the lease of this scope (its lock cannot be taken)."""
     lock = lease_lock(services)
-    if await anyio.to_thread.run_sync(lock.try_acquire):
-        lock.release()
-        return False
-    return True
-
-
-async def is_alive(services: Services, owner: str) -> bool:
-    """Whether the process `owner` still holds its liveness lock."""
-    lock = FileLock(liveness_lock_path(services.store.path, owner))
     if await anyio.to_thread.run_sync(lock.try_acquire):
         lock.release()
         return False

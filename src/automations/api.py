@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import anyio
 import msgspec
 
-from ._commands import is_alive, send_cancel, send_run_now
+from ._commands import send_cancel, send_run_now
 from ._event_stream import EventStream
 from .actors import (
     AutomationMessage,
@@ -30,6 +30,7 @@ from .actors import (
     Services,
     Supervisor,
     Update,
+    holder_alive,
     open_supervisor,
     record_cancelled,
 )
@@ -224,7 +225,7 @@ class Runtime:
                 owner = await self._store.reader.run_owner(self.scope, run_id)
                 if owner is None:
                     continue  # it just ended
-                if await is_alive(self._services, owner):
+                if await holder_alive(self._services, owner):
                     await send_cancel(self._services, run, owner)
                     break
                 try:  # its process died and nobody reconciled it yet

@@ -4,7 +4,7 @@ from ._automation_actor import AutomationActor
 from ._context import RunContext
 from ._follower import Follower
 from ._hub import EventHub, Subscription, event_of
-from ._lease import lease_lock
+from ._lease import STALE_SECONDS, holder_alive, lease_lock
 from ._messages import Adopt, AutomationMessage, Delete, Fire, Refresh, RunEnded, RunNow, Update
 from ._records import record_cancelled
 from ._run_actor import RunActor
@@ -13,6 +13,7 @@ from ._services import Executor, Role, Services, is_resumable, resumable
 from ._supervisor import Supervisor, open_supervisor
 
 __all__ = [
+    "STALE_SECONDS",
     "Adopt",
     "AutomationActor",
     "AutomationMessage",
@@ -33,6 +34,7 @@ __all__ = [
     "Supervisor",
     "Update",
     "event_of",
+    "holder_alive",
     "is_resumable",
     "lease_lock",
     "open_supervisor",

@@ -40,6 +40,9 @@ class Follower:
         """Call `listener` with every event another process committed, in order."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[Scope, Event], None]) -> None:
+        self._listeners.remove(listener)
+
     @property
     def generation(self) -> int:
         """Grows each time the follower saw a commit by another connection."""

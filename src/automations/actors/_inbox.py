@@ -62,6 +62,10 @@ class Inbox:
         self._force = True
         self._follower.poke()
 
+    def step_down(self) -> None:
+        """Another process leads now: leave the commands for nobody in particular."""
+        self._leading = False
+
     async def run(self) -> None:
         """Take and handle commands until cancelled."""
         follower = self._follower

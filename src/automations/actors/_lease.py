@@ -1,28 +1,35 @@
 """The scheduler lease: which process fires a scope's schedules, and recovery when
-one dies.
+one dies or freezes.
 
 A worker polls the lease's file lock; the first to hold it records a new epoch,
 reconciles the runs of processes that died (their liveness locks can be taken), and
 leads until it closes: it fires schedules, takes the commands nobody else is named
 for, and keeps reconciling, because a worker without the lease may die at any time.
 The kernel frees a dead holder's lock at once, so a standby takes over within a poll.
+A frozen holder keeps its lock but stops renewing the lease row; after
+`STALE_SECONDS` a standby takes the lease through the row, the epoch fences whatever
+the old holder writes when it wakes, and the old holder steps down.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import anyio
 from anyio.abc import TaskStatus
 
-from ..model import AutomationError
+from ..model import AutomationError, LeaseLost
 from ..persistence import (
     AcquireLease,
     Adopted,
     FileLock,
+    LeaseRow,
     Reconciled,
     ReconcileRuns,
+    RenewLease,
+    TakeStaleLease,
     lease_lock_path,
     lease_name,
     liveness_lock_path,
@@ -32,7 +39,10 @@ from ._services import Services
 __all__ = [
     "POLL_SECONDS",
     "RECONCILE_SECONDS",
+    "RENEW_SECONDS",
+    "STALE_SECONDS",
     "hold_lease",
+    "holder_alive",
     "keep_reconciling",
     "lease_lock",
     "reconcile_dead_owners",
@@ -40,6 +50,10 @@ __all__ = [
 
 POLL_SECONDS = 0.2
 """How often a standby tries the lease lock (real time: this is about processes)."""
+RENEW_SECONDS = 0.5
+"""How often the holder renews its lease."""
+STALE_SECONDS = 5.0
+"""How long a lease may go unrenewed before a standby takes it (the holder is frozen)."""
 RECONCILE_SECONDS = 2.0
 """How often the lease holder looks for processes that died while it leads."""
 
@@ -59,26 +73,94 @@ async def hold_lease(
     *,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Wait for the lease, then `lead(epoch)` until cancelled; release it on the way out.
+    """Compete for the lease and `lead(epoch)` while holding it, until cancelled.
 
     Started once the first attempt is decided: a worker that opens alone on a
-    database holds the lease (its epoch recorded) by the time it is started.
+    database holds the lease (its epoch recorded) by the time it is started. A holder
+    whose lease was taken while it was frozen steps down and competes again.
     """
     lock = lease_lock(services)
     try:
-        if not await anyio.to_thread.run_sync(lock.try_acquire):
-            task_status.started()
-            # Polling is the design: a kernel lock has no wake-up to wait on.
-            while not await anyio.to_thread.run_sync(lock.try_acquire):  # noqa: ASYNC110
-                await anyio.sleep(POLL_SECONDS)
+        while True:
+            epoch = await _acquire(services, lock, task_status)
             task_status = anyio.TASK_STATUS_IGNORED
-        acquire = AcquireLease(services.scope, services.owner, services.now())
-        epoch: int = await services.store.write(acquire)
-        log.info("holding the scheduler lease at epoch %d", epoch)
-        task_status.started()
-        await lead(epoch)
+            log.info("holding the scheduler lease at epoch %d", epoch)
+            async with anyio.create_task_group() as leading:
+                leading.start_soon(_keep_renewing, services, lock, epoch, leading.cancel_scope)
+                await lead(epoch)
+            log.warning("stepped down: another process took the lease (epoch %d)", epoch)
+            lock.release()
     finally:
         lock.release()
+
+
+async def _acquire(services: Services, lock: FileLock, task_status: TaskStatus[None]) -> int:
+    """Poll until this process may lead; the epoch it leads under.
+
+    The file lock is the fast path: free means the holder is dead (or gone). A
+    holder that is alive but stopped renewing (frozen) keeps its lock, so a standby
+    takes its lease through the row instead, and leads without the lock until the
+    old holder steps down and lets it go.
+    """
+    store, scope, owner = services.store, services.scope, services.owner
+    while True:
+        row = await store.reader.lease(scope)
+        if await anyio.to_thread.run_sync(lock.try_acquire):
+            if (
+                row is None
+                or row.holder == owner
+                or _stale(row)
+                or not await holder_alive(services, row.holder)
+            ):
+                acquire = AcquireLease(scope, owner, services.now(), _wall_ms())
+                epoch: int = await store.write(acquire)
+                task_status.started()
+                return epoch
+            lock.release()  # a live holder leads without the lock: it took a stale lease
+        elif row is not None and row.holder != owner and _stale(row):
+            take = TakeStaleLease(scope, owner, services.now(), row.epoch, _wall_ms())
+            taken: int | None = await store.write(take)
+            if taken is not None:
+                log.warning("took over the lease of %s, which stopped renewing", row.holder)
+                task_status.started()
+                return taken
+        task_status.started()
+        task_status = anyio.TASK_STATUS_IGNORED
+        await anyio.sleep(POLL_SECONDS)
+
+
+async def _keep_renewing(
+    services: Services, lock: FileLock, epoch: int, leading: anyio.CancelScope
+) -> None:
+    """Renew the lease until cancelled; end the leadership if another process took it."""
+    while True:
+        await anyio.sleep(RENEW_SECONDS)
+        try:
+            await services.store.write(RenewLease(services.scope, epoch, _wall_ms()))
+        except LeaseLost:
+            leading.cancel()
+            return
+        except AutomationError:  # storage trouble: the next renewal tries again
+            log.exception("could not renew the scheduler lease")
+        if not lock.held:  # leading through a taken-over lease: take the lock back
+            await anyio.to_thread.run_sync(lock.try_acquire)
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _stale(row: LeaseRow) -> bool:
+    return _wall_ms() - row.renewed_ms > STALE_SECONDS * 1000
+
+
+async def holder_alive(services: Services, owner: str) -> bool:
+    """Whether the process `owner` still holds its liveness lock."""
+    lock = FileLock(liveness_lock_path(services.store.path, owner))
+    if await anyio.to_thread.run_sync(lock.try_acquire):
+        lock.release()
+        return False
+    return True
 
 
 async def reconcile_dead_owners(services: Services, adopt: Adopt) -> int:

@@ -179,9 +179,14 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
         services.store.add_commit_listener(scheduler.on_commit)
         follower.add_listener(scheduler.on_foreign)
         inbox.lead()
-        async with anyio.create_task_group() as leading:
-            leading.start_soon(keep_reconciling, services, supervisor.adopt, name="reconcile")
-            await scheduler.run()
+        try:
+            async with anyio.create_task_group() as leading:
+                leading.start_soon(keep_reconciling, services, supervisor.adopt, name="reconcile")
+                await scheduler.run()
+        finally:  # stepping down (or closing): this scheduler is done
+            inbox.step_down()
+            follower.remove_listener(scheduler.on_foreign)
+            services.store.remove_commit_listener(scheduler.on_commit)
 
     background.start_soon(inbox.run, name="inbox")
     await background.start(hold_lease, services, lead, name="scheduler-lease")

@@ -15,7 +15,7 @@ from ._commands import (
     RunNowCommand,
 )
 from ._connection import Durability
-from ._leases import AcquireLease, lease_name
+from ._leases import AcquireLease, LeaseRow, RenewLease, TakeStaleLease, lease_name
 from ._locks import FileLock, lease_lock_path, liveness_lock_path
 from ._ops import (
     Batch,
@@ -63,6 +63,7 @@ __all__ = [
     "FileLock",
     "GroupCommitWriter",
     "JournalEntry",
+    "LeaseRow",
     "Operation",
     "Page",
     "PendingCommand",
@@ -70,6 +71,7 @@ __all__ = [
     "Reader",
     "ReconcileRuns",
     "Reconciled",
+    "RenewLease",
     "Replay",
     "RunNowCommand",
     "SaveAutomation",
@@ -77,6 +79,7 @@ __all__ = [
     "SaveRun",
     "StoreAnswer",
     "Store",
+    "TakeStaleLease",
     "WriterStats",
     "apply_operation",
     "lease_lock_path",

@@ -3,20 +3,30 @@
 Each scope (project, directory) has its own lease, so workers of different projects
 on one database each fire their own schedules. The epoch grows on every acquisition;
 a write carrying an older epoch is refused, so a holder that was frozen past its
-take-over cannot fire anything twice.
+take-over cannot fire anything twice. The holder renews the row; a standby may take
+a lease whose renewals stopped (`TakeStaleLease`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import apsw
 import msgspec
 
 from ..model import LeaseLost, Scope, to_ms
 
-__all__ = ["AcquireLease", "check_epoch", "lease_name"]
+__all__ = [
+    "AcquireLease",
+    "LeaseRow",
+    "RenewLease",
+    "TakeStaleLease",
+    "check_epoch",
+    "lease_name",
+    "lease_row",
+]
 
 
 def lease_name(scope: Scope) -> str:
@@ -39,6 +49,20 @@ def check_epoch(connection: apsw.Connection, scope: Scope, epoch: int | None) ->
         )
 
 
+class LeaseRow(NamedTuple):
+    epoch: int
+    holder: str
+    renewed_ms: int
+    """Wall-clock epoch milliseconds of the holder's last renewal."""
+
+
+def lease_row(connection: apsw.Connection, scope: Scope) -> LeaseRow | None:
+    row = connection.execute(
+        "SELECT epoch, holder, renewed_at FROM leases WHERE name = ?", (lease_name(scope),)
+    ).fetchone()
+    return None if row is None else LeaseRow(int(row[0]), str(row[1]), int(row[2]))
+
+
 @dataclass(frozen=True, slots=True)
 class AcquireLease:
     """Record a new holder of a scope's lease (whose file lock it already holds)."""
@@ -46,15 +70,61 @@ class AcquireLease:
     scope: Scope
     holder: str
     at: datetime
+    renewed_ms: int = 0
 
     def apply(self, connection: apsw.Connection) -> int:
         name = lease_name(self.scope)
         row = connection.execute("SELECT epoch FROM leases WHERE name = ?", (name,)).fetchone()
         epoch = 1 if row is None else int(row[0]) + 1
         connection.execute(
-            "INSERT INTO leases (name, epoch, holder, acquired_at) VALUES (?, ?, ?, ?)"
+            "INSERT INTO leases (name, epoch, holder, acquired_at, renewed_at)"
+            " VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (name) DO UPDATE SET epoch = excluded.epoch,"
-            " holder = excluded.holder, acquired_at = excluded.acquired_at",
-            (name, epoch, self.holder, to_ms(self.at)),
+            " holder = excluded.holder, acquired_at = excluded.acquired_at,"
+            " renewed_at = excluded.renewed_at",
+            (name, epoch, self.holder, to_ms(self.at), self.renewed_ms),
         )
         return epoch
+
+
+@dataclass(frozen=True, slots=True)
+class RenewLease:
+    """The holder's heartbeat; `LeaseLost` if another process took the lease."""
+
+    scope: Scope
+    epoch: int
+    renewed_ms: int
+
+    def apply(self, connection: apsw.Connection) -> None:
+        connection.execute(
+            "UPDATE leases SET renewed_at = ? WHERE name = ? AND epoch = ?",
+            (self.renewed_ms, lease_name(self.scope), self.epoch),
+        )
+        if connection.changes() == 0:
+            check_epoch(connection, self.scope, self.epoch)  # raises LeaseLost
+
+
+@dataclass(frozen=True, slots=True)
+class TakeStaleLease:
+    """Take over a lease whose holder stopped renewing; the new epoch, or None when
+    another standby took it first (the row is no longer at `seen_epoch`)."""
+
+    scope: Scope
+    holder: str
+    at: datetime
+    seen_epoch: int
+    renewed_ms: int
+
+    def apply(self, connection: apsw.Connection) -> int | None:
+        connection.execute(
+            "UPDATE leases SET epoch = epoch + 1, holder = ?, acquired_at = ?, renewed_at = ?"
+            " WHERE name = ? AND epoch = ?",
+            (
+                self.holder,
+                to_ms(self.at),
+                self.renewed_ms,
+                lease_name(self.scope),
+                self.seen_epoch,
+            ),
+        )
+        return self.seen_epoch + 1 if connection.changes() else None

@@ -16,6 +16,7 @@ import apsw
 from ..model import Automation, Run, Scope, from_msgpack
 from ._commands import CommandOutcome, PendingCommand, command_outcome, pending_commands
 from ._connection import Durability, connect, storage_error
+from ._leases import LeaseRow, lease_row
 from ._projection import _JOURNAL_COLUMNS, JournalEntry, journal_entries
 
 __all__ = ["ChangeWatch", "Page", "Reader"]
@@ -125,6 +126,10 @@ class Reader:
     async def command_outcome(self, id: int) -> CommandOutcome | None:
         """None while pending; `LookupError` when the command is gone."""
         return await self.run(lambda c: command_outcome(c, id))
+
+    async def lease(self, scope: Scope) -> LeaseRow | None:
+        """The scope's lease row: who holds it, at which epoch, last renewed when."""
+        return await self.run(lambda c: lease_row(c, scope))
 
     async def checkpoint(self, run_id: str) -> bytes | None:
         """The latest checkpoint of a run (JSON), if it saved one."""

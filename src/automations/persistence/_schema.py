@@ -132,7 +132,14 @@ CREATE INDEX commands_pending ON commands (project, directory, id) WHERE done_at
 DELETE FROM leases WHERE name = 'scheduler';
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+_V5 = """
+-- A lease holder renews its lease twice a second (wall-clock ms). A standby may take
+-- a lease whose holder stopped renewing: frozen, not dead (a dead holder's file lock
+-- is free at once); the epoch then fences the frozen holder's writes.
+ALTER TABLE leases ADD COLUMN renewed_at INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

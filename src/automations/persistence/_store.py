@@ -41,6 +41,9 @@ class Store:
         """See `GroupCommitWriter.add_listener`."""
         self._writer.add_listener(listener)
 
+    def remove_commit_listener(self, listener: Callable[[Operation, object], None]) -> None:
+        self._writer.remove_listener(listener)
+
     async def write(self, operation: Operation) -> Any:
         """Apply one operation durably; what it returns, or the error it raised."""
         return await self._writer.write(operation)

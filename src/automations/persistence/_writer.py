@@ -91,6 +91,9 @@ class GroupCommitWriter:
         """
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[Operation, object], None]) -> None:
+        self._listeners.remove(listener)
+
     def start(self) -> None:
         """Start the thread; call from the event loop whose tasks will await writes."""
         self._caller = LoopCaller()
