@@ -3,6 +3,7 @@ healthy for the runs after it."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -41,6 +42,11 @@ async def blocks_in_a_thread(ctx: am.RunContext) -> None:
     await anyio.to_thread.run_sync(time.sleep, 1.0)
 
 
+async def leaks_a_thread(ctx: am.RunContext) -> str:
+    threading.Thread(target=time.sleep, args=(0.5,), daemon=True).start()  # never joined
+    return "left something running"
+
+
 async def sleeps_on_the_loop(ctx: am.RunContext) -> None:
     time.sleep(0.5)  # blocks the whole event loop, on purpose  # noqa: ASYNC251
     await anyio.sleep_forever()
@@ -64,6 +70,7 @@ EXECUTORS: dict[str, Callable[[am.RunContext], Awaitable[Any]]] = {
     "huge": huge,
     "thread": blocks_in_a_thread,
     "sync_sleep": sleeps_on_the_loop,
+    "leaks": leaks_a_thread,
 }
 
 
@@ -82,6 +89,8 @@ async def test_each_misbehaving_executor_ends_its_run_in_the_right_state(
         assert capped.error == am.RunError(
             am.ErrorCode.STEP_CAP, "Automation run exceeded the hard step cap (50)."
         )
+        leaked = await rt.wait((await _run(rt, "leaks")).id, timeout=10)
+        assert leaked.state is am.RunState.SUCCEEDED
         big = await rt.wait((await _run(rt, "huge")).id, timeout=20)
         assert big.state is am.RunState.SUCCEEDED and len(big.result or "") == 5_000_000
         await _still_healthy(rt)

@@ -39,10 +39,13 @@ async def test_the_database_and_every_lock_file_are_private(
         assert _mode(os.path.dirname(liveness)) == 0o700
 
 
-async def test_another_project_gets_nothing_by_id_or_by_cursor(
-    runtime_factory: OpenRuntime,
+@pytest.mark.parametrize(
+    "other", [{"project": "project-b"}, {"directory": "/repo/other"}], ids=["project", "directory"]
+)
+async def test_another_scope_gets_nothing_by_id_or_by_cursor(
+    runtime_factory: OpenRuntime, other: dict[str, str]
 ) -> None:
-    async with runtime_factory() as a_rt, runtime_factory(project="project-b") as b_rt:
+    async with runtime_factory() as a_rt, runtime_factory(**other) as b_rt:
         a = await a_rt.create(new(overlap=am.Overlap.ALLOW))
         runs = [await a_rt.wait((await a_rt.run_now(a.id)).id, timeout=10) for _ in range(3)]
         b = await b_rt.create(new())
