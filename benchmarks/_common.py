@@ -12,7 +12,7 @@ from typing import Any
 
 import apsw
 
-__all__ = ["emit", "environment", "percentile"]
+__all__ = ["emit", "environment", "latency", "percentile"]
 
 
 def environment() -> dict[str, Any]:
@@ -33,6 +33,19 @@ def percentile(values: list[float], p: float) -> float | None:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
     return ordered[rank]
+
+
+def latency(values: list[float], digits: int = 1) -> dict[str, float | None]:
+    """p50, p99 and max of `values` (milliseconds), rounded."""
+
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, digits)
+
+    return {
+        "p50": rounded(percentile(values, 50)),
+        "p99": rounded(percentile(values, 99)),
+        "max": rounded(max(values, default=None)),
+    }
 
 
 def emit(line: dict[str, Any]) -> None:

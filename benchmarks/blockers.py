@@ -23,7 +23,7 @@ import anyio
 
 import automations as am
 
-from ._common import environment, percentile
+from ._common import environment, latency
 
 SCOPE = {"project": "bench", "directory": "/bench"}
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,18 +99,6 @@ async def client_main(path: str, n: int) -> None:
     sys.stdout.write(json.dumps(lags))
 
 
-def _summary(lags: list[float]) -> dict[str, float | None]:
-    return {
-        "p50": _round(percentile(lags, 50)),
-        "p99": _round(percentile(lags, 99)),
-        "max": _round(max(lags, default=None)),
-    }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
@@ -127,7 +115,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "bench": "blockers",
         "n": args.n,
         "durability": "full",
-        "answer_to_running_ms": {"in_process": _summary(local), "from_client": _summary(remote)},
+        "answer_to_running_ms": {
+            "in_process": latency(local, 2),
+            "from_client": latency(remote, 2),
+        },
         "ok": len(local) == len(remote) == args.n,
         "backend": args.backend,
     } | environment()

@@ -22,7 +22,7 @@ import anyio
 import automations as am
 from automations.api import open_runtime
 
-from ._common import environment, percentile
+from ._common import environment, latency
 
 
 async def _noop(ctx: am.RunContext) -> None:
@@ -96,18 +96,10 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "wall_s": round(wall, 3),
         "jobs_per_s": round(completed / wall, 1),
         "add_phase_s": round(t_added - t0, 3),
-        "e2e_latency_ms": {
-            "p50": _round(percentile(latencies, 50)),
-            "p99": _round(percentile(latencies, 99)),
-            "max": _round(max(latencies, default=None)),
-        },
+        "e2e_latency_ms": latency(latencies),
         "transitions_per_commit": round(3 * completed / max(1, commits), 1),
         "ok": completed == n and outcomes.get("succeeded") == n,
     } | environment()
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

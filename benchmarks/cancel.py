@@ -18,7 +18,7 @@ import anyio
 
 import automations as am
 
-from ._common import environment, percentile
+from ._common import environment, latency
 
 
 async def forever(ctx: am.RunContext) -> None:
@@ -63,18 +63,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "bench": "cancel",
         "n": args.n,
         "durability": "full",
-        "cancel_to_stopped_ms": {
-            "p50": _round(percentile(lags, 50)),
-            "p99": _round(percentile(lags, 99)),
-            "max": _round(max(lags, default=None)),
-        },
+        "cancel_to_stopped_ms": latency(lags, 2),
         "ok": len(lags) == args.n,
         "backend": args.backend,
     } | environment()
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
 
 
 __all__ = ["add_arguments", "run"]

@@ -40,11 +40,8 @@ def _now() -> datetime:
 
 async def add(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     automation = await rt.create(new_automation(args))
-    if out.json:
-        out.value(automation)
-    else:
-        next_fire = when(automation.next_fire_at, automation.timezone, _now())
-        out.say(f"created {automation.id} {automation.title!r}; next fire {next_fire}")
+    next_fire = when(automation.next_fire_at, automation.timezone, _now())
+    out.result(automation, f"created {automation.id} {automation.title!r}; next fire {next_fire}")
     return 0
 
 
@@ -77,48 +74,33 @@ async def edit(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     current = await rt.get(args.id)
     changes = patch_changes(args, current.timezone)
     automation = await rt.update(args.id, expected_revision=args.revision, **changes)
-    if out.json:
-        out.value(automation)
-    else:
-        out.say(f"updated {automation.id} to revision {automation.revision}")
+    out.result(automation, f"updated {automation.id} to revision {automation.revision}")
     return 0
 
 
 async def pause(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     automation = await rt.pause(args.id)
-    if out.json:
-        out.value(automation)
-    else:
-        out.say(f"paused {automation.id}")
+    out.result(automation, f"paused {automation.id}")
     return 0
 
 
 async def resume(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     automation = await rt.resume(args.id)
-    if out.json:
-        out.value(automation)
-    else:
-        next_fire = when(automation.next_fire_at, automation.timezone, _now())
-        out.say(f"resumed {automation.id}; next fire {next_fire}")
+    next_fire = when(automation.next_fire_at, automation.timezone, _now())
+    out.result(automation, f"resumed {automation.id}; next fire {next_fire}")
     return 0
 
 
 async def rm(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     tombstone = await rt.delete(args.id)
-    if out.json:
-        out.value(tombstone)
-    else:
-        out.say(f"deleted {tombstone.id}; its runs stay")
+    out.result(tombstone, f"deleted {tombstone.id}; its runs stay")
     return 0
 
 
 async def run(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     started = await rt.run_now(args.id)
     if not args.wait:
-        if out.json:
-            out.value(started)
-        else:
-            out.say(f"{started.id} {started.state.value}")
+        out.result(started, f"{started.id} {started.state.value}")
         return 1 if started.state.is_terminal else 0  # terminal at once: skipped
     ended = await _follow(rt, started, out)
     return 0 if ended.state is RunState.SUCCEEDED else 1
@@ -222,19 +204,13 @@ async def answer(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
         text = await anyio.to_thread.run_sync(input, "> ")
     reply = parse_reply(blocker.request, text)
     await rt.answer(run.id, blocker.id, reply)
-    if out.json:
-        out.value(reply)
-    else:
-        out.say(f"answered {run.id}: {reply}")
+    out.result(reply, f"answered {run.id}: {reply}")
     return 0
 
 
 async def cancel(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     run = await rt.cancel(args.run)
-    if out.json:
-        out.value(run)
-    else:
-        out.say(f"{run.id} {run.state.value} {outcome_text(run)}".rstrip())
+    out.result(run, f"{run.id} {run.state.value} {outcome_text(run)}".rstrip())
     return 0
 
 
@@ -245,10 +221,7 @@ async def events(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
         return 0
     async with rt.events(args.since) as stream:
         async for event in stream:
-            if out.json:
-                out.value(event)
-            else:
-                out.say(describe_event(event))
+            out.result(event, describe_event(event))
             if head is not None and event.seq >= head:
                 break
     return 0

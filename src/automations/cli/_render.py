@@ -82,6 +82,13 @@ class Output:
         if not self.json:
             self.console.print(text)
 
+    def result(self, value: object, text: str | Text) -> None:
+        """What a command did: `value` as wire JSON with --json, else `text`."""
+        if self.json:
+            self.value(value)
+        else:
+            self.console.print(text)
+
     def error(self, text: str) -> None:
         self.errors.print(Text(f"error: {text}"), soft_wrap=True)
 

@@ -92,34 +92,13 @@ async def demo(args: argparse.Namespace, out: Output) -> int:
     ) as rt:
         now = datetime.now(UTC)
         out.say(f"demo database: {path}; the demo takes {seconds:g} s and ends by itself\n")
-        digest = await rt.create(
-            NewAutomation(
-                title="Minute digest",
-                where=Where(project=args.project, worktree="demo/minute"),
-                prompt="Summarise what changed in the last minute",
-                timezone="UTC",
-                schedule=Cron("* * * * *"),
-                executor="demo",
-            )
-        )
-        triage = await rt.create(
-            NewAutomation(
-                title="Inbox triage",
-                where=Where(project=args.project, worktree="demo/inbox"),
-                prompt="Triage the new issues",
-                timezone="UTC",
-                schedule=Interval(every=timedelta(seconds=30), start=now + timedelta(seconds=3)),
-                executor="demo",
-            )
-        )
-        release = await rt.create(
-            NewAutomation(
-                title="Release",
-                where=Where(project=args.project, worktree="demo/release"),
-                prompt="Ship the release to staging?",
-                timezone="UTC",
-                schedule=Cron("0 9 * * 1"),
-                executor="demo",
+        every = Interval(every=timedelta(seconds=30), start=now + timedelta(seconds=3))
+        digest, triage, release = await rt.create_many(
+            _demo_automation(args.project, title, prompt, schedule)
+            for title, prompt, schedule in (
+                ("Minute digest", "Summarise what changed in the last minute", Cron("* * * * *")),
+                ("Inbox triage", "Triage the new issues", every),
+                ("Release", "Ship the release to staging?", Cron("0 9 * * 1")),
             )
         )
         blocked = await rt.run_now(release.id)
@@ -134,6 +113,22 @@ async def demo(args: argparse.Namespace, out: Output) -> int:
         await _print_ledger(rt, out, [digest.id, triage.id, release.id])
     _what_next(out, path, triage.id)
     return 0
+
+
+def _demo_automation(
+    project: str, title: str, prompt: str, schedule: Cron | Interval
+) -> NewAutomation:
+    """A demo automation with a worktree of its own, so the three never wait on each
+    other (one run at a time per worktree)."""
+    worktree = "demo/" + title.split()[0].lower()
+    return NewAutomation(
+        title=title,
+        prompt=prompt,
+        timezone="UTC",
+        schedule=schedule,
+        executor="demo",
+        where=Where(project=project, worktree=worktree),
+    )
 
 
 async def _print_ledger(rt: Runtime, out: Output, ids: list[str]) -> None:
