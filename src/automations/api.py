@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import anyio
 import msgspec
 
-from ._commands import send_cancel, send_run_now
+from ._client import send_cancel, send_run_now
 from ._event_stream import EventStream
 from .actors import (
     AutomationMessage,

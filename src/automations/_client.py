@@ -76,7 +76,12 @@ async def _outcome_of(services: Services, follower: Follower, id: int) -> Comman
     store = services.store
     while True:
         generation = follower.generation
-        outcome = await store.reader.command_outcome(id)
+        try:
+            outcome = await store.reader.command_outcome(id)
+        except LookupError:
+            raise AutomationError(
+                "the run-now request disappeared before a worker answered it; try again"
+            ) from None
         if outcome is not None:
             return outcome
         with anyio.move_on_after(_SERVED_CHECK_SECONDS) as waited:
