@@ -102,10 +102,11 @@ async def test_create_takes_valid_input_and_refuses_the_rest_storing_nothing(
 @given(payload=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)))
 @EXAMPLES
 def test_json_input_decodes_or_is_a_validation_error(payload: bytes) -> None:
-    try:
-        from_json(payload, am.NewAutomation)
-    except am.ValidationError as error:
-        assert error.details  # noqa: PT017 - decoding may also succeed
+    for kind in (am.NewAutomation, am.AutomationPatch):
+        try:
+            from_json(payload, kind)
+        except am.ValidationError as error:
+            assert error.details  # noqa: PT017 - decoding may also succeed
 
 
 @given(

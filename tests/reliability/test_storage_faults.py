@@ -8,7 +8,8 @@ shell would.
 
 from __future__ import annotations
 
-import threading
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,36 +66,33 @@ async def test_a_full_disk_is_a_clear_error_reads_go_on_and_writes_recover(
         assert {a.id for a in created} | {after.id} <= {a.id for a in await rt.list()}
 
 
+_HOLD_LOCK = """
+import sys, time, apsw
+connection = apsw.Connection(sys.argv[1])
+connection.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+connection.execute("COMMIT")
+"""
+
+
 async def test_writes_wait_for_a_lock_held_by_another_process_and_go_through(
     db: Path, runtime_factory: OpenRuntime
 ) -> None:
+    seconds = 3.0
     async with runtime_factory() as rt:
         a = await rt.create(new())
-        locked, release = threading.Event(), threading.Event()
-
-        def hold_the_lock() -> None:
-            other = apsw.Connection(str(db))
-            other.execute("BEGIN EXCLUSIVE")
-            locked.set()
-            release.wait(10)
-            other.execute("COMMIT")
-            other.close()
-
-        holder = threading.Thread(target=hold_the_lock)
-        holder.start()
-        await anyio.to_thread.run_sync(locked.wait)
-        async with anyio.create_task_group() as tg:
-            results: list[am.Automation] = []
-
-            async def update() -> None:
-                results.append(await rt.update(a.id, title="written after the lock"))
-
-            tg.start_soon(update)
-            await anyio.sleep(1.5)  # the fault: the lock is held this long
-            assert results == []  # the write is waiting, not failed
-            release.set()
-        await anyio.to_thread.run_sync(holder.join)
-        assert results[0].title == "written after the lock"
+        command = [sys.executable, "-c", _HOLD_LOCK, str(db), str(seconds)]
+        async with await anyio.open_process(command) as holder:
+            assert holder.stdout is not None
+            with anyio.fail_after(30):
+                assert b"locked" in await holder.stdout.receive()
+            started = time.monotonic()
+            updated = await rt.update(a.id, title="written after the lock")
+            waited = time.monotonic() - started
+            assert await holder.wait() == 0
+        assert updated.title == "written after the lock"
+        assert waited > seconds / 2, "the write did not wait for the lock"
     async with open_store(db) as store:
         stored = await store.reader.automation(rt.scope, a.id)
         assert stored is not None and stored.title == "written after the lock"
