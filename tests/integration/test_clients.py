@@ -6,16 +6,25 @@ executes and a client (or a second worker) that asks it through the database.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import anyio
 import pytest
 
 import automations as am
-from automations.persistence import open_store
+from automations.model import Scope
+from automations.persistence import (
+    CommandOutcome,
+    CompleteCommand,
+    EnqueueCommand,
+    PurgeCommands,
+    RunNowCommand,
+    open_store,
+)
 from automations.testing import ManualClock
 
-from .conftest import Gate, OpenRuntime, every, new
+from .conftest import T0, Gate, OpenRuntime, every, new
 
 pytestmark = pytest.mark.anyio
 
@@ -215,3 +224,16 @@ async def test_each_project_on_one_database_has_its_own_scheduler(
                         if isinstance(event, am.RunUpdated) and event.run.state.is_terminal:
                             assert event.run.automation_id == automation.id
                             break
+
+
+async def test_answered_commands_nobody_read_are_purged_and_pending_ones_kept(db: Path) -> None:
+    scope = Scope("project-a", "/repo/a")
+    async with open_store(db) as store:
+        done = await store.write(EnqueueCommand(scope, RunNowCommand("a1", "r1"), None, T0))
+        pending = await store.write(EnqueueCommand(scope, RunNowCommand("a1", "r2"), None, T0))
+        await store.write(CompleteCommand(done, CommandOutcome(message="lost sender"), T0))
+        assert await store.write(PurgeCommands(T0)) == 0  # not older than the bound
+        assert await store.write(PurgeCommands(T0 + timedelta(minutes=10))) == 1
+        assert await store.reader.command_outcome(pending) is None  # still pending
+        with pytest.raises(LookupError):
+            await store.reader.command_outcome(done)

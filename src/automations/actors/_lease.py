@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import anyio
 from anyio.abc import TaskStatus
@@ -26,6 +27,7 @@ from ..persistence import (
     Adopted,
     FileLock,
     LeaseRow,
+    PurgeCommands,
     Reconciled,
     ReconcileRuns,
     RenewLease,
@@ -56,6 +58,9 @@ STALE_SECONDS = 5.0
 """How long a lease may go unrenewed before a standby takes it (the holder is frozen)."""
 RECONCILE_SECONDS = 2.0
 """How often the lease holder looks for processes that died while it leads."""
+COMMAND_RETENTION = timedelta(minutes=10)
+"""How long an answered run-now command waits for its sender to read the outcome."""
+_PURGE_EVERY = 30
 
 log = logging.getLogger("automations.actors")
 
@@ -197,10 +202,16 @@ async def reconcile_dead_owners(services: Services, adopt: Adopt) -> int:
 
 
 async def keep_reconciling(services: Services, adopt: Adopt) -> None:
-    """Reconcile the runs of processes that die while this one leads, until cancelled."""
+    """Reconcile the runs of processes that die while this one leads, and drop the
+    answered commands whose senders never came back, until cancelled."""
+    rounds = 0
     while True:
         await anyio.sleep(RECONCILE_SECONDS)
+        rounds += 1
         try:
             await reconcile_dead_owners(services, adopt)
+            if rounds % _PURGE_EVERY == 0:
+                done_before = services.now() - COMMAND_RETENTION
+                await services.store.write(PurgeCommands(done_before))
         except AutomationError:  # storage trouble: try again next round
             log.exception("could not reconcile the runs of dead processes")

@@ -12,6 +12,7 @@ from ._commands import (
     DropCommand,
     EnqueueCommand,
     PendingCommand,
+    PurgeCommands,
     RunNowCommand,
 )
 from ._connection import Durability
@@ -68,6 +69,7 @@ __all__ = [
     "Page",
     "PendingCommand",
     "PendingWrite",
+    "PurgeCommands",
     "Reader",
     "ReconcileRuns",
     "Reconciled",

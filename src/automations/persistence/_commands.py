@@ -27,6 +27,7 @@ __all__ = [
     "DropCommand",
     "EnqueueCommand",
     "PendingCommand",
+    "PurgeCommands",
     "RunNowCommand",
     "command_outcome",
     "enqueue",
@@ -137,6 +138,20 @@ class DropCommand:
         condition = " AND done_at IS NULL" if self.pending_only else ""
         connection.execute(f"DELETE FROM commands WHERE id = ?{condition}", (self.id,))
         return connection.changes() > 0
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCommands:
+    """Delete done commands nobody came back for (their sender died); how many."""
+
+    done_before: datetime
+
+    def apply(self, connection: apsw.Connection) -> int:
+        connection.execute(
+            "DELETE FROM commands WHERE done_at IS NOT NULL AND done_at < ?",
+            (to_ms(self.done_before),),
+        )
+        return connection.changes()
 
 
 _command_decoder = msgspec.msgpack.Decoder(Command)
