@@ -9,7 +9,6 @@ blocker or a timeout wins. That is what guarantees that once a cancel is accepte
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from collections.abc import Callable, Coroutine
@@ -44,7 +43,7 @@ from ..model import (
     new_blocker_id,
     step_cap_error,
 )
-from ..persistence import PendingWrite, SaveCheckpoint, SaveRun
+from ..persistence import Batch, Operation, SaveCheckpoint, SaveRun
 from ..runtime import Reply
 from ._context import RunContext
 from ._records import record_skipped
@@ -199,25 +198,24 @@ class RunActor:
     async def _schedule(self, *, eager: bool) -> bool:
         """Write `scheduled` (holding the writer key) and answer the caller.
 
-        With `eager`, `running` is submitted right behind `scheduled`: the writer commits
-        in submission order, so both usually share one commit, the caller is answered
-        once `scheduled` is durable, and the executor starts once `running` is.
+        With `eager`, `running` is written in the same operation: the caller is answered
+        and the executor starts once both are durable (one savepoint, one wake-up), and
+        if either fails neither is recorded.
         """
         reply = self._reply
         key = None if self._deferred else self._writer_key
-        scheduled = self._submit(self.run, None, key, self.run.triggered_at, self._epoch)
-        running = None
+        scheduled = self._operation(self.run, None, key, self.run.triggered_at, self._epoch)
+        started = None
+        operation: Operation = scheduled
         if eager:
             now = self._services.now()
             started = advance(self.run, RunState.RUNNING, at=now, session_id=self._session_id)
-            running = (started, self._submit(started, self.run.revision, key, now))
+            operation = Batch((scheduled, self._operation(started, self.run.revision, key, now)))
         try:
-            await scheduled.outcome()
+            await self._services.store.submit(operation).outcome()
         except (DuplicateSlot, LeaseLost):  # fired elsewhere, or not ours to fire any more
-            await _settled(running)
             return False
         except WriterKeyBusy:
-            await _settled(running)
             try:
                 skipped = await record_skipped(self._services, self.run)
             except BaseException as exc:
@@ -235,13 +233,7 @@ class RunActor:
         self.recorded = True
         if reply is not None:
             reply.send(self.run)
-        if running is not None:
-            started, pending = running
-            try:
-                await pending.outcome()
-            except StorageError as exc:
-                self._fail(ErrorCode.EXECUTION_FAILED, f"the run could not start: {exc}")
-                return True  # scheduled is recorded: `_execute` records the failure
+        if started is not None:
             self.run = started
         return True
 
@@ -480,28 +472,18 @@ class RunActor:
     async def _save(
         self, run: Run, expected: int | None, writer_key: str | None, at: datetime
     ) -> None:
-        await self._submit(run, expected, writer_key, at).outcome()
+        await self._services.store.submit(self._operation(run, expected, writer_key, at)).outcome()
 
-    def _submit(
+    def _operation(
         self,
         run: Run,
         expected: int | None,
         writer_key: str | None,
         at: datetime,
         epoch: int | None = None,
-    ) -> PendingWrite:
+    ) -> SaveRun:
         services = self._services
-        operation = SaveRun(
-            services.scope, run, expected, at, writer_key, services.owner, epoch=epoch
-        )
-        return services.store.submit(operation)
-
-
-async def _settled(running: tuple[Run, PendingWrite] | None) -> None:
-    """Wait for a write that depended on a failed one; it fails too, quietly."""
-    if running is not None:
-        with contextlib.suppress(AutomationError):
-            await running[1].outcome()
+        return SaveRun(services.scope, run, expected, at, writer_key, services.owner, epoch=epoch)
 
 
 def _decode_reply(stored: bytes) -> str | bool:
