@@ -126,5 +126,10 @@ class Inbox:
         try:
             run: Run = await ref.ask(lambda reply: RunNow(reply, run_id=command.run_id))
         except AutomationError as exc:
+            # Taken by two processes at once (a holder waking from a freeze): the run
+            # exists once, and that is the outcome.
+            existing = await services.store.reader.run_by_id(services.scope, command.run_id)
+            if existing is not None:
+                return CommandOutcome(run=existing)
             return CommandOutcome(error=type(exc).__name__, message=str(exc))
         return CommandOutcome(run=run)
