@@ -289,12 +289,10 @@ class AutomationActor:
         `epoch` fences the first write of a scheduled run with the lease it fired under.
         """
         policy = automation.overlap
-        # A run whose end is durable is over, even before its RunEnded is handled here.
-        busy = bool(self.waiting) or any(not run.ended for run in self.active.values())
         key = automation.where.writer_key
-        if policy is Overlap.ALLOW:
+        if policy is Overlap.ALLOW:  # no need to look at the runs going on
             self._start(automation, run, reply, writer_key=None, epoch=epoch)
-        elif not busy:
+        elif not self._busy():
             self._start(automation, run, reply, writer_key=key, epoch=epoch)
         elif policy is Overlap.BUFFER_ONE and not self.waiting:
             self._start(automation, run, reply, writer_key=key, wait=True, epoch=epoch)
@@ -308,6 +306,10 @@ class AutomationActor:
         else:
             with contextlib.suppress(AutomationError):  # a slot fired elsewhere, say
                 await record_skipped(self._services, run, epoch)
+
+    def _busy(self) -> bool:
+        # A run whose end is durable is over, even before its RunEnded is handled here.
+        return bool(self.waiting) or any(not run.ended for run in self.active.values())
 
     # -- schedule -------------------------------------------------------------------
 
