@@ -10,7 +10,6 @@ blocker or a timeout wins. That is what guarantees that once a cancel is accepte
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import msgspec
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..model import (
     Automation,
@@ -45,6 +43,7 @@ from ..model import (
 )
 from ..persistence import Batch, Operation, SaveCheckpoint, SaveRun
 from ..runtime import Reply
+from ._answers import Answers, decode_reply, describe
 from ._context import RunContext
 from ._records import record_skipped
 from ._services import Services
@@ -111,8 +110,7 @@ class RunActor:
         self._writing = False
         self._written: anyio.Event | None = None
         self._end_written = False
-        self._answers_in: MemoryObjectSendStream[tuple[str, str | bool]] | None = None
-        self._answers: MemoryObjectReceiveStream[tuple[str, str | bool]] | None = None
+        self._answers = Answers()
         self._finished = False
         self._finished_event: anyio.Event | None = None
         self.recorded = False
@@ -148,17 +146,8 @@ class RunActor:
 
     def deliver(self, blocker_id: str, reply: str | bool) -> None:
         """An answer, already stored durably; delivered to the waiting `ask` once."""
-        if self._finished:
-            return
-        self._open_answers()
-        assert self._answers_in is not None
-        self._answers_in.send_nowait((blocker_id, reply))
-
-    def _open_answers(self) -> None:
-        if self._answers_in is None:
-            self._answers_in, self._answers = anyio.create_memory_object_stream[
-                tuple[str, str | bool]
-            ](math.inf)
+        if not self._finished:
+            self._answers.deliver(blocker_id, reply)
 
     # -- the run's life -------------------------------------------------------------
 
@@ -185,9 +174,7 @@ class RunActor:
             self._finished = True
             if self._finished_event is not None:
                 self._finished_event.set()
-            if self._answers_in is not None and self._answers is not None:
-                self._answers_in.close()
-                self._answers.close()
+            self._answers.close()
             self._on_end(self)
 
     async def _load_checkpoint(self) -> None:
@@ -389,12 +376,12 @@ class RunActor:
             policy = self.automation.unattended_blockers
             if policy is UnattendedBlockers.REJECT:
                 raise BlockerRejected(
-                    f"an unattended run cannot ask {_describe(request)}; nobody is there to answer"
+                    f"an unattended run cannot ask {describe(request)}; nobody is there to answer"
                 )
             if policy is UnattendedBlockers.FAIL:
                 self._fail(
                     ErrorCode.NEEDS_USER_INPUT,
-                    f"An unattended run needed input: {_describe(request)}",
+                    f"An unattended run needed input: {describe(request)}",
                 )
             timeout = self.automation.blocker_timeout
         if self._outcome is not None:  # the run is ending; do not open a blocker
@@ -407,28 +394,19 @@ class RunActor:
                 self._services.scope, self.id, blocker.id
             )
             if stored is not None:  # answered while no process ran it
-                return _decode_reply(stored)
+                return decode_reply(stored)
         else:
             now = self._services.now()
             blocker = Blocker(id=new_blocker_id(), request=request, asked_at=now)
         with anyio.CancelScope(shield=True):
             await self._transition(RunState.AWAITING_INPUT, {"blocker": blocker})
         if timeout is None:
-            reply = await self._answer_for(blocker.id)
+            reply = await self._answers.wait(blocker.id)
         else:
             reply = await self._answer_within(blocker, self._services.now() + timeout)
         with anyio.CancelScope(shield=True):
             await self._transition(RunState.RUNNING, {})
         return reply  # type-checked against the blocker by Runtime.answer
-
-    async def _answer_for(self, blocker_id: str) -> str | bool:
-        self._open_answers()
-        assert self._answers is not None
-        async for answered_id, reply in self._answers:
-            if answered_id == blocker_id:
-                return reply
-        await anyio.lowlevel.checkpoint()  # the stream closed: the run is ending
-        raise anyio.get_cancelled_exc_class()()
 
     async def _answer_within(self, blocker: Blocker, deadline: datetime) -> str | bool:
         async with anyio.create_task_group() as tg:
@@ -437,11 +415,11 @@ class RunActor:
                 await self._services.clock.sleep_until(deadline)
                 self._fail(
                     ErrorCode.NEEDS_USER_INPUT,
-                    f"Nobody answered {_describe(blocker.request)} within the blocker timeout.",
+                    f"Nobody answered {describe(blocker.request)} within the blocker timeout.",
                 )
 
             tg.start_soon(alarm)
-            reply = await self._answer_for(blocker.id)
+            reply = await self._answers.wait(blocker.id)
             tg.cancel_scope.cancel()
         return reply
 
@@ -484,14 +462,3 @@ class RunActor:
     ) -> SaveRun:
         services = self._services
         return SaveRun(services.scope, run, expected, at, writer_key, services.owner, epoch=epoch)
-
-
-def _decode_reply(stored: bytes) -> str | bool:
-    reply: str | bool = msgspec.json.decode(stored, type=str | bool)
-    return reply
-
-
-def _describe(request: Question | Permission) -> str:
-    if isinstance(request, Question):
-        return f"the question {request.text!r}"
-    return f"permission to use {request.tool!r}"
