@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import anyio
 
-from .actors import Follower, Services, lease_lock
+from .actors import Follower, Services, is_led
 from .model import (
     AutomationError,
     Conflict,
@@ -29,21 +29,12 @@ from .persistence import (
     RunNowCommand,
 )
 
-__all__ = ["is_served", "send_cancel", "send_run_now"]
+__all__ = ["send_cancel", "send_run_now"]
 
 _SERVED_CHECK_SECONDS = 1.0
 _ERRORS: dict[str, type[AutomationError]] = {
     cls.__name__: cls for cls in (NotFound, Conflict, NotServed, StorageError, StoreClosed)
 }
-
-
-async def is_served(services: Services) -> bool:
-    """Whether a worker holds the lease of this scope (its lock cannot be taken)."""
-    lock = lease_lock(services)
-    if await anyio.to_thread.run_sync(lock.try_acquire):
-        lock.release()
-        return False
-    return True
 
 
 def _not_served(services: Services) -> NotServed:
@@ -57,7 +48,7 @@ def _not_served(services: Services) -> NotServed:
 
 async def send_run_now(services: Services, follower: Follower, automation_id: str) -> Run:
     """Have the worker start a run; the run as soon as it is durably scheduled."""
-    if not await is_served(services):
+    if not await is_led(services):
         raise _not_served(services)
     command = RunNowCommand(automation_id, new_run_id())
     store = services.store
@@ -88,7 +79,7 @@ async def _outcome_of(services: Services, follower: Follower, id: int) -> Comman
             await follower.wait_past(generation)
         if (
             waited.cancelled_caught
-            and not await is_served(services)
+            and not await is_led(services)
             and await store.write(DropCommand(id, pending_only=True))
         ):
             raise _not_served(services)  # withdrawn: it will not run later

@@ -6,6 +6,7 @@ executes and a client (or a second worker) that asks it through the database.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,13 +14,17 @@ import anyio
 import pytest
 
 import automations as am
+from automations.actors import STALE_SECONDS, is_led
 from automations.model import Scope
 from automations.persistence import (
+    AcquireLease,
     CommandOutcome,
     CompleteCommand,
     EnqueueCommand,
+    FileLock,
     PurgeCommands,
     RunNowCommand,
+    liveness_lock_path,
     open_store,
 )
 from automations.testing import ManualClock
@@ -237,3 +242,26 @@ async def test_answered_commands_nobody_read_are_purged_and_pending_ones_kept(db
         assert await store.reader.command_outcome(pending) is None  # still pending
         with pytest.raises(LookupError):
             await store.reader.command_outcome(done)
+
+
+async def test_a_scope_is_led_by_a_lock_holder_or_a_live_fresh_lease(
+    db: Path, runtime_factory: OpenRuntime
+) -> None:
+    """Between a take-over and the new holder getting the lock back, nobody holds the
+    lock, yet a worker leads: clients must not be told nobody serves them."""
+    async with runtime_factory(role="client") as client:
+        services = client._services
+        assert not await is_led(services)  # nobody at all
+        alive = FileLock(liveness_lock_path(str(db), "taker"))
+        assert alive.try_acquire()  # stands in for the live worker that took the lease
+        try:
+            now_ms = int(time.time() * 1000)
+            await services.store.write(AcquireLease(client.scope, "taker", T0, now_ms))
+            assert await is_led(services)  # led without the lock
+            stale_ms = now_ms - int((STALE_SECONDS + 1) * 1000)
+            await services.store.write(AcquireLease(client.scope, "taker", T0, stale_ms))
+            assert not await is_led(services)  # it stopped renewing
+        finally:
+            alive.release(remove=True)
+        await services.store.write(AcquireLease(client.scope, "taker", T0, now_ms))
+        assert not await is_led(services)  # fresh, but its process is gone

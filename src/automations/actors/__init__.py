@@ -4,7 +4,7 @@ from ._automation_actor import AutomationActor
 from ._context import RunContext
 from ._follower import Follower
 from ._hub import EventHub, Subscription, event_of
-from ._lease import STALE_SECONDS, holder_alive, lease_lock
+from ._lease import STALE_SECONDS, holder_alive, is_led
 from ._messages import Adopt, AutomationMessage, Delete, Fire, Refresh, RunEnded, RunNow, Update
 from ._records import record_cancelled
 from ._run_actor import RunActor
@@ -35,8 +35,8 @@ __all__ = [
     "Update",
     "event_of",
     "holder_alive",
+    "is_led",
     "is_resumable",
-    "lease_lock",
     "open_supervisor",
     "record_cancelled",
     "resumable",

@@ -45,6 +45,7 @@ __all__ = [
     "STALE_SECONDS",
     "hold_lease",
     "holder_alive",
+    "is_led",
     "keep_reconciling",
     "lease_lock",
     "reconcile_dead_owners",
@@ -162,10 +163,16 @@ def _stale(row: LeaseRow) -> bool:
 async def holder_alive(services: Services, owner: str) -> bool:
     """Whether the process `owner` still holds its liveness lock."""
     lock = FileLock(liveness_lock_path(services.store.path, owner))
-    if await anyio.to_thread.run_sync(lock.try_acquire):
-        lock.release()
-        return False
-    return True
+    return bool(await anyio.to_thread.run_sync(lock.held_elsewhere))
+
+
+async def is_led(services: Services) -> bool:
+    """Whether some worker leads this scope: one holds the lease's lock, or leads
+    through a lease it took over (fresh row, live holder) while the lock is in flux."""
+    if await anyio.to_thread.run_sync(lease_lock(services).held_elsewhere):
+        return True
+    row = await services.store.reader.lease(services.scope)
+    return row is not None and not _stale(row) and await holder_alive(services, row.holder)
 
 
 async def reconcile_dead_owners(services: Services, adopt: Adopt) -> int:

@@ -41,6 +41,15 @@ class FileLock:
         self._fd = fd
         return True
 
+    def held_elsewhere(self) -> bool:
+        """Whether another holder has the lock now (a probe: taken and let go at once)."""
+        if self._fd is not None:
+            return False
+        if not self.try_acquire():
+            return True
+        self.release()
+        return False
+
     def release(self, *, remove: bool = False) -> None:
         if self._fd is None:
             return
