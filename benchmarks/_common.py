@@ -12,7 +12,9 @@ from typing import Any
 
 import apsw
 
-__all__ = ["emit", "environment", "latency", "percentile"]
+import automations as am
+
+__all__ = ["emit", "environment", "latency", "manual_automation", "percentile"]
 
 
 def environment() -> dict[str, Any]:
@@ -33,6 +35,17 @@ def percentile(values: list[float], p: float) -> float | None:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
     return ordered[rank]
+
+
+def manual_automation(title: str) -> am.NewAutomation:
+    """An automation the workloads run by hand: fires once a year, runs overlap freely."""
+    return am.NewAutomation(
+        title=title,
+        prompt=title,
+        timezone="UTC",
+        schedule=am.Cron("0 0 1 1 *"),
+        overlap=am.Overlap.ALLOW,
+    )
 
 
 def latency(values: list[float], digits: int = 1) -> dict[str, float | None]:

@@ -23,7 +23,7 @@ import anyio
 
 import automations as am
 
-from ._common import environment, latency
+from ._common import environment, latency, manual_automation
 
 SCOPE = {"project": "bench", "directory": "/bench"}
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,20 +36,10 @@ async def asking(ctx: am.RunContext) -> str:
     return await ctx.ask(am.Question("Go on?"))
 
 
-def _automation() -> am.NewAutomation:
-    return am.NewAutomation(
-        title="asks",
-        prompt="asks",
-        timezone="UTC",
-        schedule=am.Cron("0 0 1 1 *"),
-        overlap=am.Overlap.ALLOW,
-    )
-
-
 async def _in_process(path: str, n: int) -> list[float]:
     lags: list[float] = []
     async with am.open_runtime(path, executors={"default": asking}, **SCOPE) as rt:  # type: ignore[arg-type]
-        a = await rt.create(_automation())
+        a = await rt.create(manual_automation("asks"))
         for _ in range(n):
             run = await rt.run_now(a.id)
             run = await rt.wait(run.id, until=am.RunState.AWAITING_INPUT)
@@ -65,7 +55,7 @@ async def _in_process(path: str, n: int) -> list[float]:
 async def _worker_for_client(path: str, n: int) -> list[float]:
     """This process runs the worker; a client process answers and measures."""
     async with am.open_runtime(path, executors={"default": asking}, **SCOPE) as rt:  # type: ignore[arg-type]
-        a = await rt.create(_automation())
+        a = await rt.create(manual_automation("asks"))
         command = [sys.executable, "-c", _CLIENT, path, str(n)]
         async with await anyio.open_process(command, cwd=ROOT, stderr=None) as client:
             for _ in range(n):

@@ -22,7 +22,7 @@ import anyio
 import automations as am
 from automations.api import open_runtime
 
-from ._common import environment, latency
+from ._common import environment, latency, manual_automation
 
 
 async def _noop(ctx: am.RunContext) -> None:
@@ -36,15 +36,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         async with open_runtime(
             path, executors={"default": _noop}, durability=args.durability, project="bench"
         ) as rt:
-            automation = await rt.create(
-                am.NewAutomation(
-                    title="burst",
-                    prompt="noop",
-                    timezone="UTC",
-                    schedule=am.Cron("0 0 1 1 *"),
-                    overlap=am.Overlap.ALLOW,
-                )
-            )
+            automation = await rt.create(manual_automation("burst"))
             submitted: dict[str, float] = {}
             latencies: list[float] = []
             outcomes: dict[str, int] = {}

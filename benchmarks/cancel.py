@@ -18,7 +18,7 @@ import anyio
 
 import automations as am
 
-from ._common import environment, latency
+from ._common import environment, latency, manual_automation
 
 
 async def forever(ctx: am.RunContext) -> None:
@@ -30,15 +30,7 @@ async def _main(path: str, n: int) -> list[float]:
     async with am.open_runtime(
         path, executors={"default": forever}, project="bench", directory="/bench"
     ) as rt:
-        a = await rt.create(
-            am.NewAutomation(
-                title="forever",
-                prompt="wait",
-                timezone="UTC",
-                schedule=am.Cron("0 0 1 1 *"),
-                overlap=am.Overlap.ALLOW,
-            )
-        )
+        a = await rt.create(manual_automation("forever"))
         for _ in range(n):
             run = await rt.run_now(a.id)
             await rt.wait(run.id, until=am.RunState.RUNNING)

@@ -31,15 +31,7 @@ async def test_two_workers_fire_every_slot_exactly_once(tmp_path: Path) -> None:
     start = datetime.fromtimestamp(math.ceil(time.time()) + 5, UTC)
     scope = {"project": "crash", "directory": "/crash", "min_interval": timedelta(seconds=1)}
     async with am.open_runtime(db, **scope) as setup:  # type: ignore[arg-type]
-        created = await setup.create_many(
-            am.NewAutomation(
-                title=f"tick {i}",
-                prompt="tick",
-                timezone="UTC",
-                schedule=am.Interval(every=timedelta(seconds=1), start=start),
-            )
-            for i in range(AUTOMATIONS)
-        )
+        created = await setup.create_many(ticking(AUTOMATIONS, start))
     serve_for = (start - datetime.now(UTC)).total_seconds() + SECONDS + 2
     command = [sys.executable, "-m", "tests.crash.serve", db, str(serve_for)]
     async with (
@@ -57,6 +49,15 @@ async def test_two_workers_fire_every_slot_exactly_once(tmp_path: Path) -> None:
             slots = Counter(r.triggered_at for r in runs if r.trigger is am.Trigger.SCHEDULE)
             assert all(slots[slot] == 1 for slot in checked), automation.title
             assert max(slots.values()) == 1
+
+
+def ticking(count: int, start: datetime) -> list[am.NewAutomation]:
+    """`count` automations firing every second from `start`, in step."""
+    every = am.Interval(every=timedelta(seconds=1), start=start)
+    return [
+        am.NewAutomation(title=f"tick {i}", prompt="tick", timezone="UTC", schedule=every)
+        for i in range(count)
+    ]
 
 
 async def _all_runs(rt: am.Runtime, automation_id: str) -> list[am.Run]:

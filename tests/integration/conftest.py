@@ -111,3 +111,17 @@ async def definition_where(
                 if event.automation.id == automation_id and check(event.automation):
                     return event.automation
     raise AssertionError("the event stream ended")
+
+
+async def first_ended_run(rt: Runtime, automation_id: str) -> am.Run:
+    """The first run of the automation that ends, as the events tell it (from seq 0)."""
+    with anyio.fail_after(10):
+        async with rt.events(0) as events:
+            async for event in events:
+                if (
+                    isinstance(event, am.RunUpdated)
+                    and event.run.automation_id == automation_id
+                    and event.run.state.is_terminal
+                ):
+                    return event.run
+    raise AssertionError("the event stream ended")

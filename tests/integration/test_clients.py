@@ -29,7 +29,7 @@ from automations.persistence import (
 )
 from automations.testing import ManualClock
 
-from .conftest import T0, Gate, OpenRuntime, every, new
+from .conftest import T0, Gate, OpenRuntime, every, first_ended_run, new
 
 pytestmark = pytest.mark.anyio
 
@@ -152,16 +152,10 @@ async def test_definitions_a_client_writes_are_scheduled_by_the_worker(
     ):
         a = await client.create(new(schedule=every(60)))
         assert a.next_fire_at is not None
-        with anyio.fail_after(10):
-            async with worker.events(0) as events:
-                # The worker's scheduler learns of it through the follower, then fires.
-                await clock.wait_sleepers(1)
-                clock.set(a.next_fire_at)
-                async for event in events:
-                    if isinstance(event, am.RunUpdated) and event.run.state.is_terminal:
-                        assert event.run.trigger is am.Trigger.SCHEDULE
-                        assert event.run.automation_id == a.id
-                        break
+        await clock.wait_sleepers(1)
+        clock.set(a.next_fire_at)  # the worker learns of it through the follower, then fires
+        fired = await first_ended_run(worker, a.id)
+        assert (fired.trigger, fired.triggered_at) == (am.Trigger.SCHEDULE, a.next_fire_at)
         paused = await client.pause(a.id)
         assert paused.paused
         assert (await worker.get(a.id)).paused
@@ -223,12 +217,8 @@ async def test_each_project_on_one_database_has_its_own_scheduler(
         await clock.wait_sleepers(2)
         clock.set(a.next_fire_at)
         for rt, automation in ((first, a), (second, b)):
-            with anyio.fail_after(10):
-                async with rt.events(0) as events:
-                    async for event in events:
-                        if isinstance(event, am.RunUpdated) and event.run.state.is_terminal:
-                            assert event.run.automation_id == automation.id
-                            break
+            fired = await first_ended_run(rt, automation.id)
+            assert fired.trigger is am.Trigger.SCHEDULE
 
 
 async def test_answered_commands_nobody_read_are_purged_and_pending_ones_kept(db: Path) -> None:

@@ -21,7 +21,7 @@ from automations.persistence import (
 from automations.testing import ManualClock
 
 from ..persistence.helpers import run as make_run
-from .conftest import T0, OpenRuntime, every, new
+from .conftest import T0, OpenRuntime, every, first_ended_run, new
 
 pytestmark = pytest.mark.anyio
 
@@ -106,18 +106,5 @@ async def test_a_standby_takes_over_the_schedule_when_the_holder_closes(
             await clock.wait_sleepers(1)  # the standby took the lease and now schedules
             slot = a.created_at + timedelta(seconds=30)
             clock.set(slot)
-            run = await _first_run(standby, a.id)
+            run = await first_ended_run(standby, a.id)
             assert run.triggered_at == slot and run.trigger is am.Trigger.SCHEDULE
-
-
-async def _first_run(rt: am.Runtime, automation_id: str) -> am.Run:
-    with anyio.fail_after(10):
-        async with rt.events(0) as events:
-            async for event in events:
-                if (
-                    isinstance(event, am.RunUpdated)
-                    and event.run.automation_id == automation_id
-                    and event.run.state.is_terminal
-                ):
-                    return event.run
-    raise AssertionError("no run")

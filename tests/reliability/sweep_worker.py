@@ -12,7 +12,9 @@ exactly what the runtime promised before the SIGKILL:
 from __future__ import annotations
 
 import json
+import os
 import sys
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
 import anyio
@@ -65,15 +67,19 @@ def say(*words: str) -> None:
     sys.stdout.flush()
 
 
-async def main(db: str) -> None:
-    executors = {"noop": noop, "asking": asking}
-    async with am.open_runtime(
+def open_sweep_runtime(db: str | os.PathLike[str]) -> AbstractAsyncContextManager[am.Runtime]:
+    """A worker on the sweep's database: each life, and the test's restart."""
+    return am.open_runtime(
         db,
-        executors=executors,
+        executors={"noop": noop, "asking": asking},
         min_interval=timedelta(seconds=1),
         project=PROJECT,
         directory=DIRECTORY,
-    ) as rt:
+    )
+
+
+async def main(db: str) -> None:
+    async with open_sweep_runtime(db) as rt:
         ids = await _automations(rt, db + ".ids.json")
         say("ready")
 

@@ -22,7 +22,6 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ import pytest
 import automations as am
 from automations.persistence import open_store
 
-from .sweep_worker import DIRECTORY, PROJECT, asking, noop
+from .sweep_worker import open_sweep_runtime
 
 # One backend: the worker is a subprocess (on asyncio), and the sweep is long.
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["asyncio"])]
@@ -97,14 +96,7 @@ def _column(sql: str) -> Callable[[apsw.Connection], list[Any]]:
 
 
 async def _restart_and_check(db: Path, acknowledged: Acknowledged) -> None:
-    executors = {"noop": noop, "asking": asking}
-    async with am.open_runtime(
-        db,
-        executors=executors,
-        min_interval=timedelta(seconds=1),
-        project=PROJECT,
-        directory=DIRECTORY,
-    ) as rt:
+    async with open_sweep_runtime(db) as rt:
         promised = acknowledged.runs | {run for run, _ in acknowledged.answers}
         states = dict(await rt._services.store.reader.run(_rows(_STATES)))
         assert promised <= states.keys(), "an acknowledged run was lost"

@@ -25,6 +25,7 @@ from automations.actors import STALE_SECONDS
 from automations.persistence import open_store
 
 from ..crash.test_failover import ROOT
+from ..crash.test_two_workers import ticking
 
 # One backend: the subject is two processes, and the freeze takes seconds of real time.
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["asyncio"])]
@@ -60,15 +61,7 @@ async def test_a_frozen_holder_is_replaced_and_steps_down_when_it_wakes(tmp_path
     db = str(tmp_path / "automations.db")
     start = datetime.fromtimestamp(math.ceil(time.time()) + 2, UTC)
     async with am.open_runtime(db, **SCOPE) as setup:  # type: ignore[arg-type]
-        await setup.create_many(
-            am.NewAutomation(
-                title=f"tick {i}",
-                prompt="tick",
-                timezone="UTC",
-                schedule=am.Interval(every=timedelta(seconds=1), start=start),
-            )
-            for i in range(AUTOMATIONS)
-        )
+        await setup.create_many(ticking(AUTOMATIONS, start))
     output: list[str] = []
     command = [sys.executable, "-m", "tests.crash.frozen", db]
     async with await anyio.open_process(command, cwd=ROOT) as old:
