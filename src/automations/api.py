@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import anyio
-import msgspec
 
 from ._client import send_cancel, send_run_now
 from ._event_stream import EventStream
@@ -202,9 +201,8 @@ class Runtime:
         # Otherwise the store decides: the same answer again (no-op), another answer to
         # an answered blocker (Conflict), or no such open blocker (NotFound).
         services = self._services
-        encoded = msgspec.json.encode(reply)
         stored = StoreAnswer(
-            self.scope, run_id, blocker_id, encoded, services.now(), sender=services.owner
+            self.scope, run_id, blocker_id, reply, services.now(), sender=services.owner
         )
         # The store also sends the answer to the process running the run, if not this one.
         if not await self._store.write(stored):

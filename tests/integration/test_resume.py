@@ -53,8 +53,7 @@ async def _blocked_orphan(db: Path, automation_id: str, *, answer: str | None = 
         data = msgspec.json.encode({"stage": "before the crash"})
         await store.write(SaveCheckpoint(run.id, data, T0))
         if answer is not None:  # answered while nobody ran it
-            reply = msgspec.json.encode(answer)
-            await store.write(StoreAnswer(SCOPE, run.id, blocker.id, reply, T0, sender="cli"))
+            await store.write(StoreAnswer(SCOPE, run.id, blocker.id, answer, T0, sender="cli"))
     return waiting
 
 

@@ -278,18 +278,19 @@ class StoreAnswer:
     scope: Scope
     run_id: str
     blocker_id: str
-    reply: bytes
+    reply: str | bool
     at: datetime
     sender: str | None = None
 
     def apply(self, connection: apsw.Connection) -> bool:
+        encoded = msgspec.json.encode(self.reply)
         row = connection.execute(
             "SELECT reply FROM answers WHERE run_id = ? AND blocker_id = ?"
             " AND project = ? AND directory = ?",
             (self.run_id, self.blocker_id, self.scope.project, self.scope.directory),
         ).fetchone()
         if row is not None:
-            if row[0] != self.reply:
+            if row[0] != encoded:
                 raise Conflict(f"blocker {self.blocker_id} was already answered differently")
             return False
         owner = self._open_blocker_owner(connection)
@@ -302,12 +303,11 @@ class StoreAnswer:
                 self.scope.project,
                 self.scope.directory,
                 to_ms(self.at),
-                self.reply,
+                encoded,
             ),
         )
         if owner is not None and owner != self.sender:
-            reply = msgspec.json.decode(self.reply, type=str | bool)
-            command = AnswerCommand(self.run_id, self.blocker_id, reply)
+            command = AnswerCommand(self.run_id, self.blocker_id, self.reply)
             enqueue(connection, self.scope, command, owner, self.at)
         return True
 
