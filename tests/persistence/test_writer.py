@@ -90,6 +90,8 @@ async def test_a_failed_operation_rolls_back_alone(store: Store) -> None:
         gate.release.set()
     assert isinstance(outcomes["duplicate"], Conflict)
     assert isinstance(outcomes["before"], int) and isinstance(outcomes["after"], int)
+    # The batch was applied again without the failed write: no gap in the journal.
+    assert outcomes["after"] == outcomes["before"] + 1
     titles = {a.title for a in await store.reader.automations(SCOPE)}
     assert titles == {"existing", "before", "after"}
 

@@ -1,7 +1,7 @@
 """Supervisor: routes commands to automation actors and owns every task of a runtime.
 
 Automation actors are activated on demand (see `AutomationActor`) in a supervised
-actor group; runs execute as tasks of the supervisor's run group. Shutdown stops every
+actor group; runs execute on a pool of tasks in the supervisor's run group. Shutdown stops every
 run with a recorded reason, then stops the actors, so a runtime closed cleanly leaves
 no task behind and no active run without a record of why.
 """
@@ -18,7 +18,7 @@ from anyio.abc import TaskGroup
 
 from ..model import Automation, DefinitionDeleted, DefinitionUpdated, Event, Scope, StopReason
 from ..persistence import Adopted
-from ..runtime import ActorGroup, ActorRef, MailboxClosed
+from ..runtime import ActorGroup, ActorRef, MailboxClosed, TaskPool
 from ._automation_actor import AutomationActor
 from ._follower import Follower
 from ._inbox import Inbox
@@ -36,12 +36,14 @@ class Supervisor:
         self,
         services: Services,
         runs: TaskGroup,
+        run_tasks: TaskPool,
         actors: ActorGroup[AutomationMessage],
         follower: Follower,
     ) -> None:
         self.services = services
         self.follower = follower
         self._runs_group = runs
+        self._run_tasks = run_tasks
         self._actors = actors
         self._automations: dict[str, ActorRef[AutomationMessage]] = {}
         self.runs: dict[str, RunActor] = {}
@@ -119,7 +121,7 @@ class Supervisor:
         if self.services.role == "client":  # pragma: no cover - the API never asks
             raise AssertionError("a client runtime never executes runs")
         self.runs[actor.id] = actor
-        self._runs_group.start_soon(self._run, actor, name=f"run:{actor.id}")
+        self._run_tasks.start_soon(self._run, actor)
 
     def _spawn_task(self, function: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
         """A helper task of a run (timeout watchdog, cancel grace), owned by the run group."""
@@ -150,21 +152,22 @@ async def open_supervisor(services: Services, *, grace: float) -> AsyncIterator[
     the inbox; on exit, runs and actors stop with a reason."""
     follower = Follower(services, services.hub)
     async with anyio.create_task_group() as runs, anyio.create_task_group() as actors:
-        supervisor = Supervisor(services, runs, ActorGroup(actors), follower)
-        follower.add_listener(supervisor.on_foreign)
-        try:
-            async with anyio.create_task_group() as background:
-                background.start_soon(follower.run, name="follower")
-                if services.role == "worker":
-                    await _start_worker(background, supervisor)
-                try:
-                    yield supervisor
-                finally:
-                    background.cancel_scope.cancel()
-        finally:
-            with anyio.CancelScope(shield=True):
-                await supervisor.shutdown(grace)
-            runs.cancel_scope.cancel()  # what is left ignored cancellation past the grace
+        with TaskPool(runs, name="automations-run") as run_tasks:
+            supervisor = Supervisor(services, runs, run_tasks, ActorGroup(actors), follower)
+            follower.add_listener(supervisor.on_foreign)
+            try:
+                async with anyio.create_task_group() as background:
+                    background.start_soon(follower.run, name="follower")
+                    if services.role == "worker":
+                        await _start_worker(background, supervisor)
+                    try:
+                        yield supervisor
+                    finally:
+                        background.cancel_scope.cancel()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await supervisor.shutdown(grace)
+        runs.cancel_scope.cancel()  # what is left ignored cancellation past the grace
 
 
 async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:

@@ -1,4 +1,4 @@
-"""The actor kernel on anyio: clocks, mailboxes, supervised actor groups.
+"""The actor kernel on anyio: clocks, mailboxes, supervised actor groups, task pools.
 
 Imports anyio only; it knows nothing of automations and could run any actor system.
 """
@@ -8,6 +8,7 @@ from ._clock import Clock, ManualClock, SystemClock
 from ._groups import single_error, unwrapping_groups
 from ._loop import LoopCaller
 from ._mailbox import ActorRef, Mailbox, MailboxClosed, Reply
+from ._pool import TaskPool
 
 __all__ = [
     "Actor",
@@ -21,6 +22,7 @@ __all__ = [
     "Reply",
     "RestartIntensityExceeded",
     "SystemClock",
+    "TaskPool",
     "single_error",
     "unwrapping_groups",
 ]
