@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+
+import msgspec
 
 from ..model import Automation, AutomationPatch, Run, Tombstone
 from ..persistence import Adopted
@@ -21,35 +22,30 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Update:
+class Update(msgspec.Struct, frozen=True):
     patch: AutomationPatch
     expected_revision: int | None
     reply: Reply[Automation]
 
 
-@dataclass(frozen=True, slots=True)
-class Delete:
+class Delete(msgspec.Struct, frozen=True):
     reply: Reply[Tombstone]
 
 
-@dataclass(frozen=True, slots=True)
-class RunNow:
+class RunNow(msgspec.Struct, frozen=True):
     reply: Reply[Run]
     run_id: str | None = None
     """The id to give the run (a command from another process chose it), or a new one."""
 
 
-@dataclass(frozen=True, slots=True)
-class RunEnded:
+class RunEnded(msgspec.Struct, frozen=True):
     """A run of this automation reached a terminal state (or never got recorded)."""
 
     run_id: str
     run: Run | None
 
 
-@dataclass(frozen=True, slots=True)
-class Fire:
+class Fire(msgspec.Struct, frozen=True):
     """The scheduler says: the slot `slot` (the automation's next fire) is due.
 
     `at_startup` marks fires found by the scheduler's first look after the runtime
@@ -62,15 +58,13 @@ class Fire:
     """The lease epoch the scheduler fires under; the writes it causes carry it."""
 
 
-@dataclass(frozen=True, slots=True)
-class Refresh:
+class Refresh(msgspec.Struct, frozen=True):
     """Another process changed the definition (`automation`) or deleted it (None)."""
 
     automation: Automation | None
 
 
-@dataclass(frozen=True, slots=True)
-class Adopt:
+class Adopt(msgspec.Struct, frozen=True):
     """Go on with a run whose process died (see `persistence.ReconcileRuns`)."""
 
     adopted: Adopted

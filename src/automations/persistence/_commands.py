@@ -9,7 +9,6 @@ run-now, whose outcome waits for its sender to read it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
@@ -95,8 +94,7 @@ def enqueue(
     return connection.last_insert_rowid()
 
 
-@dataclass(frozen=True, slots=True)
-class EnqueueCommand:
+class EnqueueCommand(msgspec.Struct, frozen=True):
     scope: Scope
     command: Command
     target: str | None
@@ -106,8 +104,7 @@ class EnqueueCommand:
         return enqueue(connection, self.scope, self.command, self.target, self.at)
 
 
-@dataclass(frozen=True, slots=True)
-class CompleteCommand:
+class CompleteCommand(msgspec.Struct, frozen=True):
     """Mark a command done: keep the outcome for its sender, or drop it (no outcome)."""
 
     id: int
@@ -124,8 +121,7 @@ class CompleteCommand:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class DropCommand:
+class DropCommand(msgspec.Struct, frozen=True):
     """Delete a command: a sender that read its outcome, or withdraws it while pending.
 
     Returns False when `pending_only` and the command was done (or gone) already.
@@ -140,8 +136,7 @@ class DropCommand:
         return connection.changes() > 0
 
 
-@dataclass(frozen=True, slots=True)
-class PurgeCommands:
+class PurgeCommands(msgspec.Struct, frozen=True):
     """Delete done commands nobody came back for (their sender died); how many."""
 
     done_before: datetime

@@ -9,7 +9,6 @@ a lease whose renewals stopped (`TakeStaleLease`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
@@ -63,8 +62,7 @@ def lease_row(connection: apsw.Connection, scope: Scope) -> LeaseRow | None:
     return None if row is None else LeaseRow(int(row[0]), str(row[1]), int(row[2]))
 
 
-@dataclass(frozen=True, slots=True)
-class AcquireLease:
+class AcquireLease(msgspec.Struct, frozen=True):
     """Record a new holder of a scope's lease (whose file lock it already holds)."""
 
     scope: Scope
@@ -87,8 +85,7 @@ class AcquireLease:
         return epoch
 
 
-@dataclass(frozen=True, slots=True)
-class RenewLease:
+class RenewLease(msgspec.Struct, frozen=True):
     """The holder's heartbeat; `LeaseLost` if another process took the lease."""
 
     scope: Scope
@@ -104,8 +101,7 @@ class RenewLease:
             check_epoch(connection, self.scope, self.epoch)  # raises LeaseLost
 
 
-@dataclass(frozen=True, slots=True)
-class TakeStaleLease:
+class TakeStaleLease(msgspec.Struct, frozen=True):
     """Take over a lease whose holder stopped renewing; the new epoch, or None when
     another standby took it first (the row is no longer at `seen_epoch`)."""
 

@@ -9,7 +9,6 @@ raises and rolls back that operation alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -76,8 +75,7 @@ def _stored_automation_revision(connection: apsw.Connection, scope: Scope, id: s
     return None if row is None else int(row[0])
 
 
-@dataclass(frozen=True, slots=True)
-class SaveAutomation:
+class SaveAutomation(msgspec.Struct, frozen=True):
     """Create (`expected_revision=None`) or update an automation.
 
     A `derived` update changes only fields the runtime derives (next fires, failure
@@ -123,8 +121,7 @@ def _write_automation(connection: apsw.Connection, scope: Scope, automation: Aut
     return seq
 
 
-@dataclass(frozen=True, slots=True)
-class CreateAutomations:
+class CreateAutomations(msgspec.Struct, frozen=True):
     """Create many automations at once: all of them or none."""
 
     scope: Scope
@@ -134,8 +131,7 @@ class CreateAutomations:
         return [SaveAutomation(self.scope, a, None).apply(connection) for a in self.automations]
 
 
-@dataclass(frozen=True, slots=True)
-class DeleteAutomation:
+class DeleteAutomation(msgspec.Struct, frozen=True):
     """Delete an automation, leaving its tombstone in the journal and its runs in place."""
 
     scope: Scope
@@ -163,8 +159,7 @@ class DeleteAutomation:
         return seq
 
 
-@dataclass(frozen=True, slots=True)
-class SaveRun:
+class SaveRun(msgspec.Struct, frozen=True):
     """Create a run (`expected_revision=None`) or record its next transition.
 
     `writer_key` and `owner` are kept while the run is active and cleared when it ends,
@@ -265,8 +260,7 @@ def _transition_sql(state: RunState) -> str:
 _TRANSITION_SQL = {state: _transition_sql(state) for state in RunState}
 
 
-@dataclass(frozen=True, slots=True)
-class StoreAnswer:
+class StoreAnswer(msgspec.Struct, frozen=True):
     """Record the answer to an open blocker before it is delivered.
 
     Answering again with the same reply changes nothing (it returns False); a different
@@ -325,8 +319,7 @@ class StoreAnswer:
         return None if row[1] is None else str(row[1])
 
 
-@dataclass(frozen=True, slots=True)
-class SaveCheckpoint:
+class SaveCheckpoint(msgspec.Struct, frozen=True):
     """Keep the latest checkpoint of a run."""
 
     run_id: str
@@ -341,8 +334,7 @@ class SaveCheckpoint:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
+class Batch(msgspec.Struct, frozen=True):
     """Several operations that must land together or not at all (one savepoint)."""
 
     operations: tuple[Operation, ...]

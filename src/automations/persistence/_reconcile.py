@@ -9,11 +9,11 @@ lost (DESIGN 3, Restart).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
 import apsw
+import msgspec
 
 from ..model import Automation, Blocker, Run, RunState, Scope, StopReason, advance, from_msgpack
 from ._ops import SaveRun
@@ -36,8 +36,7 @@ class Reconciled(NamedTuple):
     adopted: list[Adopted]
 
 
-@dataclass(frozen=True, slots=True)
-class ReconcileRuns:
+class ReconcileRuns(msgspec.Struct, frozen=True):
     """End or adopt the active runs, in `scope`, of the dead process `owner`.
 
     `scheduled` and `running` runs become `stopped/expired`; `awaiting_input` ones
@@ -49,7 +48,7 @@ class ReconcileRuns:
     scope: Scope
     adopter: str
     at: datetime
-    resumable: frozenset[str] = field(default_factory=frozenset)
+    resumable: frozenset[str] = msgspec.field(default_factory=frozenset)
 
     def apply(self, connection: apsw.Connection) -> Reconciled:
         scope = self.scope

@@ -14,13 +14,11 @@ group, so cancelling that group cancels every job.
 from __future__ import annotations
 
 import contextvars
-import math
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream
 
 __all__ = ["TaskPool"]
 
@@ -29,22 +27,31 @@ T = TypeVar("T")
 _Job = tuple[Callable[..., Coroutine[Any, Any, None]], tuple[Any, ...], contextvars.Context]
 
 
+class _Worker:
+    """A pooled task's slot: the job handed to it and the event that wakes it."""
+
+    __slots__ = ("job", "wake")
+
+    def __init__(self, job: _Job | None) -> None:
+        self.job = job
+        self.wake: anyio.Event | None = None
+
+
 class TaskPool:
     """Runs jobs on tasks of `task_group`, starting a task only when none is idle.
 
     A task that finishes a job waits for the next one, unless `keep_idle` tasks are
     already waiting, in which case it ends: the pool grows with the number of jobs
     running at once and shrinks back when they are done. Use it as a context manager:
-    leaving it lets the idle tasks end once the queued jobs have started.
+    leaving it ends the idle tasks and refuses new jobs.
     """
 
     def __init__(self, task_group: TaskGroup, *, name: str, keep_idle: int = 64) -> None:
         self._task_group = task_group
         self._name = name
         self._keep_idle = keep_idle
-        self._send, self._receive = anyio.create_memory_object_stream[_Job](math.inf)
-        self._idle = 0
-        """Tasks waiting for a job, less the jobs queued for them."""
+        self._idle: list[_Worker] = []
+        self._closed = False
         self.tasks = 0
 
     def __enter__(self) -> TaskPool:
@@ -54,39 +61,52 @@ class TaskPool:
         self.close()
 
     def close(self) -> None:
-        """Accept no more jobs; tasks end when the queue is empty."""
-        self._send.close()
-        self._receive.close()
+        """Accept no more jobs and let the idle tasks end."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for worker in idle:
+            assert worker.wake is not None
+            worker.wake.set()  # with no job: the task ends
 
     def start_soon(self, function: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
         """Run `function(*args)` on a pooled task, in a copy of the current context."""
-        if self._idle == 0:
-            receive = self._receive.clone()  # raises once the pool is closed
+        if self._closed:
+            raise RuntimeError("the task pool is closed; it accepts no more jobs")
+        job = (function, args, contextvars.copy_context())
+        if self._idle:
+            worker = self._idle.pop()
+            worker.job = job
+            assert worker.wake is not None
+            worker.wake.set()
+        else:
             self.tasks += 1
-            self._idle += 1
-            self._task_group.start_soon(self._serve, receive, name=self._name)
-        self._send.send_nowait((function, args, contextvars.copy_context()))
-        self._idle -= 1
+            self._task_group.start_soon(self._serve, _Worker(job), name=self._name)
 
-    async def _serve(self, receive: MemoryObjectReceiveStream[_Job]) -> None:
+    async def _serve(self, worker: _Worker) -> None:
         try:
-            with receive:
-                while True:
-                    try:
-                        function, args, context = receive.receive_nowait()
-                    except anyio.WouldBlock:
-                        try:
-                            function, args, context = await receive.receive()
-                        except anyio.EndOfStream:
-                            return
-                    except anyio.EndOfStream:
-                        return
-                    await _InContext(context.run(function, *args), context)
-                    if self._idle >= self._keep_idle:
-                        return
-                    self._idle += 1
+            while (job := worker.job) is not None:
+                worker.job = None
+                await _run(job)
+                if self._closed or len(self._idle) >= self._keep_idle:
+                    return
+                worker.wake = wake = anyio.Event()
+                self._idle.append(worker)
+                try:
+                    await wake.wait()
+                except BaseException:
+                    handed, worker.job = worker.job, None
+                    if handed is not None:  # handed over as the task was cancelled:
+                        await _run(handed)  # the job meets the cancellation itself
+                    elif worker in self._idle:
+                        self._idle.remove(worker)
+                    raise
         finally:
             self.tasks -= 1
+
+
+async def _run(job: _Job) -> None:
+    function, args, context = job
+    await _InContext(context.run(function, *args), context)
 
 
 class _InContext:
