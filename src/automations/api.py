@@ -12,7 +12,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import anyio
@@ -93,11 +93,12 @@ class Runtime:
 
     async def create_many(self, news: Iterable[NewAutomation]) -> list[Automation]:
         """Create many automations in one transaction: all of them, or none."""
-        automations = [self._build(new) for new in news]
+        now = self._services.now()  # one transaction, one creation time
+        automations = [self._build(new, now) for new in news]
         await self._store.create_automations(self.scope, automations)
         return automations
 
-    def _build(self, new: NewAutomation) -> Automation:
+    def _build(self, new: NewAutomation, now: datetime | None = None) -> Automation:
         if not isinstance(new, NewAutomation):
             raise ValidationError([("$", "expected a NewAutomation")])
         services = self._services
@@ -105,7 +106,7 @@ class Runtime:
             new,
             id=new_automation_id(),
             project=self.scope.project,
-            now=services.now(),
+            now=services.now() if now is None else now,
             min_interval=services.min_interval,
             catalog=services.catalog,
         )

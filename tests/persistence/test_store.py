@@ -201,7 +201,11 @@ async def test_bulk_create_is_all_or_nothing(store: Store) -> None:
     batch = [automation(f"a{i}") for i in range(50)]
     seqs = await store.create_automations(SCOPE, batch)
     assert len(seqs) == 50 and len(await store.reader.automations(SCOPE)) == 50
-    with pytest.raises(Conflict):
+    entries = await store.reader.journal(SCOPE, 0, 100)
+    assert [(e.seq, e.entity_id) for e in entries] == [
+        (seq, a.id) for seq, a in zip(seqs, batch, strict=True)
+    ]
+    with pytest.raises(Conflict, match="already exists"):
         await store.create_automations(SCOPE, [automation("new"), batch[0]])
     assert len(await store.reader.automations(SCOPE)) == 50
 

@@ -44,14 +44,14 @@ _DURATION_FIELDS = ("catchup_window", "blocker_timeout", "max_duration")
 _AUTOMATION_TIMES = ("created_at", "updated_at", "fire_at", "next_fire_at", "anchored_at")
 
 
-class Scope(msgspec.Struct, frozen=True):
+class Scope(msgspec.Struct, gc=False, frozen=True):
     """Who may see a row: the runtime's project and owner directory."""
 
     project: str
     directory: str
 
 
-class Where(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+class Where(msgspec.Struct, gc=False, frozen=True, rename="camel", forbid_unknown_fields=True):
     """The resource a run writes to; its writer key is `worktree`, else `project`."""
 
     project: str
@@ -64,7 +64,7 @@ class Where(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=T
         return f"project:{self.project}"
 
 
-class ModelRef(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+class ModelRef(msgspec.Struct, gc=False, frozen=True, rename="camel", forbid_unknown_fields=True):
     provider: str
     model: str
 
@@ -77,7 +77,7 @@ def _normalize_durations(obj: msgspec.Struct) -> None:
 
 
 class NewAutomation(
-    msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True
+    msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True
 ):
     """What a user gives to create an automation; see DESIGN 4 for each field."""
 
@@ -109,6 +109,7 @@ class NewAutomation(
 
 class AutomationPatch(
     msgspec.Struct,
+    gc=False,
     frozen=True,
     kw_only=True,
     rename="camel",
@@ -151,7 +152,7 @@ class AutomationPatch(
         }
 
 
-class Automation(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+class Automation(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
     """A stored definition with its derived schedule fields."""
 
     id: str
@@ -206,7 +207,7 @@ class Automation(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
                 force_setattr(self, name, normalize_time(value))
 
 
-class Tombstone(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+class Tombstone(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
     """What remains of a deleted automation; its runs stay in the ledger."""
 
     id: str

@@ -12,6 +12,7 @@ __all__ = ["DefinitionDeleted", "DefinitionUpdated", "Event", "RunUpdated"]
 
 class DefinitionUpdated(
     msgspec.Struct,
+    gc=False,
     frozen=True,
     kw_only=True,
     tag="automation.definition.updated",
@@ -24,6 +25,7 @@ class DefinitionUpdated(
 
 class DefinitionDeleted(
     msgspec.Struct,
+    gc=False,
     frozen=True,
     kw_only=True,
     tag="automation.definition.deleted",
@@ -36,6 +38,7 @@ class DefinitionDeleted(
 
 class RunUpdated(
     msgspec.Struct,
+    gc=False,
     frozen=True,
     kw_only=True,
     tag="automation.run.updated",

@@ -19,7 +19,9 @@ __all__ = [
 ]
 
 
-class Question(msgspec.Struct, frozen=True, tag="question", tag_field="type", rename="camel"):
+class Question(
+    msgspec.Struct, gc=False, frozen=True, tag="question", tag_field="type", rename="camel"
+):
     """A question for a person, answered with a `str` (one of `options` when given)."""
 
     text: str
@@ -30,7 +32,9 @@ class Question(msgspec.Struct, frozen=True, tag="question", tag_field="type", re
         return BlockerKind.QUESTION
 
 
-class Permission(msgspec.Struct, frozen=True, tag="permission", tag_field="type", rename="camel"):
+class Permission(
+    msgspec.Struct, gc=False, frozen=True, tag="permission", tag_field="type", rename="camel"
+):
     """A request to use a tool, answered with a `bool`."""
 
     tool: str
@@ -41,7 +45,7 @@ class Permission(msgspec.Struct, frozen=True, tag="permission", tag_field="type"
         return BlockerKind.PERMISSION
 
 
-class Blocker(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+class Blocker(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
     """A pause inside a run until a person answers `request`."""
 
     id: str
@@ -52,12 +56,12 @@ class Blocker(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
         force_setattr(self, "asked_at", normalize_time(self.asked_at))
 
 
-class RunError(msgspec.Struct, frozen=True, rename="camel"):
+class RunError(msgspec.Struct, gc=False, frozen=True, rename="camel"):
     code: ErrorCode
     message: str
 
 
-class Missed(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+class Missed(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
     """The slots that passed unfired: first, last and how many."""
 
     first: Instant
@@ -69,7 +73,7 @@ class Missed(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
         force_setattr(self, "last", normalize_time(self.last))
 
 
-class RunOutcome(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+class RunOutcome(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
     """What an executor may return besides a plain result string or None."""
 
     result: str | None = None
@@ -77,7 +81,7 @@ class RunOutcome(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     session_id: str | None = None
 
 
-class Run(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+class Run(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
     """A run as the ledger holds it at one revision.
 
     Build new revisions with `automations.model.advance`, which enforces the state

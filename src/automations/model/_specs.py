@@ -14,13 +14,15 @@ from ._time import Instant, Millis, normalize_time
 __all__ = ["AfterCount", "Cron", "Interval", "Never", "Once", "Schedule", "Stop"]
 
 
-class Cron(msgspec.Struct, frozen=True, tag="cron", tag_field="type", rename="camel"):
+class Cron(msgspec.Struct, gc=False, frozen=True, tag="cron", tag_field="type", rename="camel"):
     """Five-field cron expression, evaluated in the automation's timezone."""
 
     expression: str
 
 
-class Interval(msgspec.Struct, frozen=True, tag="interval", tag_field="type", rename="camel"):
+class Interval(
+    msgspec.Struct, gc=False, frozen=True, tag="interval", tag_field="type", rename="camel"
+):
     """Every `every`; the first slot is `start`, or one interval after creation."""
 
     every: Millis
@@ -32,7 +34,7 @@ class Interval(msgspec.Struct, frozen=True, tag="interval", tag_field="type", re
             force_setattr(self, "start", normalize_time(self.start))
 
 
-class Once(msgspec.Struct, frozen=True, tag="once", tag_field="type", rename="camel"):
+class Once(msgspec.Struct, gc=False, frozen=True, tag="once", tag_field="type", rename="camel"):
     """A single fire at `at`, which must be in the future when the automation is created."""
 
     at: Instant
@@ -41,11 +43,13 @@ class Once(msgspec.Struct, frozen=True, tag="once", tag_field="type", rename="ca
         force_setattr(self, "at", normalize_time(self.at))
 
 
-class Never(msgspec.Struct, frozen=True, tag="never", tag_field="type", rename="camel"):
+class Never(msgspec.Struct, gc=False, frozen=True, tag="never", tag_field="type", rename="camel"):
     """The automation keeps firing until it is paused or deleted."""
 
 
-class AfterCount(msgspec.Struct, frozen=True, tag="count", tag_field="type", rename="camel"):
+class AfterCount(
+    msgspec.Struct, gc=False, frozen=True, tag="count", tag_field="type", rename="camel"
+):
     """Stop after `count` runs that executed (succeeded or failed), manual ones included."""
 
     count: int

@@ -34,14 +34,14 @@ __all__ = [
 ]
 
 
-class RunNowCommand(msgspec.Struct, frozen=True, tag="run_now", tag_field="kind"):
+class RunNowCommand(msgspec.Struct, gc=False, frozen=True, tag="run_now", tag_field="kind"):
     """Start a run of `automation_id` with the id its sender chose (so it is idempotent)."""
 
     automation_id: str
     run_id: str
 
 
-class AnswerCommand(msgspec.Struct, frozen=True, tag="answer", tag_field="kind"):
+class AnswerCommand(msgspec.Struct, gc=False, frozen=True, tag="answer", tag_field="kind"):
     """Deliver an answer that is already stored in `answers`."""
 
     run_id: str
@@ -49,14 +49,14 @@ class AnswerCommand(msgspec.Struct, frozen=True, tag="answer", tag_field="kind")
     reply: str | bool
 
 
-class CancelCommand(msgspec.Struct, frozen=True, tag="cancel", tag_field="kind"):
+class CancelCommand(msgspec.Struct, gc=False, frozen=True, tag="cancel", tag_field="kind"):
     run_id: str
 
 
 Command = RunNowCommand | AnswerCommand | CancelCommand
 
 
-class CommandOutcome(msgspec.Struct, frozen=True, kw_only=True):
+class CommandOutcome(msgspec.Struct, gc=False, frozen=True, kw_only=True):
     """What a run-now command came to: the run, or the error it raised (by class name)."""
 
     run: Run | None = None
@@ -94,7 +94,7 @@ def enqueue(
     return connection.last_insert_rowid()
 
 
-class EnqueueCommand(msgspec.Struct, frozen=True):
+class EnqueueCommand(msgspec.Struct, gc=False, frozen=True):
     scope: Scope
     command: Command
     target: str | None
@@ -104,7 +104,7 @@ class EnqueueCommand(msgspec.Struct, frozen=True):
         return enqueue(connection, self.scope, self.command, self.target, self.at)
 
 
-class CompleteCommand(msgspec.Struct, frozen=True):
+class CompleteCommand(msgspec.Struct, gc=False, frozen=True):
     """Mark a command done: keep the outcome for its sender, or drop it (no outcome)."""
 
     id: int
@@ -121,7 +121,7 @@ class CompleteCommand(msgspec.Struct, frozen=True):
         )
 
 
-class DropCommand(msgspec.Struct, frozen=True):
+class DropCommand(msgspec.Struct, gc=False, frozen=True):
     """Delete a command: a sender that read its outcome, or withdraws it while pending.
 
     Returns False when `pending_only` and the command was done (or gone) already.
@@ -136,7 +136,7 @@ class DropCommand(msgspec.Struct, frozen=True):
         return connection.changes() > 0
 
 
-class PurgeCommands(msgspec.Struct, frozen=True):
+class PurgeCommands(msgspec.Struct, gc=False, frozen=True):
     """Delete done commands nobody came back for (their sender died); how many."""
 
     done_before: datetime

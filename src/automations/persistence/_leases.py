@@ -62,7 +62,7 @@ def lease_row(connection: apsw.Connection, scope: Scope) -> LeaseRow | None:
     return None if row is None else LeaseRow(int(row[0]), str(row[1]), int(row[2]))
 
 
-class AcquireLease(msgspec.Struct, frozen=True):
+class AcquireLease(msgspec.Struct, gc=False, frozen=True):
     """Record a new holder of a scope's lease (whose file lock it already holds)."""
 
     scope: Scope
@@ -85,7 +85,7 @@ class AcquireLease(msgspec.Struct, frozen=True):
         return epoch
 
 
-class RenewLease(msgspec.Struct, frozen=True):
+class RenewLease(msgspec.Struct, gc=False, frozen=True):
     """The holder's heartbeat; `LeaseLost` if another process took the lease."""
 
     scope: Scope
@@ -101,7 +101,7 @@ class RenewLease(msgspec.Struct, frozen=True):
             check_epoch(connection, self.scope, self.epoch)  # raises LeaseLost
 
 
-class TakeStaleLease(msgspec.Struct, frozen=True):
+class TakeStaleLease(msgspec.Struct, gc=False, frozen=True):
     """Take over a lease whose holder stopped renewing; the new epoch, or None when
     another standby took it first (the row is no longer at `seen_epoch`)."""
 

@@ -36,7 +36,9 @@ from ._projection import (
     AUTOMATION_UPDATED,
     RUN_UPDATED,
     append_journal,
+    append_journal_many,
     delete_automation_row,
+    insert_automation_rows,
     insert_run_row,
     put_automation_row,
 )
@@ -75,7 +77,7 @@ def _stored_automation_revision(connection: apsw.Connection, scope: Scope, id: s
     return None if row is None else int(row[0])
 
 
-class SaveAutomation(msgspec.Struct, frozen=True):
+class SaveAutomation(msgspec.Struct, gc=False, frozen=True):
     """Create (`expected_revision=None`) or update an automation.
 
     A `derived` update changes only fields the runtime derives (next fires, failure
@@ -121,17 +123,36 @@ def _write_automation(connection: apsw.Connection, scope: Scope, automation: Aut
     return seq
 
 
-class CreateAutomations(msgspec.Struct, frozen=True):
+class CreateAutomations(msgspec.Struct, gc=False, frozen=True):
     """Create many automations at once: all of them or none."""
 
     scope: Scope
     automations: Sequence[Automation]
 
     def apply(self, connection: apsw.Connection) -> list[int]:
-        return [SaveAutomation(self.scope, a, None).apply(connection) for a in self.automations]
+        """Two statements for the lot: no row is read, an id already taken is a
+        constraint error, and the journal entries of one transaction are consecutive."""
+        automations = self.automations
+        if not automations:
+            return []
+        bodies = []
+        for automation in automations:
+            _require(automation.revision == 1, "a new automation starts at revision 1")
+            bodies.append(to_msgpack(automation))
+        insert_automation_rows(connection, self.scope, automations, bodies)
+        last = append_journal_many(
+            connection,
+            self.scope,
+            AUTOMATION_UPDATED,
+            [
+                (to_ms(a.updated_at), a.id, a.revision, body)
+                for a, body in zip(automations, bodies, strict=True)
+            ],
+        )
+        return list(range(last - len(automations) + 1, last + 1))
 
 
-class DeleteAutomation(msgspec.Struct, frozen=True):
+class DeleteAutomation(msgspec.Struct, gc=False, frozen=True):
     """Delete an automation, leaving its tombstone in the journal and its runs in place."""
 
     scope: Scope
@@ -159,7 +180,7 @@ class DeleteAutomation(msgspec.Struct, frozen=True):
         return seq
 
 
-class SaveRun(msgspec.Struct, frozen=True):
+class SaveRun(msgspec.Struct, gc=False, frozen=True):
     """Create a run (`expected_revision=None`) or record its next transition.
 
     `writer_key` and `owner` are kept while the run is active and cleared when it ends,
@@ -260,7 +281,7 @@ def _transition_sql(state: RunState) -> str:
 _TRANSITION_SQL = {state: _transition_sql(state) for state in RunState}
 
 
-class StoreAnswer(msgspec.Struct, frozen=True):
+class StoreAnswer(msgspec.Struct, gc=False, frozen=True):
     """Record the answer to an open blocker before it is delivered.
 
     Answering again with the same reply changes nothing (it returns False); a different
@@ -319,7 +340,7 @@ class StoreAnswer(msgspec.Struct, frozen=True):
         return None if row[1] is None else str(row[1])
 
 
-class SaveCheckpoint(msgspec.Struct, frozen=True):
+class SaveCheckpoint(msgspec.Struct, gc=False, frozen=True):
     """Keep the latest checkpoint of a run."""
 
     run_id: str
@@ -334,7 +355,7 @@ class SaveCheckpoint(msgspec.Struct, frozen=True):
         )
 
 
-class Batch(msgspec.Struct, frozen=True):
+class Batch(msgspec.Struct, gc=False, frozen=True):
     """Several operations that must land together or not at all (one savepoint)."""
 
     operations: tuple[Operation, ...]

@@ -7,7 +7,7 @@ what makes `replay()` rebuild the projections exactly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import apsw
@@ -30,8 +30,10 @@ __all__ = [
     "RUN_UPDATED",
     "JournalEntry",
     "append_journal",
+    "append_journal_many",
     "apply_entry",
     "delete_automation_row",
+    "insert_automation_rows",
     "journal_entries",
     "put_automation_row",
     "insert_run_row",
@@ -80,6 +82,26 @@ def append_journal(
     return connection.last_insert_rowid()
 
 
+def append_journal_many(
+    connection: apsw.Connection,
+    scope: Scope,
+    kind: str,
+    entries: Sequence[tuple[int, str, int, bytes]],
+) -> int:
+    """Append `(at, entity_id, revision, body)` entries of one kind; the last one's
+    sequence number (they are consecutive: the transaction holds the write lock)."""
+    project, directory = scope.project, scope.directory
+    connection.executemany(
+        "INSERT INTO journal (at, kind, entity_id, revision, project, directory, body)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (at, kind, entity_id, revision, project, directory, body)
+            for at, entity_id, revision, body in entries
+        ],
+    )
+    return connection.last_insert_rowid()
+
+
 def journal_entries(
     connection: apsw.Connection, after: int = 0, limit: int | None = None
 ) -> Iterator[JournalEntry]:
@@ -108,6 +130,32 @@ def put_automation_row(
             next_fire_at,
             body,
         ),
+    )
+
+
+def insert_automation_rows(
+    connection: apsw.Connection,
+    scope: Scope,
+    automations: Sequence[Automation],
+    bodies: Sequence[bytes],
+) -> None:
+    """New automations' rows; an id already taken is a constraint error (a conflict)."""
+    project, directory = scope.project, scope.directory
+    connection.executemany(
+        "INSERT INTO automations (id, project, directory, revision, updated_at, next_fire_at,"
+        " body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                a.id,
+                project,
+                directory,
+                a.revision,
+                to_ms(a.updated_at),
+                None if a.next_fire_at is None else to_ms(a.next_fire_at),
+                body,
+            )
+            for a, body in zip(automations, bodies, strict=True)
+        ],
     )
 
 

@@ -36,7 +36,7 @@ class Reconciled(NamedTuple):
     adopted: list[Adopted]
 
 
-class ReconcileRuns(msgspec.Struct, frozen=True):
+class ReconcileRuns(msgspec.Struct, gc=False, frozen=True):
     """End or adopt the active runs, in `scope`, of the dead process `owner`.
 
     `scheduled` and `running` runs become `stopped/expired`; `awaiting_input` ones

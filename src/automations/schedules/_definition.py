@@ -118,7 +118,7 @@ def build_automation(
 
 
 def _definition_fields(new: NewAutomation, project: str) -> dict[str, Any]:
-    fields = {name: getattr(new, name) for name in new.__struct_fields__}
+    fields = msgspec.structs.asdict(new)
     schedule = fields.pop("schedule")
     if isinstance(schedule, Once):
         fields.update(kind=Kind.ONESHOT, schedule=None, fire_at=as_instant(schedule.at))
