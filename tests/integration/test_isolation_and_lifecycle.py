@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -11,7 +13,7 @@ import automations as am
 from automations._event_stream import event_of
 from automations.api import open_runtime
 from automations.model import Scope
-from automations.persistence import open_store
+from automations.persistence import GroupCommitWriter, open_store
 
 from .conftest import Gate, OpenRuntime, new
 
@@ -196,3 +198,41 @@ async def test_an_error_raised_inside_the_runtime_block_comes_out_as_itself(
 
     with pytest.raises(Mine, match="the caller's own"):
         await fail_inside()
+
+
+async def test_a_commit_handed_back_late_is_published_once(
+    runtime_factory: OpenRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal follower sees this process's commits in the database before the
+    writer hands them back to the event loop; it must not publish them as another
+    process's. The writer is held between its commit and the hand-back for 0.2 s,
+    ten of the follower's polls. The hub's raw feed (under `events()`, which also
+    drops what it already saw) must carry each commit once."""
+    wake = GroupCommitWriter._wake
+
+    def late_wake(self: GroupCommitWriter, *args: Any) -> None:
+        time.sleep(0.2)
+        wake(self, *args)
+
+    seen: list[am.Event] = []
+    async with runtime_factory() as rt:
+        feed = rt._services.hub.subscribe(rt.scope)
+        try:
+            monkeypatch.setattr(GroupCommitWriter, "_wake", late_wake)
+            created = await rt.create(new())
+            renamed = await rt.update(created.id, title="Renamed")
+            monkeypatch.undo()
+            await rt.delete(created.id)
+            while not isinstance(event := await feed.receive(), am.DefinitionDeleted):
+                seen.append(event)
+            follower = rt._supervisor.follower
+            await follower.wait_past(follower.generation)  # it looked again after the
+            await follower.wait_past(follower.generation)  # delete: nothing came late
+            with pytest.raises(anyio.WouldBlock):
+                feed._receive.receive_nowait()
+        finally:
+            feed.close()
+    assert seen == [
+        am.DefinitionUpdated(seq=seen[0].seq, automation=created),
+        am.DefinitionUpdated(seq=seen[0].seq + 1, automation=renamed),
+    ]

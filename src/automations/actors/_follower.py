@@ -61,31 +61,38 @@ class Follower:
 
     async def run(self) -> None:
         """Follow until cancelled."""
-        services = self._services
-        reader = services.store.reader
-        watch = services.store.open_watch()
+        store = self._services.store
+        watch = store.open_watch()
         try:
-            last = await reader.last_seq()
+            last = await store.reader.last_seq()
             while True:
                 await anyio.sleep(FOLLOW_SECONDS)
                 if not watch.changed():
                     continue
-                head, self.commands_head = await anyio.to_thread.run_sync(watch.heads)
+                # This process's commits are visible in the database a moment before its
+                # writer hands them back to the event loop: wait for the hand-back of
+                # those the read saw, so that none is taken for another process's.
+                heads, committed = await anyio.to_thread.run_sync(store.read_committed, watch.heads)
+                await store.wait_delivered(committed)
+                head, self.commands_head = heads
                 if head > last and not self._hub.only_local(last, head):
-                    last = await self._publish(last)
+                    last = await self._publish(last, head)
                 last = max(last, head)
                 self.poke()
         finally:
             watch.close()
 
-    async def _publish(self, last: int) -> int:
+    async def _publish(self, last: int, head: int) -> int:
+        """Publish the entries in (last, head] this process did not commit."""
         reader = self._services.store.reader
-        while entries := await reader.all_journal(last, _PAGE):
+        while last < head and (entries := await reader.all_journal(last, _PAGE)):
             for entry in entries:
+                if entry.seq > head:  # possibly this process's, not handed back yet
+                    return last
                 event = self._hub.publish_foreign(entry)
                 if event is not None:
                     scope = Scope(entry.project, entry.directory)
                     for listener in self._listeners:
                         listener(scope, event)
-            last = entries[-1].seq
+                last = entry.seq
         return last

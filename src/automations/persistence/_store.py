@@ -6,7 +6,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import apsw
@@ -20,6 +20,8 @@ from ._schema import inspect, migrate
 from ._writer import GroupCommitWriter, PendingWrite, WriterStats
 
 __all__ = ["Store", "open_store"]
+
+T = TypeVar("T")
 
 
 class Store:
@@ -87,6 +89,14 @@ class Store:
         operation = SaveRun(scope, run, expected_revision, at, writer_key, owner)
         seq: int = await self.write(operation)
         return seq
+
+    def read_committed(self, read: Callable[[], T]) -> tuple[T, int]:
+        """See `GroupCommitWriter.read_committed`."""
+        return self._writer.read_committed(read)
+
+    async def wait_delivered(self, committed: int) -> None:
+        """See `GroupCommitWriter.wait_delivered`."""
+        await self._writer.wait_delivered(committed)
 
     def open_watch(self) -> ChangeWatch:
         """A watch on commits by other connections; close it when done."""

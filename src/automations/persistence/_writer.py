@@ -18,7 +18,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import apsw
@@ -33,6 +33,8 @@ __all__ = ["GroupCommitWriter", "PendingWrite", "WriterStats", "apply_operation"
 log = logging.getLogger("automations.persistence")
 
 MAX_BATCH = 2_000
+
+T = TypeVar("T")
 
 
 class PendingWrite:
@@ -84,6 +86,12 @@ class GroupCommitWriter:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._listeners: list[Callable[[Operation, object], None]] = []
+        self._commit_lock = threading.Lock()
+        self._committed = 0
+        """Batches committed (written by the writer thread, under the commit lock)."""
+        self._delivered = 0
+        """Committed batches handed back to the event loop, their listeners called."""
+        self._delivery: anyio.Event | None = None
         self._optimistic = True
         """False right after a batch had a failing operation: the next one is applied
         with savepoints at once, so a run of conflicts does not cost every batch twice."""
@@ -122,6 +130,21 @@ class GroupCommitWriter:
         """Apply `operation` durably; its result, or the error that rolled it back."""
         return await self.submit(operation).outcome()
 
+    def read_committed(self, read: Callable[[], T]) -> tuple[T, int]:
+        """Call `read` (blocking; any thread) while no commit is under way; with what it
+        returns, how many batches this writer had committed. A read of the database
+        then saw exactly those batches of this writer, so once they are delivered
+        (`wait_delivered`) whatever it saw of this process is known to the listeners."""
+        with self._commit_lock:
+            return read(), self._committed
+
+    async def wait_delivered(self, committed: int) -> None:
+        """Wait until the first `committed` batches were handed back to the event loop."""
+        while self._delivered < committed:
+            if self._delivery is None:
+                self._delivery = self._new_event()
+            await self._delivery.wait()
+
     async def close(self) -> None:
         """Finish every submitted write, then stop the thread."""
         if self._closed:
@@ -152,13 +175,14 @@ class GroupCommitWriter:
                 except queue.Empty:
                     break
             if batch:
+                committed = self._committed
                 try:
                     self._commit(batch)
                 except BaseException as exc:  # never leave a waiter hanging
                     self._fail_all(batch, exc)
                     raise
                 finally:
-                    self._wake(batch)
+                    self._wake(batch, self._committed > committed)
 
     def _commit(self, batch: list[PendingWrite]) -> None:
         connection = self._connection
@@ -200,7 +224,9 @@ class GroupCommitWriter:
 
     def _finish_commit(self, batch: list[PendingWrite]) -> None:
         try:
-            self._connection.execute("COMMIT")
+            with self._commit_lock:
+                self._connection.execute("COMMIT")
+                self._committed += 1
         except apsw.Error as exc:
             self._rollback()
             self._fail_all(batch, exc)
@@ -235,19 +261,24 @@ class GroupCommitWriter:
             pending.result = None
             pending.error = storage_error(exc, self._path) if isinstance(exc, apsw.Error) else exc
 
-    def _wake(self, batch: list[PendingWrite]) -> None:
+    def _wake(self, batch: list[PendingWrite], committed: bool) -> None:
         assert self._caller is not None
-        self._caller.call_soon(self._deliver, batch)
+        self._caller.call_soon(self._deliver, batch, committed)
 
-    def _deliver(self, batch: list[PendingWrite]) -> None:
+    def _deliver(self, batch: list[PendingWrite], committed: bool) -> None:
         """On the event loop: tell listeners what committed, then wake the writers."""
-        for pending in batch:
-            if pending.error is None:
-                for listener in self._listeners:
-                    try:
-                        listener(pending.operation, pending.result)
-                    except Exception:  # a listener must not keep writers waiting
-                        log.exception("a commit listener failed")
+        if committed:
+            for pending in batch:
+                if pending.error is None:
+                    for listener in self._listeners:
+                        try:
+                            listener(pending.operation, pending.result)
+                        except Exception:  # a listener must not keep writers waiting
+                            log.exception("a commit listener failed")
+            self._delivered += 1
+            delivery, self._delivery = self._delivery, None
+            if delivery is not None:
+                delivery.set()
         for pending in batch:
             pending.event.set()
 
