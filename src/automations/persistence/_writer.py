@@ -1,14 +1,15 @@
 """The group-commit writer: one thread owns the write connection.
 
 Callers on the event loop submit operations into a thread-safe queue, which costs no
-thread hop. The thread takes everything pending and commits it once, which is one fsync for the
-whole batch, then wakes every waiter of the batch with a single call back into the
-event loop. A failed operation (a compare-and-swap that lost, say) must fail alone:
-the batch is first applied optimistically, without savepoints, and only when one
-operation fails is the transaction rolled back and the batch applied again with each
-operation in its own SAVEPOINT. Failures are rare, and savepoints cost two
-statements per operation. Throughput therefore grows with the number of
-concurrent writers, while each acknowledged write is as durable as a lone commit.
+thread hop. The thread takes everything pending and commits it once, which is one
+fsync for the whole batch, then wakes every waiter of the batch with a single call
+back into the event loop. Throughput therefore grows with the number of concurrent
+writers, while each acknowledged write is as durable as a lone commit.
+
+A failed operation (a compare-and-swap that lost, say) must fail alone. The batch is
+applied optimistically first, without savepoints; only when an operation fails is the
+transaction rolled back and the batch applied again with each operation in its own
+SAVEPOINT. Failures are rare, and savepoints cost two statements per operation.
 """
 
 from __future__ import annotations
