@@ -1,4 +1,9 @@
-"""Messages to an AutomationActor. Commands carry the `Reply` their sender awaits."""
+"""Messages to an AutomationActor. Commands carry the `Reply` their sender awaits.
+
+Unlike the model's values, messages stay tracked by the garbage collector: a failed
+reply holds an exception whose traceback can reference the message, a cycle only the
+collector can free.
+"""
 
 from __future__ import annotations
 
@@ -22,30 +27,30 @@ __all__ = [
 ]
 
 
-class Update(msgspec.Struct, gc=False, frozen=True):
+class Update(msgspec.Struct, frozen=True):
     patch: AutomationPatch
     expected_revision: int | None
     reply: Reply[Automation]
 
 
-class Delete(msgspec.Struct, gc=False, frozen=True):
+class Delete(msgspec.Struct, frozen=True):
     reply: Reply[Tombstone]
 
 
-class RunNow(msgspec.Struct, gc=False, frozen=True):
+class RunNow(msgspec.Struct, frozen=True):
     reply: Reply[Run]
     run_id: str | None = None
     """The id to give the run (a command from another process chose it), or a new one."""
 
 
-class RunEnded(msgspec.Struct, gc=False, frozen=True):
+class RunEnded(msgspec.Struct, frozen=True):
     """A run of this automation reached a terminal state (or never got recorded)."""
 
     run_id: str
     run: Run | None
 
 
-class Fire(msgspec.Struct, gc=False, frozen=True):
+class Fire(msgspec.Struct, frozen=True):
     """The scheduler says: the slot `slot` (the automation's next fire) is due.
 
     `at_startup` marks fires found by the scheduler's first look after the runtime
@@ -58,13 +63,13 @@ class Fire(msgspec.Struct, gc=False, frozen=True):
     """The lease epoch the scheduler fires under; the writes it causes carry it."""
 
 
-class Refresh(msgspec.Struct, gc=False, frozen=True):
+class Refresh(msgspec.Struct, frozen=True):
     """Another process changed the definition (`automation`) or deleted it (None)."""
 
     automation: Automation | None
 
 
-class Adopt(msgspec.Struct, gc=False, frozen=True):
+class Adopt(msgspec.Struct, frozen=True):
     """Go on with a run whose process died (see `persistence.ReconcileRuns`)."""
 
     adopted: Adopted

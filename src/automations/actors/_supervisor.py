@@ -1,9 +1,9 @@
 """Supervisor: routes commands to automation actors and owns every task of a runtime.
 
 Automation actors are activated on demand (see `AutomationActor`) in a supervised
-actor group; runs execute on a pool of tasks in the supervisor's run group. Shutdown stops every
-run with a recorded reason, then stops the actors, so a runtime closed cleanly leaves
-no task behind and no active run without a record of why.
+actor group; runs execute on a pool of tasks in the supervisor's run group. Shutdown
+stops every run with a recorded reason, then stops the actors, so a runtime closed
+cleanly leaves no task behind and no active run without a record of why.
 """
 
 from __future__ import annotations

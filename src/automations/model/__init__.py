@@ -1,7 +1,10 @@
 """The contract: definitions, runs, events, errors and validation, as msgspec Structs.
 
 Imports msgspec only. Every Struct is frozen; the wire names are camelCase; times
-are epoch milliseconds on the wire and aware UTC datetimes in Python.
+are epoch milliseconds on the wire and aware UTC datetimes in Python. Every Struct is
+also `gc=False`: a frozen value of strings, numbers and other such values cannot be
+part of a reference cycle, so the garbage collector need not track the many a busy
+runtime allocates.
 """
 
 from ._automation import (

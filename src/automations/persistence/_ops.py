@@ -1,9 +1,11 @@
-"""Write operations, run by the writer thread, each inside its own SAVEPOINT.
+"""Write operations, run by the writer thread in a transaction with others.
 
 Each operation checks its invariant (compare-and-swap on `revision`, the run state
 machine, the scope) with the rows it is about to change, appends its journal entry
 and updates the projection, and returns the entry's sequence number. A failed check
-raises and rolls back that operation alone.
+raises, and the writer sees to it that the operation fails alone. Operations are
+frozen Structs of values (`gc=False`, as the model's are): they are built for every
+transition.
 """
 
 from __future__ import annotations
