@@ -61,10 +61,10 @@ _RETRY_MAX = 5.0
 class RunActor:
     """Executes one run; its owner learns the end through `on_end`.
 
-    The executor runs inline in the run's own task, inside one cancel scope, so a run
-    costs one task. Only when a stop is requested while the executor runs does a
-    watcher task start: if the executor ignores cancellation past the grace, the
-    watcher records the end without it.
+    The executor runs inline in the run's job on a pooled task, inside one cancel
+    scope, so a run costs no task of its own. Only when a stop is requested while the
+    executor runs does a watcher task start: if the executor ignores cancellation past
+    the grace, the watcher records the end without it.
     """
 
     def __init__(
@@ -186,7 +186,7 @@ class RunActor:
         """Write `scheduled` (holding the writer key) and answer the caller.
 
         With `eager`, `running` is written in the same operation: the caller is answered
-        and the executor starts once both are durable (one savepoint, one wake-up), and
+        and the executor starts once both are durable (one operation, one wake-up), and
         if either fails neither is recorded.
         """
         reply = self._reply
