@@ -89,7 +89,10 @@ async def test_another_scope_cannot_change_or_delete(store: Store) -> None:
         )
     with pytest.raises(NotFound):
         await store.save_run(OTHER, run(a.id), expected_revision=None, at=NOW)
+    with pytest.raises(Conflict, match="already exists"):  # an id names one automation
+        await store.create_automation(OTHER, msgspec.structs.replace(a, title="taken over"))
     assert await store.reader.automation(SCOPE, a.id) == a
+    assert await store.reader.automation(OTHER, a.id) is None
 
 
 async def test_delete_leaves_a_tombstone_and_the_runs(store: Store) -> None:
@@ -205,7 +208,7 @@ async def test_bulk_create_is_all_or_nothing(store: Store) -> None:
     assert [(e.seq, e.entity_id) for e in entries] == [
         (seq, a.id) for seq, a in zip(seqs, batch, strict=True)
     ]
-    with pytest.raises(Conflict, match="already exists"):
+    with pytest.raises(Conflict, match="already taken; nothing was created"):
         await store.create_automations(SCOPE, [automation("new"), batch[0]])
     assert len(await store.reader.automations(SCOPE)) == 50
 

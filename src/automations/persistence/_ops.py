@@ -96,17 +96,14 @@ class SaveAutomation(msgspec.Struct, gc=False, frozen=True):
     def apply(self, connection: apsw.Connection) -> int:
         check_epoch(connection, self.scope, self.epoch)
         automation = self.automation
-        stored = _stored_automation_revision(connection, self.scope, automation.id)
         if self.expected_revision is None:
-            if stored is not None:
-                raise Conflict(f"automation {automation.id} already exists")
-            _require(automation.revision == 1, "a new automation starts at revision 1")
-        else:
-            if stored is None:
-                raise NotFound(f"no automation {automation.id} in this project and directory")
-            _check_revision("automation", automation.id, stored, self.expected_revision)
-            step = 0 if self.derived else 1
-            _require(automation.revision == stored + step, "an update adds 1 to the revision")
+            return _create_automations(connection, self.scope, (automation,))[0]
+        stored = _stored_automation_revision(connection, self.scope, automation.id)
+        if stored is None:
+            raise NotFound(f"no automation {automation.id} in this project and directory")
+        _check_revision("automation", automation.id, stored, self.expected_revision)
+        step = 0 if self.derived else 1
+        _require(automation.revision == stored + step, "an update adds 1 to the revision")
         return _write_automation(connection, self.scope, automation)
 
 
@@ -132,26 +129,39 @@ class CreateAutomations(msgspec.Struct, gc=False, frozen=True):
     automations: Sequence[Automation]
 
     def apply(self, connection: apsw.Connection) -> list[int]:
-        """Two statements for the lot: no row is read, an id already taken is a
-        constraint error, and the journal entries of one transaction are consecutive."""
-        automations = self.automations
-        if not automations:
-            return []
-        bodies = []
-        for automation in automations:
-            _require(automation.revision == 1, "a new automation starts at revision 1")
-            bodies.append(to_msgpack(automation))
-        insert_automation_rows(connection, self.scope, automations, bodies)
-        last = append_journal_many(
-            connection,
-            self.scope,
-            AUTOMATION_UPDATED,
-            [
-                (to_ms(a.updated_at), a.id, a.revision, body)
-                for a, body in zip(automations, bodies, strict=True)
-            ],
+        return _create_automations(connection, self.scope, self.automations)
+
+
+def _create_automations(
+    connection: apsw.Connection, scope: Scope, automations: Sequence[Automation]
+) -> list[int]:
+    """Two statements for the lot: no row is read, an id already taken is a constraint
+    error, and the journal entries of one transaction are consecutive."""
+    if not automations:
+        return []
+    bodies = []
+    for automation in automations:
+        _require(automation.revision == 1, "a new automation starts at revision 1")
+        bodies.append(to_msgpack(automation))
+    try:
+        insert_automation_rows(connection, scope, automations, bodies)
+    except apsw.ConstraintError as exc:
+        which = (
+            f"automation {automations[0].id} already exists"
+            if len(automations) == 1
+            else "one of these automations' ids is already taken"
         )
-        return list(range(last - len(automations) + 1, last + 1))
+        raise Conflict(f"{which}; nothing was created") from exc
+    last = append_journal_many(
+        connection,
+        scope,
+        AUTOMATION_UPDATED,
+        [
+            (to_ms(a.updated_at), a.id, a.revision, body)
+            for a, body in zip(automations, bodies, strict=True)
+        ],
+    )
+    return list(range(last - len(automations) + 1, last + 1))
 
 
 class DeleteAutomation(msgspec.Struct, gc=False, frozen=True):
