@@ -54,6 +54,9 @@ class Counter:
     def idle(self) -> bool:
         return not self.stay_active
 
+    async def settle(self) -> None:
+        pass
+
 
 async def test_tell_and_ask() -> None:
     total = [0]
@@ -115,6 +118,41 @@ async def test_a_virtual_actor_stops_when_idle_and_its_mailbox_is_empty() -> Non
     assert total == [3]
 
 
+@dataclass
+class Settling(Counter):
+    """Idle at once, but settling waits for `settled`, as for a write in flight."""
+
+    settling: anyio.Event = field(default_factory=anyio.Event)
+    settled: anyio.Event = field(default_factory=anyio.Event)
+
+    async def settle(self) -> None:
+        self.settling.set()
+        await self.settled.wait()
+
+
+async def test_an_idle_actor_settles_before_it_stops_and_serves_what_came_meanwhile() -> None:
+    total = [0]
+    exited = anyio.Event()
+    settling, settled = anyio.Event(), anyio.Event()
+    starts: list[int] = []
+
+    def factory() -> Settling:
+        return Settling(total, starts, False, settling, settled)
+
+    async with anyio.create_task_group() as tg:
+        group: ActorGroup[Add | Crash] = ActorGroup(tg)
+        ref: ActorRef[Add | Crash] = ActorRef("settling")
+        group.spawn(ref, factory, lambda r: exited.set())
+        await settling.wait()
+        assert not exited.is_set()  # still settling: its mailbox stays open
+        ref.tell(Add(4))  # arrives while it settles
+        settled.set()
+        await exited.wait()
+        assert group.running == 0
+    assert total == [4]
+    assert starts == [1]  # the same activation served the late message
+
+
 async def test_stop_cancels_actors_that_do_not_finish_within_the_grace() -> None:
     @dataclass
     class Stuck:
@@ -129,6 +167,9 @@ async def test_stop_cancels_actors_that_do_not_finish_within_the_grace() -> None
 
         def idle(self) -> bool:
             return False
+
+        async def settle(self) -> None:
+            pass
 
     async with anyio.create_task_group() as tg:
         group: ActorGroup[object] = ActorGroup(tg)

@@ -37,7 +37,7 @@ from ..model import (
     new_run,
     new_run_id,
 )
-from ..persistence import Adopted, SaveAutomation
+from ..persistence import Adopted, PendingWrite, SaveAutomation
 from ..runtime import Reply
 from ..schedules import apply_patch, missed_slots, timeline_of, with_next_fires
 from ._messages import (
@@ -46,6 +46,7 @@ from ._messages import (
     Delete,
     Fire,
     Refresh,
+    Reload,
     RunEnded,
     RunNow,
     Update,
@@ -88,6 +89,8 @@ class AutomationActor:
         self.active: dict[str, RunActor] = {}
         self.waiting: list[RunActor] = []
         """Runs recorded as scheduled that start when the active ones end."""
+        self._derived: PendingWrite | None = None
+        """The last derived write submitted (they commit in order)."""
 
     async def on_start(self) -> None:
         if not self._preloaded:
@@ -116,6 +119,9 @@ class AutomationActor:
             return
         if isinstance(message, Refresh):
             self._refresh(message.automation)
+            return
+        if isinstance(message, Reload):
+            await self._reload()
             return
         if isinstance(message, Adopt):
             await self._adopt(message.adopted)
@@ -213,9 +219,15 @@ class AutomationActor:
         self.automation = None
         return tombstone
 
-    async def _save_derived(self, changed: Automation, epoch: int | None = None) -> None:
+    def _save_derived(self, changed: Automation, epoch: int | None = None) -> None:
         """Write fields the runtime derives (failure streak, session, next fires) at the
-        same revision; nothing is written when nothing changed."""
+        same revision; nothing is written when nothing changed.
+
+        The actor goes on without waiting: writes commit in the order they were
+        submitted, so whatever it writes next builds on this one. Should this one
+        fail (another process changed the definition, say), the actor reads the
+        definition again before its next message.
+        """
         current = self.automation
         if current is None or changed == current:
             return
@@ -223,13 +235,27 @@ class AutomationActor:
         operation = SaveAutomation(
             services.scope, changed, current.revision, derived=True, epoch=epoch
         )
-        try:
-            with anyio.CancelScope(shield=True):
-                await services.store.write(operation)
-        except Conflict:  # changed by another process: derive again from what it wrote
-            await self._reload()
-            return
+        pending = self._derived = services.store.submit(operation)
+        pending.add_done_callback(self._derived_written)
         self.automation = changed
+
+    async def settle(self) -> None:
+        """Before deactivating, see the last derived write done: the next activation
+        reads the definition from the database, and must find it there."""
+        pending = self._derived
+        if pending is not None and not pending.done:
+            with anyio.CancelScope(shield=True), contextlib.suppress(AutomationError):
+                await pending.outcome()  # a failure is handled by `_derived_written`
+
+    def _derived_written(self, pending: PendingWrite) -> None:
+        error = pending.error
+        if error is None:
+            return
+        if isinstance(error, LeaseLost):
+            log.warning("not rescheduling %s: this process lost the scheduler lease", self.id)
+        elif not isinstance(error, Conflict):  # a conflict: changed by another process
+            log.error("could not record the derived fields of %s: %s", self.id, error)
+        self._route(self.id, Reload())
 
     # -- runs -----------------------------------------------------------------------
 
@@ -347,7 +373,7 @@ class AutomationActor:
                 run = self._new_run(current, Trigger.SCHEDULE, slot, attended=False)
                 await self._launch(current, run, None, epoch)
                 launched = True
-        await self._reschedule(current, after, launched, epoch)
+        self._reschedule(current, after, launched, epoch)
 
     def _may_start(self, automation: Automation) -> bool:
         """A count stop also counts the runs still going, so it never overshoots."""
@@ -355,7 +381,7 @@ class AutomationActor:
         going = len(self.active) + len(self.waiting)
         return not isinstance(stop, AfterCount) or automation.executed_runs + going < stop.count
 
-    async def _reschedule(
+    def _reschedule(
         self, current: Automation, after: datetime, launched: bool, epoch: int | None
     ) -> None:
         waits_for_completion = current.anchor is Anchor.COMPLETION and launched
@@ -363,7 +389,7 @@ class AutomationActor:
             changed = msgspec.structs.replace(current, next_fire_at=None, next_fires=())
         else:
             changed = with_next_fires(current, after)
-        await self._save_derived(changed, epoch)
+        self._save_derived(changed, epoch)
 
     def _start(
         self,
@@ -402,13 +428,13 @@ class AutomationActor:
         self.waiting = [w for w in self.waiting if w.id != message.run_id]
         run = message.run
         if run is not None and run.state.is_terminal:
-            await self._after_terminal(run)
+            self._after_terminal(run)
         if not self.active and self.waiting:
             nxt = self.waiting.pop(0)
             self.active[nxt.id] = nxt
             nxt.start()
 
-    async def _after_terminal(self, run: Run) -> None:
+    def _after_terminal(self, run: Run) -> None:
         """The failure streak, and the session a `continue` automation resumes next time."""
         current = self.automation
         if current is None:
@@ -436,7 +462,7 @@ class AutomationActor:
         )
         if changed.next_fire_at is None and not changed.paused and not self.active:
             changed = with_next_fires(changed, self._services.now())
-        await self._save_derived(changed)
+        self._save_derived(changed)
 
 
 async def _answer(reply: Reply[T], work: Awaitable[T]) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "Delete",
     "Fire",
     "Refresh",
+    "Reload",
     "RunEnded",
     "RunNow",
     "Update",
@@ -69,10 +70,14 @@ class Refresh(msgspec.Struct, frozen=True):
     automation: Automation | None
 
 
+class Reload(msgspec.Struct, frozen=True):
+    """A write of the actor's failed: read the definition again from the database."""
+
+
 class Adopt(msgspec.Struct, frozen=True):
     """Go on with a run whose process died (see `persistence.ReconcileRuns`)."""
 
     adopted: Adopted
 
 
-AutomationMessage = Update | Delete | RunNow | RunEnded | Fire | Refresh | Adopt
+AutomationMessage = Update | Delete | RunNow | RunEnded | Fire | Refresh | Reload | Adopt

@@ -41,7 +41,7 @@ from ..model import (
     new_blocker_id,
     step_cap_error,
 )
-from ..persistence import Batch, Operation, SaveCheckpoint, SaveRun
+from ..persistence import Batch, Operation, PendingWrite, SaveCheckpoint, SaveRun
 from ..runtime import Reply
 from ._answers import Answers, decode_reply, describe
 from ._context import RunContext
@@ -113,6 +113,8 @@ class RunActor:
         self._answers = Answers()
         self._finished = False
         self._finished_event: anyio.Event | None = None
+        self._first: PendingWrite | None = None
+        self._started: Run | None = None
         self.recorded = False
         self.ended = False
         """The terminal transition is submitted: writes commit in submission order, so a
@@ -151,6 +153,28 @@ class RunActor:
 
     # -- the run's life -------------------------------------------------------------
 
+    def submit_first_write(self) -> PendingWrite | None:
+        """Submit the run's first write, `scheduled` (holding the writer key), without
+        waiting; `main` is best started once it is done, so the run's task wakes once
+        for it. None when there is nothing to write first (a run adopted running).
+
+        When the executor can start at once, `running` is written in the same
+        operation: the caller is answered and the executor starts once both are
+        durable, and if either fails neither is recorded.
+        """
+        if self.resumed or self._first is not None:
+            return self._first
+        key = None if self._deferred else self._writer_key
+        scheduled = self._operation(self.run, None, key, self.run.triggered_at, self._epoch)
+        operation: Operation = scheduled
+        if self._executor is not None and not self._deferred:
+            now = self._services.now()
+            started = advance(self.run, RunState.RUNNING, at=now, session_id=self._session_id)
+            self._started = started
+            operation = Batch((scheduled, self._operation(started, self.run.revision, key, now)))
+        self._first = self._services.store.submit(operation)
+        return self._first
+
     async def main(self) -> None:
         try:
             executor = self._executor
@@ -158,7 +182,7 @@ class RunActor:
                 await self._load_checkpoint()
                 self.recorded = True
                 await self._execute(executor)
-            elif await self._schedule(eager=executor is not None and not self._deferred):
+            elif await self._schedule():
                 if self._go is not None:
                     await self._go.wait()
                 await self._execute(executor)
@@ -182,24 +206,13 @@ class RunActor:
         if data is not None:
             self.checkpoint_data = msgspec.json.decode(data)
 
-    async def _schedule(self, *, eager: bool) -> bool:
-        """Write `scheduled` (holding the writer key) and answer the caller.
-
-        With `eager`, `running` is written in the same operation: the caller is answered
-        and the executor starts once both are durable (one operation, one wake-up), and
-        if either fails neither is recorded.
-        """
+    async def _schedule(self) -> bool:
+        """Wait for the first write and answer the caller; False when the run ends here."""
         reply = self._reply
-        key = None if self._deferred else self._writer_key
-        scheduled = self._operation(self.run, None, key, self.run.triggered_at, self._epoch)
-        started = None
-        operation: Operation = scheduled
-        if eager:
-            now = self._services.now()
-            started = advance(self.run, RunState.RUNNING, at=now, session_id=self._session_id)
-            operation = Batch((scheduled, self._operation(started, self.run.revision, key, now)))
+        first = self.submit_first_write()
+        assert first is not None
         try:
-            await self._services.store.submit(operation).outcome()
+            await first.outcome()
         except (DuplicateSlot, LeaseLost):  # fired elsewhere, or not ours to fire any more
             return False
         except WriterKeyBusy:
@@ -220,8 +233,8 @@ class RunActor:
         self.recorded = True
         if reply is not None:
             reply.send(self.run)
-        if started is not None:
-            self.run = started
+        if self._started is not None:
+            self.run = self._started
         return True
 
     async def _execute(self, executor: Any) -> None:

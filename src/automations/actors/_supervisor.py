@@ -8,6 +8,7 @@ cleanly leaves no task behind and no active run without a record of why.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -121,7 +122,15 @@ class Supervisor:
         if self.services.role == "client":  # pragma: no cover - the API never asks
             raise AssertionError("a client runtime never executes runs")
         self.runs[actor.id] = actor
-        self._run_tasks.start_soon(self._run, actor)
+        first = actor.submit_first_write()
+        if first is None:
+            self._run_tasks.start_soon(self._run, actor)
+            return
+        # The run's task starts when its first write is done: one wake-up, not two.
+        context = contextvars.copy_context()
+        first.add_done_callback(
+            lambda _: self._run_tasks.start_soon(self._run, actor, context=context)
+        )
 
     def _spawn_task(self, function: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
         """A helper task of a run (timeout watchdog, cancel grace), owned by the run group."""

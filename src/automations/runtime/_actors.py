@@ -5,8 +5,9 @@ actors in its task group; an actor that crashes (an exception escapes `handle`) 
 restarted on the same mailbox, keeping its queued messages, unless it crashed more
 than `max_restarts` times within `within` seconds, in which case the failure
 escalates and takes the group down. A *virtual* actor stops by itself when it is idle
-and its mailbox is empty; the check and the removal happen without an await between
-them, so no message can slip into a mailbox nobody reads.
+and its mailbox is empty, once it has settled what it left in flight; the last check
+and the removal happen without an await between them, so no message can slip into a
+mailbox nobody reads.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from ._mailbox import ActorRef
@@ -47,6 +49,11 @@ class Actor(Protocol[M_contra]):
 
     def idle(self) -> bool:
         """True when the actor may stop once its mailbox is empty (virtual actors)."""
+        ...
+
+    async def settle(self) -> None:
+        """Before an idle actor stops: finish what it started without waiting (writes
+        in flight), so that its next activation finds it done."""
         ...
 
 
@@ -120,8 +127,10 @@ class ActorGroup(Generic[M]):
         handled = 0
         while True:
             if actor.idle() and ref.mailbox.empty():
-                ref.mailbox.close()
-                return
+                await actor.settle()  # a message may arrive meanwhile: look again
+                if actor.idle() and ref.mailbox.empty():
+                    ref.mailbox.close()
+                    return
             try:
                 message = await self._next(ref, handled)
             except anyio.EndOfStream:
@@ -137,12 +146,12 @@ class ActorGroup(Generic[M]):
     async def _next(ref: ActorRef[M], handled: int) -> M:
         """The next message; queued ones are taken without a scheduling round, but every
         `_FAIRNESS` messages the actor yields so a busy mailbox cannot starve others."""
-        if handled % _FAIRNESS:
-            try:
-                return ref.mailbox.get_nowait()
-            except anyio.WouldBlock:
-                pass
-        return await ref.mailbox.get()
+        if handled and not handled % _FAIRNESS:
+            await anyio.lowlevel.checkpoint()
+        try:
+            return ref.mailbox.get_nowait()
+        except anyio.WouldBlock:
+            return await ref.mailbox.get()
 
     async def stop(self, grace: float) -> None:
         """Close every mailbox, give actors `grace` seconds to drain, then cancel them."""

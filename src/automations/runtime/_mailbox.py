@@ -1,18 +1,17 @@
 """Mailboxes and replies: how actors are told things and answer questions.
 
-A mailbox is an unbounded memory object stream, so `tell` never blocks and never
-needs a task of its own. `ask` sends a message carrying a `Reply`, a one-shot slot the
+A mailbox is an unbounded queue, so `tell` never blocks and never needs a task of
+its own. `ask` sends a message carrying a `Reply`, a one-shot slot the
 actor fills; the asker awaits it.
 """
 
 from __future__ import annotations
 
-import math
+import collections
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 __all__ = ["ActorRef", "Mailbox", "MailboxClosed", "Reply"]
 
@@ -56,36 +55,59 @@ class Reply(Generic[T]):
 
 
 class Mailbox(Generic[M]):
-    """An unbounded queue of messages for one actor."""
+    """An unbounded queue of messages for one actor, its only reader.
+
+    A deque and an event made when the reader has to wait: unlike a memory object
+    stream, taking a queued message costs no scheduling round and no receiver object,
+    and the actor loop decides itself when to yield (see `ActorGroup`).
+    """
+
+    __slots__ = ("_closed", "_queue", "_waiter")
 
     def __init__(self) -> None:
-        send, receive = anyio.create_memory_object_stream[M](math.inf)
-        self._send: MemoryObjectSendStream[M] = send
-        self._receive: MemoryObjectReceiveStream[M] = receive
+        self._queue: collections.deque[M] = collections.deque()
+        self._waiter: anyio.Event | None = None
+        self._closed = False
 
     def put(self, message: M) -> None:
-        try:
-            self._send.send_nowait(message)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            raise MailboxClosed("the actor has stopped") from None
+        if self._closed:
+            raise MailboxClosed("the actor has stopped")
+        self._queue.append(message)
+        self._wake()
 
     def empty(self) -> bool:
-        return self._receive.statistics().current_buffer_used == 0
+        return not self._queue
 
     async def get(self) -> M:
-        """The next message; `anyio.EndOfStream` once closed and drained."""
-        return await self._receive.receive()
+        """The next message, waiting for one; `anyio.EndOfStream` once closed and drained."""
+        while not self._queue:
+            if self._closed:
+                raise anyio.EndOfStream
+            self._waiter = waiter = anyio.Event()
+            await waiter.wait()
+        return self._queue.popleft()
 
     def get_nowait(self) -> M:
-        return self._receive.receive_nowait()
+        """The next message; `anyio.WouldBlock` when there is none yet, `anyio.EndOfStream`
+        once closed and drained."""
+        if self._queue:
+            return self._queue.popleft()
+        raise anyio.EndOfStream if self._closed else anyio.WouldBlock
 
     def close(self) -> None:
         """Refuse new messages; those already queued can still be received."""
-        self._send.close()
+        self._closed = True
+        self._wake()
 
     def discard(self) -> None:
-        self._send.close()
-        self._receive.close()
+        """Refuse new messages and drop the queued ones."""
+        self.close()
+        self._queue.clear()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter.set()
 
 
 class ActorRef(Generic[M]):

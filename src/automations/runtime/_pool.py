@@ -68,11 +68,18 @@ class TaskPool:
             assert worker.wake is not None
             worker.wake.set()  # with no job: the task ends
 
-    def start_soon(self, function: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
-        """Run `function(*args)` on a pooled task, in a copy of the current context."""
+    def start_soon(
+        self,
+        function: Callable[..., Coroutine[Any, Any, None]],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        """Run `function(*args)` on a pooled task, in a copy of the current context, or
+        in `context`: a job started from a callback passes a copy of the context of
+        whoever asked for it, its own, as a copy is not shareable between jobs."""
         if self._closed:
             raise RuntimeError("the task pool is closed; it accepts no more jobs")
-        job = (function, args, contextvars.copy_context())
+        job = (function, args, contextvars.copy_context() if context is None else context)
         if self._idle:
             worker = self._idle.pop()
             worker.job = job
