@@ -42,7 +42,7 @@ from ._projection import (
     delete_automation_row,
     insert_automation_rows,
     insert_run_row,
-    put_automation_row,
+    update_automation_row,
 )
 
 __all__ = [
@@ -98,28 +98,33 @@ class SaveAutomation(msgspec.Struct, gc=False, frozen=True):
         automation = self.automation
         if self.expected_revision is None:
             return _create_automations(connection, self.scope, (automation,))[0]
-        stored = _stored_automation_revision(connection, self.scope, automation.id)
-        if stored is None:
-            raise NotFound(f"no automation {automation.id} in this project and directory")
-        _check_revision("automation", automation.id, stored, self.expected_revision)
+        expected = self.expected_revision
         step = 0 if self.derived else 1
-        _require(automation.revision == stored + step, "an update adds 1 to the revision")
-        return _write_automation(connection, self.scope, automation)
+        if automation.revision != expected + step:
+            self._diagnose(connection)  # a missing or stale row is what the caller hears
+            _require(False, "an update adds 1 to the revision")
+        body = to_msgpack(automation)
+        if not update_automation_row(connection, self.scope, automation, body, expected):
+            self._diagnose(connection)
+            raise AssertionError("the revision matched but nothing changed")  # pragma: no cover
+        return append_journal(
+            connection,
+            at=to_ms(automation.updated_at),
+            kind=AUTOMATION_UPDATED,
+            entity_id=automation.id,
+            revision=automation.revision,
+            scope=self.scope,
+            body=body,
+        )
 
-
-def _write_automation(connection: apsw.Connection, scope: Scope, automation: Automation) -> int:
-    body = to_msgpack(automation)
-    seq = append_journal(
-        connection,
-        at=to_ms(automation.updated_at),
-        kind=AUTOMATION_UPDATED,
-        entity_id=automation.id,
-        revision=automation.revision,
-        scope=scope,
-        body=body,
-    )
-    put_automation_row(connection, scope, automation, body)
-    return seq
+    def _diagnose(self, connection: apsw.Connection) -> None:
+        """Raise NotFound or Conflict, as the stored row says."""
+        id = self.automation.id
+        stored = _stored_automation_revision(connection, self.scope, id)
+        if stored is None:
+            raise NotFound(f"no automation {id} in this project and directory")
+        assert self.expected_revision is not None
+        _check_revision("automation", id, stored, self.expected_revision)
 
 
 class CreateAutomations(msgspec.Struct, gc=False, frozen=True):
@@ -236,9 +241,9 @@ class SaveRun(msgspec.Struct, gc=False, frozen=True):
     ) -> None:
         run = self.run
         _require(run.revision == 1, "a new run starts at revision 1")
-        if _stored_automation_revision(connection, self.scope, run.automation_id) is None:
+        scope = self.scope
+        if not insert_run_row(connection, scope, run, body, writer_key=writer_key, owner=owner):
             raise NotFound(f"no automation {run.automation_id} in this project and directory")
-        insert_run_row(connection, self.scope, run, body, writer_key=writer_key, owner=owner)
 
     def _update(
         self,

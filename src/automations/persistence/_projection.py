@@ -37,6 +37,7 @@ __all__ = [
     "journal_entries",
     "put_automation_row",
     "insert_run_row",
+    "update_automation_row",
     "put_run_row",
 ]
 
@@ -133,6 +134,33 @@ def put_automation_row(
     )
 
 
+def update_automation_row(
+    connection: apsw.Connection,
+    scope: Scope,
+    automation: Automation,
+    body: bytes,
+    expected_revision: int,
+) -> bool:
+    """Compare-and-swap the row of `automation` in `scope`; False when no row of that
+    scope is at `expected_revision` (one statement: the caller diagnoses a miss)."""
+    next_fire_at = None if automation.next_fire_at is None else to_ms(automation.next_fire_at)
+    connection.execute(
+        "UPDATE automations SET revision = ?, updated_at = ?, next_fire_at = ?, body = ?"
+        " WHERE id = ? AND project = ? AND directory = ? AND revision = ?",
+        (
+            automation.revision,
+            to_ms(automation.updated_at),
+            next_fire_at,
+            body,
+            automation.id,
+            scope.project,
+            scope.directory,
+            expected_revision,
+        ),
+    )
+    return connection.changes() > 0
+
+
 def insert_automation_rows(
     connection: apsw.Connection,
     scope: Scope,
@@ -190,6 +218,14 @@ _INSERT_RUN = (
 )
 
 
+_INSERT_RUN_OF_AUTOMATION = (
+    "INSERT INTO runs (id, automation_id, project, directory, revision, state,"
+    " triggered_at, slot, missed_first, writer_key, owner, body)"
+    " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM automations"
+    " WHERE id = ? AND project = ? AND directory = ?)"
+)
+
+
 def insert_run_row(
     connection: apsw.Connection,
     scope: Scope,
@@ -198,9 +234,19 @@ def insert_run_row(
     *,
     writer_key: str | None,
     owner: str | None,
-) -> None:
-    """A new run's row; an existing id is a constraint error (a conflict)."""
-    connection.execute(_INSERT_RUN, _run_values(scope, run, body, writer_key, owner))
+) -> bool:
+    """A new run's row, if its automation exists in `scope` (False when it does not);
+    an existing id is a constraint error (a conflict)."""
+    connection.execute(
+        _INSERT_RUN_OF_AUTOMATION,
+        (
+            *_run_values(scope, run, body, writer_key, owner),
+            run.automation_id,
+            scope.project,
+            scope.directory,
+        ),
+    )
+    return connection.changes() > 0
 
 
 def put_run_row(
