@@ -19,27 +19,23 @@ import msgspec
 
 from ..model import (
     AfterCount,
-    Anchor,
     Automation,
     AutomationError,
     Catchup,
     Conflict,
-    ContextMode,
     Kind,
     LeaseLost,
     NotFound,
     Overlap,
     Run,
-    RunState,
     StopReason,
     Tombstone,
     Trigger,
-    new_run,
-    new_run_id,
 )
 from ..persistence import Adopted, PendingWrite, SaveAutomation
 from ..runtime import Reply
 from ..schedules import apply_patch, missed_slots, timeline_of, with_next_fires
+from ._derived import after_fire, after_terminal, may_start, next_run
 from ._messages import (
     Adopt,
     AutomationMessage,
@@ -261,7 +257,7 @@ class AutomationActor:
 
     async def _run_now(self, automation: Automation, message: RunNow) -> None:
         now = self._services.now()
-        run = self._new_run(automation, Trigger.MANUAL, now, attended=True, id=message.run_id)
+        run = next_run(automation, Trigger.MANUAL, now, attended=True, id=message.run_id)
         await self._launch(automation, run, message.reply)
 
     async def _adopt(self, adopted: Adopted) -> None:
@@ -282,26 +278,6 @@ class AutomationActor:
         )
         self.active[actor.id] = actor
         self._spawn_run(actor)
-
-    def _new_run(
-        self,
-        automation: Automation,
-        trigger: Trigger,
-        triggered_at: datetime,
-        *,
-        attended: bool,
-        id: str | None = None,
-    ) -> Run:
-        continued = automation.context is ContextMode.CONTINUE
-        return new_run(
-            id=id or new_run_id(),
-            automation_id=automation.id,
-            definition_revision=automation.revision,
-            trigger=trigger,
-            triggered_at=triggered_at,
-            attended=attended,
-            session_id=automation.session_id if continued else None,
-        )
 
     async def _launch(
         self,
@@ -364,32 +340,25 @@ class AutomationActor:
             await record_missed(services, current, missed, epoch)
             after = missed.last
             if current.catchup is Catchup.LATEST and self._may_start(current):
-                catchup = self._new_run(current, Trigger.CATCHUP, missed.last, attended=False)
+                catchup = next_run(current, Trigger.CATCHUP, missed.last, attended=False)
                 await self._launch(current, catchup, None, epoch)
                 launched = True
         else:
             after = slot
             if self._may_start(current):
-                run = self._new_run(current, Trigger.SCHEDULE, slot, attended=False)
+                run = next_run(current, Trigger.SCHEDULE, slot, attended=False)
                 await self._launch(current, run, None, epoch)
                 launched = True
         self._reschedule(current, after, launched, epoch)
 
     def _may_start(self, automation: Automation) -> bool:
-        """A count stop also counts the runs still going, so it never overshoots."""
-        stop = automation.stop
-        going = len(self.active) + len(self.waiting)
-        return not isinstance(stop, AfterCount) or automation.executed_runs + going < stop.count
+        return may_start(automation, len(self.active) + len(self.waiting))
 
     def _reschedule(
         self, current: Automation, after: datetime, launched: bool, epoch: int | None
     ) -> None:
-        waits_for_completion = current.anchor is Anchor.COMPLETION and launched
-        if waits_for_completion or not self._may_start(current):
-            changed = msgspec.structs.replace(current, next_fire_at=None, next_fires=())
-        else:
-            changed = with_next_fires(current, after)
-        self._save_derived(changed, epoch)
+        going = len(self.active) + len(self.waiting)
+        self._save_derived(after_fire(current, after, launched=launched, going=going), epoch)
 
     def _start(
         self,
@@ -435,34 +404,11 @@ class AutomationActor:
             nxt.start()
 
     def _after_terminal(self, run: Run) -> None:
-        """The failure streak, and the session a `continue` automation resumes next time."""
         current = self.automation
         if current is None:
             return  # deleted: a finished run never revives it
-        streak = current.failure_streak
-        if run.state is RunState.SUCCEEDED:
-            streak = 0
-        elif run.state is RunState.FAILED:
-            streak += 1
-        session = current.session_id
-        if current.context is ContextMode.CONTINUE and run.session_id is not None:
-            session = run.session_id
-        executed = current.executed_runs
-        if isinstance(current.stop, AfterCount) and run.state is not RunState.STOPPED:
-            executed += 1
-        anchored = current.anchored_at
-        if current.anchor is Anchor.COMPLETION and run.trigger is not Trigger.MANUAL:
-            anchored = run.completed_at
-        changed = msgspec.structs.replace(
-            current,
-            failure_streak=streak,
-            session_id=session,
-            executed_runs=executed,
-            anchored_at=anchored,
-        )
-        if changed.next_fire_at is None and not changed.paused and not self.active:
-            changed = with_next_fires(changed, self._services.now())
-        self._save_derived(changed)
+        now = self._services.now()
+        self._save_derived(after_terminal(current, run, now=now, idle=not self.active))
 
 
 async def _answer(reply: Reply[T], work: Awaitable[T]) -> None:
