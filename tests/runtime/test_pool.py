@@ -141,3 +141,52 @@ async def test_a_closed_pool_refuses_jobs() -> None:
 
         with pytest.raises(RuntimeError, match="closed"):
             pool.start_soon(job)
+
+
+async def test_a_cancellation_a_job_swallowed_does_not_reach_the_next_job(
+    anyio_backend: str,
+) -> None:
+    if anyio_backend != "asyncio":
+        pytest.skip("asyncio counts cancellation requests per task; trio has no such count")
+    import asyncio
+
+    outcomes: list[str] = []
+    async with anyio.create_task_group() as tg:
+        with TaskPool(tg, name="test") as pool:
+            swallowed = anyio.Event()
+
+            async def swallow() -> None:
+                task = asyncio.current_task()
+                assert task is not None
+                task.cancel()  # its own task, then it catches it without uncancel()
+                try:
+                    await asyncio.sleep(0)
+                except asyncio.CancelledError:
+                    outcomes.append("swallowed")
+                swallowed.set()
+
+            pool.start_soon(swallow)
+            await swallowed.wait()
+            await anyio.wait_all_tasks_blocked()
+            failed = anyio.Event()
+
+            async def fail_in_a_task_group() -> None:
+                async def boom() -> None:
+                    raise ValueError("boom")
+
+                task = asyncio.current_task()
+                assert task is not None
+                outcomes.append(f"cancelling {task.cancelling()}")  # as on a task of its own
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        group.create_task(boom())
+                        await asyncio.sleep(1)
+                except BaseException as exc:  # a leftover count turns it into a cancel
+                    outcomes.append(type(exc).__name__)
+                finally:
+                    failed.set()
+
+            pool.start_soon(fail_in_a_task_group)
+            await failed.wait()
+            assert pool.tasks == 1  # both jobs ran on the same task
+    assert outcomes == ["swallowed", "cancelling 0", "ExceptionGroup"]

@@ -126,8 +126,8 @@ class Supervisor:
     def _spawn_run(self, actor: RunActor) -> None:
         if self.services.role == "client":  # pragma: no cover - the API never asks
             raise AssertionError("a client runtime never executes runs")
+        first = actor.submit_first_write()  # raises if the store is closed: not a run yet
         self.runs[actor.id] = actor
-        first = actor.submit_first_write()
         if first is None:
             self._run_tasks.start_soon(self._run, actor)
             return

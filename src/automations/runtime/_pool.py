@@ -13,6 +13,7 @@ group, so cancelling that group cancels every job.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeVar
@@ -90,10 +91,13 @@ class TaskPool:
             self._task_group.start_soon(self._serve, _Worker(job), name=self._name)
 
     async def _serve(self, worker: _Worker) -> None:
+        task = _asyncio_task()
         try:
             while (job := worker.job) is not None:
                 worker.job = None
                 await _run(job)
+                if task is not None:
+                    _forget_cancel_requests(task)
                 if self._closed or len(self._idle) >= self._keep_idle:
                     return
                 worker.wake = wake = anyio.Event()
@@ -109,6 +113,23 @@ class TaskPool:
                     raise
         finally:
             self.tasks -= 1
+
+
+def _asyncio_task() -> asyncio.Task[Any] | None:
+    """The current task when the loop is asyncio's; None on trio."""
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no asyncio loop running in this thread
+        return None
+
+
+def _forget_cancel_requests(task: asyncio.Task[Any]) -> None:
+    """asyncio counts the cancel requests of a task, and a job that caught one without
+    `uncancel()` leaves the count raised; the next job starts at zero, as on a task of
+    its own. A cancellation still under way is not lost: anyio delivers it again at the
+    next await, and asyncio keeps a pending one whatever the count."""
+    while task.cancelling():
+        task.uncancel()
 
 
 async def _run(job: _Job) -> None:
