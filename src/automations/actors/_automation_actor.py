@@ -240,7 +240,7 @@ class AutomationActor:
         reads the definition from the database, and must find it there."""
         pending = self._derived
         if pending is not None and not pending.done:
-            with anyio.CancelScope(shield=True), contextlib.suppress(AutomationError):
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 await pending.outcome()  # a failure is handled by `_derived_written`
 
     def _derived_written(self, pending: PendingWrite) -> None:
