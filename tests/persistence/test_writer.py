@@ -12,7 +12,7 @@ import apsw
 import pytest
 
 from automations.model import Conflict, StorageError, StoreClosed
-from automations.persistence import Store, open_store
+from automations.persistence import SaveAutomation, Store, open_store
 
 from .helpers import SCOPE, automation
 
@@ -94,6 +94,25 @@ async def test_a_failed_operation_rolls_back_alone(store: Store) -> None:
     assert outcomes["after"] == outcomes["before"] + 1
     titles = {a.title for a in await store.reader.automations(SCOPE)}
     assert titles == {"existing", "before", "after"}
+
+
+async def test_writes_submitted_together_commit_in_one_transaction_and_fail_alone(
+    store: Store,
+) -> None:
+    existing = automation("existing")
+    await store.create_automation(SCOPE, existing)
+    batches = store.writer_stats.batches
+    with store.together():
+        duplicate = store.submit(SaveAutomation(SCOPE, existing, None))
+        fresh = store.submit(SaveAutomation(SCOPE, automation("fresh"), None))
+        with pytest.raises(RuntimeError, match="together"):
+            await fresh.outcome()  # it reaches the writer only when the block ends
+    with pytest.raises(Conflict):
+        await duplicate.outcome()
+    assert isinstance(await fresh.outcome(), int)
+    assert store.writer_stats.batches == batches + 1  # one transaction for both
+    titles = {a.title for a in await store.reader.automations(SCOPE)}
+    assert titles == {"existing", "fresh"}
 
 
 async def test_a_full_disk_fails_writes_clearly_and_recovers(store: Store) -> None:

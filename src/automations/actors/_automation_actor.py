@@ -290,6 +290,14 @@ class AutomationActor:
 
         `epoch` fences the first write of a scheduled run with the lease it fired under.
         """
+        if not self._admit(automation, run, reply, epoch):
+            await self._skip(run, reply, epoch)
+
+    def _admit(
+        self, automation: Automation, run: Run, reply: Reply[Run] | None, epoch: int | None
+    ) -> bool:
+        """Start `run`, or have it wait, if the overlap policy lets it; False when it is
+        to be skipped. Submits the run's first write without waiting."""
         policy = automation.overlap
         key = automation.where.writer_key
         if policy is Overlap.ALLOW:  # no need to look at the runs going on
@@ -303,7 +311,12 @@ class AutomationActor:
                 other.request_stop(StopReason.SUPERSEDED)
                 other.start()
             self._start(automation, run, reply, writer_key=key, wait=True, epoch=epoch)
-        elif reply is not None:
+        else:
+            return False
+        return True
+
+    async def _skip(self, run: Run, reply: Reply[Run] | None, epoch: int | None) -> None:
+        if reply is not None:
             await _answer(reply, record_skipped(self._services, run))
         else:
             with contextlib.suppress(AutomationError):  # a slot fired elsewhere, say
@@ -343,12 +356,20 @@ class AutomationActor:
                 catchup = next_run(current, Trigger.CATCHUP, missed.last, attended=False)
                 await self._launch(current, catchup, None, epoch)
                 launched = True
+        elif self._may_start(current):
+            run = next_run(current, Trigger.SCHEDULE, slot, attended=False)
+            # The run and the next fires in one transaction: a crash leaves the slot
+            # either fired and passed, or due still.
+            with services.store.together():
+                admitted = self._admit(current, run, None, epoch)
+                if admitted:
+                    self._reschedule(current, slot, True, epoch)
+            if admitted:
+                return
+            await self._skip(run, None, epoch)  # recorded before the slot is passed
+            launched, after = True, slot
         else:
             after = slot
-            if self._may_start(current):
-                run = next_run(current, Trigger.SCHEDULE, slot, attended=False)
-                await self._launch(current, run, None, epoch)
-                launched = True
         self._reschedule(current, after, launched, epoch)
 
     def _may_start(self, automation: Automation) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -53,6 +53,10 @@ class Store:
     def submit(self, operation: Operation) -> PendingWrite:
         """Queue one operation without waiting; writes commit in submission order."""
         return self._writer.submit(operation)
+
+    def together(self) -> AbstractContextManager[None]:
+        """See `GroupCommitWriter.together`: the block's writes commit in one transaction."""
+        return self._writer.together()
 
     async def create_automation(self, scope: Scope, automation: Automation) -> int:
         seq: int = await self.write(SaveAutomation(scope, automation, None))

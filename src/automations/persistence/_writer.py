@@ -18,7 +18,7 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import anyio
@@ -47,7 +47,16 @@ class PendingWrite:
     ask to be called back instead: that costs no task wake-up and no event.
     """
 
-    __slots__ = ("_callbacks", "_event", "_new_event", "done", "error", "operation", "result")
+    __slots__ = (
+        "_callbacks",
+        "_event",
+        "_new_event",
+        "done",
+        "error",
+        "held",
+        "operation",
+        "result",
+    )
 
     def __init__(self, operation: Operation, new_event: Callable[[], anyio.Event]) -> None:
         self.operation = operation
@@ -56,6 +65,8 @@ class PendingWrite:
         self._callbacks: list[Callable[[PendingWrite], None]] | None = None
         self.done = False
         """Committed or failed; `result` or `error` is final."""
+        self.held = False
+        """Submitted inside `together()` and not yet handed to the writer."""
         self.result: object = None
         self.error: BaseException | None = None
 
@@ -72,6 +83,8 @@ class PendingWrite:
     async def outcome(self) -> Any:
         """Wait until the write is durable; its result, or the error that rolled it back."""
         if not self.done:
+            if self.held:
+                raise RuntimeError("a write submitted in together() is awaited inside it")
             if self._event is None:
                 self._event = self._new_event()
             await self._event.wait()
@@ -113,12 +126,16 @@ class GroupCommitWriter:
         self._connection = connection
         self._control = connection.cursor()
         self._path = path
-        self._queue: queue.SimpleQueue[PendingWrite | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[PendingWrite | list[PendingWrite] | object] = (
+            queue.SimpleQueue()
+        )
         self._caller: LoopCaller | None = None
         self._new_event: Callable[[], anyio.Event] = anyio.Event
         self._thread: threading.Thread | None = None
         self._closed = False
         self._listeners: list[Callable[[Operation, object], None]] = []
+        self._held: list[PendingWrite] | None = None
+        """Writes submitted inside `together()`, queued as one item when it ends."""
         self._commit_lock = threading.Lock()
         self._committed = 0
         """Batches committed (written by the writer thread, under the commit lock)."""
@@ -156,8 +173,30 @@ class GroupCommitWriter:
         if self._closed:
             raise StoreClosed("the store is closed; open a new runtime to write")
         pending = PendingWrite(operation, self._new_event)
-        self._queue.put(pending)
+        if self._held is not None:
+            pending.held = True
+            self._held.append(pending)
+        else:
+            self._queue.put(pending)
         return pending
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Writes submitted in the block commit in one transaction, each still failing
+        alone: a crash leaves all of them or none. The block must not await: its writes
+        reach the writer only when it ends (awaiting one inside raises RuntimeError)."""
+        outer = self._held
+        if outer is None:
+            self._held = []
+        try:
+            yield
+        finally:
+            if outer is None:
+                held, self._held = self._held, None
+                for pending in held or ():
+                    pending.held = False
+                if held:
+                    self._queue.put(held)
 
     async def write(self, operation: Operation) -> Any:
         """Apply `operation` durably; its result, or the error that rolled it back."""
@@ -201,6 +240,8 @@ class GroupCommitWriter:
                     stopping = True
                 elif isinstance(item, PendingWrite):
                     batch.append(item)
+                elif isinstance(item, list):  # submitted together: never split
+                    batch.extend(item)
                 if len(batch) >= MAX_BATCH:
                     break
                 try:
