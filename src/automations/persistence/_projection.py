@@ -211,17 +211,14 @@ def _run_values(
     )
 
 
-_INSERT_RUN = (
+_INTO_RUNS = (
     "INSERT INTO runs (id, automation_id, project, directory, revision, state,"
     " triggered_at, slot, missed_first, writer_key, owner, body)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-
-
+_RUN_PARAMETERS = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"  # as `_run_values` orders them
+_INSERT_RUN = f"{_INTO_RUNS} VALUES ({_RUN_PARAMETERS})"
 _INSERT_RUN_OF_AUTOMATION = (
-    "INSERT INTO runs (id, automation_id, project, directory, revision, state,"
-    " triggered_at, slot, missed_first, writer_key, owner, body)"
-    " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM automations"
+    f"{_INTO_RUNS} SELECT {_RUN_PARAMETERS} WHERE EXISTS (SELECT 1 FROM automations"
     " WHERE id = ? AND project = ? AND directory = ?)"
 )
 
