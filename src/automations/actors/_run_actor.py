@@ -113,6 +113,10 @@ class RunActor:
         self._answers = Answers()
         self._finished = False
         self._finished_event: anyio.Event | None = None
+        self._when_finished: list[Callable[[], None]] = []
+        self._job_returned = False
+        self._end_done = False
+        """The end written (or given up on) after `_end_written` submitted it."""
         self._first: PendingWrite | None = None
         self._started: Run | None = None
         self.recorded = False
@@ -124,8 +128,15 @@ class RunActor:
     def id(self) -> str:
         return self.run.id
 
+    def when_finished(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` once the run is finished (at once if it is)."""
+        if self._finished:
+            callback()
+        else:
+            self._when_finished.append(callback)
+
     async def wait_finished(self) -> None:
-        """Wait until the run's task has ended."""
+        """Wait until the run is finished: its job has returned and its end is durable."""
         if not self._finished:
             if self._finished_event is None:
                 self._finished_event = anyio.Event()
@@ -195,11 +206,8 @@ class RunActor:
             log.exception("run %s failed inside the runtime", self.id)
             raise
         finally:
-            self._finished = True
-            if self._finished_event is not None:
-                self._finished_event.set()
-            self._answers.close()
-            self._on_end(self)
+            self._job_returned = True
+            self._finish_if_done()
 
     async def _load_checkpoint(self) -> None:
         data = await self._services.store.reader.checkpoint(self.id)
@@ -312,7 +320,12 @@ class RunActor:
         return scope
 
     async def _finish(self) -> None:
-        """Record the decided end, once: here, or by the grace watcher before us."""
+        """Record the decided end, once: here, or by the grace watcher before us.
+
+        The end is submitted, not waited for: the run is finished (`on_end`, its
+        waiters) when the write is durable and the run's job has returned, whichever
+        comes last, so the job's task is free at once and nobody wakes it again.
+        """
         while self._writing:  # only the grace watcher can get here during a write
             self._written = self._written or anyio.Event()
             await self._written.wait()
@@ -324,24 +337,65 @@ class RunActor:
         waiting = self.run.state is RunState.AWAITING_INPUT
         if state is RunState.STOPPED and self._shutdown and waiting:
             payload = {"stop_reason": StopReason.BLOCKER_LOST}
-        # Not shielded: only the runtime's teardown cancels a run's task, and a
-        # submitted write is committed whether or not its waiter is still there.
+        self.ended = True  # submitted now: writes commit in submission order
+        nxt, pending = self._submit(state, payload)
+        pending.add_done_callback(lambda done: self._end_recorded(done, nxt, state, payload))
+
+    def _end_recorded(
+        self, pending: PendingWrite, nxt: Run, state: RunState, payload: dict[str, Any]
+    ) -> None:
+        self._written_now()
+        error = pending.error
+        if error is None:
+            self.run = nxt
+            self._end_settled()
+        elif isinstance(error, StorageError):
+            # The disk is full or the file locked: an active run would hold its writer
+            # key forever, so keep trying until the end is recorded.
+            self.ended = False
+            log.error("could not record the end of run %s; retrying: %s", self.id, error)
+            self._spawn(lambda: self._retry_end(state, payload), f"run-end:{self.id}")
+        else:
+            log.error("could not record the end of run %s: %s", self.id, error)
+            self._end_settled()
+
+    async def _retry_end(self, state: RunState, payload: dict[str, Any]) -> None:
         delay = _RETRY_FIRST
-        while True:
-            try:
-                self.ended = True  # `_transition` submits before its first await
-                await self._transition(state, payload)
-                return
-            except StorageError:
-                self.ended = False
-                # The disk is full or the file locked: an active run would hold its
-                # writer key forever, so keep trying until the end is recorded.
-                log.exception("could not record the end of run %s; retrying", self.id)
+        try:
+            while True:
                 await anyio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX)
-            except AutomationError:
-                log.exception("could not record the end of run %s", self.id)
-                return
+                try:
+                    self.ended = True
+                    await self._transition(state, payload)
+                    return
+                except StorageError:
+                    self.ended = False
+                    log.exception("could not record the end of run %s; retrying", self.id)
+                except AutomationError:
+                    log.exception("could not record the end of run %s", self.id)
+                    return
+        finally:
+            self._end_settled()
+
+    def _end_settled(self) -> None:
+        self._end_done = True
+        self._finish_if_done()
+
+    def _finish_if_done(self) -> None:
+        """Finished once the job has returned and any end it submitted is settled."""
+        if self._finished or not self._job_returned:
+            return
+        if self._end_written and not self._end_done:
+            return
+        self._finished = True
+        if self._finished_event is not None:
+            self._finished_event.set()
+        self._answers.close()
+        self._on_end(self)
+        callbacks, self._when_finished = self._when_finished, []
+        for callback in callbacks:
+            callback()
 
     # -- decisions ------------------------------------------------------------------
 
@@ -440,6 +494,15 @@ class RunActor:
 
     async def _transition(self, state: RunState, payload: dict[str, Any]) -> None:
         """Write the next revision durably; the grace watcher waits for it to land."""
+        nxt, pending = self._submit(state, payload)
+        try:
+            await pending.outcome()
+            self.run = nxt
+        finally:
+            self._written_now()
+
+    def _submit(self, state: RunState, payload: dict[str, Any]) -> tuple[Run, PendingWrite]:
+        """Submit the next revision; `_written_now()` must follow once it is done."""
         now = self._services.now()
         nxt = advance(
             self.run,
@@ -451,19 +514,14 @@ class RunActor:
             **payload,
         )
         self._writing = True
-        try:
-            await self._save(nxt, self.run.revision, self._writer_key, now)
-            self.run = nxt
-        finally:
-            self._writing = False
-            if self._written is not None:
-                self._written.set()
-                self._written = None
+        operation = self._operation(nxt, self.run.revision, self._writer_key, now)
+        return nxt, self._services.store.submit(operation)
 
-    async def _save(
-        self, run: Run, expected: int | None, writer_key: str | None, at: datetime
-    ) -> None:
-        await self._services.store.submit(self._operation(run, expected, writer_key, at)).outcome()
+    def _written_now(self) -> None:
+        self._writing = False
+        if self._written is not None:
+            self._written.set()
+            self._written = None
 
     def _operation(
         self,

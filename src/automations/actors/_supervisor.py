@@ -144,9 +144,12 @@ class Supervisor:
     async def _run(self, actor: RunActor) -> None:
         try:
             await actor.main()
-        finally:
-            if self.runs.get(actor.id) is actor:
-                del self.runs[actor.id]
+        finally:  # known here until its end is durable: a cancel still finds it
+            actor.when_finished(lambda: self._forget(actor))
+
+    def _forget(self, actor: RunActor) -> None:
+        if self.runs.get(actor.id) is actor:
+            del self.runs[actor.id]
 
     async def shutdown(self, grace: float) -> None:
         """Stop every run with a recorded reason, then the actors; bounded by `grace`."""
