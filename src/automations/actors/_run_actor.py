@@ -1,10 +1,11 @@
 """RunActor: one run, from `scheduled` to its terminal state.
 
-Every transition is written durably before the actor goes on, and the terminal state
-is *decided* once, synchronously on the event loop: the first of the executor's
-natural end, a stop request (cancel, supersede, shutdown), a step cap, an unanswerable
-blocker or a timeout wins. That is what guarantees that once a cancel is accepted no
-`succeeded` can follow it.
+Every transition is durable before anything acts on it (the executor's start, the
+next transition, the owner's `on_end`, an event), and the terminal state is *decided*
+once, synchronously on the event loop: the first of the executor's natural end, a stop
+request (cancel, supersede, shutdown), a step cap, an unanswerable blocker or a timeout
+wins. That is what guarantees that once a cancel is accepted no `succeeded` can follow
+it.
 """
 
 from __future__ import annotations
