@@ -7,7 +7,7 @@ Fields are named by their wire (camelCase) names, as the contract returns them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from ._automation import NewAutomation
@@ -36,67 +36,75 @@ Catalog = Callable[[str, str, str | None], str | None]
 
 def field_problems(new: NewAutomation, *, catalog: Catalog | None = None) -> list[Problem]:
     """Every problem with the non-schedule fields of `new`."""
-    return [*_text_problems(new), *_policy_problems(new), *_model_problems(new, catalog)]
+    # Checked for every automation `create_many` builds: appends to one list, no
+    # generators, so a valid definition costs a few comparisons.
+    problems: list[Problem] = []
+    _text_problems(new, problems)
+    _policy_problems(new, problems)
+    _model_problems(new, catalog, problems)
+    return problems
 
 
-def _text_problems(new: NewAutomation) -> Iterator[Problem]:
+def _text_problems(new: NewAutomation, problems: list[Problem]) -> None:
     if not new.title.strip():
-        yield ("title", "title_required")
+        problems.append(("title", "title_required"))
     elif len(new.title) > MAX_TITLE:
-        yield ("title", f"title_too_long_{MAX_TITLE}")
+        problems.append(("title", f"title_too_long_{MAX_TITLE}"))
     if not new.prompt.strip():
-        yield ("prompt", "prompt_required")
+        problems.append(("prompt", "prompt_required"))
     elif len(new.prompt) > MAX_PROMPT:
-        yield ("prompt", f"prompt_too_long_{MAX_PROMPT}")
+        problems.append(("prompt", f"prompt_too_long_{MAX_PROMPT}"))
     if not new.executor or len(new.executor) > MAX_NAME or not new.executor.isprintable():
-        yield ("executor", "invalid_executor_name")
+        problems.append(("executor", "invalid_executor_name"))
     if new.where is not None:
         if not new.where.project.strip() or len(new.where.project) > MAX_NAME * 5:
-            yield ("where.project", "invalid_project")
+            problems.append(("where.project", "invalid_project"))
         if new.where.worktree is not None and not new.where.worktree.strip():
-            yield ("where.worktree", "invalid_worktree")
+            problems.append(("where.worktree", "invalid_worktree"))
 
 
-def _policy_problems(new: NewAutomation) -> Iterator[Problem]:
+def _policy_problems(new: NewAutomation, problems: list[Problem]) -> None:
     if not 1 <= new.step_cap <= MAX_STEP_CAP:
-        yield ("stepCap", f"step_cap_out_of_range_1_{MAX_STEP_CAP}")
-    yield from _duration_problem("catchupWindow", new.catchup_window, allow_zero=True)
-    yield from _duration_problem("blockerTimeout", new.blocker_timeout, allow_zero=False)
-    yield from _duration_problem("maxDuration", new.max_duration, allow_zero=False)
+        problems.append(("stepCap", f"step_cap_out_of_range_1_{MAX_STEP_CAP}"))
+    _duration_problem(problems, "catchupWindow", new.catchup_window, allow_zero=True)
+    _duration_problem(problems, "blockerTimeout", new.blocker_timeout, allow_zero=False)
+    _duration_problem(problems, "maxDuration", new.max_duration, allow_zero=False)
+    schedule = new.schedule
     if isinstance(new.stop, AfterCount):
-        if isinstance(new.schedule, Once):
-            yield ("stop", "unsupported_stop_condition")
+        if isinstance(schedule, Once):
+            problems.append(("stop", "unsupported_stop_condition"))
         elif new.stop.count < 1:
-            yield ("stop.count", "unsupported_stop_condition")
-    if new.anchor is Anchor.COMPLETION and not isinstance(new.schedule, Interval):
-        yield ("anchor", "anchor_completion_requires_interval")
-    if isinstance(new.schedule, Once):
-        yield from _naive_problem("schedule.at", new.schedule.at)
-    if isinstance(new.schedule, Interval) and new.schedule.start is not None:
-        yield from _naive_problem("schedule.start", new.schedule.start)
+            problems.append(("stop.count", "unsupported_stop_condition"))
+    if new.anchor is Anchor.COMPLETION and not isinstance(schedule, Interval):
+        problems.append(("anchor", "anchor_completion_requires_interval"))
+    if isinstance(schedule, Once):
+        _naive_problem(problems, "schedule.at", schedule.at)
+    elif isinstance(schedule, Interval) and schedule.start is not None:
+        _naive_problem(problems, "schedule.start", schedule.start)
+
+
+_ZERO = timedelta(0)
 
 
 def _duration_problem(
-    field: str, value: timedelta | None, *, allow_zero: bool
-) -> Iterator[Problem]:
-    if value is None:
-        return
-    if value < timedelta(0) or (not allow_zero and value == timedelta(0)):
-        yield (field, "duration_must_be_positive")
+    problems: list[Problem], field: str, value: timedelta | None, *, allow_zero: bool
+) -> None:
+    if value is not None and (value < _ZERO or (not allow_zero and value == _ZERO)):
+        problems.append((field, "duration_must_be_positive"))
 
 
-def _naive_problem(field: str, value: datetime) -> Iterator[Problem]:
+def _naive_problem(problems: list[Problem], field: str, value: datetime) -> None:
     if type(value) is not Instant and (value.tzinfo is None or value.utcoffset() is None):
-        yield (field, "datetime_needs_timezone")
+        problems.append((field, "datetime_needs_timezone"))
 
 
-def _model_problems(new: NewAutomation, catalog: Catalog | None) -> Iterator[Problem]:
+def _model_problems(new: NewAutomation, catalog: Catalog | None, problems: list[Problem]) -> None:
     if new.model is None:
         if new.variant is not None:
-            yield ("variant", "invalid_variant_for_model")
+            problems.append(("variant", "invalid_variant_for_model"))
         return
     if not new.model.provider.strip() or not new.model.model.strip():
-        yield ("model", "model_not_found")
+        problems.append(("model", "model_not_found"))
         return
     if catalog is not None and (code := catalog(new.model.provider, new.model.model, new.variant)):
-        yield ("variant" if code == "invalid_variant_for_model" else "model", code)
+        problems.append(("variant" if code == "invalid_variant_for_model" else "model", code))

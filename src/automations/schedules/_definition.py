@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
+from msgspec.structs import force_setattr
 
 from ..model import (
     AfterCount,
@@ -114,7 +115,12 @@ def build_automation(
     now = as_instant(now)
     fields = _definition_fields(new, project)
     automation = Automation(id=id, revision=1, created_at=now, updated_at=now, **fields)
-    return with_next_fires(automation, now)
+    # Nobody has seen it yet: set the derived fields in place rather than build a copy
+    # (a copy costs about a tenth of what `create_many` spends per automation).
+    fires = _next_fires(automation, now)
+    force_setattr(automation, "next_fire_at", fires[0] if fires else None)
+    force_setattr(automation, "next_fires", tuple(fires))
+    return automation
 
 
 def _definition_fields(new: NewAutomation, project: str) -> dict[str, Any]:
@@ -206,12 +212,15 @@ def with_next_fires(automation: Automation, after: datetime) -> Automation:
 
     A paused automation, or one whose count stop is reached, has no next fire.
     """
-    if automation.paused or stop_reached(automation):
-        fires: list[datetime] = []
-    else:
-        fires = timeline_of(automation).fires(after, NEXT_FIRES)
+    fires = _next_fires(automation, after)
     return msgspec.structs.replace(
         automation,
         next_fire_at=fires[0] if fires else None,
         next_fires=tuple(fires),
     )
+
+
+def _next_fires(automation: Automation, after: datetime) -> list[datetime]:
+    if automation.paused or stop_reached(automation):
+        return []
+    return timeline_of(automation).fires(after, NEXT_FIRES)
