@@ -25,12 +25,15 @@ from automations.model import (
     Trigger,
     ValidationError,
     advance,
+    as_duration,
     from_builtins,
     from_json,
+    from_ms,
     from_msgpack,
     new_run,
     to_builtins,
     to_json,
+    to_ms,
     to_msgpack,
 )
 from automations.schedules import build_automation
@@ -168,3 +171,16 @@ def test_structs_are_frozen() -> None:
     blocker = Blocker(id="b", request=Question("Deploy?", options=("yes", "no")), asked_at=NOW)
     assert msgspec.json.decode(to_json(blocker))["request"]["type"] == "question"
     assert Interval(every=timedelta(seconds=1.5)).every == timedelta(milliseconds=1500)
+
+
+def test_times_encode_to_their_own_milliseconds_past_the_memo_of_recent_ones() -> None:
+    # The encoder remembers recent times' milliseconds; equal instants and durations
+    # of the two kinds must never answer for each other, nor survive a full memo.
+    stamps = [1_790_000_000_000 + 7 * i for i in range(3_000)]
+    values: list[object] = []
+    for ms in stamps:
+        values += [from_ms(ms), as_duration(timedelta(milliseconds=ms % 100_000))]
+    values += values[:10]  # seen again after the memo was cleared
+    assert msgspec.msgpack.decode(to_msgpack(values)) == [
+        to_ms(v) if isinstance(v, datetime) else v // timedelta(milliseconds=1) for v in values
+    ]
