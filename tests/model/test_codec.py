@@ -177,7 +177,7 @@ def test_times_encode_to_their_own_milliseconds_past_the_memo_of_recent_ones() -
     # The encoder remembers recent times' milliseconds; equal instants and durations
     # of the two kinds must never answer for each other, nor survive a full memo.
     stamps = [1_790_000_000_000 + 7 * i for i in range(3_000)]
-    values: list[object] = []
+    values: list[datetime | timedelta] = []
     for ms in stamps:
         values += [from_ms(ms), as_duration(timedelta(milliseconds=ms % 100_000))]
     values += values[:10]  # seen again after the memo was cleared
