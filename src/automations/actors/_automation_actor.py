@@ -103,7 +103,7 @@ class AutomationActor:
         automation = self.automation
         if automation is None or automation.next_fire_at is None:
             return True
-        return automation.next_fire_at - self._services.now() > _KEEP_WARM
+        return automation.next_fire_at - self._services.clock.now() > _KEEP_WARM
 
     def on_crash(self, message: AutomationMessage, error: BaseException) -> None:
         if isinstance(message, Update | Delete | RunNow):

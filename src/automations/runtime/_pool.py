@@ -92,6 +92,8 @@ class TaskPool:
 
     async def _serve(self, worker: _Worker) -> None:
         task = _asyncio_task()
+        # The backend's own Event class: `anyio.Event()` looks the backend up each time.
+        new_event: Callable[[], anyio.Event] = type(anyio.Event())
         try:
             while (job := worker.job) is not None:
                 worker.job = None
@@ -100,7 +102,7 @@ class TaskPool:
                     _forget_cancel_requests(task)
                 if self._closed or len(self._idle) >= self._keep_idle:
                     return
-                worker.wake = wake = anyio.Event()
+                worker.wake = wake = new_event()
                 self._idle.append(worker)
                 try:
                     await wake.wait()
