@@ -41,6 +41,7 @@ from .model import (
     NewAutomation,
     NotFound,
     Permission,
+    Pruned,
     Question,
     Run,
     RunState,
@@ -235,6 +236,21 @@ class Runtime:
                 return run
         return await self.wait(run_id, until=RunState.STOPPED)
 
+    # -- retention -----------------------------------------------------------------
+
+    async def prune(
+        self, older_than: timedelta, *, progress: Callable[[Pruned], None] | None = None
+    ) -> Pruned:
+        """Forget the runs of this scope that ended more than `older_than` ago, and the
+        journal entries that no longer decide anything (superseded revisions of
+        automations, deleted ones). Active runs and current definitions stay; an
+        `events(since=...)` reader sees a gap where entries went. Any role may prune;
+        `open_runtime(retention=...)` has the lease holder do it every hour. A long
+        sweep calls `progress` with the totals so far after each of its steps."""
+        _check_retention("olderThan", older_than)
+        services = self._services
+        return await services.store.prune(self.scope, services.now() - older_than, progress)
+
     # -- events --------------------------------------------------------------------
 
     async def last_event_seq(self) -> int:
@@ -306,6 +322,7 @@ async def open_runtime(
     catalog: Catalog | None = None,
     cancel_grace: float = 5.0,
     role: Role = "worker",
+    retention: timedelta | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open the database at `path` and run a runtime on it until the block exits.
 
@@ -313,10 +330,14 @@ async def open_runtime(
     executes runs and competes for the scope's scheduler lease; a `"client"` (a
     command line, say) never executes: its run-now and cancel go to the workers
     through the database. On exit every run still active is stopped with a recorded
-    reason and no task is left behind.
+    reason and no task is left behind. With a `retention`, the scope's lease holder
+    forgets runs that ended longer ago than that (see `Runtime.prune`); by default
+    the ledger keeps everything.
     """
     if role not in ("worker", "client"):
         raise ValidationError([("role", "role_must_be_worker_or_client")])
+    if retention is not None:
+        _check_retention("retention", retention)
     if directory is None:
         directory = await anyio.to_thread.run_sync(os.getcwd)
     scope = Scope(project, directory)
@@ -339,6 +360,12 @@ async def open_runtime(
             min_interval=min_interval,
             catalog=catalog,
             role=role,
+            retention=retention,
         )
         async with open_supervisor(services, grace=cancel_grace) as supervisor:
             yield Runtime(services, supervisor)
+
+
+def _check_retention(field: str, age: timedelta) -> None:
+    if not isinstance(age, timedelta) or age <= timedelta(0):
+        raise ValidationError([(field, "duration_must_be_positive")])

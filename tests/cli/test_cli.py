@@ -199,3 +199,20 @@ def test_run_without_a_worker_says_how_to_start_one(db: Path) -> None:
     (line,) = done.stderr.splitlines()
     assert line.startswith("error: no worker serves project 'cli-tests'")
     assert "automations serve" in line
+
+
+def test_prune_reports_what_it_forgot_and_refuses_a_bad_age(db: Path) -> None:
+    cli(db, "add", "Brief", "--every", "1h")
+    assert json.loads(cli(db, "prune", "--older-than", "30d", "--json").stdout) == {
+        "runs": 0,
+        "entries": 0,
+    }
+    said = cli(db, "prune", "--older-than", "30d").stdout
+    assert said.strip() == "forgot 0 runs and 0 journal entries older than 30d"
+    for age, message in (
+        ("soon", "error: --older-than 'soon' is not a duration; write e.g. 30s, 5m, 1h30m or 2d"),
+        ("0s", "error: olderThan: duration_must_be_positive"),
+    ):
+        done = cli(db, "prune", "--older-than", age, check=False)
+        assert (done.returncode, done.stderr.splitlines()) == (1, [message])
+    assert cli(db, "prune", check=False).returncode == 2  # the age is required

@@ -36,6 +36,8 @@ from automations.model import (
 from automations.persistence import (
     DeleteAutomation,
     Operation,
+    PruneProgress,
+    PruneStep,
     Replay,
     SaveAutomation,
     SaveRun,
@@ -48,6 +50,7 @@ from .helpers import NOW, OTHER, SCOPE, automation, run
 
 SCOPES = {"project-a": SCOPE, "project-b": OTHER}
 KEYS = st.sampled_from([None, "project:a", "worktree:/w1", "worktree:/w2"])
+LIMITS = st.integers(1, 6)
 TITLES = st.from_regex(r"[A-Za-z][A-Za-z0-9 ]{0,19}", fullmatch=True)
 
 
@@ -133,6 +136,26 @@ class JournalMachine(RuleBasedStateMachine):
             return
         if self._apply(SaveRun(scope, nxt, current.revision, at, key, "owner-1")):
             self.runs[run_id] = (nxt, key, scope)
+
+    @rule(project=st.sampled_from(sorted(SCOPES)), seconds=st.integers(0, 400), limit=LIMITS)
+    def prune(self, project: str, seconds: int, limit: int) -> None:
+        scope, before = SCOPES[project], NOW + timedelta(seconds=seconds)
+        after = 0
+        while True:  # in small steps: every step must leave a replayable journal
+            step = apply_operation(self.connection, PruneStep(scope, before, after, limit), "")
+            assert isinstance(step, PruneProgress)
+            after = step.last_seq
+            self.replay_equals_the_live_projections()
+            if step.done:
+                break
+        stored = {row[0] for row in projection_rows(self.connection)["runs"]}
+        for run_id, (r, _, run_scope) in list(self.runs.items()):
+            if run_id in stored:
+                continue
+            # Only runs of this scope that ended before the cutoff are forgotten.
+            assert run_scope == scope and r.state.is_terminal
+            assert r.completed_at is not None and r.completed_at < before
+            del self.runs[run_id]
 
     @invariant()
     def replay_equals_the_live_projections(self) -> None:

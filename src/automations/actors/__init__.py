@@ -7,12 +7,14 @@ from ._hub import EventHub, Subscription, event_of
 from ._lease import STALE_SECONDS, holder_alive, is_led
 from ._messages import Adopt, AutomationMessage, Delete, Fire, Refresh, RunEnded, RunNow, Update
 from ._records import record_cancelled
+from ._retention import PRUNE_EVERY
 from ._run_actor import RunActor
 from ._scheduler import Scheduler
 from ._services import Executor, Role, Services, is_resumable, resumable
 from ._supervisor import Supervisor, open_supervisor
 
 __all__ = [
+    "PRUNE_EVERY",
     "STALE_SECONDS",
     "Adopt",
     "AutomationActor",

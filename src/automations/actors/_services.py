@@ -57,6 +57,8 @@ class Services:
     min_interval: timedelta
     catalog: Catalog | None
     role: Role = "worker"
+    retention: timedelta | None = None
+    """Runs that ended longer ago are forgotten by the lease holder (DESIGN 7)."""
 
     @property
     def resumable_executors(self) -> frozenset[str]:

@@ -25,6 +25,7 @@ from ._follower import Follower
 from ._inbox import Inbox
 from ._lease import hold_lease, keep_reconciling, reconcile_dead_owners
 from ._messages import Adopt, AutomationMessage, Fire, Refresh
+from ._retention import keep_pruning
 from ._run_actor import RunActor
 from ._scheduler import Scheduler
 from ._services import Services
@@ -202,6 +203,8 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
         try:
             async with anyio.create_task_group() as leading:
                 leading.start_soon(keep_reconciling, services, supervisor.adopt, name="reconcile")
+                if services.retention is not None:
+                    leading.start_soon(keep_pruning, services, services.retention, name="retention")
                 await scheduler.run()
         finally:  # stepping down (or closing): this scheduler is done
             inbox.step_down()

@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--since", type=int, default=0, help="after this sequence number")
     events.add_argument("--no-follow", dest="follow", action="store_false")
 
+    prune = command("prune", "forget runs that ended longer ago than an age")
+    prune.add_argument("--older-than", required=True, metavar="AGE", help="e.g. 30d or 12h")
+
     demo = command("demo", "a one-minute tour on a demo database")
     demo.add_argument("--seconds", type=float, default=60.0)
     return parser

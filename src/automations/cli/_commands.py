@@ -16,8 +16,8 @@ import msgspec
 from rich.text import Text
 
 from ..api import Runtime
-from ..model import Permission, Question, Run, RunState
-from ._options import BadInput, new_automation, patch_changes
+from ..model import Permission, Pruned, Question, Run, RunState
+from ._options import BadInput, new_automation, parse_duration, patch_changes
 from ._render import (
     Output,
     automation_table,
@@ -227,6 +227,25 @@ async def events(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+async def prune(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
+    age = parse_duration(args.older_than, "--older-than")
+    if out.json or not out.console.is_terminal:
+        pruned = await rt.prune(older_than=age)
+    else:
+        with out.console.status("pruning the ledger") as status:
+
+            def show(so_far: Pruned) -> None:
+                status.update(f"pruning: {so_far.runs} runs, {so_far.entries} journal entries")
+
+            pruned = await rt.prune(older_than=age, progress=show)
+    text = (
+        f"forgot {pruned.runs} runs and {pruned.entries} journal entries"
+        f" older than {args.older_than}"
+    )
+    out.result(pruned, text)
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "add": add,
     "ls": ls,
@@ -240,4 +259,5 @@ COMMANDS: dict[str, Command] = {
     "answer": answer,
     "cancel": cancel,
     "events": events,
+    "prune": prune,
 }

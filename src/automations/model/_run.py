@@ -12,6 +12,7 @@ __all__ = [
     "Blocker",
     "Missed",
     "Permission",
+    "Pruned",
     "Question",
     "Run",
     "RunError",
@@ -122,3 +123,11 @@ class Run(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
         if self.trigger is Trigger.MANUAL:
             return None
         return self.triggered_at
+
+
+class Pruned(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
+    """What a retention sweep forgot: whole runs, and journal entries (theirs and the
+    superseded revisions of automations)."""
+
+    runs: int = 0
+    entries: int = 0

@@ -37,6 +37,7 @@ from ._projection import (
 from ._reader import ChangeWatch, Page, Reader
 from ._reconcile import Adopted, Reconciled, ReconcileRuns
 from ._replay import Replay, projection_rows
+from ._retention import PruneProgress, PruneStep
 from ._schema import APPLICATION_ID, SCHEMA_VERSION
 from ._store import Store, open_store
 from ._writer import GroupCommitWriter, PendingWrite, WriterStats, apply_operation
@@ -69,6 +70,8 @@ __all__ = [
     "Page",
     "PendingCommand",
     "PendingWrite",
+    "PruneProgress",
+    "PruneStep",
     "PurgeCommands",
     "Reader",
     "ReconcileRuns",

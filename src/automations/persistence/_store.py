@@ -11,11 +11,12 @@ from typing import Any, TypeVar
 import anyio
 import apsw
 
-from ..model import Automation, Run, Scope, StorageError, Tombstone
+from ..model import Automation, Pruned, Run, Scope, StorageError, Tombstone
 from ._connection import Durability, connect, create_private_file, enable_wal, set_durability
 from ._ops import CreateAutomations, DeleteAutomation, Operation, SaveAutomation, SaveRun
 from ._reader import ChangeWatch, Reader
 from ._replay import Replay, projection_rows
+from ._retention import PruneProgress, PruneStep
 from ._schema import inspect, migrate
 from ._writer import GroupCommitWriter, PendingWrite, WriterStats
 
@@ -105,6 +106,24 @@ class Store:
     def open_watch(self) -> ChangeWatch:
         """A watch on commits by other connections; close it when done."""
         return ChangeWatch(self.path, self.durability)
+
+    async def prune(
+        self,
+        scope: Scope,
+        before: datetime,
+        progress: Callable[[Pruned], None] | None = None,
+    ) -> Pruned:
+        """Forget the runs of `scope` that ended before `before`, and its journal entries
+        from then that no longer decide anything (see `_retention`). One write per step,
+        so other writes go on in between; `progress` hears the totals after each."""
+        runs = entries = after = 0
+        while True:
+            step: PruneProgress = await self.write(PruneStep(scope, before, after))
+            runs, entries, after = runs + step.runs, entries + step.entries, step.last_seq
+            if step.done:
+                return Pruned(runs=runs, entries=entries)
+            if progress is not None:
+                progress(Pruned(runs=runs, entries=entries))
 
     async def replay(self) -> int:
         """Rebuild the projections from the journal in one transaction; entries replayed."""

@@ -1,0 +1,40 @@
+"""Keeping the ledger to its retention: the lease holder forgets what is older.
+
+Only the lease holder of a scope prunes, so two workers never sweep the same journal
+at once; a sweep is a few short writes (see `persistence._retention`), and runs on
+the runtime's clock, so a test moves it along with `ManualClock`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from ..model import AutomationError
+from ._services import Services
+
+__all__ = ["PRUNE_EVERY", "keep_pruning"]
+
+PRUNE_EVERY = timedelta(hours=1)
+"""How often the lease holder sweeps, the first time as it takes the lease."""
+
+log = logging.getLogger("automations.actors")
+
+
+async def keep_pruning(services: Services, retention: timedelta) -> None:
+    """Forget the runs that ended more than `retention` ago, every `PRUNE_EVERY`,
+    until cancelled."""
+    while True:
+        try:
+            pruned = await services.store.prune(services.scope, services.now() - retention)
+        except AutomationError:  # storage trouble: the next sweep tries again
+            log.exception("could not prune the ledger to its retention of %s", retention)
+        else:
+            if pruned.runs or pruned.entries:
+                log.info(
+                    "retention %s: forgot %d runs and %d journal entries",
+                    retention,
+                    pruned.runs,
+                    pruned.entries,
+                )
+        await services.clock.sleep(PRUNE_EVERY.total_seconds())
