@@ -119,6 +119,24 @@ async def test_catchup_latest_also_runs_the_latest_missed_slot(
         assert catchup.state is am.RunState.SUCCEEDED
 
 
+async def test_catchup_latest_runs_a_single_missed_slot_too(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    # The missed record names the slot and the catch-up run executes it: the record
+    # must not take the slot's place in the once-per-slot index.
+    async with runtime_factory() as rt:
+        a = await rt.create(
+            new(schedule=am.Cron("*/5 * * * *"), timezone="UTC", catchup=am.Catchup.LATEST)
+        )
+    clock.advance(5 * 60 + 90)  # 09:05 is 90 s late; 09:10 is still to come
+    async with runtime_factory() as rt:
+        record, catchup = await _ended_runs(rt, a.id, 2)
+        slot = a.next_fires[0]
+        assert record.missed == am.Missed(first=slot, last=slot, count=1)
+        assert (catchup.trigger, catchup.triggered_at) == (am.Trigger.CATCHUP, slot)
+        assert catchup.state is am.RunState.SUCCEEDED
+
+
 async def _fire_until_stopped(rt: Runtime, clock: ManualClock, count: int) -> am.Automation:
     """A 30 s interval with `AfterCount(count)`, fired slot by slot one past its stop."""
     a = await rt.create(new(schedule=every(30), stop=am.AfterCount(count)))

@@ -23,6 +23,7 @@ from automations.model import (
     AutomationError,
     Blocker,
     ErrorCode,
+    Missed,
     Question,
     Run,
     RunError,
@@ -34,6 +35,7 @@ from automations.model import (
     advance,
 )
 from automations.persistence import (
+    CreateRun,
     DeleteAutomation,
     Operation,
     PruneProgress,
@@ -121,6 +123,36 @@ class JournalMachine(RuleBasedStateMachine):
         scope = SCOPES[current.where.project]
         if self._apply(SaveRun(scope, r, None, NOW, key, "owner-1")):
             self.runs[r.id] = (r, key, scope)
+
+    @rule(
+        id=automations,
+        path=st.sampled_from(["scheduled", "running", "skipped", "missed"]),
+        slot=st.integers(0, 5),
+        key=KEYS,
+    )
+    def create_run(self, id: str, path: str, slot: int, key: str | None) -> None:
+        """A run written with the transitions it went through at once (`CreateRun`)."""
+        current = self.live.get(id)
+        if current is None:
+            return
+        first = run(id, trigger=Trigger.SCHEDULE, triggered_at=NOW + timedelta(minutes=slot))
+        at = NOW + self._now()
+        revisions = [first]
+        if path == "running":
+            revisions.append(advance(first, RunState.RUNNING, at=at))
+        elif path == "skipped":
+            reason = StopReason.PREVIOUS_RUN_AWAITING_INPUT
+            revisions.append(advance(first, RunState.STOPPED, at=at, stop_reason=reason))
+        elif path == "missed":
+            missed = Missed(first=first.triggered_at, last=first.triggered_at, count=1)
+            reason = StopReason.MISSED_SCHEDULE
+            revisions.append(
+                advance(first, RunState.STOPPED, at=at, stop_reason=reason, missed=missed)
+            )
+        scope = SCOPES[current.where.project]
+        operation = CreateRun(scope, tuple(revisions), (at,) * len(revisions), key, "owner-1")
+        if self._apply(operation):
+            self.runs[first.id] = (revisions[-1], key, scope)
 
     @precondition(lambda self: bool(self.runs))
     @rule(data=st.data())

@@ -5,13 +5,33 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import apsw
 import pytest
 
-from automations.model import DatabaseRefused, StorageError
-from automations.persistence import APPLICATION_ID, SCHEMA_VERSION, open_store
+from automations.model import (
+    DatabaseRefused,
+    Missed,
+    RunState,
+    StopReason,
+    StorageError,
+    Trigger,
+    advance,
+    to_ms,
+)
+from automations.persistence import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    SaveAutomation,
+    SaveRun,
+    apply_operation,
+    open_store,
+)
+from automations.persistence._schema import MIGRATIONS
+
+from .helpers import NOW, SCOPE, automation, run
 
 pytestmark = pytest.mark.anyio
 
@@ -104,3 +124,42 @@ async def test_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="does not exist"):
         async with open_store(tmp_path / "nowhere" / "automations.db"):
             pass
+
+
+async def test_version_6_gives_missed_records_the_columns_of_their_last_revision(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "automations.db"
+    connection = apsw.Connection(str(path))
+    for step in MIGRATIONS[:5]:  # a file as version 5 left it
+        assert isinstance(step, str)
+        connection.execute(step)
+    connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    connection.execute("PRAGMA user_version = 5")
+    a = automation()
+    apply_operation(connection, SaveAutomation(SCOPE, a, None), str(path))
+    slot = NOW + timedelta(minutes=5)
+    scheduled = run(a.id, trigger=Trigger.SCHEDULE, triggered_at=slot)
+    missed = advance(
+        scheduled,
+        RunState.STOPPED,
+        at=NOW,
+        stop_reason=StopReason.MISSED_SCHEDULE,
+        missed=Missed(first=slot, last=slot, count=1),
+    )
+    for revision, expected in ((scheduled, None), (missed, 1)):
+        apply_operation(connection, SaveRun(SCOPE, revision, expected, NOW), str(path))
+    # Version 5 kept the columns of the first revision: the slot, and no missed_first.
+    connection.execute(
+        "UPDATE runs SET slot = ?, missed_first = NULL WHERE id = ?", (to_ms(slot), missed.id)
+    )
+    connection.close()
+    columns = "SELECT slot, missed_first FROM runs WHERE id = ?"
+
+    async with open_store(path) as store:
+        rows = await store.reader.run(lambda c: c.execute(columns, (missed.id,)).fetchall())
+        assert rows == [(None, to_ms(slot))]
+        live = await store.projections()
+        await store.replay()
+        assert await store.projections() == live
+    assert _pragma(path, "user_version") == SCHEMA_VERSION == 6

@@ -30,8 +30,8 @@ from ..persistence import (
     AUTOMATION_DELETED,
     AUTOMATION_UPDATED,
     RUN_UPDATED,
-    Batch,
     CreateAutomations,
+    CreateRun,
     DeleteAutomation,
     JournalEntry,
     Operation,
@@ -155,10 +155,7 @@ def _close(receive: MemoryObjectReceiveStream[Event], unsubscribe: Callable[[], 
 
 
 def _events_of(operation: Operation, result: object) -> Iterator[tuple[Scope, Event]]:
-    if isinstance(operation, Batch) and isinstance(result, list):
-        for part, part_result in zip(operation.operations, result, strict=True):
-            yield from _events_of(part, part_result)
-    elif isinstance(operation, SaveRun) and isinstance(result, int):
+    if isinstance(operation, SaveRun) and isinstance(result, int):
         yield operation.scope, RunUpdated(seq=result, run=operation.run)
     elif isinstance(operation, SaveAutomation) and isinstance(result, int):
         yield operation.scope, DefinitionUpdated(seq=result, automation=operation.automation)
@@ -167,6 +164,9 @@ def _events_of(operation: Operation, result: object) -> Iterator[tuple[Scope, Ev
     elif isinstance(operation, CreateAutomations) and isinstance(result, list):
         for seq, automation in zip(result, operation.automations, strict=True):
             yield operation.scope, DefinitionUpdated(seq=seq, automation=automation)
+    elif isinstance(operation, CreateRun) and isinstance(result, list):
+        for seq, run in zip(result, operation.revisions, strict=True):
+            yield operation.scope, RunUpdated(seq=seq, run=run)
     elif isinstance(operation, ReconcileRuns) and isinstance(result, Reconciled):
         for seq, run in result.changed:
             yield operation.scope, RunUpdated(seq=seq, run=run)

@@ -1,8 +1,8 @@
 """Runs that end without executing: skipped by overlap, missed by the schedule, or
 cancelled before the executor was called again.
 
-A new one is written in one transaction (`Batch`): the run as `scheduled` and at once
-as `stopped`, so a failure can never leave half of one behind.
+A new one is written in one operation (`CreateRun`): the run as `scheduled` and at
+once as `stopped`, so a failure can never leave half of one behind.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..model import (
     new_run,
     new_run_id,
 )
-from ..persistence import Batch, SaveRun
+from ..persistence import CreateRun, SaveRun
 from ._services import Services
 
 __all__ = ["record_cancelled", "record_missed", "record_skipped"]
@@ -34,9 +34,7 @@ async def record_skipped(services: Services, run: Run, epoch: int | None = None)
     stopped = advance(
         run, RunState.STOPPED, at=now, stop_reason=StopReason.PREVIOUS_RUN_AWAITING_INPUT
     )
-    await services.store.write(
-        Batch((SaveRun(scope, run, None, now, epoch=epoch), SaveRun(scope, stopped, 1, now)))
-    )
+    await services.store.write(CreateRun(scope, (run, stopped), (now, now), epoch=epoch))
     return stopped
 
 
@@ -58,9 +56,7 @@ async def record_missed(
     )
     scope = services.scope
     with contextlib.suppress(DuplicateSlot):  # another process recorded this episode
-        await services.store.write(
-            Batch((SaveRun(scope, run, None, now, epoch=epoch), SaveRun(scope, stopped, 1, now)))
-        )
+        await services.store.write(CreateRun(scope, (run, stopped), (now, now), epoch=epoch))
 
 
 async def record_cancelled(services: Services, run: Run) -> Run:

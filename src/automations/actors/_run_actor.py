@@ -42,7 +42,7 @@ from ..model import (
     new_blocker_id,
     step_cap_error,
 )
-from ..persistence import Batch, Operation, PendingWrite, SaveCheckpoint, SaveRun
+from ..persistence import CreateRun, PendingWrite, SaveCheckpoint, SaveRun
 from ..runtime import Reply
 from ._answers import Answers, decode_reply, describe
 from ._context import RunContext
@@ -176,15 +176,17 @@ class RunActor:
         """
         if self.resumed or self._first is not None:
             return self._first
-        key = None if self._deferred else self._writer_key
-        scheduled = self._operation(self.run, None, key, self.run.triggered_at, self._epoch)
-        operation: Operation = scheduled
+        services, run = self._services, self.run
+        revisions: tuple[Run, ...] = (run,)
+        at: tuple[datetime, ...] = (run.triggered_at,)
         if self._executor is not None and not self._deferred:
-            now = self._services.now()
-            started = advance(self.run, RunState.RUNNING, at=now, session_id=self._session_id)
+            now = services.now()
+            started = advance(run, RunState.RUNNING, at=now, session_id=self._session_id)
             self._started = started
-            operation = Batch((scheduled, self._operation(started, self.run.revision, key, now)))
-        self._first = self._services.store.submit(operation)
+            revisions, at = (run, started), (run.triggered_at, now)
+        key = None if self._deferred else self._writer_key
+        operation = CreateRun(services.scope, revisions, at, key, services.owner, self._epoch)
+        self._first = services.store.submit(operation)
         return self._first
 
     async def main(self) -> None:
@@ -515,22 +517,14 @@ class RunActor:
             **payload,
         )
         self._writing = True
-        operation = self._operation(nxt, self.run.revision, self._writer_key, now)
-        return nxt, self._services.store.submit(operation)
+        services = self._services
+        operation = SaveRun(
+            services.scope, nxt, self.run.revision, now, self._writer_key, services.owner
+        )
+        return nxt, services.store.submit(operation)
 
     def _written_now(self) -> None:
         self._writing = False
         if self._written is not None:
             self._written.set()
             self._written = None
-
-    def _operation(
-        self,
-        run: Run,
-        expected: int | None,
-        writer_key: str | None,
-        at: datetime,
-        epoch: int | None = None,
-    ) -> SaveRun:
-        services = self._services
-        return SaveRun(services.scope, run, expected, at, writer_key, services.owner, epoch=epoch)

@@ -19,13 +19,11 @@ from ._connection import Durability
 from ._leases import AcquireLease, LeaseRow, RenewLease, TakeStaleLease, lease_name
 from ._locks import FileLock, lease_lock_path, liveness_lock_path
 from ._ops import (
-    Batch,
     CreateAutomations,
     DeleteAutomation,
     Operation,
     SaveAutomation,
     SaveCheckpoint,
-    SaveRun,
     StoreAnswer,
 )
 from ._projection import (
@@ -38,6 +36,7 @@ from ._reader import ChangeWatch, Page, Reader
 from ._reconcile import Adopted, Reconciled, ReconcileRuns
 from ._replay import Replay, projection_rows
 from ._retention import PruneProgress, PruneStep
+from ._run_ops import CreateRun, SaveRun
 from ._schema import APPLICATION_ID, SCHEMA_VERSION
 from ._store import Store, open_store
 from ._writer import GroupCommitWriter, PendingWrite, WriterStats, apply_operation
@@ -51,13 +50,13 @@ __all__ = [
     "AcquireLease",
     "Adopted",
     "AnswerCommand",
-    "Batch",
     "CancelCommand",
     "ChangeWatch",
     "Command",
     "CommandOutcome",
     "CompleteCommand",
     "CreateAutomations",
+    "CreateRun",
     "DeleteAutomation",
     "DropCommand",
     "Durability",

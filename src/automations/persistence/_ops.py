@@ -18,15 +18,12 @@ import apsw
 import msgspec
 
 from ..model import (
-    PREDECESSORS,
     Automation,
     Conflict,
     NotFound,
     Run,
-    RunState,
     Scope,
     Tombstone,
-    check_transition,
     from_msgpack,
     to_ms,
     to_msgpack,
@@ -36,23 +33,19 @@ from ._leases import check_epoch
 from ._projection import (
     AUTOMATION_DELETED,
     AUTOMATION_UPDATED,
-    RUN_UPDATED,
     append_journal,
     append_journal_many,
     delete_automation_row,
     insert_automation_rows,
-    insert_run_row,
     update_automation_row,
 )
 
 __all__ = [
-    "Batch",
     "CreateAutomations",
     "DeleteAutomation",
     "Operation",
     "SaveAutomation",
     "SaveCheckpoint",
-    "SaveRun",
     "StoreAnswer",
 ]
 
@@ -63,7 +56,7 @@ class Operation(Protocol):
         ...
 
 
-def _check_revision(kind: str, id: str, stored: int, expected: int) -> None:
+def check_revision(kind: str, id: str, stored: int, expected: int) -> None:
     if stored != expected:
         raise Conflict(
             f"{kind} {id} is at revision {stored}, not {expected}; "
@@ -102,7 +95,7 @@ class SaveAutomation(msgspec.Struct, gc=False, frozen=True):
         step = 0 if self.derived else 1
         if automation.revision != expected + step:
             self._diagnose(connection)  # a missing or stale row is what the caller hears
-            _require(False, "an update adds 1 to the revision")
+            require(False, "an update adds 1 to the revision")
         body = to_msgpack(automation)
         if not update_automation_row(connection, self.scope, automation, body, expected):
             self._diagnose(connection)
@@ -124,7 +117,7 @@ class SaveAutomation(msgspec.Struct, gc=False, frozen=True):
         if stored is None:
             raise NotFound(f"no automation {id} in this project and directory")
         assert self.expected_revision is not None
-        _check_revision("automation", id, stored, self.expected_revision)
+        check_revision("automation", id, stored, self.expected_revision)
 
 
 class CreateAutomations(msgspec.Struct, gc=False, frozen=True):
@@ -146,7 +139,7 @@ def _create_automations(
         return []
     bodies = []
     for automation in automations:
-        _require(automation.revision == 1, "a new automation starts at revision 1")
+        require(automation.revision == 1, "a new automation starts at revision 1")
         bodies.append(to_msgpack(automation))
     try:
         insert_automation_rows(connection, scope, automations, bodies)
@@ -162,7 +155,7 @@ def _create_automations(
         scope,
         AUTOMATION_UPDATED,
         [
-            (to_ms(a.updated_at), a.id, a.revision, body)
+            (to_ms(a.updated_at), a.id, a.revision, body, None, None)
             for a, body in zip(automations, bodies, strict=True)
         ],
     )
@@ -182,8 +175,8 @@ class DeleteAutomation(msgspec.Struct, gc=False, frozen=True):
         stored = _stored_automation_revision(connection, self.scope, id)
         if stored is None:
             raise NotFound(f"no automation {id} in this project and directory")
-        _check_revision("automation", id, stored, self.expected_revision)
-        _require(self.tombstone.revision == stored + 1, "a tombstone adds 1 to the revision")
+        check_revision("automation", id, stored, self.expected_revision)
+        require(self.tombstone.revision == stored + 1, "a tombstone adds 1 to the revision")
         seq = append_journal(
             connection,
             at=to_ms(self.at),
@@ -195,107 +188,6 @@ class DeleteAutomation(msgspec.Struct, gc=False, frozen=True):
         )
         delete_automation_row(connection, id)
         return seq
-
-
-class SaveRun(msgspec.Struct, gc=False, frozen=True):
-    """Create a run (`expected_revision=None`) or record its next transition.
-
-    `writer_key` and `owner` are kept while the run is active and cleared when it ends,
-    which frees the writer key for the next run.
-    """
-
-    scope: Scope
-    run: Run
-    expected_revision: int | None
-    at: datetime
-    writer_key: str | None = None
-    owner: str | None = None
-    epoch: int | None = None
-    """The scheduler lease's epoch when the write is made under it (fencing)."""
-
-    def apply(self, connection: apsw.Connection) -> int:
-        check_epoch(connection, self.scope, self.epoch)
-        run = self.run
-        body = to_msgpack(run)
-        active = run.state.is_active
-        writer_key = self.writer_key if active else None
-        owner = self.owner if active else None
-        if self.expected_revision is None:
-            self._insert(connection, body, writer_key, owner)
-        else:
-            self._update(connection, self.expected_revision, body, writer_key, owner)
-        return append_journal(
-            connection,
-            at=to_ms(self.at),
-            kind=RUN_UPDATED,
-            entity_id=run.id,
-            revision=run.revision,
-            scope=self.scope,
-            body=body,
-            writer_key=writer_key,
-            owner=owner,
-        )
-
-    def _insert(
-        self, connection: apsw.Connection, body: bytes, writer_key: str | None, owner: str | None
-    ) -> None:
-        run = self.run
-        _require(run.revision == 1, "a new run starts at revision 1")
-        scope = self.scope
-        if not insert_run_row(connection, scope, run, body, writer_key=writer_key, owner=owner):
-            raise NotFound(f"no automation {run.automation_id} in this project and directory")
-
-    def _update(
-        self,
-        connection: apsw.Connection,
-        expected: int,
-        body: bytes,
-        writer_key: str | None,
-        owner: str | None,
-    ) -> None:
-        """Compare-and-swap in one statement; diagnose only when it changed nothing."""
-        run = self.run
-        _require(run.revision == expected + 1, "a transition adds 1 to the revision")
-        connection.execute(
-            _TRANSITION_SQL[run.state],
-            (
-                run.revision,
-                run.state.value,
-                writer_key,
-                owner,
-                body,
-                run.id,
-                self.scope.project,
-                self.scope.directory,
-                expected,
-            ),
-        )
-        if connection.changes() == 0:
-            self._diagnose(connection, expected)
-
-    def _diagnose(self, connection: apsw.Connection, expected: int) -> None:
-        run = self.run
-        row = connection.execute(
-            "SELECT revision, state FROM runs WHERE id = ? AND project = ? AND directory = ?",
-            (run.id, self.scope.project, self.scope.directory),
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no run {run.id} in this project and directory")
-        _check_revision("run", run.id, int(row[0]), expected)
-        check_transition(RunState(row[1]), run.state)
-        raise AssertionError("the transition matched but changed nothing")  # pragma: no cover
-
-
-def _transition_sql(state: RunState) -> str:
-    allowed = ", ".join(f"'{s.value}'" for s in sorted(PREDECESSORS[state]))
-    return (
-        "UPDATE runs SET revision = ?, state = ?, writer_key = ?, owner = ?, body = ?"
-        " WHERE id = ? AND project = ? AND directory = ? AND revision = ?"
-        f" AND state IN ({allowed or 'NULL'})"
-    )
-
-
-_TRANSITION_SQL = {state: _transition_sql(state) for state in RunState}
 
 
 class StoreAnswer(msgspec.Struct, gc=False, frozen=True):
@@ -372,15 +264,6 @@ class SaveCheckpoint(msgspec.Struct, gc=False, frozen=True):
         )
 
 
-class Batch(msgspec.Struct, gc=False, frozen=True):
-    """Several operations that must land together or not at all (one savepoint)."""
-
-    operations: tuple[Operation, ...]
-
-    def apply(self, connection: apsw.Connection) -> list[object]:
-        return [operation.apply(connection) for operation in self.operations]
-
-
-def _require(condition: bool, message: str) -> None:
+def require(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)

@@ -33,6 +33,7 @@ __all__ = [
     "append_journal_many",
     "apply_entry",
     "delete_automation_row",
+    "executed_slot",
     "insert_automation_rows",
     "journal_entries",
     "put_automation_row",
@@ -87,17 +88,18 @@ def append_journal_many(
     connection: apsw.Connection,
     scope: Scope,
     kind: str,
-    entries: Sequence[tuple[int, str, int, bytes]],
+    entries: Sequence[tuple[int, str, int, bytes, str | None, str | None]],
 ) -> int:
-    """Append `(at, entity_id, revision, body)` entries of one kind; the last one's
-    sequence number (they are consecutive: the transaction holds the write lock)."""
+    """Append `(at, entity_id, revision, body, writer_key, owner)` entries of one kind;
+    the last one's sequence number (they are consecutive: the transaction holds the
+    write lock)."""
     project, directory = scope.project, scope.directory
     connection.executemany(
-        "INSERT INTO journal (at, kind, entity_id, revision, project, directory, body)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO journal (at, kind, entity_id, revision, project, directory,"
+        " writer_key, owner, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (at, kind, entity_id, revision, project, directory, body)
-            for at, entity_id, revision, body in entries
+            (at, kind, entity_id, revision, project, directory, writer_key, owner, body)
+            for at, entity_id, revision, body, writer_key, owner in entries
         ],
     )
     return connection.last_insert_rowid()
@@ -203,7 +205,7 @@ def _run_values(
         run.revision,
         run.state.value,
         to_ms(run.triggered_at),
-        _executed_slot(run),
+        executed_slot(run),
         None if run.missed is None else to_ms(run.missed.first),
         writer_key if active else None,
         owner if active else None,
@@ -258,13 +260,15 @@ def put_run_row(
     """The run's row as of `run`, inserted or replaced (used by replay)."""
     connection.execute(
         _INSERT_RUN + " ON CONFLICT (id) DO UPDATE SET revision = excluded.revision,"
-        " state = excluded.state, writer_key = excluded.writer_key, owner = excluded.owner,"
-        " body = excluded.body",
+        " state = excluded.state, slot = excluded.slot, missed_first = excluded.missed_first,"
+        " writer_key = excluded.writer_key, owner = excluded.owner, body = excluded.body",
         _run_values(scope, run, body, writer_key, owner),
     )
 
 
-def _executed_slot(run: Run) -> int | None:
+def executed_slot(run: Run) -> int | None:
+    """The slot a run takes in the once-per-slot index: none for a manual run or a
+    missed record (which names its slots in `missed_first`)."""
     if run.trigger is Trigger.MANUAL or run.stop_reason is StopReason.MISSED_SCHEDULE:
         return None
     return to_ms(run.triggered_at)

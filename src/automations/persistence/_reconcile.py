@@ -16,7 +16,7 @@ import apsw
 import msgspec
 
 from ..model import Automation, Blocker, Run, RunState, Scope, StopReason, advance, from_msgpack
-from ._ops import SaveRun
+from ._run_ops import SaveRun
 
 __all__ = ["Adopted", "ReconcileRuns", "Reconciled"]
 

@@ -1,19 +1,20 @@
 """The database schema, how a file is recognised as ours, and migrations.
 
 A file is ours when its `application_id` is `APPLICATION_ID`; its schema version is
-`user_version`. Migrations are plain SQL scripts applied in one transaction each;
-`MIGRATIONS[n]` takes a database from version n to n + 1. A file that belongs to
-another application, or that newer code has migrated past what this code knows, is
-refused before anything is written to it.
+`user_version`. Migrations are SQL scripts, or a function for a change of data,
+applied in one transaction each; `MIGRATIONS[n]` takes a database from version n to
+n + 1. A file that belongs to another application, or that newer code has migrated
+past what this code knows, is refused before anything is written to it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import apsw
 
-from ..model import DatabaseRefused
+from ..model import DatabaseRefused, Run, StopReason, from_msgpack, to_ms
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "FileState", "inspect", "migrate"]
 
@@ -139,7 +140,26 @@ _V5 = """
 ALTER TABLE leases ADD COLUMN renewed_at INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+
+def _v6(connection: apsw.Connection) -> None:
+    """Missed records were stored with the columns of their first revision, which
+    took their first slot's place in the once-per-slot index (a catch-up run of that
+    very slot could not be recorded) and left `missed_first` empty. Give them the
+    columns of their last revision, as a new record now has, and as replay builds."""
+    rows = connection.execute(
+        "SELECT id, body FROM runs WHERE state = 'stopped' AND slot IS NOT NULL"
+    ).fetchall()
+    for run_id, body in rows:
+        run = from_msgpack(body, Run) if isinstance(body, bytes) else None
+        if run is not None and run.stop_reason is StopReason.MISSED_SCHEDULE and run.missed:
+            connection.execute(
+                "UPDATE runs SET slot = NULL, missed_first = ? WHERE id = ?",
+                (to_ms(run.missed.first), run_id),
+            )
+
+
+Migration = str | Callable[[apsw.Connection], None]
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _v6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -187,7 +207,11 @@ def migrate(connection: apsw.Connection, state: FileState) -> int:
     version = state.version
     while version < SCHEMA_VERSION:
         with connection:  # one transaction: a step applies whole or not at all
-            connection.execute(MIGRATIONS[version])
+            step = MIGRATIONS[version]
+            if isinstance(step, str):
+                connection.execute(step)
+            else:
+                step(connection)
             version += 1
             connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             connection.execute(f"PRAGMA user_version = {version}")

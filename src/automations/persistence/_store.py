@@ -13,10 +13,11 @@ import apsw
 
 from ..model import Automation, Pruned, Run, Scope, StorageError, Tombstone
 from ._connection import Durability, connect, create_private_file, enable_wal, set_durability
-from ._ops import CreateAutomations, DeleteAutomation, Operation, SaveAutomation, SaveRun
+from ._ops import CreateAutomations, DeleteAutomation, Operation, SaveAutomation
 from ._reader import ChangeWatch, Reader
 from ._replay import Replay, projection_rows
 from ._retention import PruneProgress, PruneStep
+from ._run_ops import SaveRun
 from ._schema import inspect, migrate
 from ._writer import GroupCommitWriter, PendingWrite, WriterStats
 
