@@ -1,9 +1,9 @@
 """Write operations on runs: a new run with the transitions it went through at once,
 and each next transition (compare-and-swap on the revision and the state machine).
 
-A run's row is a function of its last revision (`_projection.run_values`), so a run
-created at `running` or `stopped` is one insert, and its journal still holds every
-revision, which replays to the same row.
+A run's row is a function of its last revision (its columns are what `_projection`
+derives from it), so a run created at `running` or `stopped` is one insert, and its
+journal still holds every revision, which replays to the same row.
 """
 
 from __future__ import annotations

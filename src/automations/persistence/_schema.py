@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import apsw
 
-from ..model import DatabaseRefused, Run, StopReason, from_msgpack, to_ms
+from ..model import DatabaseRefused, Run, from_msgpack, to_ms
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "FileState", "inspect", "migrate"]
 
@@ -151,10 +151,11 @@ def _v6(connection: apsw.Connection) -> None:
     ).fetchall()
     for run_id, body in rows:
         run = from_msgpack(body, Run) if isinstance(body, bytes) else None
-        if run is not None and run.stop_reason is StopReason.MISSED_SCHEDULE and run.missed:
+        missed = None if run is None else run.missed
+        if missed is not None:
             connection.execute(
                 "UPDATE runs SET slot = NULL, missed_first = ? WHERE id = ?",
-                (to_ms(run.missed.first), run_id),
+                (to_ms(missed.first), run_id),
             )
 
 
