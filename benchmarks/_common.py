@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+import resource
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -14,7 +15,7 @@ import apsw
 
 import automations as am
 
-__all__ = ["emit", "environment", "latency", "manual_automation", "percentile"]
+__all__ = ["emit", "environment", "latency", "manual_automation", "peak_rss_mb", "percentile"]
 
 
 def environment() -> dict[str, Any]:
@@ -26,6 +27,11 @@ def environment() -> dict[str, Any]:
             versions[package] = None
     versions["sqlite"] = apsw.sqlite_lib_version()
     return {"versions": versions, "cpu_count": os.cpu_count(), "platform": platform.platform()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def percentile(values: list[float], p: float) -> float | None:

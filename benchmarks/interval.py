@@ -3,7 +3,8 @@
 As the peer's benchmark: the first slot of every automation is one whole second T0,
 far enough ahead that setup finishes before it; each fires exactly D times; the
 executor records its start minus its slot (the fire lag). The run ends when every
-expected run has ended, or `--drain` seconds after the last slot.
+expected run has ended, or `--drain` seconds after the last slot. `peak_rss_mb` is the
+process's peak: with many schedules, a slot's runs are all in flight at once.
 
     python -m benchmarks interval [--schedules 200] [--seconds 10]
 """
@@ -23,7 +24,7 @@ import anyio
 
 import automations as am
 
-from ._common import environment, percentile
+from ._common import environment, peak_rss_mb, percentile
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
@@ -89,6 +90,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "jobs_per_scheduled_second": slots,
         "setup_create_s": round(setup_s, 3),
         "setup_overran_start": overran,
+        "peak_rss_mb": peak_rss_mb(),
         "ok": not overran and executed == expected,
     } | environment()
 

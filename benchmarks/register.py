@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import anyio
 
 import automations as am
 
-from ._common import environment
+from ._common import environment, peak_rss_mb
 
 SCOPE = {"project": "bench", "directory": "/bench"}
 
@@ -60,12 +59,8 @@ async def _add(path: str, n: int, one_by_one: int, batch: int) -> dict[str, Any]
         "bulk_s": round(bulk_s, 3),
         "bulk_per_s": round(bulk / bulk_s, 1) if bulk else None,
         "batch": batch,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
-
-
-def _peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 _CHILD = (
@@ -107,7 +102,7 @@ async def _open(path: str, import_s: float) -> dict[str, Any]:
         "ok": True,
         "import_s": round(import_s, 3),
         "ready_s": round(ready, 4),
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

@@ -65,6 +65,19 @@ T = TypeVar("T")
 
 
 class AutomationActor:
+    __slots__ = (
+        "_derived",
+        "_preloaded",
+        "_route",
+        "_services",
+        "_spawn_run",
+        "_spawn_task",
+        "active",
+        "automation",
+        "id",
+        "waiting",
+    )
+
     def __init__(
         self,
         automation_id: str,

@@ -68,6 +68,43 @@ class RunActor:
     the grace, the watcher records the end without it.
     """
 
+    # Thousands are alive at once when a busy slot fires: slots keep each small.
+    __slots__ = (
+        "_answers",
+        "_deferred",
+        "_end_done",
+        "_end_written",
+        "_epoch",
+        "_executor",
+        "_executor_scope",
+        "_finished",
+        "_finished_event",
+        "_first",
+        "_go",
+        "_job_returned",
+        "_on_end",
+        "_outcome",
+        "_reopen",
+        "_reply",
+        "_services",
+        "_session_id",
+        "_shutdown",
+        "_spawn",
+        "_started",
+        "_when_finished",
+        "_writer_key",
+        "_writing",
+        "_written",
+        "automation",
+        "checkpoint_data",
+        "cost",
+        "ended",
+        "recorded",
+        "resumed",
+        "run",
+        "steps",
+    )
+
     def __init__(
         self,
         services: Services,

@@ -62,17 +62,21 @@ class RestartIntensityExceeded(Exception):
 
 
 class _Restarts:
+    __slots__ = ("_limit", "_times", "_within")
+
     def __init__(self, limit: int, within: float) -> None:
         self._limit = limit
         self._within = within
-        self._times: deque[float] = deque()
+        self._times: deque[float] | None = None
+        """Made at the first crash: most actors never crash, and many are alive."""
 
     def allow(self) -> bool:
         now = time.monotonic()
-        self._times.append(now)
-        while self._times and now - self._times[0] > self._within:
-            self._times.popleft()
-        return len(self._times) <= self._limit
+        times = self._times = self._times if self._times is not None else deque()
+        times.append(now)
+        while times and now - times[0] > self._within:
+            times.popleft()
+        return len(times) <= self._limit
 
 
 class ActorGroup(Generic[M]):
