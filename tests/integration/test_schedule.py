@@ -103,37 +103,22 @@ async def test_downtime_over_several_slots_gives_one_missed_record(
         assert len((await rt.runs(a.id)).items) == 2
 
 
+@pytest.mark.parametrize(("late_by", "count"), [(20 * 60 + 90, 4), (5 * 60 + 90, 1)])
 async def test_catchup_latest_also_runs_the_latest_missed_slot(
-    runtime_factory: OpenRuntime, clock: ManualClock
+    runtime_factory: OpenRuntime, clock: ManualClock, late_by: int, count: int
 ) -> None:
+    # With one missed slot, the record names the slot the catch-up run executes: the
+    # record must not take that slot's place in the once-per-slot index.
     async with runtime_factory() as rt:
         a = await rt.create(
             new(schedule=am.Cron("*/5 * * * *"), timezone="UTC", catchup=am.Catchup.LATEST)
         )
-    clock.advance(20 * 60 + 90)  # every slot up to 09:20 is more than 60 s late
+    clock.advance(late_by)  # every slot up to the last whole five minutes is > 60 s late
     async with runtime_factory() as rt:
         record, catchup = await _ended_runs(rt, a.id, 2)
-        assert record.missed is not None and record.missed.count == 4
-        assert catchup.trigger is am.Trigger.CATCHUP
-        assert catchup.triggered_at == record.missed.last
-        assert catchup.state is am.RunState.SUCCEEDED
-
-
-async def test_catchup_latest_runs_a_single_missed_slot_too(
-    runtime_factory: OpenRuntime, clock: ManualClock
-) -> None:
-    # The missed record names the slot and the catch-up run executes it: the record
-    # must not take the slot's place in the once-per-slot index.
-    async with runtime_factory() as rt:
-        a = await rt.create(
-            new(schedule=am.Cron("*/5 * * * *"), timezone="UTC", catchup=am.Catchup.LATEST)
-        )
-    clock.advance(5 * 60 + 90)  # 09:05 is 90 s late; 09:10 is still to come
-    async with runtime_factory() as rt:
-        record, catchup = await _ended_runs(rt, a.id, 2)
-        slot = a.next_fires[0]
-        assert record.missed == am.Missed(first=slot, last=slot, count=1)
-        assert (catchup.trigger, catchup.triggered_at) == (am.Trigger.CATCHUP, slot)
+        first, last = a.next_fires[0], a.next_fires[count - 1]
+        assert record.missed == am.Missed(first=first, last=last, count=count)
+        assert (catchup.trigger, catchup.triggered_at) == (am.Trigger.CATCHUP, last)
         assert catchup.state is am.RunState.SUCCEEDED
 
 
