@@ -31,7 +31,8 @@ _MEMO_LIMIT = 1024
 _memo: dict[object, int] = {}
 """Milliseconds of recently encoded times. Records written together share their times
 (a batch's creation time, one cron's next fires), and a hook call that finds its
-answer here costs a third of one that computes it."""
+answer here costs a third of one that computes it. The loop and the writer thread
+both encode: each dict operation is atomic, and a value computed twice is the same."""
 
 
 def _enc_hook(value: Any) -> Any:
