@@ -93,6 +93,8 @@ class _Sweep:
 
     def _run_forgotten(self, run_id: str, revision: int) -> bool:
         forgotten = self._runs.get(run_id)
+        if forgotten is False:  # kept: an active run, or one that ended after the cutoff
+            return False
         connection = self._connection
         row = connection.execute(
             "SELECT state, revision, body FROM runs WHERE id = ?", (run_id,)
