@@ -143,7 +143,8 @@ async def test_cancel_while_awaiting_input(runtime_factory: OpenRuntime) -> None
         assert stopped.state is am.RunState.STOPPED
         assert stopped.stop_reason is am.StopReason.CANCELLED and stopped.blocker is None
         assert run.blocker is not None
-        with pytest.raises(am.NotFound):
+        late = f"is stopped/cancelled, not waiting on blocker {run.blocker.id}; the answer"
+        with pytest.raises(am.NotFound, match=late):
             await rt.answer(run.id, run.blocker.id, "late")
 
 

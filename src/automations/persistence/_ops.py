@@ -245,8 +245,22 @@ class StoreAnswer(msgspec.Struct, gc=False, frozen=True):
             raise NotFound(f"no run {self.run_id} in this project and directory")
         run = from_msgpack(row[0], Run)
         if run.blocker is None or run.blocker.id != self.blocker_id:
-            raise NotFound(f"run {self.run_id} is not waiting on blocker {self.blocker_id}")
+            raise NotFound(
+                f"run {self.run_id} is {_state_of(run)}, not waiting on blocker "
+                f"{self.blocker_id}; the answer was not stored"
+            )
         return None if row[1] is None else str(row[1])
+
+
+def _state_of(run: Run) -> str:
+    """'stopped/cancelled', 'failed/needs_user_input', 'awaiting_input on blocker_...'."""
+    if run.stop_reason is not None:
+        return f"{run.state.value}/{run.stop_reason.value}"
+    if run.error is not None:
+        return f"{run.state.value}/{run.error.code.value}"
+    if run.blocker is not None:
+        return f"{run.state.value} on {run.blocker.id}"
+    return run.state.value
 
 
 class SaveCheckpoint(msgspec.Struct, gc=False, frozen=True):
