@@ -84,7 +84,8 @@ class CreateRun(msgspec.Struct, gc=False, frozen=True):
 
 
 class SaveRun(msgspec.Struct, gc=False, frozen=True):
-    """Create a run (`expected_revision=None`) or record its next transition.
+    """Record a run's next transition, or create it (`expected_revision=None`, the
+    same as `CreateRun` with one revision).
 
     `writer_key` and `owner` are kept while the run is active and cleared when it ends,
     which frees the writer key for the next run.
@@ -100,16 +101,18 @@ class SaveRun(msgspec.Struct, gc=False, frozen=True):
     """The scheduler lease's epoch when the write is made under it (fencing)."""
 
     def apply(self, connection: apsw.Connection) -> int:
+        if self.expected_revision is None:  # a new run: one way to create one
+            first = CreateRun(
+                self.scope, (self.run,), (self.at,), self.writer_key, self.owner, self.epoch
+            )
+            return first.apply(connection)[0]
         check_epoch(connection, self.scope, self.epoch)
         run = self.run
         body = to_msgpack(run)
         active = run.state.is_active
         writer_key = self.writer_key if active else None
         owner = self.owner if active else None
-        if self.expected_revision is None:
-            self._insert(connection, body, writer_key, owner)
-        else:
-            self._update(connection, self.expected_revision, body, writer_key, owner)
+        self._update(connection, self.expected_revision, body, writer_key, owner)
         return append_journal(
             connection,
             at=to_ms(self.at),
@@ -121,15 +124,6 @@ class SaveRun(msgspec.Struct, gc=False, frozen=True):
             writer_key=writer_key,
             owner=owner,
         )
-
-    def _insert(
-        self, connection: apsw.Connection, body: bytes, writer_key: str | None, owner: str | None
-    ) -> None:
-        run = self.run
-        require(run.revision == 1, "a new run starts at revision 1")
-        scope = self.scope
-        if not insert_run_row(connection, scope, run, body, writer_key=writer_key, owner=owner):
-            raise NotFound(f"no automation {run.automation_id} in this project and directory")
 
     def _update(
         self,
