@@ -219,7 +219,7 @@ class AutomationActor:
             run.request_stop(StopReason.CANCELLED)
             run.start()
         for run in runs:
-            await run.wait_finished()
+            await run.finished.wait()
         services = self._services
         tombstone = Tombstone(id=self.id, revision=current.revision + 1)
         await services.store.delete_automation(

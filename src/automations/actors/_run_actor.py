@@ -46,6 +46,7 @@ from ..persistence import CreateRun, PendingWrite, SaveCheckpoint, SaveRun
 from ..runtime import Reply
 from ._answers import Answers, decode_reply, describe
 from ._context import RunContext
+from ._finish import FinishLatch
 from ._records import record_skipped
 from ._services import Services
 
@@ -72,16 +73,11 @@ class RunActor:
     __slots__ = (
         "_answers",
         "_deferred",
-        "_end_done",
-        "_end_written",
         "_epoch",
         "_executor",
         "_executor_scope",
-        "_finished",
-        "_finished_event",
         "_first",
         "_go",
-        "_job_returned",
         "_on_end",
         "_outcome",
         "_reopen",
@@ -91,7 +87,6 @@ class RunActor:
         "_shutdown",
         "_spawn",
         "_started",
-        "_when_finished",
         "_writer_key",
         "_writing",
         "_written",
@@ -99,6 +94,7 @@ class RunActor:
         "checkpoint_data",
         "cost",
         "ended",
+        "finished",
         "recorded",
         "resumed",
         "run",
@@ -147,14 +143,8 @@ class RunActor:
         self._executor_scope: anyio.CancelScope | None = None
         self._writing = False
         self._written: anyio.Event | None = None
-        self._end_written = False
         self._answers = Answers()
-        self._finished = False
-        self._finished_event: anyio.Event | None = None
-        self._when_finished: list[Callable[[], None]] = []
-        self._job_returned = False
-        self._end_done = False
-        """The end written (or given up on) after `_end_written` submitted it."""
+        self.finished = FinishLatch(self._finished_now)
         self._first: PendingWrite | None = None
         self._started: Run | None = None
         self.recorded = False
@@ -165,20 +155,6 @@ class RunActor:
     @property
     def id(self) -> str:
         return self.run.id
-
-    def when_finished(self, callback: Callable[[], None]) -> None:
-        """Call `callback()` once the run is finished (at once if it is)."""
-        if self._finished:
-            callback()
-        else:
-            self._when_finished.append(callback)
-
-    async def wait_finished(self) -> None:
-        """Wait until the run is finished: its job has returned and its end is durable."""
-        if not self._finished:
-            if self._finished_event is None:
-                self._finished_event = anyio.Event()
-            await self._finished_event.wait()
 
     # -- requests from other actors (synchronous, on the event loop) -------------
 
@@ -197,7 +173,7 @@ class RunActor:
 
     def deliver(self, blocker_id: str, reply: str | bool) -> None:
         """An answer, already stored durably; delivered to the waiting `ask` once."""
-        if not self._finished:
+        if not self.finished.is_open:
             self._answers.deliver(blocker_id, reply)
 
     # -- the run's life -------------------------------------------------------------
@@ -246,8 +222,7 @@ class RunActor:
             log.exception("run %s failed inside the runtime", self.id)
             raise
         finally:
-            self._job_returned = True
-            self._finish_if_done()
+            self.finished.job_returned()
 
     async def _load_checkpoint(self) -> None:
         data = await self._services.store.reader.checkpoint(self.id)
@@ -369,9 +344,9 @@ class RunActor:
         while self._writing:  # only the grace watcher can get here during a write
             self._written = self._written or anyio.Event()
             await self._written.wait()
-        if self._end_written:
+        if self.finished.end is not None:
             return
-        self._end_written = True
+        self.finished.end_submitted()
         assert self._outcome is not None
         state, payload = self._outcome
         waiting = self.run.state is RunState.AWAITING_INPUT
@@ -388,7 +363,7 @@ class RunActor:
         error = pending.error
         if error is None:
             self.run = nxt
-            self._end_settled()
+            self.finished.end_settled()
         elif isinstance(error, StorageError):
             # The disk is full or the file locked: an active run would hold its writer
             # key forever, so keep trying until the end is recorded.
@@ -397,7 +372,7 @@ class RunActor:
             self._spawn(lambda: self._retry_end(state, payload), f"run-end:{self.id}")
         else:
             log.error("could not record the end of run %s: %s", self.id, error)
-            self._end_settled()
+            self.finished.end_settled()
 
     async def _retry_end(self, state: RunState, payload: dict[str, Any]) -> None:
         delay = _RETRY_FIRST
@@ -416,26 +391,11 @@ class RunActor:
                     log.exception("could not record the end of run %s", self.id)
                     return
         finally:
-            self._end_settled()
+            self.finished.end_settled()
 
-    def _end_settled(self) -> None:
-        self._end_done = True
-        self._finish_if_done()
-
-    def _finish_if_done(self) -> None:
-        """Finished once the job has returned and any end it submitted is settled."""
-        if self._finished or not self._job_returned:
-            return
-        if self._end_written and not self._end_done:
-            return
-        self._finished = True
-        if self._finished_event is not None:
-            self._finished_event.set()
+    def _finished_now(self) -> None:
         self._answers.close()
         self._on_end(self)
-        callbacks, self._when_finished = self._when_finished, []
-        for callback in callbacks:
-            callback()
 
     # -- decisions ------------------------------------------------------------------
 
@@ -451,7 +411,7 @@ class RunActor:
     async def _grace(self) -> None:
         """If the executor ignores cancellation past the grace, end the run without it."""
         await anyio.sleep(self._services.cancel_grace)
-        if not self._finished and self._executor_scope is not None:
+        if not self.finished.is_open and self._executor_scope is not None:
             await self._finish()
 
     def _fail(self, code: ErrorCode, message: str) -> bool:

@@ -146,7 +146,7 @@ class Supervisor:
         try:
             await actor.main()
         finally:  # known here until its end is durable: a cancel still finds it
-            actor.when_finished(lambda: self._forget(actor))
+            actor.finished.add_callback(lambda: self._forget(actor))
 
     def _forget(self, actor: RunActor) -> None:
         if self.runs.get(actor.id) is actor:
@@ -160,7 +160,7 @@ class Supervisor:
             actor.start()
         with anyio.move_on_after(grace + 5):
             for actor in list(self.runs.values()):
-                await actor.wait_finished()
+                await actor.finished.wait()
         await self._actors.stop(grace)
 
 
