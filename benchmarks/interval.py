@@ -50,6 +50,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             durability=args.durability,
             project="bench",
             min_interval=timedelta(seconds=1),
+            max_scheduled_runs=args.max_scheduled_runs,
         ) as rt:
             setup_started = time.time()
             start = datetime.fromtimestamp(math.ceil(setup_started + lead), UTC)
@@ -77,6 +78,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "schedules": schedules,
         "seconds": seconds,
         "durability": args.durability,
+        "max_scheduled_runs": args.max_scheduled_runs,
         "executed": executed,
         "expected": expected,
         "executed_ratio": round(executed / expected, 4),
@@ -105,7 +107,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lead", type=float, default=None, help="seconds before the first slot")
     parser.add_argument("--drain", type=float, default=3.0)
     parser.add_argument("--durability", choices=("full", "normal"), default="full")
+    parser.add_argument(
+        "--max-scheduled-runs",
+        type=_limit,
+        default=am.DEFAULT_MAX_SCHEDULED_RUNS,
+        help="the runtime's bound on scheduled runs at once ('none': no bound)",
+    )
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+
+
+def _limit(text: str) -> int | None:
+    return None if text.lower() == "none" else int(text)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

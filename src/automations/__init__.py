@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import testing
 from ._event_stream import EventStream
-from .actors import Executor, Role, RunContext, resumable
+from .actors import DEFAULT_MAX_SCHEDULED_RUNS, Executor, Role, RunContext, resumable
 from .api import Runtime, open_runtime
 from .model import (
     AfterCount,
@@ -64,6 +64,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 __all__ = [
+    "DEFAULT_MAX_SCHEDULED_RUNS",
     "AfterCount",
     "Anchor",
     "Automation",

@@ -20,6 +20,7 @@ import anyio
 from ._client import send_cancel, send_run_now
 from ._event_stream import EventStream
 from .actors import (
+    DEFAULT_MAX_SCHEDULED_RUNS,
     AutomationMessage,
     Delete,
     EventHub,
@@ -323,6 +324,7 @@ async def open_runtime(
     cancel_grace: float = 5.0,
     role: Role = "worker",
     retention: timedelta | None = None,
+    max_scheduled_runs: int | None = DEFAULT_MAX_SCHEDULED_RUNS,
 ) -> AsyncIterator[Runtime]:
     """Open the database at `path` and run a runtime on it until the block exits.
 
@@ -332,12 +334,20 @@ async def open_runtime(
     through the database. On exit every run still active is stopped with a recorded
     reason and no task is left behind. With a `retention`, the scope's lease holder
     forgets runs that ended longer ago than that (see `Runtime.prune`); by default
-    the ledger keeps everything.
+    the ledger keeps everything. At most `max_scheduled_runs` runs fired by the
+    schedule go on at once in this process (None: no bound); further due slots wait
+    their turn, and one that waits past its catch-up window is recorded missed.
     """
     if role not in ("worker", "client"):
         raise ValidationError([("role", "role_must_be_worker_or_client")])
     if retention is not None:
         _check_retention("retention", retention)
+    if max_scheduled_runs is not None and (
+        isinstance(max_scheduled_runs, bool)
+        or not isinstance(max_scheduled_runs, int)
+        or max_scheduled_runs < 1
+    ):
+        raise ValidationError([("max_scheduled_runs", "must_be_positive_int_or_none")])
     if directory is None:
         directory = await anyio.to_thread.run_sync(os.getcwd)
     scope = Scope(project, directory)
@@ -361,6 +371,7 @@ async def open_runtime(
             catalog=catalog,
             role=role,
             retention=retention,
+            max_scheduled_runs=max_scheduled_runs,
         )
         async with open_supervisor(services, grace=cancel_grace) as supervisor:
             yield Runtime(services, supervisor)

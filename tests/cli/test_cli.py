@@ -107,7 +107,7 @@ async def test_two_terminals_add_serve_run_wait_answer_and_the_ledger(
     automation = from_json(added.stdout, am.Automation)
     assert automation.title == "Release" and automation.executor == "demo"
 
-    serve = await _start(db, backend, "serve")
+    serve = await _start(db, backend, "serve", "--retention", "30d", "--max-scheduled-runs", "50")
     try:
         await _read_until(serve, "Ctrl-C to stop")
         waiting = await _start(db, backend, "run", automation.id, "--wait")
@@ -157,6 +157,22 @@ def test_bad_input_is_one_line_exit_1_and_changes_nothing(db: Path) -> None:
         assert done.stderr.splitlines() == [message]
         assert "Traceback" not in done.stderr
     assert json.loads(cli(db, "ls", "--json").stdout) == []
+
+
+def test_serve_refuses_a_bad_limit_or_age_before_it_opens_anything(db: Path) -> None:
+    cases = {
+        ("--max-scheduled-runs", "0"): "error: --max-scheduled-runs '0' is not a count; "
+        "write e.g. 500, or none for no bound",
+        ("--max-scheduled-runs", "many"): "error: --max-scheduled-runs 'many' is not a count; "
+        "write e.g. 500, or none for no bound",
+        ("--retention", "forever"): "error: --retention 'forever' is not a duration; write "
+        "e.g. 30s, 5m, 1h30m or 2d",
+    }
+    for args, message in cases.items():
+        done = cli(db, "serve", *args, check=False)
+        assert done.returncode == 1, done
+        assert done.stderr.splitlines() == [message]
+    assert not db.exists()
 
 
 def test_usage_errors_exit_2_and_missing_things_exit_1(db: Path) -> None:

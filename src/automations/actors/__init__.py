@@ -2,6 +2,7 @@
 
 from ._automation_actor import AutomationActor
 from ._context import RunContext
+from ._fire_limit import DEFAULT_MAX_SCHEDULED_RUNS, FireLimit, Permit
 from ._follower import Follower
 from ._hub import EventHub, Subscription, event_of
 from ._lease import STALE_SECONDS, holder_alive, is_led
@@ -14,6 +15,7 @@ from ._services import Executor, Role, Services, is_resumable, resumable
 from ._supervisor import Supervisor, open_supervisor
 
 __all__ = [
+    "DEFAULT_MAX_SCHEDULED_RUNS",
     "PRUNE_EVERY",
     "STALE_SECONDS",
     "Adopt",
@@ -23,10 +25,12 @@ __all__ = [
     "EventHub",
     "Executor",
     "Fire",
+    "FireLimit",
     "Follower",
     "RunActor",
     "RunContext",
     "RunEnded",
+    "Permit",
     "Refresh",
     "Role",
     "RunNow",

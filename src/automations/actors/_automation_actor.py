@@ -36,6 +36,7 @@ from ..persistence import Adopted, PendingWrite, SaveAutomation
 from ..runtime import Reply
 from ..schedules import apply_patch, missed_slots, timeline_of, with_next_fires
 from ._derived import after_fire, after_terminal, may_start, next_run
+from ._fire_limit import Permit
 from ._messages import (
     Adopt,
     AutomationMessage,
@@ -67,6 +68,7 @@ T = TypeVar("T")
 class AutomationActor:
     __slots__ = (
         "_derived",
+        "_permit",
         "_preloaded",
         "_route",
         "_services",
@@ -100,6 +102,8 @@ class AutomationActor:
         """Runs recorded as scheduled that start when the active ones end."""
         self._derived: PendingWrite | None = None
         """The last derived write submitted (they commit in order)."""
+        self._permit: Permit | None = None
+        """The permit of the fire being handled, until a run it starts takes it."""
 
     async def on_start(self) -> None:
         if not self._preloaded:
@@ -136,6 +140,7 @@ class AutomationActor:
             await self._adopt(message.adopted)
             return
         if isinstance(message, Fire):
+            self._permit = message.permit
             try:
                 await self._fire(message.slot, at_startup=message.at_startup, epoch=message.epoch)
             except LeaseLost:
@@ -143,6 +148,10 @@ class AutomationActor:
             except AutomationError:  # the slot stays next_fire_at: the next look retries it
                 log.exception("could not fire %s; the scheduler will try again", self.id)
                 await self._reload()
+            finally:  # no run took it (skipped, missed, stale): free at once
+                permit, self._permit = self._permit, None
+                if permit is not None:
+                    permit.release()
             return
         if self.automation is None:
             message.reply.fail(NotFound(f"no automation {self.id} in this project and directory"))
@@ -415,6 +424,9 @@ class AutomationActor:
             deferred=wait,
             epoch=epoch,
         )
+        permit, self._permit = self._permit, None
+        if permit is not None:  # the run of a fire holds its permit until it is finished
+            actor.finished.add_callback(permit.release)
         if wait:
             self.waiting.append(actor)
         else:

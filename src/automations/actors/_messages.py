@@ -14,6 +14,7 @@ import msgspec
 from ..model import Automation, AutomationPatch, Run, Tombstone
 from ..persistence import Adopted
 from ..runtime import Reply
+from ._fire_limit import Permit
 
 __all__ = [
     "Adopt",
@@ -62,6 +63,8 @@ class Fire(msgspec.Struct, frozen=True):
     at_startup: bool = False
     epoch: int | None = None
     """The lease epoch the scheduler fires under; the writes it causes carry it."""
+    permit: Permit | None = None
+    """The fire's share of the process's `FireLimit`, held by the run it starts."""
 
 
 class Refresh(msgspec.Struct, frozen=True):

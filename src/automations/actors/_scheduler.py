@@ -4,22 +4,25 @@ It keeps a due-index, a heap of (slot, automation id) for the next `HORIZON`, fi
 from the database's index on `next_fire_at` (never by loading every automation) and
 kept current by the commits of definitions. An entry may be stale or duplicated: the
 automation's actor fires a slot only while it is still that automation's next fire,
-so the index can be simple without being wrong.
+so the index can be simple without being wrong. Each fire takes a permit of the
+process's `FireLimit`; while none is free, due slots wait here in slot order.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Protocol
 
 import anyio
 
 from ..model import Automation, DefinitionUpdated, Event, Scope, from_ms, to_ms
 from ..persistence import CreateAutomations, Operation, SaveAutomation
+from ._fire_limit import FireLimit, Permit
 from ._services import Services
 
-__all__ = ["HORIZON_MS", "Scheduler"]
+__all__ = ["HORIZON_MS", "Scheduler", "Warmer"]
 
 HORIZON_MS = 10 * 60 * 1000
 """How far ahead the due-index looks; farther slots are read when the time comes."""
@@ -27,20 +30,38 @@ WARM_MS = 2_000
 """How long before its slot an automation's actor is activated, its definition read
 in bulk with the others due then, so the fire itself reads nothing."""
 _BATCH = 10_000
+_GATHER_MS = 20
+"""While due slots wait for permits, how long freed permits gather before the next
+round fires them (unless a round's worth is free sooner): one read and one wake-up
+per round, not per permit."""
+
+
+class Warmer(Protocol):
+    """Activates the actors of automations about to fire, with a definition read in bulk."""
+
+    def warm(self, automation: Automation) -> None: ...
+
+    def is_warm(self, automation_id: str) -> bool: ...
 
 
 class Scheduler:
     def __init__(
         self,
         services: Services,
-        fire: Callable[[str, datetime, bool, int | None], None],
+        fire: Callable[[str, datetime, bool, int | None, Permit], None],
         epoch: int | None = None,
-        warm: Callable[[Automation], None] | None = None,
+        warmer: Warmer | None = None,
+        limit: FireLimit | None = None,
     ) -> None:
         self._services = services
         self._fire = fire
         self._epoch = epoch
-        self._warm = warm
+        self._warmer = warmer
+        self._limit = limit if limit is not None else FireLimit(None)
+        self._blocked = False
+        """Due slots wait for permits; released permits wake the loop (see `_GATHER_MS`)."""
+        self._gather_until: int | None = None
+        self._first_look: int | None = None
         self._heap: list[tuple[int, str]] = []
         self._to_warm: list[tuple[int, str]] = []
         self._queued: set[tuple[int, str]] = set()
@@ -48,7 +69,6 @@ class Scheduler:
         self._refill_at = -1
         self._target = -1
         self._changed: anyio.Event | None = None
-        self._started = False
 
     @property
     def indexed(self) -> int:
@@ -85,27 +105,38 @@ class Scheduler:
         if entry not in self._queued:
             self._queued.add(entry)
             heapq.heappush(self._heap, entry)
-            if self._warm is not None:
+            if self._warmer is not None:
                 heapq.heappush(self._to_warm, entry)
 
     # -- the loop -------------------------------------------------------------------
 
     async def run(self) -> None:
         clock = self._services.clock
-        while True:
-            now = to_ms(clock.now())
-            if now >= self._refill_at:
-                await self._refill(now)
-            self._fire_due(now, at_startup=not self._started)
-            self._started = True
-            await self._warm_due(now)
-            target = self._refill_at
-            if self._heap:
-                target = min(target, self._heap[0][0])
-            if self._to_warm:
-                target = min(target, self._to_warm[0][0] - WARM_MS)
-            self._target = target
-            await self._sleep_until(target)
+        self._limit.on_freed(self._permit_freed)
+        try:
+            while True:
+                now = to_ms(clock.now())
+                if now >= self._refill_at:
+                    await self._refill(now)
+                if self._first_look is None:
+                    self._first_look = now
+                await self._fire_due(now)
+                await self._warm_due(now)
+                await self._sleep_until(self._next_target())
+        finally:
+            self._limit.on_freed(None)
+
+    def _next_target(self) -> int:
+        target = self._refill_at
+        if self._blocked:
+            if self._gather_until is not None:
+                target = min(target, self._gather_until)
+        elif self._heap:
+            target = min(target, self._heap[0][0])
+        if self._to_warm:
+            target = min(target, self._to_warm[0][0] - WARM_MS)
+        self._target = target
+        return target
 
     async def _refill(self, now: int) -> None:
         services = self._services
@@ -120,24 +151,59 @@ class Scheduler:
         self._window_end = rows[-1][1] if full else until
         self._refill_at = self._window_end if full else now + HORIZON_MS // 2
 
-    def _fire_due(self, now: int, *, at_startup: bool) -> None:
-        while self._heap and self._heap[0][0] <= now:
+    async def _fire_due(self, now: int) -> None:
+        """Fire the due slots while permits last. Those not warmed ahead (they waited
+        for a permit, or the runtime just started) have their definitions read in one
+        go first. A slot the first look found due is fired `at_startup` even when it
+        waited (DESIGN 6.4)."""
+        limit, first_look = self._limit, self._first_look
+        assert first_look is not None
+        if self._blocked and limit.available < limit.round and not self._gathered(now):
+            return
+        self._blocked, self._gather_until = False, None
+        due: list[tuple[int, str]] = []
+        while self._heap and self._heap[0][0] <= now and len(due) < limit.available:
             entry = heapq.heappop(self._heap)
             self._queued.discard(entry)
-            slot, automation_id = entry
-            self._fire(automation_id, from_ms(slot), at_startup, self._epoch)
+            due.append(entry)
+        self._blocked = bool(self._heap) and self._heap[0][0] <= now
+        warmer = self._warmer
+        if warmer is not None and len(due) > 1:
+            await self._read_and_warm(i for _, i in due if not warmer.is_warm(i))
+        for slot, automation_id in due:
+            self._fire(automation_id, from_ms(slot), slot <= first_look, self._epoch, limit.take())
+
+    def _gathered(self, now: int) -> bool:
+        return self._gather_until is not None and now >= self._gather_until
+
+    def _permit_freed(self) -> None:
+        """Due slots wait: fire a round once it is free, or `_GATHER_MS` after the
+        first permit came back, whichever is first."""
+        if not self._blocked:
+            return
+        first = self._gather_until is None
+        if first:
+            self._gather_until = to_ms(self._services.clock.now()) + _GATHER_MS
+        if (first or self._limit.available >= self._limit.round) and self._changed is not None:
+            self._changed.set()
 
     async def _warm_due(self, now: int) -> None:
-        """Activate the actors of automations due within `WARM_MS`, in one read."""
+        """Activate the actors of automations due within `WARM_MS`, in one read; no
+        more than the permits free now, as each active actor holds memory."""
         ids: set[str] = set()
+        room = self._limit.available
         while self._to_warm and self._to_warm[0][0] - WARM_MS <= now:
             slot, automation_id = heapq.heappop(self._to_warm)
-            if slot > now:  # a due one was fired already, and read as it activated
+            if slot > now and len(ids) < room:  # a due one was read as it fired
                 ids.add(automation_id)
-        if ids and self._warm is not None:
+        await self._read_and_warm(ids)
+
+    async def _read_and_warm(self, automation_ids: Iterable[str]) -> None:
+        ids = set(automation_ids)
+        if ids and self._warmer is not None:
             services = self._services
             for automation in await services.store.reader.automations_by_ids(services.scope, ids):
-                self._warm(automation)
+                self._warmer.warm(automation)
 
     async def _sleep_until(self, target: int) -> None:
         """Sleep on the runtime's clock until `target`, or until the index changes."""

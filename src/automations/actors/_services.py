@@ -59,6 +59,8 @@ class Services:
     role: Role = "worker"
     retention: timedelta | None = None
     """Runs that ended longer ago are forgotten by the lease holder (DESIGN 7)."""
+    max_scheduled_runs: int | None = None
+    """Scheduled runs going at once in this process; None is no bound."""
 
     @property
     def resumable_executors(self) -> frozenset[str]:

@@ -21,6 +21,7 @@ from ..model import Automation, DefinitionDeleted, DefinitionUpdated, Event, Sco
 from ..persistence import Adopted
 from ..runtime import ActorGroup, ActorRef, MailboxClosed, TaskPool
 from ._automation_actor import AutomationActor
+from ._fire_limit import FireLimit, Permit
 from ._follower import Follower
 from ._inbox import Inbox
 from ._lease import hold_lease, keep_reconciling, reconcile_dead_owners
@@ -54,6 +55,8 @@ class Supervisor:
         self._actors = actors
         self._automations: dict[str, ActorRef[AutomationMessage]] = {}
         self.runs: dict[str, RunActor] = {}
+        self.fire_limit = FireLimit(services.max_scheduled_runs)
+        """Shared by the schedulers of every lease term: a run keeps its permit across."""
         self._closing = False
 
     @property
@@ -93,9 +96,19 @@ class Supervisor:
         if not self._closing and automation.id not in self._automations:
             self.automation(automation.id, automation)
 
-    def fire(self, automation_id: str, slot: datetime, at_startup: bool, epoch: int | None) -> None:
+    def is_warm(self, automation_id: str) -> bool:
+        return automation_id in self._automations
+
+    def fire(
+        self,
+        automation_id: str,
+        slot: datetime,
+        at_startup: bool,
+        epoch: int | None,
+        permit: Permit,
+    ) -> None:
         """The scheduler's way in: the slot is due."""
-        self.tell(automation_id, Fire(slot, at_startup, epoch))
+        self.tell(automation_id, Fire(slot, at_startup, epoch, permit))
 
     def adopt(self, adopted: Adopted) -> None:
         """Go on with a run of a dead process (reconciliation took it over)."""
@@ -196,7 +209,9 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
     async def lead(epoch: int) -> None:
         # DESIGN 3: reconcile first, then fire (missed fires included), then lead.
         await reconcile_dead_owners(services, supervisor.adopt)
-        scheduler = Scheduler(services, supervisor.fire, epoch, warm=supervisor.warm)
+        scheduler = Scheduler(
+            services, supervisor.fire, epoch, warmer=supervisor, limit=supervisor.fire_limit
+        )
         services.store.add_commit_listener(scheduler.on_commit)
         follower.add_listener(scheduler.on_foreign)
         inbox.lead()

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import anyio
 
+from ..actors import DEFAULT_MAX_SCHEDULED_RUNS
 from ..api import open_runtime
 from ..executors import DEFAULT_COMMAND_TIMEOUT
 from ..model import AutomationError, ValidationError
@@ -84,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--allow-command", action="store_true", help="enable `command`")
     serve.add_argument("--command-timeout", type=float, default=DEFAULT_COMMAND_TIMEOUT)
+    serve.add_argument(
+        "--retention", metavar="AGE", help="forget runs that ended longer ago, e.g. 30d"
+    )
+    serve.add_argument(
+        "--max-scheduled-runs",
+        metavar="N",
+        default=str(DEFAULT_MAX_SCHEDULED_RUNS),
+        help="scheduled runs going on at once (default %(default)s; none: no bound)",
+    )
 
     add = command("add", "create an automation")
     add.add_argument("title")

@@ -35,6 +35,7 @@ __all__ = [
     "local_timezone",
     "new_automation",
     "parse_duration",
+    "parse_limit",
     "patch_changes",
 ]
 
@@ -57,6 +58,19 @@ def parse_duration(text: str, option: str) -> timedelta:
     if not parts or "".join(n + u for n, u in parts) != value:
         raise BadInput(f"{option} {text!r} is not a duration; write e.g. 30s, 5m, 1h30m or 2d")
     return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+
+
+def parse_limit(text: str, option: str) -> int | None:
+    """A positive count, or 'none' for no bound."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise BadInput(f"{option} {text!r} is not a count; write e.g. 500, or none for no bound")
+    return value
 
 
 def local_timezone() -> str:

@@ -19,6 +19,7 @@ from ..api import Runtime, open_runtime
 from ..executors import command_executor, demo_executor, load_executor
 from ..model import Cron, Interval, NewAutomation, RunState, Where
 from ._live import LiveView, follow_events
+from ._options import parse_duration, parse_limit
 from ._render import Output, runs_table
 
 __all__ = ["demo", "serve"]
@@ -59,8 +60,14 @@ async def _until_signal(
 
 async def serve(args: argparse.Namespace, out: Output) -> int:
     executors = executors_for(args)
+    retention = None if args.retention is None else parse_duration(args.retention, "--retention")
     async with open_runtime(
-        args.db, executors=executors, project=args.project, directory=args.directory
+        args.db,
+        executors=executors,
+        project=args.project,
+        directory=args.directory,
+        retention=retention,
+        max_scheduled_runs=parse_limit(args.max_scheduled_runs, "--max-scheduled-runs"),
     ) as rt:
         names = ", ".join(sorted(executors))
         heading = f"serving {rt.scope.project} in {rt.scope.directory} on {args.db}"
