@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import blockers, burst, cancel, compare, interval, journal, register
+from . import blockers, burst, cancel, compare, downtime, interval, journal, register
 from ._common import emit
 
 WORKLOADS = {
@@ -13,6 +13,7 @@ WORKLOADS = {
     "burst": burst,
     "cancel": cancel,
     "compare": compare,
+    "downtime": downtime,
     "interval": interval,
     "journal": journal,
     "register": register,

@@ -55,6 +55,15 @@ def test_interval_benchmark_prints_one_json_line() -> None:
     assert line["fire_lag_ms"]["p50"] is not None
 
 
+def test_downtime_benchmark_prints_one_json_line() -> None:
+    line = _run("downtime")
+    assert line["bench"] == "downtime" and line["ok"] is True
+    assert line["records"] == line["n"] == 20
+    # Down 09:00-10:00: 09:01-09:58 are missed; 09:59, 60 s late, is still on time.
+    assert line["missed_slots"] == 20 * 58
+    assert line["wall_s"] > 0
+
+
 def test_register_benchmark_prints_one_json_line() -> None:
     line = _run("register")
     assert line["bench"] == "register" and line["ok"] is True
