@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import anyio
 import pytest
 
 import automations as am
+from automations.actors import _scheduler as scheduler
 from automations.api import Runtime
+from automations.model import Scope
+from automations.persistence import Reader
 from automations.testing import ManualClock
 
 from .conftest import Gate, OpenRuntime, new
@@ -170,3 +174,32 @@ async def test_freed_permits_gather_into_a_round(
             release.set()
         runs = await _terminal_runs(rt, 17)
     assert all(r.state is am.RunState.SUCCEEDED and r.triggered_at == slot for r in runs.values())
+
+
+async def test_a_slot_shared_by_more_than_a_refill_reads_each_batch_once(
+    runtime_factory: OpenRuntime, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The due-index reads 3 rows at a time here. A read cut at its last slot is due
+    again when that slot is; it is read again once the slots read before have fired
+    (the start-up read, then three), not at every round of two fires (eight or more)."""
+    async with runtime_factory() as rt:
+        automations = await _create_on_one_slot(rt, 7)
+    slot = automations[0].next_fire_at
+    assert slot is not None
+    reads: list[int] = []
+    due = Reader.due
+
+    async def counting(self: Reader, scope: Scope, until_ms: int, limit: int) -> Any:
+        rows = await due(self, scope, until_ms, limit)
+        reads.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(scheduler, "_BATCH", 3)
+    monkeypatch.setattr(Reader, "due", counting)
+    async with runtime_factory(max_scheduled_runs=2) as rt:
+        await clock.wait_sleepers(1)
+        clock.set(slot)
+        runs = await _terminal_runs(rt, 7)
+    assert sorted(runs) == sorted(a.id for a in automations)
+    assert all(r.state is am.RunState.SUCCEEDED and r.triggered_at == slot for r in runs.values())
+    assert len(reads) <= 4, reads

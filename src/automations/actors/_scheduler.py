@@ -116,23 +116,28 @@ class Scheduler:
         try:
             while True:
                 now = to_ms(clock.now())
-                if now >= self._refill_at:
+                if now >= self._refill_at and not self._backlog(now):
                     await self._refill(now)
                 if self._first_look is None:
                     self._first_look = now
                 await self._fire_due(now)
                 await self._warm_due(now)
-                await self._sleep_until(self._next_target())
+                await self._sleep_until(self._next_target(now))
         finally:
             self._limit.on_freed(None)
 
-    def _next_target(self) -> int:
-        target = self._refill_at
-        if self._blocked:
-            if self._gather_until is not None:
-                target = min(target, self._gather_until)
-        elif self._heap:
-            target = min(target, self._heap[0][0])
+    def _backlog(self, now: int) -> bool:
+        """Due slots wait in the index: fire them first. A refill now would only read
+        them again (a window cut at its last slot is due again when that slot is)."""
+        return bool(self._heap) and self._heap[0][0] <= now
+
+    def _next_target(self, now: int) -> int:
+        if self._blocked:  # a released permit wakes the loop; the refill waits (_backlog)
+            target = self._gather_until if self._gather_until is not None else now + HORIZON_MS
+        else:
+            target = self._refill_at
+            if self._heap:
+                target = min(target, self._heap[0][0])
         if self._to_warm:
             target = min(target, self._to_warm[0][0] - WARM_MS)
         self._target = target
