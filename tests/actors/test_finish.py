@@ -7,8 +7,6 @@ import pytest
 
 from automations.actors._finish import FinishLatch
 
-pytestmark = pytest.mark.anyio
-
 
 def _latch(log: list[str]) -> FinishLatch:
     latch = FinishLatch(lambda: log.append("finished"))
@@ -16,27 +14,24 @@ def _latch(log: list[str]) -> FinishLatch:
     return latch
 
 
-async def test_job_first_then_end() -> None:
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("job_returned", "end_settled"),
+        ("end_settled", "job_returned"),  # the grace watcher recorded it; the job still runs
+    ],
+)
+def test_finished_once_the_job_returned_and_the_end_settled(first: str, second: str) -> None:
     log: list[str] = []
     latch = _latch(log)
     latch.end_submitted()
-    latch.job_returned()
+    getattr(latch, first)()
     assert not latch.is_open and log == []
-    latch.end_settled()
+    getattr(latch, second)()
     assert latch.is_open and log == ["finished", "callback"]
 
 
-async def test_end_settled_before_the_job_returns() -> None:
-    log: list[str] = []
-    latch = _latch(log)
-    latch.end_submitted()
-    latch.end_settled()  # the grace watcher recorded it; the executor still runs
-    assert not latch.is_open and log == []
-    latch.job_returned()
-    assert latch.is_open and log == ["finished", "callback"]
-
-
-async def test_a_job_that_submitted_no_end_finishes_as_it_returns() -> None:
+def test_a_job_that_submitted_no_end_finishes_as_it_returns() -> None:
     log: list[str] = []
     latch = _latch(log)
     latch.job_returned()
@@ -45,6 +40,7 @@ async def test_a_job_that_submitted_no_end_finishes_as_it_returns() -> None:
     assert log == ["finished", "callback"]
 
 
+@pytest.mark.anyio
 async def test_late_callbacks_run_at_once_and_waiters_wake() -> None:
     log: list[str] = []
     latch = _latch(log)

@@ -40,6 +40,18 @@ def _brute(timeline: Timeline, first: datetime, bound: datetime) -> list[datetim
     return fires
 
 
+def _record_equals_counting(timeline: Timeline, start: int, span: int) -> None:
+    """The record of the slots from the first after T0 + `start` minutes through
+    `span` minutes later names what counting them one by one finds."""
+    first = timeline.next_after(T0 + timedelta(minutes=start))
+    assert first is not None
+    bound = first + timedelta(minutes=span)
+    missed = missed_slots(timeline, first, bound)
+    expected = _brute(timeline, first, bound)
+    assert missed is not None
+    assert (missed.first, missed.last, missed.count) == (expected[0], expected[-1], len(expected))
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     expression=st.sampled_from(
@@ -59,14 +71,7 @@ def test_cron_records_equal_counting_one_by_one(
     start: int,
     span: int,
 ) -> None:
-    timeline = cron_timeline(expression, zone, skipped, repeated)
-    first = timeline.next_after(T0 + timedelta(minutes=start))
-    assert first is not None
-    bound = first + timedelta(minutes=span)
-    missed = missed_slots(timeline, first, bound)
-    expected = _brute(timeline, first, bound)
-    assert missed is not None
-    assert (missed.first, missed.last, missed.count) == (expected[0], expected[-1], len(expected))
+    _record_equals_counting(cron_timeline(expression, zone, skipped, repeated), start, span)
 
 
 @settings(max_examples=60, deadline=None)
@@ -79,15 +84,10 @@ def test_cron_records_equal_counting_one_by_one(
 def test_every_minute_records_equal_counting_one_by_one(
     zone: str, repeated: DstRepeated | None, start: int, span: int
 ) -> None:
-    """Edge days listed by hour range, not whole: still exact, DST days included."""
-    timeline = cron_timeline("* * * * *", zone, DstSkipped.SHIFT, repeated)
-    first = timeline.next_after(T0 + timedelta(minutes=start))
-    assert first is not None
-    bound = first + timedelta(minutes=span)
-    missed = missed_slots(timeline, first, bound)
-    expected = _brute(timeline, first, bound)
-    assert missed is not None
-    assert (missed.first, missed.last, missed.count) == (expected[0], expected[-1], len(expected))
+    """Edge days with one offset are counted by arithmetic: still exact, DST days too."""
+    _record_equals_counting(
+        cron_timeline("* * * * *", zone, DstSkipped.SHIFT, repeated), start, span
+    )
 
 
 def test_an_hour_missed_on_a_plain_day_needs_no_dst_rules(
