@@ -203,3 +203,25 @@ async def test_a_slot_shared_by_more_than_a_refill_reads_each_batch_once(
     assert sorted(runs) == sorted(a.id for a in automations)
     assert all(r.state is am.RunState.SUCCEEDED and r.triggered_at == slot for r in runs.values())
     assert len(reads) <= 4, reads
+
+
+async def test_a_cancelled_run_gives_its_permit_to_the_slot_waiting(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    gate = Gate()
+    async with runtime_factory({"default": gate}, max_scheduled_runs=1) as rt:
+        first, second = await _create_on_one_slot(rt, 2)
+        slot = first.next_fire_at
+        assert slot is not None
+        await clock.wait_sleepers(1)
+        clock.set(slot)
+        await gate.wait_calls(1)  # one run holds the only permit; the other slot waits
+        holder = await rt.get_run(gate.calls[0])
+        await rt.cancel(holder.id)
+        await gate.wait_calls(2)  # the waiting slot fired with the freed permit
+        gate.release.set()
+        runs = await _terminal_runs(rt, 2)
+    states = {run.automation_id: run.state for run in runs.values()}
+    waited = second.id if holder.automation_id == first.id else first.id
+    assert states == {holder.automation_id: am.RunState.STOPPED, waited: am.RunState.SUCCEEDED}
+    assert rt._supervisor.fire_limit.taken == 0
