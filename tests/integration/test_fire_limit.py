@@ -49,7 +49,7 @@ class Counting:
 
 
 async def _terminal_runs(rt: Runtime, count: int) -> dict[str, am.Run]:
-    """The first terminal revision of `count` runs, by automation id."""
+    """The first run to end of each of `count` automations, by automation id."""
     ended: dict[str, am.Run] = {}
     with anyio.fail_after(10):
         async with rt.events(0) as events:
