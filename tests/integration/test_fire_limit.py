@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
@@ -68,16 +68,22 @@ async def _create_on_one_slot(rt: Runtime, count: int) -> list[am.Automation]:
     )
 
 
+async def _reach_slot(clock: ManualClock, automations: list[am.Automation]) -> datetime:
+    """Move the clock to the automations' shared next slot once the scheduler sleeps."""
+    slot = automations[0].next_fire_at
+    assert slot is not None and all(a.next_fire_at == slot for a in automations)
+    await clock.wait_sleepers(1)
+    clock.set(slot)
+    return slot
+
+
 async def test_a_slot_shared_by_more_automations_than_the_limit_runs_them_in_turn(
     runtime_factory: OpenRuntime, clock: ManualClock
 ) -> None:
     agent = Counting()
     async with runtime_factory({"default": agent}, max_scheduled_runs=2) as rt:
         automations = await _create_on_one_slot(rt, 5)
-        slot = automations[0].next_fire_at
-        assert slot is not None and all(a.next_fire_at == slot for a in automations)
-        await clock.wait_sleepers(1)
-        clock.set(slot)
+        slot = await _reach_slot(clock, automations)
         await agent.wait_started(2)
         await anyio.wait_all_tasks_blocked()
         assert (agent.started, rt._supervisor.fire_limit.taken) == (2, 2)  # three slots wait
@@ -93,11 +99,7 @@ async def test_a_slot_that_waits_past_its_catchup_window_is_recorded_missed(
 ) -> None:
     gate = Gate()
     async with runtime_factory({"default": gate}, max_scheduled_runs=1) as rt:
-        first, _ = await _create_on_one_slot(rt, 2)
-        slot = first.next_fire_at
-        assert slot is not None
-        await clock.wait_sleepers(1)
-        clock.set(slot)
+        slot = await _reach_slot(clock, await _create_on_one_slot(rt, 2))
         await gate.wait_calls(1)
         clock.set(slot + timedelta(seconds=90))  # the waiting slot is now 90 s late
         gate.release.set()
@@ -113,11 +115,9 @@ async def test_a_slot_that_waits_past_its_catchup_window_is_recorded_missed(
 async def test_run_now_takes_no_permit(runtime_factory: OpenRuntime, clock: ManualClock) -> None:
     gate = Gate()
     async with runtime_factory({"default": gate}, max_scheduled_runs=1) as rt:
-        (scheduled,) = await _create_on_one_slot(rt, 1)
+        scheduled = await _create_on_one_slot(rt, 1)
         manual = await rt.create(new(title="by hand", overlap="allow"))
-        assert scheduled.next_fire_at is not None
-        await clock.wait_sleepers(1)
-        clock.set(scheduled.next_fire_at)
+        await _reach_slot(clock, scheduled)
         await gate.wait_calls(1)  # the scheduled run holds the only permit
         await rt.run_now(manual.id)
         await gate.wait_calls(2)
@@ -157,11 +157,7 @@ async def test_freed_permits_gather_into_a_round(
 
     async with runtime_factory({"default": agent}, max_scheduled_runs=16) as rt:
         assert rt._supervisor.fire_limit.round == 2
-        automations = await _create_on_one_slot(rt, 17)
-        slot = automations[0].next_fire_at
-        assert slot is not None
-        await clock.wait_sleepers(1)
-        clock.set(slot)
+        slot = await _reach_slot(clock, await _create_on_one_slot(rt, 17))
         await wait_started(16)
         releases[next(iter(releases))].set()
         await _terminal_runs(rt, 1)
@@ -211,10 +207,7 @@ async def test_a_cancelled_run_gives_its_permit_to_the_slot_waiting(
     gate = Gate()
     async with runtime_factory({"default": gate}, max_scheduled_runs=1) as rt:
         first, second = await _create_on_one_slot(rt, 2)
-        slot = first.next_fire_at
-        assert slot is not None
-        await clock.wait_sleepers(1)
-        clock.set(slot)
+        await _reach_slot(clock, [first, second])
         await gate.wait_calls(1)  # one run holds the only permit; the other slot waits
         holder = await rt.get_run(gate.calls[0])
         await rt.cancel(holder.id)
