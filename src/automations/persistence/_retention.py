@@ -69,8 +69,11 @@ class _Sweep:
     def __init__(self, connection: apsw.Connection, cutoff: int) -> None:
         self._connection = connection
         self._cutoff = cutoff
-        self._runs: dict[str, bool] = {}
-        """Run id: whether the run is forgotten."""
+        self._runs: dict[str, int | None] = {}
+        """Run id: None when the run is kept; when it is forgotten, the revision of its
+        row (its last entry takes the row with it; 0 when the row is gone already)."""
+        self._automations: dict[str, bytes | None] = {}
+        """Automation id: its row's body (None when deleted). A step changes no row."""
         self.runs = 0
         self.entries = 0
 
@@ -92,21 +95,26 @@ class _Sweep:
             self.entries += 1
 
     def _run_forgotten(self, run_id: str, revision: int) -> bool:
-        forgotten = self._runs.get(run_id)
-        if forgotten is False:  # kept: an active run, or one that ended after the cutoff
+        """Read the run's row once a step: its entries come in revision order."""
+        if run_id in self._runs:
+            last = self._runs[run_id]
+        else:
+            last = self._runs[run_id] = self._forgotten_at(run_id)
+        if last is None:  # kept: an active run, or one that ended after the cutoff
             return False
-        connection = self._connection
-        row = connection.execute(
+        if revision == last:  # its last entry
+            for table, column in _RUN_TABLES:
+                self._connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
+            self.runs += 1
+        return True
+
+    def _forgotten_at(self, run_id: str) -> int | None:
+        row = self._connection.execute(
             "SELECT state, revision, body FROM runs WHERE id = ?", (run_id,)
         ).fetchone()
-        if forgotten is None:
-            forgotten = row is None or self._ended_before_cutoff(row[0], row[2])
-            self._runs[run_id] = forgotten
-        if forgotten and row is not None and row[1] == revision:  # its last entry
-            for table, column in _RUN_TABLES:
-                connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
-            self.runs += 1
-        return forgotten
+        if row is None:
+            return 0
+        return int(row[1]) if self._ended_before_cutoff(row[0], row[2]) else None
 
     def _ended_before_cutoff(self, state: str, body: bytes) -> bool:
         if state not in _TERMINAL:
@@ -120,10 +128,12 @@ class _Sweep:
         return current is None or current != body
 
     def _automation_row(self, automation_id: str) -> bytes | None:
-        row = self._connection.execute(
-            "SELECT body FROM automations WHERE id = ?", (automation_id,)
-        ).fetchone()
-        return None if row is None else bytes(row[0])
+        if automation_id not in self._automations:
+            row = self._connection.execute(
+                "SELECT body FROM automations WHERE id = ?", (automation_id,)
+            ).fetchone()
+            self._automations[automation_id] = None if row is None else bytes(row[0])
+        return self._automations[automation_id]
 
 
 _RUN_TABLES = (("runs", "id"), ("answers", "run_id"), ("checkpoints", "run_id"))
