@@ -8,6 +8,7 @@ import anyio
 import pytest
 
 import automations as am
+from automations.actors._slot_starts import CLAIM_MS
 from automations.api import Runtime
 from automations.testing import ManualClock
 
@@ -305,7 +306,8 @@ async def test_the_actor_of_an_automation_about_to_fire_is_warmed_before_its_slo
         await clock.wait_sleeper_until(slot - timedelta(seconds=2))  # the warm-up's moment
         assert rt._supervisor.active_automations == 0
         clock.set(slot - timedelta(seconds=1))
-        await clock.wait_sleeper_until(slot)  # warmed; now asleep until the slot
+        # warmed; now asleep until the run of the slot is recorded, ahead of it
+        await clock.wait_sleeper_until(slot - timedelta(milliseconds=CLAIM_MS))
         assert rt._supervisor.active_automations == 1
         clock.set(slot)
         (run,) = await _ended_runs(rt, a.id, 1)

@@ -31,6 +31,7 @@ from ..model import (
     StopReason,
     Tombstone,
     Trigger,
+    to_ms,
 )
 from ..persistence import Adopted, PendingWrite, SaveAutomation
 from ..runtime import Reply
@@ -51,6 +52,7 @@ from ._messages import (
 from ._records import record_cancelled, record_missed, record_skipped
 from ._run_actor import RunActor
 from ._services import Services
+from ._slot_starts import SlotStarts
 
 __all__ = ["AutomationActor"]
 
@@ -72,10 +74,12 @@ class AutomationActor:
         "_preloaded",
         "_route",
         "_services",
+        "_slot_starts",
         "_spawn_run",
         "_spawn_task",
         "active",
         "automation",
+        "claimed",
         "id",
         "waiting",
     )
@@ -88,6 +92,7 @@ class AutomationActor:
         spawn_run: SpawnRun,
         spawn_task: SpawnTask,
         route: Route,
+        slot_starts: SlotStarts,
         preloaded: Automation | None = None,
     ) -> None:
         self.id = automation_id
@@ -95,11 +100,15 @@ class AutomationActor:
         self._spawn_run = spawn_run
         self._spawn_task = spawn_task
         self._route = route
+        self._slot_starts = slot_starts
         self.automation: Automation | None = preloaded
         self._preloaded = preloaded is not None
         self.active: dict[str, RunActor] = {}
         self.waiting: list[RunActor] = []
         """Runs recorded as scheduled that start when the active ones end."""
+        self.claimed: dict[str, RunActor] = {}
+        """Runs recorded ahead of their slot, admitted when it comes (`_slot_came`);
+        a refused one stays here until its end is recorded."""
         self._derived: PendingWrite | None = None
         """The last derived write submitted (they commit in order)."""
         self._permit: Permit | None = None
@@ -115,7 +124,7 @@ class AutomationActor:
         Keeping the actor of an automation that fires again within seconds saves a
         database read per fire; memory stays bounded by how many fire that soon.
         """
-        if self.active or self.waiting:
+        if self.active or self.waiting or self.claimed:
             return False
         automation = self.automation
         if automation is None or automation.next_fire_at is None:
@@ -174,7 +183,7 @@ class AutomationActor:
     def _refresh(self, automation: Automation | None) -> None:
         """Another process changed the definition; deleting it cancels the runs here."""
         if automation is None:
-            for run in [*self.active.values(), *self.waiting]:
+            for run in self._going():
                 run.request_stop(StopReason.CANCELLED)
                 run.start()
             self.automation = None
@@ -223,7 +232,7 @@ class AutomationActor:
         return changed
 
     async def _delete(self, current: Automation) -> Tombstone:
-        runs = [*self.active.values(), *self.waiting]
+        runs = self._going()
         for run in runs:
             run.request_stop(StopReason.CANCELLED)
             run.start()
@@ -320,22 +329,56 @@ class AutomationActor:
     ) -> bool:
         """Start `run`, or have it wait, if the overlap policy lets it; False when it is
         to be skipped. Submits the run's first write without waiting."""
+        admission = self._admission(automation)
+        if admission is None:
+            return False
+        key, wait = admission
+        self._start(automation, run, reply, writer_key=key, wait=wait, epoch=epoch)
+        return True
+
+    def _admission(self, automation: Automation) -> tuple[str | None, bool] | None:
+        """How a run starting now goes by the overlap policy: the writer key it holds,
+        and whether it waits for the runs going on (which a superseding run stops).
+        None when it is to be skipped."""
         policy = automation.overlap
         key = automation.where.writer_key
         if policy is Overlap.ALLOW:  # no need to look at the runs going on
-            self._start(automation, run, reply, writer_key=None, epoch=epoch)
-        elif not self._busy():
-            self._start(automation, run, reply, writer_key=key, epoch=epoch)
-        elif policy is Overlap.BUFFER_ONE and not self.waiting:
-            self._start(automation, run, reply, writer_key=key, wait=True, epoch=epoch)
-        elif policy is Overlap.CANCEL_OTHER:
+            return None, False
+        if not self._busy():
+            return key, False
+        if policy is Overlap.BUFFER_ONE and not self.waiting:
+            return key, True
+        if policy is Overlap.CANCEL_OTHER:
             for other in [*self.active.values(), *self.waiting]:
                 other.request_stop(StopReason.SUPERSEDED)
                 other.start()
-            self._start(automation, run, reply, writer_key=key, wait=True, epoch=epoch)
+            return key, True
+        return None
+
+    def _claim(self, automation: Automation, run: Run, epoch: int | None) -> None:
+        """Record the run of a slot still to come; the overlap policy decides at the
+        slot (`_slot_came`), as the runs going on then are what it looks at."""
+        actor = self._new_run(automation, run, None, writer_key=None, deferred=True, epoch=epoch)
+        self.claimed[run.id] = actor
+        self._slot_starts.add(to_ms(run.triggered_at), lambda: self._slot_came(actor))
+        self._spawn_run(actor)
+
+    def _slot_came(self, actor: RunActor) -> None:
+        """Called by the slot starts, synchronously, as the slot of a claimed run comes."""
+        if self.claimed.get(actor.id) is not actor or actor.stopping:
+            return  # stopped meanwhile (deleted, shut down): it ends from `claimed`
+        automation = self.automation
+        admission = None if automation is None else self._admission(automation)
+        if admission is None:  # refused: it ends as skipped, from `claimed`
+            actor.request_stop(StopReason.PREVIOUS_RUN_AWAITING_INPUT)
+            return
+        del self.claimed[actor.id]
+        key, wait = admission
+        if wait:
+            self.waiting.append(actor)
         else:
-            return False
-        return True
+            self.active[actor.id] = actor
+        actor.admit(key, wait=wait)
 
     async def _skip(self, run: Run, reply: Reply[Run] | None, epoch: int | None) -> None:
         if reply is not None:
@@ -347,6 +390,9 @@ class AutomationActor:
     def _busy(self) -> bool:
         # A run whose end is durable is over, even before its RunEnded is handled here.
         return bool(self.waiting) or any(not run.ended for run in self.active.values())
+
+    def _going(self) -> list[RunActor]:
+        return [*self.active.values(), *self.waiting, *self.claimed.values()]
 
     # -- schedule -------------------------------------------------------------------
 
@@ -383,7 +429,11 @@ class AutomationActor:
             # The run and the next fires in one transaction: a crash leaves the slot
             # either fired and passed, or due still.
             with services.store.together():
-                admitted = self._admit(current, run, None, epoch)
+                if slot > now:  # recorded ahead: the run starts at the slot
+                    self._claim(current, run, epoch)
+                    admitted = True
+                else:
+                    admitted = self._admit(current, run, None, epoch)
                 if admitted:
                     self._reschedule(current, slot, True, epoch)
             if admitted:
@@ -395,12 +445,12 @@ class AutomationActor:
         self._reschedule(current, after, launched, epoch)
 
     def _may_start(self, automation: Automation) -> bool:
-        return may_start(automation, len(self.active) + len(self.waiting))
+        return may_start(automation, len(self._going()))
 
     def _reschedule(
         self, current: Automation, after: datetime, launched: bool, epoch: int | None
     ) -> None:
-        going = len(self.active) + len(self.waiting)
+        going = len(self._going())
         self._save_derived(after_fire(current, after, launched=launched, going=going), epoch)
 
     def _start(
@@ -413,6 +463,25 @@ class AutomationActor:
         wait: bool = False,
         epoch: int | None = None,
     ) -> None:
+        actor = self._new_run(
+            automation, run, reply, writer_key=writer_key, deferred=wait, epoch=epoch
+        )
+        if wait:
+            self.waiting.append(actor)
+        else:
+            self.active[run.id] = actor
+        self._spawn_run(actor)
+
+    def _new_run(
+        self,
+        automation: Automation,
+        run: Run,
+        reply: Reply[Run] | None,
+        *,
+        writer_key: str | None,
+        deferred: bool,
+        epoch: int | None,
+    ) -> RunActor:
         actor = RunActor(
             self._services,
             automation,
@@ -421,17 +490,13 @@ class AutomationActor:
             reply=reply,
             on_end=self._report_end,
             spawn=self._spawn_task,
-            deferred=wait,
+            deferred=deferred,
             epoch=epoch,
         )
         permit, self._permit = self._permit, None
         if permit is not None:  # the run of a fire holds its permit until it is finished
             actor.finished.add_callback(permit.release)
-        if wait:
-            self.waiting.append(actor)
-        else:
-            self.active[run.id] = actor
-        self._spawn_run(actor)
+        return actor
 
     def _report_end(self, actor: RunActor) -> None:
         """Called by a RunActor as it ends; becomes a message to this automation, which
@@ -440,6 +505,7 @@ class AutomationActor:
 
     async def _run_ended(self, message: RunEnded) -> None:
         self.active.pop(message.run_id, None)
+        self.claimed.pop(message.run_id, None)
         self.waiting = [w for w in self.waiting if w.id != message.run_id]
         run = message.run
         if run is not None and run.state.is_terminal:

@@ -66,13 +66,20 @@ def after_terminal(automation: Automation, run: Run, *, now: datetime, idle: boo
     anchored = automation.anchored_at
     if automation.anchor is Anchor.COMPLETION and run.trigger is not Trigger.MANUAL:
         anchored = run.completed_at
-    changed = msgspec.structs.replace(
-        automation,
-        failure_streak=streak,
-        session_id=session,
-        executed_runs=executed,
-        anchored_at=anchored,
-    )
+    changed = automation
+    if (streak, session, executed, anchored) != (
+        automation.failure_streak,
+        automation.session_id,
+        automation.executed_runs,
+        automation.anchored_at,
+    ):  # most runs change nothing here, and a copy is validated again
+        changed = msgspec.structs.replace(
+            automation,
+            failure_streak=streak,
+            session_id=session,
+            executed_runs=executed,
+            anchored_at=anchored,
+        )
     if changed.next_fire_at is None and not changed.paused and idle:
         changed = with_next_fires(changed, now)
     return changed

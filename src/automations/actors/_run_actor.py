@@ -72,6 +72,7 @@ class RunActor:
     # Thousands are alive at once when a busy slot fires: slots keep each small.
     __slots__ = (
         "_answers",
+        "_begun",
         "_deferred",
         "_epoch",
         "_executor",
@@ -116,7 +117,8 @@ class RunActor:
         reopen: Blocker | None = None,
     ) -> None:
         """A `deferred` run is recorded as scheduled without its writer key, and claims
-        the key only when `start()` lets it run (buffered and superseding runs).
+        the key only when `start()` or `admit()` lets it run (buffered and superseding
+        runs, and runs recorded ahead of their slot).
 
         A run adopted from a dead process is already `running` under this one;
         `reopen` is the blocker it waited on, which asking again reopens.
@@ -131,6 +133,7 @@ class RunActor:
         self._deferred = deferred
         self._epoch = epoch
         self._reopen = reopen
+        self._begun: tuple[Run, PendingWrite] | None = None
         self.resumed = reopen is not None
         self._executor = services.executors.get(automation.executor)
         self.checkpoint_data: Any = None
@@ -158,10 +161,29 @@ class RunActor:
 
     # -- requests from other actors (synchronous, on the event loop) -------------
 
+    @property
+    def stopping(self) -> bool:
+        """Its end is decided; it will not start, or is being stopped."""
+        return self._outcome is not None
+
     def start(self) -> None:
         """Let a deferred run (buffered, or waiting for superseded runs) begin."""
         if self._go is not None:
             self._go.set()
+
+    def admit(self, writer_key: str | None, *, wait: bool) -> None:
+        """Admit a run recorded ahead of its slot, now that the slot has come, holding
+        `writer_key` once it runs. Unless it must `wait`, `running` is submitted here:
+        the runs of one slot commit it together, and the run's task starts its executor
+        once it is durable."""
+        self._writer_key = writer_key
+        if wait:
+            return
+        if self._outcome is None and self._executor is not None:
+            self._begun = begun = self._submit(RunState.RUNNING, {})
+            begun[1].add_done_callback(lambda _: self.start())  # one wake-up, not two
+        else:
+            self.start()
 
     def request_stop(self, reason: StopReason, *, shutdown: bool = False) -> bool:
         """Stop the run with `reason`; False when its end was already decided."""
@@ -267,9 +289,12 @@ class RunActor:
                 "runtime; register it with open_runtime(executors={...})"
             )
             self._fail(ErrorCode.EXECUTION_FAILED, message)
-        if self._outcome is None and self.run.state is RunState.SCHEDULED:
+        begun, self._begun = self._begun, None
+        if begun is None and self._outcome is None and self.run.state is RunState.SCHEDULED:
+            begun = self._submit(RunState.RUNNING, {})
+        if begun is not None:
             try:
-                await self._transition(RunState.RUNNING, {})
+                await self._durable(*begun)
             except WriterKeyBusy:  # a deferred run found its key taken by another process
                 self._decide(
                     RunState.STOPPED, {"stop_reason": StopReason.PREVIOUS_RUN_AWAITING_INPUT}
@@ -494,7 +519,10 @@ class RunActor:
 
     async def _transition(self, state: RunState, payload: dict[str, Any]) -> None:
         """Write the next revision durably; the grace watcher waits for it to land."""
-        nxt, pending = self._submit(state, payload)
+        await self._durable(*self._submit(state, payload))
+
+    async def _durable(self, nxt: Run, pending: PendingWrite) -> None:
+        """Wait for a submitted revision to be durable; it is the run's from then on."""
         try:
             await pending.outcome()
             self.run = nxt

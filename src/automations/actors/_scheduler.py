@@ -4,8 +4,10 @@ It keeps a due-index, a heap of (slot, automation id) for the next `HORIZON`, fi
 from the database's index on `next_fire_at` (never by loading every automation) and
 kept current by the commits of definitions. An entry may be stale or duplicated: the
 automation's actor fires a slot only while it is still that automation's next fire,
-so the index can be simple without being wrong. Each fire takes a permit of the
-process's `FireLimit`; while none is free, due slots wait here in slot order.
+so the index can be simple without being wrong. A slot is fired `CLAIM_MS` before
+its time: its run is recorded then, and starts at the slot (`SlotStarts`). Each fire
+takes a permit of the process's `FireLimit`; while none is free, due slots wait here
+in slot order.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..model import Automation, DefinitionUpdated, Event, Scope, from_ms, to_ms
 from ..persistence import CreateAutomations, Operation, SaveAutomation
 from ._fire_limit import FireLimit, Permit
 from ._services import Services
+from ._slot_starts import CLAIM_MS
 
 __all__ = ["HORIZON_MS", "Scheduler", "Warmer"]
 
@@ -129,7 +132,10 @@ class Scheduler:
     def _backlog(self, now: int) -> bool:
         """Due slots wait in the index: fire them first. A refill now would only read
         them again (a window cut at its last slot is due again when that slot is)."""
-        return bool(self._heap) and self._heap[0][0] <= now
+        return self._due(now)
+
+    def _due(self, now: int) -> bool:
+        return bool(self._heap) and self._heap[0][0] - CLAIM_MS <= now
 
     def _next_target(self, now: int) -> int:
         if self._blocked:  # a released permit wakes the loop; the refill waits (_backlog)
@@ -137,7 +143,7 @@ class Scheduler:
         else:
             target = self._refill_at
             if self._heap:
-                target = min(target, self._heap[0][0])
+                target = min(target, self._heap[0][0] - CLAIM_MS)
         if self._to_warm:
             target = min(target, self._to_warm[0][0] - WARM_MS)
         self._target = target
@@ -167,11 +173,11 @@ class Scheduler:
             return
         self._blocked, self._gather_until = False, None
         due: list[tuple[int, str]] = []
-        while self._heap and self._heap[0][0] <= now and len(due) < limit.available:
+        while self._due(now) and len(due) < limit.available:
             entry = heapq.heappop(self._heap)
             self._queued.discard(entry)
             due.append(entry)
-        self._blocked = bool(self._heap) and self._heap[0][0] <= now
+        self._blocked = self._due(now)
         warmer = self._warmer
         if warmer is not None and len(due) > 1:
             await self._read_and_warm(i for _, i in due if not warmer.is_warm(i))

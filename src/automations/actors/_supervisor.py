@@ -30,6 +30,7 @@ from ._retention import keep_pruning
 from ._run_actor import RunActor
 from ._scheduler import Scheduler
 from ._services import Services
+from ._slot_starts import SlotStarts
 
 __all__ = ["Supervisor", "open_supervisor"]
 
@@ -57,6 +58,7 @@ class Supervisor:
         self.runs: dict[str, RunActor] = {}
         self.fire_limit = FireLimit(services.max_scheduled_runs)
         """Shared by the schedulers of every lease term: a run keeps its permit across."""
+        self.slot_starts = SlotStarts(services.store, services.clock)
         self._closing = False
 
     @property
@@ -85,6 +87,7 @@ class Supervisor:
                     spawn_run=self._spawn_run,
                     spawn_task=self._spawn_task,
                     route=self.tell,
+                    slot_starts=self.slot_starts,
                     preloaded=definition,
                 )
 
@@ -227,4 +230,5 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
             services.store.remove_commit_listener(scheduler.on_commit)
 
     background.start_soon(inbox.run, name="inbox")
+    background.start_soon(supervisor.slot_starts.run, name="slot-starts")
     await background.start(hold_lease, services, lead, name="scheduler-lease")

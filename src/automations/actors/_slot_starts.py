@@ -1,0 +1,82 @@
+"""Runs recorded ahead of their slot, started together when it comes.
+
+A scheduled fire is recorded shortly before its slot (`CLAIM_MS`): by the time the
+slot comes, its run is durably `scheduled` and the automation's next fire has moved
+on. What is left at the slot is to admit the runs due then and record them
+`running`. One alarm does it for all of them, in one transaction: a slot shared by
+hundreds of automations costs one wake-up and one commit, not one of each per run.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+
+import anyio
+
+from ..model import from_ms, to_ms
+from ..persistence import Store
+from ..runtime import Clock
+
+__all__ = ["CLAIM_MS", "SlotStarts"]
+
+CLAIM_MS = 500
+"""How long before its slot a scheduled run is recorded: long enough for the record
+of a busy slot to be durable by then, short because the run belongs to its slot from
+then on (a pause or an edit after it does not take the run back)."""
+
+
+class SlotStarts:
+    """The runs of this process waiting for their slot, in slot order."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._heap: list[tuple[int, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._target: int | None = None
+        self._changed: anyio.Event | None = None
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def add(self, slot_ms: int, came: Callable[[], None]) -> None:
+        """Call `came()` when the slot comes; it may submit writes, never await them."""
+        heapq.heappush(self._heap, (slot_ms, next(self._order), came))
+        changed = self._changed
+        if changed is not None and (self._target is None or slot_ms < self._target):
+            changed.set()
+
+    async def run(self) -> None:
+        """The alarm: sleep until the next slot (or until an earlier one is added)."""
+        while True:
+            self._target = self._heap[0][0] if self._heap else None
+            await self._sleep()
+            self.start_due(to_ms(self._clock.now()))
+
+    def start_due(self, now_ms: int) -> None:
+        """Admit every run whose slot has come; their writes commit together."""
+        heap = self._heap
+        if not heap or heap[0][0] > now_ms:
+            return
+        with self._store.together():
+            while heap and heap[0][0] <= now_ms:
+                heapq.heappop(heap)[2]()
+
+    async def _sleep(self) -> None:
+        changed = self._changed = anyio.Event()
+        target = self._target
+        if target is None:  # nothing waits: no sleeper on the clock
+            await changed.wait()
+        else:
+            async with anyio.create_task_group() as tg:
+
+                async def alarm() -> None:
+                    await self._clock.sleep_until(from_ms(target))
+                    changed.set()
+
+                tg.start_soon(alarm)
+                await changed.wait()
+                tg.cancel_scope.cancel()
+        self._changed = None
