@@ -32,7 +32,8 @@ async def test_killing_the_lease_holder_hands_over_and_reconciles(tmp_path: Path
     async with await anyio.open_process(command, cwd=ROOT) as worker:
         try:
             ids = json.loads(await _read_line(worker))
-            async with am.open_runtime(db, **scope) as standby:  # type: ignore[arg-type]
+            executors = {"default": _noop}
+            async with am.open_runtime(db, executors=executors, **scope) as standby:  # type: ignore[arg-type]
                 killed_at = time.time()
                 os.kill(worker.pid, signal.SIGKILL)
                 running = await standby.wait(ids["running"], timeout=15)
@@ -45,12 +46,63 @@ async def test_killing_the_lease_holder_hands_over_and_reconciles(tmp_path: Path
                 fired = await _first_scheduled_after(standby, ticking.id, killed_at)
                 takeover = fired.triggered_at.timestamp() - killed_at
                 print(f"standby fired the first slot {takeover:.3f} s after the kill")
-                assert fired.trigger is am.Trigger.SCHEDULE and fired.state.is_terminal
+                # Executed, not just ended: a run the dead worker recorded ahead of its
+                # slot, killed before it, is started by the standby.
+                assert fired.trigger is am.Trigger.SCHEDULE
+                assert fired.state is am.RunState.SUCCEEDED, fired
                 assert takeover < 5  # a liveness bound, not a speed claim: see the benchmarks
         finally:
             if worker.returncode is None:
                 worker.kill()
             await worker.wait()
+
+
+async def test_a_run_the_killed_holder_recorded_ahead_of_its_slot_is_started_by_the_standby(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "automations.db")
+    scope = {"project": "crash", "directory": "/crash", "min_interval": timedelta(seconds=1)}
+    async with am.open_runtime(db, **scope) as setup:  # type: ignore[arg-type]
+        ticking = await setup.create(_new("tick", am.Interval(every=timedelta(seconds=1))))
+        blocking = await setup.create(_new("blocking", am.Cron("0 0 1 1 *"), "blocking"))
+        asking = await setup.create(_new("asking", am.Cron("0 0 1 1 *"), "asking"))
+    command = [sys.executable, "-m", "tests.crash.worker", db, blocking.id, asking.id]
+    async with await anyio.open_process(command, cwd=ROOT) as worker:
+        try:
+            await _read_line(worker)
+            executors = {"default": _noop}
+            async with am.open_runtime(db, executors=executors, **scope) as standby:  # type: ignore[arg-type]
+                claimed = await _run_recorded_ahead(standby, ticking.id)
+                os.kill(worker.pid, signal.SIGKILL)
+                assert time.time() < claimed.triggered_at.timestamp()  # killed before its slot
+                started = await standby.wait(claimed.id, timeout=15)
+                assert started.state is am.RunState.SUCCEEDED, started
+                assert started.started_at is not None
+                assert started.started_at >= started.triggered_at
+        finally:
+            if worker.returncode is None:
+                worker.kill()
+            await worker.wait()
+
+
+async def _run_recorded_ahead(rt: am.Runtime, automation_id: str) -> am.Run:
+    """The first run of the automation that the events show `scheduled` for a slot to come."""
+    with anyio.fail_after(15):
+        async with rt.events(0) as events:
+            async for event in events:
+                run = event.run if isinstance(event, am.RunUpdated) else None
+                if (
+                    run is not None
+                    and run.automation_id == automation_id
+                    and run.state is am.RunState.SCHEDULED
+                    and run.triggered_at.timestamp() > time.time()
+                ):
+                    return run
+    raise AssertionError("no run was recorded ahead of its slot")
+
+
+async def _noop(ctx: am.RunContext) -> None:
+    return None
 
 
 def _new(

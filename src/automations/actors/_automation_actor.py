@@ -305,6 +305,7 @@ class AutomationActor:
             reply=None,
             on_end=self._report_end,
             spawn=self._spawn_task,
+            adopted=True,
             reopen=adopted.blocker,
         )
         self.active[actor.id] = actor
@@ -358,7 +359,7 @@ class AutomationActor:
     def _claim(self, automation: Automation, run: Run, epoch: int | None) -> None:
         """Record the run of a slot still to come; the overlap policy decides at the
         slot (`_slot_came`), as the runs going on then are what it looks at."""
-        actor = self._new_run(automation, run, None, writer_key=None, deferred=True, epoch=epoch)
+        actor = self._new_run(automation, run, None, writer_key=None, claimed=True, epoch=epoch)
         self.claimed[run.id] = actor
         self._slot_starts.add(to_ms(run.triggered_at), lambda: self._slot_came(actor))
         self._spawn_run(actor)
@@ -479,7 +480,8 @@ class AutomationActor:
         reply: Reply[Run] | None,
         *,
         writer_key: str | None,
-        deferred: bool,
+        deferred: bool = False,
+        claimed: bool = False,
         epoch: int | None,
     ) -> RunActor:
         actor = RunActor(
@@ -491,6 +493,7 @@ class AutomationActor:
             on_end=self._report_end,
             spawn=self._spawn_task,
             deferred=deferred,
+            claimed=claimed,
             epoch=epoch,
         )
         permit, self._permit = self._permit, None

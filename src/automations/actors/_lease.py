@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import anyio
 from anyio.abc import TaskStatus
@@ -175,10 +175,12 @@ async def is_led(services: Services) -> bool:
     return row is not None and not _stale(row) and await holder_alive(services, row.holder)
 
 
-async def reconcile_dead_owners(services: Services, adopt: Adopt) -> int:
-    """End or adopt the active runs of each process whose liveness lock can be taken;
-    how many runs changed."""
-    reconciled = 0
+async def reconcile_dead_owners(services: Services, adopt: Adopt) -> datetime | None:
+    """End or adopt the active runs of each process whose liveness lock can be taken.
+
+    Returns the earliest slot of a run left for a later look, its slot still to come.
+    """
+    next_slot: datetime | None = None
     for owner in await services.store.reader.owners(services.scope):
         if owner == services.owner:
             continue
@@ -196,7 +198,8 @@ async def reconcile_dead_owners(services: Services, adopt: Adopt) -> int:
             result: Reconciled = await services.store.write(operation)
         finally:
             lock.release(remove=True)
-        reconciled += len(result.changed)
+        if result.next_slot is not None:
+            next_slot = min(next_slot or result.next_slot, result.next_slot)
         log.info(
             "reconciled %d runs of %s, which is gone (%d resumed here)",
             len(result.changed),
@@ -205,18 +208,24 @@ async def reconcile_dead_owners(services: Services, adopt: Adopt) -> int:
         )
         for adopted in result.adopted:
             adopt(adopted)
-    return reconciled
+    return next_slot
 
 
-async def keep_reconciling(services: Services, adopt: Adopt) -> None:
+async def keep_reconciling(
+    services: Services, adopt: Adopt, next_slot: datetime | None = None
+) -> None:
     """Reconcile the runs of processes that die while this one leads, and drop the
-    answered commands whose senders never came back, until cancelled."""
+    answered commands whose senders never came back, until cancelled. A run a dead
+    process recorded ahead of its slot is looked at again as `next_slot` comes."""
     rounds = 0
     while True:
-        await anyio.sleep(RECONCILE_SECONDS)
+        delay = RECONCILE_SECONDS
+        if next_slot is not None:
+            delay = min(delay, max(0.0, (next_slot - services.now()).total_seconds()))
+        await anyio.sleep(delay)
         rounds += 1
         try:
-            await reconcile_dead_owners(services, adopt)
+            next_slot = await reconcile_dead_owners(services, adopt)
             if rounds % _PURGE_EVERY == 0:
                 done_before = services.now() - COMMAND_RETENTION
                 await services.store.write(PurgeCommands(done_before))

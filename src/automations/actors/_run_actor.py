@@ -71,8 +71,10 @@ class RunActor:
 
     # Thousands are alive at once when a busy slot fires: slots keep each small.
     __slots__ = (
+        "_adopted",
         "_answers",
         "_begun",
+        "_claimed",
         "_deferred",
         "_epoch",
         "_executor",
@@ -97,6 +99,7 @@ class RunActor:
         "ended",
         "finished",
         "recorded",
+        "released",
         "resumed",
         "run",
         "steps",
@@ -113,15 +116,18 @@ class RunActor:
         on_end: Callable[[RunActor], None],
         spawn: Callable[[Callable[[], Coroutine[Any, Any, None]], str], None],
         deferred: bool = False,
+        claimed: bool = False,
         epoch: int | None = None,
+        adopted: bool = False,
         reopen: Blocker | None = None,
     ) -> None:
         """A `deferred` run is recorded as scheduled without its writer key, and claims
-        the key only when `start()` or `admit()` lets it run (buffered and superseding
-        runs, and runs recorded ahead of their slot).
+        the key only when `start()` lets it run (buffered and superseding runs). A run
+        `claimed` ahead of its slot is deferred too, until its owner `admit()`s it.
 
-        A run adopted from a dead process is already `running` under this one;
-        `reopen` is the blocker it waited on, which asking again reopens.
+        A run `adopted` from a dead process is already `running` under this one;
+        `reopen` is the blocker it waited on, which asking again reopens (a resumed
+        run), None for one its process never started.
         """
         self._services = services
         self.automation = automation
@@ -130,14 +136,18 @@ class RunActor:
         self._reply = reply
         self._on_end = on_end
         self._spawn = spawn
-        self._deferred = deferred
+        self._deferred = deferred or claimed
         self._epoch = epoch
         self._reopen = reopen
         self._begun: tuple[Run, PendingWrite] | None = None
+        self._adopted = adopted
+        self._claimed = claimed
+        self.released = False
+        """Let go unstarted as the process closes, still `scheduled` (see `release`)."""
         self.resumed = reopen is not None
         self._executor = services.executors.get(automation.executor)
         self.checkpoint_data: Any = None
-        self._go: anyio.Event | None = anyio.Event() if deferred else None
+        self._go: anyio.Event | None = anyio.Event() if self._deferred else None
         self.steps = run.steps  # an adopted run goes on counting
         self.cost: float | None = run.cost
         self._session_id = run.session_id
@@ -177,6 +187,7 @@ class RunActor:
         the runs of one slot commit it together, and the run's task starts its executor
         once it is durable."""
         self._writer_key = writer_key
+        self._claimed = False
         if wait:
             return
         if self._outcome is None and self._executor is not None:
@@ -192,6 +203,18 @@ class RunActor:
             self._shutdown = shutdown
             self.start()
         return accepted
+
+    def release(self) -> bool:
+        """As the process closes, let a run that still waits for its slot go without
+        an end: it stays `scheduled`, and the next lease holder starts it while its
+        catch-up window is open, as it would a run of a process that died. A slot
+        whose run was claimed just before a restart is fired, not cancelled. False
+        when the run was admitted, or its end decided, already."""
+        if not self._claimed or self._outcome is not None or self._go is None:
+            return False
+        self.released = True
+        self._go.set()
+        return True
 
     def deliver(self, blocker_id: str, reply: str | bool) -> None:
         """An answer, already stored durably; delivered to the waiting `ask` once."""
@@ -209,7 +232,7 @@ class RunActor:
         operation: the caller is answered and the executor starts once both are
         durable, and if either fails neither is recorded.
         """
-        if self.resumed or self._first is not None:
+        if self._adopted or self._first is not None:
             return self._first
         services, run = self._services, self.run
         revisions: tuple[Run, ...] = (run,)
@@ -227,14 +250,16 @@ class RunActor:
     async def main(self) -> None:
         try:
             executor = self._executor
-            if self.resumed:
-                await self._load_checkpoint()
+            if self._adopted:
+                if self.resumed:
+                    await self._load_checkpoint()
                 self.recorded = True
                 await self._execute(executor)
             elif await self._schedule():
                 if self._go is not None:
                     await self._go.wait()
-                await self._execute(executor)
+                if not self.released:
+                    await self._execute(executor)
         except AutomationError:
             # A storage failure or a lost race: whoever waited was told through the
             # reply; the runtime goes on serving. What stays active in the ledger is

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 from collections.abc import Callable
 
 import anyio
@@ -20,6 +21,8 @@ from ..persistence import Store
 from ..runtime import Clock
 
 __all__ = ["CLAIM_MS", "SlotStarts"]
+
+log = logging.getLogger("automations.actors")
 
 CLAIM_MS = 500
 """How long before its slot a scheduled run is recorded: long enough for the record
@@ -62,7 +65,11 @@ class SlotStarts:
             return
         with self._store.together():
             while heap and heap[0][0] <= now_ms:
-                heapq.heappop(heap)[2]()
+                came = heapq.heappop(heap)[2]
+                try:
+                    came()
+                except Exception:  # the other runs of the slot must still start
+                    log.exception("could not start a run at its slot")
 
     async def _sleep(self) -> None:
         changed = self._changed = anyio.Event()

@@ -9,6 +9,7 @@ cleanly leaves no task behind and no active run without a record of why.
 from __future__ import annotations
 
 import contextvars
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -33,6 +34,8 @@ from ._services import Services
 from ._slot_starts import SlotStarts
 
 __all__ = ["Supervisor", "open_supervisor"]
+
+log = logging.getLogger("automations.actors")
 
 _IDLE_RUN_TASKS = 256
 """Run tasks kept waiting for the next run: enough for the runs of a busy slot (a few
@@ -171,9 +174,15 @@ class Supervisor:
     async def shutdown(self, grace: float) -> None:
         """Stop every run with a recorded reason, then the actors; bounded by `grace`."""
         self._closing = True
+        released = 0
         for actor in list(self.runs.values()):
+            if actor.release():
+                released += 1
+                continue
             actor.request_stop(StopReason.CANCELLED, shutdown=True)
             actor.start()
+        if released:
+            log.info("left %d runs recorded ahead of their slot to the next lease holder", released)
         with anyio.move_on_after(grace + 5):
             for actor in list(self.runs.values()):
                 await actor.finished.wait()
@@ -211,7 +220,7 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
 
     async def lead(epoch: int) -> None:
         # DESIGN 3: reconcile first, then fire (missed fires included), then lead.
-        await reconcile_dead_owners(services, supervisor.adopt)
+        next_slot = await reconcile_dead_owners(services, supervisor.adopt)
         scheduler = Scheduler(
             services, supervisor.fire, epoch, warmer=supervisor, limit=supervisor.fire_limit
         )
@@ -220,7 +229,9 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
         inbox.lead()
         try:
             async with anyio.create_task_group() as leading:
-                leading.start_soon(keep_reconciling, services, supervisor.adopt, name="reconcile")
+                leading.start_soon(
+                    keep_reconciling, services, supervisor.adopt, next_slot, name="reconcile"
+                )
                 if services.retention is not None:
                     leading.start_soon(keep_pruning, services, services.retention, name="retention")
                 await scheduler.run()

@@ -1,0 +1,155 @@
+"""A slot's run is recorded `CLAIM_MS` ahead of it and starts at it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import anyio
+import pytest
+
+import automations as am
+from automations.actors._slot_starts import CLAIM_MS
+from automations.api import Runtime
+from automations.testing import ManualClock
+
+from .conftest import Gate, OpenRuntime, definition_where, every, new
+
+pytestmark = pytest.mark.anyio
+
+CLAIM = timedelta(milliseconds=CLAIM_MS)
+
+
+class Stamps:
+    """An executor that notes the clock's time as it starts."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.at: list[datetime] = []
+
+    async def __call__(self, ctx: am.RunContext) -> None:
+        self.at.append(self.clock.now())
+
+
+async def _claim(rt: Runtime, clock: ManualClock, a: am.Automation) -> am.Run:
+    """Move the clock to where the run of `a`'s next slot is recorded; that run."""
+    slot = a.next_fire_at
+    assert slot is not None
+    await clock.wait_sleepers(1)  # the scheduler
+    clock.set(slot - CLAIM)
+    with anyio.fail_after(10):
+        async with rt.events(0) as events:
+            async for event in events:
+                run = event.run if isinstance(event, am.RunUpdated) else None
+                if run is not None and run.automation_id == a.id and run.triggered_at == slot:
+                    assert run.state is am.RunState.SCHEDULED
+                    return run
+    raise AssertionError("the event stream ended")
+
+
+async def _reach(clock: ManualClock, slot: datetime) -> None:
+    await clock.wait_sleeper_until(slot)  # the alarm of the slot's runs
+    clock.set(slot)
+
+
+async def test_a_slot_s_run_is_recorded_ahead_of_it_and_starts_at_it(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    stamps = Stamps(clock)
+    async with runtime_factory({"default": stamps}) as rt:
+        a = await rt.create(new(schedule=every(60)))
+        slot = a.next_fire_at
+        assert slot is not None
+        claimed = await _claim(rt, clock, a)
+        assert claimed.trigger is am.Trigger.SCHEDULE and claimed.triggered_at == slot
+        await definition_where(rt, a.id, lambda x: x.next_fire_at == slot + timedelta(seconds=60))
+        assert stamps.at == []  # recorded, not started
+
+        await _reach(clock, slot)
+        ended = await rt.wait(claimed.id, timeout=10)
+        assert ended.state is am.RunState.SUCCEEDED and ended.started_at == slot
+        assert stamps.at == [slot]
+
+
+async def test_the_overlap_policy_looks_at_the_runs_going_on_at_the_slot(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    gate = Gate()
+    async with runtime_factory({"default": gate}) as rt:
+        a = await rt.create(new(schedule=every(60)))  # overlap "skip"
+        assert a.next_fire_at is not None
+        claimed = await _claim(rt, clock, a)
+        manual = await rt.run_now(a.id)  # started after the record, before the slot
+        await gate.wait_calls(1)
+
+        await _reach(clock, a.next_fire_at)
+        skipped = await rt.wait(claimed.id, timeout=10)
+        assert skipped.state is am.RunState.STOPPED
+        assert skipped.stop_reason is am.StopReason.PREVIOUS_RUN_AWAITING_INPUT
+        assert gate.calls == [manual.id]
+        gate.release.set()
+        assert (await rt.wait(manual.id, timeout=10)).state is am.RunState.SUCCEEDED
+
+
+async def test_a_run_going_when_the_slot_is_recorded_but_over_by_the_slot_does_not_skip_it(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    gate = Gate()
+    async with runtime_factory({"default": gate}) as rt:
+        a = await rt.create(new(schedule=every(60)))
+        assert a.next_fire_at is not None
+        manual = await rt.run_now(a.id)
+        await gate.wait_calls(1)
+        claimed = await _claim(rt, clock, a)
+        gate.release.set()
+        assert (await rt.wait(manual.id, timeout=10)).state is am.RunState.SUCCEEDED
+
+        await _reach(clock, a.next_fire_at)
+        ran = await rt.wait(claimed.id, timeout=10)
+        assert ran.state is am.RunState.SUCCEEDED
+        assert gate.calls == [manual.id, claimed.id]
+
+
+async def test_deleting_the_automation_before_the_slot_cancels_its_recorded_run(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    stamps = Stamps(clock)
+    async with runtime_factory({"default": stamps}) as rt:
+        a = await rt.create(new(schedule=every(60)))
+        claimed = await _claim(rt, clock, a)
+        await rt.delete(a.id)
+        cancelled = await rt.wait(claimed.id, timeout=10)
+        assert (cancelled.state, cancelled.stop_reason) == (
+            am.RunState.STOPPED,
+            am.StopReason.CANCELLED,
+        )
+        assert stamps.at == []
+
+
+@pytest.mark.parametrize(
+    ("back_after", "state"),
+    [(timedelta(seconds=5), am.RunState.SUCCEEDED), (timedelta(seconds=90), am.RunState.STOPPED)],
+    ids=["within-the-catchup-window", "past-it"],
+)
+async def test_a_run_recorded_before_a_restart_is_started_by_the_next_runtime_in_time(
+    runtime_factory: OpenRuntime,
+    clock: ManualClock,
+    back_after: timedelta,
+    state: am.RunState,
+) -> None:
+    stamps = Stamps(clock)
+    async with runtime_factory({"default": stamps}) as rt:
+        a = await rt.create(new(schedule=every(60)))
+        slot = a.next_fire_at
+        assert slot is not None
+        claimed = await _claim(rt, clock, a)
+    # Closed before the slot: the run was left `scheduled`, not cancelled.
+    clock.set(slot + back_after)
+    async with runtime_factory({"default": stamps}) as rt:
+        ended = await rt.wait(claimed.id, timeout=10)
+        assert ended.state is state
+        if state is am.RunState.SUCCEEDED:
+            assert ended.started_at == slot + back_after and stamps.at == [slot + back_after]
+        else:
+            assert ended.stop_reason is am.StopReason.EXPIRED and stamps.at == []
+        page = await rt.runs(a.id, limit=100)
+        assert [r.id for r in page.items if r.triggered_at == slot] == [claimed.id]
