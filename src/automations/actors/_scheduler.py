@@ -21,6 +21,7 @@ import anyio
 
 from ..model import Automation, DefinitionUpdated, Event, Scope, from_ms, to_ms
 from ..persistence import CreateAutomations, Operation, SaveAutomation
+from ..runtime import sleep_until_or
 from ._fire_limit import FireLimit, Permit
 from ._services import Services
 from ._slot_starts import CLAIM_MS
@@ -219,14 +220,5 @@ class Scheduler:
     async def _sleep_until(self, target: int) -> None:
         """Sleep on the runtime's clock until `target`, or until the index changes."""
         changed = self._changed = anyio.Event()
-        clock = self._services.clock
-
-        async def alarm() -> None:
-            await clock.sleep_until(from_ms(target))
-            changed.set()
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(alarm)
-            await changed.wait()
-            tg.cancel_scope.cancel()
+        await sleep_until_or(self._services.clock, from_ms(target), changed)
         self._changed = None

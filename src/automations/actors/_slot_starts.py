@@ -18,7 +18,7 @@ import anyio
 
 from ..model import from_ms, to_ms
 from ..persistence import Store
-from ..runtime import Clock
+from ..runtime import Clock, sleep_until_or
 
 __all__ = ["CLAIM_MS", "SlotStarts"]
 
@@ -40,9 +40,6 @@ class SlotStarts:
         self._order = itertools.count()
         self._target: int | None = None
         self._changed: anyio.Event | None = None
-
-    def __len__(self) -> int:
-        return len(self._heap)
 
     def add(self, slot_ms: int, came: Callable[[], None]) -> None:
         """Call `came()` when the slot comes; it may submit writes, never await them."""
@@ -73,17 +70,6 @@ class SlotStarts:
 
     async def _sleep(self) -> None:
         changed = self._changed = anyio.Event()
-        target = self._target
-        if target is None:  # nothing waits: no sleeper on the clock
-            await changed.wait()
-        else:
-            async with anyio.create_task_group() as tg:
-
-                async def alarm() -> None:
-                    await self._clock.sleep_until(from_ms(target))
-                    changed.set()
-
-                tg.start_soon(alarm)
-                await changed.wait()
-                tg.cancel_scope.cancel()
+        target = None if self._target is None else from_ms(self._target)
+        await sleep_until_or(self._clock, target, changed)
         self._changed = None

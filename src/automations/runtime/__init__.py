@@ -4,7 +4,7 @@ Imports anyio only; it knows nothing of automations and could run any actor syst
 """
 
 from ._actors import Actor, ActorGroup, RestartIntensityExceeded
-from ._clock import Clock, ManualClock, SystemClock
+from ._clock import Clock, ManualClock, SystemClock, sleep_until_or
 from ._groups import single_error, unwrapping_groups
 from ._loop import LoopCaller
 from ._mailbox import ActorRef, Mailbox, MailboxClosed, Reply
@@ -24,5 +24,6 @@ __all__ = [
     "SystemClock",
     "TaskPool",
     "single_error",
+    "sleep_until_or",
     "unwrapping_groups",
 ]

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 import anyio
 import anyio.lowlevel
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "sleep_until_or"]
 
 _CHUNK = 30.0
 
@@ -131,3 +131,20 @@ class ManualClock:
         if self._changed is not None:
             self._changed.set()
             self._changed = None
+
+
+async def sleep_until_or(clock: Clock, deadline: datetime | None, event: anyio.Event) -> None:
+    """Sleep on `clock` until `deadline` (None: no deadline) or until `event` is set,
+    whichever comes first: an alarm that news of an earlier deadline cuts short."""
+    if deadline is None:  # no sleeper on the clock: a test waiting for one is not misled
+        await event.wait()
+        return
+    async with anyio.create_task_group() as tg:
+
+        async def alarm() -> None:
+            await clock.sleep_until(deadline)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(alarm)
+        await event.wait()
+        tg.cancel_scope.cancel()
