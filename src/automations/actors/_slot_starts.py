@@ -30,6 +30,9 @@ of a busy slot to be durable by then, short because the run belongs to its slot 
 then on (a pause or an edit after it does not take the run back)."""
 
 
+_CHUNK = 128
+
+
 class SlotStarts:
     """The runs of this process waiting for their slot, in slot order."""
 
@@ -60,13 +63,16 @@ class SlotStarts:
         heap = self._heap
         if not heap or heap[0][0] > now_ms:
             return
-        with self._store.together():
-            while heap and heap[0][0] <= now_ms:
-                came = heapq.heappop(heap)[2]
-                try:
-                    came()
-                except Exception:  # the other runs of the slot must still start
-                    log.exception("could not start a run at its slot")
+        while heap and heap[0][0] <= now_ms:
+            with self._store.together():
+                for _ in range(_CHUNK):
+                    if not heap or heap[0][0] > now_ms:
+                        break
+                    came = heapq.heappop(heap)[2]
+                    try:
+                        came()
+                    except Exception:  # the other runs of the slot must still start
+                        log.exception("could not start a run at its slot")
 
     async def _sleep(self) -> None:
         changed = self._changed = anyio.Event()
