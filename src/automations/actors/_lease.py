@@ -200,12 +200,13 @@ async def reconcile_dead_owners(services: Services, adopt: Adopt) -> datetime | 
             lock.release(remove=True)
         if result.next_slot is not None:
             next_slot = min(next_slot or result.next_slot, result.next_slot)
-        log.info(
-            "reconciled %d runs of %s, which is gone (%d resumed here)",
-            len(result.changed),
-            owner,
-            len(result.adopted),
-        )
+        if result.changed:  # a run left for its slot is looked at again, quietly
+            log.info(
+                "reconciled %d runs of %s, which is gone (%d taken over here)",
+                len(result.changed),
+                owner,
+                len(result.adopted),
+            )
         for adopted in result.adopted:
             adopt(adopted)
     return next_slot

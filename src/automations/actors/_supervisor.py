@@ -3,7 +3,9 @@
 Automation actors are activated on demand (see `AutomationActor`) in a supervised
 actor group; runs execute on a pool of tasks in the supervisor's run group. Shutdown
 stops every run with a recorded reason, then stops the actors, so a runtime closed
-cleanly leaves no task behind and no active run without a record of why.
+cleanly leaves no task behind and no active run without a record of why. The one
+exception is a run recorded ahead of a slot still to come: it stays `scheduled`, which
+is what it is, and the next lease holder starts it at its slot.
 """
 
 from __future__ import annotations
@@ -172,7 +174,8 @@ class Supervisor:
             del self.runs[actor.id]
 
     async def shutdown(self, grace: float) -> None:
-        """Stop every run with a recorded reason, then the actors; bounded by `grace`."""
+        """Stop every run with a recorded reason (but leave those still waiting for their
+        slot to the next lease holder), then the actors; bounded by `grace`."""
         self._closing = True
         released = 0
         for actor in list(self.runs.values()):
