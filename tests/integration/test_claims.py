@@ -30,10 +30,15 @@ class Stamps:
         self.at.append(self.clock.now())
 
 
-async def _claim(rt: Runtime, clock: ManualClock, a: am.Automation) -> am.Run:
-    """Move the clock to where the run of `a`'s next slot is recorded; that run."""
-    slot = a.next_fire_at
-    assert slot is not None
+async def _every_minute(rt: Runtime) -> tuple[am.Automation, datetime]:
+    """An automation on a one-minute interval (overlap "skip"), and its first slot."""
+    a = await rt.create(new(schedule=every(60)))
+    assert a.next_fire_at is not None
+    return a, a.next_fire_at
+
+
+async def _claim(rt: Runtime, clock: ManualClock, a: am.Automation, slot: datetime) -> am.Run:
+    """Move the clock to where the run of `a`'s `slot` is recorded; that run."""
     await clock.wait_sleepers(1)  # the scheduler
     clock.set(slot - CLAIM)
     with anyio.fail_after(10):
@@ -56,10 +61,8 @@ async def test_a_slot_s_run_is_recorded_ahead_of_it_and_starts_at_it(
 ) -> None:
     stamps = Stamps(clock)
     async with runtime_factory({"default": stamps}) as rt:
-        a = await rt.create(new(schedule=every(60)))
-        slot = a.next_fire_at
-        assert slot is not None
-        claimed = await _claim(rt, clock, a)
+        a, slot = await _every_minute(rt)
+        claimed = await _claim(rt, clock, a, slot)
         assert claimed.trigger is am.Trigger.SCHEDULE and claimed.triggered_at == slot
         await definition_where(rt, a.id, lambda x: x.next_fire_at == slot + timedelta(seconds=60))
         assert stamps.at == []  # recorded, not started
@@ -75,13 +78,12 @@ async def test_the_overlap_policy_looks_at_the_runs_going_on_at_the_slot(
 ) -> None:
     gate = Gate()
     async with runtime_factory({"default": gate}) as rt:
-        a = await rt.create(new(schedule=every(60)))  # overlap "skip"
-        assert a.next_fire_at is not None
-        claimed = await _claim(rt, clock, a)
+        a, slot = await _every_minute(rt)
+        claimed = await _claim(rt, clock, a, slot)
         manual = await rt.run_now(a.id)  # started after the record, before the slot
         await gate.wait_calls(1)
 
-        await _reach(clock, a.next_fire_at)
+        await _reach(clock, slot)
         skipped = await rt.wait(claimed.id, timeout=10)
         assert skipped.state is am.RunState.STOPPED
         assert skipped.stop_reason is am.StopReason.PREVIOUS_RUN_AWAITING_INPUT
@@ -95,15 +97,14 @@ async def test_a_run_going_when_the_slot_is_recorded_but_over_by_the_slot_does_n
 ) -> None:
     gate = Gate()
     async with runtime_factory({"default": gate}) as rt:
-        a = await rt.create(new(schedule=every(60)))
-        assert a.next_fire_at is not None
+        a, slot = await _every_minute(rt)
         manual = await rt.run_now(a.id)
         await gate.wait_calls(1)
-        claimed = await _claim(rt, clock, a)
+        claimed = await _claim(rt, clock, a, slot)
         gate.release.set()
         assert (await rt.wait(manual.id, timeout=10)).state is am.RunState.SUCCEEDED
 
-        await _reach(clock, a.next_fire_at)
+        await _reach(clock, slot)
         ran = await rt.wait(claimed.id, timeout=10)
         assert ran.state is am.RunState.SUCCEEDED
         assert gate.calls == [manual.id, claimed.id]
@@ -114,8 +115,8 @@ async def test_deleting_the_automation_before_the_slot_cancels_its_recorded_run(
 ) -> None:
     stamps = Stamps(clock)
     async with runtime_factory({"default": stamps}) as rt:
-        a = await rt.create(new(schedule=every(60)))
-        claimed = await _claim(rt, clock, a)
+        a, slot = await _every_minute(rt)
+        claimed = await _claim(rt, clock, a, slot)
         await rt.delete(a.id)
         cancelled = await rt.wait(claimed.id, timeout=10)
         assert (cancelled.state, cancelled.stop_reason) == (
@@ -138,10 +139,8 @@ async def test_a_run_recorded_before_a_restart_is_started_by_the_next_runtime_in
 ) -> None:
     stamps = Stamps(clock)
     async with runtime_factory({"default": stamps}) as rt:
-        a = await rt.create(new(schedule=every(60)))
-        slot = a.next_fire_at
-        assert slot is not None
-        claimed = await _claim(rt, clock, a)
+        a, slot = await _every_minute(rt)
+        claimed = await _claim(rt, clock, a, slot)
     # Closed before the slot: the run was left `scheduled`, not cancelled.
     clock.set(slot + back_after)
     async with runtime_factory({"default": stamps}) as rt:

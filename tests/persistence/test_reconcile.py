@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import apsw
@@ -18,20 +17,11 @@ from automations.persistence import (
     apply_operation,
     projection_rows,
 )
-from automations.persistence._schema import inspect, migrate
 
 from .helpers import NOW, SCOPE, automation, run
 
 SLOT = NOW + timedelta(minutes=5)
 DEAD, ME = "dead-process", "this-process"
-
-
-@pytest.fixture
-def connection() -> Iterator[apsw.Connection]:
-    connection = apsw.Connection(":memory:")
-    migrate(connection, inspect(connection, ":memory:"))
-    yield connection
-    connection.close()
 
 
 def _claimed(
