@@ -3,8 +3,9 @@
 A scheduled fire is recorded shortly before its slot (`CLAIM_MS`): by the time the
 slot comes, its run is durably `scheduled` and the automation's next fire has moved
 on. What is left at the slot is to admit the runs due then and record them
-`running`. One alarm does it for all of them, in one transaction: a slot shared by
-hundreds of automations costs one wake-up and one commit, not one of each per run.
+`running`. One alarm does it for all of them, a transaction for every `_CHUNK` runs:
+a slot shared by hundreds of automations costs one wake-up and a commit or two, not
+one of each per run.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ CLAIM_MS = 500
 of a busy slot to be durable by then, short because the run belongs to its slot from
 then on (a pause or an edit after it does not take the run back)."""
 
-
 _CHUNK = 128
+"""Runs whose `running` is submitted as one block: the writer can take the first
+block of a busy slot while the rest are admitted, so the first executors start
+sooner."""
 
 
 class SlotStarts:
