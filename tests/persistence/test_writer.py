@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,27 @@ async def test_writes_that_wait_together_commit_together(store: Store) -> None:
     assert store.writer_stats.operations == 101
     assert store.writer_stats.batches == 2  # the gate alone, then all hundred at once
     assert len(await store.reader.automations(SCOPE)) == 100
+
+
+async def test_writes_submitted_in_one_round_of_the_loop_reach_the_writer_as_one_batch(
+    store: Store,
+) -> None:
+    # The writer thread is woken once the round is done, not by the first write: it
+    # does not take a part of the round alone, nor the interpreter lock from the round.
+    pending = [store.submit(SaveAutomation(SCOPE, automation(), None))]
+    _hold_the_loop(0.05)  # a long round: a woken writer would take the first write alone
+    pending += [store.submit(SaveAutomation(SCOPE, automation(), None)) for _ in range(49)]
+    for write in pending:
+        await write.outcome()
+    assert (store.writer_stats.batches, store.writer_stats.operations) == (1, 50)
+
+
+def _hold_the_loop(seconds: float) -> None:
+    """Keep the event loop's thread busy in Python, as a long synchronous round does
+    (the interpreter hands its lock to a waiting thread every few milliseconds)."""
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        pass
 
 
 async def test_a_failed_operation_rolls_back_alone(store: Store) -> None:

@@ -1,9 +1,11 @@
 """The group-commit writer: one thread owns the write connection.
 
-Callers on the event loop submit operations into a thread-safe queue, which costs no
-thread hop. The thread takes everything pending and commits it once, which is one
-fsync for the whole batch, then wakes every waiter of the batch with a single call
-back into the event loop. Throughput therefore grows with the number of concurrent
+Callers on the event loop submit operations without a thread hop; what one round of
+the loop's callbacks submits is handed to the thread's queue once the round is done,
+so the thread wakes once for all of it (and does not take the interpreter's lock from
+the tasks still submitting). The thread takes everything pending and commits it once,
+which is one fsync for the whole batch, then wakes every waiter of the batch with a
+single call back into the event loop. Throughput therefore grows with the number of concurrent
 writers, while each acknowledged write is as durable as a lone commit.
 
 A failed operation (a compare-and-swap that lost, say) must fail alone. The batch is
@@ -15,6 +17,7 @@ SAVEPOINT. Failures are rare, and savepoints cost two statements per operation.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import queue
 import threading
@@ -23,6 +26,7 @@ from typing import Any, TypeVar
 
 import anyio
 import apsw
+from anyio.lowlevel import current_token
 
 from ..model import StorageError, StoreClosed
 from ..runtime import LoopCaller
@@ -136,6 +140,11 @@ class GroupCommitWriter:
         self._listeners: list[Callable[[Operation, object], None]] = []
         self._held: list[PendingWrite] | None = None
         """Writes submitted inside `together()`, queued as one item when it ends."""
+        self._outgoing: list[PendingWrite | list[PendingWrite]] = []
+        """Submitted on the loop, handed to the thread once the loop's current round of
+        callbacks is done: the writer wakes once for all of them, and does not take
+        the interpreter lock from the tasks that are still submitting."""
+        self._flush_soon: Callable[[], object] | None = None
         self._commit_lock = threading.Lock()
         self._committed = 0
         """Batches committed (written by the writer thread, under the commit lock)."""
@@ -161,6 +170,7 @@ class GroupCommitWriter:
     def start(self) -> None:
         """Start the thread; call from the event loop whose tasks will await writes."""
         self._caller = LoopCaller()
+        self._flush_soon = _same_thread_call_soon(self._flush)
         # The backend's concrete Event class, looked up once instead of per write.
         self._new_event = type(anyio.Event())
         self._thread = threading.Thread(
@@ -177,8 +187,21 @@ class GroupCommitWriter:
             pending.held = True
             self._held.append(pending)
         else:
-            self._queue.put(pending)
+            self._hand_over(pending)
         return pending
+
+    def _hand_over(self, item: PendingWrite | list[PendingWrite]) -> None:
+        if self._flush_soon is None:  # not started on a loop
+            self._queue.put(item)
+            return
+        if not self._outgoing:
+            self._flush_soon()
+        self._outgoing.append(item)
+
+    def _flush(self) -> None:
+        outgoing, self._outgoing = self._outgoing, []
+        for item in outgoing:
+            self._queue.put(item)
 
     @contextlib.contextmanager
     def together(self) -> Iterator[None]:
@@ -196,7 +219,7 @@ class GroupCommitWriter:
                 for pending in held or ():
                     pending.held = False
                 if held:
-                    self._queue.put(held)
+                    self._hand_over(held)
 
     async def write(self, operation: Operation) -> Any:
         """Apply `operation` durably; its result, or the error that rolled it back."""
@@ -222,6 +245,7 @@ class GroupCommitWriter:
         if self._closed:
             return
         self._closed = True
+        self._flush()
         self._queue.put(_STOP)
         thread = self._thread
         if thread is not None:
@@ -390,3 +414,13 @@ def _undo_operation(connection: apsw.Connection) -> None:
     except apsw.Error:
         with contextlib.suppress(apsw.Error):
             connection.execute("ROLLBACK")
+
+
+def _same_thread_call_soon(function: Callable[[], object]) -> Callable[[], object]:
+    """`function` scheduled on the running loop after its current callbacks, called from
+    the loop's own thread (asyncio's `call_soon`, trio's `run_sync_soon`)."""
+    native: Any = current_token().native_token
+    call_soon = getattr(native, "call_soon", None)  # asyncio's loop
+    if call_soon is None:
+        return functools.partial(native.run_sync_soon, function)  # trio's TrioToken
+    return functools.partial(call_soon, function)
