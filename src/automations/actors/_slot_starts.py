@@ -3,9 +3,8 @@
 A scheduled fire is recorded shortly before its slot (`CLAIM_MS`): by the time the
 slot comes, its run is durably `scheduled` and the automation's next fire has moved
 on. What is left at the slot is to admit the runs due then and record them
-`running`. One alarm does it for all of them, a transaction for every `_CHUNK` runs:
-a slot shared by hundreds of automations costs one wake-up and a commit or two, not
-one of each per run.
+`running`. One alarm does it for all of them, in one transaction: a slot shared by
+hundreds of automations costs one wake-up and one commit, not one of each per run.
 """
 
 from __future__ import annotations
@@ -29,11 +28,6 @@ CLAIM_MS = 500
 """How long before its slot a scheduled run is recorded: long enough for the record
 of a busy slot to be durable by then, short because the run belongs to its slot from
 then on (a pause or an edit after it does not take the run back)."""
-
-_CHUNK = 128
-"""Runs whose `running` is submitted as one block: the writer can take the first
-block of a busy slot while the rest are admitted, so the first executors start
-sooner."""
 
 
 class SlotStarts:
@@ -66,16 +60,13 @@ class SlotStarts:
         heap = self._heap
         if not heap or heap[0][0] > now_ms:
             return
-        while heap and heap[0][0] <= now_ms:
-            with self._store.together():
-                for _ in range(_CHUNK):
-                    if not heap or heap[0][0] > now_ms:
-                        break
-                    came = heapq.heappop(heap)[2]
-                    try:
-                        came()
-                    except Exception:  # the other runs of the slot must still start
-                        log.exception("could not start a run at its slot")
+        with self._store.together():
+            while heap and heap[0][0] <= now_ms:
+                came = heapq.heappop(heap)[2]
+                try:
+                    came()
+                except Exception:  # the other runs of the slot must still start
+                    log.exception("could not start a run at its slot")
 
     async def _sleep(self) -> None:
         changed = self._changed = anyio.Event()
