@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import anyio
 import pytest
@@ -51,6 +54,23 @@ async def _claim(rt: Runtime, clock: ManualClock, a: am.Automation, slot: dateti
     raise AssertionError("the event stream ended")
 
 
+class Recorded(NamedTuple):
+    rt: Runtime
+    a: am.Automation
+    slot: datetime
+    run: am.Run
+    """The run of `slot`, recorded and not started."""
+
+
+@asynccontextmanager
+async def _recorded_ahead(
+    runtime_factory: OpenRuntime, clock: ManualClock, executor: am.Executor
+) -> AsyncIterator[Recorded]:
+    async with runtime_factory({"default": executor}) as rt:
+        a, slot = await _every_minute(rt)
+        yield Recorded(rt, a, slot, await _claim(rt, clock, a, slot))
+
+
 async def _reach(clock: ManualClock, slot: datetime) -> None:
     await clock.wait_sleeper_until(slot)  # the alarm of the slot's runs
     clock.set(slot)
@@ -60,9 +80,7 @@ async def test_a_slot_s_run_is_recorded_ahead_of_it_and_starts_at_it(
     runtime_factory: OpenRuntime, clock: ManualClock
 ) -> None:
     stamps = Stamps(clock)
-    async with runtime_factory({"default": stamps}) as rt:
-        a, slot = await _every_minute(rt)
-        claimed = await _claim(rt, clock, a, slot)
+    async with _recorded_ahead(runtime_factory, clock, stamps) as (rt, a, slot, claimed):
         assert claimed.trigger is am.Trigger.SCHEDULE and claimed.triggered_at == slot
         await definition_where(rt, a.id, lambda x: x.next_fire_at == slot + timedelta(seconds=60))
         assert stamps.at == []  # recorded, not started
@@ -77,9 +95,7 @@ async def test_the_overlap_policy_looks_at_the_runs_going_on_at_the_slot(
     runtime_factory: OpenRuntime, clock: ManualClock
 ) -> None:
     gate = Gate()
-    async with runtime_factory({"default": gate}) as rt:
-        a, slot = await _every_minute(rt)
-        claimed = await _claim(rt, clock, a, slot)
+    async with _recorded_ahead(runtime_factory, clock, gate) as (rt, a, slot, claimed):
         manual = await rt.run_now(a.id)  # started after the record, before the slot
         await gate.wait_calls(1)
 
@@ -114,9 +130,7 @@ async def test_deleting_the_automation_before_the_slot_cancels_its_recorded_run(
     runtime_factory: OpenRuntime, clock: ManualClock
 ) -> None:
     stamps = Stamps(clock)
-    async with runtime_factory({"default": stamps}) as rt:
-        a, slot = await _every_minute(rt)
-        claimed = await _claim(rt, clock, a, slot)
+    async with _recorded_ahead(runtime_factory, clock, stamps) as (rt, a, _, claimed):
         await rt.delete(a.id)
         cancelled = await rt.wait(claimed.id, timeout=10)
         assert (cancelled.state, cancelled.stop_reason) == (
@@ -138,9 +152,8 @@ async def test_a_run_recorded_before_a_restart_is_started_by_the_next_runtime_in
     state: am.RunState,
 ) -> None:
     stamps = Stamps(clock)
-    async with runtime_factory({"default": stamps}) as rt:
-        a, slot = await _every_minute(rt)
-        claimed = await _claim(rt, clock, a, slot)
+    async with _recorded_ahead(runtime_factory, clock, stamps) as (_, a, slot, claimed):
+        pass
     # Closed before the slot: the run was left `scheduled`, not cancelled.
     clock.set(slot + back_after)
     async with runtime_factory({"default": stamps}) as rt:
