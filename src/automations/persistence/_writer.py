@@ -5,8 +5,8 @@ the loop's callbacks submits is handed to the thread's queue once the round is d
 so the thread wakes once for all of it (and does not take the interpreter's lock from
 the tasks still submitting). The thread takes everything pending and commits it once,
 which is one fsync for the whole batch, then wakes every waiter of the batch with a
-single call back into the event loop. Throughput therefore grows with the number of concurrent
-writers, while each acknowledged write is as durable as a lone commit.
+single call back into the event loop. Throughput therefore grows with the number of
+concurrent writers, while each acknowledged write is as durable as a lone commit.
 
 A failed operation (a compare-and-swap that lost, say) must fail alone. The batch is
 applied optimistically first, without savepoints; only when an operation fails is the
