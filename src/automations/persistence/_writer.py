@@ -17,7 +17,6 @@ SAVEPOINT. Failures are rare, and savepoints cost two statements per operation.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import queue
 import threading
@@ -26,7 +25,6 @@ from typing import Any, TypeVar
 
 import anyio
 import apsw
-from anyio.lowlevel import current_token
 
 from ..model import StorageError, StoreClosed
 from ..runtime import LoopCaller
@@ -144,7 +142,6 @@ class GroupCommitWriter:
         """Submitted on the loop, handed to the thread once the loop's current round of
         callbacks is done: the writer wakes once for all of them, and does not take
         the interpreter lock from the tasks that are still submitting."""
-        self._flush_soon: Callable[[], object] | None = None
         self._commit_lock = threading.Lock()
         self._committed = 0
         """Batches committed (written by the writer thread, under the commit lock)."""
@@ -170,7 +167,6 @@ class GroupCommitWriter:
     def start(self) -> None:
         """Start the thread; call from the event loop whose tasks will await writes."""
         self._caller = LoopCaller()
-        self._flush_soon = _same_thread_call_soon(self._flush)
         # The backend's concrete Event class, looked up once instead of per write.
         self._new_event = type(anyio.Event())
         self._thread = threading.Thread(
@@ -191,11 +187,11 @@ class GroupCommitWriter:
         return pending
 
     def _hand_over(self, item: PendingWrite | list[PendingWrite]) -> None:
-        if self._flush_soon is None:  # not started on a loop
+        if self._caller is None:  # not started on a loop
             self._queue.put(item)
             return
         if not self._outgoing:
-            self._flush_soon()
+            self._caller.call_soon_here(self._flush)
         self._outgoing.append(item)
 
     def _flush(self) -> None:
@@ -414,13 +410,3 @@ def _undo_operation(connection: apsw.Connection) -> None:
     except apsw.Error:
         with contextlib.suppress(apsw.Error):
             connection.execute("ROLLBACK")
-
-
-def _same_thread_call_soon(function: Callable[[], object]) -> Callable[[], object]:
-    """`function` scheduled on the running loop after its current callbacks, called from
-    the loop's own thread (asyncio's `call_soon`, trio's `run_sync_soon`)."""
-    native: Any = current_token().native_token
-    call_soon = getattr(native, "call_soon", None)  # asyncio's loop
-    if call_soon is None:
-        return functools.partial(native.run_sync_soon, function)  # trio's TrioToken
-    return functools.partial(call_soon, function)

@@ -35,12 +35,19 @@ class LoopCaller:
         call_soon = getattr(native, "call_soon_threadsafe", None)  # asyncio's loop
         if call_soon is None:
             call_soon = native.run_sync_soon  # trio's TrioToken
+            self._call_soon_here: Callable[..., object] = call_soon
         else:
+            self._call_soon_here = native.call_soon  # no wake-up through the self-pipe
             context = contextvars.Context()
             if sniffio is not None:
                 context.run(sniffio.current_async_library_cvar.set, "asyncio")
             call_soon = functools.partial(call_soon, context=context)
         self._call_soon: Callable[..., object] = call_soon
+
+    def call_soon_here(self, function: Callable[..., object], *args: object) -> None:
+        """From the loop's own thread: schedule the call after the callbacks already
+        due, that is once the loop's current round is done."""
+        self._call_soon_here(function, *args)
 
     def call_soon(self, function: Callable[..., object], *args: object) -> bool:
         """Schedule the call; False when the loop has already finished."""
