@@ -198,8 +198,8 @@ async def reconcile_dead_owners(services: Services, adopt: Adopt) -> datetime | 
             result: Reconciled = await services.store.write(operation)
         finally:
             lock.release(remove=True)
-        if result.next_slot is not None:
-            next_slot = min(next_slot or result.next_slot, result.next_slot)
+        if result.next_slot is not None and (next_slot is None or result.next_slot < next_slot):
+            next_slot = result.next_slot
         if result.changed:  # a run left for its slot is looked at again, quietly
             log.info(
                 "reconciled %d runs of %s, which is gone (%d taken over here)",

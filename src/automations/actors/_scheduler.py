@@ -120,7 +120,7 @@ class Scheduler:
         try:
             while True:
                 now = to_ms(clock.now())
-                if now >= self._refill_at and not self._backlog(now):
+                if now >= self._refill_at and not self._due(now):
                     await self._refill(now)
                 if self._first_look is None:
                     self._first_look = now
@@ -130,16 +130,14 @@ class Scheduler:
         finally:
             self._limit.on_freed(None)
 
-    def _backlog(self, now: int) -> bool:
-        """Due slots wait in the index: fire them first. A refill now would only read
-        them again (a window cut at its last slot is due again when that slot is)."""
-        return self._due(now)
-
     def _due(self, now: int) -> bool:
+        """A slot is to fire (`CLAIM_MS` ahead of it). While one is, the index is not
+        read again: it would only read the due slots again (a window cut at its last
+        slot is due again when that slot is)."""
         return bool(self._heap) and self._heap[0][0] - CLAIM_MS <= now
 
     def _next_target(self, now: int) -> int:
-        if self._blocked:  # a released permit wakes the loop; the refill waits (_backlog)
+        if self._blocked:  # a released permit wakes the loop; the refill waits (_due)
             target = self._gather_until if self._gather_until is not None else now + HORIZON_MS
         else:
             target = self._refill_at
