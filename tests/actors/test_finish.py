@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import anyio
 import pytest
 
@@ -61,3 +64,29 @@ async def test_late_callbacks_run_at_once_and_waiters_wake() -> None:
     latch.add_callback(lambda: log.append("late"))
     assert log == ["finished", "callback", "late"]
     await latch.wait()  # open: returns at once
+
+
+class _Owner:
+    """Holds its latch, as a RunActor does, and is told through a bound method."""
+
+    def __init__(self) -> None:
+        self.latch = FinishLatch(self.finished)
+        self.calls = 0
+
+    def finished(self) -> None:
+        self.calls += 1
+
+
+def test_an_open_latch_lets_go_of_its_owner_so_no_cycle_outlives_the_run() -> None:
+    owner = _Owner()
+    owner.latch.job_returned()
+    assert owner.calls == 1
+    gone = weakref.ref(owner)
+    enabled = gc.isenabled()
+    gc.disable()  # freed by its reference count alone, not by the collector
+    try:
+        del owner
+        assert gone() is None
+    finally:
+        if enabled:
+            gc.enable()

@@ -1,4 +1,5 @@
-"""A slot's run is recorded `CLAIM_MS` ahead of it and starts at it."""
+"""A slot's run is recorded `CLAIM_MS` ahead of it and starts at it; with nothing
+else of its automation going, it is `running` `AHEAD_MS` ahead, as of the slot."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import anyio
 import pytest
 
 import automations as am
-from automations.actors._slot_starts import CLAIM_MS
+from automations.actors._slot_starts import AHEAD_MS, CLAIM_MS
 from automations.api import Runtime
 from automations.testing import ManualClock
 
@@ -20,6 +21,7 @@ from .conftest import Gate, OpenRuntime, definition_where, every, new
 pytestmark = pytest.mark.anyio
 
 CLAIM = timedelta(milliseconds=CLAIM_MS)
+AHEAD = timedelta(milliseconds=AHEAD_MS)
 
 
 class Stamps:
@@ -72,8 +74,26 @@ async def _recorded_ahead(
 
 
 async def _reach(clock: ManualClock, slot: datetime) -> None:
-    await clock.wait_sleeper_until(slot)  # the alarm of the slot's runs
+    await clock.wait_sleeper_until(slot - AHEAD)  # the alarm of the slot's runs
     clock.set(slot)
+
+
+async def _just_ahead(clock: ManualClock, slot: datetime) -> None:
+    """Move the clock to where the slot's runs may be admitted, and past that moment."""
+    await clock.wait_sleeper_until(slot - AHEAD)
+    clock.set(slot - AHEAD)
+    await clock.wait_sleeper_until(slot)  # the alarm, now for the slot itself
+
+
+async def _run_event(rt: Runtime, run_id: str, state: am.RunState) -> am.Run:
+    """The run as its event in `state` publishes it."""
+    with anyio.fail_after(10):
+        async with rt.events(0) as events:
+            async for event in events:
+                run = event.run if isinstance(event, am.RunUpdated) else None
+                if run is not None and run.id == run_id and run.state is state:
+                    return run
+    raise AssertionError("the event stream ended")
 
 
 async def test_a_slot_s_run_is_recorded_ahead_of_it_and_starts_at_it(
@@ -89,6 +109,62 @@ async def test_a_slot_s_run_is_recorded_ahead_of_it_and_starts_at_it(
         ended = await rt.wait(claimed.id, timeout=10)
         assert ended.state is am.RunState.SUCCEEDED and ended.started_at == slot
         assert stamps.at == [slot]
+
+
+async def test_with_nothing_else_going_a_run_is_running_ahead_of_its_slot_and_starts_at_it(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    stamps = Stamps(clock)
+    async with _recorded_ahead(runtime_factory, clock, stamps) as (rt, _, slot, claimed):
+        await _just_ahead(clock, slot)
+        running = await _run_event(rt, claimed.id, am.RunState.RUNNING)
+        assert running.started_at == slot and stamps.at == []  # durable, not started
+
+        clock.set(slot)
+        ended = await rt.wait(claimed.id, timeout=10)
+        assert ended.state is am.RunState.SUCCEEDED and stamps.at == [slot]
+
+
+async def test_a_run_going_ahead_of_the_slot_but_over_by_it_does_not_skip_it(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    gate = Gate()
+    async with runtime_factory({"default": gate}) as rt:
+        a, slot = await _every_minute(rt)
+        claimed = await _claim(rt, clock, a, slot)
+        manual = await rt.run_now(a.id)
+        await gate.wait_calls(1)
+        await _just_ahead(clock, slot)
+        assert (await rt.get_run(claimed.id)).state is am.RunState.SCHEDULED  # left for the slot
+        gate.release.set()
+        assert (await rt.wait(manual.id, timeout=10)).state is am.RunState.SUCCEEDED
+
+        clock.set(slot)
+        ran = await rt.wait(claimed.id, timeout=10)
+        assert ran.state is am.RunState.SUCCEEDED and ran.started_at == slot
+        assert gate.calls == [manual.id, claimed.id]
+
+
+async def test_a_writer_key_busy_ahead_of_the_slot_is_looked_at_again_at_the_slot(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    gate = Gate()
+    async with runtime_factory({"default": gate}) as rt:
+        a, slot = await _every_minute(rt)
+        other = await rt.create(new(title="Same project, same writer key"))
+        holder = await rt.run_now(other.id)
+        await gate.wait_calls(1)
+        claimed = await _claim(rt, clock, a, slot)
+        await _just_ahead(clock, slot)  # `running` refused: the key is held
+        await rt.create(new(title="Written after the refusal, so it was handled"))
+        assert (await rt.get_run(claimed.id)).state is am.RunState.SCHEDULED
+        gate.release.set()
+        assert (await rt.wait(holder.id, timeout=10)).state is am.RunState.SUCCEEDED
+
+        clock.set(slot)
+        ran = await rt.wait(claimed.id, timeout=10)
+        assert ran.state is am.RunState.SUCCEEDED and ran.started_at == slot
+        assert gate.calls == [holder.id, claimed.id]
 
 
 async def test_the_overlap_policy_looks_at_the_runs_going_on_at_the_slot(

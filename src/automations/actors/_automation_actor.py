@@ -31,6 +31,7 @@ from ..model import (
     StopReason,
     Tombstone,
     Trigger,
+    WriterKeyBusy,
     to_ms,
 )
 from ..persistence import Adopted, PendingWrite, SaveAutomation
@@ -361,12 +362,49 @@ class AutomationActor:
         slot (`_slot_came`), as the runs going on then are what it looks at."""
         actor = self._new_run(automation, run, None, writer_key=None, claimed=True, epoch=epoch)
         self.claimed[run.id] = actor
-        self._slot_starts.add(to_ms(run.triggered_at), lambda: self._slot_came(actor))
+        self._slot_starts.add(
+            to_ms(run.triggered_at),
+            lambda: self._slot_came(actor),
+            lambda: self._slot_near(actor),
+        )
         self._spawn_run(actor)
+
+    def _slot_near(self, actor: RunActor) -> None:
+        """Called by the slot starts `AHEAD_MS` before the slot of a claimed run: when
+        nothing else of this automation is going, no run of it can end before the slot,
+        so the overlap policy says now what it would say then. The run is admitted now
+        and its `running` recorded as of the slot, and only its executor is left to
+        start when the slot comes."""
+        automation = self.automation
+        if automation is None or self.claimed.get(actor.id) is not actor:
+            return
+        if self.active or self.waiting or len(self.claimed) > 1:
+            return  # decided at the slot
+        admission = self._admission(automation)
+        if admission is None or admission[1]:
+            return
+        written = actor.admit_ahead(admission[0], actor.run.triggered_at)
+        if written is None:
+            return
+        del self.claimed[actor.id]
+        self.active[actor.id] = actor
+        written.add_done_callback(lambda done: self._admitted_ahead(actor, done))
+
+    def _admitted_ahead(self, actor: RunActor, written: PendingWrite) -> None:
+        """The writer key of another automation's run, or another process's, was busy
+        ahead of the slot: decide again at the slot, when that run may have ended."""
+        if not isinstance(written.error, WriterKeyBusy) or self.active.get(actor.id) is not actor:
+            return
+        if actor.take_back():
+            del self.active[actor.id]
+            self.claimed[actor.id] = actor
 
     def _slot_came(self, actor: RunActor) -> None:
         """Called by the slot starts, synchronously, as the slot of a claimed run comes."""
-        if self.claimed.get(actor.id) is not actor or actor.stopping:
+        if self.claimed.get(actor.id) is not actor:
+            actor.start()  # admitted ahead of the slot (or ended): its executor may start
+            return
+        if actor.stopping:
             return  # stopped meanwhile (deleted, shut down): it ends from `claimed`
         automation = self.automation
         admission = None if automation is None else self._admission(automation)

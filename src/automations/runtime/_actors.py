@@ -152,10 +152,10 @@ class ActorGroup(Generic[M]):
         `_FAIRNESS` messages the actor yields so a busy mailbox cannot starve others."""
         if handled and not handled % _FAIRNESS:
             await anyio.lowlevel.checkpoint()
-        try:
-            return ref.mailbox.get_nowait()
-        except anyio.WouldBlock:
-            return await ref.mailbox.get()
+        mailbox = ref.mailbox
+        if mailbox.empty():  # not `get_nowait`'s WouldBlock: it would live while we wait
+            return await mailbox.get()
+        return mailbox.get_nowait()
 
     async def stop(self, grace: float) -> None:
         """Close every mailbox, give actors `grace` seconds to drain, then cancel them."""
