@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
+import weakref
 
 import anyio
 import pytest
@@ -32,6 +34,29 @@ async def test_jobs_one_after_another_share_one_task() -> None:
             assert pool.tasks == 1
     assert done == [0, 1, 2, 3, 4]
     assert pool.tasks == 0  # closing the pool let the idle task end
+
+
+class _Payload:
+    """Something a job is handed, which must not outlive it."""
+
+
+async def test_an_idle_task_keeps_nothing_of_its_last_job() -> None:
+    async with anyio.create_task_group() as tg:
+        with TaskPool(tg, name="test") as pool:
+            payload = _Payload()
+            gone = weakref.ref(payload)
+            finished = anyio.Event()
+
+            async def job(payload: _Payload) -> None:
+                finished.set()
+
+            pool.start_soon(job, payload)
+            await finished.wait()
+            await anyio.wait_all_tasks_blocked()  # the task is idle, waiting for a job
+            del payload
+            gc.collect()
+            assert gone() is None
+            assert pool.tasks == 1
 
 
 async def test_a_context_variable_set_by_one_job_is_not_seen_by_the_next() -> None:

@@ -98,6 +98,7 @@ class TaskPool:
             while (job := worker.job) is not None:
                 worker.job = None
                 await _run(job)
+                job = None  # an idle task must not keep its last job's objects alive
                 if task is not None:
                     _forget_cancel_requests(task)
                 if self._closed or len(self._idle) >= self._keep_idle:
