@@ -125,6 +125,19 @@ async def test_with_nothing_else_going_a_run_is_running_ahead_of_its_slot_and_st
         assert ended.state is am.RunState.SUCCEEDED and stamps.at == [slot]
 
 
+async def test_a_process_late_for_the_slot_records_the_start_it_made(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    stamps = Stamps(clock)
+    async with _recorded_ahead(runtime_factory, clock, stamps) as (rt, _, slot, claimed):
+        await clock.wait_sleeper_until(slot - AHEAD)
+        late = slot + timedelta(seconds=5)  # stalled past the slot, within the window
+        clock.set(late)
+        ended = await rt.wait(claimed.id, timeout=10)
+        assert ended.state is am.RunState.SUCCEEDED
+        assert ended.started_at == late and stamps.at == [late]
+
+
 async def test_a_run_going_ahead_of_the_slot_but_over_by_it_does_not_skip_it(
     runtime_factory: OpenRuntime, clock: ManualClock
 ) -> None:

@@ -198,14 +198,16 @@ class RunActor:
 
     def admit_ahead(self, writer_key: str | None, slot: datetime) -> PendingWrite | None:
         """Admit a run recorded ahead of its slot before the slot comes: `running` is
-        submitted now, as of `slot`, and the executor starts when the owner `start()`s
-        the run at the slot. The owner watches the write: if the writer key is busy,
-        it can `take_back()` the admission. None when the run cannot start ahead."""
+        submitted now, as of `slot` (or now, if the process was late for it), and the
+        executor starts when the owner `start()`s the run at the slot. The owner watches
+        the write: if the writer key is busy, it can `take_back()` the admission. None
+        when the run cannot start ahead."""
         if self._outcome is not None or self._executor is None:
             return None
         self._writer_key = writer_key
         self._claimed = False
-        self._begun = begun = self._submit(RunState.RUNNING, {}, at=slot)
+        at = max(slot, self._services.now())
+        self._begun = begun = self._submit(RunState.RUNNING, {}, at=at)
         return begun[1]
 
     def take_back(self) -> bool:
