@@ -26,19 +26,17 @@ from ..model import (
     Kind,
     LeaseLost,
     NotFound,
-    Overlap,
     Run,
     StopReason,
     Tombstone,
     Trigger,
-    WriterKeyBusy,
-    to_ms,
 )
 from ..persistence import Adopted, PendingWrite, SaveAutomation
 from ..runtime import Reply
 from ..schedules import apply_patch, missed_slots, timeline_of, with_next_fires
 from ._derived import after_fire, after_terminal, may_start, next_run
 from ._fire_limit import Permit
+from ._going import GoingRuns
 from ._messages import (
     Adopt,
     AutomationMessage,
@@ -75,14 +73,11 @@ class AutomationActor:
         "_preloaded",
         "_route",
         "_services",
-        "_slot_starts",
         "_spawn_run",
         "_spawn_task",
-        "active",
         "automation",
-        "claimed",
         "id",
-        "waiting",
+        "runs",
     )
 
     def __init__(
@@ -101,15 +96,9 @@ class AutomationActor:
         self._spawn_run = spawn_run
         self._spawn_task = spawn_task
         self._route = route
-        self._slot_starts = slot_starts
         self.automation: Automation | None = preloaded
         self._preloaded = preloaded is not None
-        self.active: dict[str, RunActor] = {}
-        self.waiting: list[RunActor] = []
-        """Runs recorded as scheduled that start when the active ones end."""
-        self.claimed: dict[str, RunActor] = {}
-        """Runs recorded ahead of their slot, admitted when it comes (`_slot_came`);
-        a refused one stays here until its end is recorded."""
+        self.runs = GoingRuns(slot_starts)
         self._derived: PendingWrite | None = None
         """The last derived write submitted (they commit in order)."""
         self._permit: Permit | None = None
@@ -125,7 +114,7 @@ class AutomationActor:
         Keeping the actor of an automation that fires again within seconds saves a
         database read per fire; memory stays bounded by how many fire that soon.
         """
-        if self.active or self.waiting or self.claimed:
+        if self.runs:
             return False
         automation = self.automation
         if automation is None or automation.next_fire_at is None:
@@ -184,9 +173,7 @@ class AutomationActor:
     def _refresh(self, automation: Automation | None) -> None:
         """Another process changed the definition; deleting it cancels the runs here."""
         if automation is None:
-            for run in self._going():
-                run.request_stop(StopReason.CANCELLED)
-                run.start()
+            self.runs.stop_all(StopReason.CANCELLED)
             self.automation = None
         elif self.automation is None or automation.revision >= self.automation.revision:
             self.automation = automation
@@ -233,10 +220,7 @@ class AutomationActor:
         return changed
 
     async def _delete(self, current: Automation) -> Tombstone:
-        runs = self._going()
-        for run in runs:
-            run.request_stop(StopReason.CANCELLED)
-            run.start()
+        runs = self.runs.stop_all(StopReason.CANCELLED)
         for run in runs:
             await run.finished.wait()
         services = self._services
@@ -309,7 +293,7 @@ class AutomationActor:
             adopted=True,
             reopen=adopted.blocker,
         )
-        self.active[actor.id] = actor
+        self.runs.add(actor, wait=False)
         self._spawn_run(actor)
 
     async def _launch(
@@ -331,93 +315,18 @@ class AutomationActor:
     ) -> bool:
         """Start `run`, or have it wait, if the overlap policy lets it; False when it is
         to be skipped. Submits the run's first write without waiting."""
-        admission = self._admission(automation)
+        admission = self.runs.admission(automation)
         if admission is None:
             return False
         key, wait = admission
         self._start(automation, run, reply, writer_key=key, wait=wait, epoch=epoch)
         return True
 
-    def _admission(self, automation: Automation) -> tuple[str | None, bool] | None:
-        """How a run starting now goes by the overlap policy: the writer key it holds,
-        and whether it waits for the runs going on (which a superseding run stops).
-        None when it is to be skipped."""
-        policy = automation.overlap
-        key = automation.where.writer_key
-        if policy is Overlap.ALLOW:  # no need to look at the runs going on
-            return None, False
-        if not self._busy():
-            return key, False
-        if policy is Overlap.BUFFER_ONE and not self.waiting:
-            return key, True
-        if policy is Overlap.CANCEL_OTHER:
-            for other in [*self.active.values(), *self.waiting]:
-                other.request_stop(StopReason.SUPERSEDED)
-                other.start()
-            return key, True
-        return None
-
     def _claim(self, automation: Automation, run: Run, epoch: int | None) -> None:
-        """Record the run of a slot still to come; the overlap policy decides at the
-        slot (`_slot_came`), as the runs going on then are what it looks at."""
+        """Record the run of a slot still to come; it is admitted at its slot."""
         actor = self._new_run(automation, run, None, writer_key=None, claimed=True, epoch=epoch)
-        self.claimed[run.id] = actor
-        self._slot_starts.add(
-            to_ms(run.triggered_at),
-            lambda: self._slot_came(actor),
-            lambda: self._slot_near(actor),
-        )
+        self.runs.claim(actor, lambda: self.automation)
         self._spawn_run(actor)
-
-    def _slot_near(self, actor: RunActor) -> None:
-        """Called by the slot starts `AHEAD_MS` before the slot of a claimed run: when
-        nothing else of this automation is going, no run of it can end before the slot,
-        so the overlap policy says now what it would say then. The run is admitted now
-        and its `running` recorded as of the slot, and only its executor is left to
-        start when the slot comes."""
-        automation = self.automation
-        if automation is None or self.claimed.get(actor.id) is not actor:
-            return
-        if self.active or self.waiting or len(self.claimed) > 1:
-            return  # decided at the slot
-        admission = self._admission(automation)
-        if admission is None or admission[1]:
-            return
-        written = actor.admit_ahead(admission[0], actor.run.triggered_at)
-        if written is None:
-            return
-        del self.claimed[actor.id]
-        self.active[actor.id] = actor
-        written.add_done_callback(lambda done: self._admitted_ahead(actor, done))
-
-    def _admitted_ahead(self, actor: RunActor, written: PendingWrite) -> None:
-        """The writer key of another automation's run, or another process's, was busy
-        ahead of the slot: decide again at the slot, when that run may have ended."""
-        if not isinstance(written.error, WriterKeyBusy) or self.active.get(actor.id) is not actor:
-            return
-        if actor.take_back():
-            del self.active[actor.id]
-            self.claimed[actor.id] = actor
-
-    def _slot_came(self, actor: RunActor) -> None:
-        """Called by the slot starts, synchronously, as the slot of a claimed run comes."""
-        if self.claimed.get(actor.id) is not actor:
-            actor.start()  # admitted ahead of the slot (or ended): its executor may start
-            return
-        if actor.stopping:
-            return  # stopped meanwhile (deleted, shut down): it ends from `claimed`
-        automation = self.automation
-        admission = None if automation is None else self._admission(automation)
-        if admission is None:  # refused: it ends as skipped, from `claimed`
-            actor.request_stop(StopReason.PREVIOUS_RUN_AWAITING_INPUT)
-            return
-        del self.claimed[actor.id]
-        key, wait = admission
-        if wait:
-            self.waiting.append(actor)
-        else:
-            self.active[actor.id] = actor
-        actor.admit(key, wait=wait)
 
     async def _skip(self, run: Run, reply: Reply[Run] | None, epoch: int | None) -> None:
         if reply is not None:
@@ -425,13 +334,6 @@ class AutomationActor:
         else:
             with contextlib.suppress(AutomationError):  # a slot fired elsewhere, say
                 await record_skipped(self._services, run, epoch)
-
-    def _busy(self) -> bool:
-        # A run whose end is durable is over, even before its RunEnded is handled here.
-        return bool(self.waiting) or any(not run.ended for run in self.active.values())
-
-    def _going(self) -> list[RunActor]:
-        return [*self.active.values(), *self.waiting, *self.claimed.values()]
 
     # -- schedule -------------------------------------------------------------------
 
@@ -484,12 +386,12 @@ class AutomationActor:
         self._reschedule(current, after, launched, epoch)
 
     def _may_start(self, automation: Automation) -> bool:
-        return may_start(automation, len(self._going()))
+        return may_start(automation, len(self.runs))
 
     def _reschedule(
         self, current: Automation, after: datetime, launched: bool, epoch: int | None
     ) -> None:
-        going = len(self._going())
+        going = len(self.runs)
         self._save_derived(after_fire(current, after, launched=launched, going=going), epoch)
 
     def _start(
@@ -505,10 +407,7 @@ class AutomationActor:
         actor = self._new_run(
             automation, run, reply, writer_key=writer_key, deferred=wait, epoch=epoch
         )
-        if wait:
-            self.waiting.append(actor)
-        else:
-            self.active[run.id] = actor
+        self.runs.add(actor, wait=wait)
         self._spawn_run(actor)
 
     def _new_run(
@@ -545,23 +444,18 @@ class AutomationActor:
         self._route(self.id, RunEnded(actor.id, actor.run if actor.recorded else None))
 
     async def _run_ended(self, message: RunEnded) -> None:
-        self.active.pop(message.run_id, None)
-        self.claimed.pop(message.run_id, None)
-        self.waiting = [w for w in self.waiting if w.id != message.run_id]
+        self.runs.forget(message.run_id)
         run = message.run
         if run is not None and run.state.is_terminal:
             self._after_terminal(run)
-        if not self.active and self.waiting:
-            nxt = self.waiting.pop(0)
-            self.active[nxt.id] = nxt
-            nxt.start()
+        self.runs.start_waiting()
 
     def _after_terminal(self, run: Run) -> None:
         current = self.automation
         if current is None:
             return  # deleted: a finished run never revives it
         now = self._services.now()
-        self._save_derived(after_terminal(current, run, now=now, idle=not self.active))
+        self._save_derived(after_terminal(current, run, now=now, idle=not self.runs.active))
 
 
 async def _answer(reply: Reply[T], work: Awaitable[T]) -> None:

@@ -1,0 +1,146 @@
+"""The runs of one automation that are not over, and the overlap policy between them.
+
+A run is *active* (started, or starting), *waiting* (recorded `scheduled`, to start
+when the active ones end: `buffer_one`, `cancel_other`) or *claimed* (recorded ahead
+of its slot, admitted when the slot comes, see `SlotStarts`). The policy looks at
+them on the event loop, without awaiting, so a decision and the bookkeeping that
+follows it cannot be split by another message of the same automation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..model import Automation, Overlap, StopReason, WriterKeyBusy, to_ms
+from ..persistence import PendingWrite
+from ._run_actor import RunActor
+from ._slot_starts import SlotStarts
+
+__all__ = ["Admission", "GoingRuns"]
+
+Admission = tuple[str | None, bool]
+"""The writer key a run holds once it runs, and whether it waits for the runs going
+on (which a superseding run stops)."""
+
+
+class GoingRuns:
+    """Active, waiting and claimed runs of one automation."""
+
+    __slots__ = ("_slot_starts", "active", "claimed", "waiting")
+
+    def __init__(self, slot_starts: SlotStarts) -> None:
+        self._slot_starts = slot_starts
+        self.active: dict[str, RunActor] = {}
+        self.waiting: list[RunActor] = []
+        self.claimed: dict[str, RunActor] = {}
+        """A refused claimed run stays here until its end is recorded."""
+
+    def __len__(self) -> int:
+        return len(self.active) + len(self.waiting) + len(self.claimed)
+
+    def all(self) -> list[RunActor]:
+        return [*self.active.values(), *self.waiting, *self.claimed.values()]
+
+    def busy(self) -> bool:
+        """Whether a run starting now overlaps one going on. A run whose end is
+        submitted is over: writes commit in order, so the next one's start is
+        recorded after that end."""
+        return bool(self.waiting) or any(not run.ended for run in self.active.values())
+
+    def admission(self, automation: Automation) -> Admission | None:
+        """How a run starting now goes by the overlap policy; None when it is to be
+        skipped. Under `cancel_other` this stops the runs going on."""
+        policy = automation.overlap
+        key = automation.where.writer_key
+        if policy is Overlap.ALLOW:  # no need to look at the runs going on
+            return None, False
+        if not self.busy():
+            return key, False
+        if policy is Overlap.BUFFER_ONE and not self.waiting:
+            return key, True
+        if policy is Overlap.CANCEL_OTHER:
+            for other in [*self.active.values(), *self.waiting]:
+                other.request_stop(StopReason.SUPERSEDED)
+                other.start()
+            return key, True
+        return None
+
+    def add(self, actor: RunActor, *, wait: bool) -> None:
+        if wait:
+            self.waiting.append(actor)
+        else:
+            self.active[actor.id] = actor
+
+    def stop_all(self, reason: StopReason) -> list[RunActor]:
+        """Ask every run going on to stop; the runs asked."""
+        runs = self.all()
+        for run in runs:
+            run.request_stop(reason)
+            run.start()
+        return runs
+
+    def forget(self, run_id: str) -> None:
+        """A run ended: it is going no more."""
+        self.active.pop(run_id, None)
+        self.claimed.pop(run_id, None)
+        self.waiting = [w for w in self.waiting if w.id != run_id]
+
+    def start_waiting(self) -> None:
+        """Once no run is active, the first waiting one starts."""
+        if not self.active and self.waiting:
+            nxt = self.waiting.pop(0)
+            self.active[nxt.id] = nxt
+            nxt.start()
+
+    # -- runs recorded ahead of their slot ------------------------------------------
+
+    def claim(self, actor: RunActor, definition: Callable[[], Automation | None]) -> None:
+        """Hold a run recorded ahead of its slot; the overlap policy decides at the slot
+        (or `AHEAD_MS` before it), against `definition()` as it is then."""
+        self.claimed[actor.id] = actor
+        self._slot_starts.add(
+            to_ms(actor.run.triggered_at),
+            lambda: self._slot_came(actor, definition()),
+            lambda: self._slot_near(actor, definition()),
+        )
+
+    def _slot_near(self, actor: RunActor, automation: Automation | None) -> None:
+        """Shortly before the slot: when nothing else of the automation is going, no
+        run of it can end before the slot, so the policy says now what it would say
+        then. The run is admitted and its `running` recorded as of the slot, and only
+        its executor is left to start when the slot comes."""
+        if automation is None or self.claimed.get(actor.id) is not actor or len(self) > 1:
+            return  # gone, or decided at the slot
+        admission = self.admission(automation)
+        if admission is None or admission[1]:
+            return
+        written = actor.admit_ahead(admission[0], actor.run.triggered_at)
+        if written is None:
+            return
+        del self.claimed[actor.id]
+        self.active[actor.id] = actor
+        written.add_done_callback(lambda done: self._admitted_ahead(actor, done))
+
+    def _admitted_ahead(self, actor: RunActor, written: PendingWrite) -> None:
+        """The writer key of another automation's run, or another process's, was busy
+        ahead of the slot: decide again at the slot, when that run may have ended."""
+        if not isinstance(written.error, WriterKeyBusy) or self.active.get(actor.id) is not actor:
+            return
+        if actor.take_back():
+            del self.active[actor.id]
+            self.claimed[actor.id] = actor
+
+    def _slot_came(self, actor: RunActor, automation: Automation | None) -> None:
+        if self.claimed.get(actor.id) is not actor:
+            actor.start()  # admitted ahead of the slot (or ended): its executor may start
+            return
+        if actor.stopping:
+            return  # stopped meanwhile (deleted, shut down): it ends from `claimed`
+        admission = None if automation is None else self.admission(automation)
+        if admission is None:  # refused: it ends as skipped, from `claimed`
+            actor.request_stop(StopReason.PREVIOUS_RUN_AWAITING_INPUT)
+            return
+        del self.claimed[actor.id]
+        key, wait = admission
+        self.add(actor, wait=wait)
+        actor.admit(key, wait=wait)
