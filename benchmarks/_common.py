@@ -7,7 +7,10 @@ import math
 import os
 import platform
 import resource
+import statistics
 import sys
+import tempfile
+import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -15,7 +18,15 @@ import apsw
 
 import automations as am
 
-__all__ = ["emit", "environment", "latency", "manual_automation", "peak_rss_mb", "percentile"]
+__all__ = [
+    "disk_commit_us",
+    "emit",
+    "environment",
+    "latency",
+    "manual_automation",
+    "peak_rss_mb",
+    "percentile",
+]
 
 
 def environment() -> dict[str, Any]:
@@ -27,6 +38,33 @@ def environment() -> dict[str, Any]:
             versions[package] = None
     versions["sqlite"] = apsw.sqlite_lib_version()
     return {"versions": versions, "cpu_count": os.cpu_count(), "platform": platform.platform()}
+
+
+def disk_commit_us(directory: str, commits: int = 200) -> dict[str, float]:
+    """What one durable commit of one small row costs on this disk now (WAL, fsync).
+
+    The disk's speed changes by the hour on a shared machine, and every durable
+    write waits for it: a line that carries this figure can be read against it.
+    """
+    with tempfile.TemporaryDirectory(dir=directory) as scratch:
+        connection = apsw.Connection(os.path.join(scratch, "calibrate.db"))
+        try:
+            connection.execute("PRAGMA journal_mode = WAL").fetchall()
+            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
+            took = []
+            for measured in (False, True):  # the first round grows the WAL file
+                for _ in range(commits):
+                    started = time.perf_counter()
+                    with connection:
+                        connection.execute("INSERT INTO t (body) VALUES (?)", (bytes(500),))
+                    if measured:
+                        took.append((time.perf_counter() - started) * 1e6)
+                # As in a long-lived database: the WAL is written over, not extended.
+                connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+        finally:
+            connection.close()
+    return {"p50": round(statistics.median(took), 1), "mean": round(statistics.fmean(took), 1)}
 
 
 def peak_rss_mb() -> float:

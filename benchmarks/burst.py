@@ -22,7 +22,7 @@ import anyio
 import automations as am
 from automations.api import open_runtime
 
-from ._common import environment, latency, manual_automation
+from ._common import disk_commit_us, environment, latency, manual_automation
 
 
 async def _noop(ctx: am.RunContext) -> None:
@@ -33,6 +33,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     n, concurrency = args.n, min(args.concurrency, args.n)
     with tempfile.TemporaryDirectory(prefix="automations-burst-") as directory:
         path = os.path.join(directory, "burst.db")
+        disk = disk_commit_us(directory)
         async with open_runtime(
             path, executors={"default": _noop}, durability=args.durability, project="bench"
         ) as rt:
@@ -90,6 +91,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "add_phase_s": round(t_added - t0, 3),
         "e2e_latency_ms": latency(latencies),
         "transitions_per_commit": round(3 * completed / max(1, commits), 1),
+        "disk_commit_us": disk,
         "ok": completed == n and outcomes.get("succeeded") == n,
     } | environment()
 

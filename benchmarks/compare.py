@@ -25,7 +25,7 @@ from typing import Any
 
 from ._common import environment
 
-__all__ = ["METRICS", "Metric", "add_arguments", "ratio", "run", "table"]
+__all__ = ["METRICS", "Metric", "add_arguments", "disk_p50", "ratio", "run", "table"]
 
 ROOT = Path(__file__).resolve().parents[1]
 _DEFAULT_PEER = ROOT.parent / "shared" / "peers" / "apscheduler"
@@ -92,6 +92,13 @@ def table(ours: dict[str, list[dict[str, Any]]], peer: dict[str, list[dict[str, 
         target = f">= {metric.target:g}x" if metric.target else ""
         rows.append(f"| {metric.label} | {_fmt(a)} | {_fmt(b)} | {_fmt_ratio(r)} | {target} |")
     return "\n".join(rows)
+
+
+def disk_p50(ours: dict[str, list[dict[str, Any]]]) -> float | None:
+    """The median cost of one bare durable commit measured beside our runs, in µs:
+    what the disk was like while they ran."""
+    lines = [line for lines in ours.values() for line in lines]
+    return _median(lines, ("disk_commit_us", "p50"))
 
 
 def _fmt(value: float | None) -> str:
@@ -191,7 +198,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ours[workload].append(ours_runner(workload, scratch))
                 if peer_runner is not None:
                     peer[workload].append(peer_runner(workload, scratch))
+    disk = disk_p50(ours)
     markdown = table(ours, peer)
+    if disk is not None:
+        markdown += f"\n\nOne bare durable commit on this disk meanwhile: {disk:,.0f} µs (p50)."
     print(markdown, file=sys.stderr if args.smoke else sys.stdout)
     summary = {
         m.label: {
@@ -216,6 +226,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "register_n": {"peer": args.register_n, "ours": args.register_n * args.register_scale},
         },
         "medians": summary,
+        "disk_commit_us_p50": disk,
         "runs": {"ours": ours, "peer": peer},
         "ok": all(line.get("ok") for lines in ours.values() for line in lines),
     } | environment()

@@ -24,7 +24,7 @@ import anyio
 
 import automations as am
 
-from ._common import environment, peak_rss_mb
+from ._common import disk_commit_us, environment, peak_rss_mb
 
 SCOPE = {"project": "bench", "directory": "/bench"}
 
@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     one_by_one = min(args.one_by_one, args.n)
     with tempfile.TemporaryDirectory(prefix="automations-register-") as directory:
         path = os.path.join(directory, "register.db")
+        disk = disk_commit_us(directory)
         add = anyio.run(_add, path, args.n, one_by_one, args.batch)
         size = os.path.getsize(path)
         cold = _cold_start(path)
@@ -127,6 +128,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "durability": "full",
         "cron": "*/5 * * * *",
         "timezone": "Europe/Berlin",
+        "disk_commit_us": disk,
         "add": add,
         "db_bytes": size,
         "cold_start": cold,

@@ -35,6 +35,7 @@ def test_burst_benchmark_prints_one_json_line() -> None:
     assert line["completed"] == line["n"] == 50
     assert line["outcomes"] == {"succeeded": 50}
     assert line["jobs_per_s"] > 0 and line["e2e_latency_ms"]["p99"] >= line["e2e_latency_ms"]["p50"]
+    assert line["disk_commit_us"]["p50"] > 0
 
 
 def test_journal_benchmark_prints_one_json_line() -> None:
@@ -71,6 +72,7 @@ def test_register_benchmark_prints_one_json_line() -> None:
     assert line["add"]["schedules_per_s"] == line["add"]["one_by_one_per_s"] > 0
     assert line["cold_start"]["ready_s"] > 0 and line["cold_start"]["peak_rss_mb"] > 0
     assert line["durability"] == "full"
+    assert line["disk_commit_us"]["p50"] > 0 and line["disk_commit_us"]["mean"] > 0
 
 
 def test_blockers_benchmark_measures_in_process_and_from_a_client() -> None:
@@ -93,6 +95,7 @@ def test_compare_runs_our_side_of_every_shared_workload() -> None:
     assert sorted(line["runs"]["ours"]) == ["burst", "interval", "register"]
     assert line["medians"]["burst: jobs/s"]["ours"] > 0
     assert line["medians"]["burst: jobs/s"]["peer"] is None  # the peer is not installed in CI
+    assert line["disk_commit_us_p50"] > 0
 
 
 def test_compare_ratios_say_how_many_times_better() -> None:
