@@ -85,6 +85,21 @@ async def _just_ahead(clock: ManualClock, slot: datetime) -> None:
     await clock.wait_sleeper_until(slot)  # the alarm, now for the slot itself
 
 
+async def _runs_at_its_slot_after(
+    rt: Runtime, clock: ManualClock, gate: Gate, first: am.Run, claimed: am.Run, slot: datetime
+) -> None:
+    """`claimed`, still scheduled, was not admitted ahead because of `first`, which
+    ends before the slot: the claimed run then starts at its slot all the same."""
+    assert (await rt.get_run(claimed.id)).state is am.RunState.SCHEDULED
+    gate.release.set()
+    assert (await rt.wait(first.id, timeout=10)).state is am.RunState.SUCCEEDED
+
+    clock.set(slot)
+    ran = await rt.wait(claimed.id, timeout=10)
+    assert ran.state is am.RunState.SUCCEEDED and ran.started_at == slot
+    assert gate.calls == [first.id, claimed.id]
+
+
 async def _run_event(rt: Runtime, run_id: str, state: am.RunState) -> am.Run:
     """The run as its event in `state` publishes it."""
     with anyio.fail_after(10):
@@ -147,15 +162,8 @@ async def test_a_run_going_ahead_of_the_slot_but_over_by_it_does_not_skip_it(
         claimed = await _claim(rt, clock, a, slot)
         manual = await rt.run_now(a.id)
         await gate.wait_calls(1)
-        await _just_ahead(clock, slot)
-        assert (await rt.get_run(claimed.id)).state is am.RunState.SCHEDULED  # left for the slot
-        gate.release.set()
-        assert (await rt.wait(manual.id, timeout=10)).state is am.RunState.SUCCEEDED
-
-        clock.set(slot)
-        ran = await rt.wait(claimed.id, timeout=10)
-        assert ran.state is am.RunState.SUCCEEDED and ran.started_at == slot
-        assert gate.calls == [manual.id, claimed.id]
+        await _just_ahead(clock, slot)  # left for the slot
+        await _runs_at_its_slot_after(rt, clock, gate, manual, claimed, slot)
 
 
 async def test_a_writer_key_busy_ahead_of_the_slot_is_looked_at_again_at_the_slot(
@@ -170,14 +178,7 @@ async def test_a_writer_key_busy_ahead_of_the_slot_is_looked_at_again_at_the_slo
         claimed = await _claim(rt, clock, a, slot)
         await _just_ahead(clock, slot)  # `running` refused: the key is held
         await rt.create(new(title="Written after the refusal, so it was handled"))
-        assert (await rt.get_run(claimed.id)).state is am.RunState.SCHEDULED
-        gate.release.set()
-        assert (await rt.wait(holder.id, timeout=10)).state is am.RunState.SUCCEEDED
-
-        clock.set(slot)
-        ran = await rt.wait(claimed.id, timeout=10)
-        assert ran.state is am.RunState.SUCCEEDED and ran.started_at == slot
-        assert gate.calls == [holder.id, claimed.id]
+        await _runs_at_its_slot_after(rt, clock, gate, holder, claimed, slot)
 
 
 async def test_the_overlap_policy_looks_at_the_runs_going_on_at_the_slot(
