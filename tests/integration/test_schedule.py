@@ -312,3 +312,23 @@ async def test_the_actor_of_an_automation_about_to_fire_is_warmed_before_its_slo
         clock.set(slot)
         (run,) = await _ended_runs(rt, a.id, 1)
         assert run.triggered_at == slot
+
+
+async def test_a_clock_set_back_fires_no_slot_twice_and_goes_on_when_it_catches_up(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    async with runtime_factory() as rt:
+        a = await rt.create(new(schedule=am.Cron("*/5 * * * *"), timezone="UTC"))
+        slots = list(a.next_fires[:4])
+        for k, slot in enumerate(slots[:3], start=1):
+            await _advance_to(clock, slot)
+            await _ended_runs(rt, a.id, k)
+        await _advance_to(clock, slots[0] - timedelta(minutes=1))  # the clock steps back
+        await _advance_to(clock, slots[2])  # the fired slots come round again: nothing fires
+        await clock.wait_sleepers(1)
+        assert len((await rt.runs(a.id)).items) == 3
+        await _advance_to(clock, slots[3])
+        runs = await _ended_runs(rt, a.id, 4)
+        assert len((await rt.runs(a.id)).items) == 4  # no missed record either
+    assert [r.triggered_at for r in runs] == slots
+    assert all(r.state is am.RunState.SUCCEEDED and r.started_at == r.triggered_at for r in runs)
