@@ -59,9 +59,7 @@ class GoingRuns:
         if policy is Overlap.BUFFER_ONE and not self.waiting:
             return key, True
         if policy is Overlap.CANCEL_OTHER:
-            for other in [*self.active.values(), *self.waiting]:
-                other.request_stop(StopReason.SUPERSEDED)
-                other.start()
+            _stop([*self.active.values(), *self.waiting], StopReason.SUPERSEDED)
             return key, True
         return None
 
@@ -73,11 +71,7 @@ class GoingRuns:
 
     def stop_all(self, reason: StopReason) -> list[RunActor]:
         """Ask every run going on to stop; the runs asked."""
-        runs = self.all()
-        for run in runs:
-            run.request_stop(reason)
-            run.start()
-        return runs
+        return _stop(self.all(), reason)
 
     def forget(self, run_id: str) -> None:
         """A run ended: it is going no more."""
@@ -118,7 +112,7 @@ class GoingRuns:
         if written is None:
             return
         del self.claimed[actor.id]
-        self.active[actor.id] = actor
+        self.add(actor, wait=False)
         written.add_done_callback(lambda done: self._admitted_ahead(actor, done))
 
     def _admitted_ahead(self, actor: RunActor, written: PendingWrite) -> None:
@@ -144,3 +138,11 @@ class GoingRuns:
         key, wait = admission
         self.add(actor, wait=wait)
         actor.admit(key, wait=wait)
+
+
+def _stop(runs: list[RunActor], reason: StopReason) -> list[RunActor]:
+    """Decide `reason` for each run and let a deferred one go on to record it."""
+    for run in runs:
+        run.request_stop(reason)
+        run.start()
+    return runs
