@@ -11,7 +11,7 @@ from typing import cast
 import anyio
 import pytest
 
-from automations.actors._slot_starts import AHEAD_MS, SlotStarts
+from automations.actors._slot_starts import SlotStarts
 from automations.model import to_ms
 from automations.persistence import Store
 from automations.testing import ManualClock
@@ -69,30 +69,6 @@ async def test_the_runs_of_a_slot_begin_in_one_block_when_it_comes() -> None:
         await later.wait()
         assert store.blocks == [["b", "a"], ["later"]]
         assert clock.sleepers == 0  # nothing waits: the alarm is not on the clock
-        tg.cancel_scope.cancel()
-
-
-async def test_a_run_s_ahead_callback_comes_ahead_of_its_slot_in_a_block_of_its_own() -> None:
-    clock, store = ManualClock(T0), Together()
-    starts = SlotStarts(cast(Store, store), clock)
-    slot = T0 + timedelta(seconds=10)
-    ahead = slot - timedelta(milliseconds=AHEAD_MS)
-    came = anyio.Event()
-
-    def came_at_slot() -> None:
-        store.came("came")
-        came.set()
-
-    starts.add(to_ms(slot), came_at_slot, lambda: store.came("ahead"))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(starts.run)
-        await clock.wait_sleeper_until(ahead)
-        clock.set(ahead)
-        await clock.wait_sleeper_until(slot)
-        assert store.blocks == [["ahead"]]
-        clock.set(slot)
-        await came.wait()
-        assert store.blocks == [["ahead"], ["came"]]
         tg.cancel_scope.cancel()
 
 

@@ -1,5 +1,5 @@
-"""A slot's run is recorded `CLAIM_MS` ahead of it and starts at it; with nothing
-else of its automation going, it is `running` `AHEAD_MS` ahead, as of the slot."""
+"""A slot's run is recorded `CLAIM_MS` ahead of it, still `scheduled`, and is
+`running` from its slot on, never before it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 import automations as am
-from automations.actors._slot_starts import AHEAD_MS, CLAIM_MS
+from automations.actors._slot_starts import CLAIM_MS
 from automations.api import Runtime
 from automations.testing import ManualClock
 
@@ -21,7 +21,6 @@ from .conftest import Gate, OpenRuntime, definition_where, every, new
 pytestmark = pytest.mark.anyio
 
 CLAIM = timedelta(milliseconds=CLAIM_MS)
-AHEAD = timedelta(milliseconds=AHEAD_MS)
 
 
 class Stamps:
@@ -74,41 +73,8 @@ async def _recorded_ahead(
 
 
 async def _reach(clock: ManualClock, slot: datetime) -> None:
-    await clock.wait_sleeper_until(slot - AHEAD)  # the alarm of the slot's runs
+    await clock.wait_sleeper_until(slot)  # the alarm of the slot's runs
     clock.set(slot)
-
-
-async def _just_ahead(clock: ManualClock, slot: datetime) -> None:
-    """Move the clock to where the slot's runs may be admitted, and past that moment."""
-    await clock.wait_sleeper_until(slot - AHEAD)
-    clock.set(slot - AHEAD)
-    await clock.wait_sleeper_until(slot)  # the alarm, now for the slot itself
-
-
-async def _runs_at_its_slot_after(
-    rt: Runtime, clock: ManualClock, gate: Gate, first: am.Run, claimed: am.Run, slot: datetime
-) -> None:
-    """`claimed`, still scheduled, was not admitted ahead because of `first`, which
-    ends before the slot: the claimed run then starts at its slot all the same."""
-    assert (await rt.get_run(claimed.id)).state is am.RunState.SCHEDULED
-    gate.release.set()
-    assert (await rt.wait(first.id, timeout=10)).state is am.RunState.SUCCEEDED
-
-    clock.set(slot)
-    ran = await rt.wait(claimed.id, timeout=10)
-    assert ran.state is am.RunState.SUCCEEDED and ran.started_at == slot
-    assert gate.calls == [first.id, claimed.id]
-
-
-async def _run_event(rt: Runtime, run_id: str, state: am.RunState) -> am.Run:
-    """The run as its event in `state` publishes it."""
-    with anyio.fail_after(10):
-        async with rt.events(0) as events:
-            async for event in events:
-                run = event.run if isinstance(event, am.RunUpdated) else None
-                if run is not None and run.id == run_id and run.state is state:
-                    return run
-    raise AssertionError("the event stream ended")
 
 
 async def test_a_slot_s_run_is_recorded_ahead_of_it_and_starts_at_it(
@@ -126,18 +92,28 @@ async def test_a_slot_s_run_is_recorded_ahead_of_it_and_starts_at_it(
         assert stamps.at == [slot]
 
 
-async def test_with_nothing_else_going_a_run_is_running_ahead_of_its_slot_and_starts_at_it(
+async def test_running_is_never_recorded_before_the_slot(
     runtime_factory: OpenRuntime, clock: ManualClock
 ) -> None:
     stamps = Stamps(clock)
     async with _recorded_ahead(runtime_factory, clock, stamps) as (rt, _, slot, claimed):
-        await _just_ahead(clock, slot)
-        running = await _run_event(rt, claimed.id, am.RunState.RUNNING)
-        assert running.started_at == slot and stamps.at == []  # durable, not started
-
-        clock.set(slot)
-        ended = await rt.wait(claimed.id, timeout=10)
-        assert ended.state is am.RunState.SUCCEEDED and stamps.at == [slot]
+        seen: list[am.Run] = []
+        async with rt.events(0) as events:
+            await clock.wait_sleeper_until(slot)
+            clock.set(slot - timedelta(milliseconds=1))  # the last instant before the slot
+            await clock.wait_sleeper_until(slot)  # the alarm, still waiting for the slot
+            await rt.create(new(title="Written after that instant, so it was handled"))
+            assert (await rt.get_run(claimed.id)).state is am.RunState.SCHEDULED
+            clock.set(slot)
+            with anyio.fail_after(10):
+                async for event in events:
+                    if isinstance(event, am.RunUpdated) and event.run.id == claimed.id:
+                        seen.append(event.run)
+                        if event.run.state.is_terminal:
+                            break
+        running = [run for run in seen if run.state is am.RunState.RUNNING]
+        assert [run.started_at for run in running] == [slot]
+        assert stamps.at == [slot]
 
 
 async def test_a_process_late_for_the_slot_records_the_start_it_made(
@@ -145,40 +121,12 @@ async def test_a_process_late_for_the_slot_records_the_start_it_made(
 ) -> None:
     stamps = Stamps(clock)
     async with _recorded_ahead(runtime_factory, clock, stamps) as (rt, _, slot, claimed):
-        await clock.wait_sleeper_until(slot - AHEAD)
+        await clock.wait_sleeper_until(slot)
         late = slot + timedelta(seconds=5)  # stalled past the slot, within the window
         clock.set(late)
         ended = await rt.wait(claimed.id, timeout=10)
         assert ended.state is am.RunState.SUCCEEDED
         assert ended.started_at == late and stamps.at == [late]
-
-
-async def test_a_run_going_ahead_of_the_slot_but_over_by_it_does_not_skip_it(
-    runtime_factory: OpenRuntime, clock: ManualClock
-) -> None:
-    gate = Gate()
-    async with runtime_factory({"default": gate}) as rt:
-        a, slot = await _every_minute(rt)
-        claimed = await _claim(rt, clock, a, slot)
-        manual = await rt.run_now(a.id)
-        await gate.wait_calls(1)
-        await _just_ahead(clock, slot)  # left for the slot
-        await _runs_at_its_slot_after(rt, clock, gate, manual, claimed, slot)
-
-
-async def test_a_writer_key_busy_ahead_of_the_slot_is_looked_at_again_at_the_slot(
-    runtime_factory: OpenRuntime, clock: ManualClock
-) -> None:
-    gate = Gate()
-    async with runtime_factory({"default": gate}) as rt:
-        a, slot = await _every_minute(rt)
-        other = await rt.create(new(title="Same project, same writer key"))
-        holder = await rt.run_now(other.id)
-        await gate.wait_calls(1)
-        claimed = await _claim(rt, clock, a, slot)
-        await _just_ahead(clock, slot)  # `running` refused: the key is held
-        await rt.create(new(title="Written after the refusal, so it was handled"))
-        await _runs_at_its_slot_after(rt, clock, gate, holder, claimed, slot)
 
 
 async def test_the_overlap_policy_looks_at_the_runs_going_on_at_the_slot(
@@ -227,6 +175,22 @@ async def test_deleting_the_automation_before_the_slot_cancels_its_recorded_run(
             am.RunState.STOPPED,
             am.StopReason.CANCELLED,
         )
+        assert stamps.at == []
+
+
+async def test_pausing_the_automation_before_the_slot_takes_its_recorded_run_back(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    stamps = Stamps(clock)
+    async with _recorded_ahead(runtime_factory, clock, stamps) as (rt, a, slot, claimed):
+        await rt.pause(a.id)
+        cancelled = await rt.wait(claimed.id, timeout=10)
+        assert (cancelled.state, cancelled.stop_reason) == (
+            am.RunState.STOPPED,
+            am.StopReason.CANCELLED,
+        )
+        clock.set(slot + timedelta(seconds=1))
+        await rt.create(new(title="Written after the slot passed, so it was handled"))
         assert stamps.at == []
 
 

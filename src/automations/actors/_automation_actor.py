@@ -177,6 +177,8 @@ class AutomationActor:
             self.automation = None
         elif self.automation is None or automation.revision >= self.automation.revision:
             self.automation = automation
+            if automation.paused:
+                self.runs.stop_claimed(StopReason.CANCELLED)
 
     async def _update_fresh(self, message: Update) -> Automation:
         """Apply an update; if another process changed the definition meanwhile, read it
@@ -217,6 +219,8 @@ class AutomationActor:
             services.scope, changed, expected_revision=current.revision
         )
         self.automation = changed
+        if changed.paused:  # a run recorded ahead of its slot is taken back
+            self.runs.stop_claimed(StopReason.CANCELLED)
         return changed
 
     async def _delete(self, current: Automation) -> Tombstone:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..model import Automation, Overlap, StopReason, WriterKeyBusy, to_ms
-from ..persistence import PendingWrite
+from ..model import Automation, Overlap, StopReason, to_ms
 from ._run_actor import RunActor
 from ._slot_starts import SlotStarts
 
@@ -73,6 +72,10 @@ class GoingRuns:
         """Ask every run going on to stop; the runs asked."""
         return _stop(self.all(), reason)
 
+    def stop_claimed(self, reason: StopReason) -> list[RunActor]:
+        """Ask the runs recorded ahead of their slot to stop (the automation was paused)."""
+        return _stop(list(self.claimed.values()), reason)
+
     def forget(self, run_id: str) -> None:
         """A run ended: it is going no more."""
         self.active.pop(run_id, None)
@@ -89,47 +92,16 @@ class GoingRuns:
     # -- runs recorded ahead of their slot ------------------------------------------
 
     def claim(self, actor: RunActor, definition: Callable[[], Automation | None]) -> None:
-        """Hold a run recorded ahead of its slot; the overlap policy decides at the slot
-        (or `AHEAD_MS` before it), against `definition()` as it is then."""
+        """Hold a run recorded ahead of its slot; the overlap policy decides at the slot,
+        against `definition()` as it is then."""
         self.claimed[actor.id] = actor
         self._slot_starts.add(
-            to_ms(actor.run.triggered_at),
-            lambda: self._slot_came(actor, definition()),
-            lambda: self._slot_near(actor, definition()),
+            to_ms(actor.run.triggered_at), lambda: self._slot_came(actor, definition())
         )
 
-    def _slot_near(self, actor: RunActor, automation: Automation | None) -> None:
-        """Shortly before the slot: when nothing else of the automation is going, no
-        run of it can end before the slot, so the policy says now what it would say
-        then. The run is admitted and its `running` recorded as of the slot, and only
-        its executor is left to start when the slot comes."""
-        if automation is None or self.claimed.get(actor.id) is not actor or len(self) > 1:
-            return  # gone, or decided at the slot
-        admission = self.admission(automation)
-        if admission is None or admission[1]:
-            return
-        written = actor.admit_ahead(admission[0], actor.run.triggered_at)
-        if written is None:
-            return
-        del self.claimed[actor.id]
-        self.add(actor, wait=False)
-        written.add_done_callback(lambda done: self._admitted_ahead(actor, done))
-
-    def _admitted_ahead(self, actor: RunActor, written: PendingWrite) -> None:
-        """The writer key of another automation's run, or another process's, was busy
-        ahead of the slot: decide again at the slot, when that run may have ended."""
-        if not isinstance(written.error, WriterKeyBusy) or self.active.get(actor.id) is not actor:
-            return
-        if actor.take_back():
-            del self.active[actor.id]
-            self.claimed[actor.id] = actor
-
     def _slot_came(self, actor: RunActor, automation: Automation | None) -> None:
-        if self.claimed.get(actor.id) is not actor:
-            actor.start()  # admitted ahead of the slot (or ended): its executor may start
-            return
-        if actor.stopping:
-            return  # stopped meanwhile (deleted, shut down): it ends from `claimed`
+        if self.claimed.get(actor.id) is not actor or actor.stopping:
+            return  # ended, or stopped meanwhile (deleted, shut down): it ends from `claimed`
         admission = None if automation is None else self.admission(automation)
         if admission is None:  # refused: it ends as skipped, from `claimed`
             actor.request_stop(StopReason.PREVIOUS_RUN_AWAITING_INPUT)

@@ -196,33 +196,6 @@ class RunActor:
         else:
             self.start()
 
-    def admit_ahead(self, writer_key: str | None, slot: datetime) -> PendingWrite | None:
-        """Admit a run recorded ahead of its slot before the slot comes: `running` is
-        submitted now, as of `slot` (or now, if the process was late for it), and the
-        executor starts when the owner `start()`s the run at the slot. The owner watches
-        the write: if the writer key is busy, it can `take_back()` the admission. None
-        when the run cannot start ahead."""
-        if self._outcome is not None or self._executor is None:
-            return None
-        self._writer_key = writer_key
-        self._claimed = False
-        at = max(slot, self._services.now())
-        self._begun = begun = self._submit(RunState.RUNNING, {}, at=at)
-        return begun[1]
-
-    def take_back(self) -> bool:
-        """Undo `admit_ahead` whose `running` was refused before the slot: the run is
-        still `scheduled`, claimed, to be admitted again when its slot comes. False
-        when it is too late (the run was stopped, or its slot came)."""
-        assert self._go is not None
-        if self._begun is None or self._go.is_set():
-            return False
-        self._begun = None
-        self._writer_key = None
-        self._claimed = True
-        self._written_now()
-        return True
-
     def request_stop(self, reason: StopReason, *, shutdown: bool = False) -> bool:
         """Stop the run with `reason`; False when its end was already decided."""
         accepted = self._decide(RunState.STOPPED, {"stop_reason": reason})

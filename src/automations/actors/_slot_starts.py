@@ -5,10 +5,7 @@ slot comes, its run is durably `scheduled` and the automation's next fire has mo
 on. What is left is to admit the runs due then, record them `running` and start
 their executors. One alarm does it for all of them, in one transaction: a slot shared
 by hundreds of automations costs one wake-up and one commit, not one of each per run.
-
-Where nothing else of its automation is going, a run can even be admitted, and its
-`running` recorded as of the slot, `AHEAD_MS` before it (the `ahead` callbacks): at
-the slot itself only the executors are left to start.
+`running` is recorded at the slot, never before it.
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ from ..model import from_ms, to_ms
 from ..persistence import Store
 from ..runtime import Clock, sleep_until_or
 
-__all__ = ["AHEAD_MS", "CLAIM_MS", "SlotStarts"]
+__all__ = ["CLAIM_MS", "SlotStarts"]
 
 log = logging.getLogger("automations.actors")
 
@@ -32,11 +29,6 @@ CLAIM_MS = 500
 """How long before its slot a scheduled run is recorded: long enough for the record
 of a busy slot to be durable by then, short because the run belongs to its slot from
 then on (a pause or an edit after it does not take the run back)."""
-
-AHEAD_MS = 100
-"""How long before its slot a run can be admitted and its `running` recorded: long
-enough for a slot of a thousand runs to be durably `running` by then, short because
-the overlap policy decides that much early for the runs that start at the slot."""
 
 
 class SlotStarts:
@@ -50,19 +42,11 @@ class SlotStarts:
         self._target: int | None = None
         self._changed: anyio.Event | None = None
 
-    def add(
-        self, slot_ms: int, came: Callable[[], None], ahead: Callable[[], None] | None = None
-    ) -> None:
-        """Call `came()` when the slot comes, and `ahead()` `AHEAD_MS` before it; they
-        may submit writes, never await them."""
-        if ahead is not None:
-            self._push(slot_ms - AHEAD_MS, ahead)
-        self._push(slot_ms, came)
-
-    def _push(self, at_ms: int, callback: Callable[[], None]) -> None:
-        heapq.heappush(self._heap, (at_ms, next(self._order), callback))
+    def add(self, slot_ms: int, came: Callable[[], None]) -> None:
+        """Call `came()` when the slot comes; it may submit writes, never await them."""
+        heapq.heappush(self._heap, (slot_ms, next(self._order), came))
         changed = self._changed
-        if changed is not None and (self._target is None or at_ms < self._target):
+        if changed is not None and (self._target is None or slot_ms < self._target):
             changed.set()
 
     async def run(self) -> None:
