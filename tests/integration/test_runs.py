@@ -384,7 +384,7 @@ class _Pragma:
 
 
 async def test_a_full_disk_fails_run_now_clearly_and_the_runtime_recovers(
-    runtime_factory: OpenRuntime,
+    runtime_factory: OpenRuntime, clock: ManualClock
 ) -> None:
     async with runtime_factory() as rt:
         a = await rt.create(new())
@@ -403,7 +403,9 @@ async def test_a_full_disk_fails_run_now_clearly_and_the_runtime_recovers(
         assert all("is full; free some space and retry" in e for e in errors)
         assert (await rt.get(a.id)).id == a.id  # reads go on
         await store.write(_Pragma("PRAGMA max_page_count = 1073741823"))  # space is back
-        # Runs whose end could not be written record it now; none is left active.
+        # Runs whose end could not be written record it at their next retry, on the
+        # runtime's clock; none is left active.
+        clock.advance(5)  # the longest wait between retries
         for earlier in (await rt.runs(a.id, limit=500)).items:
             assert (await rt.wait(earlier.id, timeout=30)).state.is_terminal
         run = await rt.wait((await rt.run_now(a.id)).id, timeout=10)

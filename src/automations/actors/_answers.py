@@ -1,61 +1,57 @@
 """The answers a run waits for: delivered once each, matched to the open blocker.
 
 Answers are stored durably before they get here (`Runtime.answer`); this is only the
-hand-over to the executor's waiting `ask`, and it never blocks the deliverer.
+hand-over to the executor's waiting `ask`, and it never blocks the deliverer. Memory is
+bounded: a run that is not waiting keeps only the last few answers.
 """
 
 from __future__ import annotations
 
-import math
-
 import anyio
-import anyio.lowlevel
 import msgspec
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..model import Permission, Question
 
 __all__ = ["Answers", "decode_reply", "describe"]
 
-_Answer = tuple[str, str | bool]
+_KEEP = 4
+"""Answers kept for blockers nobody waits on yet. A run has one open blocker at a
+time, and each answer is stored before it is delivered, so only a few can be in flight:
+the one for the blocker about to be waited on, and stale repeats of earlier ones."""
 
 
 class Answers:
-    """An unbounded channel of (blocker id, reply), opened on first use."""
+    """The answers delivered and not yet taken, newest last, at most `_KEEP`."""
 
-    __slots__ = ("_closed", "_receive", "_send")
+    __slots__ = ("_closed", "_replies", "_waiter")
 
     def __init__(self) -> None:
-        self._send: MemoryObjectSendStream[_Answer] | None = None
-        self._receive: MemoryObjectReceiveStream[_Answer] | None = None
+        self._replies: dict[str, str | bool] = {}
+        self._waiter: anyio.Event | None = None
         self._closed = False
-
-    def _open(self) -> MemoryObjectReceiveStream[_Answer]:
-        if self._receive is None:
-            self._send, self._receive = anyio.create_memory_object_stream[_Answer](math.inf)
-        return self._receive
 
     def deliver(self, blocker_id: str, reply: str | bool) -> None:
         if self._closed:
             return
-        self._open()
-        assert self._send is not None
-        self._send.send_nowait((blocker_id, reply))
+        self._replies.pop(blocker_id, None)
+        self._replies[blocker_id] = reply
+        while len(self._replies) > _KEEP:
+            del self._replies[next(iter(self._replies))]
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter.set()
 
     async def wait(self, blocker_id: str) -> str | bool:
-        """The reply to `blocker_id`; other (stale) answers are skipped. Raises the
-        backend's cancellation when the channel is closed: the run is ending."""
-        async for answered_id, reply in self._open():
-            if answered_id == blocker_id:
-                return reply
-        await anyio.lowlevel.checkpoint()
-        raise anyio.get_cancelled_exc_class()()
+        """The reply to `blocker_id`, once delivered; answers to others stay."""
+        while blocker_id not in self._replies:
+            self._waiter = self._waiter or anyio.Event()
+            await self._waiter.wait()
+        return self._replies.pop(blocker_id)
 
     def close(self) -> None:
+        """The run is over: later answers are dropped."""
         self._closed = True
-        if self._send is not None and self._receive is not None:
-            self._send.close()
-            self._receive.close()
+        self._replies.clear()
 
 
 def decode_reply(stored: bytes) -> str | bool:

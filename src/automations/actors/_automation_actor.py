@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import anyio
 import msgspec
@@ -51,7 +51,6 @@ from ._messages import (
 from ._records import record_cancelled, record_missed, record_skipped
 from ._run_actor import RunActor
 from ._services import Services
-from ._slot_starts import SlotStarts
 
 __all__ = ["AutomationActor"]
 
@@ -61,7 +60,6 @@ _ONE_MS = timedelta(milliseconds=1)
 _KEEP_WARM = timedelta(seconds=5)
 
 SpawnRun = Callable[[RunActor], None]
-SpawnTask = Callable[[Callable[[], Coroutine[Any, Any, None]], str], None]
 Route = Callable[[str, AutomationMessage], None]
 T = TypeVar("T")
 
@@ -74,7 +72,6 @@ class AutomationActor:
         "_route",
         "_services",
         "_spawn_run",
-        "_spawn_task",
         "automation",
         "id",
         "runs",
@@ -86,19 +83,20 @@ class AutomationActor:
         services: Services,
         *,
         spawn_run: SpawnRun,
-        spawn_task: SpawnTask,
         route: Route,
-        slot_starts: SlotStarts,
+        runs: GoingRuns,
         preloaded: Automation | None = None,
     ) -> None:
+        """`runs` is the automation's bookkeeping of its runs going on, kept by the
+        supervisor: an activation restarted after a crash goes on with it."""
         self.id = automation_id
         self._services = services
         self._spawn_run = spawn_run
-        self._spawn_task = spawn_task
         self._route = route
         self.automation: Automation | None = preloaded
         self._preloaded = preloaded is not None
-        self.runs = GoingRuns(slot_starts)
+        self.runs = runs
+        runs.definition = lambda: self.automation
         self._derived: PendingWrite | None = None
         """The last derived write submitted (they commit in order)."""
         self._permit: Permit | None = None
@@ -293,7 +291,6 @@ class AutomationActor:
             writer_key=adopted.writer_key,
             reply=None,
             on_end=self._report_end,
-            spawn=self._spawn_task,
             adopted=True,
             reopen=adopted.blocker,
         )
@@ -329,7 +326,7 @@ class AutomationActor:
     def _claim(self, automation: Automation, run: Run, epoch: int | None) -> None:
         """Record the run of a slot still to come; it is admitted at its slot."""
         actor = self._new_run(automation, run, None, writer_key=None, claimed=True, epoch=epoch)
-        self.runs.claim(actor, lambda: self.automation)
+        self.runs.claim(actor)
         self._spawn_run(actor)
 
     async def _skip(self, run: Run, reply: Reply[Run] | None, epoch: int | None) -> None:
@@ -432,7 +429,6 @@ class AutomationActor:
             writer_key=writer_key,
             reply=reply,
             on_end=self._report_end,
-            spawn=self._spawn_task,
             deferred=deferred,
             claimed=claimed,
             epoch=epoch,

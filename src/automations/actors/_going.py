@@ -25,10 +25,12 @@ on (which a superseding run stops)."""
 class GoingRuns:
     """Active, waiting and claimed runs of one automation."""
 
-    __slots__ = ("_slot_starts", "active", "claimed", "waiting")
+    __slots__ = ("_slot_starts", "active", "claimed", "definition", "waiting")
 
     def __init__(self, slot_starts: SlotStarts) -> None:
         self._slot_starts = slot_starts
+        self.definition: Callable[[], Automation | None] = lambda: None
+        """The definition as the automation's current activation knows it."""
         self.active: dict[str, RunActor] = {}
         self.waiting: list[RunActor] = []
         self.claimed: dict[str, RunActor] = {}
@@ -91,15 +93,14 @@ class GoingRuns:
 
     # -- runs recorded ahead of their slot ------------------------------------------
 
-    def claim(self, actor: RunActor, definition: Callable[[], Automation | None]) -> None:
+    def claim(self, actor: RunActor) -> None:
         """Hold a run recorded ahead of its slot; the overlap policy decides at the slot,
-        against `definition()` as it is then."""
+        against the definition as it is then."""
         self.claimed[actor.id] = actor
-        self._slot_starts.add(
-            to_ms(actor.run.triggered_at), lambda: self._slot_came(actor, definition())
-        )
+        self._slot_starts.add(to_ms(actor.run.triggered_at), lambda: self._slot_came(actor))
 
-    def _slot_came(self, actor: RunActor, automation: Automation | None) -> None:
+    def _slot_came(self, actor: RunActor) -> None:
+        automation = self.definition()
         if self.claimed.get(actor.id) is not actor or actor.stopping:
             return  # ended, or stopped meanwhile (deleted, shut down): it ends from `claimed`
         admission = None if automation is None else self.admission(automation)

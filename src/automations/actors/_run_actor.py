@@ -11,13 +11,14 @@ it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 import msgspec
+from anyio.abc import TaskGroup
 
 from ..model import (
     Automation,
@@ -36,6 +37,7 @@ from ..model import (
     StepCapExceeded,
     StopReason,
     StorageError,
+    StoreClosed,
     UnattendedBlockers,
     WriterKeyBusy,
     advance,
@@ -63,10 +65,10 @@ _RETRY_MAX = 5.0
 class RunActor:
     """Executes one run; its owner learns the end through `on_end`.
 
-    The executor runs inline in the run's job on a pooled task, inside one cancel
-    scope, so a run costs no task of its own. Only when a stop is requested while the
-    executor runs does a watcher task start: if the executor ignores cancellation past
-    the grace, the watcher records the end without it.
+    A run is one task (`main`). While its executor runs, a task group of its own holds
+    the helpers it may need, so they end with it: the `max_duration` watchdog, and,
+    once a stop is requested, a grace watcher that records the end without an executor
+    that ignores cancellation past the grace.
     """
 
     # Thousands are alive at once when a busy slot fires: slots keep each small.
@@ -81,6 +83,7 @@ class RunActor:
         "_executor_scope",
         "_first",
         "_go",
+        "_helpers",
         "_on_end",
         "_outcome",
         "_reopen",
@@ -88,7 +91,6 @@ class RunActor:
         "_services",
         "_session_id",
         "_shutdown",
-        "_spawn",
         "_started",
         "_writer_key",
         "_writing",
@@ -114,7 +116,6 @@ class RunActor:
         writer_key: str | None,
         reply: Reply[Run] | None,
         on_end: Callable[[RunActor], None],
-        spawn: Callable[[Callable[[], Coroutine[Any, Any, None]], str], None],
         deferred: bool = False,
         claimed: bool = False,
         epoch: int | None = None,
@@ -135,7 +136,7 @@ class RunActor:
         self._writer_key = writer_key
         self._reply = reply
         self._on_end = on_end
-        self._spawn = spawn
+        self._helpers: TaskGroup | None = None
         self._deferred = deferred or claimed
         self._epoch = epoch
         self._reopen = reopen
@@ -289,16 +290,14 @@ class RunActor:
             try:
                 skipped = await record_skipped(self._services, self.run)
             except BaseException as exc:
-                if reply is not None:
-                    reply.fail(exc)
+                _fail_reply(reply, exc)
                 raise
             self.run, self.recorded = skipped, True
             if reply is not None:
                 reply.send(skipped)
             return False
         except BaseException as exc:
-            if reply is not None:
-                reply.fail(exc)
+            _fail_reply(reply, exc)
             raise
         self.recorded = True
         if reply is not None:
@@ -332,22 +331,25 @@ class RunActor:
 
     async def _call_executor(self, executor: Any) -> None:
         context = RunContext(self, self.run, self.automation)
-        watchdog = self._start_watchdog()
         ended: _Outcome | None = None
-        with anyio.CancelScope() as scope:
-            self._executor_scope = scope
-            try:
-                value = await executor(context)
-            except StepCapExceeded:
-                pass  # decided when the cap was hit
-            except Exception as exc:
-                message = f"{type(exc).__name__}: {exc}"
-                ended = RunState.FAILED, {"error": RunError(ErrorCode.EXECUTION_FAILED, message)}
-            else:
-                ended = self._natural_outcome(value)
-        self._executor_scope = None  # decisions from here on have nothing to cancel
-        if watchdog is not None:
-            watchdog.cancel()
+        async with anyio.create_task_group() as helpers:
+            self._helpers = helpers
+            self._start_watchdog(helpers)
+            with anyio.CancelScope() as scope:
+                self._executor_scope = scope
+                try:
+                    value = await executor(context)
+                except StepCapExceeded:
+                    pass  # decided when the cap was hit
+                except Exception as exc:
+                    message = f"{type(exc).__name__}: {exc}"
+                    error = RunError(ErrorCode.EXECUTION_FAILED, message)
+                    ended = RunState.FAILED, {"error": error}
+                else:
+                    ended = self._natural_outcome(value)
+            self._executor_scope = None  # decisions from here on have nothing to cancel
+            helpers.cancel_scope.cancel()  # the watchdog and the grace end with the executor
+        self._helpers = None
         if ended is not None:
             self._decide(*ended)
         if self._outcome is None:  # cancelled from outside the runtime's decisions
@@ -367,30 +369,20 @@ class RunActor:
         )
         return RunState.FAILED, {"error": RunError(ErrorCode.EXECUTION_FAILED, message)}
 
-    def _start_watchdog(self) -> anyio.CancelScope | None:
+    def _start_watchdog(self, helpers: TaskGroup) -> None:
         limit = self.automation.max_duration
         started = self.run.started_at
         if limit is None or started is None:
-            return None
-        scope = anyio.CancelScope()
+            return
 
         async def watch() -> None:
-            with scope:
-                await self._services.clock.sleep_until(started + limit)
-                self._fail(
-                    ErrorCode.TIMEOUT, f"Automation run exceeded its max duration ({limit})."
-                )
+            await self._services.clock.sleep_until(started + limit)
+            self._fail(ErrorCode.TIMEOUT, f"Automation run exceeded its max duration ({limit}).")
 
-        self._spawn(watch, f"run-timeout:{self.id}")
-        return scope
+        helpers.start_soon(watch, name=f"run-timeout:{self.id}")
 
     async def _finish(self) -> None:
-        """Record the decided end, once: here, or by the grace watcher before us.
-
-        The end is submitted, not waited for: the run is finished (`on_end`, its
-        waiters) when the write is durable and the run's job has returned, whichever
-        comes last, so the job's task is free at once and nobody wakes it again.
-        """
+        """Record the decided end, once: here, or by the grace watcher before us."""
         while self._writing:  # only the grace watcher can get here during a write
             self._written = self._written or anyio.Event()
             await self._written.wait()
@@ -402,46 +394,29 @@ class RunActor:
         waiting = self.run.state is RunState.AWAITING_INPUT
         if state is RunState.STOPPED and self._shutdown and waiting:
             payload = {"stop_reason": StopReason.BLOCKER_LOST}
-        self.ended = True  # submitted now: writes commit in submission order
-        nxt, pending = self._submit(state, payload)
-        pending.add_done_callback(lambda done: self._end_recorded(done, nxt, state, payload))
-
-    def _end_recorded(
-        self, pending: PendingWrite, nxt: Run, state: RunState, payload: dict[str, Any]
-    ) -> None:
-        self._written_now()
-        error = pending.error
-        if error is None:
-            self.run = nxt
-            self.finished.end_settled()
-        elif isinstance(error, StorageError):
-            # The disk is full or the file locked: an active run would hold its writer
-            # key forever, so keep trying until the end is recorded.
-            self.ended = False
-            log.error("could not record the end of run %s; retrying: %s", self.id, error)
-            self._spawn(lambda: self._retry_end(state, payload), f"run-end:{self.id}")
-        else:
-            log.error("could not record the end of run %s: %s", self.id, error)
-            self.finished.end_settled()
-
-    async def _retry_end(self, state: RunState, payload: dict[str, Any]) -> None:
-        delay = _RETRY_FIRST
         try:
-            while True:
-                await anyio.sleep(delay)
-                delay = min(delay * 2, _RETRY_MAX)
-                try:
-                    self.ended = True
-                    await self._transition(state, payload)
-                    return
-                except StorageError:
-                    self.ended = False
-                    log.exception("could not record the end of run %s; retrying", self.id)
-                except AutomationError:
-                    log.exception("could not record the end of run %s", self.id)
-                    return
+            await self._record_end(state, payload)
         finally:
             self.finished.end_settled()
+
+    async def _record_end(self, state: RunState, payload: dict[str, Any]) -> None:
+        """Write the end until it is durable: while the disk is full or the file locked,
+        an active run would hold its writer key for ever. Retries sleep on the clock."""
+        delay = _RETRY_FIRST
+        while True:
+            self.ended = True  # submitted now: writes commit in submission order
+            try:
+                with anyio.CancelScope(shield=True):
+                    await self._transition(state, payload)
+                return
+            except StorageError as exc:
+                self.ended = False
+                log.error("could not record the end of run %s; retrying: %s", self.id, exc)
+            except AutomationError as exc:
+                log.error("could not record the end of run %s: %s", self.id, exc)
+                return
+            await self._services.clock.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX)
 
     def _finished_now(self) -> None:
         self._answers.close()
@@ -453,14 +428,14 @@ class RunActor:
         if self._outcome is not None:
             return False
         self._outcome = (state, payload)
-        if self._executor_scope is not None:
+        if self._executor_scope is not None and self._helpers is not None:
             self._executor_scope.cancel()
-            self._spawn(self._grace, f"run-grace:{self.id}")
+            self._helpers.start_soon(self._grace, name=f"run-grace:{self.id}")
         return True
 
     async def _grace(self) -> None:
         """If the executor ignores cancellation past the grace, end the run without it."""
-        await anyio.sleep(self._services.cancel_grace)
+        await self._services.clock.sleep(self._services.cancel_grace)
         if not self.finished.is_open and self._executor_scope is not None:
             await self._finish()
 
@@ -501,9 +476,8 @@ class RunActor:
                     f"An unattended run needed input: {describe(request)}",
                 )
             timeout = self.automation.blocker_timeout
-        if self._outcome is not None:  # the run is ending; do not open a blocker
-            await anyio.lowlevel.checkpoint()
-            raise anyio.get_cancelled_exc_class()()
+        if self._outcome is not None:  # the run is ending: its executor scope is cancelled
+            await anyio.sleep_forever()
         blocker = self._reopen
         self._reopen = None
         if blocker is not None and blocker.request == request:
@@ -581,3 +555,14 @@ class RunActor:
         if self._written is not None:
             self._written.set()
             self._written = None
+
+
+def _fail_reply(reply: Reply[Run] | None, error: BaseException) -> None:
+    """Tell the caller its run was not recorded. A cancellation belongs to the task it
+    was delivered to, never to the caller's: the caller hears that the runtime closed."""
+    if reply is None:
+        return
+    if isinstance(error, Exception):
+        reply.fail(error)
+    else:
+        reply.fail(StoreClosed("the runtime closed before the run was recorded; run it again"))

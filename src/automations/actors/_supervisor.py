@@ -1,7 +1,9 @@
 """Supervisor: routes commands to automation actors and owns every task of a runtime.
 
 Automation actors are activated on demand (see `AutomationActor`) in a supervised
-actor group; runs execute on a pool of tasks in the supervisor's run group. Shutdown
+actor group; each run is a task of the supervisor's run group. The bookkeeping of an
+automation's runs going on (`GoingRuns`) is kept here, not in its actor, so an actor
+restarted after a crash still stops, and orders, every run of its automation. Shutdown
 stops every run with a recorded reason, then stops the actors, so a runtime closed
 cleanly leaves no task behind and no active run without a record of why. The one
 exception is a run recorded ahead of a slot still to come: it stays `scheduled`, which
@@ -10,22 +12,21 @@ is what it is, and the next lease holder starts it at its slot.
 
 from __future__ import annotations
 
-import contextvars
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 
 from ..model import Automation, DefinitionDeleted, DefinitionUpdated, Event, Scope, StopReason
 from ..persistence import Adopted
-from ..runtime import ActorGroup, ActorRef, MailboxClosed, TaskPool
+from ..runtime import ActorGroup, ActorRef, MailboxClosed
 from ._automation_actor import AutomationActor
 from ._fire_limit import FireLimit, Permit
 from ._follower import Follower
+from ._going import GoingRuns
 from ._inbox import Inbox
 from ._lease import hold_lease, keep_reconciling, reconcile_dead_owners
 from ._messages import Adopt, AutomationMessage, Fire, Refresh
@@ -39,28 +40,23 @@ __all__ = ["Supervisor", "open_supervisor"]
 
 log = logging.getLogger("automations.actors")
 
-_IDLE_RUN_TASKS = 256
-"""Run tasks kept waiting for the next run: enough for the runs of a busy slot (a few
-hundred automations on one whole minute) to start without spawning, few enough to
-cost little (an idle task holds about 5 KB, so 1.3 MB)."""
-
 
 class Supervisor:
     def __init__(
         self,
         services: Services,
         runs: TaskGroup,
-        run_tasks: TaskPool,
         actors: ActorGroup[AutomationMessage],
         follower: Follower,
     ) -> None:
         self.services = services
         self.follower = follower
         self._runs_group = runs
-        self._run_tasks = run_tasks
         self._actors = actors
         self._automations: dict[str, ActorRef[AutomationMessage]] = {}
         self.runs: dict[str, RunActor] = {}
+        self._going: dict[str, GoingRuns] = {}
+        """Per automation with runs going on or an active actor."""
         self.fire_limit = FireLimit(services.max_scheduled_runs)
         """Shared by the schedulers of every lease term: a run keeps its permit across."""
         self.slot_starts = SlotStarts(services.store, services.clock)
@@ -82,6 +78,9 @@ class Supervisor:
             ref = ActorRef(f"automation:{automation_id}")
             self._automations[automation_id] = ref
             first = [preloaded]
+            going = self._going.get(automation_id)
+            if going is None:
+                going = self._going[automation_id] = GoingRuns(self.slot_starts)
 
             def factory() -> AutomationActor:
                 # A restarted actor reads its definition again: only the first gets it.
@@ -90,9 +89,8 @@ class Supervisor:
                     automation_id,
                     self.services,
                     spawn_run=self._spawn_run,
-                    spawn_task=self._spawn_task,
                     route=self.tell,
-                    slot_starts=self.slot_starts,
+                    runs=going,
                     preloaded=definition,
                 )
 
@@ -144,24 +142,16 @@ class Supervisor:
         automation_id = ref.name.removeprefix("automation:")
         if self._automations.get(automation_id) is ref:
             del self._automations[automation_id]
+            going = self._going.get(automation_id)
+            if going is not None and not going:
+                del self._going[automation_id]
 
     def _spawn_run(self, actor: RunActor) -> None:
         if self.services.role == "client":  # pragma: no cover - the API never asks
             raise AssertionError("a client runtime never executes runs")
-        first = actor.submit_first_write()  # raises if the store is closed: not a run yet
+        actor.submit_first_write()  # raises if the store is closed: not a run yet
         self.runs[actor.id] = actor
-        if first is None:
-            self._run_tasks.start_soon(self._run, actor)
-            return
-        # The run's task starts when its first write is done: one wake-up, not two.
-        context = contextvars.copy_context()
-        first.add_done_callback(
-            lambda _: self._run_tasks.start_soon(self._run, actor, context=context)
-        )
-
-    def _spawn_task(self, function: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
-        """A helper task of a run (timeout watchdog, cancel grace), owned by the run group."""
-        self._runs_group.start_soon(function, name=name)
+        self._runs_group.start_soon(self._run, actor, name=f"run:{actor.id}")
 
     async def _run(self, actor: RunActor) -> None:
         try:
@@ -198,21 +188,20 @@ async def open_supervisor(services: Services, *, grace: float) -> AsyncIterator[
     the inbox; on exit, runs and actors stop with a reason."""
     follower = Follower(services, services.hub)
     async with anyio.create_task_group() as runs, anyio.create_task_group() as actors:
-        with TaskPool(runs, name="automations-run", keep_idle=_IDLE_RUN_TASKS) as run_tasks:
-            supervisor = Supervisor(services, runs, run_tasks, ActorGroup(actors), follower)
-            follower.add_listener(supervisor.on_foreign)
-            try:
-                async with anyio.create_task_group() as background:
-                    background.start_soon(follower.run, name="follower")
-                    if services.role == "worker":
-                        await _start_worker(background, supervisor)
-                    try:
-                        yield supervisor
-                    finally:
-                        background.cancel_scope.cancel()
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await supervisor.shutdown(grace)
+        supervisor = Supervisor(services, runs, ActorGroup(actors), follower)
+        follower.add_listener(supervisor.on_foreign)
+        try:
+            async with anyio.create_task_group() as background:
+                background.start_soon(follower.run, name="follower")
+                if services.role == "worker":
+                    await _start_worker(background, supervisor)
+                try:
+                    yield supervisor
+                finally:
+                    background.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await supervisor.shutdown(grace)
         runs.cancel_scope.cancel()  # what is left ignored cancellation past the grace
 
 

@@ -1,4 +1,4 @@
-"""The actor kernel on anyio: clocks, mailboxes, supervised actor groups, task pools.
+"""The actor kernel on anyio: clocks, mailboxes and supervised actor groups.
 
 Imports anyio only; it knows nothing of automations and could run any actor system.
 """
@@ -8,7 +8,6 @@ from ._clock import Clock, ManualClock, SystemClock, sleep_until_or
 from ._groups import single_error, unwrapping_groups
 from ._loop import LoopCaller
 from ._mailbox import ActorRef, Mailbox, MailboxClosed, Reply
-from ._pool import TaskPool
 
 __all__ = [
     "Actor",
@@ -22,7 +21,6 @@ __all__ = [
     "Reply",
     "RestartIntensityExceeded",
     "SystemClock",
-    "TaskPool",
     "single_error",
     "sleep_until_or",
     "unwrapping_groups",
