@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 import automations as am
+from automations.actors import AutomationActor
 from automations.persistence import open_store
 from automations.testing import ManualClock
 
@@ -426,3 +427,28 @@ async def test_an_update_from_another_process_is_not_a_conflict_for_us(
         assert (mine.revision, mine.title, mine.prompt) == (4, "theirs", "mine")
         with pytest.raises(am.Conflict):
             await rt.update(a.id, title="stale", expected_revision=2)
+
+
+async def test_after_its_actor_crashed_deleting_an_automation_stops_every_run(
+    runtime_factory: OpenRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = Gate()
+    async with runtime_factory({"default": gate}) as rt:
+        a = await rt.create(new())
+        run = await rt.run_now(a.id)
+        await gate.wait_calls(1)
+
+        async def crash(self: AutomationActor, message: object) -> am.Automation:
+            raise RuntimeError("a bug in the actor")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(AutomationActor, "_update", crash)
+            with pytest.raises(RuntimeError, match="a bug in the actor"):
+                await rt.update(a.id, title="crashes the actor, which is restarted")
+        await rt.delete(a.id)
+        stopped = await rt.wait(run.id, timeout=10)
+        assert (stopped.state, stopped.stop_reason) == (
+            am.RunState.STOPPED,
+            am.StopReason.CANCELLED,
+        )
+        assert gate.cancelled

@@ -187,6 +187,30 @@ async def test_an_unattended_question_fails_with_needs_user_input(
     assert not run.attended
 
 
+async def test_an_ask_of_a_run_that_is_ending_raises_no_type_error(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    """The ask of an unattended run fails the run; an executor that shields the ask and
+    catches `Exception` hears that the blocker was rejected, on trio as on asyncio."""
+    seen: list[Exception] = []
+
+    async def agent(ctx: am.RunContext) -> str:
+        with anyio.CancelScope(shield=True):
+            try:
+                return await ctx.ask(am.Question("Anyone there?"))
+            except Exception as exc:
+                seen.append(exc)
+                return "went on"
+
+    async with runtime_factory({"default": agent}) as rt:
+        a = await rt.create(new(schedule=every(30)))
+        await _advance_to(clock, a.created_at + timedelta(seconds=30))
+        (run,) = await _ended_runs(rt, a.id, 1)
+    assert [type(exc) for exc in seen] == [am.BlockerRejected]
+    assert run.state is am.RunState.FAILED and run.error is not None
+    assert run.error.code is am.ErrorCode.NEEDS_USER_INPUT
+
+
 async def test_unattended_reject_lets_the_executor_go_on(
     runtime_factory: OpenRuntime, clock: ManualClock
 ) -> None:

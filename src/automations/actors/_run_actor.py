@@ -477,7 +477,10 @@ class RunActor:
                 )
             timeout = self.automation.blocker_timeout
         if self._outcome is not None:  # the run is ending: its executor scope is cancelled
-            await anyio.sleep_forever()
+            await anyio.lowlevel.checkpoint()  # so this raises, unless the ask is shielded
+            raise BlockerRejected(
+                f"run {self.id} is ending; it cannot ask {describe(request)} any more"
+            )
         blocker = self._reopen
         self._reopen = None
         if blocker is not None and blocker.request == request:
