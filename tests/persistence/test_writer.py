@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -156,3 +157,83 @@ async def test_writing_after_close_is_a_clear_error(tmp_path: Path) -> None:
         pass
     with pytest.raises(StoreClosed, match="closed"):
         await store.create_automation(SCOPE, automation())
+
+
+STOPPED = "writer thread for .* stopped unexpectedly .*; close the runtime and open it again"
+
+
+def _assert_stopped(error: BaseException) -> None:
+    """The clear error of a dead writer thread, the thread's own failure chained."""
+    assert isinstance(error, StorageError)
+    assert "RuntimeError('a bug in the writer loop')" in str(error)
+    assert isinstance(error.__cause__, RuntimeError)
+
+
+async def test_writes_pending_when_the_writer_thread_dies_fail_with_a_clear_error(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = store._writer
+    entered, release = threading.Event(), threading.Event()
+
+    def dying_commit(batch: object) -> None:  # raises outside the per-operation handling
+        entered.set()
+        release.wait(timeout=10)
+        raise RuntimeError("a bug in the writer loop")
+
+    monkeypatch.setattr(writer, "_commit", dying_commit)
+    with anyio.fail_after(5):
+        held = store.submit(SaveAutomation(SCOPE, automation("held"), None))
+        await anyio.to_thread.run_sync(entered.wait, 5)
+        queued = store.submit(SaveAutomation(SCOPE, automation("queued"), None))
+        writer._flush()  # in the thread's queue now, as at the end of the loop's round
+        unflushed = store.submit(SaveAutomation(SCOPE, automation("unflushed"), None))
+        release.set()
+        for pending in (held, queued, unflushed):
+            with pytest.raises(StorageError, match=STOPPED) as caught:
+                await pending.outcome()
+            _assert_stopped(caught.value)
+    deaths = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert len(deaths) == 1 and "writer thread" in deaths[0].getMessage()
+    assert deaths[0].exc_info is not None and deaths[0].exc_info[0] is RuntimeError
+
+
+async def test_writes_after_the_writer_thread_died_fail_at_once_and_closing_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def dying_commit(batch: object) -> None:
+        raise RuntimeError("a bug in the writer loop")
+
+    with anyio.fail_after(5):  # a regression fails here instead of hanging
+        async with open_store(tmp_path / "automations.db") as store:
+            monkeypatch.setattr(store._writer, "_commit", dying_commit)
+            with pytest.raises(StorageError, match=STOPPED):
+                await store.create_automation(SCOPE, automation("first"))
+            with pytest.raises(StorageError, match=STOPPED) as caught:
+                store.submit(SaveAutomation(SCOPE, automation(), None))
+            _assert_stopped(caught.value)
+            with pytest.raises(StorageError, match=STOPPED):
+                await store.write(SaveAutomation(SCOPE, automation(), None))
+            with pytest.raises(StorageError, match=STOPPED), store.together():
+                store.submit(SaveAutomation(SCOPE, automation(), None))
+            assert await store.reader.automations(SCOPE) == []  # reads go on
+    with pytest.raises(StoreClosed, match="closed"):
+        store.submit(SaveAutomation(SCOPE, automation(), None))
+
+
+async def test_a_batch_committed_before_the_writer_thread_died_keeps_its_outcome(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its writes are durable: reporting them failed would have callers write them twice.
+    published: list[object] = []
+    store.add_commit_listener(lambda operation, result: published.append(result))
+
+    def dying_wake(batch: object, committed: bool) -> None:
+        raise RuntimeError("a bug in the writer loop")
+
+    monkeypatch.setattr(store._writer, "_wake", dying_wake)
+    with anyio.fail_after(5):
+        sequence = await store.create_automation(SCOPE, automation("durable"))
+        assert published == [sequence]
+        with pytest.raises(StorageError, match=STOPPED):
+            await store.create_automation(SCOPE, automation("later"))
+    assert [a.title for a in await store.reader.automations(SCOPE)] == ["durable"]

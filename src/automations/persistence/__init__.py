@@ -26,6 +26,7 @@ from ._ops import (
     SaveCheckpoint,
     StoreAnswer,
 )
+from ._pending import PendingWrite
 from ._projection import (
     AUTOMATION_DELETED,
     AUTOMATION_UPDATED,
@@ -39,7 +40,7 @@ from ._retention import PruneProgress, PruneStep
 from ._run_ops import CreateRun, SaveRun
 from ._schema import APPLICATION_ID, SCHEMA_VERSION
 from ._store import Store, open_store
-from ._writer import GroupCommitWriter, PendingWrite, WriterStats, apply_operation
+from ._writer import GroupCommitWriter, WriterStats, apply_operation
 
 __all__ = [
     "APPLICATION_ID",

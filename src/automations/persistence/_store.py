@@ -14,12 +14,13 @@ import apsw
 from ..model import Automation, Pruned, Run, Scope, StorageError, Tombstone
 from ._connection import Durability, connect, create_private_file, enable_wal, set_durability
 from ._ops import CreateAutomations, DeleteAutomation, Operation, SaveAutomation
+from ._pending import PendingWrite
 from ._reader import ChangeWatch, Reader
 from ._replay import Replay, projection_rows
 from ._retention import PruneProgress, PruneStep
 from ._run_ops import SaveRun
 from ._schema import inspect, migrate
-from ._writer import GroupCommitWriter, PendingWrite, WriterStats
+from ._writer import GroupCommitWriter, WriterStats
 
 __all__ = ["Store", "open_store"]
 

@@ -12,6 +12,10 @@ A failed operation (a compare-and-swap that lost, say) must fail alone. The batc
 applied optimistically first, without savepoints; only when an operation fails is the
 transaction rolled back and the batch applied again with each operation in its own
 SAVEPOINT. Failures are rare, and savepoints cost two statements per operation.
+
+Should anything escape the thread's loop (a bug, say), the batch it held and every write
+queued behind it fail with one clear error, and later writes are refused at once: no
+write waits on a thread that is gone.
 """
 
 from __future__ import annotations
@@ -30,82 +34,15 @@ from ..model import StorageError, StoreClosed
 from ..runtime import LoopCaller
 from ._connection import storage_error
 from ._ops import Operation
+from ._pending import PendingWrite
 
-__all__ = ["GroupCommitWriter", "PendingWrite", "WriterStats", "apply_operation"]
+__all__ = ["GroupCommitWriter", "WriterStats", "apply_operation"]
 
 log = logging.getLogger("automations.persistence")
 
 MAX_BATCH = 2_000
 
 T = TypeVar("T")
-
-
-class PendingWrite:
-    """One submitted operation and, once committed or failed, its outcome.
-
-    Writes are committed in the order they were submitted, so a caller may submit a
-    write that depends on an earlier one before the earlier one is durable. A caller
-    that need not wait (an actor recording a derived field, a run about to start) can
-    ask to be called back instead: that costs no task wake-up and no event.
-    """
-
-    __slots__ = (
-        "_callbacks",
-        "_event",
-        "_new_event",
-        "done",
-        "error",
-        "held",
-        "operation",
-        "result",
-    )
-
-    def __init__(self, operation: Operation, new_event: Callable[[], anyio.Event]) -> None:
-        self.operation = operation
-        self._new_event = new_event
-        self._event: anyio.Event | None = None
-        self._callbacks: list[Callable[[PendingWrite], None]] | None = None
-        self.done = False
-        """Committed or failed; `result` or `error` is final."""
-        self.held = False
-        """Submitted inside `together()` and not yet handed to the writer."""
-        self.result: object = None
-        self.error: BaseException | None = None
-
-    def add_done_callback(self, callback: Callable[[PendingWrite], None]) -> None:
-        """Call `callback(self)` on the event loop once the write is done (at once if it
-        is). A callback must not block; what it raises is logged."""
-        if self.done:
-            callback(self)
-        elif self._callbacks is None:
-            self._callbacks = [callback]
-        else:
-            self._callbacks.append(callback)
-
-    async def outcome(self) -> Any:
-        """Wait until the write is durable; its result, or the error that rolled it back."""
-        if not self.done:
-            if self.held:
-                raise RuntimeError("a write submitted in together() is awaited inside it")
-            if self._event is None:
-                self._event = self._new_event()
-            await self._event.wait()
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-    def _complete(self) -> None:
-        """On the event loop: the outcome is final; tell whoever waits."""
-        self.done = True
-        callbacks, self._callbacks = self._callbacks, None
-        if callbacks is not None:
-            for callback in callbacks:
-                try:
-                    callback(self)
-                except Exception:  # the other waiters of the batch must still be woken
-                    log.exception("a write's completion callback failed")
-        if self._event is not None:
-            self._event.set()
 
 
 class WriterStats:
@@ -135,6 +72,8 @@ class GroupCommitWriter:
         self._new_event: Callable[[], anyio.Event] = anyio.Event
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._failure: BaseException | None = None
+        """What ended the writer thread unexpectedly; every write then fails at once."""
         self._listeners: list[Callable[[Operation, object], None]] = []
         self._held: list[PendingWrite] | None = None
         """Writes submitted inside `together()`, queued as one item when it ends."""
@@ -178,6 +117,8 @@ class GroupCommitWriter:
         """Queue `operation` without waiting; await `outcome()` on what this returns."""
         if self._closed:
             raise StoreClosed("the store is closed; open a new runtime to write")
+        if self._failure is not None:
+            raise self._stopped_error()
         pending = PendingWrite(operation, self._new_event)
         if self._held is not None:
             pending.held = True
@@ -198,6 +139,8 @@ class GroupCommitWriter:
         outgoing, self._outgoing = self._outgoing, []
         for item in outgoing:
             self._queue.put(item)
+        if self._failure is not None:  # nobody serves the queue any more
+            self._fail_queued()
 
     @contextlib.contextmanager
     def together(self) -> Iterator[None]:
@@ -251,32 +194,71 @@ class GroupCommitWriter:
     # -- the writer thread ---------------------------------------------------------
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            batch: list[PendingWrite] = []
-            item = self._queue.get()
-            while True:
-                if item is _STOP:
-                    stopping = True
-                elif isinstance(item, PendingWrite):
-                    batch.append(item)
-                elif isinstance(item, list):  # submitted together: never split
-                    batch.extend(item)
-                if len(batch) >= MAX_BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                committed = self._committed
-                try:
+        """Commit batches until `close()`; whatever escapes ends the thread in `_die`."""
+        batch: list[PendingWrite] = []
+        before = self._committed
+        try:
+            stopping = False
+            while not stopping:
+                batch = []
+                item = self._queue.get()
+                while True:
+                    if item is _STOP:
+                        stopping = True
+                    elif isinstance(item, PendingWrite):
+                        batch.append(item)
+                    elif isinstance(item, list):  # submitted together: never split
+                        batch.extend(item)
+                    if len(batch) >= MAX_BATCH:
+                        break
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                if batch:
+                    before = self._committed
                     self._commit(batch)
-                except BaseException as exc:  # never leave a waiter hanging
-                    self._fail_all(batch, exc)
-                    raise
-                finally:
-                    self._wake(batch, self._committed > committed)
+                    self._wake(batch, self._committed > before)
+                    batch = []
+        except BaseException as exc:  # a bug, say: no write may wait on a dead thread
+            self._die(exc, batch, self._committed > before)
+
+    def _die(self, cause: BaseException, batch: list[PendingWrite], committed: bool) -> None:
+        """The thread ends on `cause`: refuse new writes, fail the batch it held (unless
+        it committed: its outcomes stand), then on the loop all that was queued."""
+        self._failure = cause
+        log.critical(
+            "the database writer thread for %s stopped; every write fails until the runtime "
+            "is opened again",
+            self._path,
+            exc_info=cause,
+        )
+        with contextlib.suppress(Exception):
+            self._rollback()  # other connections must not wait for its write lock
+        for pending in () if committed else batch:
+            pending.result, pending.error = None, self._stopped_error()
+        assert self._caller is not None
+        self._caller.call_soon(self._deliver, batch, committed)
+        self._caller.call_soon(self._flush)  # with `_failure` set, it fails the queue
+
+    def _fail_queued(self) -> None:
+        """On the event loop: fail every write left in the dead thread's queue."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                item = self._queue.get_nowait()
+                for pending in item if isinstance(item, list) else [item]:
+                    if isinstance(pending, PendingWrite):  # not `_STOP`
+                        pending.error = self._stopped_error()
+                        pending._complete()
+
+    def _stopped_error(self) -> StorageError:
+        """One error per waiter (tracebacks must not mix), the thread's cause chained."""
+        error = StorageError(
+            f"the database writer thread for {self._path} stopped unexpectedly "
+            f"({self._failure!r}); close the runtime and open it again"
+        )
+        error.__cause__ = self._failure
+        return error
 
     def _commit(self, batch: list[PendingWrite]) -> None:
         connection = self._connection
