@@ -2,6 +2,10 @@
 
 A class, not an async generator, so that breaking out of `async for` is safe on both
 backends: the subscription closes with `aclose()`, `async with`, or garbage collection.
+
+A reader that falls a whole buffer behind the hub is not fed any more (memory stays
+bounded); it reads what it missed from the journal, as it did at the start, and goes
+live again on a fresh subscription.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from types import TracebackType
 
-from .actors import EventHub, Subscription, event_of
+from .actors import EventHub, Subscription, SubscriptionLagged, event_of
 from .model import (
     Event,
     Scope,
@@ -49,7 +53,15 @@ class EventStream:
                 self._backlog.extend(event_of(entry) for entry in entries)
                 self._live = len(entries) < _PAGE
                 continue
-            event = await self._subscription.receive()
+            try:
+                event = await self._subscription.receive()
+            except SubscriptionLagged:
+                # It lags: subscribe afresh first, then read the journal from the last
+                # event returned (nothing falls between; what both carry is dropped).
+                self._subscription.close()
+                self._subscription = self._hub.subscribe(self._scope)
+                self._live = False
+                continue
             if event.seq == self._last + 1:
                 self._last = event.seq
                 return event

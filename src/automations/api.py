@@ -182,12 +182,14 @@ class Runtime:
         `newer_than` skips revisions up to that number, to wait for the *next* blocker
         after answering one. Raises `TimeoutError` after `timeout` seconds of real time.
         """
-        with self._services.hub.watch_run(run_id) as updates, anyio.fail_after(timeout):
+
+        def wanted(run: Run) -> bool:
+            return run.revision > newer_than and (run.state is until or run.state.is_terminal)
+
+        with self._services.hub.watch_run(run_id, wanted) as watch, anyio.fail_after(timeout):
             run = await self.get_run(run_id)
-            while run.revision <= newer_than or not (run.state is until or run.state.is_terminal):
-                newer = await updates.receive()
-                if newer.revision > run.revision:
-                    run = newer
+            while not wanted(run):
+                run = await watch.after(run.revision)
             return run
 
     async def answer(self, run_id: str, blocker_id: str, reply: str | bool) -> None:

@@ -4,7 +4,14 @@ from ._automation_actor import AutomationActor
 from ._context import RunContext
 from ._fire_limit import DEFAULT_MAX_SCHEDULED_RUNS, FireLimit, Permit
 from ._follower import Follower
-from ._hub import EventHub, Subscription, event_of
+from ._hub import (
+    SUBSCRIBER_BUFFER,
+    EventHub,
+    RunWatch,
+    Subscription,
+    SubscriptionLagged,
+    event_of,
+)
 from ._lease import STALE_SECONDS, holder_alive, is_led
 from ._messages import Adopt, AutomationMessage, Delete, Fire, Refresh, RunEnded, RunNow, Update
 from ._records import record_cancelled
@@ -18,6 +25,7 @@ __all__ = [
     "DEFAULT_MAX_SCHEDULED_RUNS",
     "PRUNE_EVERY",
     "STALE_SECONDS",
+    "SUBSCRIBER_BUFFER",
     "Adopt",
     "AutomationActor",
     "AutomationMessage",
@@ -34,9 +42,11 @@ __all__ = [
     "Refresh",
     "Role",
     "RunNow",
+    "RunWatch",
     "Scheduler",
     "Services",
     "Subscription",
+    "SubscriptionLagged",
     "Supervisor",
     "Update",
     "event_of",
