@@ -195,12 +195,13 @@ async def test_an_ask_of_a_run_that_is_ending_raises_no_type_error(
     seen: list[Exception] = []
 
     async def agent(ctx: am.RunContext) -> str:
+        reply = "went on"
         with anyio.CancelScope(shield=True):
             try:
-                return await ctx.ask(am.Question("Anyone there?"))
+                reply = await ctx.ask(am.Question("Anyone there?"))
             except Exception as exc:
                 seen.append(exc)
-                return "went on"
+        return reply
 
     async with runtime_factory({"default": agent}) as rt:
         a = await rt.create(new(schedule=every(30)))
