@@ -41,7 +41,7 @@ def _not_served(services: Services) -> NotServed:
     scope = services.scope
     return NotServed(
         f"no worker serves project {scope.project!r} in {scope.directory!r} on "
-        f"{services.store.path}; start one (`automations serve`, or open_runtime with "
+        f"{services.store.location}; start one (`automations serve`, or open_runtime with "
         "role='worker') and try again"
     )
 

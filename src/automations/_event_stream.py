@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections import deque
 from types import TracebackType
 
-from .actors import EventHub, Subscription, SubscriptionLagged, event_of
+from .actors import EventHub, Subscription, SubscriptionLagged
 from .model import (
     Event,
     Scope,
 )
-from .persistence import Reader
+from .persistence import Reader, event_of
 
 __all__ = ["EventStream", "event_of"]
 

@@ -48,7 +48,6 @@ from .model import (
     RunState,
     Scope,
     StopReason,
-    StorageError,
     StoreClosed,
     Tombstone,
     ValidationError,
@@ -57,11 +56,9 @@ from .model import (
 )
 from .persistence import (
     Durability,
-    FileLock,
     Page,
-    Store,
     StoreAnswer,
-    liveness_lock_path,
+    StorePort,
     open_store,
 )
 from .runtime import Clock, MailboxClosed, Reply, SystemClock, unwrapping_groups
@@ -82,7 +79,7 @@ class Runtime:
         self.scope = services.scope
 
     @property
-    def _store(self) -> Store:
+    def _store(self) -> StorePort:
         return self._services.store
 
     # -- definitions ---------------------------------------------------------------
@@ -300,19 +297,6 @@ def _owner() -> str:
 
 
 @asynccontextmanager
-async def _liveness(database: str, owner: str) -> AsyncIterator[None]:
-    """Hold this process's liveness lock while the runtime is open (DESIGN 8)."""
-    lock = FileLock(liveness_lock_path(database, owner))
-    taken: bool = await anyio.to_thread.run_sync(lock.try_acquire)
-    if not taken:
-        raise StorageError(f"could not take the liveness lock {lock.path}; is it on NFS?")
-    try:
-        yield
-    finally:
-        lock.release(remove=True)
-
-
-@asynccontextmanager
 async def open_runtime(
     path: str | os.PathLike[str] = "automations.db",
     *,
@@ -357,7 +341,7 @@ async def open_runtime(
     async with (
         unwrapping_groups(),
         open_store(path, durability=durability) as store,
-        _liveness(store.path, owner),
+        store.hold_liveness(owner),
     ):
         hub = EventHub()
         store.add_commit_listener(hub.on_commit)

@@ -380,8 +380,9 @@ async def _last_seq(rt: am.Runtime) -> int:
 class _Pragma:
     statement: str
 
-    def apply(self, connection: Any) -> object:
-        return connection.execute(self.statement).fetchall()
+    def apply(self, connection: Any) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = connection.execute(self.statement).fetchall()
+        return rows
 
 
 async def test_a_full_disk_fails_run_now_clearly_and_the_runtime_recovers(

@@ -67,7 +67,7 @@ class JournalMachine(RuleBasedStateMachine):
         self.runs: dict[str, tuple[Run, str | None, Scope]] = {}
         self.tick = 0
 
-    def _apply(self, operation: Operation) -> bool:
+    def _apply(self, operation: Operation[object]) -> bool:
         try:
             apply_operation(self.connection, operation, ":memory:")
         except AutomationError:

@@ -54,7 +54,7 @@ class Ledger:
         self.connection = apsw.Connection(":memory:")
         migrate(self.connection, inspect(self.connection, ":memory:"))
 
-    def apply(self, operation: Operation) -> object:
+    def apply(self, operation: Operation[object]) -> object:
         return apply_operation(self.connection, operation, ":memory:")
 
     def create(self, scope: Scope, at: int, title: str = "Brief") -> Automation:

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import apsw
@@ -38,7 +39,7 @@ class Gate:
 class Pragma:
     statement: str
 
-    def apply(self, connection: apsw.Connection) -> object:
+    def apply(self, connection: apsw.Connection) -> list[tuple[Any, ...]]:
         return connection.execute(self.statement).fetchall()
 
 
@@ -224,8 +225,8 @@ async def test_a_batch_committed_before_the_writer_thread_died_keeps_its_outcome
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Its writes are durable: reporting them failed would have callers write them twice.
-    published: list[object] = []
-    store.add_commit_listener(lambda operation, result: published.append(result))
+    published: list[int] = []
+    store.add_commit_listener(lambda scope, event: published.append(event.seq))
 
     def dying_wake(batch: object, committed: bool) -> None:
         raise RuntimeError("a bug in the writer loop")

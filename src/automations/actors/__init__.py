@@ -10,7 +10,6 @@ from ._hub import (
     RunWatch,
     Subscription,
     SubscriptionLagged,
-    event_of,
 )
 from ._lease import STALE_SECONDS, holder_alive, is_led
 from ._messages import Adopt, AutomationMessage, Delete, Fire, Refresh, RunEnded, RunNow, Update
@@ -49,7 +48,6 @@ __all__ = [
     "SubscriptionLagged",
     "Supervisor",
     "Update",
-    "event_of",
     "holder_alive",
     "is_led",
     "is_resumable",

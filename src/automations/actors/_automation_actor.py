@@ -97,7 +97,7 @@ class AutomationActor:
         self._preloaded = preloaded is not None
         self.runs = runs
         runs.definition = lambda: self.automation
-        self._derived: PendingWrite | None = None
+        self._derived: PendingWrite[int] | None = None
         """The last derived write submitted (they commit in order)."""
         self._permit: Permit | None = None
         """The permit of the fire being handled, until a run it starts takes it."""
@@ -261,7 +261,7 @@ class AutomationActor:
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 await pending.outcome()  # a failure is handled by `_derived_written`
 
-    def _derived_written(self, pending: PendingWrite) -> None:
+    def _derived_written(self, pending: PendingWrite[int]) -> None:
         error = pending.error
         if error is None:
             return

@@ -18,31 +18,8 @@ from contextlib import contextmanager
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ..model import (
-    Automation,
-    DefinitionDeleted,
-    DefinitionUpdated,
-    Event,
-    Run,
-    RunUpdated,
-    Scope,
-    Tombstone,
-    from_msgpack,
-)
-from ..persistence import (
-    AUTOMATION_DELETED,
-    AUTOMATION_UPDATED,
-    RUN_UPDATED,
-    CreateAutomations,
-    CreateRun,
-    DeleteAutomation,
-    JournalEntry,
-    Operation,
-    Reconciled,
-    ReconcileRuns,
-    SaveAutomation,
-    SaveRun,
-)
+from ..model import Event, Run, RunUpdated, Scope
+from ..persistence import JournalEntry, event_of
 
 __all__ = [
     "SUBSCRIBER_BUFFER",
@@ -50,7 +27,6 @@ __all__ = [
     "RunWatch",
     "Subscription",
     "SubscriptionLagged",
-    "event_of",
 ]
 
 SUBSCRIBER_BUFFER = 1_000
@@ -83,11 +59,10 @@ class EventHub:
         self._local: deque[int] = deque()
         """Sequence numbers committed here and not yet passed by the journal follower."""
 
-    def on_commit(self, operation: Operation, result: object) -> None:
-        """The store's commit listener."""
-        for scope, event in _events_of(operation, result):
-            self._local.append(event.seq)
-            self.publish(scope, event)
+    def on_commit(self, scope: Scope, event: Event) -> None:
+        """The store's change listener: an event this process committed."""
+        self._local.append(event.seq)
+        self.publish(scope, event)
 
     def only_local(self, after: int, head: int) -> bool:
         """True when every journal entry in (after, head] was committed here.
@@ -229,32 +204,3 @@ class Subscription:
 def _close(receive: MemoryObjectReceiveStream[Event], unsubscribe: Callable[[], None]) -> None:
     unsubscribe()
     receive.close()
-
-
-def _events_of(operation: Operation, result: object) -> Iterator[tuple[Scope, Event]]:
-    if isinstance(operation, SaveRun) and isinstance(result, int):
-        yield operation.scope, RunUpdated(seq=result, run=operation.run)
-    elif isinstance(operation, SaveAutomation) and isinstance(result, int):
-        yield operation.scope, DefinitionUpdated(seq=result, automation=operation.automation)
-    elif isinstance(operation, DeleteAutomation) and isinstance(result, int):
-        yield operation.scope, DefinitionDeleted(seq=result, tombstone=operation.tombstone)
-    elif isinstance(operation, CreateAutomations) and isinstance(result, list):
-        for seq, automation in zip(result, operation.automations, strict=True):
-            yield operation.scope, DefinitionUpdated(seq=seq, automation=automation)
-    elif isinstance(operation, CreateRun) and isinstance(result, list):
-        for seq, run in zip(result, operation.revisions, strict=True):
-            yield operation.scope, RunUpdated(seq=seq, run=run)
-    elif isinstance(operation, ReconcileRuns) and isinstance(result, Reconciled):
-        for seq, run in result.changed:
-            yield operation.scope, RunUpdated(seq=seq, run=run)
-
-
-def event_of(entry: JournalEntry) -> Event:
-    """The event a journal entry records."""
-    if entry.kind == RUN_UPDATED:
-        return RunUpdated(seq=entry.seq, run=from_msgpack(entry.body, Run))
-    if entry.kind == AUTOMATION_UPDATED:
-        return DefinitionUpdated(seq=entry.seq, automation=from_msgpack(entry.body, Automation))
-    if entry.kind == AUTOMATION_DELETED:
-        return DefinitionDeleted(seq=entry.seq, tombstone=from_msgpack(entry.body, Tombstone))
-    raise ValueError(f"journal entry {entry.seq} has unknown kind {entry.kind!r}")

@@ -25,16 +25,13 @@ from ..model import AutomationError, LeaseLost
 from ..persistence import (
     AcquireLease,
     Adopted,
-    FileLock,
     LeaseRow,
+    ProcessLock,
     PurgeCommands,
     Reconciled,
     ReconcileRuns,
     RenewLease,
     TakeStaleLease,
-    lease_lock_path,
-    lease_name,
-    liveness_lock_path,
 )
 from ._services import Services
 
@@ -68,9 +65,9 @@ log = logging.getLogger("automations.actors")
 Adopt = Callable[[Adopted], None]
 
 
-def lease_lock(services: Services) -> FileLock:
+def lease_lock(services: Services) -> ProcessLock:
     """The file lock of this runtime's scope's lease (not taken)."""
-    return FileLock(lease_lock_path(services.store.path, lease_name(services.scope)))
+    return services.store.lease_lock(services.scope)
 
 
 async def hold_lease(
@@ -100,7 +97,7 @@ async def hold_lease(
         lock.release()
 
 
-async def _acquire(services: Services, lock: FileLock, task_status: TaskStatus[None]) -> int:
+async def _acquire(services: Services, lock: ProcessLock, task_status: TaskStatus[None]) -> int:
     """Poll until this process may lead; the epoch it leads under.
 
     The file lock is the fast path: free means the holder is dead (or gone). A
@@ -136,7 +133,7 @@ async def _acquire(services: Services, lock: FileLock, task_status: TaskStatus[N
 
 
 async def _keep_renewing(
-    services: Services, lock: FileLock, epoch: int, leading: anyio.CancelScope
+    services: Services, lock: ProcessLock, epoch: int, leading: anyio.CancelScope
 ) -> None:
     """Renew the lease until cancelled; end the leadership if another process took it."""
     while True:
@@ -162,7 +159,7 @@ def _stale(row: LeaseRow) -> bool:
 
 async def holder_alive(services: Services, owner: str) -> bool:
     """Whether the process `owner` still holds its liveness lock."""
-    lock = FileLock(liveness_lock_path(services.store.path, owner))
+    lock = services.store.liveness_lock(owner)
     return bool(await anyio.to_thread.run_sync(lock.held_elsewhere))
 
 
@@ -184,7 +181,7 @@ async def reconcile_dead_owners(services: Services, adopt: Adopt) -> datetime | 
     for owner in await services.store.reader.owners(services.scope):
         if owner == services.owner:
             continue
-        lock = FileLock(liveness_lock_path(services.store.path, owner))
+        lock = services.store.liveness_lock(owner)
         if not await anyio.to_thread.run_sync(lock.try_acquire):
             continue  # alive: its runs are its own
         try:

@@ -140,7 +140,7 @@ class RunActor:
         self._deferred = deferred or claimed
         self._epoch = epoch
         self._reopen = reopen
-        self._begun: tuple[Run, PendingWrite] | None = None
+        self._begun: tuple[Run, PendingWrite[int]] | None = None
         self._adopted = adopted
         self._claimed = claimed
         self.released = False
@@ -159,7 +159,7 @@ class RunActor:
         self._written: anyio.Event | None = None
         self._answers = Answers()
         self.finished = FinishLatch(self._finished_now)
-        self._first: PendingWrite | None = None
+        self._first: PendingWrite[list[int]] | None = None
         self._started: Run | None = None
         self.recorded = False
         self.ended = False
@@ -224,7 +224,7 @@ class RunActor:
 
     # -- the run's life -------------------------------------------------------------
 
-    def submit_first_write(self) -> PendingWrite | None:
+    def submit_first_write(self) -> PendingWrite[list[int]] | None:
         """Submit the run's first write, `scheduled` (holding the writer key), without
         waiting; `main` is best started once it is done, so the run's task wakes once
         for it. None when there is nothing to write first (a run adopted running).
@@ -523,7 +523,7 @@ class RunActor:
         """Write the next revision durably; the grace watcher waits for it to land."""
         await self._durable(*self._submit(state, payload))
 
-    async def _durable(self, nxt: Run, pending: PendingWrite) -> None:
+    async def _durable(self, nxt: Run, pending: PendingWrite[int]) -> None:
         """Wait for a submitted revision to be durable; it is the run's from then on."""
         try:
             await pending.outcome()
@@ -533,7 +533,7 @@ class RunActor:
 
     def _submit(
         self, state: RunState, payload: dict[str, Any], *, at: datetime | None = None
-    ) -> tuple[Run, PendingWrite]:
+    ) -> tuple[Run, PendingWrite[int]]:
         """Submit the next revision, which happens `at` (now by default);
         `_written_now()` must follow once it is done."""
         now = self._services.now()

@@ -20,7 +20,6 @@ from typing import Protocol
 import anyio
 
 from ..model import Automation, DefinitionUpdated, Event, Scope, from_ms, to_ms
-from ..persistence import CreateAutomations, Operation, SaveAutomation
 from ..runtime import sleep_until_or
 from ._fire_limit import FireLimit, Permit
 from ._services import Services
@@ -81,19 +80,12 @@ class Scheduler:
 
     # -- keeping the index current ---------------------------------------------------
 
-    def on_commit(self, operation: Operation, result: object) -> None:
-        """The store's commit listener: note the next fire of every changed definition."""
-        if isinstance(operation, SaveAutomation):
-            self._note(operation.scope, operation.automation)
-        elif isinstance(operation, CreateAutomations):
-            for automation in operation.automations:
-                self._note(operation.scope, automation)
-        # A deleted automation's stale entries are ignored by its actor when they fire.
-
-    def on_foreign(self, scope: Scope, event: Event) -> None:
-        """The follower's listener: a definition another process wrote."""
+    def on_commit(self, scope: Scope, event: Event) -> None:
+        """The store's change listener, and the follower's (a definition another
+        process wrote): note the next fire of every changed definition."""
         if isinstance(event, DefinitionUpdated):
             self._note(scope, event.automation)
+        # A deleted automation's stale entries are ignored by its actor when they fire.
 
     def _note(self, scope: object, automation: Automation) -> None:
         if scope != self._services.scope or automation.next_fire_at is None:

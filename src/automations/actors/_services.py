@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ..model import Catalog, Scope, as_instant
-from ..persistence import Store
+from ..persistence import StorePort
 from ..runtime import Clock
 from ._hub import EventHub
 
@@ -45,7 +45,7 @@ def is_resumable(executor: Executor) -> bool:
 
 @dataclass(frozen=True)
 class Services:
-    store: Store
+    store: StorePort
     clock: Clock
     scope: Scope
     owner: str

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import anyio
 
 from ..model import from_ms, to_ms
-from ..persistence import Store
+from ..persistence import StorePort
 from ..runtime import Clock, sleep_until_or
 
 __all__ = ["CLAIM_MS", "SlotStarts"]
@@ -34,7 +34,7 @@ then on (a pause or an edit after it does not take the run back)."""
 class SlotStarts:
     """The runs of this process waiting for their slot, in slot order."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: StorePort, clock: Clock) -> None:
         self._store = store
         self._clock = clock
         self._heap: list[tuple[int, int, Callable[[], None]]] = []

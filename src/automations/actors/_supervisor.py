@@ -217,7 +217,7 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
             services, supervisor.fire, epoch, warmer=supervisor, limit=supervisor.fire_limit
         )
         services.store.add_commit_listener(scheduler.on_commit)
-        follower.add_listener(scheduler.on_foreign)
+        follower.add_listener(scheduler.on_commit)
         inbox.lead()
         try:
             async with anyio.create_task_group() as leading:
@@ -229,7 +229,7 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
                 await scheduler.run()
         finally:  # stepping down (or closing): this scheduler is done
             inbox.step_down()
-            follower.remove_listener(scheduler.on_foreign)
+            follower.remove_listener(scheduler.on_commit)
             services.store.remove_commit_listener(scheduler.on_commit)
 
     background.start_soon(inbox.run, name="inbox")

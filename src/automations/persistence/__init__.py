@@ -3,6 +3,7 @@
 Imports the model (and the runtime's thread-to-loop call). It knows nothing of actors.
 """
 
+from ._changes import ChangeListener, event_of, events_committed
 from ._commands import (
     AnswerCommand,
     CancelCommand,
@@ -27,6 +28,7 @@ from ._ops import (
     StoreAnswer,
 )
 from ._pending import PendingWrite
+from ._port import ProcessLock, StorePort
 from ._projection import (
     AUTOMATION_DELETED,
     AUTOMATION_UPDATED,
@@ -52,6 +54,7 @@ __all__ = [
     "Adopted",
     "AnswerCommand",
     "CancelCommand",
+    "ChangeListener",
     "ChangeWatch",
     "Command",
     "CommandOutcome",
@@ -70,6 +73,7 @@ __all__ = [
     "Page",
     "PendingCommand",
     "PendingWrite",
+    "ProcessLock",
     "PruneProgress",
     "PruneStep",
     "PurgeCommands",
@@ -84,9 +88,12 @@ __all__ = [
     "SaveRun",
     "StoreAnswer",
     "Store",
+    "StorePort",
     "TakeStaleLease",
     "WriterStats",
     "apply_operation",
+    "event_of",
+    "events_committed",
     "lease_lock_path",
     "lease_name",
     "liveness_lock_path",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import apsw
 import msgspec
@@ -50,8 +50,13 @@ __all__ = [
 ]
 
 
-class Operation(Protocol):
-    def apply(self, connection: apsw.Connection) -> object:
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Operation(Protocol[T_co]):
+    """A write as plain data; what `apply` returns is what its writer hears."""
+
+    def apply(self, connection: apsw.Connection) -> T_co:
         """Do the write; raise to have it rolled back alone."""
         ...
 

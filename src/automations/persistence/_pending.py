@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Generic, TypeVar, cast
 
 import anyio
 
@@ -12,10 +12,12 @@ from ._ops import Operation
 
 __all__ = ["PendingWrite"]
 
+T = TypeVar("T")
+
 log = logging.getLogger("automations.persistence")
 
 
-class PendingWrite:
+class PendingWrite(Generic[T]):
     """One submitted operation and, once committed or failed, its outcome.
 
     Writes are committed in the order they were submitted, so a caller may submit a
@@ -35,19 +37,19 @@ class PendingWrite:
         "result",
     )
 
-    def __init__(self, operation: Operation, new_event: Callable[[], anyio.Event]) -> None:
+    def __init__(self, operation: Operation[T], new_event: Callable[[], anyio.Event]) -> None:
         self.operation = operation
         self._new_event = new_event
         self._event: anyio.Event | None = None
-        self._callbacks: list[Callable[[PendingWrite], None]] | None = None
+        self._callbacks: list[Callable[[PendingWrite[T]], None]] | None = None
         self.done = False
         """Committed or failed; `result` or `error` is final."""
         self.held = False
         """Submitted inside `together()` and not yet handed to the writer."""
-        self.result: object = None
+        self.result: T | None = None
         self.error: BaseException | None = None
 
-    def add_done_callback(self, callback: Callable[[PendingWrite], None]) -> None:
+    def add_done_callback(self, callback: Callable[[PendingWrite[T]], None]) -> None:
         """Call `callback(self)` on the event loop once the write is done (at once if it
         is). A callback must not block; what it raises is logged."""
         if self.done:
@@ -57,7 +59,7 @@ class PendingWrite:
         else:
             self._callbacks.append(callback)
 
-    async def outcome(self) -> Any:
+    async def outcome(self) -> T:
         """Wait until the write is durable; its result, or the error that rolled it back."""
         if not self.done:
             if self.held:
@@ -67,7 +69,7 @@ class PendingWrite:
             await self._event.wait()
         if self.error is not None:
             raise self.error
-        return self.result
+        return cast(T, self.result)  # set by the writer thread with the error None
 
     def _complete(self) -> None:
         """On the event loop: the outcome is final; tell whoever waits."""

@@ -12,7 +12,10 @@ import anyio
 import apsw
 
 from ..model import Automation, Pruned, Run, Scope, StorageError, Tombstone
+from ._changes import ChangeListener
 from ._connection import Durability, connect, create_private_file, enable_wal, set_durability
+from ._leases import lease_name
+from ._locks import FileLock, lease_lock_path, liveness_lock_path
 from ._ops import CreateAutomations, DeleteAutomation, Operation, SaveAutomation
 from ._pending import PendingWrite
 from ._reader import ChangeWatch, Reader
@@ -39,21 +42,25 @@ class Store:
         self._writer = writer
 
     @property
+    def location(self) -> str:
+        return self.path
+
+    @property
     def writer_stats(self) -> WriterStats:
         return self._writer.stats
 
-    def add_commit_listener(self, listener: Callable[[Operation, object], None]) -> None:
+    def add_commit_listener(self, listener: ChangeListener) -> None:
         """See `GroupCommitWriter.add_listener`."""
         self._writer.add_listener(listener)
 
-    def remove_commit_listener(self, listener: Callable[[Operation, object], None]) -> None:
+    def remove_commit_listener(self, listener: ChangeListener) -> None:
         self._writer.remove_listener(listener)
 
-    async def write(self, operation: Operation) -> Any:
+    async def write(self, operation: Operation[T]) -> T:
         """Apply one operation durably; what it returns, or the error it raised."""
         return await self._writer.write(operation)
 
-    def submit(self, operation: Operation) -> PendingWrite:
+    def submit(self, operation: Operation[T]) -> PendingWrite[T]:
         """Queue one operation without waiting; writes commit in submission order."""
         return self._writer.submit(operation)
 
@@ -104,6 +111,26 @@ class Store:
     async def wait_delivered(self, committed: int) -> None:
         """See `GroupCommitWriter.wait_delivered`."""
         await self._writer.wait_delivered(committed)
+
+    def lease_lock(self, scope: Scope) -> FileLock:
+        """The lock whose holder leads `scope` (not taken): a file beside the database."""
+        return FileLock(lease_lock_path(self.path, lease_name(scope)))
+
+    def liveness_lock(self, owner: str) -> FileLock:
+        """The lock process `owner` holds while it lives (not taken)."""
+        return FileLock(liveness_lock_path(self.path, owner))
+
+    @asynccontextmanager
+    async def hold_liveness(self, owner: str) -> AsyncIterator[None]:
+        """Hold `owner`'s liveness lock while the block runs (DESIGN 8): the kernel lets
+        go of it the instant the process dies, which is how others know it is gone."""
+        lock = self.liveness_lock(owner)
+        if not await anyio.to_thread.run_sync(lock.try_acquire):
+            raise StorageError(f"could not take the liveness lock {lock.path}; is it on NFS?")
+        try:
+            yield
+        finally:
+            lock.release(remove=True)
 
     def open_watch(self) -> ChangeWatch:
         """A watch on commits by other connections; close it when done."""

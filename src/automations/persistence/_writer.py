@@ -32,6 +32,7 @@ import apsw
 
 from ..model import StorageError, StoreClosed
 from ..runtime import LoopCaller
+from ._changes import ChangeListener, events_committed
 from ._connection import storage_error
 from ._ops import Operation
 from ._pending import PendingWrite
@@ -65,7 +66,7 @@ class GroupCommitWriter:
         self._connection = connection
         self._control = connection.cursor()
         self._path = path
-        self._queue: queue.SimpleQueue[PendingWrite | list[PendingWrite] | object] = (
+        self._queue: queue.SimpleQueue[PendingWrite[Any] | list[PendingWrite[Any]] | object] = (
             queue.SimpleQueue()
         )
         self._caller: LoopCaller | None = None
@@ -74,10 +75,10 @@ class GroupCommitWriter:
         self._closed = False
         self._failure: BaseException | None = None
         """What ended the writer thread unexpectedly; every write then fails at once."""
-        self._listeners: list[Callable[[Operation, object], None]] = []
-        self._held: list[PendingWrite] | None = None
+        self._listeners: list[ChangeListener] = []
+        self._held: list[PendingWrite[Any]] | None = None
         """Writes submitted inside `together()`, queued as one item when it ends."""
-        self._outgoing: list[PendingWrite | list[PendingWrite]] = []
+        self._outgoing: list[PendingWrite[Any] | list[PendingWrite[Any]]] = []
         """Submitted on the loop, handed to the thread once the loop's current round of
         callbacks is done: the writer wakes once for all of them, and does not take
         the interpreter lock from the tasks that are still submitting."""
@@ -92,15 +93,16 @@ class GroupCommitWriter:
         with savepoints at once, so a run of conflicts does not cost every batch twice."""
         self.stats = WriterStats()
 
-    def add_listener(self, listener: Callable[[Operation, object], None]) -> None:
-        """Call `listener(operation, result)` on the event loop after each durable commit.
+    def add_listener(self, listener: ChangeListener) -> None:
+        """Call `listener(scope, event)` on the event loop for each event of each durable
+        commit (the change feed, see `_changes`).
 
         Listeners run in commit order, before any writer is woken, so whatever they
         publish is durable and in journal order.
         """
         self._listeners.append(listener)
 
-    def remove_listener(self, listener: Callable[[Operation, object], None]) -> None:
+    def remove_listener(self, listener: ChangeListener) -> None:
         self._listeners.remove(listener)
 
     def start(self) -> None:
@@ -113,7 +115,7 @@ class GroupCommitWriter:
         )
         self._thread.start()
 
-    def submit(self, operation: Operation) -> PendingWrite:
+    def submit(self, operation: Operation[T]) -> PendingWrite[T]:
         """Queue `operation` without waiting; await `outcome()` on what this returns."""
         if self._closed:
             raise StoreClosed("the store is closed; open a new runtime to write")
@@ -127,7 +129,7 @@ class GroupCommitWriter:
             self._hand_over(pending)
         return pending
 
-    def _hand_over(self, item: PendingWrite | list[PendingWrite]) -> None:
+    def _hand_over(self, item: PendingWrite[Any] | list[PendingWrite[Any]]) -> None:
         if self._caller is None:  # not started on a loop
             self._queue.put(item)
             return
@@ -160,7 +162,7 @@ class GroupCommitWriter:
                 if held:
                     self._hand_over(held)
 
-    async def write(self, operation: Operation) -> Any:
+    async def write(self, operation: Operation[T]) -> T:
         """Apply `operation` durably; its result, or the error that rolled it back."""
         return await self.submit(operation).outcome()
 
@@ -195,7 +197,7 @@ class GroupCommitWriter:
 
     def _run(self) -> None:
         """Commit batches until `close()`; whatever escapes ends the thread in `_die`."""
-        batch: list[PendingWrite] = []
+        batch: list[PendingWrite[Any]] = []
         before = self._committed
         try:
             stopping = False
@@ -223,7 +225,7 @@ class GroupCommitWriter:
         except BaseException as exc:  # a bug, say: no write may wait on a dead thread
             self._die(exc, batch, self._committed > before)
 
-    def _die(self, cause: BaseException, batch: list[PendingWrite], committed: bool) -> None:
+    def _die(self, cause: BaseException, batch: list[PendingWrite[Any]], committed: bool) -> None:
         """The thread ends on `cause`: refuse new writes, fail the batch it held (unless
         it committed: its outcomes stand), then on the loop all that was queued."""
         self._failure = cause
@@ -260,7 +262,7 @@ class GroupCommitWriter:
         error.__cause__ = self._failure
         return error
 
-    def _commit(self, batch: list[PendingWrite]) -> None:
+    def _commit(self, batch: list[PendingWrite[Any]]) -> None:
         connection = self._connection
         if self._optimistic:
             try:
@@ -287,7 +289,7 @@ class GroupCommitWriter:
                 return
         self._finish_commit(batch)
 
-    def _apply_all(self, connection: apsw.Connection, batch: list[PendingWrite]) -> bool:
+    def _apply_all(self, connection: apsw.Connection, batch: list[PendingWrite[Any]]) -> bool:
         """Apply every operation without savepoints; False (results void) when one failed."""
         try:
             for pending in batch:
@@ -298,7 +300,7 @@ class GroupCommitWriter:
             return False
         return True
 
-    def _finish_commit(self, batch: list[PendingWrite]) -> None:
+    def _finish_commit(self, batch: list[PendingWrite[Any]]) -> None:
         try:
             with self._commit_lock:
                 self._connection.execute("COMMIT")
@@ -310,7 +312,7 @@ class GroupCommitWriter:
             self.stats.batches += 1
             self.stats.operations += len(batch)
 
-    def _fail_batch_after(self, culprit: PendingWrite, batch: list[PendingWrite]) -> None:
+    def _fail_batch_after(self, culprit: PendingWrite[Any], batch: list[PendingWrite[Any]]) -> None:
         for pending in batch:
             pending.result = None
             if pending is not culprit:
@@ -318,7 +320,7 @@ class GroupCommitWriter:
                     f"rolled back with its batch because another write failed: {culprit.error}"
                 )
 
-    def _apply(self, connection: apsw.Connection, pending: PendingWrite) -> None:
+    def _apply(self, connection: apsw.Connection, pending: PendingWrite[Any]) -> None:
         try:
             pending.result = apply_operation(
                 connection, pending.operation, self._path, self._control
@@ -332,25 +334,26 @@ class GroupCommitWriter:
             with contextlib.suppress(apsw.Error):
                 self._connection.execute("ROLLBACK")
 
-    def _fail_all(self, batch: list[PendingWrite], exc: BaseException) -> None:
+    def _fail_all(self, batch: list[PendingWrite[Any]], exc: BaseException) -> None:
         for pending in batch:  # one error object per waiter: tracebacks must not mix
             pending.result = None
             pending.error = storage_error(exc, self._path) if isinstance(exc, apsw.Error) else exc
 
-    def _wake(self, batch: list[PendingWrite], committed: bool) -> None:
+    def _wake(self, batch: list[PendingWrite[Any]], committed: bool) -> None:
         assert self._caller is not None
         self._caller.call_soon(self._deliver, batch, committed)
 
-    def _deliver(self, batch: list[PendingWrite], committed: bool) -> None:
+    def _deliver(self, batch: list[PendingWrite[Any]], committed: bool) -> None:
         """On the event loop: tell listeners what committed, then wake the writers."""
         if committed:
             for pending in batch:
                 if pending.error is None:
-                    for listener in self._listeners:
-                        try:
-                            listener(pending.operation, pending.result)
-                        except Exception:  # a listener must not keep writers waiting
-                            log.exception("a commit listener failed")
+                    for scope, event in events_committed(pending.operation, pending.result):
+                        for listener in self._listeners:
+                            try:
+                                listener(scope, event)
+                            except Exception:  # a listener must not keep writers waiting
+                                log.exception("a commit listener failed")
             self._delivered += 1
             delivery, self._delivery = self._delivery, None
             if delivery is not None:
@@ -361,7 +364,7 @@ class GroupCommitWriter:
 
 def apply_operation(
     connection: apsw.Connection,
-    operation: Operation,
+    operation: Operation[object],
     path: str,
     cursor: apsw.Cursor | None = None,
 ) -> object:
