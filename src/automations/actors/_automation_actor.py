@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import msgspec
@@ -60,6 +60,7 @@ _ONE_MS = timedelta(milliseconds=1)
 _KEEP_WARM = timedelta(seconds=5)
 
 SpawnRun = Callable[[RunActor], None]
+SpawnTask = Callable[[Callable[[], Coroutine[Any, Any, None]], str], None]
 Route = Callable[[str, AutomationMessage], None]
 T = TypeVar("T")
 
@@ -72,6 +73,7 @@ class AutomationActor:
         "_route",
         "_services",
         "_spawn_run",
+        "_spawn_task",
         "automation",
         "id",
         "runs",
@@ -83,6 +85,7 @@ class AutomationActor:
         services: Services,
         *,
         spawn_run: SpawnRun,
+        spawn_task: SpawnTask,
         route: Route,
         runs: GoingRuns,
         preloaded: Automation | None = None,
@@ -92,6 +95,7 @@ class AutomationActor:
         self.id = automation_id
         self._services = services
         self._spawn_run = spawn_run
+        self._spawn_task = spawn_task
         self._route = route
         self.automation: Automation | None = preloaded
         self._preloaded = preloaded is not None
@@ -291,6 +295,7 @@ class AutomationActor:
             writer_key=adopted.writer_key,
             reply=None,
             on_end=self._report_end,
+            spawn=self._spawn_task,
             adopted=True,
             reopen=adopted.blocker,
         )
@@ -429,6 +434,7 @@ class AutomationActor:
             writer_key=writer_key,
             reply=reply,
             on_end=self._report_end,
+            spawn=self._spawn_task,
             deferred=deferred,
             claimed=claimed,
             epoch=epoch,

@@ -1,7 +1,8 @@
 """Supervisor: routes commands to automation actors and owns every task of a runtime.
 
 Automation actors are activated on demand (see `AutomationActor`) in a supervised
-actor group; each run is a task of the supervisor's run group. The bookkeeping of an
+actor group; each run is a task of the supervisor's run group, started once its first
+write is durable. The bookkeeping of an
 automation's runs going on (`GoingRuns`) is kept here, not in its actor, so an actor
 restarted after a crash still stops, and orders, every run of its automation. Shutdown
 stops every run with a recorded reason, then stops the actors, so a runtime closed
@@ -13,9 +14,10 @@ is what it is, and the next lease holder starts it at its slot.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -89,6 +91,7 @@ class Supervisor:
                     automation_id,
                     self.services,
                     spawn_run=self._spawn_run,
+                    spawn_task=self._spawn_task,
                     route=self.tell,
                     runs=going,
                     preloaded=definition,
@@ -149,9 +152,19 @@ class Supervisor:
     def _spawn_run(self, actor: RunActor) -> None:
         if self.services.role == "client":  # pragma: no cover - the API never asks
             raise AssertionError("a client runtime never executes runs")
-        actor.submit_first_write()  # raises if the store is closed: not a run yet
+        first = actor.submit_first_write()  # raises if the store is closed: not a run yet
         self.runs[actor.id] = actor
-        self._runs_group.start_soon(self._run, actor, name=f"run:{actor.id}")
+        if first is None:
+            self._start_run_task(actor)
+        else:  # the run's task starts when its first write is done: one wake-up, not two
+            first.add_done_callback(lambda _: self._start_run_task(actor))
+
+    def _start_run_task(self, actor: RunActor) -> None:
+        self._runs_group.start_soon(self._run, actor, name=actor.id)
+
+    def _spawn_task(self, function: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        """A helper task of a run (timeout watchdog, cancel grace), in the run group."""
+        self._runs_group.start_soon(function, name=name)
 
     async def _run(self, actor: RunActor) -> None:
         try:
