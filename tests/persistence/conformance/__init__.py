@@ -1,0 +1,1 @@
+"""The store conformance suite: what every `StorePort` implementation must keep."""

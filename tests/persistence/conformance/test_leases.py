@@ -1,0 +1,132 @@
+"""The scheduler lease of a scope: an epoch that grows on every acquisition, and the
+fencing of the writes made under it.
+
+A holder that froze past its take-over must not fire anything twice: each write it
+makes under the lease carries the epoch it holds, and the store refuses an old one.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from automations.model import LeaseLost, Scope
+from automations.persistence import (
+    AcquireLease,
+    CreateRun,
+    RenewLease,
+    SaveAutomation,
+    SaveRun,
+    StorePort,
+    TakeStaleLease,
+)
+
+from ..helpers import NOW, OTHER, SCOPE, automation
+from .builders import SIBLING, create_automation, create_run, renamed, scheduled, started
+
+pytestmark = pytest.mark.anyio
+
+
+async def _acquire(store: StorePort, holder: str, scope: Scope = SCOPE) -> int:
+    return await store.write(AcquireLease(scope, holder, NOW))
+
+
+async def test_each_acquisition_grows_the_epoch(store: StorePort) -> None:
+    epochs = [await _acquire(store, holder) for holder in ("p1", "p2", "p1")]
+    assert epochs == sorted(epochs) and len(set(epochs)) == 3
+    lease = await store.reader.lease(SCOPE)
+    assert lease is not None and (lease.epoch, lease.holder) == (epochs[-1], "p1")
+
+
+async def test_a_write_under_the_current_epoch_commits(store: StorePort) -> None:
+    epoch = await _acquire(store, "me")
+    a = automation()
+    await store.write(SaveAutomation(SCOPE, a, None, epoch=epoch))
+    first = scheduled(a.id, NOW)
+    await store.write(CreateRun(SCOPE, (first,), (NOW,), epoch=epoch))
+    await store.write(SaveRun(SCOPE, started(first), 1, NOW, epoch=epoch))
+    assert await store.reader.run_by_id(SCOPE, first.id) == started(first)
+
+
+async def test_an_automation_write_with_an_old_epoch_is_lease_lost(store: StorePort) -> None:
+    a = await create_automation(store)
+    old = await _acquire(store, "me")
+    await _acquire(store, "successor")
+    with pytest.raises(LeaseLost):
+        await store.write(SaveAutomation(SCOPE, renamed(a, "late"), 1, epoch=old))
+    with pytest.raises(LeaseLost):
+        await store.write(SaveAutomation(SCOPE, automation("new"), None, epoch=old))
+    assert await store.reader.automations(SCOPE) == [a]
+
+
+async def test_a_new_run_with_an_old_epoch_is_lease_lost(store: StorePort) -> None:
+    a = await create_automation(store)
+    old = await _acquire(store, "me")
+    await _acquire(store, "successor")
+    first = scheduled(a.id, NOW)
+    with pytest.raises(LeaseLost):
+        await store.write(CreateRun(SCOPE, (first, started(first)), (NOW, NOW), epoch=old))
+    with pytest.raises(LeaseLost):
+        await store.write(SaveRun(SCOPE, first, None, NOW, epoch=old))
+    assert (await store.reader.runs(SCOPE, a.id, limit=10, cursor=None)).items == []
+
+
+async def test_a_run_transition_with_an_old_epoch_is_lease_lost(store: StorePort) -> None:
+    a = await create_automation(store)
+    first = scheduled(a.id, NOW)
+    await create_run(store, SCOPE, first)
+    old = await _acquire(store, "me")
+    await _acquire(store, "successor")
+    with pytest.raises(LeaseLost):
+        await store.write(SaveRun(SCOPE, started(first), 1, NOW, epoch=old))
+    assert await store.reader.run_by_id(SCOPE, first.id) == first
+
+
+async def test_a_fenced_write_without_any_lease_is_lease_lost(store: StorePort) -> None:
+    with pytest.raises(LeaseLost):
+        await store.write(SaveAutomation(SCOPE, automation(), None, epoch=1))
+    assert await store.reader.automations(SCOPE) == []
+
+
+async def test_renewing_with_a_stale_epoch_is_lease_lost(store: StorePort) -> None:
+    old = await _acquire(store, "me")
+    await store.write(RenewLease(SCOPE, old, renewed_ms=1_000))
+    lease = await store.reader.lease(SCOPE)
+    assert lease is not None and lease.renewed_ms == 1_000
+    current = await _acquire(store, "successor")
+    with pytest.raises(LeaseLost):
+        await store.write(RenewLease(SCOPE, old, renewed_ms=2_000))
+    lease = await store.reader.lease(SCOPE)
+    assert lease is not None and (lease.epoch, lease.holder) == (current, "successor")
+    assert lease.renewed_ms != 2_000
+
+
+async def test_a_stale_lease_is_taken_over_once(store: StorePort) -> None:
+    old = await _acquire(store, "frozen")
+    later = NOW + timedelta(minutes=1)
+    taken = await store.write(TakeStaleLease(SCOPE, "standby-1", later, old, renewed_ms=5))
+    assert taken is not None and taken > old
+    again = await store.write(TakeStaleLease(SCOPE, "standby-2", later, old, renewed_ms=6))
+    assert again is None  # another standby took it first
+    lease = await store.reader.lease(SCOPE)
+    assert lease is not None and (lease.epoch, lease.holder) == (taken, "standby-1")
+    with pytest.raises(LeaseLost):  # the frozen holder wakes up: it is fenced out
+        await store.write(RenewLease(SCOPE, old, renewed_ms=7))
+    with pytest.raises(LeaseLost):
+        await store.write(SaveAutomation(SCOPE, automation(), None, epoch=old))
+
+
+@pytest.mark.parametrize("elsewhere", [OTHER, SIBLING], ids=["other-project", "other-directory"])
+async def test_each_scope_has_a_lease_of_its_own(store: StorePort, elsewhere: Scope) -> None:
+    mine = [await _acquire(store, "p1") for _ in range(3)][-1]
+    assert await store.reader.lease(elsewhere) is None
+    theirs = await _acquire(store, "p2", elsewhere)
+    lease = await store.reader.lease(SCOPE)
+    assert lease is not None and (lease.epoch, lease.holder) == (mine, "p1")
+    a = automation(project=elsewhere.project)
+    await store.write(SaveAutomation(elsewhere, a, None, epoch=theirs))
+    await store.write(SaveAutomation(SCOPE, automation(), None, epoch=mine))
+    with pytest.raises(LeaseLost):  # an epoch fences only its own scope's writes
+        await store.write(SaveAutomation(elsewhere, automation(), None, epoch=mine))
+    assert [x.id for x in await store.reader.automations(elsewhere)] == [a.id]
