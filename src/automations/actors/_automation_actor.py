@@ -50,6 +50,7 @@ from ._messages import (
 )
 from ._records import record_cancelled, record_missed, record_skipped
 from ._run_actor import RunActor
+from ._run_phase import Phase
 from ._services import Services
 
 __all__ = ["AutomationActor"]
@@ -296,7 +297,7 @@ class AutomationActor:
             reply=None,
             on_end=self._report_end,
             spawn=self._spawn_task,
-            adopted=True,
+            phase=Phase.ADOPTED,
             reopen=adopted.blocker,
         )
         self.runs.add(actor, wait=False)
@@ -330,7 +331,9 @@ class AutomationActor:
 
     def _claim(self, automation: Automation, run: Run, epoch: int | None) -> None:
         """Record the run of a slot still to come; it is admitted at its slot."""
-        actor = self._new_run(automation, run, None, writer_key=None, claimed=True, epoch=epoch)
+        actor = self._new_run(
+            automation, run, None, writer_key=None, phase=Phase.CLAIMED, epoch=epoch
+        )
         self.runs.claim(actor)
         self._spawn_run(actor)
 
@@ -410,8 +413,9 @@ class AutomationActor:
         wait: bool = False,
         epoch: int | None = None,
     ) -> None:
+        phase = Phase.WAITING if wait else Phase.STARTING
         actor = self._new_run(
-            automation, run, reply, writer_key=writer_key, deferred=wait, epoch=epoch
+            automation, run, reply, writer_key=writer_key, phase=phase, epoch=epoch
         )
         self.runs.add(actor, wait=wait)
         self._spawn_run(actor)
@@ -423,8 +427,7 @@ class AutomationActor:
         reply: Reply[Run] | None,
         *,
         writer_key: str | None,
-        deferred: bool = False,
-        claimed: bool = False,
+        phase: Phase,
         epoch: int | None,
     ) -> RunActor:
         actor = RunActor(
@@ -435,8 +438,7 @@ class AutomationActor:
             reply=reply,
             on_end=self._report_end,
             spawn=self._spawn_task,
-            deferred=deferred,
-            claimed=claimed,
+            phase=phase,
             epoch=epoch,
         )
         permit, self._permit = self._permit, None

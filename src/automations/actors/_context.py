@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, Protocol, overload
 
 from ..model import Automation, Permission, Question, Run
 
-if TYPE_CHECKING:
-    from ._run_actor import RunActor
+__all__ = ["RunContext", "RunControl"]
 
-__all__ = ["RunContext"]
+
+class RunControl(Protocol):
+    """What a run offers its executor (the `RunActor` implements it)."""
+
+    @property
+    def resumed(self) -> bool: ...
+
+    @property
+    def checkpoint_data(self) -> Any: ...
+
+    @property
+    def steps(self) -> int: ...
+
+    async def step(self) -> None: ...
+
+    async def ask(self, request: Question | Permission) -> str | bool: ...
+
+    def report_cost(self, amount: float) -> None: ...
+
+    async def checkpoint(self, data: Any) -> None: ...
 
 
 class RunContext:
@@ -23,7 +41,7 @@ class RunContext:
 
     __slots__ = ("_actor", "attended", "automation", "run")
 
-    def __init__(self, actor: RunActor, run: Run, automation: Automation) -> None:
+    def __init__(self, actor: RunControl, run: Run, automation: Automation) -> None:
         self._actor = actor
         self.run = run
         self.automation = automation

@@ -1,0 +1,149 @@
+"""The writes of one run to the journal, in order.
+
+A run writes one transition at a time and builds each on the last durable one; the
+store commits writes in the order they were submitted, so a transition may be
+submitted before the one it follows is durable. The counters an executor moves
+(steps, cost, session) ride along on every revision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import anyio
+
+from ..model import Blocker, Run, RunState, Scope, advance
+from ..persistence import CreateRun, PendingWrite, SaveRun, StorePort
+from ._run_phase import Decision, decided
+
+__all__ = ["RunLedger"]
+
+
+class RunLedger:
+    """The last durable revision of a run, and the writes that build on it."""
+
+    __slots__ = (
+        "_now",
+        "_owner",
+        "_scope",
+        "_store",
+        "_written",
+        "cost",
+        "epoch",
+        "run",
+        "session_id",
+        "steps",
+        "writer_key",
+        "writing",
+    )
+
+    def __init__(
+        self,
+        store: StorePort,
+        scope: Scope,
+        owner: str,
+        now: Callable[[], datetime],
+        run: Run,
+        *,
+        writer_key: str | None,
+        epoch: int | None,
+    ) -> None:
+        self._store = store
+        self._scope = scope
+        self._owner = owner
+        self._now = now
+        self.run = run
+        """The last revision known durable (or, before the first write, the first)."""
+        self.writer_key = writer_key
+        """Held while the run is active: one active run per key (DESIGN 6.5)."""
+        self.epoch = epoch
+        """The lease epoch a fired run's first write is fenced with."""
+        self.steps = run.steps  # an adopted run goes on counting
+        self.cost: float | None = run.cost
+        self.session_id = run.session_id
+        self.writing = False
+        """A transition is submitted and not yet settled."""
+        self._written: anyio.Event | None = None
+
+    def submit_first(self, *, start: bool, hold_key: bool) -> PendingWrite[list[int]]:
+        """Record the run `scheduled` (holding its writer key if `hold_key`) and, when it
+        can `start` at once, `running` in the same operation: the executor starts
+        once both are durable, and if either fails neither is recorded."""
+        run = self.run
+        revisions: tuple[Run, ...] = (run,)
+        at: tuple[datetime, ...] = (run.triggered_at,)
+        if start:
+            now = self._now()
+            started = advance(run, RunState.RUNNING, at=now, session_id=self.session_id)
+            revisions, at = (run, started), (run.triggered_at, now)
+        key = self.writer_key if hold_key else None
+        first = CreateRun(self._scope, revisions, at, key, self._owner, self.epoch)
+        return self._store.submit(first)
+
+    def first_recorded(self, first: PendingWrite[list[int]]) -> None:
+        """The first write is durable: the run is as its last revision says."""
+        operation = first.operation
+        assert isinstance(operation, CreateRun)
+        self.run = operation.revisions[-1]
+
+    def submit(self, state: RunState, *, blocker: Blocker | None = None) -> PendingWrite[int]:
+        """Submit the next, non-terminal, revision; `settle()` must follow."""
+        nxt = advance(
+            self.run,
+            state,
+            at=self._now(),
+            blocker=blocker,
+            steps=self.steps,
+            cost=self.cost,
+            session_id=self.session_id,
+        )
+        return self._save(nxt)
+
+    def submit_end(self, decision: Decision) -> PendingWrite[int]:
+        """Submit the terminal revision `decision` records; `settle()` must follow."""
+        return self._save(
+            decided(
+                self.run,
+                decision,
+                at=self._now(),
+                steps=self.steps,
+                cost=self.cost,
+                session_id=self.session_id,
+            )
+        )
+
+    def _save(self, nxt: Run) -> PendingWrite[int]:
+        self.writing = True
+        operation = SaveRun(
+            self._scope, nxt, self.run.revision, self._now(), self.writer_key, self._owner
+        )
+        return self._store.submit(operation)
+
+    async def transition(self, state: RunState, *, blocker: Blocker | None = None) -> None:
+        """Write the next revision durably; it is the run's from then on."""
+        await self.durable(self.submit(state, blocker=blocker))
+
+    async def durable(self, pending: PendingWrite[int]) -> None:
+        try:
+            await pending.outcome()
+        finally:
+            self.settle(pending)
+
+    def settle(self, pending: PendingWrite[int]) -> None:
+        """A submitted revision is done: durable (the run's from now on) or refused."""
+        if pending.error is None and pending.done:
+            operation = pending.operation
+            assert isinstance(operation, SaveRun)
+            self.run = operation.run
+        self.writing = False
+        written, self._written = self._written, None
+        if written is not None:
+            written.set()
+
+    async def wait_settled(self) -> None:
+        """Wait until no transition is in flight (the grace watcher ends a run whose
+        executor is stuck, perhaps while it writes)."""
+        while self.writing:
+            self._written = self._written or anyio.Event()
+            await self._written.wait()
