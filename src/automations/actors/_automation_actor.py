@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -21,9 +21,7 @@ from ..model import (
     AfterCount,
     Automation,
     AutomationError,
-    Catchup,
     Conflict,
-    Kind,
     LeaseLost,
     NotFound,
     Run,
@@ -33,9 +31,10 @@ from ..model import (
 )
 from ..persistence import Adopted, PendingWrite, SaveAutomation
 from ..runtime import Reply
-from ..schedules import apply_patch, missed_slots, timeline_of, with_next_fires
-from ._derived import after_fire, after_terminal, may_start, next_run
+from ..schedules import apply_patch, with_next_fires
+from ._derived import after_fire, after_terminal, next_run
 from ._fire_limit import Permit
+from ._firing import Firing, answer, plan_fire
 from ._going import GoingRuns
 from ._messages import (
     Adopt,
@@ -48,7 +47,7 @@ from ._messages import (
     RunNow,
     Update,
 )
-from ._records import record_cancelled, record_missed, record_skipped
+from ._records import record_cancelled
 from ._run_actor import RunActor
 from ._run_phase import Phase
 from ._services import Services
@@ -57,7 +56,6 @@ __all__ = ["AutomationActor"]
 
 log = logging.getLogger("automations.actors")
 
-_ONE_MS = timedelta(milliseconds=1)
 _KEEP_WARM = timedelta(seconds=5)
 
 SpawnRun = Callable[[RunActor], None]
@@ -69,6 +67,7 @@ T = TypeVar("T")
 class AutomationActor:
     __slots__ = (
         "_derived",
+        "_firing",
         "_permit",
         "_preloaded",
         "_route",
@@ -104,6 +103,7 @@ class AutomationActor:
         runs.definition = lambda: self.automation
         self._derived: PendingWrite[int] | None = None
         """The last derived write submitted (they commit in order)."""
+        self._firing = Firing(services, runs, self._start_run, self._reschedule)
         self._permit: Permit | None = None
         """The permit of the fire being handled, until a run it starts takes it."""
 
@@ -144,7 +144,7 @@ class AutomationActor:
         if isinstance(message, Fire):
             self._permit = message.permit
             try:
-                await self._fire(message.slot, at_startup=message.at_startup, epoch=message.epoch)
+                await self._fire(message)
             except LeaseLost:
                 log.warning("not firing %s: this process lost the scheduler lease", self.id)
             except AutomationError:  # the slot stays next_fire_at: the next look retries it
@@ -161,9 +161,9 @@ class AutomationActor:
         if isinstance(message, RunNow):
             await self._run_now(self.automation, message)
         elif isinstance(message, Update):
-            await _answer(message.reply, self._update_fresh(message))
+            await answer(message.reply, self._update_fresh(message))
         elif isinstance(message, Delete):
-            await _answer(message.reply, self._delete(self.automation))
+            await answer(message.reply, self._delete(self.automation))
 
     # -- definition -----------------------------------------------------------------
 
@@ -281,7 +281,7 @@ class AutomationActor:
     async def _run_now(self, automation: Automation, message: RunNow) -> None:
         now = self._services.now()
         run = next_run(automation, Trigger.MANUAL, now, attended=True, id=message.run_id)
-        await self._launch(automation, run, message.reply)
+        await self._firing.launch(automation, run, message.reply)
 
     async def _adopt(self, adopted: Adopted) -> None:
         """Go on with a run of a process that died; it is `running` under this one."""
@@ -303,99 +303,16 @@ class AutomationActor:
         self.runs.add(actor, wait=False)
         self._spawn_run(actor)
 
-    async def _launch(
-        self,
-        automation: Automation,
-        run: Run,
-        reply: Reply[Run] | None,
-        epoch: int | None = None,
-    ) -> None:
-        """Start `run` as the overlap policy says, or record it as skipped.
-
-        `epoch` fences the first write of a scheduled run with the lease it fired under.
-        """
-        if not self._admit(automation, run, reply, epoch):
-            await self._skip(run, reply, epoch)
-
-    def _admit(
-        self, automation: Automation, run: Run, reply: Reply[Run] | None, epoch: int | None
-    ) -> bool:
-        """Start `run`, or have it wait, if the overlap policy lets it; False when it is
-        to be skipped. Submits the run's first write without waiting."""
-        admission = self.runs.admission(automation)
-        if admission is None:
-            return False
-        key, wait = admission
-        self._start(automation, run, reply, writer_key=key, wait=wait, epoch=epoch)
-        return True
-
-    def _claim(self, automation: Automation, run: Run, epoch: int | None) -> None:
-        """Record the run of a slot still to come; it is admitted at its slot."""
-        actor = self._new_run(
-            automation, run, None, writer_key=None, phase=Phase.CLAIMED, epoch=epoch
-        )
-        self.runs.claim(actor)
-        self._spawn_run(actor)
-
-    async def _skip(self, run: Run, reply: Reply[Run] | None, epoch: int | None) -> None:
-        if reply is not None:
-            await _answer(reply, record_skipped(self._services, run))
-        else:
-            with contextlib.suppress(AutomationError):  # a slot fired elsewhere, say
-                await record_skipped(self._services, run, epoch)
-
     # -- schedule -------------------------------------------------------------------
 
-    async def _fire(
-        self, slot: datetime, *, at_startup: bool = False, epoch: int | None = None
-    ) -> None:
-        """Fire the due slot, or record the slots missed up to now (DESIGN 6.3).
-
-        A slot is late when it fires more than `catchup_window` after its time; a
-        one-shot found past its time when the runtime starts is missed (DESIGN 6.4).
-        """
+    async def _fire(self, message: Fire) -> None:
+        """Fire the due slot, or record the slots missed up to now (see `_firing`)."""
         current = self.automation
-        if current is None or current.paused or current.next_fire_at != slot:
-            return  # stale: the schedule changed after the scheduler looked
-        services = self._services
-        now = services.now()
-        launched = False
-        window = current.catchup_window
-        if at_startup and current.kind is Kind.ONESHOT:
-            window = timedelta(0)
-        if now > slot + window:
-            # Late slots are those before `now - window`; one exactly on it is on time.
-            bound = now - window - _ONE_MS
-            missed = missed_slots(timeline_of(current), slot, bound)
-            assert missed is not None
-            await record_missed(services, current, missed, epoch)
-            after = missed.last
-            if current.catchup is Catchup.LATEST and self._may_start(current):
-                catchup = next_run(current, Trigger.CATCHUP, missed.last, attended=False)
-                await self._launch(current, catchup, None, epoch)
-                launched = True
-        elif self._may_start(current):
-            run = next_run(current, Trigger.SCHEDULE, slot, attended=False)
-            # The run and the next fires in one transaction: a crash leaves the slot
-            # either fired and passed, or due still.
-            with services.store.together():
-                if slot > now:  # recorded ahead: the run starts at the slot
-                    self._claim(current, run, epoch)
-                    admitted = True
-                else:
-                    admitted = self._admit(current, run, None, epoch)
-                if admitted:
-                    self._reschedule(current, slot, True, epoch)
-            if admitted:
-                return
-            await self._skip(run, None, epoch)  # recorded before the slot is passed
-            launched, after = True, slot
-        else:
-            after = slot
-        self._reschedule(current, after, launched, epoch)
-
-    def _may_start(self, automation: Automation) -> bool:
-        return may_start(automation, len(self.runs))
+        now = self._services.now()
+        going = len(self.runs)
+        plan = plan_fire(current, message.slot, now, going=going, at_startup=message.at_startup)
+        if current is not None:  # a stale plan does nothing
+            await self._firing.fire(current, plan, message.epoch)
 
     def _reschedule(
         self, current: Automation, after: datetime, launched: bool, epoch: int | None
@@ -403,33 +320,18 @@ class AutomationActor:
         going = len(self.runs)
         self._save_derived(after_fire(current, after, launched=launched, going=going), epoch)
 
-    def _start(
+    def _start_run(
         self,
         automation: Automation,
         run: Run,
         reply: Reply[Run] | None,
         *,
-        writer_key: str | None,
-        wait: bool = False,
-        epoch: int | None = None,
-    ) -> None:
-        phase = Phase.WAITING if wait else Phase.STARTING
-        actor = self._new_run(
-            automation, run, reply, writer_key=writer_key, phase=phase, epoch=epoch
-        )
-        self.runs.add(actor, wait=wait)
-        self._spawn_run(actor)
-
-    def _new_run(
-        self,
-        automation: Automation,
-        run: Run,
-        reply: Reply[Run] | None,
-        *,
-        writer_key: str | None,
         phase: Phase,
+        writer_key: str | None,
         epoch: int | None,
-    ) -> RunActor:
+    ) -> None:
+        """Make the run's actor and submit its first write. The run of a fire holds the
+        fire's permit until it is finished."""
         actor = RunActor(
             self._services,
             automation,
@@ -442,9 +344,13 @@ class AutomationActor:
             epoch=epoch,
         )
         permit, self._permit = self._permit, None
-        if permit is not None:  # the run of a fire holds its permit until it is finished
+        if permit is not None:
             actor.finished.add_callback(permit.release)
-        return actor
+        if phase is Phase.CLAIMED:
+            self.runs.claim(actor)
+        else:
+            self.runs.add(actor, wait=phase is Phase.WAITING)
+        self._spawn_run(actor)
 
     def _report_end(self, actor: RunActor) -> None:
         """Called by a RunActor as it ends; becomes a message to this automation, which
@@ -464,11 +370,3 @@ class AutomationActor:
             return  # deleted: a finished run never revives it
         now = self._services.now()
         self._save_derived(after_terminal(current, run, now=now, idle=not self.runs.active))
-
-
-async def _answer(reply: Reply[T], work: Awaitable[T]) -> None:
-    """Await `work` and send its result, or the AutomationError it raised."""
-    try:
-        reply.send(await work)
-    except AutomationError as exc:
-        reply.fail(exc)
