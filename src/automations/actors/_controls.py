@@ -20,7 +20,9 @@ import msgspec
 from ..model import (
     Automation,
     Blocker,
+    BlockerAnswered,
     BlockerRejected,
+    Conflict,
     ErrorCode,
     Permission,
     Question,
@@ -90,6 +92,12 @@ class RunControls:
         """This call goes on with a run another process started."""
         self.checkpoint_data: Any = None
         """The last checkpoint of a resumed run, decoded (see `load_checkpoint`)."""
+
+    def detach(self) -> None:
+        """The run is over: drop the answers and the callbacks into its actor."""
+        self.answers.close()
+        self._decide = _decided_already
+        self._ending = _ended
 
     @property
     def steps(self) -> int:
@@ -168,9 +176,38 @@ class RunControls:
             async def alarm() -> None:
                 await self._clock.sleep_until(deadline)
                 message = f"Nobody answered {describe(blocker.request)} within the blocker timeout."
-                self._decide(Fail.because(ErrorCode.NEEDS_USER_INPUT, message))
+                fail = Fail.because(ErrorCode.NEEDS_USER_INPUT, message)
+                if await self._time_out(blocker, fail):
+                    self._decide(fail)
 
             tg.start_soon(alarm)
             reply = await self.answers.wait(blocker.id)
             tg.cancel_scope.cancel()
         return reply
+
+    async def _time_out(self, blocker: Blocker, fail: Fail) -> bool:
+        """Record `fail` unless an answer to `blocker` was stored first, checked in the
+        transaction of the failure (this process may have slept through its delivery);
+        False, with the stored answer delivered, when one was."""
+        if self._ending():
+            return False
+        pending = self._ledger.submit_end(fail, unanswered=blocker.id)
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._ledger.durable(pending)
+        except BlockerAnswered:
+            stored = await self._reader.answer(self._scope, self._ledger.run.id, blocker.id)
+            if stored is not None:
+                self.answers.deliver(blocker.id, decode_reply(stored))
+            return False
+        except Conflict:  # ended meanwhile (a cancel): that end stands
+            return False
+        return True
+
+
+def _decided_already(decision: Fail) -> bool:
+    return False
+
+
+def _ended() -> bool:
+    return True

@@ -86,6 +86,10 @@ class Execution:
             helper.cancel()
         return ended
 
+    def detach(self) -> None:
+        """The run is over: drop the callback into its actor."""
+        self._on_grace = _nothing
+
     def interrupt(self) -> None:
         """Cancel the executor, and end the run without it if it ignores that past the
         grace; nothing when it is not running."""
@@ -129,3 +133,7 @@ def natural_end(value: object, ledger: RunLedger) -> Decision:
         return Succeed(value.result)
     message = f"the executor returned {type(value).__name__}; return a RunOutcome, a str or None"
     return Fail.because(ErrorCode.EXECUTION_FAILED, message)
+
+
+async def _nothing() -> None:
+    pass

@@ -103,6 +103,9 @@ class GoingRuns:
         automation = self.definition()
         if self.claimed.get(actor.id) is not actor or actor.stopping:
             return  # ended, or stopped meanwhile (deleted, shut down): it ends from `claimed`
+        if actor.past_its_window():  # this process stalled: it ends from `claimed`
+            actor.request_stop(StopReason.EXPIRED)
+            return
         admission = None if automation is None else self.admission(automation)
         if admission is None:  # refused: it ends as skipped, from `claimed`
             actor.request_stop(StopReason.PREVIOUS_RUN_AWAITING_INPUT)

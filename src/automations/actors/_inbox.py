@@ -10,13 +10,14 @@ idempotent (its run id is fixed), so one taken again after a crash does no harm.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 
 import anyio
 from anyio.abc import TaskGroup
 
-from ..model import AutomationError, Run, StopReason
+from ..model import AutomationError, Conflict, Run, StopReason
 from ..persistence import (
     AnswerCommand,
     CommandOutcome,
@@ -27,6 +28,7 @@ from ..persistence import (
 from ..runtime import ActorRef, MailboxClosed
 from ._follower import Follower
 from ._messages import AutomationMessage, RunNow
+from ._records import record_cancelled
 from ._run_actor import RunActor
 from ._services import Services
 
@@ -104,10 +106,7 @@ class Inbox:
                 if actor is not None:
                     actor.deliver(command.blocker_id, command.reply)
             else:
-                actor = self._runs.get(command.run_id)
-                if actor is not None:
-                    actor.request_stop(StopReason.CANCELLED)
-                    actor.start()
+                await self._cancel(command.run_id)
             services = self._services
             await services.store.write(CompleteCommand(pending.id, outcome, services.now()))
         except MailboxClosed:
@@ -116,6 +115,22 @@ class Inbox:
             log.exception("could not complete command %d", pending.id)
         finally:
             self._taken.discard(pending.id)
+
+    async def _cancel(self, run_id: str) -> None:
+        """Stop the run; one this process owns but does not execute (it was never
+        started here) ends `cancelled` at once, so its canceller does not wait."""
+        actor = self._runs.get(run_id)
+        if actor is not None:
+            actor.request_stop(StopReason.CANCELLED)
+            return
+        services = self._services
+        run = await services.store.reader.run_by_id(services.scope, run_id)
+        if run is None or not run.state.is_active or run_id in self._runs:
+            return
+        owner = await services.store.reader.run_owner(services.scope, run_id)
+        if owner == services.owner and run_id not in self._runs:
+            with contextlib.suppress(Conflict):  # it moved on meanwhile
+                await record_cancelled(services, run)
 
     async def _run_now(self, command: RunNowCommand) -> CommandOutcome:
         services = self._services

@@ -172,8 +172,11 @@ async def is_led(services: Services) -> bool:
     return row is not None and not _stale(row) and await holder_alive(services, row.holder)
 
 
-async def reconcile_dead_owners(services: Services, adopt: Adopt) -> datetime | None:
-    """End or adopt the active runs of each process whose liveness lock can be taken.
+async def reconcile_dead_owners(
+    services: Services, adopt: Adopt, epoch: int | None
+) -> datetime | None:
+    """End or adopt the active runs of each process whose liveness lock can be taken,
+    fenced by the lease `epoch`: a deposed holder adopts and ends nothing.
 
     Returns the earliest slot of a run left for a later look, its slot still to come.
     """
@@ -191,6 +194,7 @@ async def reconcile_dead_owners(services: Services, adopt: Adopt) -> datetime | 
                 services.owner,
                 services.now(),
                 services.resumable_executors,
+                epoch,
             )
             result: Reconciled = await services.store.write(operation)
         finally:
@@ -210,7 +214,7 @@ async def reconcile_dead_owners(services: Services, adopt: Adopt) -> datetime | 
 
 
 async def keep_reconciling(
-    services: Services, adopt: Adopt, next_slot: datetime | None = None
+    services: Services, adopt: Adopt, epoch: int | None, next_slot: datetime | None = None
 ) -> None:
     """Reconcile the runs of processes that die while this one leads, and drop the
     answered commands whose senders never came back, until cancelled. A run a dead
@@ -223,9 +227,11 @@ async def keep_reconciling(
         await anyio.sleep(delay)
         rounds += 1
         try:
-            next_slot = await reconcile_dead_owners(services, adopt)
+            next_slot = await reconcile_dead_owners(services, adopt, epoch)
             if rounds % _PURGE_EVERY == 0:
                 done_before = services.now() - COMMAND_RETENTION
                 await services.store.write(PurgeCommands(done_before))
+        except LeaseLost:
+            return  # deposed: the renewal ends this term
         except AutomationError:  # storage trouble: try again next round
             log.exception("could not reconcile the runs of dead processes")

@@ -1,5 +1,5 @@
-"""Runs that end without executing: skipped by overlap, missed by the schedule, or
-cancelled before the executor was called again.
+"""Runs that end without executing: skipped by overlap, missed by the schedule,
+cancelled before the executor was called again, or never recorded at all.
 
 A new one is written in one operation (`CreateRun`): the run as `scheduled` and at
 once as `stopped`, so a failure can never leave half of one behind.
@@ -16,15 +16,17 @@ from ..model import (
     Run,
     RunState,
     StopReason,
+    StoreClosed,
     Trigger,
     advance,
     new_run,
     new_run_id,
 )
 from ..persistence import CreateRun, SaveRun
+from ..runtime import Reply
 from ._services import Services
 
-__all__ = ["record_cancelled", "record_missed", "record_skipped"]
+__all__ = ["fail_reply", "record_cancelled", "record_missed", "record_skipped"]
 
 
 async def record_skipped(services: Services, run: Run, epoch: int | None = None) -> Run:
@@ -65,3 +67,14 @@ async def record_cancelled(services: Services, run: Run) -> Run:
     stopped = advance(run, RunState.STOPPED, at=now, stop_reason=StopReason.CANCELLED)
     await services.store.write(SaveRun(services.scope, stopped, run.revision, now))
     return stopped
+
+
+def fail_reply(reply: Reply[Run] | None, error: BaseException) -> None:
+    """Tell the caller its run was not recorded. A cancellation belongs to the task it
+    was delivered to, never to the caller's: the caller hears that the runtime closed."""
+    if reply is None:
+        return
+    if isinstance(error, Exception):
+        reply.fail(error)
+    else:
+        reply.fail(StoreClosed("the runtime closed before the run was recorded; run it again"))

@@ -4,9 +4,9 @@ Every transition is durable before anything acts on it (the executor's start, th
 next transition, the owner's `on_end`, an event), and the end is *decided* once,
 synchronously on the event loop: the first of the executor's natural end, a stop
 request (cancel, supersede, shutdown), a step cap, an unanswerable blocker or a timeout
-wins. That is what guarantees that once a cancel is accepted no `succeeded` can follow
-it. What the run waits for is its `Phase` (see `_run_phase` for the table); its writes
-are its `RunLedger`'s; what it asks a person goes through its `Blockers`.
+wins: once a cancel is accepted no `succeeded` can follow it. What the run waits for
+is its `Phase` (`_run_phase`), its writes are its `RunLedger`'s, its executor's call is
+an `Execution`, and what the executor may ask of it are its `RunControls`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from ..model import (
     RunState,
     StopReason,
     StorageError,
-    StoreClosed,
     WriterKeyBusy,
 )
 from ..persistence import PendingWrite
@@ -37,7 +36,7 @@ from ._context import RunContext
 from ._controls import RunControls
 from ._execution import Execution, Spawn
 from ._finish import FinishLatch
-from ._records import record_skipped
+from ._records import fail_reply, record_skipped
 from ._run_ledger import RunLedger
 from ._run_phase import (
     SETTLED,
@@ -192,6 +191,11 @@ class RunActor:
         else:
             self.start()
 
+    def past_its_window(self) -> bool:
+        """Whether its slot's catch-up window is over: a process stalled past it (frozen,
+        say) does not start the slot late."""
+        return self._services.now() > self.run.triggered_at + self.automation.catchup_window
+
     def request_stop(self, reason: StopReason, *, shutdown: bool = False) -> bool:
         """Stop the run with `reason`; False when its end was already decided."""
         accepted = self._decide(Stop(reason))
@@ -266,14 +270,14 @@ class RunActor:
             try:
                 skipped = await record_skipped(self._services, self.run)
             except BaseException as exc:
-                _fail_reply(reply, exc)
+                fail_reply(reply, exc)
                 raise
             self._ledger.run, self.recorded = skipped, True
             if reply is not None:
                 reply.send(skipped)
             return False
         except BaseException as exc:
-            _fail_reply(reply, exc)
+            fail_reply(reply, exc)
             raise
         self.recorded = True
         if reply is not None:
@@ -298,6 +302,9 @@ class RunActor:
                 await self._ledger.durable(begun)
             except WriterKeyBusy:  # a waiting run found its key taken by another process
                 self._decide(Stop(StopReason.PREVIOUS_RUN_AWAITING_INPUT))
+            except LeaseLost:  # fired under a lease another process holds now
+                log.warning("run %s not started: this process lost the lease", self.id)
+                self._decide(Stop(StopReason.EXPIRED))
             except StorageError as exc:
                 message = f"the run could not start: {exc}"
                 self._decide(Fail.because(ErrorCode.EXECUTION_FAILED, message))
@@ -333,16 +340,16 @@ class RunActor:
         return True
 
     async def _finish(self) -> None:
-        """Record the decided end, once: here, or by the grace watcher before us.
-
-        The end is submitted, not waited for: the run is finished (`on_end`, its
-        waiters) when the write is durable and the run's job has returned, whichever
-        comes last, so the job's task is free at once and nobody wakes it again. (An
-        awaited end keeps every run's frames alive across a commit, and a busy slot's
-        worth of them costs the collector's slow passes.)
-        """
+        """Record the decided end, once (here, or by the grace watcher before us). It is
+        submitted, not awaited: the run is finished when the write is durable and the
+        job has returned, whichever comes last; an awaited end would keep every run's
+        frames alive across a commit, which costs the collector's slow passes."""
         await self._ledger.wait_settled()
         if self.phase in SETTLED:
+            return
+        if self.run.state.is_terminal:  # recorded already: a blocker's timeout
+            self._enter(Phase.ENDING)
+            self._enter(Phase.OVER)
             return
         decision = self._decision
         assert decision is not None
@@ -378,16 +385,8 @@ class RunActor:
         self._submit_end(decision, min(delay * 2, _RETRY_MAX))
 
     def _finished_now(self) -> None:
-        self._controls.answers.close()
+        # Drop the callbacks into this actor: a finished run is freed by its reference
+        # count, not left as a cycle for the collector's slow passes.
+        self._controls.detach()
+        self._execution.detach()
         self._on_end(self)
-
-
-def _fail_reply(reply: Reply[Run] | None, error: BaseException) -> None:
-    """Tell the caller its run was not recorded. A cancellation belongs to the task it
-    was delivered to, never to the caller's: the caller hears that the runtime closed."""
-    if reply is None:
-        return
-    if isinstance(error, Exception):
-        reply.fail(error)
-    else:
-        reply.fail(StoreClosed("the runtime closed before the run was recorded; run it again"))

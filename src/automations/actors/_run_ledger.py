@@ -88,7 +88,9 @@ class RunLedger:
         self.run = operation.revisions[-1]
 
     def submit(self, state: RunState, *, blocker: Blocker | None = None) -> PendingWrite[int]:
-        """Submit the next, non-terminal, revision; `settle()` must follow."""
+        """Submit the next, non-terminal, revision; `settle()` must follow. A fired run's
+        `running` is fenced by its epoch: a deposed lease holder starts no slot."""
+        starts = state is RunState.RUNNING and self.run.state is RunState.SCHEDULED
         nxt = advance(
             self.run,
             state,
@@ -98,10 +100,12 @@ class RunLedger:
             cost=self.cost,
             session_id=self.session_id,
         )
-        return self._save(nxt)
+        return self._save(nxt, epoch=self.epoch if starts else None)
 
-    def submit_end(self, decision: Decision) -> PendingWrite[int]:
-        """Submit the terminal revision `decision` records; `settle()` must follow."""
+    def submit_end(self, decision: Decision, *, unanswered: str | None = None) -> PendingWrite[int]:
+        """Submit the terminal revision `decision` records; `settle()` must follow.
+        With `unanswered`, the store refuses it (`BlockerAnswered`) if that blocker has
+        a stored answer."""
         return self._save(
             decided(
                 self.run,
@@ -110,14 +114,16 @@ class RunLedger:
                 steps=self.steps,
                 cost=self.cost,
                 session_id=self.session_id,
-            )
+            ),
+            unanswered=unanswered,
         )
 
-    def _save(self, nxt: Run) -> PendingWrite[int]:
+    def _save(
+        self, nxt: Run, *, epoch: int | None = None, unanswered: str | None = None
+    ) -> PendingWrite[int]:
         self.writing = True
-        operation = SaveRun(
-            self._scope, nxt, self.run.revision, self._now(), self.writer_key, self._owner
-        )
+        now, key, owner = self._now(), self.writer_key, self._owner
+        operation = SaveRun(self._scope, nxt, self.run.revision, now, key, owner, epoch, unanswered)
         return self._store.submit(operation)
 
     async def transition(self, state: RunState, *, blocker: Blocker | None = None) -> None:

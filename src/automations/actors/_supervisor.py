@@ -13,6 +13,7 @@ is what it is, and the next lease holder starts it at its slot.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -22,8 +23,18 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from ..model import Automation, DefinitionDeleted, DefinitionUpdated, Event, Scope, StopReason
-from ..persistence import Adopted
+from ..model import (
+    Automation,
+    AutomationError,
+    DefinitionDeleted,
+    DefinitionUpdated,
+    Event,
+    RunState,
+    Scope,
+    StopReason,
+    advance,
+)
+from ..persistence import Adopted, SaveRun
 from ..runtime import ActorGroup, ActorRef, MailboxClosed
 from ._automation_actor import AutomationActor
 from ._fire_limit import FireLimit, Permit
@@ -34,6 +45,7 @@ from ._lease import hold_lease, keep_reconciling, reconcile_dead_owners
 from ._messages import Adopt, AutomationMessage, Fire, Refresh
 from ._retention import keep_pruning
 from ._run_actor import RunActor
+from ._run_phase import Phase
 from ._scheduler import Scheduler
 from ._services import Services
 from ._slot_starts import SlotStarts
@@ -57,6 +69,8 @@ class Supervisor:
         self._actors = actors
         self._automations: dict[str, ActorRef[AutomationMessage]] = {}
         self.runs: dict[str, RunActor] = {}
+        self._adopting: dict[str, Adopted] = {}
+        """Runs adopted (`running` under this process) whose actor has not started."""
         self._going: dict[str, GoingRuns] = {}
         """Per automation with runs going on or an active actor."""
         self.fire_limit = FireLimit(services.max_scheduled_runs)
@@ -120,7 +134,9 @@ class Supervisor:
         self.tell(automation_id, Fire(slot, at_startup, epoch, permit))
 
     def adopt(self, adopted: Adopted) -> None:
-        """Go on with a run of a dead process (reconciliation took it over)."""
+        """Go on with a run of a dead process (reconciliation took it over). Until its
+        actor starts it, it is noted here: a close before then hands it back."""
+        self._adopting[adopted.run.id] = adopted
         self.tell(adopted.run.automation_id, Adopt(adopted))
 
     def on_foreign(self, scope: Scope, event: Event) -> None:
@@ -152,6 +168,9 @@ class Supervisor:
     def _spawn_run(self, actor: RunActor) -> None:
         if self.services.role == "client":  # pragma: no cover - the API never asks
             raise AssertionError("a client runtime never executes runs")
+        if self._closing and actor.phase is Phase.ADOPTED:
+            return  # adopted as the process closes: handed back, see `shutdown`
+        self._adopting.pop(actor.id, None)
         first = actor.submit_first_write()  # raises if the store is closed: not a run yet
         self.runs[actor.id] = actor
         if first is None:
@@ -193,6 +212,21 @@ class Supervisor:
             for actor in list(self.runs.values()):
                 await actor.finished.wait()
         await self._actors.stop(grace)
+        await self._hand_back_adopted()
+
+    async def _hand_back_adopted(self) -> None:
+        """A run adopted too late to start here is not left `running` by a clean close:
+        it ends `blocker_lost` (it was waiting on a person) or `expired` (its slot's
+        start), as reconciliation would have ended it."""
+        adopting, self._adopting = self._adopting, {}
+        for adopted in adopting.values():
+            run = adopted.run
+            reason = StopReason.EXPIRED if adopted.blocker is None else StopReason.BLOCKER_LOST
+            stopped = advance(run, RunState.STOPPED, at=self.services.now(), stop_reason=reason)
+            services = self.services
+            save = SaveRun(services.scope, stopped, run.revision, services.now())
+            with contextlib.suppress(AutomationError):  # it moved on meanwhile (Conflict)
+                await services.store.write(save)
 
 
 @asynccontextmanager
@@ -225,7 +259,7 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
 
     async def lead(epoch: int) -> None:
         # DESIGN 3: reconcile first, then fire (missed fires included), then lead.
-        next_slot = await reconcile_dead_owners(services, supervisor.adopt)
+        next_slot = await reconcile_dead_owners(services, supervisor.adopt, epoch)
         scheduler = Scheduler(
             services, supervisor.fire, epoch, warmer=supervisor, limit=supervisor.fire_limit
         )
@@ -235,7 +269,12 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
         try:
             async with anyio.create_task_group() as leading:
                 leading.start_soon(
-                    keep_reconciling, services, supervisor.adopt, next_slot, name="reconcile"
+                    keep_reconciling,
+                    services,
+                    supervisor.adopt,
+                    epoch,
+                    next_slot,
+                    name="reconcile",
                 )
                 if services.retention is not None:
                     leading.start_soon(keep_pruning, services, services.retention, name="retention")

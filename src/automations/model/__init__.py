@@ -36,6 +36,7 @@ from ._enums import (
 )
 from ._errors import (
     AutomationError,
+    BlockerAnswered,
     BlockerRejected,
     Conflict,
     DatabaseRefused,
@@ -79,6 +80,7 @@ __all__ = [
     "AutomationPatch",
     "Blocker",
     "BlockerKind",
+    "BlockerAnswered",
     "BlockerRejected",
     "Catalog",
     "Catchup",

@@ -62,6 +62,10 @@ class WriterKeyBusy(Conflict):
     """Another active run holds the writer key (worktree or project) of this run."""
 
 
+class BlockerAnswered(Conflict):
+    """The blocker a timeout would fail a run for was answered first: the run goes on."""
+
+
 class IllegalTransition(AutomationError):
     """A run was asked to move to a state its current state cannot reach."""
 

@@ -30,6 +30,7 @@ from ..model import (
     advance,
     from_msgpack,
 )
+from ._leases import check_epoch
 from ._run_ops import SaveRun
 
 __all__ = ["Adopted", "ReconcileRuns", "Reconciled"]
@@ -69,9 +70,12 @@ class ReconcileRuns(msgspec.Struct, gc=False, frozen=True):
     adopter: str
     at: datetime
     resumable: frozenset[str] = msgspec.field(default_factory=frozenset)
+    epoch: int | None = None
+    """The lease epoch the reconciler holds: a deposed holder adopts and ends nothing."""
 
     def apply(self, connection: apsw.Connection) -> Reconciled:
         scope = self.scope
+        check_epoch(connection, scope, self.epoch)
         rows = connection.execute(
             "SELECT r.revision, r.writer_key, r.body, a.body FROM runs AS r"
             " LEFT JOIN automations AS a ON a.id = r.automation_id"

@@ -16,6 +16,7 @@ import msgspec
 
 from ..model import (
     PREDECESSORS,
+    BlockerAnswered,
     NotFound,
     Run,
     RunState,
@@ -99,8 +100,13 @@ class SaveRun(msgspec.Struct, gc=False, frozen=True):
     owner: str | None = None
     epoch: int | None = None
     """The scheduler lease's epoch when the write is made under it (fencing)."""
+    unanswered: str | None = None
+    """A blocker that must have no stored answer: a blocker timeout fails a run only
+    if nobody answered first, checked in the transaction of the failure."""
 
     def apply(self, connection: apsw.Connection) -> int:
+        if self.unanswered is not None:
+            _check_unanswered(connection, self.scope, self.run.id, self.unanswered)
         if self.expected_revision is None:  # a new run: one way to create one
             first = CreateRun(
                 self.scope, (self.run,), (self.at,), self.writer_key, self.owner, self.epoch
@@ -166,6 +172,19 @@ class SaveRun(msgspec.Struct, gc=False, frozen=True):
         check_revision("run", run.id, int(row[0]), expected)
         check_transition(RunState(row[1]), run.state)
         raise AssertionError("the transition matched but changed nothing")  # pragma: no cover
+
+
+def _check_unanswered(connection: apsw.Connection, scope: Scope, run_id: str, blocker: str) -> None:
+    row = connection.execute(
+        "SELECT 1 FROM answers WHERE run_id = ? AND blocker_id = ? AND project = ?"
+        " AND directory = ?",
+        (run_id, blocker, scope.project, scope.directory),
+    ).fetchone()
+    if row is not None:
+        raise BlockerAnswered(
+            f"blocker {blocker} of run {run_id} was answered before its timeout; "
+            "the run goes on with the answer"
+        )
 
 
 def _transition_sql(state: RunState) -> str:
