@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import msgspec
 import pytest
@@ -12,7 +12,6 @@ from automations.model import (
     AfterCount,
     Automation,
     Catchup,
-    Interval,
     Missed,
     NewAutomation,
     Once,
@@ -20,20 +19,9 @@ from automations.model import (
 )
 from automations.schedules import build_automation
 
-NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-MINUTE = timedelta(minutes=1)
+from .test_derived import MINUTE, NOW, _automation
+
 SLOT = NOW + MINUTE
-
-
-def _automation(**changes: object) -> Automation:
-    new = NewAutomation(
-        title="Tick",
-        prompt="p",
-        timezone="UTC",
-        schedule=Interval(every=MINUTE, start=SLOT),
-        **changes,  # type: ignore[arg-type]
-    )
-    return build_automation(new, id="automation_1", project="p", now=NOW)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ A `worker` serves the chaos scope and prints a line for each executor start; a
 acknowledgement. Both close cleanly on SIGTERM and then print `closed`:
 
     owner OWNER                         this process's owner id
-    start RUN_ID TRIGGER SLOT_MS NOW_MS EXECUTOR   an executor started (worker)
+    start RUN_ID TRIGGER SLOT_MS NOW_MS EXECUTOR RESUMED
+                                        an executor started (worker)
     ack RUN_ID                          run_now returned (client)
     answered RUN_ID BLOCKER_ID          answer returned: stored durably (client)
     cancelled RUN_ID STATE              cancel returned (client)
@@ -43,7 +44,8 @@ def say(*words: object) -> None:
 def _started(ctx: am.RunContext) -> None:
     run = ctx.run
     now = int(time.time() * 1000)
-    say("start", run.id, run.trigger.value, to_ms(run.triggered_at), now, ctx.automation.executor)
+    slot, executor = to_ms(run.triggered_at), ctx.automation.executor
+    say("start", run.id, run.trigger.value, slot, now, executor, int(ctx.resumed))
 
 
 async def tick(ctx: am.RunContext) -> None:

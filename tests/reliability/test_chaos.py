@@ -183,12 +183,11 @@ async def _check(
     db: Path, processes: list[Process], start_ms: int, end_ms: int, tally: Tally
 ) -> None:
     lines = [line.split() for p in processes for line in p.lines]
-    starts = [w for w in lines if w[:1] == ["start"]]
+    starts = [w for w in lines if w[:1] == ["start"] and w[6] == "0"]  # not resumed
     acked = {w[1] for w in lines if w[:1] == ["ack"]}
     answered = {(w[1], w[2]) for w in lines if w[:1] == ["answered"]}
     assert not [w for w in lines if w[:1] == ["stuck"]], "a cancel did not return"
     executed = Counter(w[1] for w in starts if w[2] == "schedule" and w[5] == "tick")
-    # (a resumable run waiting on a question is called again where it is adopted)
     assert not [run for run, n in executed.items() if n > 1], "an executor started twice"
     late = [w for w in starts if w[2] == "schedule" and int(w[4]) - int(w[3]) > LATE_MS]
     assert not late, f"{len(late)} slots started past their catch-up window: {late[:3]}"
