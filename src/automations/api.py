@@ -219,7 +219,6 @@ class Runtime:
         actor = self._supervisor.runs.get(run_id)
         if actor is not None:
             actor.request_stop(StopReason.CANCELLED)
-            actor.start()
         else:
             while (run := await self.get_run(run_id)).state.is_active:
                 owner = await self._store.reader.run_owner(self.scope, run_id)

@@ -149,3 +149,17 @@ async def _first_blocked(rt: am.Runtime, automation_id: str) -> am.Run:
                 if run is not None and waiting and run.automation_id == automation_id:
                     return run
     raise AssertionError("the event stream ended")
+
+
+async def test_an_adopted_run_cancelled_before_its_actor_starts_it_is_not_executed(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    gate = Gate()
+    async with runtime_factory({"default": gate}) as rt:
+        a = await rt.create(new())
+        run = await _running_under(rt, a)
+        stopped = await rt.cancel(run.id)
+        rt._supervisor.adopt(Adopted(0, run, None, None))  # adopted from before the cancel
+        await rt.update(a.id, title="handled after the adoption, by the same actor")
+        assert (await rt.get_run(run.id)).revision == stopped.revision
+    assert gate.calls == []

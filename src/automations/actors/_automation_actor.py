@@ -286,8 +286,12 @@ class AutomationActor:
     async def _adopt(self, adopted: Adopted) -> None:
         """Go on with a run of a process that died; it is `running` under this one."""
         automation = self.automation
+        services = self._services
+        current = await services.store.reader.run_by_id(services.scope, adopted.run.id)
+        if current is None or current.revision != adopted.run.revision:
+            return  # ended meanwhile (a cancel reached it before its actor did)
         if automation is None:  # deleted since it was adopted
-            await record_cancelled(self._services, adopted.run)
+            await record_cancelled(services, adopted.run)
             return
         actor = RunActor(
             self._services,

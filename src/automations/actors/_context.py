@@ -10,7 +10,7 @@ __all__ = ["RunContext", "RunControl"]
 
 
 class RunControl(Protocol):
-    """What a run offers its executor (the `RunActor` implements it)."""
+    """What a run offers its executor (`RunControls` implements it)."""
 
     @property
     def resumed(self) -> bool: ...

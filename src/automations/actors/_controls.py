@@ -19,6 +19,7 @@ import msgspec
 
 from ..model import (
     Automation,
+    AutomationError,
     Blocker,
     BlockerAnswered,
     BlockerRejected,
@@ -202,6 +203,8 @@ class RunControls:
             return False
         except Conflict:  # ended meanwhile (a cancel): that end stands
             return False
+        except AutomationError:  # storage trouble: the run fails, its end retried
+            return True
         return True
 
 

@@ -52,10 +52,6 @@ class Execution:
         self._scope: anyio.CancelScope | None = None
         self._helpers: list[anyio.CancelScope] = []
 
-    @property
-    def running(self) -> bool:
-        return self._scope is not None
-
     async def call(
         self,
         executor: Executor,
@@ -69,21 +65,23 @@ class Execution:
         if deadline is not None:
             self._watch(deadline, on_timeout)
         ended: Decision | None = None
-        with anyio.CancelScope() as scope:
-            self._scope = scope
-            try:
-                value = await executor(context)
-            except StepCapExceeded:
-                pass
-            except Exception as exc:
-                message = f"{type(exc).__name__}: {exc}"
-                ended = Fail.because(ErrorCode.EXECUTION_FAILED, message)
-            else:
-                ended = natural_end(value, ledger)
-        self._scope = None  # nothing to cancel from here on
-        helpers, self._helpers = self._helpers, []
-        for helper in helpers:  # the watchdog and the grace end with the executor
-            helper.cancel()
+        try:
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                try:
+                    value = await executor(context)
+                except StepCapExceeded:
+                    pass
+                except Exception as exc:
+                    message = f"{type(exc).__name__}: {exc}"
+                    ended = Fail.because(ErrorCode.EXECUTION_FAILED, message)
+                else:
+                    ended = natural_end(value, ledger)
+        finally:
+            self._scope = None  # nothing to cancel from here on
+            helpers, self._helpers = self._helpers, []
+            for helper in helpers:  # the watchdog and the grace end with the executor
+                helper.cancel()
         return ended
 
     def detach(self) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from ..model import Automation, Overlap, StopReason, to_ms
 from ._run_actor import RunActor
+from ._run_phase import Phase
 from ._slot_starts import SlotStarts
 
 __all__ = ["Admission", "GoingRuns"]
@@ -103,6 +104,8 @@ class GoingRuns:
         automation = self.definition()
         if self.claimed.get(actor.id) is not actor or actor.stopping:
             return  # ended, or stopped meanwhile (deleted, shut down): it ends from `claimed`
+        if actor.phase is not Phase.CLAIMED:
+            return  # its record failed (its slot fired elsewhere): it is over
         if actor.past_its_window():  # this process stalled: it ends from `claimed`
             actor.request_stop(StopReason.EXPIRED)
             return
@@ -120,5 +123,4 @@ def _stop(runs: list[RunActor], reason: StopReason) -> list[RunActor]:
     """Decide `reason` for each run and let a deferred one go on to record it."""
     for run in runs:
         run.request_stop(reason)
-        run.start()
     return runs

@@ -196,7 +196,9 @@ async def reconcile_dead_owners(
                 services.resumable_executors,
                 epoch,
             )
-            result: Reconciled = await services.store.write(operation)
+            # Shielded: once committed, its adoptions must reach their actors.
+            with anyio.CancelScope(shield=True):
+                result: Reconciled = await services.store.write(operation)
         finally:
             lock.release(remove=True)
         if result.next_slot is not None and (next_slot is None or result.next_slot < next_slot):

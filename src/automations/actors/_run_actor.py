@@ -45,7 +45,6 @@ from ._run_phase import (
     Fail,
     Phase,
     Stop,
-    can_give_up,
     check_phase,
 )
 from ._services import Executor, Services
@@ -186,7 +185,7 @@ class RunActor:
             self._enter(Phase.WAITING)
         elif self._decision is None and self._executor is not None:
             self._enter(Phase.STARTING)
-            self._begun = begun = self._ledger.submit(RunState.RUNNING)
+            self._begun = begun = self._ledger.submit(RunState.RUNNING, fenced=True)
             begun.add_done_callback(lambda _: self.start())  # one wake-up, not two
         else:
             self.start()
@@ -253,7 +252,7 @@ class RunActor:
             log.exception("run %s failed inside the runtime", self.id)
             raise
         finally:
-            if self.phase not in SETTLED and can_give_up(self.phase):
+            if self.phase not in SETTLED:
                 self.phase = Phase.OVER  # never recorded, or given up on
             self.finished.job_returned()
 
@@ -322,7 +321,7 @@ class RunActor:
         )
         if ended is not None:
             self._decide(ended)
-        self._decide(Stop(StopReason.CANCELLED))  # cancelled from outside, if nothing else
+        self._decide(Stop(StopReason.CANCELLED))  # if nothing was decided (a stray cap)
 
     def _timed_out(self) -> None:
         limit = self.automation.max_duration

@@ -87,10 +87,11 @@ class RunLedger:
         assert isinstance(operation, CreateRun)
         self.run = operation.revisions[-1]
 
-    def submit(self, state: RunState, *, blocker: Blocker | None = None) -> PendingWrite[int]:
-        """Submit the next, non-terminal, revision; `settle()` must follow. A fired run's
-        `running` is fenced by its epoch: a deposed lease holder starts no slot."""
-        starts = state is RunState.RUNNING and self.run.state is RunState.SCHEDULED
+    def submit(
+        self, state: RunState, *, blocker: Blocker | None = None, fenced: bool = False
+    ) -> PendingWrite[int]:
+        """Submit the next, non-terminal, revision; `settle()` must follow. A `fenced`
+        one carries the epoch the run was fired under: a deposed holder starts no slot."""
         nxt = advance(
             self.run,
             state,
@@ -100,7 +101,7 @@ class RunLedger:
             cost=self.cost,
             session_id=self.session_id,
         )
-        return self._save(nxt, epoch=self.epoch if starts else None)
+        return self._save(nxt, epoch=self.epoch if fenced else None)
 
     def submit_end(self, decision: Decision, *, unanswered: str | None = None) -> PendingWrite[int]:
         """Submit the terminal revision `decision` records; `settle()` must follow.

@@ -25,7 +25,6 @@ __all__ = [
     "Phase",
     "Stop",
     "Succeed",
-    "can_give_up",
     "check_phase",
     "decided",
 ]
@@ -65,10 +64,8 @@ NEXT: dict[Phase, frozenset[Phase]] = {
     Phase.OVER: frozenset(),
 }
 """Each phase's successors. Besides these, a run whose first write failed (its slot
-fired elsewhere, its lease lost) or that the runtime could not record is OVER from
-wherever it was, without an end: `give_up` is the one way there."""
-
-_GIVING_UP = frozenset(set(Phase) - {Phase.RELEASED, Phase.OVER})
+fired elsewhere, its lease lost) or that the runtime could not record is OVER from any
+phase not SETTLED, without an end (`RunActor.main` gives it up)."""
 WRITTEN = frozenset({Phase.ENDING, Phase.OVER})
 """Its end is submitted (or nothing is left to write)."""
 SETTLED = frozenset({Phase.ENDING, Phase.RETRYING, Phase.OVER, Phase.RELEASED})
@@ -78,11 +75,6 @@ SETTLED = frozenset({Phase.ENDING, Phase.RETRYING, Phase.OVER, Phase.RELEASED})
 def check_phase(current: Phase, nxt: Phase) -> None:
     if nxt not in NEXT[current]:
         raise AssertionError(f"a run cannot go from {current.value} to {nxt.value}")
-
-
-def can_give_up(current: Phase) -> bool:
-    """Whether a run in `current` may be given up on (OVER without an end)."""
-    return current in _GIVING_UP
 
 
 class Succeed(msgspec.Struct, frozen=True):

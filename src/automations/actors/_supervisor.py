@@ -205,7 +205,6 @@ class Supervisor:
                 released += 1
                 continue
             actor.request_stop(StopReason.CANCELLED, shutdown=True)
-            actor.start()
         if released:
             log.info("left %d runs recorded ahead of their slot to the next lease holder", released)
         with anyio.move_on_after(grace + 5):
