@@ -32,7 +32,7 @@ from .actors import (
     Update,
     holder_alive,
     open_supervisor,
-    record_cancelled,
+    record_stopped,
 )
 from .model import (
     Automation,
@@ -228,7 +228,7 @@ class Runtime:
                     await send_cancel(self._services, run, owner)
                     break
                 try:  # its process died and nobody reconciled it yet
-                    return await record_cancelled(self._services, run)
+                    return await record_stopped(self._services, run)
                 except Conflict:
                     continue  # the reconciler got there first
             else:

@@ -164,26 +164,13 @@ async def test_a_run_going_when_the_slot_is_recorded_but_over_by_the_slot_does_n
         assert gate.calls == [manual.id, claimed.id]
 
 
-async def test_deleting_the_automation_before_the_slot_cancels_its_recorded_run(
-    runtime_factory: OpenRuntime, clock: ManualClock
-) -> None:
-    stamps = Stamps(clock)
-    async with _recorded_ahead(runtime_factory, clock, stamps) as (rt, a, _, claimed):
-        await rt.delete(a.id)
-        cancelled = await rt.wait(claimed.id, timeout=10)
-        assert (cancelled.state, cancelled.stop_reason) == (
-            am.RunState.STOPPED,
-            am.StopReason.CANCELLED,
-        )
-        assert stamps.at == []
-
-
-async def test_pausing_the_automation_before_the_slot_takes_its_recorded_run_back(
-    runtime_factory: OpenRuntime, clock: ManualClock
+@pytest.mark.parametrize("change", ["delete", "pause"])
+async def test_deleting_or_pausing_the_automation_before_the_slot_cancels_its_recorded_run(
+    runtime_factory: OpenRuntime, clock: ManualClock, change: str
 ) -> None:
     stamps = Stamps(clock)
     async with _recorded_ahead(runtime_factory, clock, stamps) as (rt, a, slot, claimed):
-        await rt.pause(a.id)
+        await (rt.delete(a.id) if change == "delete" else rt.pause(a.id))
         cancelled = await rt.wait(claimed.id, timeout=10)
         assert (cancelled.state, cancelled.stop_reason) == (
             am.RunState.STOPPED,

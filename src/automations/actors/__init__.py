@@ -13,7 +13,7 @@ from ._hub import (
 )
 from ._lease import STALE_SECONDS, holder_alive, is_led
 from ._messages import Adopt, AutomationMessage, Delete, Fire, Refresh, RunEnded, RunNow, Update
-from ._records import record_cancelled
+from ._records import record_stopped
 from ._retention import PRUNE_EVERY
 from ._run_actor import RunActor
 from ._scheduler import Scheduler
@@ -52,6 +52,6 @@ __all__ = [
     "is_led",
     "is_resumable",
     "open_supervisor",
-    "record_cancelled",
+    "record_stopped",
     "resumable",
 ]

@@ -47,7 +47,7 @@ from ._messages import (
     RunNow,
     Update,
 )
-from ._records import record_cancelled
+from ._records import record_stopped
 from ._run_actor import RunActor
 from ._run_phase import Phase
 from ._services import Services
@@ -291,7 +291,7 @@ class AutomationActor:
         if current is None or current.revision != adopted.run.revision:
             return  # ended meanwhile (a cancel reached it before its actor did)
         if automation is None:  # deleted since it was adopted
-            await record_cancelled(services, adopted.run)
+            await record_stopped(services, adopted.run)
             return
         actor = RunActor(
             self._services,

@@ -28,7 +28,7 @@ from ..persistence import (
 from ..runtime import ActorRef, MailboxClosed
 from ._follower import Follower
 from ._messages import AutomationMessage, RunNow
-from ._records import record_cancelled
+from ._records import record_stopped
 from ._run_actor import RunActor
 from ._services import Services
 
@@ -125,12 +125,12 @@ class Inbox:
             return
         services = self._services
         run = await services.store.reader.run_by_id(services.scope, run_id)
-        if run is None or not run.state.is_active or run_id in self._runs:
+        if run is None or not run.state.is_active:
             return
         owner = await services.store.reader.run_owner(services.scope, run_id)
-        if owner == services.owner and run_id not in self._runs:
+        if owner == services.owner and run_id not in self._runs:  # (none started since)
             with contextlib.suppress(Conflict):  # it moved on meanwhile
-                await record_cancelled(services, run)
+                await record_stopped(services, run)
 
     async def _run_now(self, command: RunNowCommand) -> CommandOutcome:
         services = self._services

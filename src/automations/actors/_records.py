@@ -26,7 +26,7 @@ from ..persistence import CreateRun, SaveRun
 from ..runtime import Reply
 from ._services import Services
 
-__all__ = ["fail_reply", "record_cancelled", "record_missed", "record_skipped"]
+__all__ = ["fail_reply", "record_missed", "record_skipped", "record_stopped"]
 
 
 async def record_skipped(services: Services, run: Run, epoch: int | None = None) -> Run:
@@ -61,10 +61,12 @@ async def record_missed(
         await services.store.write(CreateRun(scope, (run, stopped), (now, now), epoch=epoch))
 
 
-async def record_cancelled(services: Services, run: Run) -> Run:
-    """End an active `run` that nobody executes any more as `stopped/cancelled`."""
+async def record_stopped(
+    services: Services, run: Run, reason: StopReason = StopReason.CANCELLED
+) -> Run:
+    """End an active `run` that nobody executes any more as `stopped` with `reason`."""
     now = services.now()
-    stopped = advance(run, RunState.STOPPED, at=now, stop_reason=StopReason.CANCELLED)
+    stopped = advance(run, RunState.STOPPED, at=now, stop_reason=reason)
     await services.store.write(SaveRun(services.scope, stopped, run.revision, now))
     return stopped
 

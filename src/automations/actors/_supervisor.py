@@ -29,12 +29,10 @@ from ..model import (
     DefinitionDeleted,
     DefinitionUpdated,
     Event,
-    RunState,
     Scope,
     StopReason,
-    advance,
 )
-from ..persistence import Adopted, SaveRun
+from ..persistence import Adopted
 from ..runtime import ActorGroup, ActorRef, MailboxClosed
 from ._automation_actor import AutomationActor
 from ._fire_limit import FireLimit, Permit
@@ -43,6 +41,7 @@ from ._going import GoingRuns
 from ._inbox import Inbox
 from ._lease import hold_lease, keep_reconciling, reconcile_dead_owners
 from ._messages import Adopt, AutomationMessage, Fire, Refresh
+from ._records import record_stopped
 from ._retention import keep_pruning
 from ._run_actor import RunActor
 from ._run_phase import Phase
@@ -219,13 +218,9 @@ class Supervisor:
         start), as reconciliation would have ended it."""
         adopting, self._adopting = self._adopting, {}
         for adopted in adopting.values():
-            run = adopted.run
             reason = StopReason.EXPIRED if adopted.blocker is None else StopReason.BLOCKER_LOST
-            stopped = advance(run, RunState.STOPPED, at=self.services.now(), stop_reason=reason)
-            services = self.services
-            save = SaveRun(services.scope, stopped, run.revision, services.now())
             with contextlib.suppress(AutomationError):  # it moved on meanwhile (Conflict)
-                await services.store.write(save)
+                await record_stopped(self.services, adopted.run, reason)
 
 
 @asynccontextmanager
