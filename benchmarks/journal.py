@@ -30,7 +30,8 @@ from automations.model import (
     new_run,
     new_run_id,
 )
-from automations.persistence import Durability, Store, open_store
+from automations.persistence import Durability
+from automations.persistence.sqlite import SqliteStore, open_sqlite_store
 from automations.schedules import build_automation
 
 from ._common import environment
@@ -38,7 +39,9 @@ from ._common import environment
 SCOPE = Scope("bench", "/bench")
 
 
-async def _writer(store: Store, automation_id: str, deadline: float, counts: list[int]) -> None:
+async def _writer(
+    store: SqliteStore, automation_id: str, deadline: float, counts: list[int]
+) -> None:
     while time.perf_counter() < deadline:
         now = as_instant(datetime.now(UTC))  # as the runtime does: one clock read per run
         run = new_run(
@@ -62,7 +65,7 @@ async def measure(
 ) -> dict[str, Any]:
     """Transitions per second with `writers` concurrent writers on a fresh file."""
     path = os.path.join(directory, f"journal-{writers}-{durability}.db")
-    async with open_store(path, durability=durability) as store:
+    async with open_sqlite_store(path, durability=durability) as store:
         new = NewAutomation(
             title="bench",
             prompt="noop",

@@ -18,7 +18,7 @@ from .model import (
     Event,
     Scope,
 )
-from .persistence import Reader, event_of
+from .persistence import ReaderPort, event_of
 
 __all__ = ["EventStream", "event_of"]
 
@@ -28,7 +28,7 @@ _PAGE = 1_000
 class EventStream:
     """Every event of a scope after `since`, in sequence order, without duplicates."""
 
-    def __init__(self, hub: EventHub, reader: Reader, scope: Scope, since: int) -> None:
+    def __init__(self, hub: EventHub, reader: ReaderPort, scope: Scope, since: int) -> None:
         self._hub = hub
         self._reader = reader
         self._scope = scope

@@ -13,7 +13,7 @@ import pytest
 
 from automations.actors._slot_starts import SlotStarts
 from automations.model import to_ms
-from automations.persistence import Store
+from automations.persistence.sqlite import SqliteStore
 from automations.testing import ManualClock
 
 pytestmark = pytest.mark.anyio
@@ -48,7 +48,7 @@ def _ms(seconds: float) -> int:
 
 async def test_the_runs_of_a_slot_begin_in_one_block_when_it_comes() -> None:
     clock, store = ManualClock(T0), Together()
-    starts = SlotStarts(cast(Store, store), clock)
+    starts = SlotStarts(cast(SqliteStore, store), clock)
     later = anyio.Event()
 
     def came_later() -> None:
@@ -74,7 +74,7 @@ async def test_the_runs_of_a_slot_begin_in_one_block_when_it_comes() -> None:
 
 async def test_an_earlier_slot_added_while_the_alarm_sleeps_wakes_it_sooner() -> None:
     clock, store = ManualClock(T0), Together()
-    starts = SlotStarts(cast(Store, store), clock)
+    starts = SlotStarts(cast(SqliteStore, store), clock)
     starts.add(_ms(60), lambda: store.came("late"))
     async with anyio.create_task_group() as tg:
         tg.start_soon(starts.run)
@@ -91,7 +91,7 @@ def test_a_run_that_fails_to_begin_does_not_keep_the_others_of_its_slot_waiting(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = Together()
-    starts = SlotStarts(cast(Store, store), ManualClock(T0))
+    starts = SlotStarts(cast(SqliteStore, store), ManualClock(T0))
 
     def broken() -> None:
         raise RuntimeError("broken")

@@ -21,12 +21,10 @@ from automations.persistence import (
     CommandOutcome,
     CompleteCommand,
     EnqueueCommand,
-    FileLock,
     PurgeCommands,
     RunNowCommand,
-    liveness_lock_path,
-    open_store,
 )
+from automations.persistence.sqlite import FileLock, liveness_lock_path, open_sqlite_store
 from automations.testing import ManualClock
 
 from .conftest import T0, Gate, OpenRuntime, every, first_ended_run, new
@@ -35,7 +33,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def _pending_commands(db: Path) -> int:
-    async with open_store(db) as store:
+    async with open_sqlite_store(db) as store:
         rows = await store.reader.run(
             lambda c: c.execute("SELECT count(*) FROM commands").fetchall()
         )
@@ -223,7 +221,7 @@ async def test_each_project_on_one_database_has_its_own_scheduler(
 
 async def test_answered_commands_nobody_read_are_purged_and_pending_ones_kept(db: Path) -> None:
     scope = Scope("project-a", "/repo/a")
-    async with open_store(db) as store:
+    async with open_sqlite_store(db) as store:
         done = await store.write(EnqueueCommand(scope, RunNowCommand("a1", "r1"), None, T0))
         pending = await store.write(EnqueueCommand(scope, RunNowCommand("a1", "r2"), None, T0))
         await store.write(CompleteCommand(done, CommandOutcome(message="lost sender"), T0))

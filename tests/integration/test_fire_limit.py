@@ -12,7 +12,7 @@ import automations as am
 from automations.actors import _scheduler as scheduler
 from automations.api import Runtime
 from automations.model import Scope
-from automations.persistence import Reader
+from automations.persistence.sqlite import Reader
 from automations.testing import ManualClock
 
 from .conftest import Gate, OpenRuntime, new

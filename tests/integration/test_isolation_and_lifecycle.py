@@ -13,7 +13,8 @@ import automations as am
 from automations._event_stream import event_of
 from automations.api import open_runtime
 from automations.model import Scope
-from automations.persistence import GroupCommitWriter, open_store
+from automations.persistence import open_store
+from automations.persistence.sqlite import GroupCommitWriter
 
 from .conftest import Gate, OpenRuntime, new
 

@@ -11,13 +11,8 @@ import pytest
 
 import automations as am
 from automations.model import Scope, advance
-from automations.persistence import (
-    AcquireLease,
-    FileLock,
-    SaveRun,
-    liveness_lock_path,
-    open_store,
-)
+from automations.persistence import AcquireLease, SaveRun
+from automations.persistence.sqlite import FileLock, liveness_lock_path, open_sqlite_store
 from automations.testing import ManualClock
 
 from ..persistence.helpers import run as make_run
@@ -33,7 +28,7 @@ async def test_each_acquisition_raises_the_epoch_and_stale_writes_are_refused(
 ) -> None:
     async with runtime_factory() as rt:
         a = await rt.create(new())
-    async with open_store(db) as store:
+    async with open_sqlite_store(db) as store:
         first = await store.write(AcquireLease(SCOPE, "one", T0))
         second = await store.write(AcquireLease(SCOPE, "two", T0))
         assert second == first + 1
@@ -46,7 +41,7 @@ async def test_each_acquisition_raises_the_epoch_and_stale_writes_are_refused(
 async def _orphan(db: Path, automation_id: str, owner: str, state: am.RunState) -> am.Run:
     """A run left in `state` by the process `owner`."""
     run = make_run(automation_id, triggered_at=T0)
-    async with open_store(db) as store:
+    async with open_sqlite_store(db) as store:
         await store.save_run(SCOPE, run, expected_revision=None, at=T0, owner=owner)
         if state is not am.RunState.SCHEDULED:
             started = advance(run, am.RunState.RUNNING, at=T0)

@@ -15,7 +15,8 @@ import pytest
 
 import automations as am
 from automations.model import Scope, advance
-from automations.persistence import SaveCheckpoint, StoreAnswer, open_store
+from automations.persistence import SaveCheckpoint, StoreAnswer
+from automations.persistence.sqlite import open_sqlite_store
 
 from ..persistence.helpers import run as make_run
 from .conftest import T0, OpenRuntime, new
@@ -45,7 +46,7 @@ async def _blocked_orphan(db: Path, automation_id: str, *, answer: str | None = 
     started = advance(run, am.RunState.RUNNING, at=T0)
     blocker = am.Blocker(id="blk_orphan", request=QUESTION, asked_at=T0)
     waiting = advance(started, am.RunState.AWAITING_INPUT, at=T0, blocker=blocker)
-    async with open_store(db) as store:
+    async with open_sqlite_store(db) as store:
         for revision, state in enumerate((run, started, waiting)):
             await store.save_run(
                 SCOPE, state, expected_revision=revision or None, at=T0, owner="gone-1"
@@ -93,7 +94,7 @@ async def test_an_answer_stored_while_nobody_ran_the_run_is_delivered_on_resume(
         done = await rt.wait(orphan.id, timeout=10)
     assert done.state is am.RunState.SUCCEEDED
     assert done.result == "no after {'stage': 'before the crash'}"
-    async with open_store(db) as store:  # the command to the dead process was dropped
+    async with open_sqlite_store(db) as store:  # the command to the dead process was dropped
         rows = await store.reader.run(lambda c: c.execute("SELECT * FROM commands").fetchall())
     assert rows == []
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import anyio
 import msgspec
@@ -13,9 +11,10 @@ import pytest
 
 import automations as am
 from automations.actors import AutomationActor
-from automations.persistence import open_store
+from automations.persistence.sqlite import Pragma, open_sqlite_store
 from automations.testing import ManualClock
 
+from ..stores import sqlite_of
 from .conftest import Gate, OpenRuntime, definition_where, new
 
 pytestmark = pytest.mark.anyio
@@ -376,23 +375,14 @@ async def _last_seq(rt: am.Runtime) -> int:
     return await rt._store.reader.last_seq()
 
 
-@dataclass(frozen=True)
-class _Pragma:
-    statement: str
-
-    def apply(self, connection: Any) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = connection.execute(self.statement).fetchall()
-        return rows
-
-
 async def test_a_full_disk_fails_run_now_clearly_and_the_runtime_recovers(
     runtime_factory: OpenRuntime, clock: ManualClock
 ) -> None:
     async with runtime_factory() as rt:
         a = await rt.create(new())
-        store = rt._store
-        [(pages,)] = await store.write(_Pragma("PRAGMA page_count"))
-        await store.write(_Pragma(f"PRAGMA max_page_count = {pages}"))
+        store = sqlite_of(rt._store)
+        [(pages,)] = await store.write(Pragma("PRAGMA page_count"))
+        await store.write(Pragma(f"PRAGMA max_page_count = {pages}"))
         errors: list[str] = []
         for _ in range(200):  # fill the last free pages, then every write fails
             try:
@@ -404,7 +394,7 @@ async def test_a_full_disk_fails_run_now_clearly_and_the_runtime_recovers(
         assert len(errors) == 3
         assert all("is full; free some space and retry" in e for e in errors)
         assert (await rt.get(a.id)).id == a.id  # reads go on
-        await store.write(_Pragma("PRAGMA max_page_count = 1073741823"))  # space is back
+        await store.write(Pragma("PRAGMA max_page_count = 1073741823"))  # space is back
         # Runs whose end could not be written record it at their next retry, on the
         # runtime's clock; none is left active.
         clock.advance(5)  # the longest wait between retries
@@ -420,7 +410,7 @@ async def test_an_update_from_another_process_is_not_a_conflict_for_us(
     async with runtime_factory() as rt:
         a = await rt.create(new())
         assert (await rt.update(a.id, title="warm the actor")).revision == 2
-        async with open_store(db) as other:  # another process edits the same automation
+        async with open_sqlite_store(db) as other:  # another process edits the same automation
             current = await rt.get(a.id)
             theirs = msgspec.structs.replace(current, title="theirs", revision=3)
             await other.update_automation(rt.scope, theirs, expected_revision=2)

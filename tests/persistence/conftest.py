@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import apsw
 import pytest
 
-from automations.persistence._schema import inspect, migrate
+from automations.persistence.sqlite._schema import inspect, migrate
 
 
 @pytest.fixture

@@ -8,15 +8,8 @@ import apsw
 import pytest
 
 from automations.model import Automation, Run, RunState, Trigger, from_msgpack
-from automations.persistence import (
-    CreateRun,
-    Reconciled,
-    ReconcileRuns,
-    Replay,
-    SaveAutomation,
-    apply_operation,
-    projection_rows,
-)
+from automations.persistence import CreateRun, Reconciled, ReconcileRuns, Replay, SaveAutomation
+from automations.persistence.sqlite import apply_in_savepoint, projection_rows
 
 from .helpers import NOW, SCOPE, automation, run
 
@@ -29,13 +22,13 @@ def _claimed(
 ) -> Run:
     """A run the dead process recorded ahead of `SLOT` and never started (no key yet)."""
     claimed = run(a.id, trigger=trigger, triggered_at=SLOT)
-    apply_operation(connection, CreateRun(SCOPE, (claimed,), (NOW,), None, DEAD), ":memory:")
+    apply_in_savepoint(connection, CreateRun(SCOPE, (claimed,), (NOW,), None, DEAD), ":memory:")
     return claimed
 
 
 def _reconcile(connection: apsw.Connection, at_offset: timedelta) -> Reconciled:
     operation = ReconcileRuns(DEAD, SCOPE, ME, SLOT + at_offset)
-    result = apply_operation(connection, operation, ":memory:")
+    result = apply_in_savepoint(connection, operation, ":memory:")
     assert isinstance(result, Reconciled)
     return result
 
@@ -56,7 +49,7 @@ def _row(connection: apsw.Connection, run_id: str) -> tuple[object, ...]:
 @pytest.fixture
 def a(connection: apsw.Connection) -> Automation:
     a = automation()
-    apply_operation(connection, SaveAutomation(SCOPE, a, None), ":memory:")
+    apply_in_savepoint(connection, SaveAutomation(SCOPE, a, None), ":memory:")
     return a
 
 
@@ -77,7 +70,7 @@ def test_a_run_whose_slot_is_to_come_is_left_for_a_later_look_then_adopted(
     assert adopted.run.started_at == SLOT + timedelta(seconds=5)
     assert _row(connection, claimed.id) == ("running", None, ME, a.where.writer_key)
     live = projection_rows(connection)
-    apply_operation(connection, Replay(), ":memory:")
+    apply_in_savepoint(connection, Replay(), ":memory:")
     assert projection_rows(connection) == live
 
 
@@ -106,7 +99,7 @@ def test_a_run_whose_writer_key_another_run_holds_is_recorded_skipped(
     claimed = _claimed(connection, a)
     holder = run(a.id)  # a run of a live process holds the automation's writer key
     key = a.where.writer_key
-    apply_operation(connection, CreateRun(SCOPE, (holder,), (NOW,), key, "alive"), ":memory:")
+    apply_in_savepoint(connection, CreateRun(SCOPE, (holder,), (NOW,), key, "alive"), ":memory:")
 
     result = _reconcile(connection, timedelta(seconds=1))
     assert result.adopted == []

@@ -43,10 +43,9 @@ from automations.persistence import (
     Replay,
     SaveAutomation,
     SaveRun,
-    apply_operation,
-    projection_rows,
 )
-from automations.persistence._schema import inspect, migrate
+from automations.persistence.sqlite import apply_in_savepoint, projection_rows
+from automations.persistence.sqlite._schema import inspect, migrate
 
 from .helpers import NOW, OTHER, SCOPE, automation, run
 
@@ -69,7 +68,7 @@ class JournalMachine(RuleBasedStateMachine):
 
     def _apply(self, operation: Operation[object]) -> bool:
         try:
-            apply_operation(self.connection, operation, ":memory:")
+            apply_in_savepoint(self.connection, operation, ":memory:")
         except AutomationError:
             return False
         return True
@@ -174,7 +173,7 @@ class JournalMachine(RuleBasedStateMachine):
         scope, before = SCOPES[project], NOW + timedelta(seconds=seconds)
         after = 0
         while True:  # in small steps: every step must leave a replayable journal
-            step = apply_operation(self.connection, PruneStep(scope, before, after, limit), "")
+            step = apply_in_savepoint(self.connection, PruneStep(scope, before, after, limit), "")
             assert isinstance(step, PruneProgress)
             after = step.last_seq
             self.replay_equals_the_live_projections()
@@ -192,7 +191,7 @@ class JournalMachine(RuleBasedStateMachine):
     @invariant()
     def replay_equals_the_live_projections(self) -> None:
         live = projection_rows(self.connection)
-        apply_operation(self.connection, Replay(), ":memory:")
+        apply_in_savepoint(self.connection, Replay(), ":memory:")
         assert projection_rows(self.connection) == live
 
     @invariant()

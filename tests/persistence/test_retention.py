@@ -32,11 +32,9 @@ from automations.persistence import (
     SaveCheckpoint,
     SaveRun,
     StoreAnswer,
-    apply_operation,
-    open_store,
-    projection_rows,
 )
-from automations.persistence._schema import inspect, migrate
+from automations.persistence.sqlite import apply_in_savepoint, open_sqlite_store, projection_rows
+from automations.persistence.sqlite._schema import inspect, migrate
 
 from .helpers import NOW, OTHER, SCOPE, automation, run
 
@@ -55,7 +53,7 @@ class Ledger:
         migrate(self.connection, inspect(self.connection, ":memory:"))
 
     def apply(self, operation: Operation[object]) -> object:
-        return apply_operation(self.connection, operation, ":memory:")
+        return apply_in_savepoint(self.connection, operation, ":memory:")
 
     def create(self, scope: Scope, at: int, title: str = "Brief") -> Automation:
         a = msgspec.structs.replace(automation(title, project=scope.project), updated_at=_at(at))
@@ -214,7 +212,7 @@ def test_small_steps_forget_the_same_and_each_leaves_a_replayable_journal(
 
 
 async def test_the_store_prunes_a_real_file_in_steps(tmp_path: Path) -> None:
-    async with open_store(tmp_path / "ledger.db") as store:
+    async with open_sqlite_store(tmp_path / "ledger.db") as store:
         a = msgspec.structs.replace(automation(), updated_at=_at(0))
         await store.create_automation(SCOPE, a)
         r = run(a.id, triggered_at=_at(1))
@@ -230,7 +228,7 @@ async def test_the_store_prunes_a_real_file_in_steps(tmp_path: Path) -> None:
 
 
 async def test_a_long_sweep_reports_its_progress_after_each_step(tmp_path: Path) -> None:
-    async with open_store(tmp_path / "ledger.db") as store:
+    async with open_sqlite_store(tmp_path / "ledger.db") as store:
         a = msgspec.structs.replace(automation(), updated_at=_at(0))
         await store.create_automation(SCOPE, a)
         with store.together():  # 1,100 runs of two entries: three steps of 1,000

@@ -19,13 +19,8 @@ from automations.model import (
     WriterKeyBusy,
     advance,
 )
-from automations.persistence import (
-    CreateRun,
-    Replay,
-    SaveAutomation,
-    apply_operation,
-    projection_rows,
-)
+from automations.persistence import CreateRun, Replay, SaveAutomation
+from automations.persistence.sqlite import apply_in_savepoint, projection_rows
 
 from .helpers import NOW, SCOPE, automation, run
 
@@ -33,7 +28,7 @@ SLOT = NOW + timedelta(minutes=5)
 
 
 def _apply(connection: apsw.Connection, operation: CreateRun) -> object:
-    return apply_operation(connection, operation, ":memory:")
+    return apply_in_savepoint(connection, operation, ":memory:")
 
 
 def _missed(automation_id: str) -> tuple[Run, Run]:
@@ -49,7 +44,7 @@ def test_a_started_run_is_one_row_at_its_last_revision_and_every_revision_journa
     connection: apsw.Connection,
 ) -> None:
     a = automation()
-    apply_operation(connection, SaveAutomation(SCOPE, a, None), ":memory:")
+    apply_in_savepoint(connection, SaveAutomation(SCOPE, a, None), ":memory:")
     first = run(a.id, trigger=Trigger.SCHEDULE, triggered_at=SLOT)
     started = advance(first, RunState.RUNNING, at=SLOT)
     seqs = _apply(connection, CreateRun(SCOPE, (first, started), (SLOT, SLOT), "key", "me"))
@@ -67,7 +62,7 @@ def test_a_started_run_is_one_row_at_its_last_revision_and_every_revision_journa
     with pytest.raises(WriterKeyBusy):  # the key is held as by any active run
         _apply(connection, CreateRun(SCOPE, (other,), (NOW,), "key", "me"))
     live = projection_rows(connection)
-    apply_operation(connection, Replay(), ":memory:")
+    apply_in_savepoint(connection, Replay(), ":memory:")
     assert projection_rows(connection) == live
 
 
@@ -75,7 +70,7 @@ def test_a_missed_episode_is_recorded_once_and_leaves_its_slot_to_a_catchup_run(
     connection: apsw.Connection,
 ) -> None:
     a = automation()
-    apply_operation(connection, SaveAutomation(SCOPE, a, None), ":memory:")
+    apply_in_savepoint(connection, SaveAutomation(SCOPE, a, None), ":memory:")
     _apply(connection, CreateRun(SCOPE, _missed(a.id), (NOW, NOW)))
     with pytest.raises(DuplicateSlot, match="already recorded"):
         _apply(connection, CreateRun(SCOPE, _missed(a.id), (NOW, NOW)))
@@ -100,7 +95,7 @@ def test_revisions_that_are_not_one_run_s_transitions_are_refused(
     connection: apsw.Connection, broken: str
 ) -> None:
     a = automation()
-    apply_operation(connection, SaveAutomation(SCOPE, a, None), ":memory:")
+    apply_in_savepoint(connection, SaveAutomation(SCOPE, a, None), ":memory:")
     first = run(a.id)
     started = advance(first, RunState.RUNNING, at=NOW)
     revisions: tuple[Run, ...] = (first, started)

@@ -21,15 +21,14 @@ from automations.model import (
     advance,
     to_ms,
 )
-from automations.persistence import (
+from automations.persistence import SaveAutomation, SaveRun
+from automations.persistence.sqlite import (
     APPLICATION_ID,
     SCHEMA_VERSION,
-    SaveAutomation,
-    SaveRun,
-    apply_operation,
-    open_store,
+    apply_in_savepoint,
+    open_sqlite_store,
 )
-from automations.persistence._schema import MIGRATIONS
+from automations.persistence.sqlite._schema import MIGRATIONS
 
 from .helpers import NOW, SCOPE, automation, run
 
@@ -52,7 +51,7 @@ def _pragma(path: Path, name: str) -> int:
 
 async def test_a_new_file_is_private_marked_ours_and_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "automations.db"
-    async with open_store(path):
+    async with open_sqlite_store(path):
         pass
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert _pragma(path, "application_id") == APPLICATION_ID
@@ -66,7 +65,7 @@ async def test_a_new_file_is_private_marked_ours_and_in_wal_mode(tmp_path: Path)
 async def test_an_existing_empty_file_is_initialised(tmp_path: Path) -> None:
     path = tmp_path / "empty.db"
     path.touch()
-    async with open_store(path):
+    async with open_sqlite_store(path):
         pass
     assert _pragma(path, "user_version") == SCHEMA_VERSION
 
@@ -78,7 +77,7 @@ async def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path: Path) -> Non
     connection.close()
     before = _digest(path)
     with pytest.raises(DatabaseRefused) as caught:
-        async with open_store(path):
+        async with open_sqlite_store(path):
             pass
     message = str(caught.value)
     assert str(path) in message and "another application" in message
@@ -88,7 +87,7 @@ async def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path: Path) -> Non
 
 async def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "newer.db"
-    async with open_store(path):
+    async with open_sqlite_store(path):
         pass
     connection = apsw.Connection(str(path))
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 7}")
@@ -96,7 +95,7 @@ async def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     connection.close()
     before = _digest(path)
     with pytest.raises(DatabaseRefused) as caught:
-        async with open_store(path):
+        async with open_sqlite_store(path):
             pass
     message = str(caught.value)
     assert str(path) in message
@@ -115,14 +114,14 @@ async def test_a_file_that_is_not_a_database_is_refused_untouched(
     path = tmp_path / "notes.db"
     path.write_bytes(content)
     with pytest.raises(DatabaseRefused, match="not a readable SQLite database"):
-        async with open_store(path):
+        async with open_sqlite_store(path):
             pass
     assert path.read_bytes() == content
 
 
 async def test_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="does not exist"):
-        async with open_store(tmp_path / "nowhere" / "automations.db"):
+        async with open_sqlite_store(tmp_path / "nowhere" / "automations.db"):
             pass
 
 
@@ -137,7 +136,7 @@ async def test_version_6_gives_missed_records_the_columns_of_their_last_revision
     connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     connection.execute("PRAGMA user_version = 5")
     a = automation()
-    apply_operation(connection, SaveAutomation(SCOPE, a, None), str(path))
+    apply_in_savepoint(connection, SaveAutomation(SCOPE, a, None), str(path))
     slot = NOW + timedelta(minutes=5)
     scheduled = run(a.id, trigger=Trigger.SCHEDULE, triggered_at=slot)
     missed = advance(
@@ -148,7 +147,7 @@ async def test_version_6_gives_missed_records_the_columns_of_their_last_revision
         missed=Missed(first=slot, last=slot, count=1),
     )
     for revision, expected in ((scheduled, None), (missed, 1)):
-        apply_operation(connection, SaveRun(SCOPE, revision, expected, NOW), str(path))
+        apply_in_savepoint(connection, SaveRun(SCOPE, revision, expected, NOW), str(path))
     # Version 5 kept the columns of the first revision: the slot, and no missed_first.
     connection.execute(
         "UPDATE runs SET slot = ?, missed_first = NULL WHERE id = ?", (to_ms(slot), missed.id)
@@ -156,7 +155,7 @@ async def test_version_6_gives_missed_records_the_columns_of_their_last_revision
     connection.close()
     columns = "SELECT slot, missed_first FROM runs WHERE id = ?"
 
-    async with open_store(path) as store:
+    async with open_sqlite_store(path) as store:
         rows = await store.reader.run(lambda c: c.execute(columns, (missed.id,)).fetchall())
         assert rows == [(None, to_ms(slot))]
         live = await store.projections()

@@ -22,13 +22,8 @@ from automations.model import (
     WriterKeyBusy,
     advance,
 )
-from automations.persistence import (
-    AUTOMATION_DELETED,
-    AUTOMATION_UPDATED,
-    RUN_UPDATED,
-    Store,
-    open_store,
-)
+from automations.persistence import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED
+from automations.persistence.sqlite import SqliteStore, open_sqlite_store
 
 from .helpers import NOW, OTHER, SCOPE, automation, run
 
@@ -36,12 +31,12 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(tmp_path / "automations.db") as opened:
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    async with open_sqlite_store(tmp_path / "automations.db") as opened:
         yield opened
 
 
-async def test_created_automations_are_read_back_in_scope_only(store: Store) -> None:
+async def test_created_automations_are_read_back_in_scope_only(store: SqliteStore) -> None:
     mine, theirs = automation("mine"), automation("theirs", project="project-b")
     await store.create_automation(SCOPE, mine)
     await store.create_automation(OTHER, theirs)
@@ -51,7 +46,7 @@ async def test_created_automations_are_read_back_in_scope_only(store: Store) -> 
     assert await store.reader.automations(OTHER) == [theirs]
 
 
-async def test_list_is_newest_update_first(store: Store) -> None:
+async def test_list_is_newest_update_first(store: SqliteStore) -> None:
     first, second = automation("first"), automation("second")
     await store.create_automation(SCOPE, first)
     await store.create_automation(SCOPE, second)
@@ -62,7 +57,7 @@ async def test_list_is_newest_update_first(store: Store) -> None:
     assert [a.title for a in await store.reader.automations(SCOPE)] == ["renamed", "second"]
 
 
-async def test_a_stale_revision_is_a_conflict_and_changes_nothing(store: Store) -> None:
+async def test_a_stale_revision_is_a_conflict_and_changes_nothing(store: SqliteStore) -> None:
     a = automation()
     await store.create_automation(SCOPE, a)
     b = msgspec.structs.replace(a, title="b", revision=2)
@@ -76,7 +71,7 @@ async def test_a_stale_revision_is_a_conflict_and_changes_nothing(store: Store) 
         await store.create_automation(SCOPE, a)
 
 
-async def test_another_scope_cannot_change_or_delete(store: Store) -> None:
+async def test_another_scope_cannot_change_or_delete(store: SqliteStore) -> None:
     a = automation()
     await store.create_automation(SCOPE, a)
     with pytest.raises(NotFound):
@@ -95,7 +90,7 @@ async def test_another_scope_cannot_change_or_delete(store: Store) -> None:
     assert await store.reader.automation(OTHER, a.id) is None
 
 
-async def test_delete_leaves_a_tombstone_and_the_runs(store: Store) -> None:
+async def test_delete_leaves_a_tombstone_and_the_runs(store: SqliteStore) -> None:
     a = automation()
     await store.create_automation(SCOPE, a)
     r = run(a.id)
@@ -112,7 +107,7 @@ async def test_delete_leaves_a_tombstone_and_the_runs(store: Store) -> None:
         await store.save_run(SCOPE, run(a.id), expected_revision=None, at=NOW)
 
 
-async def test_run_transitions_follow_the_state_machine(store: Store) -> None:
+async def test_run_transitions_follow_the_state_machine(store: SqliteStore) -> None:
     a = automation()
     await store.create_automation(SCOPE, a)
     r1 = run(a.id)
@@ -132,7 +127,7 @@ async def test_run_transitions_follow_the_state_machine(store: Store) -> None:
     assert await store.reader.run_by_id(SCOPE, r1.id) == r3
 
 
-async def test_a_slot_fires_at_most_once(store: Store) -> None:
+async def test_a_slot_fires_at_most_once(store: SqliteStore) -> None:
     a = automation(every=timedelta(minutes=1))
     await store.create_automation(SCOPE, a)
     slot = NOW + timedelta(minutes=1)
@@ -153,7 +148,7 @@ async def test_a_slot_fires_at_most_once(store: Store) -> None:
     await store.save_run(SCOPE, run(a.id, triggered_at=slot), expected_revision=None, at=NOW)
 
 
-async def test_one_active_run_per_writer_key(store: Store) -> None:
+async def test_one_active_run_per_writer_key(store: SqliteStore) -> None:
     a, b = automation("a"), automation("b")
     await store.create_automation(SCOPE, a)
     await store.create_automation(SCOPE, b)
@@ -167,7 +162,7 @@ async def test_one_active_run_per_writer_key(store: Store) -> None:
     await store.save_run(SCOPE, run(b.id), expected_revision=None, at=NOW, writer_key=key)
 
 
-async def test_runs_are_paginated_newest_first(store: Store) -> None:
+async def test_runs_are_paginated_newest_first(store: SqliteStore) -> None:
     a = automation()
     await store.create_automation(SCOPE, a)
     runs = [run(a.id, triggered_at=NOW + timedelta(seconds=i % 7)) for i in range(25)]
@@ -189,7 +184,7 @@ async def test_runs_are_paginated_newest_first(store: Store) -> None:
     assert foreign.items == []
 
 
-async def test_journal_sequence_numbers_increase_and_are_scoped(store: Store) -> None:
+async def test_journal_sequence_numbers_increase_and_are_scoped(store: SqliteStore) -> None:
     a, b = automation("a"), automation("b", project="project-b")
     seqs = [await store.create_automation(SCOPE, a), await store.create_automation(OTHER, b)]
     seqs.append(await store.save_run(SCOPE, run(a.id), expected_revision=None, at=NOW))
@@ -200,7 +195,7 @@ async def test_journal_sequence_numbers_increase_and_are_scoped(store: Store) ->
     assert await store.reader.last_seq() == seqs[-1]
 
 
-async def test_bulk_create_is_all_or_nothing(store: Store) -> None:
+async def test_bulk_create_is_all_or_nothing(store: SqliteStore) -> None:
     batch = [automation(f"a{i}") for i in range(50)]
     seqs = await store.create_automations(SCOPE, batch)
     assert len(seqs) == 50 and len(await store.reader.automations(SCOPE)) == 50
@@ -218,7 +213,7 @@ async def test_everything_survives_reopening(tmp_path: Path, durability: str) ->
     path = tmp_path / "automations.db"
     a = automation()
     r = run(a.id)
-    async with open_store(path, durability=durability) as store:  # type: ignore[arg-type]
+    async with open_sqlite_store(path, durability=durability) as store:  # type: ignore[arg-type]
         await store.create_automation(SCOPE, a)
         await store.save_run(SCOPE, r, expected_revision=None, at=NOW)
         done = advance(
@@ -228,12 +223,12 @@ async def test_everything_survives_reopening(tmp_path: Path, durability: str) ->
             SCOPE, advance(r, RunState.RUNNING, at=NOW), expected_revision=1, at=NOW
         )
         await store.save_run(SCOPE, done, expected_revision=2, at=NOW)
-    async with open_store(path) as store:
+    async with open_sqlite_store(path) as store:
         assert await store.reader.automation(SCOPE, a.id) == a
         assert await store.reader.run_by_id(SCOPE, r.id) == done
 
 
-async def test_replay_rebuilds_the_projections_exactly(store: Store) -> None:
+async def test_replay_rebuilds_the_projections_exactly(store: SqliteStore) -> None:
     a = automation()
     await store.create_automation(SCOPE, a)
     key = a.where.writer_key
@@ -249,11 +244,11 @@ async def test_replay_rebuilds_the_projections_exactly(store: Store) -> None:
 
 async def test_durability_must_be_known(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="durability"):
-        async with open_store(tmp_path / "x.db", durability="fast"):  # type: ignore[arg-type]
+        async with open_sqlite_store(tmp_path / "x.db", durability="fast"):  # type: ignore[arg-type]
             pass
 
 
-async def test_concurrent_writers_each_get_their_own_result(store: Store) -> None:
+async def test_concurrent_writers_each_get_their_own_result(store: SqliteStore) -> None:
     a = automation()
     await store.create_automation(SCOPE, a)
     results: dict[int, object] = {}

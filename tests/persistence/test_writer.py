@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,41 +14,37 @@ import apsw
 import pytest
 
 from automations.model import Conflict, StorageError, StoreClosed
-from automations.persistence import SaveAutomation, Store, open_store
+from automations.persistence import Operation, SaveAutomation
+from automations.persistence.sqlite import Pragma, SqliteStore, apply, open_sqlite_store
 
 from .helpers import SCOPE, automation
 
 pytestmark = pytest.mark.anyio
 
 
-@dataclass(frozen=True)
-class Gate:
+class Gate(Operation[str], frozen=True):
     """An operation that holds the writer thread until the test opens the gate."""
 
     entered: threading.Event
     release: threading.Event
 
-    def apply(self, connection: apsw.Connection) -> object:
-        self.entered.set()
-        self.release.wait(timeout=10)
+
+def apply_or_gate(connection: apsw.Connection, operation: Operation[Any]) -> Any:
+    """The store's own SQL, and the test's gate."""
+    if isinstance(operation, Gate):
+        operation.entered.set()
+        operation.release.wait(timeout=10)
         return "gate"
-
-
-@dataclass(frozen=True)
-class Pragma:
-    statement: str
-
-    def apply(self, connection: apsw.Connection) -> list[tuple[Any, ...]]:
-        return connection.execute(self.statement).fetchall()
+    return apply(connection, operation)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(tmp_path / "automations.db") as opened:
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    async with open_sqlite_store(tmp_path / "automations.db", how=apply_or_gate) as opened:
         yield opened
 
 
-async def test_writes_that_wait_together_commit_together(store: Store) -> None:
+async def test_writes_that_wait_together_commit_together(store: SqliteStore) -> None:
     gate = Gate(threading.Event(), threading.Event())
     results: list[object] = []
 
@@ -70,7 +65,7 @@ async def test_writes_that_wait_together_commit_together(store: Store) -> None:
 
 
 async def test_writes_submitted_in_one_round_of_the_loop_reach_the_writer_as_one_batch(
-    store: Store,
+    store: SqliteStore,
 ) -> None:
     # The writer thread is woken once the round is done, not by the first write: it
     # does not take a part of the round alone, nor the interpreter lock from the round.
@@ -90,7 +85,7 @@ def _hold_the_loop(seconds: float) -> None:
         pass
 
 
-async def test_a_failed_operation_rolls_back_alone(store: Store) -> None:
+async def test_a_failed_operation_rolls_back_alone(store: SqliteStore) -> None:
     existing = automation("existing")
     await store.create_automation(SCOPE, existing)
     gate = Gate(threading.Event(), threading.Event())
@@ -121,7 +116,7 @@ async def test_a_failed_operation_rolls_back_alone(store: Store) -> None:
 
 
 async def test_writes_submitted_together_commit_in_one_transaction_and_fail_alone(
-    store: Store,
+    store: SqliteStore,
 ) -> None:
     existing = automation("existing")
     await store.create_automation(SCOPE, existing)
@@ -139,7 +134,7 @@ async def test_writes_submitted_together_commit_in_one_transaction_and_fail_alon
     assert titles == {"existing", "fresh"}
 
 
-async def test_a_full_disk_fails_writes_clearly_and_recovers(store: Store) -> None:
+async def test_a_full_disk_fails_writes_clearly_and_recovers(store: SqliteStore) -> None:
     await store.create_automation(SCOPE, automation("first"))
     [(pages,)] = await store.write(Pragma("PRAGMA page_count"))
     await store.write(Pragma(f"PRAGMA max_page_count = {pages}"))
@@ -154,7 +149,7 @@ async def test_a_full_disk_fails_writes_clearly_and_recovers(store: Store) -> No
 
 
 async def test_writing_after_close_is_a_clear_error(tmp_path: Path) -> None:
-    async with open_store(tmp_path / "automations.db") as store:
+    async with open_sqlite_store(tmp_path / "automations.db") as store:
         pass
     with pytest.raises(StoreClosed, match="closed"):
         await store.create_automation(SCOPE, automation())
@@ -171,7 +166,7 @@ def _assert_stopped(error: BaseException) -> None:
 
 
 async def test_writes_pending_when_the_writer_thread_dies_fail_with_a_clear_error(
-    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     writer = store._writer
     entered, release = threading.Event(), threading.Event()
@@ -205,7 +200,7 @@ async def test_writes_after_the_writer_thread_died_fail_at_once_and_closing_retu
         raise RuntimeError("a bug in the writer loop")
 
     with anyio.fail_after(5):  # a regression fails here instead of hanging
-        async with open_store(tmp_path / "automations.db") as store:
+        async with open_sqlite_store(tmp_path / "automations.db") as store:
             monkeypatch.setattr(store._writer, "_commit", dying_commit)
             with pytest.raises(StorageError, match=STOPPED):
                 await store.create_automation(SCOPE, automation("first"))
@@ -222,7 +217,7 @@ async def test_writes_after_the_writer_thread_died_fail_at_once_and_closing_retu
 
 
 async def test_a_batch_committed_before_the_writer_thread_died_keeps_its_outcome(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Its writes are durable: reporting them failed would have callers write them twice.
     published: list[int] = []

@@ -44,7 +44,7 @@ import pytest
 import automations as am
 from automations.actors import STALE_SECONDS
 from automations.model import Scope, ms_of, to_ms
-from automations.persistence import open_store
+from automations.persistence.sqlite import open_sqlite_store
 
 from .chaos_worker import DIRECTORY, PROJECT, WINDOW, chaos_automations
 
@@ -107,7 +107,7 @@ def _pid_of(owner: str) -> int:
 
 
 async def _holder(db: Path) -> str | None:
-    async with open_store(db) as store:
+    async with open_sqlite_store(db) as store:
         row = await store.reader.lease(SCOPE)
     return None if row is None else row.holder
 
@@ -192,7 +192,7 @@ async def _check(
     late = [w for w in starts if w[2] == "schedule" and int(w[4]) - int(w[3]) > LATE_MS]
     assert not late, f"{len(late)} slots started past their catch-up window: {late[:3]}"
     cleanly = {p.owner for p in processes if not p.killed}
-    async with open_store(db) as store:
+    async with open_sqlite_store(db) as store:
         before = await store.projections()
         assert await store.replay() > 0
         assert await store.projections() == before, "replay differs from the projections"

@@ -31,8 +31,9 @@ import apsw
 import pytest
 
 import automations as am
-from automations.persistence import open_store
+from automations.persistence.sqlite import open_sqlite_store
 
+from ..stores import sqlite_of
 from .sweep_worker import open_sweep_runtime
 
 # One backend: the worker is a subprocess (on asyncio), and the sweep is long.
@@ -98,7 +99,7 @@ def _column(sql: str) -> Callable[[apsw.Connection], list[Any]]:
 async def _restart_and_check(db: Path, acknowledged: Acknowledged) -> None:
     async with open_sweep_runtime(db) as rt:
         promised = acknowledged.runs | {run for run, _ in acknowledged.answers}
-        states = dict(await rt._services.store.reader.run(_rows(_STATES)))
+        states = dict(await sqlite_of(rt._services.store).reader.run(_rows(_STATES)))
         assert promised <= states.keys(), "an acknowledged run was lost"
         for run_id in promised:
             if states[run_id] not in ("succeeded", "failed", "stopped"):  # in flight
@@ -110,7 +111,7 @@ async def _restart_and_check(db: Path, acknowledged: Acknowledged) -> None:
                         f"run {run_id} stayed {run.state} after the restart: not reconciled"
                     ) from None
                 assert ended.state.is_terminal, ended
-    async with open_store(db) as store:
+    async with open_sqlite_store(db) as store:
         seqs = await store.reader.run(
             lambda c: [r[0] for r in c.execute("SELECT seq FROM journal")]
         )

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import automations as am
-from automations.persistence import lease_lock_path, lease_name, liveness_lock_path
+from automations.persistence import lease_name
+from automations.persistence.sqlite import lease_lock_path, liveness_lock_path
 
 from ..integration.conftest import OpenRuntime, new
 

@@ -22,7 +22,7 @@ import pytest
 
 import automations as am
 from automations.actors import STALE_SECONDS
-from automations.persistence import open_store
+from automations.persistence.sqlite import open_sqlite_store
 
 from ..crash.test_failover import ROOT
 from ..crash.test_two_workers import ticking
@@ -92,7 +92,7 @@ async def test_a_frozen_holder_is_replaced_and_steps_down_when_it_wakes(tmp_path
                 old.kill()
                 await old.wait()
     print(f"the standby fired {took_over:.1f} s after the freeze (stale after {STALE_SECONDS} s)")
-    async with open_store(db) as store:
+    async with open_sqlite_store(db) as store:
         slots = await store.reader.run(
             lambda c: [
                 (str(a), int(s))

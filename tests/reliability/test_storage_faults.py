@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -18,21 +17,12 @@ import apsw
 import pytest
 
 import automations as am
-from automations.persistence import open_store
+from automations.persistence.sqlite import Pragma, open_sqlite_store
 
 from ..integration.conftest import OpenRuntime, new
+from ..stores import sqlite_of
 
 pytestmark = pytest.mark.anyio
-
-
-@dataclass(frozen=True)
-class CapPages:
-    """Run on the writer thread: cap (or lift, with a huge cap) the file's size."""
-
-    pages: int
-
-    def apply(self, connection: apsw.Connection) -> None:
-        connection.execute(f"PRAGMA max_page_count = {self.pages}")
 
 
 def _page_count(connection: apsw.Connection) -> int:
@@ -45,9 +35,9 @@ async def test_a_full_disk_is_a_clear_error_reads_go_on_and_writes_recover(
     db: Path, runtime_factory: OpenRuntime
 ) -> None:
     async with runtime_factory() as rt:
-        store = rt._services.store
+        store = sqlite_of(rt._services.store)
         page_count = await store.reader.run(_page_count)
-        await store.write(CapPages(page_count + 2))
+        await store.write(Pragma(f"PRAGMA max_page_count = {page_count + 2}"))
         created: list[am.Automation] = []
 
         async def fill() -> None:
@@ -59,7 +49,7 @@ async def test_a_full_disk_is_a_clear_error_reads_go_on_and_writes_recover(
         assert created, "the cap left no room at all; the test proves nothing"
         listed = await rt.list()  # reads go on
         assert {a.id for a in created} <= {a.id for a in listed}
-        await store.write(CapPages(2**31 - 1))  # space returns
+        await store.write(Pragma(f"PRAGMA max_page_count = {2**31 - 1}"))  # space returns
         after = await rt.create(new(title="after"))
         assert (await rt.get(after.id)).title == "after"
     async with runtime_factory() as rt:  # nothing acknowledged was lost
@@ -93,6 +83,6 @@ async def test_writes_wait_for_a_lock_held_by_another_process_and_go_through(
             assert await holder.wait() == 0
         assert updated.title == "written after the lock"
         assert waited > seconds / 2, "the write did not wait for the lock"
-    async with open_store(db) as store:
+    async with open_sqlite_store(db) as store:
         stored = await store.reader.automation(rt.scope, a.id)
         assert stored is not None and stored.title == "written after the lock"

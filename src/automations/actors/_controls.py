@@ -34,7 +34,7 @@ from ..model import (
     new_blocker_id,
     step_cap_error,
 )
-from ..persistence import Reader, SaveCheckpoint, StorePort
+from ..persistence import ReaderPort, SaveCheckpoint, StorePort
 from ..runtime import Clock
 from ._answers import Answers, decode_reply, describe
 from ._run_ledger import RunLedger
@@ -81,7 +81,7 @@ class RunControls:
         self._ledger = ledger
         self._automation = automation
         self._store = store
-        self._reader: Reader = store.reader
+        self._reader: ReaderPort = store.reader
         self._scope = scope
         self._clock = clock
         self._now = now

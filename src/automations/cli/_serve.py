@@ -7,8 +7,6 @@ recorded reason before the process exits.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import signal
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +16,7 @@ from ..actors import Executor
 from ..api import Runtime, open_runtime
 from ..executors import command_executor, demo_executor, load_executor
 from ..model import Cron, Interval, NewAutomation, RunState, Where
+from ..persistence import remove_store
 from ._live import LiveView, follow_events
 from ._options import parse_duration, parse_limit
 from ._render import Output, runs_table
@@ -80,18 +79,9 @@ async def serve(args: argparse.Namespace, out: Output) -> int:
 _DEMO_DB = "automations-demo.db"
 
 
-def _fresh(path: str) -> None:
-    """Remove an earlier demo database and its companions, so each demo starts clean."""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
-    for suffix in ("-leases", "-owners"):
-        shutil.rmtree(path + suffix, ignore_errors=True)
-
-
 async def demo(args: argparse.Namespace, out: Output) -> int:
     path = args.db if args.db_given else _DEMO_DB
-    await anyio.to_thread.run_sync(_fresh, path)
+    await anyio.to_thread.run_sync(remove_store, path)  # each demo starts clean
     executors: dict[str, Executor] = {"demo": demo_executor(step_seconds=0.5)}
     seconds = args.seconds
     async with open_runtime(

@@ -1,6 +1,8 @@
-"""The apsw journal: schema and migrations, the group-commit writer, queries.
+"""The store as a port: operations as plain data, the change feed, and the protocols
+(`StorePort`, `ReaderPort`, `ProcessLock`, `ChangeWatch`) the actors and the facade use.
 
-Imports the model (and the runtime's thread-to-loop call). It knows nothing of actors.
+Imports the model (and, in `sqlite/`, the runtime's thread-to-loop call). It knows
+nothing of actors. The SQLite store, the one implementation so far, is `sqlite/`.
 """
 
 from ._changes import ChangeListener, event_of, events_committed
@@ -16,40 +18,28 @@ from ._commands import (
     PurgeCommands,
     RunNowCommand,
 )
-from ._connection import Durability
+from ._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry, Page
 from ._leases import AcquireLease, LeaseRow, RenewLease, TakeStaleLease, lease_name
-from ._locks import FileLock, lease_lock_path, liveness_lock_path
-from ._ops import (
+from ._open import open_store, remove_store
+from ._operations import (
     CreateAutomations,
     DeleteAutomation,
     Operation,
+    Replay,
     SaveAutomation,
     SaveCheckpoint,
     StoreAnswer,
 )
 from ._pending import PendingWrite
-from ._port import ProcessLock, StorePort
-from ._projection import (
-    AUTOMATION_DELETED,
-    AUTOMATION_UPDATED,
-    RUN_UPDATED,
-    JournalEntry,
-)
-from ._reader import ChangeWatch, Page, Reader
+from ._port import ChangeWatch, Durability, ProcessLock, ReaderPort, StorePort, WriterStats
 from ._reconcile import Adopted, Reconciled, ReconcileRuns
-from ._replay import Replay, projection_rows
 from ._retention import PruneProgress, PruneStep
-from ._run_ops import CreateRun, SaveRun
-from ._schema import APPLICATION_ID, SCHEMA_VERSION
-from ._store import Store, open_store
-from ._writer import GroupCommitWriter, WriterStats, apply_operation
+from ._run_operations import CreateRun, SaveRun
 
 __all__ = [
-    "APPLICATION_ID",
     "AUTOMATION_DELETED",
     "AUTOMATION_UPDATED",
     "RUN_UPDATED",
-    "SCHEMA_VERSION",
     "AcquireLease",
     "Adopted",
     "AnswerCommand",
@@ -65,8 +55,6 @@ __all__ = [
     "DropCommand",
     "Durability",
     "EnqueueCommand",
-    "FileLock",
-    "GroupCommitWriter",
     "JournalEntry",
     "LeaseRow",
     "Operation",
@@ -77,7 +65,7 @@ __all__ = [
     "PruneProgress",
     "PruneStep",
     "PurgeCommands",
-    "Reader",
+    "ReaderPort",
     "ReconcileRuns",
     "Reconciled",
     "RenewLease",
@@ -87,16 +75,12 @@ __all__ = [
     "SaveCheckpoint",
     "SaveRun",
     "StoreAnswer",
-    "Store",
     "StorePort",
     "TakeStaleLease",
     "WriterStats",
-    "apply_operation",
     "event_of",
     "events_committed",
-    "lease_lock_path",
     "lease_name",
-    "liveness_lock_path",
     "open_store",
-    "projection_rows",
+    "remove_store",
 ]

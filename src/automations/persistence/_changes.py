@@ -20,10 +20,10 @@ from ..model import (
     Tombstone,
     from_msgpack,
 )
-from ._ops import CreateAutomations, DeleteAutomation, Operation, SaveAutomation
-from ._projection import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry
+from ._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry
+from ._operations import CreateAutomations, DeleteAutomation, Operation, SaveAutomation
 from ._reconcile import Reconciled, ReconcileRuns
-from ._run_ops import CreateRun, SaveRun
+from ._run_operations import CreateRun, SaveRun
 
 __all__ = ["ChangeListener", "event_of", "events_committed"]
 

@@ -8,7 +8,7 @@ from typing import Generic, TypeVar, cast
 
 import anyio
 
-from ._ops import Operation
+from ._operations import Operation
 
 __all__ = ["PendingWrite"]
 

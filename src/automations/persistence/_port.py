@@ -8,21 +8,127 @@ actors rely on are written here, on the methods that give them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
-from ..model import Automation, Pruned, Scope, Tombstone
+from ..model import Automation, Pruned, Run, Scope, Tombstone
 from ._changes import ChangeListener
-from ._ops import Operation
+from ._commands import CommandOutcome, PendingCommand
+from ._journal import JournalEntry, Page
+from ._leases import LeaseRow
+from ._operations import Operation
 from ._pending import PendingWrite
-from ._reader import ChangeWatch, Reader
-from ._writer import WriterStats
 
-__all__ = ["ProcessLock", "StorePort"]
+__all__ = [
+    "ChangeWatch",
+    "Durability",
+    "ProcessLock",
+    "ReaderPort",
+    "StorePort",
+    "WriterStats",
+]
 
 T = TypeVar("T")
+
+Durability = Literal["full", "normal"]
+"""`full`: an acknowledged write survives a power cut; `normal`: it survives the
+process's death, and a power cut may lose the last writes."""
+
+
+class WriterStats:
+    """Counters for benchmarks and diagnostics: how well writes are batched."""
+
+    __slots__ = ("batches", "operations")
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.operations = 0
+
+
+class ReaderPort(Protocol):
+    """Reads, scoped by project and directory: a runtime sees only its own automations,
+    runs and journal entries, whatever ids or cursors it is handed. Each read sees
+    every write acknowledged before it began."""
+
+    async def automation(self, scope: Scope, id: str) -> Automation | None: ...
+
+    async def automations(self, scope: Scope) -> list[Automation]: ...
+
+    async def automations_by_ids(self, scope: Scope, ids: Iterable[str]) -> list[Automation]:
+        """Those of `ids` that exist in `scope`, in no particular order."""
+        ...
+
+    async def run_by_id(self, scope: Scope, id: str) -> Run | None: ...
+
+    async def runs(
+        self, scope: Scope, automation_id: str, *, limit: int, cursor: str | None
+    ) -> Page:
+        """Newest first; an unknown or foreign cursor is an empty page."""
+        ...
+
+    async def journal(self, scope: Scope, after: int, limit: int) -> list[JournalEntry]: ...
+
+    async def last_seq(self, scope: Scope | None = None) -> int:
+        """The journal's last sequence number, of every scope or of one."""
+        ...
+
+    async def all_journal(self, after: int, limit: int) -> list[JournalEntry]:
+        """Entries of every scope after `after` (the journal follower's view)."""
+        ...
+
+    async def executed_runs(self, scope: Scope, automation_id: str) -> int: ...
+
+    async def owners(self, scope: Scope) -> list[str]:
+        """Processes that own active runs of `scope` (for reconciliation)."""
+        ...
+
+    async def run_owner(self, scope: Scope, run_id: str) -> str | None:
+        """The process executing an active run; None when it is not active."""
+        ...
+
+    async def commands(
+        self, scope: Scope, after: int, owner: str, *, leading: bool, limit: int
+    ) -> list[PendingCommand]:
+        """Pending commands after id `after` for `owner`, and those for the lease holder
+        when `leading`."""
+        ...
+
+    async def command_outcome(self, id: int) -> CommandOutcome | None:
+        """None while pending; `LookupError` when the command is gone."""
+        ...
+
+    async def lease(self, scope: Scope) -> LeaseRow | None:
+        """The scope's lease: who holds it, at which epoch, last renewed when."""
+        ...
+
+    async def checkpoint(self, run_id: str) -> bytes | None:
+        """The latest checkpoint of a run (JSON), if it saved one."""
+        ...
+
+    async def answer(self, scope: Scope, run_id: str, blocker_id: str) -> bytes | None:
+        """The stored answer to a blocker (JSON), if there is one."""
+        ...
+
+    async def due(self, scope: Scope, until_ms: int, limit: int) -> list[tuple[str, int]]:
+        """(automation id, next fire ms) of automations due by `until_ms`, soonest first."""
+        ...
+
+
+class ChangeWatch(Protocol):
+    """The cross-process change feed, as a cheap probe the follower polls."""
+
+    def changed(self) -> bool:
+        """Whether another process may have committed since the last call. Cheap and
+        non-blocking: it may run on the event loop."""
+        ...
+
+    def heads(self) -> tuple[int, int]:
+        """(journal head, last command id). Blocking: call it in a worker thread."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class ProcessLock(Protocol):
@@ -56,7 +162,7 @@ class StorePort(Protocol):
         ...
 
     @property
-    def reader(self) -> Reader:
+    def reader(self) -> ReaderPort:
         """Reads; each sees every write acknowledged before it began."""
         ...
 

@@ -15,23 +15,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-import apsw
 import msgspec
 
-from ..model import (
-    Automation,
-    Blocker,
-    Overlap,
-    Run,
-    RunState,
-    Scope,
-    StopReason,
-    Trigger,
-    advance,
-    from_msgpack,
-)
-from ._leases import check_epoch
-from ._run_ops import SaveRun
+from ..model import Automation, Blocker, Run, RunState, Scope, StopReason, Trigger, advance
+from ._operations import Operation
 
 __all__ = ["Adopted", "ReconcileRuns", "Reconciled"]
 
@@ -54,7 +41,7 @@ class Reconciled(NamedTuple):
     """The earliest slot of a run left alone because its slot is still to come."""
 
 
-class ReconcileRuns(msgspec.Struct, gc=False, frozen=True):
+class ReconcileRuns(Operation[Reconciled], frozen=True, gc=False):
     """End or adopt the active runs, in `scope`, of the dead process `owner`.
 
     `scheduled` and `running` runs become `stopped/expired`; `awaiting_input` ones
@@ -73,98 +60,24 @@ class ReconcileRuns(msgspec.Struct, gc=False, frozen=True):
     epoch: int | None = None
     """The lease epoch the reconciler holds: a deposed holder adopts and ends nothing."""
 
-    def apply(self, connection: apsw.Connection) -> Reconciled:
-        scope = self.scope
-        check_epoch(connection, scope, self.epoch)
-        rows = connection.execute(
-            "SELECT r.revision, r.writer_key, r.body, a.body FROM runs AS r"
-            " LEFT JOIN automations AS a ON a.id = r.automation_id"
-            " AND a.project = r.project AND a.directory = r.directory"
-            " WHERE r.owner = ? AND r.project = ? AND r.directory = ?",
-            (self.owner, scope.project, scope.directory),
-        ).fetchall()
-        result = Reconciled([], [])
-        unstarted: list[tuple[int, Run, Automation]] = []
-        to_come: list[datetime] = []
-        for revision, writer_key, body, automation_body in rows:
-            assert isinstance(body, bytes)
-            assert isinstance(revision, int)
-            key = writer_key if isinstance(writer_key, str) else None
-            run = from_msgpack(body, Run)
-            automation = None
-            if run.state is RunState.SCHEDULED or (run.blocker is not None and self.resumable):
-                automation = _automation(automation_body)
-            if automation is not None and self._unstarted(run):
-                if run.triggered_at > self.at:
-                    to_come.append(run.triggered_at)
-                    continue
-                if self.at <= run.triggered_at + automation.catchup_window:
-                    unstarted.append((revision, run, automation))
-                    continue
-            if run.blocker is not None and self._resumes(automation):
-                self._adopt(connection, result, revision, run, run.blocker, key)
-            else:
-                self._end(connection, result, revision, run, key)
-        if to_come:
-            result = result._replace(next_slot=min(to_come))
-        # After the others ended: a writer key the dead process held is free again.
-        for revision, run, automation in unstarted:
-            key = None if automation.overlap is Overlap.ALLOW else automation.where.writer_key
-            if key is not None and _key_held(connection, key):
-                reason = StopReason.PREVIOUS_RUN_AWAITING_INPUT
-                self._end(connection, result, revision, run, None, reason)
-            else:
-                self._adopt(connection, result, revision, run, None, key)
-        connection.execute(
-            "DELETE FROM commands WHERE target = ? AND project = ? AND directory = ?",
-            (self.owner, scope.project, scope.directory),
-        )
-        return result
-
     @staticmethod
-    def _unstarted(run: Run) -> bool:
+    def unstarted(run: Run) -> bool:
         """A run of a slot its process never started."""
         return run.state is RunState.SCHEDULED and run.trigger is not Trigger.MANUAL
 
-    def _resumes(self, automation: Automation | None) -> bool:
-        # Deleted automations are not resumed.
+    def needs_automation(self, run: Run) -> bool:
+        """Whether deciding `run`'s fate needs its automation's definition."""
+        return run.state is RunState.SCHEDULED or (run.blocker is not None and bool(self.resumable))
+
+    def resumes(self, automation: Automation | None) -> bool:
+        """Deleted automations are not resumed."""
         return automation is not None and automation.executor in self.resumable
 
-    def _adopt(
-        self,
-        connection: apsw.Connection,
-        result: Reconciled,
-        revision: int,
-        run: Run,
-        blocker: Blocker | None,
-        key: str | None,
-    ) -> None:
-        adopted = advance(run, RunState.RUNNING, at=self.at)
-        seq = SaveRun(self.scope, adopted, revision, self.at, key, self.adopter).apply(connection)
-        result.changed.append((seq, adopted))
-        result.adopted.append(Adopted(seq, adopted, blocker, key))
+    def adopted(self, run: Run) -> Run:
+        return advance(run, RunState.RUNNING, at=self.at)
 
-    def _end(
-        self,
-        connection: apsw.Connection,
-        result: Reconciled,
-        revision: int,
-        run: Run,
-        key: str | None,
-        reason: StopReason | None = None,
-    ) -> None:
+    def ended(self, run: Run, reason: StopReason | None = None) -> Run:
         if reason is None:
             lost = run.state is RunState.AWAITING_INPUT
             reason = StopReason.BLOCKER_LOST if lost else StopReason.EXPIRED
-        stopped = advance(run, RunState.STOPPED, at=self.at, stop_reason=reason)
-        seq = SaveRun(self.scope, stopped, revision, self.at, key, self.owner).apply(connection)
-        result.changed.append((seq, stopped))
-
-
-def _automation(body: object) -> Automation | None:
-    return from_msgpack(body, Automation) if isinstance(body, bytes) else None
-
-
-def _key_held(connection: apsw.Connection, key: str) -> bool:
-    row = connection.execute("SELECT 1 FROM runs WHERE writer_key = ?", (key,)).fetchone()
-    return row is not None
+        return advance(run, RunState.STOPPED, at=self.at, stop_reason=reason)

@@ -1,33 +1,14 @@
-"""Retention: forgetting runs and journal entries older than an age (DESIGN 7).
-
-The journal is append-only while it is written, and pruned from its old end: a run
-that ended before the cutoff goes whole (its entries, its row, its answers and
-checkpoint), and of an automation only the entries that no longer decide its row go
-(earlier revisions and derived rewrites; everything of a deleted one). What remains
-still replays to exactly the projections, at every step: entries go in sequence
-order, and a run's row goes with its last entry.
-
-A sweep reads the journal in sequence order and stops at the first entry not older
-than the cutoff. Each step is one write of at most `limit` entries, so the writer is
-never held for long; sequence numbers are never reused (AUTOINCREMENT), so followers
-and `events(since=...)` see a gap, not a different history.
-"""
+"""Retention as an operation: forget, a step at a time, what ended before a cutoff."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import NamedTuple
 
-import apsw
-import msgspec
-
-from ..model import Run, RunState, Scope, from_msgpack, to_ms
-from ._projection import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry
-from ._reader import scoped_journal
+from ..model import Scope
+from ._operations import Operation
 
 __all__ = ["PruneProgress", "PruneStep"]
-
-_TERMINAL = frozenset(state.value for state in RunState if state.is_terminal)
 
 
 class PruneProgress(NamedTuple):
@@ -41,99 +22,17 @@ class PruneProgress(NamedTuple):
     """True when the sweep reached entries not older than the cutoff, or the end."""
 
 
-class PruneStep(msgspec.Struct, gc=False, frozen=True):
+class PruneStep(Operation[PruneProgress], frozen=True, gc=False):
     """One step of a sweep of `scope`'s journal: entries after `after_seq` and before
-    `before`, at most `limit` of them."""
+    `before`, at most `limit` of them (DESIGN 7).
+
+    A run that ended before the cutoff goes whole (its entries, its row, its answers
+    and checkpoint); of an automation only the entries that no longer decide its row
+    go. What remains still replays to exactly the projections, at every step, and
+    sequence numbers are never reused, so followers see a gap, not another history.
+    """
 
     scope: Scope
     before: datetime
     after_seq: int = 0
     limit: int = 1_000
-
-    def apply(self, connection: apsw.Connection) -> PruneProgress:
-        cutoff = to_ms(self.before)
-        entries = scoped_journal(connection, self.scope, self.after_seq, self.limit)
-        sweep = _Sweep(connection, cutoff)
-        last_seq = self.after_seq
-        for entry in entries:
-            if entry.at >= cutoff:
-                return sweep.progress(last_seq, done=True)
-            sweep.consider(entry)
-            last_seq = entry.seq
-        return sweep.progress(last_seq, done=len(entries) < self.limit)
-
-
-class _Sweep:
-    """What one step decides, entry by entry, and the deletions it makes."""
-
-    def __init__(self, connection: apsw.Connection, cutoff: int) -> None:
-        self._connection = connection
-        self._cutoff = cutoff
-        self._runs: dict[str, int | None] = {}
-        """Run id: None when the run is kept; when it is forgotten, the revision of its
-        row (its last entry takes the row with it; 0 when the row is gone already)."""
-        self._automations: dict[str, bytes | None] = {}
-        """Automation id: its row's body (None when deleted). A step changes no row."""
-        self.runs = 0
-        self.entries = 0
-
-    def progress(self, last_seq: int, *, done: bool) -> PruneProgress:
-        return PruneProgress(self.runs, self.entries, last_seq, done)
-
-    def consider(self, entry: JournalEntry) -> None:
-        kind, entity_id = entry.kind, entry.entity_id
-        if kind == RUN_UPDATED:
-            forget = self._run_forgotten(entity_id, entry.revision)
-        elif kind == AUTOMATION_UPDATED:
-            forget = self._automation_entry_superseded(entity_id, entry.body)
-        elif kind == AUTOMATION_DELETED:
-            forget = self._automation_row(entity_id) is None
-        else:  # a kind written by newer code: keep what is not understood
-            forget = False
-        if forget:
-            self._connection.execute("DELETE FROM journal WHERE seq = ?", (entry.seq,))
-            self.entries += 1
-
-    def _run_forgotten(self, run_id: str, revision: int) -> bool:
-        """Read the run's row once a step: its entries come in revision order."""
-        if run_id in self._runs:
-            last = self._runs[run_id]
-        else:
-            last = self._runs[run_id] = self._forgotten_at(run_id)
-        if last is None:  # kept: an active run, or one that ended after the cutoff
-            return False
-        if revision == last:  # its last entry
-            for table, column in _RUN_TABLES:
-                self._connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
-            self.runs += 1
-        return True
-
-    def _forgotten_at(self, run_id: str) -> int | None:
-        row = self._connection.execute(
-            "SELECT state, revision, body FROM runs WHERE id = ?", (run_id,)
-        ).fetchone()
-        if row is None:
-            return 0
-        return int(row[1]) if self._ended_before_cutoff(row[0], row[2]) else None
-
-    def _ended_before_cutoff(self, state: str, body: bytes) -> bool:
-        if state not in _TERMINAL:
-            return False
-        completed = from_msgpack(body, Run).completed_at
-        return completed is not None and to_ms(completed) < self._cutoff
-
-    def _automation_entry_superseded(self, automation_id: str, body: bytes) -> bool:
-        """An entry whose body is not the row's: a later entry decides the row."""
-        current = self._automation_row(automation_id)
-        return current is None or current != body
-
-    def _automation_row(self, automation_id: str) -> bytes | None:
-        if automation_id not in self._automations:
-            row = self._connection.execute(
-                "SELECT body FROM automations WHERE id = ?", (automation_id,)
-            ).fetchone()
-            self._automations[automation_id] = None if row is None else bytes(row[0])
-        return self._automations[automation_id]
-
-
-_RUN_TABLES = (("runs", "id"), ("answers", "run_id"), ("checkpoints", "run_id"))

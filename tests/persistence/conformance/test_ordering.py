@@ -21,13 +21,7 @@ from automations.model import (
     RunState,
     advance,
 )
-from automations.persistence import (
-    AcquireLease,
-    PendingWrite,
-    SaveAutomation,
-    SaveRun,
-    StorePort,
-)
+from automations.persistence import AcquireLease, PendingWrite, SaveAutomation, SaveRun, StorePort
 
 from ..helpers import NOW, OTHER, SCOPE, automation, run
 from .builders import create_automation, create_run, renamed, scheduled, started

@@ -30,14 +30,16 @@ from typing import Any, TypeVar
 import anyio
 import apsw
 
-from ..model import StorageError, StoreClosed
-from ..runtime import LoopCaller
-from ._changes import ChangeListener, events_committed
+from ...model import StorageError, StoreClosed
+from ...runtime import LoopCaller
+from .._changes import ChangeListener, events_committed
+from .._operations import Operation
+from .._pending import PendingWrite
+from .._port import WriterStats
+from ._apply import Apply, apply, apply_in_savepoint
 from ._connection import storage_error
-from ._ops import Operation
-from ._pending import PendingWrite
 
-__all__ = ["GroupCommitWriter", "WriterStats", "apply_operation"]
+__all__ = ["GroupCommitWriter"]
 
 log = logging.getLogger("automations.persistence")
 
@@ -46,24 +48,16 @@ MAX_BATCH = 2_000
 T = TypeVar("T")
 
 
-class WriterStats:
-    """Counters for benchmarks and diagnostics: how well batching works."""
-
-    __slots__ = ("batches", "operations")
-
-    def __init__(self) -> None:
-        self.batches = 0
-        self.operations = 0
-
-
 _STOP = object()
 
 
 class GroupCommitWriter:
     """Owns `connection` in a thread of its own from `start()` until `close()`."""
 
-    def __init__(self, connection: apsw.Connection, path: str) -> None:
+    def __init__(self, connection: apsw.Connection, path: str, *, how: Apply = apply) -> None:
         self._connection = connection
+        self._how = how
+        """How an operation is applied: the SQL of `_apply` (tests give their own)."""
         self._control = connection.cursor()
         self._path = path
         self._queue: queue.SimpleQueue[PendingWrite[Any] | list[PendingWrite[Any]] | object] = (
@@ -291,9 +285,10 @@ class GroupCommitWriter:
 
     def _apply_all(self, connection: apsw.Connection, batch: list[PendingWrite[Any]]) -> bool:
         """Apply every operation without savepoints; False (results void) when one failed."""
+        how = self._how
         try:
             for pending in batch:
-                pending.result = pending.operation.apply(connection)
+                pending.result = how(connection, pending.operation)
         except Exception:
             for pending in batch:
                 pending.result = None
@@ -322,8 +317,8 @@ class GroupCommitWriter:
 
     def _apply(self, connection: apsw.Connection, pending: PendingWrite[Any]) -> None:
         try:
-            pending.result = apply_operation(
-                connection, pending.operation, self._path, self._control
+            pending.result = apply_in_savepoint(
+                connection, pending.operation, self._path, how=self._how, cursor=self._control
             )
         except Exception as exc:  # handed to the waiter, never lost
             pending.error = exc
@@ -360,38 +355,3 @@ class GroupCommitWriter:
                 delivery.set()
         for pending in batch:
             pending._complete()
-
-
-def apply_operation(
-    connection: apsw.Connection,
-    operation: Operation[object],
-    path: str,
-    cursor: apsw.Cursor | None = None,
-) -> object:
-    """Run `operation` in a SAVEPOINT of the open transaction; on failure undo it alone.
-
-    `cursor`, when given, runs the savepoint statements (reusing one saves a cursor
-    allocation per statement on the writer's hot path).
-    """
-    control = cursor if cursor is not None else connection.cursor()
-    try:
-        control.execute("SAVEPOINT operation")
-        result = operation.apply(connection)
-        control.execute("RELEASE operation")
-    except Exception as exc:
-        _undo_operation(connection)
-        if isinstance(exc, apsw.Error):
-            raise storage_error(exc, path) from exc
-        raise
-    return result
-
-
-def _undo_operation(connection: apsw.Connection) -> None:
-    if connection.get_autocommit():  # SQLite already rolled the whole transaction back
-        return
-    try:
-        connection.execute("ROLLBACK TO operation")
-        connection.execute("RELEASE operation")
-    except apsw.Error:
-        with contextlib.suppress(apsw.Error):
-            connection.execute("ROLLBACK")

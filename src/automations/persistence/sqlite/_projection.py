@@ -8,11 +8,10 @@ what makes `replay()` rebuild the projections exactly.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
 
 import apsw
 
-from ..model import (
+from ...model import (
     Automation,
     Run,
     Scope,
@@ -22,13 +21,10 @@ from ..model import (
     from_msgpack,
     to_ms,
 )
+from .._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry
 
 __all__ = [
     "_JOURNAL_COLUMNS",
-    "AUTOMATION_DELETED",
-    "AUTOMATION_UPDATED",
-    "RUN_UPDATED",
-    "JournalEntry",
     "append_journal",
     "append_journal_many",
     "apply_entry",
@@ -41,24 +37,6 @@ __all__ = [
     "update_automation_row",
     "put_run_row",
 ]
-
-AUTOMATION_UPDATED = "automation.definition.updated"
-AUTOMATION_DELETED = "automation.definition.deleted"
-RUN_UPDATED = "automation.run.updated"
-
-
-class JournalEntry(NamedTuple):
-    seq: int
-    at: int
-    kind: str
-    entity_id: str
-    revision: int
-    project: str
-    directory: str
-    writer_key: str | None
-    owner: str | None
-    body: bytes
-
 
 _JOURNAL_COLUMNS = "seq, at, kind, entity_id, revision, project, directory, writer_key, owner, body"
 

@@ -7,11 +7,11 @@ the same mode), because it holds prompts and answers.
 from __future__ import annotations
 
 import os
-from typing import Literal
 
 import apsw
 
-from ..model import Conflict, DuplicateSlot, StorageError, WriterKeyBusy
+from ...model import Conflict, DuplicateSlot, StorageError, WriterKeyBusy
+from .._port import Durability
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -23,7 +23,6 @@ __all__ = [
     "storage_error",
 ]
 
-Durability = Literal["full", "normal"]
 BUSY_TIMEOUT_MS = 10_000
 
 

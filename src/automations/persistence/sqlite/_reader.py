@@ -8,25 +8,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 import anyio
 import apsw
 
-from ..model import Automation, Run, Scope, from_msgpack
-from ._commands import CommandOutcome, PendingCommand, command_outcome, pending_commands
+from ...model import Automation, Run, Scope, from_msgpack
+from .._commands import CommandOutcome, PendingCommand
+from .._journal import JournalEntry, Page
+from .._leases import LeaseRow
+from ._command_writes import command_outcome, pending_commands
 from ._connection import Durability, connect, storage_error
-from ._leases import LeaseRow, lease_row
-from ._projection import _JOURNAL_COLUMNS, JournalEntry, journal_entries
+from ._lease_writes import lease_row
+from ._projection import _JOURNAL_COLUMNS, journal_entries
 
-__all__ = ["ChangeWatch", "Page", "Reader"]
+__all__ = ["ChangeWatch", "Reader"]
 
 T = TypeVar("T")
-
-
-class Page(NamedTuple):
-    items: list[Run]
-    next_cursor: str | None
 
 
 class Reader:

@@ -11,26 +11,28 @@ from typing import Any, TypeVar
 import anyio
 import apsw
 
-from ..model import Automation, Pruned, Run, Scope, StorageError, Tombstone
-from ._changes import ChangeListener
+from ...model import Automation, Pruned, Run, Scope, StorageError, Tombstone
+from .._changes import ChangeListener
+from .._leases import lease_name
+from .._operations import CreateAutomations, DeleteAutomation, Operation, Replay, SaveAutomation
+from .._pending import PendingWrite
+from .._port import WriterStats
+from .._retention import PruneProgress, PruneStep
+from .._run_operations import SaveRun
+from ._apply import Apply, apply
 from ._connection import Durability, connect, create_private_file, enable_wal, set_durability
-from ._leases import lease_name
 from ._locks import FileLock, lease_lock_path, liveness_lock_path
-from ._ops import CreateAutomations, DeleteAutomation, Operation, SaveAutomation
-from ._pending import PendingWrite
 from ._reader import ChangeWatch, Reader
-from ._replay import Replay, projection_rows
-from ._retention import PruneProgress, PruneStep
-from ._run_ops import SaveRun
+from ._replay import projection_rows
 from ._schema import inspect, migrate
-from ._writer import GroupCommitWriter, WriterStats
+from ._writer import GroupCommitWriter
 
-__all__ = ["Store", "open_store"]
+__all__ = ["SqliteStore", "open_sqlite_store"]
 
 T = TypeVar("T")
 
 
-class Store:
+class SqliteStore:
     """Durable writes through the group-commit writer, reads through the reader pool."""
 
     def __init__(
@@ -165,23 +167,23 @@ class Store:
 
 
 @asynccontextmanager
-async def open_store(
-    path: str | os.PathLike[str], *, durability: Durability = "full"
-) -> AsyncIterator[Store]:
+async def open_sqlite_store(
+    path: str | os.PathLike[str], *, durability: Durability = "full", how: Apply = apply
+) -> AsyncIterator[SqliteStore]:
     """Open (creating or migrating) the database at `path`, and close it on exit.
 
     A file that is not ours, or is newer than this code, raises `DatabaseRefused`
-    and is left untouched.
+    and is left untouched. `how` applies each operation (tests wrap it).
     """
     if durability not in ("full", "normal"):
         raise ValueError(f"durability must be 'full' or 'normal', not {durability!r}")
     path = await anyio.to_thread.run_sync(os.path.abspath, os.fspath(path))
     connection = await anyio.to_thread.run_sync(_open_for_writing, path, durability)
-    writer = GroupCommitWriter(connection, path)
+    writer = GroupCommitWriter(connection, path, how=how)
     reader = Reader(path, durability)
     writer.start()
     try:
-        yield Store(path, durability, writer, reader)
+        yield SqliteStore(path, durability, writer, reader)
     finally:
         with anyio.CancelScope(shield=True):
             await writer.close()

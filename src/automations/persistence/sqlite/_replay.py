@@ -2,42 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import apsw
 
+from .._operations import Replay
 from ._projection import apply_entry, journal_entries
 
-__all__ = ["Replay", "projection_rows"]
+__all__ = ["projection_rows", "replay"]
 
 _PROJECTIONS = ("automations", "runs")
 
 
-@dataclass(frozen=True, slots=True)
-class Replay:
-    """Throw the projections away and rebuild them from every journal entry, in order.
-
-    A row is a function of its entity's last entry, and the unique indexes hold for
+def replay(connection: apsw.Connection, op: Replay) -> int:
+    """A row is a function of its entity's last entry, and the unique indexes hold for
     the rows as they are, not for every revision on the way: a run recorded with the
     transitions it went through at once (`CreateRun`) never had its first revision's
     row. So the unique indexes are dropped while the entries replay and made again
-    after, which checks them against the rebuilt rows.
-    """
-
-    def apply(self, connection: apsw.Connection) -> int:
-        unique = _unique_indexes(connection)
-        for name, _ in unique:
-            connection.execute(f'DROP INDEX "{name}"')
-        for table in _PROJECTIONS:
-            connection.execute(f"DELETE FROM {table}")
-        count = 0
-        for entry in journal_entries(connection):
-            apply_entry(connection, entry)
-            count += 1
-        for _, sql in unique:
-            connection.execute(sql)
-        return count
+    after, which checks them against the rebuilt rows."""
+    unique = _unique_indexes(connection)
+    for name, _ in unique:
+        connection.execute(f'DROP INDEX "{name}"')
+    for table in _PROJECTIONS:
+        connection.execute(f"DELETE FROM {table}")
+    count = 0
+    for entry in journal_entries(connection):
+        apply_entry(connection, entry)
+        count += 1
+    for _, sql in unique:
+        connection.execute(sql)
+    return count
 
 
 def _unique_indexes(connection: apsw.Connection) -> list[tuple[str, str]]:

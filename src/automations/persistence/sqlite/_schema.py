@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import apsw
 
-from ..model import DatabaseRefused, Run, from_msgpack, to_ms
+from ...model import DatabaseRefused, Run, from_msgpack, to_ms
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "FileState", "inspect", "migrate"]
 

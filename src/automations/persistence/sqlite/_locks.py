@@ -12,8 +12,9 @@ import fcntl
 import hashlib
 import os
 import re
+import shutil
 
-__all__ = ["FileLock", "lease_lock_path", "liveness_lock_path"]
+__all__ = ["FileLock", "lease_lock_path", "liveness_lock_path", "remove_database"]
 
 
 class FileLock:
@@ -70,3 +71,12 @@ def liveness_lock_path(database: str, owner: str) -> str:
     """Where the process `owner` holds its liveness lock."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", owner)
     return os.path.join(f"{database}-owners", f"{safe}.lock")
+
+
+def remove_database(database: str) -> None:
+    """Remove a database file and every companion of it (WAL, locks), if there."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(database + suffix)
+    for suffix in ("-leases", "-owners"):
+        shutil.rmtree(database + suffix, ignore_errors=True)

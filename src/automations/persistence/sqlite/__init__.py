@@ -1,0 +1,39 @@
+"""The SQLite store: one file, a group-commit writer thread, a pool of readers, and
+`flock` files beside the database for leases and liveness (one host).
+
+Everything here implements the port of `automations.persistence`; nothing outside
+this package imports apsw or knows where the store's files are.
+"""
+
+from ._apply import Apply, apply, apply_in_savepoint
+from ._connection import Durability, connect
+from ._locks import FileLock, lease_lock_path, liveness_lock_path, remove_database
+from ._pragma import Pragma
+from ._reader import ChangeWatch, Reader
+from ._replay import projection_rows
+from ._schema import APPLICATION_ID, SCHEMA_VERSION, inspect, migrate
+from ._store import SqliteStore, open_sqlite_store
+from ._writer import GroupCommitWriter
+
+__all__ = [
+    "APPLICATION_ID",
+    "SCHEMA_VERSION",
+    "Apply",
+    "ChangeWatch",
+    "Durability",
+    "FileLock",
+    "GroupCommitWriter",
+    "Pragma",
+    "Reader",
+    "SqliteStore",
+    "apply",
+    "apply_in_savepoint",
+    "connect",
+    "inspect",
+    "lease_lock_path",
+    "liveness_lock_path",
+    "migrate",
+    "open_sqlite_store",
+    "projection_rows",
+    "remove_database",
+]

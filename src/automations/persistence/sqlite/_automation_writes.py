@@ -1,0 +1,172 @@
+"""How SQLite applies the writes of automations, answers and checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import apsw
+import msgspec
+
+from ...model import Automation, Conflict, NotFound, Run, Scope, from_msgpack, to_ms, to_msgpack
+from .._commands import AnswerCommand
+from .._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED
+from .._operations import (
+    CreateAutomations,
+    DeleteAutomation,
+    SaveAutomation,
+    SaveCheckpoint,
+    StoreAnswer,
+    check_revision,
+    require,
+)
+from ._command_writes import enqueue
+from ._lease_writes import check_epoch
+from ._projection import (
+    append_journal,
+    append_journal_many,
+    delete_automation_row,
+    insert_automation_rows,
+    update_automation_row,
+)
+
+__all__ = [
+    "create_automations",
+    "delete_automation",
+    "save_automation",
+    "save_checkpoint",
+    "store_answer",
+]
+
+
+def save_automation(connection: apsw.Connection, op: SaveAutomation) -> int:
+    check_epoch(connection, op.scope, op.epoch)
+    automation = op.automation
+    if op.expected_revision is None:
+        return create_automations(connection, CreateAutomations(op.scope, (automation,)))[0]
+    if not op.revision_step_is_right():
+        _diagnose(connection, op)  # a missing or stale row is what the caller hears
+        require(False, "an update adds 1 to the revision")
+    body = to_msgpack(automation)
+    if not update_automation_row(connection, op.scope, automation, body, op.expected_revision):
+        _diagnose(connection, op)
+        raise AssertionError("the revision matched but nothing changed")  # pragma: no cover
+    return append_journal(
+        connection,
+        at=to_ms(automation.updated_at),
+        kind=AUTOMATION_UPDATED,
+        entity_id=automation.id,
+        revision=automation.revision,
+        scope=op.scope,
+        body=body,
+    )
+
+
+def _diagnose(connection: apsw.Connection, op: SaveAutomation) -> None:
+    """Raise NotFound or Conflict, as the stored row says."""
+    id = op.automation.id
+    stored = _stored_revision(connection, op.scope, id)
+    if stored is None:
+        raise NotFound(f"no automation {id} in this project and directory")
+    assert op.expected_revision is not None
+    check_revision("automation", id, stored, op.expected_revision)
+
+
+def _stored_revision(connection: apsw.Connection, scope: Scope, id: str) -> int | None:
+    row = connection.execute(
+        "SELECT revision FROM automations WHERE id = ? AND project = ? AND directory = ?",
+        (id, scope.project, scope.directory),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def create_automations(connection: apsw.Connection, op: CreateAutomations) -> list[int]:
+    if not op.automations:
+        return []
+    op.check()
+    try:
+        return _insert(connection, op.scope, op.automations)
+    except apsw.ConstraintError as exc:
+        raise Conflict(op.taken_message()) from exc
+
+
+def _insert(
+    connection: apsw.Connection, scope: Scope, automations: Sequence[Automation]
+) -> list[int]:
+    """Two statements for the lot: no row is read, an id already taken is a constraint
+    error, and the journal entries of one transaction are consecutive."""
+    bodies = [to_msgpack(automation) for automation in automations]
+    insert_automation_rows(connection, scope, automations, bodies)
+    last = append_journal_many(
+        connection,
+        scope,
+        AUTOMATION_UPDATED,
+        [
+            (to_ms(a.updated_at), a.id, a.revision, body, None, None)
+            for a, body in zip(automations, bodies, strict=True)
+        ],
+    )
+    return list(range(last - len(automations) + 1, last + 1))
+
+
+def delete_automation(connection: apsw.Connection, op: DeleteAutomation) -> int:
+    id = op.tombstone.id
+    stored = _stored_revision(connection, op.scope, id)
+    if stored is None:
+        raise NotFound(f"no automation {id} in this project and directory")
+    check_revision("automation", id, stored, op.expected_revision)
+    require(op.tombstone.revision == stored + 1, "a tombstone adds 1 to the revision")
+    seq = append_journal(
+        connection,
+        at=to_ms(op.at),
+        kind=AUTOMATION_DELETED,
+        entity_id=id,
+        revision=op.tombstone.revision,
+        scope=op.scope,
+        body=to_msgpack(op.tombstone),
+    )
+    delete_automation_row(connection, id)
+    return seq
+
+
+def store_answer(connection: apsw.Connection, op: StoreAnswer) -> bool:
+    scope = op.scope
+    encoded = msgspec.json.encode(op.reply)
+    row = connection.execute(
+        "SELECT reply FROM answers WHERE run_id = ? AND blocker_id = ?"
+        " AND project = ? AND directory = ?",
+        (op.run_id, op.blocker_id, scope.project, scope.directory),
+    ).fetchone()
+    if row is not None:
+        if row[0] != encoded:
+            raise Conflict(f"blocker {op.blocker_id} was already answered differently")
+        return False
+    owner = _open_blocker_owner(connection, op)
+    connection.execute(
+        "INSERT INTO answers (run_id, blocker_id, project, directory, at, reply)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (op.run_id, op.blocker_id, scope.project, scope.directory, to_ms(op.at), encoded),
+    )
+    if owner is not None and owner != op.sender:
+        command = AnswerCommand(op.run_id, op.blocker_id, op.reply)
+        enqueue(connection, scope, command, owner, op.at)
+    return True
+
+
+def _open_blocker_owner(connection: apsw.Connection, op: StoreAnswer) -> str | None:
+    """The process executing the run, which must be waiting on this blocker."""
+    row = connection.execute(
+        "SELECT body, owner FROM runs WHERE id = ? AND project = ? AND directory = ?",
+        (op.run_id, op.scope.project, op.scope.directory),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no run {op.run_id} in this project and directory")
+    op.check_open(from_msgpack(row[0], Run))
+    return None if row[1] is None else str(row[1])
+
+
+def save_checkpoint(connection: apsw.Connection, op: SaveCheckpoint) -> None:
+    connection.execute(
+        "INSERT INTO checkpoints (run_id, at, data) VALUES (?, ?, ?)"
+        " ON CONFLICT (run_id) DO UPDATE SET at = excluded.at, data = excluded.data",
+        (op.run_id, to_ms(op.at), op.data),
+    )

@@ -1,0 +1,100 @@
+"""How SQLite reconciles a dead process's runs (see `ReconcileRuns` for what)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import apsw
+
+from ...model import Automation, Blocker, Overlap, Run, StopReason, from_msgpack
+from .._reconcile import Adopted, Reconciled, ReconcileRuns
+from .._run_operations import SaveRun
+from ._lease_writes import check_epoch
+from ._run_writes import save_run
+
+__all__ = ["reconcile_runs"]
+
+
+def reconcile_runs(connection: apsw.Connection, op: ReconcileRuns) -> Reconciled:
+    scope = op.scope
+    check_epoch(connection, scope, op.epoch)
+    rows = connection.execute(
+        "SELECT r.revision, r.writer_key, r.body, a.body FROM runs AS r"
+        " LEFT JOIN automations AS a ON a.id = r.automation_id"
+        " AND a.project = r.project AND a.directory = r.directory"
+        " WHERE r.owner = ? AND r.project = ? AND r.directory = ?",
+        (op.owner, scope.project, scope.directory),
+    ).fetchall()
+    result = Reconciled([], [])
+    unstarted: list[tuple[int, Run, Automation]] = []
+    to_come: list[datetime] = []
+    for revision, writer_key, body, automation_body in rows:
+        assert isinstance(body, bytes)
+        assert isinstance(revision, int)
+        key = writer_key if isinstance(writer_key, str) else None
+        run = from_msgpack(body, Run)
+        automation = _automation(automation_body) if op.needs_automation(run) else None
+        if automation is not None and op.unstarted(run):
+            if run.triggered_at > op.at:
+                to_come.append(run.triggered_at)
+                continue
+            if op.at <= run.triggered_at + automation.catchup_window:
+                unstarted.append((revision, run, automation))
+                continue
+        if run.blocker is not None and op.resumes(automation):
+            _adopt(connection, op, result, revision, run, run.blocker, key)
+        else:
+            _end(connection, op, result, revision, run, key)
+    if to_come:
+        result = result._replace(next_slot=min(to_come))
+    # After the others ended: a writer key the dead process held is free again.
+    for revision, run, automation in unstarted:
+        key = None if automation.overlap is Overlap.ALLOW else automation.where.writer_key
+        if key is not None and _key_held(connection, key):
+            reason = StopReason.PREVIOUS_RUN_AWAITING_INPUT
+            _end(connection, op, result, revision, run, None, reason)
+        else:
+            _adopt(connection, op, result, revision, run, None, key)
+    connection.execute(
+        "DELETE FROM commands WHERE target = ? AND project = ? AND directory = ?",
+        (op.owner, scope.project, scope.directory),
+    )
+    return result
+
+
+def _adopt(
+    connection: apsw.Connection,
+    op: ReconcileRuns,
+    result: Reconciled,
+    revision: int,
+    run: Run,
+    blocker: Blocker | None,
+    key: str | None,
+) -> None:
+    adopted = op.adopted(run)
+    seq = save_run(connection, SaveRun(op.scope, adopted, revision, op.at, key, op.adopter))
+    result.changed.append((seq, adopted))
+    result.adopted.append(Adopted(seq, adopted, blocker, key))
+
+
+def _end(
+    connection: apsw.Connection,
+    op: ReconcileRuns,
+    result: Reconciled,
+    revision: int,
+    run: Run,
+    key: str | None,
+    reason: StopReason | None = None,
+) -> None:
+    stopped = op.ended(run, reason)
+    seq = save_run(connection, SaveRun(op.scope, stopped, revision, op.at, key, op.owner))
+    result.changed.append((seq, stopped))
+
+
+def _automation(body: object) -> Automation | None:
+    return from_msgpack(body, Automation) if isinstance(body, bytes) else None
+
+
+def _key_held(connection: apsw.Connection, key: str) -> bool:
+    row = connection.execute("SELECT 1 FROM runs WHERE writer_key = ?", (key,)).fetchone()
+    return row is not None

@@ -1,0 +1,133 @@
+"""How SQLite applies the writes of runs: one insert for a new run with the
+transitions it went through at once, one compare-and-swap update for each next one."""
+
+from __future__ import annotations
+
+import apsw
+
+from ...model import (
+    PREDECESSORS,
+    BlockerAnswered,
+    NotFound,
+    RunState,
+    Scope,
+    check_transition,
+    to_ms,
+    to_msgpack,
+)
+from .._journal import RUN_UPDATED
+from .._operations import check_revision, require
+from .._run_operations import CreateRun, SaveRun
+from ._lease_writes import check_epoch
+from ._projection import append_journal, append_journal_many, executed_slot, insert_run_row
+
+__all__ = ["create_run", "save_run"]
+
+
+def create_run(connection: apsw.Connection, op: CreateRun) -> list[int]:
+    check_epoch(connection, op.scope, op.epoch)
+    op.check()
+    bodies = [to_msgpack(run) for run in op.revisions]
+    last = op.revisions[-1]
+    key, owner = op.holders(last)
+    if not insert_run_row(connection, op.scope, last, bodies[-1], writer_key=key, owner=owner):
+        raise NotFound(f"no automation {last.automation_id} in this project and directory")
+    entries = []
+    for run, at, body in zip(op.revisions, op.at, bodies, strict=True):
+        key, owner = op.holders(run)
+        entries.append((to_ms(at), run.id, run.revision, body, key, owner))
+    seq = append_journal_many(connection, op.scope, RUN_UPDATED, entries)
+    return list(range(seq - len(entries) + 1, seq + 1))
+
+
+def save_run(connection: apsw.Connection, op: SaveRun) -> int:
+    if op.unanswered is not None:
+        _check_unanswered(connection, op.scope, op.run.id, op.unanswered)
+    if op.expected_revision is None:  # a new run: one way to create one
+        return create_run(connection, op.as_create())[0]
+    check_epoch(connection, op.scope, op.epoch)
+    run = op.run
+    body = to_msgpack(run)
+    writer_key, owner = op.holders()
+    _update(connection, op, op.expected_revision, body, writer_key, owner)
+    return append_journal(
+        connection,
+        at=to_ms(op.at),
+        kind=RUN_UPDATED,
+        entity_id=run.id,
+        revision=run.revision,
+        scope=op.scope,
+        body=body,
+        writer_key=writer_key,
+        owner=owner,
+    )
+
+
+def _update(
+    connection: apsw.Connection,
+    op: SaveRun,
+    expected: int,
+    body: bytes,
+    writer_key: str | None,
+    owner: str | None,
+) -> None:
+    """Compare-and-swap in one statement; diagnose only when it changed nothing."""
+    run = op.run
+    require(run.revision == expected + 1, "a transition adds 1 to the revision")
+    connection.execute(
+        _TRANSITION_SQL[run.state],
+        (
+            run.revision,
+            run.state.value,
+            executed_slot(run),
+            None if run.missed is None else to_ms(run.missed.first),
+            writer_key,
+            owner,
+            body,
+            run.id,
+            op.scope.project,
+            op.scope.directory,
+            expected,
+        ),
+    )
+    if connection.changes() == 0:
+        _diagnose(connection, op, expected)
+
+
+def _diagnose(connection: apsw.Connection, op: SaveRun, expected: int) -> None:
+    run = op.run
+    row = connection.execute(
+        "SELECT revision, state FROM runs WHERE id = ? AND project = ? AND directory = ?",
+        (run.id, op.scope.project, op.scope.directory),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no run {run.id} in this project and directory")
+    check_revision("run", run.id, int(row[0]), expected)
+    check_transition(RunState(row[1]), run.state)
+    raise AssertionError("the transition matched but changed nothing")  # pragma: no cover
+
+
+def _check_unanswered(connection: apsw.Connection, scope: Scope, run_id: str, blocker: str) -> None:
+    row = connection.execute(
+        "SELECT 1 FROM answers WHERE run_id = ? AND blocker_id = ? AND project = ?"
+        " AND directory = ?",
+        (run_id, blocker, scope.project, scope.directory),
+    ).fetchone()
+    if row is not None:
+        raise BlockerAnswered(
+            f"blocker {blocker} of run {run_id} was answered before its timeout; "
+            "the run goes on with the answer"
+        )
+
+
+def _transition_sql(state: RunState) -> str:
+    allowed = ", ".join(f"'{s.value}'" for s in sorted(PREDECESSORS[state]))
+    return (
+        "UPDATE runs SET revision = ?, state = ?, slot = ?, missed_first = ?, writer_key = ?,"
+        " owner = ?, body = ?"
+        " WHERE id = ? AND project = ? AND directory = ? AND revision = ?"
+        f" AND state IN ({allowed or 'NULL'})"
+    )
+
+
+_TRANSITION_SQL = {state: _transition_sql(state) for state in RunState}
