@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from ._client import send_cancel, send_run_now
+from ._client import CommandSender
 from ._event_stream import EventStream
 from .actors import (
     DEFAULT_MAX_SCHEDULED_RUNS,
@@ -77,6 +77,9 @@ class Runtime:
         self._services = services
         self._supervisor = supervisor
         self.scope = services.scope
+        self._sender = CommandSender(
+            services.store, services.scope, services.now, supervisor.follower
+        )
 
     @property
     def _store(self) -> StorePort:
@@ -151,7 +154,7 @@ class Runtime:
         """
         if self._services.role == "client":
             await self.get(automation_id)  # NotFound here, before asking anyone
-            return await send_run_now(self._services, self._supervisor.follower, automation_id)
+            return await self._sender.run_now(automation_id)
         return await self._ask_automation(automation_id, RunNow)
 
     async def get_run(self, run_id: str) -> Run:
@@ -224,8 +227,8 @@ class Runtime:
                 owner = await self._store.reader.run_owner(self.scope, run_id)
                 if owner is None:
                     continue  # it just ended
-                if await holder_alive(self._services, owner):
-                    await send_cancel(self._services, run, owner)
+                if await holder_alive(self._store, owner):
+                    await self._sender.cancel(run, owner)
                     break
                 try:  # its process died and nobody reconciled it yet
                     return await record_stopped(self._services, run)
