@@ -11,14 +11,15 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 import anyio
 
 from ..actors import DEFAULT_MAX_SCHEDULED_RUNS
 from ..api import open_runtime
 from ..executors import DEFAULT_COMMAND_TIMEOUT
-from ..model import AutomationError, ValidationError
 from ._commands import COMMANDS
+from ._failures import error_json, expected_error, one_line
 from ._render import Output
 from ._serve import demo, serve
 
@@ -63,6 +64,13 @@ def _schedule_options(parser: argparse.ArgumentParser, *, editing: bool) -> None
     )
 
 
+def _version() -> str:
+    try:
+        return version("automations")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
@@ -70,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Scheduled agent automations with a durable ledger.",
         parents=[common],
     )
+    parser.add_argument("--version", action="version", version=f"automations {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
@@ -162,10 +171,30 @@ async def _dispatch(args: argparse.Namespace, out: Output) -> int:
         return await COMMANDS[args.command](rt, args, out)
 
 
-def _one_line(error: AutomationError) -> str:
-    if isinstance(error, ValidationError):
-        return "; ".join(f"{field}: {message}" for field, message in error.details)
-    return str(error).replace("\n", " ")
+def _failed(error: BaseException, out: Output) -> int:
+    """The exit code of a command that raised `error`, after one line about it."""
+    if isinstance(error, BaseExceptionGroup):
+        for kind in (KeyboardInterrupt, BrokenPipeError):
+            found, rest = error.split(kind)
+            if found is not None and rest is None:
+                error = kind()
+                break
+    if isinstance(error, KeyboardInterrupt):
+        sys.stderr.write("\ninterrupted\n")
+        return 130
+    if isinstance(error, BrokenPipeError):
+        # The reader went away (`| head`): say nothing more, and let nothing flush there.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    expected = expected_error(error)
+    if expected is None:
+        raise error
+    if out.json:
+        sys.stderr.write(error_json(expected) + "\n")
+    else:
+        out.error(one_line(expected))
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,11 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         backend = os.environ.get("AUTOMATIONS_BACKEND", "asyncio")
         code: int = anyio.run(_dispatch, args, out, backend=backend)
-    except AutomationError as error:
-        out.error(_one_line(error))
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    except BaseException as error:  # each kind is decided in _failed
+        return _failed(error, out)
     return code
 
 

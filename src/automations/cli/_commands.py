@@ -18,6 +18,7 @@ from rich.text import Text
 from ..api import Runtime
 from ..model import Permission, Pruned, Question, Run, RunState
 from ._options import BadInput, new_automation, parse_duration, patch_changes
+from ._prompt import read_line
 from ._render import (
     Output,
     automation_table,
@@ -132,26 +133,26 @@ async def _ask_in_terminal(rt: Runtime, run: Run, out: Output) -> Run:
         out.say(f"waiting for an answer: automations answer {run.id} REPLY")
         return await rt.wait(run.id, until=RunState.AWAITING_INPUT, newer_than=run.revision)
     out.say(hint)
-    newer: Run | None = None
+    answered = False
     async with anyio.create_task_group() as tg:
 
         async def elsewhere() -> None:
-            nonlocal newer
-            newer = await rt.wait(run.id, until=RunState.AWAITING_INPUT, newer_than=run.revision)
-            tg.cancel_scope.cancel()
+            await rt.wait(run.id, until=RunState.AWAITING_INPUT, newer_than=run.revision)
+            tg.cancel_scope.cancel()  # answered elsewhere, or over: stop asking here
 
         tg.start_soon(elsewhere)
-        while newer is None:
-            line = await anyio.to_thread.run_sync(input, "> ", abandon_on_cancel=True)
+        while not answered:
+            line = await read_line("> ")
             try:
                 reply = parse_reply(blocker.request, line)
             except BadInput as exc:
                 out.error(str(exc))
                 continue
             await rt.answer(run.id, blocker.id, reply)
-            break
-    if newer is not None:
-        return newer
+            answered = True
+            tg.cancel_scope.cancel()
+    if not answered:
+        out.say("")  # end the prompt's line
     return await rt.wait(run.id, until=RunState.AWAITING_INPUT, newer_than=run.revision)
 
 
@@ -201,7 +202,7 @@ async def answer(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
         if not sys.stdin.isatty():
             raise BadInput(f"give the reply: automations answer {run.id} REPLY")
         out.say(blocker_text(blocker.request))
-        text = await anyio.to_thread.run_sync(input, "> ")
+        text = await read_line("> ")
     reply = parse_reply(blocker.request, text)
     await rt.answer(run.id, blocker.id, reply)
     out.result(reply, f"answered {run.id}: {reply}")

@@ -134,6 +134,10 @@ def _policies(args: argparse.Namespace) -> dict[str, Any]:
     if args.executor is not None:
         fields["executor"] = args.executor
     if args.count is not None:
+        if args.count < 0:
+            raise BadInput(
+                f"--count {args.count} is not a number of runs; write e.g. 10, or 0 for never"
+            )
         fields["stop"] = AfterCount(args.count) if args.count > 0 else Never()
     choices = {
         "overlap": Overlap,

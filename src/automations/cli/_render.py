@@ -56,13 +56,28 @@ _STATE_STYLES = {
 }
 
 
+class _Console(Console):
+    """A console whose closed pipe (`automations demo | head`) is an exception.
+
+    Rich raises `SystemExit` there, which a task of the event loop must not raise:
+    the runtime could not close. A `BrokenPipeError` ends the command like any error
+    (stdout then points at /dev/null, so nothing else fails on it), and `main` exits
+    quietly.
+    """
+
+    def on_broken_pipe(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise BrokenPipeError("the reader of the output went away")
+
+
 def make_console(*, stderr: bool = False) -> Console:
     """A console; off a terminal it is wide enough for ids and never colours."""
     stream = sys.stderr if stderr else sys.stdout
     if stream.isatty():
-        return Console(file=stream, highlight=False, markup=False)
+        return _Console(file=stream, highlight=False, markup=False)
     width = int(os.environ.get("COLUMNS", "140"))
-    return Console(file=stream, width=width, highlight=False, markup=False, no_color=True)
+    return _Console(file=stream, width=width, highlight=False, markup=False, no_color=True)
 
 
 class Output:
