@@ -29,6 +29,7 @@ from ._render import (
     runs_table,
     when,
 )
+from ._text import printable
 
 __all__ = ["COMMANDS", "Command"]
 
@@ -42,7 +43,8 @@ def _now() -> datetime:
 async def add(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     automation = await rt.create(new_automation(args))
     next_fire = when(automation.next_fire_at, automation.timezone, _now())
-    out.result(automation, f"created {automation.id} {automation.title!r}; next fire {next_fire}")
+    title = printable(automation.title)
+    out.result(automation, f"created {automation.id} '{title}'; next fire {next_fire}")
     return 0
 
 

@@ -17,6 +17,7 @@ from rich.text import Text
 from ..api import Runtime
 from ..model import Automation, DefinitionDeleted, DefinitionUpdated, Event, Run, RunUpdated
 from ._render import Output, automations_table, describe_event, runs_table
+from ._text import printable
 
 __all__ = ["LiveView", "follow_events"]
 
@@ -57,7 +58,7 @@ class LiveView:
         titles = {a.id: a.title for a in self.automations.values()}
         runs = list(reversed(self.runs.values()))
         return Group(
-            Text(f"{self.heading}    {now.astimezone():%H:%M:%S}", style="bold"),
+            Text(f"{printable(self.heading)}    {now.astimezone():%H:%M:%S}", style="bold"),
             Text(""),
             automations_table(automations, now)
             if automations

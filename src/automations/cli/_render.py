@@ -30,6 +30,7 @@ from ..model import (
     RunState,
     to_json,
 )
+from ._text import printable
 
 __all__ = [
     "Output",
@@ -162,7 +163,7 @@ def outcome_text(run: Run) -> str:
     if run.blocker is not None:
         return blocker_text(run.blocker.request)
     if run.error is not None:
-        return f"{run.error.code}: {run.error.message}"
+        return printable(f"{run.error.code}: {run.error.message}")
     if run.stop_reason is not None:
         text = str(run.stop_reason)
         if run.missed is not None:
@@ -171,15 +172,15 @@ def outcome_text(run: Run) -> str:
                 f" ({missed.count} slots, {missed.first:%d %b %H:%M} to {missed.last:%H:%M} UTC)"
             )
         return text
-    return run.result or ""
+    return printable(run.result or "")
 
 
 def blocker_text(request: Question | Permission) -> str:
     if isinstance(request, Question):
         options = f" [{' / '.join(request.options)}]" if request.options else ""
-        return f"asks: {request.text}{options}"
+        return printable(f"asks: {request.text}{options}")
     detail = f" ({request.detail})" if request.detail else ""
-    return f"asks permission: {request.tool}{detail} [yes / no]"
+    return printable(f"asks permission: {request.tool}{detail} [yes / no]")
 
 
 def automations_table(automations: Iterable[Automation], now: datetime) -> Table:
@@ -193,7 +194,7 @@ def automations_table(automations: Iterable[Automation], now: datetime) -> Table
             state += f", {a.failure_streak} failed in a row"
         table.add_row(
             a.id,
-            a.title,
+            printable(a.title),
             describe_schedule(a),
             when(a.next_fire_at, a.timezone, now),
             state,
@@ -210,8 +211,8 @@ def automation_table(a: Automation, now: datetime) -> Table:
     stop = f"after {a.stop.count} runs" if isinstance(a.stop, AfterCount) else "never"
     rows = [
         ("id", a.id),
-        ("title", a.title),
-        ("prompt", a.prompt),
+        ("title", printable(a.title)),
+        ("prompt", printable(a.prompt)),
         ("schedule", describe_schedule(a)),
         ("next fires", "\n".join(when(t, a.timezone, now) for t in a.next_fires) or "-"),
         ("state", "paused" if a.paused else "active"),
@@ -249,7 +250,7 @@ def runs_table(runs: Sequence[Run], now: datetime, titles: dict[str, str] | None
             outcome_text(run),
         ]
         if titles is not None:
-            row.insert(1, titles.get(run.automation_id, run.automation_id))
+            row.insert(1, printable(titles.get(run.automation_id, run.automation_id)))
         table.add_row(*row)
     return table
 
@@ -261,7 +262,7 @@ def describe_event(event: Event, *, live: bool = False) -> str:
         head = f"{datetime.now(UTC).astimezone():%H:%M:%S} {head}"
     if isinstance(event, DefinitionUpdated):
         a = event.automation
-        return f"{head} {a.id} {a.title!r} r{a.revision}: {describe_schedule(a)}"
+        return f"{head} {a.id} '{printable(a.title)}' r{a.revision}: {describe_schedule(a)}"
     if isinstance(event, DefinitionDeleted):
         return f"{head} {event.tombstone.id} deleted"
     run = event.run

@@ -20,6 +20,7 @@ from ..persistence import remove_store
 from ._live import LiveView, follow_events
 from ._options import parse_duration, parse_limit
 from ._render import Output, runs_table
+from ._text import printable
 
 __all__ = ["demo", "serve"]
 
@@ -134,7 +135,7 @@ async def _print_ledger(rt: Runtime, out: Output, ids: list[str]) -> None:
     for automation_id in ids:
         automation = await rt.get(automation_id)
         page = await rt.runs(automation_id, limit=20)
-        out.say(f"\n{automation.title} ({automation.id})")
+        out.say(f"\n{printable(automation.title)} ({automation.id})")
         out.console.print(runs_table(page.items, now) if page.items else "  no runs")
 
 

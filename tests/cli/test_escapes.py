@@ -1,0 +1,78 @@
+"""Text from the database reaches a terminal with its control characters escaped.
+
+The title below was stored directly through the store, as an older version (which did
+not check titles) would have stored it: a terminal obeying it would rename its window
+and clear the screen, and its newline would break the table's row.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import msgspec
+from rich.console import Console
+
+import automations as am
+from automations.cli._live import LiveView
+from automations.cli._text import printable
+from automations.model import Scope, from_json
+from automations.persistence import SaveAutomation, open_store
+
+EVIL = "Deploy\x1b]0;pwned\x07\x1b[2J\nnext line"
+SHOWN = "Deploy\\x1b]0;pwned\\x07\\x1b[2J\\nnext line"
+
+
+def _cli(db: Path, *args: str) -> str:
+    env = dict(os.environ, AUTOMATIONS_DB=str(db), AUTOMATIONS_PROJECT="esc", COLUMNS="300")
+    done = subprocess.run(
+        [sys.executable, "-m", "automations", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=db.parent,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
+
+
+async def _store_unchecked(db: Path, directory: str, automation: am.Automation) -> am.Automation:
+    evil = msgspec.structs.replace(
+        automation, title=EVIL, prompt=EVIL, revision=automation.revision + 1
+    )
+    scope = Scope("esc", directory)
+    async with open_store(db) as store:
+        await store.write(SaveAutomation(scope, evil, expected_revision=automation.revision))
+    return evil
+
+
+def test_printable_escapes_controls_and_nothing_else() -> None:
+    assert printable(EVIL) == SHOWN
+    shown = "\\x9b31m caf\u00e9 \\u202eabc \\x7f\\t"
+    assert printable("\x9b31m caf\u00e9 \u202eabc \x7f\t") == shown
+
+
+def test_a_stored_escape_sequence_is_shown_escaped_by_ls_show_and_the_live_view(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "automations.db"
+    added = from_json(_cli(db, "add", "Deploy", "--every", "1h", "--json"), am.Automation)
+    evil = anyio.run(_store_unchecked, db, os.path.realpath(tmp_path), added)
+
+    for said in (_cli(db, "ls"), _cli(db, "show", added.id)):
+        assert "\x1b" not in said and "\x07" not in said
+        assert SHOWN in said
+    assert _cli(db, "show", added.id).count(SHOWN) == 2  # the title and the prompt
+
+    view = LiveView(f"serving esc in {tmp_path}")
+    view.automations[evil.id] = evil
+    screen = io.StringIO()
+    Console(file=screen, width=300, force_terminal=True, color_system=None).print(view)
+    drawn = screen.getvalue()
+    assert "\x1b]" not in drawn and "\x1b[2J" not in drawn and "\x07" not in drawn
+    assert SHOWN in drawn
