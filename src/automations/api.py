@@ -310,6 +310,7 @@ async def open_runtime(
     role: Role = "worker",
     retention: timedelta | None = None,
     max_scheduled_runs: int | None = DEFAULT_MAX_SCHEDULED_RUNS,
+    read_only: bool = False,
 ) -> AsyncIterator[Runtime]:
     """Open the database at `path` and run a runtime on it until the block exits.
 
@@ -322,9 +323,16 @@ async def open_runtime(
     the ledger keeps everything. At most `max_scheduled_runs` runs fired by the
     schedule go on at once in this process (None: no bound); further due slots wait
     their turn, and one that waits past its catch-up window is recorded missed.
+
+    `read_only=True` (a client only) opens an existing database without writing,
+    locking or creating anything beside it, so a read-only directory or a backup can
+    be inspected; its reads, `wait` and `events` work, everything else raises
+    `StorageError`, and a missing database is a `StorageError` ("no database at ...").
     """
     if role not in ("worker", "client"):
         raise ValidationError([("role", "role_must_be_worker_or_client")])
+    if read_only and role != "client":
+        raise ValidationError([("read_only", "read_only_needs_role_client")])
     if retention is not None:
         _check_retention("retention", retention)
     if max_scheduled_runs is not None and (
@@ -339,7 +347,7 @@ async def open_runtime(
     owner = _owner()
     async with (
         unwrapping_groups(),
-        open_store(path, durability=durability) as store,
+        open_store(path, durability=durability, read_only=read_only) as store,
         store.hold_liveness(owner),
     ):
         hub = EventHub()

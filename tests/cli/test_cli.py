@@ -181,6 +181,7 @@ def test_serve_refuses_a_bad_limit_or_age_before_it_opens_anything(db: Path) -> 
 def test_usage_errors_exit_2_and_missing_things_exit_1(db: Path) -> None:
     assert cli(db, "add", check=False).returncode == 2
     assert cli(db, "frobnicate", check=False).returncode == 2
+    cli(db, "add", "Brief", "--every", "1h")
     missing = cli(db, "show", "automation_0000", check=False)
     assert missing.returncode == 1
     assert missing.stderr.startswith("error: no automation automation_0000")

@@ -20,6 +20,7 @@ from ..api import open_runtime
 from ..executors import DEFAULT_COMMAND_TIMEOUT
 from ._commands import COMMANDS
 from ._failures import error_json, expected_error, one_line
+from ._options import BadInput
 from ._render import Output
 from ._serve import demo, serve
 
@@ -160,13 +161,28 @@ def _resolve(args: argparse.Namespace) -> None:
         args.json = False
 
 
+READ_ONLY = frozenset({"ls", "show", "runs", "events"})
+"""Commands that open the database read-only: they work on a read-only copy."""
+CREATING = frozenset({"add", "serve", "demo"})
+"""Commands that create a missing database; every other one says it is missing."""
+
+
 async def _dispatch(args: argparse.Namespace, out: Output) -> int:
     if args.command == "serve":
         return await serve(args, out)
     if args.command == "demo":
         return await demo(args, out)
+    if args.command not in CREATING and not await anyio.to_thread.run_sync(os.path.exists, args.db):
+        raise BadInput(
+            f"no database at {args.db}; check --db and $AUTOMATIONS_DB "
+            "(only add, serve and demo create one)"
+        )
     async with open_runtime(
-        args.db, role="client", project=args.project, directory=args.directory
+        args.db,
+        role="client",
+        project=args.project,
+        directory=args.directory,
+        read_only=args.command in READ_ONLY,
     ) as rt:
         return await COMMANDS[args.command](rt, args, out)
 

@@ -175,6 +175,8 @@ def parse_reply(request: Question | Permission, text: str) -> str | bool:
 
 async def runs(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     page = await rt.runs(args.id, limit=args.limit, cursor=args.cursor)
+    if not page.items and args.cursor is None:
+        await rt.get(args.id)  # NotFound, unless it exists and has no runs yet
     if out.json:
         out.value(RunPage(items=page.items, next_cursor=page.next_cursor))
         return 0

@@ -30,9 +30,10 @@ T = TypeVar("T")
 class Reader:
     """A small pool of read connections; each query runs in a worker thread."""
 
-    def __init__(self, path: str, durability: Durability) -> None:
+    def __init__(self, path: str, durability: Durability, *, uri: str | None = None) -> None:
         self._path = path
         self._durability = durability
+        self._uri = uri
         self._idle: list[apsw.Connection] = []
         self._all: list[apsw.Connection] = []
         self._lock = threading.Lock()
@@ -59,7 +60,7 @@ class Reader:
                 raise RuntimeError("the reader is closed")
             if self._idle:
                 return self._idle.pop()
-        connection = connect(self._path, durability=self._durability)
+        connection = connect(self._path, durability=self._durability, uri=self._uri)
         with self._lock:
             self._all.append(connection)
         return connection
@@ -303,9 +304,9 @@ class ChangeWatch:
     """Notices commits by other connections: `PRAGMA data_version` changes with each
     one, and costs microseconds. It is per connection, so the watch keeps its own."""
 
-    def __init__(self, path: str, durability: Durability) -> None:
+    def __init__(self, path: str, durability: Durability, *, uri: str | None = None) -> None:
         self._path = path
-        self._connection = connect(path, durability=durability)
+        self._connection = connect(path, durability=durability, uri=uri)
         self._version = -1
 
     def changed(self) -> bool:
