@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -31,6 +31,7 @@ from .actors import (
     Supervisor,
     Update,
     holder_alive,
+    is_led,
     open_supervisor,
     record_stopped,
 )
@@ -265,6 +266,24 @@ class Runtime:
         """
         services = self._services
         return EventStream(services.hub, services.store.reader, self.scope, since)
+
+    # -- the scope -----------------------------------------------------------------
+
+    async def served(self) -> bool:
+        """Whether a worker serves this scope now (holds its scheduler lease): without
+        one, its schedules do not fire and its run-now requests are refused."""
+        return await self.leading() or await is_led(self._services)
+
+    async def leading(self) -> bool:
+        """Whether this runtime holds its scope's scheduler lease: the worker that does
+        fires the schedules; the others stand by to take over."""
+        row = await self._store.reader.lease(self.scope)
+        return row is not None and row.holder == self._services.owner
+
+    async def scopes(self) -> Sequence[tuple[Scope, int]]:
+        """Every project and directory of the database that has automations, with how
+        many: the one look beyond this runtime's scope, for finding one's way."""
+        return await self._store.reader.scopes()
 
     async def _ask_automation(
         self, automation_id: str, build: Callable[[Reply[T]], AutomationMessage]

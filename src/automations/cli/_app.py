@@ -22,6 +22,7 @@ from ._commands import COMMANDS
 from ._failures import error_json, expected_error, one_line
 from ._options import BadInput
 from ._render import Output
+from ._scope import find_scope
 from ._serve import demo, serve
 
 __all__ = ["build_parser", "main"]
@@ -155,7 +156,8 @@ def _resolve(args: argparse.Namespace) -> None:
         args.db = os.environ.get("AUTOMATIONS_DB", _DEFAULT_DB)
     if not hasattr(args, "project"):
         args.project = os.environ.get("AUTOMATIONS_PROJECT", "default")
-    if not hasattr(args, "directory"):
+    args.directory_given = hasattr(args, "directory")
+    if not args.directory_given:
         args.directory = os.getcwd()
     if not hasattr(args, "json"):
         args.json = False
@@ -177,6 +179,8 @@ async def _dispatch(args: argparse.Namespace, out: Output) -> int:
             f"no database at {args.db}; check --db and $AUTOMATIONS_DB "
             "(only add, serve and demo create one)"
         )
+    if args.command not in CREATING:
+        await find_scope(args)
     async with open_runtime(
         args.db,
         role="client",

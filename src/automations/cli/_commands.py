@@ -29,6 +29,7 @@ from ._render import (
     runs_table,
     when,
 )
+from ._scope import other_scopes, unserved_warning
 from ._text import printable
 
 __all__ = ["COMMANDS", "Command"]
@@ -45,6 +46,8 @@ async def add(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     next_fire = when(automation.next_fire_at, automation.timezone, _now())
     title = printable(automation.title)
     out.result(automation, f"created {automation.id} '{title}'; next fire {next_fire}")
+    if not out.json and (warning := await unserved_warning(rt)) is not None:
+        out.errors.print(Text(warning), soft_wrap=True)
     return 0
 
 
@@ -53,7 +56,11 @@ async def ls(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     if out.json:
         out.value(automations)
     elif not automations:
-        out.say("no automations here yet; add one with: automations add TITLE --every 30m")
+        scopes = await rt.scopes()
+        if scopes:
+            out.say(other_scopes(scopes, rt.scope))
+        else:
+            out.say("no automations here yet; add one with: automations add TITLE --every 30m")
     else:
         out.console.print(automations_table(automations, _now()))
     return 0

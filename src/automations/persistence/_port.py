@@ -115,6 +115,11 @@ class ReaderPort(Protocol):
         """(automation id, next fire ms) of automations due by `until_ms`, soonest first."""
         ...
 
+    async def scopes(self) -> list[tuple[Scope, int]]:
+        """Every scope that has automations, with how many, by project and directory:
+        the one read across scopes, so that a person can find theirs."""
+        ...
+
 
 class ChangeWatch(Protocol):
     """The cross-process change feed, as a cheap probe the follower polls."""

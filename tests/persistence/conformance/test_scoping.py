@@ -139,3 +139,11 @@ async def test_reconciling_another_scope_leaves_the_runs_alone(
     assert result.changed == [] and result.adopted == []
     assert await store.reader.run_by_id(SCOPE, r.id) == r
     assert await store.reader.run_owner(SCOPE, r.id) == "dead"
+
+
+async def test_scopes_lists_each_scope_with_automations_and_how_many(store: StorePort) -> None:
+    assert await store.reader.scopes() == []
+    await create_automation(store)
+    await create_automation(store)
+    await create_automation(store, OTHER)
+    assert await store.reader.scopes() == [(SCOPE, 2), (OTHER, 1)]

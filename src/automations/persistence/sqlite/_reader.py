@@ -126,6 +126,9 @@ class Reader:
         """None while pending; `LookupError` when the command is gone."""
         return await self.run(lambda c: command_outcome(c, id))
 
+    async def scopes(self) -> list[tuple[Scope, int]]:
+        return await self.run(automation_scopes)
+
     async def lease(self, scope: Scope) -> LeaseRow | None:
         """The scope's lease row: who holds it, at which epoch, last renewed when."""
         return await self.run(lambda c: lease_row(c, scope))
@@ -244,6 +247,14 @@ def last_scoped_seq(connection: apsw.Connection, scope: Scope) -> int:
         (scope.project, scope.directory),
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def automation_scopes(connection: apsw.Connection) -> list[tuple[Scope, int]]:
+    rows = connection.execute(
+        "SELECT project, directory, count(*) FROM automations"
+        " GROUP BY project, directory ORDER BY project, directory"
+    )
+    return [(Scope(str(project), str(directory)), int(n)) for project, directory, n in rows]
 
 
 def count_executed(connection: apsw.Connection, scope: Scope, automation_id: str) -> int:
