@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 
@@ -270,20 +270,21 @@ class Runtime:
     # -- the scope -----------------------------------------------------------------
 
     async def served(self) -> bool:
-        """Whether a worker serves this scope now (holds its scheduler lease): without
-        one, its schedules do not fire and its run-now requests are refused."""
+        """Whether a worker serves this scope now (holds its scheduler lease)."""
         return await self.leading() or await is_led(self._services)
 
     async def leading(self) -> bool:
-        """Whether this runtime holds its scope's scheduler lease: the worker that does
-        fires the schedules; the others stand by to take over."""
+        """Whether this runtime holds the scope's scheduler lease (others stand by)."""
         row = await self._store.reader.lease(self.scope)
         return row is not None and row.holder == self._services.owner
 
     async def scopes(self) -> Sequence[tuple[Scope, int]]:
-        """Every project and directory of the database that has automations, with how
-        many: the one look beyond this runtime's scope, for finding one's way."""
+        """Each project and directory of the database with automations, and how many."""
         return await self._store.reader.scopes()
+
+    async def ids_starting(self, kind: Literal["automation", "run"], prefix: str) -> Sequence[str]:
+        """Up to ten ids of this scope's automations (or runs) starting with `prefix`."""
+        return await self._store.reader.ids_with_prefix(self.scope, kind, prefix, 10)
 
     async def _ask_automation(
         self, automation_id: str, build: Callable[[Reply[T]], AutomationMessage]

@@ -20,6 +20,7 @@ from ..api import open_runtime
 from ..executors import DEFAULT_COMMAND_TIMEOUT
 from ._commands import COMMANDS
 from ._failures import error_json, expected_error, one_line
+from ._ids import resolve_ids
 from ._options import BadInput
 from ._render import Output
 from ._scope import find_scope
@@ -188,6 +189,7 @@ async def _dispatch(args: argparse.Namespace, out: Output) -> int:
         directory=args.directory,
         read_only=args.command in READ_ONLY,
     ) as rt:
+        await resolve_ids(rt, args)
         return await COMMANDS[args.command](rt, args, out)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import anyio
 import apsw
@@ -128,6 +128,11 @@ class Reader:
 
     async def scopes(self) -> list[tuple[Scope, int]]:
         return await self.run(automation_scopes)
+
+    async def ids_with_prefix(
+        self, scope: Scope, kind: Literal["automation", "run"], prefix: str, limit: int
+    ) -> list[str]:
+        return await self.run(lambda c: ids_with_prefix(c, scope, kind, prefix, limit))
 
     async def lease(self, scope: Scope) -> LeaseRow | None:
         """The scope's lease row: who holds it, at which epoch, last renewed when."""
@@ -255,6 +260,22 @@ def automation_scopes(connection: apsw.Connection) -> list[tuple[Scope, int]]:
         " GROUP BY project, directory ORDER BY project, directory"
     )
     return [(Scope(str(project), str(directory)), int(n)) for project, directory, n in rows]
+
+
+def ids_with_prefix(
+    connection: apsw.Connection,
+    scope: Scope,
+    kind: Literal["automation", "run"],
+    prefix: str,
+    limit: int,
+) -> list[str]:
+    table = "automations" if kind == "automation" else "runs"
+    rows = connection.execute(
+        f"SELECT id FROM {table} WHERE id >= ? AND id < ? AND project = ? AND directory = ?"
+        " ORDER BY id LIMIT ?",
+        (prefix, prefix + "\U0010ffff", scope.project, scope.directory, limit),
+    )
+    return [str(id) for (id,) in rows]
 
 
 def count_executed(connection: apsw.Connection, scope: Scope, automation_id: str) -> int:
