@@ -18,10 +18,13 @@ import msgspec
 from rich.console import Console
 
 import automations as am
+from automations.cli._compact import short_id
 from automations.cli._live import LiveView
 from automations.cli._text import printable
 from automations.model import Scope, from_json
 from automations.persistence import SaveAutomation, open_store
+
+from ..persistence.helpers import automation, run
 
 EVIL = "Deploy\x1b]0;pwned\x07\x1b[2J\nnext line"
 SHOWN = "Deploy\\x1b]0;pwned\\x07\\x1b[2J\\nnext line"
@@ -76,3 +79,20 @@ def test_a_stored_escape_sequence_is_shown_escaped_by_ls_show_and_the_live_view(
     drawn = screen.getvalue()
     assert "\x1b]" not in drawn and "\x1b[2J" not in drawn and "\x07" not in drawn
     assert SHOWN in drawn
+
+
+def test_the_live_view_fits_80_columns_one_line_per_row() -> None:
+    long = automation(title="A rather long title for a morning brief of the overnight alerts")
+    view = LiveView("serving a-project in /a/rather/long/directory/of/someone/who/works/here")
+    view.status = "standby: another worker leads; this one takes over if it stops"
+    view.automations[long.id] = long
+    r = run(long.id)
+    view.runs[r.id] = r
+    screen = io.StringIO()
+    Console(file=screen, width=80, force_terminal=True, color_system=None).print(view)
+    lines = screen.getvalue().splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    assert sum(short_id(long.id) in line for line in lines) == 1
+    (row,) = [line for line in lines if line.startswith(short_id(long.id))]
+    assert ("A rather" in row and "every" not in row) or "…" in row
+    assert any(line.startswith(short_id(r.id)) for line in lines)

@@ -50,7 +50,10 @@ def _schedule_options(parser: argparse.ArgumentParser, *, editing: bool) -> None
     parser.add_argument("--start", help="first slot of --every (ISO date-time)")
     parser.add_argument("--at", help="a one-shot time (ISO date-time)")
     parser.add_argument("--timezone", help="IANA timezone (default: this machine's)")
-    parser.add_argument("--prompt", help="what the agent is asked (default: the title)")
+    parser.add_argument(
+        "--prompt", help="what the agent is asked (default: the title; -: read standard input)"
+    )
+    parser.add_argument("--prompt-file", metavar="PATH", help="read the prompt from a file")
     parser.add_argument("--executor", help="registered executor (default: demo)")
     parser.add_argument("--count", type=int, help="stop after N executed runs (0: never)")
     parser.add_argument("--overlap", choices=["skip", "buffer_one", "cancel_other", "allow"])

@@ -1,11 +1,13 @@
 """What the command line prints: rich tables for people, wire JSON for scripts.
 
-Times are shown in each automation's own timezone, with how far away they are,
-because "09:00 Europe/Berlin, in 3h" is what a person checks a schedule against.
+Times are shown in the viewer's timezone ($TZ, else the machine's), with how far away
+they are, and also in the automation's own timezone when it differs, because that is
+what its schedule is written in.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -30,6 +32,7 @@ from ..model import (
     RunState,
     to_json,
 )
+from ._options import local_timezone
 from ._text import printable
 
 __all__ = [
@@ -109,14 +112,24 @@ class Output:
         self.errors.print(Text(f"error: {text}"), soft_wrap=True)
 
 
+@functools.cache
+def _viewer_zone() -> ZoneInfo:
+    return ZoneInfo(local_timezone())
+
+
 def when(instant: datetime | None, timezone: str, now: datetime | None = None) -> str:
-    """'Mon 23 Nov 09:00 CET (in 10h 5m)', or '14:05:30 CET (in 20s)' today."""
+    """In the viewer's zone: 'Mon 23 Nov 17:00 JST (in 10h 5m)', or '14:05:30 JST (in
+    20s)' today; followed by the time in the automation's zone when that differs
+    ('= 09:00 Europe/Berlin'), since that is what its schedule is written in."""
     if instant is None:
         return "-"
-    zone = ZoneInfo(timezone)
-    local = instant.astimezone(zone)
-    today = now is not None and local.date() == now.astimezone(zone).date()
+    viewer = _viewer_zone()
+    local = instant.astimezone(viewer)
+    today = now is not None and local.date() == now.astimezone(viewer).date()
     text = local.strftime("%H:%M:%S %Z" if today else "%a %d %b %H:%M %Z")
+    own = instant.astimezone(ZoneInfo(timezone))
+    if own.utcoffset() != local.utcoffset():
+        text += f" = {own:%H:%M} {timezone}"
     if now is not None:
         text += f" ({relative(instant - now)})"
     return text
