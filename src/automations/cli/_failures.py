@@ -31,6 +31,7 @@ _WORDS: dict[str, str] = {
     "datetime_needs_timezone": "needs a timezone or an offset",
     "interval_below_minimum": "the interval must be at least 30 seconds",
     "invalid_cron_expression": "is not a valid cron expression",
+    "invalid_timezone": "is not an IANA timezone (e.g. Europe/Berlin or UTC)",
     "fireAt_must_be_future": "the time must be in the future",
     "reply_not_among_options": "is not one of the options",
     "permission_needs_bool": "a permission takes yes or no",
