@@ -18,7 +18,7 @@ import msgspec
 from rich.console import Console
 
 import automations as am
-from automations.cli._compact import short_id
+from automations.cli._compact import short_ids
 from automations.cli._live import LiveView
 from automations.cli._text import printable
 from automations.model import Scope, from_json
@@ -92,7 +92,15 @@ def test_the_live_view_fits_80_columns_one_line_per_row() -> None:
     Console(file=screen, width=80, force_terminal=True, color_system=None).print(view)
     lines = screen.getvalue().splitlines()
     assert all(len(line) <= 80 for line in lines), lines
-    assert sum(short_id(long.id) in line for line in lines) == 1
-    (row,) = [line for line in lines if line.startswith(short_id(long.id))]
-    assert ("A rather" in row and "every" not in row) or "…" in row
-    assert any(line.startswith(short_id(r.id)) for line in lines)
+    shown = short_ids([long.id, r.id])
+    assert shown[long.id] != shown[r.id]  # unique, even when made in one millisecond
+    (row,) = [line for line in lines if line.startswith(shown[long.id] + " ")]
+    assert "A rather" in row and "…" in row  # the title is cut, not wrapped
+    assert any(line.startswith(shown[r.id] + " ") for line in lines)
+
+
+def test_short_ids_grow_until_they_are_unique() -> None:
+    a = "automation_01M96GV8JY7856AAAAAAAAAAAA"
+    b = "automation_01M96GV8JY7856AAAAAAAAAAAB"
+    c = "automation_run_01M96GV8KATZSJAAAAAAAAAAAA"
+    assert short_ids([a, b, c]) == {a: a[11:], b: b[11:], c: c[15:29]}

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from ..api import Runtime
 from ..model import Automation, DefinitionDeleted, DefinitionUpdated, Event, Run, RunUpdated
-from ._compact import compact_automations, compact_runs, shorten_ids
+from ._compact import compact_automations, compact_runs, short_ids, shorten_ids
 from ._render import Output, describe_event
 from ._text import printable
 
@@ -59,6 +59,7 @@ class LiveView:
         )
         titles = {a.id: a.title for a in self.automations.values()}
         runs = list(reversed(self.runs.values()))
+        shown = short_ids([*self.automations, *self.runs])
         return Group(
             Text(
                 f"{now.astimezone():%H:%M:%S}  {printable(self.heading)}",
@@ -68,14 +69,14 @@ class LiveView:
             ),
             Text(self.status, style="dim", no_wrap=True, overflow="ellipsis"),
             Text(""),
-            compact_automations(automations, now)
+            compact_automations(automations, now, shown)
             if automations
             else Text("no automations yet; add one: automations add TITLE --every 30m"),
             Text(""),
-            compact_runs(runs, now, titles) if runs else Text("no runs yet"),
+            compact_runs(runs, now, titles, shown) if runs else Text("no runs yet"),
             Text(""),
             *(
-                Text(shorten_ids(line), style="dim", no_wrap=True, overflow="ellipsis")
+                Text(shorten_ids(line, shown), style="dim", no_wrap=True, overflow="ellipsis")
                 for line in self.log
             ),
         )
