@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 
@@ -31,6 +31,7 @@ from .actors import (
     Supervisor,
     Update,
     holder_alive,
+    is_led,
     open_supervisor,
     record_stopped,
 )
@@ -269,6 +270,25 @@ class Runtime:
         services = self._services
         return EventStream(services.hub, services.store.reader, self.scope, since)
 
+    # -- the scope -----------------------------------------------------------------
+
+    async def served(self) -> bool:
+        """Whether a worker serves this scope now (holds its scheduler lease)."""
+        return await self.leading() or await is_led(self._services)
+
+    async def leading(self) -> bool:
+        """Whether this runtime holds the scope's scheduler lease (others stand by)."""
+        row = await self._store.reader.lease(self.scope)
+        return row is not None and row.holder == self._services.owner
+
+    async def scopes(self) -> Sequence[tuple[Scope, int]]:
+        """Each project and directory of the database with automations, and how many."""
+        return await self._store.reader.scopes()
+
+    async def ids_starting(self, kind: Literal["automation", "run"], prefix: str) -> Sequence[str]:
+        """Up to ten ids of this scope's automations (or runs) starting with `prefix`."""
+        return await self._store.reader.ids_with_prefix(self.scope, kind, prefix, 10)
+
     async def _ask_automation(
         self, automation_id: str, build: Callable[[Reply[T]], AutomationMessage]
     ) -> T:
@@ -313,6 +333,7 @@ async def open_runtime(
     role: Role = "worker",
     retention: timedelta | None = None,
     max_scheduled_runs: int | None = DEFAULT_MAX_SCHEDULED_RUNS,
+    read_only: bool = False,
 ) -> AsyncIterator[Runtime]:
     """Open the database at `path` and run a runtime on it until the block exits.
 
@@ -325,9 +346,16 @@ async def open_runtime(
     the ledger keeps everything. At most `max_scheduled_runs` runs fired by the
     schedule go on at once in this process (None: no bound); further due slots wait
     their turn, and one that waits past its catch-up window is recorded missed.
+
+    `read_only=True` (a client only) opens an existing database without writing,
+    locking or creating anything beside it, so a read-only directory or a backup can
+    be inspected; its reads, `wait` and `events` work, everything else raises
+    `StorageError`, and a missing database is a `StorageError` ("no database at ...").
     """
     if role not in ("worker", "client"):
         raise ValidationError([("role", "role_must_be_worker_or_client")])
+    if read_only and role != "client":
+        raise ValidationError([("read_only", "read_only_needs_role_client")])
     if retention is not None:
         _check_retention("retention", retention)
     if max_scheduled_runs is not None and (
@@ -342,7 +370,7 @@ async def open_runtime(
     owner = _owner()
     async with (
         unwrapping_groups(),
-        open_store(path, durability=durability) as store,
+        open_store(path, durability=durability, read_only=read_only) as store,
         store.hold_liveness(owner),
     ):
         hub = EventHub()

@@ -20,6 +20,8 @@ from ..persistence import remove_store
 from ._live import LiveView, follow_events
 from ._options import parse_duration, parse_limit
 from ._render import Output, runs_table
+from ._role import role_text, watch_role
+from ._text import printable
 
 __all__ = ["demo", "serve"]
 
@@ -70,8 +72,14 @@ async def serve(args: argparse.Namespace, out: Output) -> int:
     ) as rt:
         names = ", ".join(sorted(executors))
         heading = f"serving {rt.scope.project} in {rt.scope.directory} on {args.db}"
-        out.say(f"{heading}; executors: {names}; Ctrl-C to stop")
-        await _until_signal(rt, out, LiveView(heading))
+        leading = await rt.leading()
+        view = LiveView(heading)
+        view.status = role_text(leading)
+        out.say(f"{heading}; executors: {names}; Ctrl-C to stop\n{view.status}")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch_role, rt, out, view, leading)
+            await _until_signal(rt, out, view)
+            tg.cancel_scope.cancel()
     out.say("stopped cleanly")
     return 0
 
@@ -134,7 +142,7 @@ async def _print_ledger(rt: Runtime, out: Output, ids: list[str]) -> None:
     for automation_id in ids:
         automation = await rt.get(automation_id)
         page = await rt.runs(automation_id, limit=20)
-        out.say(f"\n{automation.title} ({automation.id})")
+        out.say(f"\n{printable(automation.title)} ({automation.id})")
         out.console.print(runs_table(page.items, now) if page.items else "  no runs")
 
 
