@@ -274,7 +274,7 @@ class Runtime:
 
     async def served(self) -> bool:
         """Whether a worker serves this scope now (holds its scheduler lease)."""
-        return await self.leading() or await is_led(self._services)
+        return await self.leading() or await is_led(self._store, self.scope)
 
     async def leading(self) -> bool:
         """Whether this runtime holds the scope's scheduler lease (others stand by)."""
