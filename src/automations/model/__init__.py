@@ -18,7 +18,15 @@ from ._automation import (
     Tombstone,
     Where,
 )
-from ._codec import from_builtins, from_json, from_msgpack, to_builtins, to_json, to_msgpack
+from ._codec import (
+    conform,
+    from_builtins,
+    from_json,
+    from_msgpack,
+    to_builtins,
+    to_json,
+    to_msgpack,
+)
 from ._enums import (
     Anchor,
     BlockerKind,
@@ -64,7 +72,14 @@ from ._transitions import (
     new_run,
     step_cap_error,
 )
-from ._validation import MAX_PROMPT, MAX_TITLE, Catalog, Problem, field_problems
+from ._validation import (
+    MAX_PROMPT,
+    MAX_TITLE,
+    Catalog,
+    Problem,
+    field_problems,
+    naive_time_problems,
+)
 
 __all__ = [
     "DEFAULT_CATCHUP_WINDOW",
@@ -136,6 +151,8 @@ __all__ = [
     "as_instant",
     "check_transition",
     "field_problems",
+    "naive_time_problems",
+    "conform",
     "from_builtins",
     "from_json",
     "from_ms",

@@ -7,6 +7,7 @@ Fields are named by their wire (camelCase) names, as the contract returns them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -22,6 +23,7 @@ __all__ = [
     "Catalog",
     "Problem",
     "field_problems",
+    "naive_time_problems",
 ]
 
 MAX_TITLE = 160
@@ -45,11 +47,18 @@ def field_problems(new: NewAutomation, *, catalog: Catalog | None = None) -> lis
     return problems
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""Control characters (C0, DEL, C1) and line separators: a title is one line of text,
+printed to terminals, where an escape sequence could rename or clear the screen."""
+
+
 def _text_problems(new: NewAutomation, problems: list[Problem]) -> None:
     if not new.title.strip():
         problems.append(("title", "title_required"))
     elif len(new.title) > MAX_TITLE:
         problems.append(("title", f"title_too_long_{MAX_TITLE}"))
+    elif _CONTROL.search(new.title):
+        problems.append(("title", "title_has_control_characters"))
     if not new.prompt.strip():
         problems.append(("prompt", "prompt_required"))
     elif len(new.prompt) > MAX_PROMPT:
@@ -77,10 +86,18 @@ def _policy_problems(new: NewAutomation, problems: list[Problem]) -> None:
             problems.append(("stop.count", "unsupported_stop_condition"))
     if new.anchor is Anchor.COMPLETION and not isinstance(schedule, Interval):
         problems.append(("anchor", "anchor_completion_requires_interval"))
+    problems.extend(naive_time_problems(new))
+
+
+def naive_time_problems(new: NewAutomation) -> list[Problem]:
+    """The times of `new` that have no timezone (they cannot become epoch milliseconds)."""
+    problems: list[Problem] = []
+    schedule = new.schedule
     if isinstance(schedule, Once):
         _naive_problem(problems, "schedule.at", schedule.at)
     elif isinstance(schedule, Interval) and schedule.start is not None:
         _naive_problem(problems, "schedule.start", schedule.start)
+    return problems
 
 
 _ZERO = timedelta(0)
