@@ -68,7 +68,7 @@ def test_a_run_whose_slot_is_to_come_is_left_for_a_later_look_then_adopted(
     assert adopted.blocker is None and adopted.run.id == claimed.id
     assert adopted.run.state is RunState.RUNNING
     assert adopted.run.started_at == SLOT + timedelta(seconds=5)
-    assert _row(connection, claimed.id) == ("running", None, ME, a.where.writer_key)
+    assert _row(connection, claimed.id) == ("running", None, ME, a.writer_key)
     live = projection_rows(connection)
     apply_in_savepoint(connection, Replay(), ":memory:")
     assert projection_rows(connection) == live
@@ -98,7 +98,7 @@ def test_a_run_whose_writer_key_another_run_holds_is_recorded_skipped(
     assert a.overlap.value == "skip"
     claimed = _claimed(connection, a)
     holder = run(a.id)  # a run of a live process holds the automation's writer key
-    key = a.where.writer_key
+    key = a.writer_key
     apply_in_savepoint(connection, CreateRun(SCOPE, (holder,), (NOW,), key, "alive"), ":memory:")
 
     result = _reconcile(connection, timedelta(seconds=1))

@@ -23,6 +23,7 @@ from ..model import (
     Blocker,
     DuplicateSlot,
     ErrorCode,
+    KeyHolder,
     LeaseLost,
     Run,
     RunState,
@@ -195,9 +196,12 @@ class RunActor:
         say) does not start the slot late."""
         return self._services.now() > self.run.triggered_at + self.automation.catchup_window
 
-    def request_stop(self, reason: StopReason, *, shutdown: bool = False) -> bool:
-        """Stop the run with `reason`; False when its end was already decided."""
-        accepted = self._decide(Stop(reason))
+    def request_stop(
+        self, reason: StopReason, *, shutdown: bool = False, held_by: KeyHolder | None = None
+    ) -> bool:
+        """Stop the run with `reason` (skipped for the run `held_by`, if given); False
+        when its end was already decided."""
+        accepted = self._decide(Stop(reason, held_by))
         if accepted:
             self._shutdown = shutdown
             self.start()
@@ -265,9 +269,9 @@ class RunActor:
             await first.outcome()
         except (DuplicateSlot, LeaseLost):  # fired elsewhere, or not ours to fire any more
             return False
-        except WriterKeyBusy:
+        except WriterKeyBusy as busy:
             try:
-                skipped = await record_skipped(self._services, self.run)
+                skipped = await record_skipped(self._services, self.run, held_by=busy.holder)
             except BaseException as exc:
                 fail_reply(reply, exc)
                 raise
@@ -299,8 +303,8 @@ class RunActor:
         if begun is not None:
             try:
                 await self._ledger.durable(begun)
-            except WriterKeyBusy:  # a waiting run found its key taken by another process
-                self._decide(Stop(StopReason.PREVIOUS_RUN_AWAITING_INPUT))
+            except WriterKeyBusy as busy:  # a waiting run found its key taken elsewhere
+                self._decide(Stop(StopReason.PREVIOUS_RUN_AWAITING_INPUT, busy.holder))
             except LeaseLost:  # fired under a lease another process holds now
                 log.warning("run %s not started: this process lost the lease", self.id)
                 self._decide(Stop(StopReason.EXPIRED))

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import msgspec
 
-from ..model import ErrorCode, Run, RunError, RunState, StopReason, advance
+from ..model import ErrorCode, KeyHolder, Run, RunError, RunState, StopReason, advance
 
 __all__ = [
     "NEXT",
@@ -91,6 +91,8 @@ class Fail(msgspec.Struct, frozen=True):
 
 class Stop(msgspec.Struct, frozen=True):
     reason: StopReason
+    held_by: KeyHolder | None = None
+    """For a run skipped for its writer key: the run that held it."""
 
 
 Decision = Succeed | Fail | Stop
@@ -106,13 +108,13 @@ def decided(
     session_id: str | None,
 ) -> Run:
     """The terminal revision of `run` that `decision` records, `at` that time."""
-    result = error = reason = None
+    result = error = reason = held_by = None
     if isinstance(decision, Succeed):
         state, result = RunState.SUCCEEDED, decision.result
     elif isinstance(decision, Fail):
         state, error = RunState.FAILED, decision.error
     else:
-        state, reason = RunState.STOPPED, decision.reason
+        state, reason, held_by = RunState.STOPPED, decision.reason, decision.held_by
     return advance(
         run,
         state,
@@ -120,6 +122,7 @@ def decided(
         result=result,
         error=error,
         stop_reason=reason,
+        held_by=held_by,
         steps=steps,
         cost=cost,
         session_id=session_id,

@@ -61,7 +61,17 @@ from ._errors import (
 )
 from ._events import DefinitionDeleted, DefinitionUpdated, Event, RunUpdated
 from ._ids import new_automation_id, new_blocker_id, new_id, new_run_id
-from ._run import Blocker, Missed, Permission, Pruned, Question, Run, RunError, RunOutcome
+from ._run import (
+    Blocker,
+    KeyHolder,
+    Missed,
+    Permission,
+    Pruned,
+    Question,
+    Run,
+    RunError,
+    RunOutcome,
+)
 from ._specs import AfterCount, Cron, Interval, Never, Once, Schedule, Stop
 from ._time import Instant, Millis, as_duration, as_instant, from_ms, ms_of, to_ms
 from ._transitions import (
@@ -113,6 +123,7 @@ __all__ = [
     "IllegalTransition",
     "Instant",
     "Interval",
+    "KeyHolder",
     "Kind",
     "LeaseLost",
     "Millis",

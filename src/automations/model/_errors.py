@@ -7,6 +7,10 @@ through the CLI and through the logs of embedding applications.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._run import KeyHolder
 
 __all__ = [
     "AutomationError",
@@ -59,7 +63,12 @@ class DuplicateSlot(Conflict):
 
 
 class WriterKeyBusy(Conflict):
-    """Another active run holds the writer key (worktree or project) of this run."""
+    """Another active run holds the writer key (worktree or automation) of this run;
+    `holder` names it when the store could tell."""
+
+    def __init__(self, message: str, holder: KeyHolder | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class BlockerAnswered(Conflict):

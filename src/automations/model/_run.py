@@ -10,6 +10,7 @@ from ._time import Instant, normalize_time
 
 __all__ = [
     "Blocker",
+    "KeyHolder",
     "Missed",
     "Permission",
     "Pruned",
@@ -74,6 +75,14 @@ class Missed(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"
         force_setattr(self, "last", normalize_time(self.last))
 
 
+class KeyHolder(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
+    """The run that held a writer key when another run was skipped for it."""
+
+    run_id: str
+    automation_id: str
+    state: RunState
+
+
 class RunOutcome(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
     """What an executor may return besides a plain result string or None."""
 
@@ -107,6 +116,9 @@ class Run(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
     error: RunError | None = None
     stop_reason: StopReason | None = None
     missed: Missed | None = None
+    held_by: KeyHolder | None = None
+    """For a run skipped by the overlap policy (`previous_run_awaiting_input`): the run
+    that held the writer key, and its state then. None in records written before it."""
 
     def __post_init__(self) -> None:
         # Runs are built on the hot path: check the common case (already an Instant) inline.
