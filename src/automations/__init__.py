@@ -8,7 +8,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import testing
 from ._event_stream import EventStream
-from .actors import DEFAULT_MAX_SCHEDULED_RUNS, Executor, Role, RunContext, resumable
+from .actors import (
+    DEFAULT_MAX_SCHEDULED_RUNS,
+    Executor,
+    Role,
+    RunContext,
+    ShutdownReport,
+    resumable,
+)
 from .api import Runtime, open_runtime
 from .model import (
     AfterCount,
@@ -111,6 +118,7 @@ __all__ = [
     "RunState",
     "RunUpdated",
     "Runtime",
+    "ShutdownReport",
     "StepCapExceeded",
     "StopReason",
     "StorageError",

@@ -28,6 +28,7 @@ from .actors import (
     Role,
     RunNow,
     Services,
+    ShutdownReport,
     Supervisor,
     Update,
     holder_alive,
@@ -81,6 +82,12 @@ class Runtime:
     @property
     def _store(self) -> StorePort:
         return self._services.store
+
+    @property
+    def shutdown_report(self) -> ShutdownReport | None:
+        """Once the runtime is closed: the runs its close left for the next worker
+        (waiting on a question, resumable) and how it ended the others."""
+        return self._supervisor.report
 
     # -- definitions ---------------------------------------------------------------
 

@@ -22,6 +22,7 @@ __all__ = [
     "WRITTEN",
     "Decision",
     "Fail",
+    "Leave",
     "Phase",
     "Stop",
     "Succeed",
@@ -96,6 +97,13 @@ class Stop(msgspec.Struct, frozen=True):
 
 
 Decision = Succeed | Fail | Stop
+
+
+class Leave(msgspec.Struct, frozen=True):
+    """Not an end: the process stops, and the run, waiting on a blocker with a
+    resumable executor, is left `awaiting_input` for the next worker to resume (as a
+    process that died leaves it). Recorded `stopped/worker_stopped` if by the time it
+    would be left it no longer waits."""
 
 
 def decided(
