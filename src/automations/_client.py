@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import anyio
 
-from .actors import Follower, Services, is_led
+from .actors import Follower, Services, holder_alive, is_led
 from .model import (
     AutomationError,
     Conflict,
@@ -29,9 +29,10 @@ from .persistence import (
     RunNowCommand,
 )
 
-__all__ = ["send_cancel", "send_run_now"]
+__all__ = ["SERVED_CHECK_SECONDS", "check_run_served", "send_cancel", "send_run_now"]
 
-_SERVED_CHECK_SECONDS = 1.0
+SERVED_CHECK_SECONDS = 1.0
+"""How often a client waiting on another process looks whether one serves it."""
 _ERRORS: dict[str, type[AutomationError]] = {
     cls.__name__: cls for cls in (NotFound, Conflict, NotServed, StorageError, StoreClosed)
 }
@@ -75,7 +76,7 @@ async def _outcome_of(services: Services, follower: Follower, id: int) -> Comman
             ) from None
         if outcome is not None:
             return outcome
-        with anyio.move_on_after(_SERVED_CHECK_SECONDS) as waited:
+        with anyio.move_on_after(SERVED_CHECK_SECONDS) as waited:
             await follower.wait_past(generation)
         if (
             waited.cancelled_caught
@@ -89,3 +90,21 @@ async def send_cancel(services: Services, run: Run, owner: str) -> None:
     """Ask the process `owner` to cancel `run`."""
     command = CancelCommand(run.id)
     await services.store.write(EnqueueCommand(services.scope, command, owner, services.now()))
+
+
+async def check_run_served(services: Services, run: Run) -> None:
+    """Raise `NotServed` when nobody will move `run` on: the process that owns it is
+    gone (or none does) and no worker leads its scope to end, resume or start it."""
+    owner = await services.store.reader.run_owner(services.scope, run.id)
+    if owner is not None and (owner == services.owner or await holder_alive(services, owner)):
+        return
+    if await is_led(services):
+        return  # the leader reconciles a dead owner's runs and starts the scheduled ones
+    scope = services.scope
+    gone = "nobody runs it" if owner is None else "the worker that ran it is gone"
+    raise NotServed(
+        f"run {run.id} is {run.state} but {gone}, and no worker serves project "
+        f"{scope.project!r} in {scope.directory!r} on {services.store.location}; start "
+        "one (`automations serve`): it ends the run, or resumes it if its executor is "
+        "resumable"
+    )

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from ._client import send_cancel, send_run_now
+from ._client import SERVED_CHECK_SECONDS, check_run_served, send_cancel, send_run_now
 from ._event_stream import EventStream
 from .actors import (
     DEFAULT_MAX_SCHEDULED_RUNS,
@@ -69,6 +69,8 @@ __all__ = ["Runtime", "open_runtime"]
 
 T = TypeVar("T")
 MAX_PAGE = 500
+History = list[tuple[datetime, Run]]
+"""A run's revisions, oldest first, each with the time it was written."""
 
 
 class Runtime:
@@ -167,6 +169,14 @@ class Runtime:
             raise NotFound(f"no run {run_id} in this project and directory")
         return run
 
+    async def run_history(self, run_id: str) -> History:
+        """The run's timeline: each revision the journal holds, oldest first, with the
+        time it was written (`NotFound` for a run not in this scope)."""
+        history = await self._store.reader.run_history(self.scope, run_id)
+        if not history:
+            await self.get_run(run_id)  # NotFound, or its entries were pruned
+        return history
+
     async def runs(self, automation_id: str, *, limit: int = 50, cursor: str | None = None) -> Page:
         """Runs of an automation, newest first; pass `page.next_cursor` for the next page."""
         if not 1 <= limit <= MAX_PAGE:
@@ -184,16 +194,24 @@ class Runtime:
         """The run as soon as it is in `until` or in a terminal state (check `.state`).
 
         `newer_than` skips revisions up to that number, to wait for the *next* blocker
-        after answering one. Raises `TimeoutError` after `timeout` seconds of real time.
+        after answering one. Raises `TimeoutError` after `timeout` seconds of real time,
+        and in a client `NotServed` once the run's worker is gone and no worker serves
+        the scope (it would wait for ever).
         """
 
         def wanted(run: Run) -> bool:
             return run.revision > newer_than and (run.state is until or run.state.is_terminal)
 
+        # A client looks now and then whether a worker serves the run (NotServed if
+        # none does); a worker reconciles a dead owner's runs itself.
+        check = SERVED_CHECK_SECONDS if self._services.role == "client" else None
         with self._services.hub.watch_run(run_id, wanted) as watch, anyio.fail_after(timeout):
             run = await self.get_run(run_id)
             while not wanted(run):
-                run = await watch.after(run.revision)
+                with anyio.move_on_after(check) as waited:
+                    run = await watch.after(run.revision)
+                if waited.cancelled_caught:
+                    await check_run_served(self._services, run)
             return run
 
     async def answer(self, run_id: str, blocker_id: str, reply: str | bool) -> None:

@@ -161,4 +161,4 @@ async def test_version_6_gives_missed_records_the_columns_of_their_last_revision
         live = await store.projections()
         await store.replay()
         assert await store.projections() == live
-    assert _pragma(path, "user_version") == SCHEMA_VERSION == 6
+    assert _pragma(path, "user_version") == SCHEMA_VERSION == 7

@@ -86,8 +86,8 @@ class Fail(msgspec.Struct, frozen=True):
     error: RunError
 
     @classmethod
-    def because(cls, code: ErrorCode, message: str) -> Fail:
-        return cls(RunError(code, message))
+    def because(cls, code: ErrorCode, message: str, traceback: str | None = None) -> Fail:
+        return cls(RunError(code, message, traceback))
 
 
 class Stop(msgspec.Struct, frozen=True):

@@ -20,6 +20,7 @@ from ..executors import DEFAULT_COMMAND_TIMEOUT
 from ..model import AutomationError, ValidationError
 from ._commands import COMMANDS
 from ._render import Output
+from ._run_info import run_info
 from ._serve import demo, serve
 
 __all__ = ["build_parser", "main"]
@@ -125,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     answer.add_argument("reply", nargs="?", help="the reply (asked for when omitted)")
 
     command("cancel", "cancel a run").add_argument("run")
+    info = command("run-info", "one run: its timeline of transitions and its traceback")
+    info.add_argument("run")
 
     events = command("events", "the event log, then new events as they come")
     events.add_argument("--since", type=int, default=0, help="after this sequence number")
@@ -159,7 +162,8 @@ async def _dispatch(args: argparse.Namespace, out: Output) -> int:
     async with open_runtime(
         args.db, role="client", project=args.project, directory=args.directory
     ) as rt:
-        return await COMMANDS[args.command](rt, args, out)
+        handler = run_info if args.command == "run-info" else COMMANDS[args.command]
+        return await handler(rt, args, out)
 
 
 def _one_line(error: AutomationError) -> str:

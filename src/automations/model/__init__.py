@@ -62,6 +62,7 @@ from ._errors import (
 from ._events import DefinitionDeleted, DefinitionUpdated, Event, RunUpdated
 from ._ids import new_automation_id, new_blocker_id, new_id, new_run_id
 from ._run import (
+    TRACEBACK_LIMIT,
     Blocker,
     KeyHolder,
     Missed,
@@ -97,6 +98,7 @@ __all__ = [
     "MAX_PROMPT",
     "MAX_TITLE",
     "PREDECESSORS",
+    "TRACEBACK_LIMIT",
     "TRANSITIONS",
     "AfterCount",
     "Anchor",

@@ -18,6 +18,7 @@ __all__ = [
     "Run",
     "RunError",
     "RunOutcome",
+    "TRACEBACK_LIMIT",
 ]
 
 
@@ -58,9 +59,17 @@ class Blocker(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel
         force_setattr(self, "asked_at", normalize_time(self.asked_at))
 
 
+TRACEBACK_LIMIT = 8192
+"""Characters of an executor's traceback a failed run keeps: the last ones, where the
+exception is."""
+
+
 class RunError(msgspec.Struct, gc=False, frozen=True, rename="camel"):
     code: ErrorCode
     message: str
+    traceback: str | None = None
+    """For an executor that raised: its traceback, the last `TRACEBACK_LIMIT`
+    characters (None in records written before it was kept)."""
 
 
 class Missed(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):

@@ -70,6 +70,11 @@ class ReaderPort(Protocol):
 
     async def journal(self, scope: Scope, after: int, limit: int) -> list[JournalEntry]: ...
 
+    async def run_history(self, scope: Scope, run_id: str) -> list[tuple[datetime, Run]]:
+        """Every revision of a run the journal still holds, oldest first, each with the
+        time it was written: its timeline of transitions."""
+        ...
+
     async def last_seq(self, scope: Scope | None = None) -> int:
         """The journal's last sequence number, of every scope or of one."""
         ...

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TypeVar
 
 import anyio
 import apsw
 
-from ...model import Automation, Run, Scope, from_msgpack
+from ...model import Automation, Run, Scope, from_ms, from_msgpack
 from .._commands import CommandOutcome, PendingCommand
 from .._journal import JournalEntry, Page
 from .._leases import LeaseRow
@@ -94,6 +95,9 @@ class Reader:
 
     async def journal(self, scope: Scope, after: int, limit: int) -> list[JournalEntry]:
         return await self.run(lambda c: scoped_journal(c, scope, after, limit))
+
+    async def run_history(self, scope: Scope, run_id: str) -> list[tuple[datetime, Run]]:
+        return await self.run(lambda c: run_history(c, scope, run_id))
 
     async def last_seq(self, scope: Scope | None = None) -> int:
         """The journal's last sequence number, of every scope or of one."""
@@ -230,6 +234,17 @@ def scoped_journal(
         (scope.project, scope.directory, after, limit),
     )
     return [JournalEntry(*row) for row in rows]
+
+
+def run_history(
+    connection: apsw.Connection, scope: Scope, run_id: str
+) -> list[tuple[datetime, Run]]:
+    rows = connection.execute(
+        "SELECT at, body FROM journal WHERE entity_id = ? AND project = ? AND directory = ?"
+        " ORDER BY seq",
+        (run_id, scope.project, scope.directory),
+    )
+    return [(from_ms(at), from_msgpack(body, Run)) for at, body in rows]
 
 
 def last_seq(connection: apsw.Connection) -> int:

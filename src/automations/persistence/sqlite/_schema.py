@@ -159,8 +159,20 @@ def _v6(connection: apsw.Connection) -> None:
             )
 
 
+_V7 = """
+-- A run's timeline (`Runtime.run_history`) reads its own journal entries.
+CREATE INDEX journal_entity ON journal (entity_id, seq);
+
+-- An automation's idempotency key (`NewAutomation.key`): one per scope. Rows written
+-- before it have none.
+ALTER TABLE automations ADD COLUMN key TEXT;
+CREATE UNIQUE INDEX automations_key ON automations (project, directory, key)
+    WHERE key IS NOT NULL;
+"""
+
+
 Migration = str | Callable[[apsw.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _v6)
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _v6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
