@@ -29,7 +29,13 @@ from .persistence import (
     RunNowCommand,
 )
 
-__all__ = ["SERVED_CHECK_SECONDS", "check_run_served", "send_cancel", "send_run_now"]
+__all__ = [
+    "SERVED_CHECK_SECONDS",
+    "check_run_served",
+    "send_cancel",
+    "send_run_now",
+    "served_executors",
+]
 
 SERVED_CHECK_SECONDS = 1.0
 """How often a client waiting on another process looks whether one serves it."""
@@ -108,3 +114,12 @@ async def check_run_served(services: Services, run: Run) -> None:
         "one (`automations serve`): it ends the run, or resumes it if its executor is "
         "resumable"
     )
+
+
+async def served_executors(services: Services) -> frozenset[str] | None:
+    """The executors the worker leading the scope registered; None when no worker
+    leads it (or one written before the lease named them)."""
+    row = await services.store.reader.lease(services.scope)
+    if row is None or not row.executors or not await is_led(services):
+        return None
+    return frozenset(row.executors)

@@ -17,8 +17,15 @@ from typing import Any, TypeVar
 
 import anyio
 
-from ._client import SERVED_CHECK_SECONDS, check_run_served, send_cancel, send_run_now
+from ._client import (
+    SERVED_CHECK_SECONDS,
+    check_run_served,
+    send_cancel,
+    send_run_now,
+    served_executors,
+)
 from ._event_stream import EventStream
+from ._keyed import create_keyed
 from .actors import (
     DEFAULT_MAX_SCHEDULED_RUNS,
     AutomationMessage,
@@ -42,9 +49,7 @@ from .model import (
     Conflict,
     NewAutomation,
     NotFound,
-    Permission,
     Pruned,
-    Question,
     Run,
     RunState,
     Scope,
@@ -52,6 +57,7 @@ from .model import (
     StoreClosed,
     Tombstone,
     ValidationError,
+    check_reply,
     from_builtins,
     new_automation_id,
 )
@@ -94,7 +100,14 @@ class Runtime:
     # -- definitions ---------------------------------------------------------------
 
     async def create(self, new: NewAutomation) -> Automation:
-        """Validate and store a new automation; `ValidationError` lists every problem."""
+        """Validate and store a new automation; `ValidationError` lists every problem.
+        With `new.key`, creating again returns the automation of that key (`Conflict`
+        if its definition differs)."""
+        if isinstance(new, NewAutomation) and new.key is not None:
+            return await create_keyed(self._store.reader, self.scope, new, self._create)
+        return await self._create(new)
+
+    async def _create(self, new: NewAutomation) -> Automation:
         automation = self._build(new)
         await self._store.create_automation(self.scope, automation)
         return automation
@@ -224,7 +237,7 @@ class Runtime:
         run = await self.get_run(run_id)
         blocker = run.blocker
         if blocker is not None and blocker.id == blocker_id:
-            _check_reply(blocker.request, reply)
+            check_reply(blocker.request, reply)
         # Otherwise the store decides: the same answer again (no-op), another answer to
         # an answered blocker (Conflict), or no such open blocker (NotFound).
         services = self._services
@@ -277,6 +290,10 @@ class Runtime:
 
     # -- events --------------------------------------------------------------------
 
+    async def served_executors(self) -> frozenset[str] | None:
+        """The executors of the worker serving this scope; None when none serves it."""
+        return await served_executors(self._services)
+
     async def last_event_seq(self) -> int:
         """The sequence number of this scope's latest event, 0 if there is none: pass it
         to `events(since=...)` to see only what happens from now on."""
@@ -302,18 +319,7 @@ class Runtime:
 
 
 def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
-def _check_reply(request: Question | Permission, reply: object) -> None:
-    if isinstance(request, Permission):
-        if not isinstance(reply, bool):
-            raise ValidationError([("reply", "permission_needs_bool")])
-    elif not isinstance(reply, str):
-        raise ValidationError([("reply", "question_needs_str")])
-    elif request.options is not None and reply not in request.options:
-        raise ValidationError([("reply", "reply_not_among_options")])
+    return name.split("_")[0] + "".join(part.capitalize() for part in name.split("_")[1:])
 
 
 def _owner() -> str:

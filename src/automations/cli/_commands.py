@@ -17,6 +17,7 @@ from rich.text import Text
 
 from ..api import Runtime
 from ..model import Permission, Pruned, Question, Run, RunState
+from ._executor_check import warn_if_no_worker_has
 from ._options import BadInput, new_automation, parse_duration, patch_changes
 from ._render import (
     Output,
@@ -42,6 +43,7 @@ async def add(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     automation = await rt.create(new_automation(args))
     next_fire = when(automation.next_fire_at, automation.timezone, _now())
     out.result(automation, f"created {automation.id} {automation.title!r}; next fire {next_fire}")
+    await warn_if_no_worker_has(rt, automation, out)
     return 0
 
 

@@ -97,6 +97,9 @@ class NewAutomation(
     dst_skipped: DstSkipped = DstSkipped.SHIFT
     dst_repeated: DstRepeated | None = None
     max_duration: Millis | None = None
+    key: str | None = None
+    """Makes create idempotent: creating again with the key of an automation of the
+    scope returns it (`Conflict` if its definition differs). Unique per scope."""
 
     def __post_init__(self) -> None:
         _normalize_durations(self)
@@ -185,6 +188,8 @@ class Automation(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="ca
     """Runs that executed (succeeded or failed), manual ones included: the count stop."""
     anchored_at: Instant | None = None
     """With `anchor="completion"`, when the last scheduled run ended."""
+    key: str | None = None
+    """The idempotency key it was created with (`NewAutomation.key`), if any."""
 
     @property
     def writer_key(self) -> str:

@@ -17,6 +17,7 @@ __all__ = [
     "BlockerRejected",
     "Conflict",
     "DatabaseRefused",
+    "DuplicateKey",
     "DuplicateSlot",
     "IllegalTransition",
     "LeaseLost",
@@ -60,6 +61,10 @@ class Conflict(AutomationError):
 
 class DuplicateSlot(Conflict):
     """A scheduled slot already has its run: a slot fires at most once."""
+
+
+class DuplicateKey(Conflict):
+    """Another automation of the scope has this idempotency key (`NewAutomation.key`)."""
 
 
 class WriterKeyBusy(Conflict):

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 
 from ._automation import NewAutomation
 from ._enums import Anchor
+from ._errors import ValidationError
+from ._run import Permission, Question
 from ._specs import AfterCount, Interval, Once
 from ._time import Instant
 
@@ -22,6 +24,7 @@ __all__ = [
     "MAX_TITLE",
     "Catalog",
     "Problem",
+    "check_reply",
     "field_problems",
     "naive_time_problems",
 ]
@@ -65,6 +68,9 @@ def _text_problems(new: NewAutomation, problems: list[Problem]) -> None:
         problems.append(("prompt", f"prompt_too_long_{MAX_PROMPT}"))
     if not new.executor or len(new.executor) > MAX_NAME or not new.executor.isprintable():
         problems.append(("executor", "invalid_executor_name"))
+    key = new.key
+    if key is not None and (not key.strip() or len(key) > MAX_NAME or not key.isprintable()):
+        problems.append(("key", "invalid_key"))
     if new.where is not None:
         if not new.where.project.strip() or len(new.where.project) > MAX_NAME * 5:
             problems.append(("where.project", "invalid_project"))
@@ -125,3 +131,15 @@ def _model_problems(new: NewAutomation, catalog: Catalog | None, problems: list[
         return
     if catalog is not None and (code := catalog(new.model.provider, new.model.model, new.variant)):
         problems.append(("variant" if code == "invalid_variant_for_model" else "model", code))
+
+
+def check_reply(request: Question | Permission, reply: object) -> None:
+    """`ValidationError` unless `reply` answers `request`: a `bool` for a permission, a
+    `str` (one of its options, if it has any) for a question."""
+    if isinstance(request, Permission):
+        if not isinstance(reply, bool):
+            raise ValidationError([("reply", "permission_needs_bool")])
+    elif not isinstance(reply, str):
+        raise ValidationError([("reply", "question_needs_str")])
+    elif request.options is not None and reply not in request.options:
+        raise ValidationError([("reply", "reply_not_among_options")])

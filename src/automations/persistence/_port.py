@@ -60,6 +60,10 @@ class ReaderPort(Protocol):
         """Those of `ids` that exist in `scope`, in no particular order."""
         ...
 
+    async def automation_by_key(self, scope: Scope, key: str) -> Automation | None:
+        """The automation of `scope` created with idempotency key `key`, if any."""
+        ...
+
     async def run_by_id(self, scope: Scope, id: str) -> Run | None: ...
 
     async def runs(

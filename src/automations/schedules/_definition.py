@@ -42,6 +42,7 @@ __all__ = [
     "apply_patch",
     "as_new",
     "build_automation",
+    "same_definition",
     "schedule_problems",
     "stop_reached",
     "timeline_of",
@@ -158,6 +159,17 @@ def as_new(automation: Automation) -> NewAutomation:
         assert automation.schedule is not None
         schedule = automation.schedule
     return NewAutomation(schedule=schedule, **fields)
+
+
+def same_definition(existing: Automation, new: NewAutomation) -> bool:
+    """Whether creating `new` would make `existing` as it is defined now (its pause, a
+    state people change, aside): an idempotent create of the same key is a no-op."""
+    if naive := naive_time_problems(new):
+        raise ValidationError(naive)
+    new = conform(new, NewAutomation, unknown="unsupported_automation_field")
+    mine = as_new(existing)
+    where = new.where or Where(project=existing.where.project)
+    return msgspec.structs.replace(new, where=where, paused=mine.paused) == mine
 
 
 def apply_patch(

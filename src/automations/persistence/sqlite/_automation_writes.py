@@ -7,7 +7,17 @@ from collections.abc import Sequence
 import apsw
 import msgspec
 
-from ...model import Automation, Conflict, NotFound, Run, Scope, from_msgpack, to_ms, to_msgpack
+from ...model import (
+    Automation,
+    Conflict,
+    DuplicateKey,
+    NotFound,
+    Run,
+    Scope,
+    from_msgpack,
+    to_ms,
+    to_msgpack,
+)
 from .._commands import AnswerCommand
 from .._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED
 from .._operations import (
@@ -86,6 +96,8 @@ def create_automations(connection: apsw.Connection, op: CreateAutomations) -> li
     try:
         return _insert(connection, op.scope, op.automations)
     except apsw.ConstraintError as exc:
+        if "automations.key" in str(exc):
+            raise DuplicateKey("another automation of this scope has this key") from exc
         raise Conflict(op.taken_message()) from exc
 
 

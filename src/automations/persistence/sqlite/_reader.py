@@ -85,6 +85,9 @@ class Reader:
         wanted = list(ids)
         return await self.run(lambda c: automations_by_ids(c, scope, wanted))
 
+    async def automation_by_key(self, scope: Scope, key: str) -> Automation | None:
+        return await self.run(lambda c: automation_by_key(c, scope, key))
+
     async def run_by_id(self, scope: Scope, id: str) -> Run | None:
         return await self.run(lambda c: get_run(c, scope, id))
 
@@ -149,6 +152,14 @@ def get_automation(connection: apsw.Connection, scope: Scope, id: str) -> Automa
     row = connection.execute(
         "SELECT body FROM automations WHERE id = ? AND project = ? AND directory = ?",
         (id, scope.project, scope.directory),
+    ).fetchone()
+    return None if row is None else from_msgpack(row[0], Automation)
+
+
+def automation_by_key(connection: apsw.Connection, scope: Scope, key: str) -> Automation | None:
+    row = connection.execute(
+        "SELECT body FROM automations WHERE key = ? AND project = ? AND directory = ?",
+        (key, scope.project, scope.directory),
     ).fetchone()
     return None if row is None else from_msgpack(row[0], Automation)
 

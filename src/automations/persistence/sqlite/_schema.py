@@ -168,6 +168,10 @@ CREATE INDEX journal_entity ON journal (entity_id, seq);
 ALTER TABLE automations ADD COLUMN key TEXT;
 CREATE UNIQUE INDEX automations_key ON automations (project, directory, key)
     WHERE key IS NOT NULL;
+
+-- The executors the lease holder registered (a JSON list): a client can tell that
+-- no worker runs the executor an automation names.
+ALTER TABLE leases ADD COLUMN executors TEXT NOT NULL DEFAULT '';
 """
 
 
