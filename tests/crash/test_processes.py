@@ -104,3 +104,25 @@ async def test_a_client_waiting_on_a_run_whose_worker_died_is_told(tmp_path: Pat
                 await worker.wait()
         run = await client.get_run(run_id)
     assert run.state is am.RunState.AWAITING_INPUT  # left for the next worker to resume
+
+
+async def test_steps_taken_before_a_crash_are_recorded(tmp_path: Path) -> None:
+    """A run whose worker was SIGKILLed mid-run is ended `expired` with the steps it had
+    taken, not 0 (issue 21, item 7)."""
+    db = str(tmp_path / "automations.db")
+    async with am.open_runtime(db, **SCOPE) as setup:  # type: ignore[arg-type]
+        a = await setup.create(_new("stepper"))
+    command = [sys.executable, "-m", "tests.crash.stepper", db, a.id]
+    async with await anyio.open_process(command, cwd=ROOT) as worker:
+        try:
+            run_id = (await _read_line(worker)).strip()
+            os.kill(worker.pid, signal.SIGKILL)
+            await worker.wait()
+        finally:
+            if worker.returncode is None:
+                worker.kill()
+                await worker.wait()
+    async with am.open_runtime(db, **SCOPE) as rt:  # type: ignore[arg-type]
+        ended = await rt.wait(run_id, timeout=15)  # reconciled by this new worker
+    assert (ended.state, ended.stop_reason) == (am.RunState.STOPPED, am.StopReason.EXPIRED)
+    assert ended.steps == 3

@@ -177,7 +177,7 @@ async def test_version_7_keeps_automations_without_a_key_and_indexes_the_journal
     connection = apsw.Connection(str(path))  # as version 6 left it: no key, no index
     connection.execute("DROP INDEX automations_key; DROP INDEX journal_entity")
     connection.execute("ALTER TABLE automations DROP COLUMN key; PRAGMA user_version = 6")
-    connection.execute("ALTER TABLE leases DROP COLUMN executors")
+    connection.execute("ALTER TABLE leases DROP COLUMN executors; DROP TABLE progress")
     connection.close()
     async with open_sqlite_store(path) as store:
         assert await store.reader.automation(SCOPE, a.id) == a

@@ -25,6 +25,7 @@ from .._operations import (
     DeleteAutomation,
     SaveAutomation,
     SaveCheckpoint,
+    SaveProgress,
     StoreAnswer,
     check_revision,
     require,
@@ -174,6 +175,14 @@ def _open_blocker_owner(connection: apsw.Connection, op: StoreAnswer) -> str | N
         raise NotFound(f"no run {op.run_id} in this project and directory")
     op.check_open(from_msgpack(row[0], Run))
     return None if row[1] is None else str(row[1])
+
+
+def save_progress(connection: apsw.Connection, op: SaveProgress) -> None:
+    connection.execute(
+        "INSERT INTO progress (run_id, at, steps) VALUES (?, ?, ?)"
+        " ON CONFLICT (run_id) DO UPDATE SET at = excluded.at, steps = excluded.steps",
+        (op.run_id, to_ms(op.at), op.steps),
+    )
 
 
 def save_checkpoint(connection: apsw.Connection, op: SaveCheckpoint) -> None:

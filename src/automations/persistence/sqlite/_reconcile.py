@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import apsw
+import msgspec
 
 from ...model import Automation, Blocker, KeyHolder, Overlap, Run, StopReason, from_msgpack
 from .._reconcile import Adopted, Reconciled, ReconcileRuns
@@ -32,7 +33,7 @@ def reconcile_runs(connection: apsw.Connection, op: ReconcileRuns) -> Reconciled
         assert isinstance(body, bytes)
         assert isinstance(revision, int)
         key = writer_key if isinstance(writer_key, str) else None
-        run = from_msgpack(body, Run)
+        run = _with_progress(connection, from_msgpack(body, Run))
         automation = _automation(automation_body) if op.needs_automation(run) else None
         if automation is not None and op.unstarted(run):
             if run.triggered_at > op.at:
@@ -91,6 +92,14 @@ def _end(
     stopped = op.ended(run, reason, held_by)
     seq = save_run(connection, SaveRun(op.scope, stopped, revision, op.at, key, op.owner))
     result.changed.append((seq, stopped))
+
+
+def _with_progress(connection: apsw.Connection, run: Run) -> Run:
+    """`run` with the steps its process noted after its last transition, if more."""
+    row = connection.execute("SELECT steps FROM progress WHERE run_id = ?", (run.id,)).fetchone()
+    if row is None or int(row[0]) <= run.steps:
+        return run
+    return msgspec.structs.replace(run, steps=int(row[0]))
 
 
 def _automation(body: object) -> Automation | None:

@@ -172,6 +172,14 @@ CREATE UNIQUE INDEX automations_key ON automations (project, directory, key)
 -- The executors the lease holder registered (a JSON list): a client can tell that
 -- no worker runs the executor an automation names.
 ALTER TABLE leases ADD COLUMN executors TEXT NOT NULL DEFAULT '';
+
+-- The steps a running run took since its last transition (not a projection, as
+-- checkpoints): reconciliation ends or resumes a dead process's run with them.
+CREATE TABLE progress (
+    run_id TEXT PRIMARY KEY,
+    at     INTEGER NOT NULL,
+    steps  INTEGER NOT NULL
+);
 """
 
 
