@@ -7,7 +7,7 @@ from datetime import timedelta
 import apsw
 import pytest
 
-from automations.model import Automation, Run, RunState, Trigger, from_msgpack
+from automations.model import Automation, KeyHolder, Run, RunState, Trigger, from_msgpack
 from automations.persistence import CreateRun, Reconciled, ReconcileRuns, Replay, SaveAutomation
 from automations.persistence.sqlite import apply_in_savepoint, projection_rows
 
@@ -105,3 +105,9 @@ def test_a_run_whose_writer_key_another_run_holds_is_recorded_skipped(
     assert result.adopted == []
     assert _row(connection, claimed.id) == ("stopped", "previous_run_awaiting_input", None, None)
     assert _row(connection, holder.id) == ("scheduled", None, "alive", key)
+    row = connection.execute("SELECT body FROM runs WHERE id = ?", (claimed.id,)).fetchone()
+    assert row is not None
+    skipped = from_msgpack(row[0], Run)
+    assert skipped.held_by == KeyHolder(
+        run_id=holder.id, automation_id=a.id, state=RunState.SCHEDULED
+    )
