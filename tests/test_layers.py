@@ -15,9 +15,10 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "automations"
 
 LAYERS = ["model", "schedules", "runtime", "persistence", "actors", "api", "executors", "cli"]
 """Each may import those before it in this list, never those after (`api` stands for
-the top-level modules: `api.py`, `_client.py`, `_event_stream.py`, `testing.py`)."""
+the top-level modules: `api.py`, `_facade.py`, `_client.py`, `_keyed.py`,
+`_event_stream.py`, `testing.py`)."""
 
-_TOP_LEVEL = {"api", "_client", "_event_stream", "testing"}
+_TOP_LEVEL = {"api", "_client", "_event_stream", "_facade", "_keyed", "testing"}
 
 
 def _modules() -> Iterator[tuple[str, Path]]:

@@ -8,7 +8,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import testing
 from ._event_stream import EventStream
-from .actors import DEFAULT_MAX_SCHEDULED_RUNS, Executor, Role, RunContext, resumable
+from .actors import (
+    DEFAULT_MAX_SCHEDULED_RUNS,
+    Executor,
+    Role,
+    RunContext,
+    ShutdownReport,
+    resumable,
+)
 from .api import Runtime, open_runtime
 from .model import (
     AfterCount,
@@ -28,9 +35,11 @@ from .model import (
     DefinitionUpdated,
     DstRepeated,
     DstSkipped,
+    DuplicateKey,
     ErrorCode,
     Event,
     Interval,
+    KeyHolder,
     Kind,
     LeaseLost,
     Missed,
@@ -79,6 +88,7 @@ __all__ = [
     "ContextMode",
     "Cron",
     "DatabaseRefused",
+    "DuplicateKey",
     "DefinitionDeleted",
     "DefinitionUpdated",
     "DstRepeated",
@@ -90,6 +100,7 @@ __all__ = [
     "Interval",
     "Kind",
     "LeaseLost",
+    "KeyHolder",
     "Missed",
     "ModelRef",
     "Never",
@@ -109,6 +120,7 @@ __all__ = [
     "RunState",
     "RunUpdated",
     "Runtime",
+    "ShutdownReport",
     "StepCapExceeded",
     "StopReason",
     "StorageError",

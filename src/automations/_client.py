@@ -13,7 +13,7 @@ from datetime import datetime
 
 import anyio
 
-from .actors import Follower, is_led
+from .actors import Follower, holder_alive, is_led
 from .model import (
     AutomationError,
     Conflict,
@@ -34,9 +34,10 @@ from .persistence import (
     StorePort,
 )
 
-__all__ = ["CommandSender"]
+__all__ = ["SERVED_CHECK_SECONDS", "CommandSender"]
 
-_SERVED_CHECK_SECONDS = 1.0
+SERVED_CHECK_SECONDS = 1.0
+"""How often a client waiting on another process looks whether one serves it."""
 _ERRORS: dict[str, type[AutomationError]] = {
     cls.__name__: cls for cls in (NotFound, Conflict, NotServed, StorageError, StoreClosed)
 }
@@ -46,10 +47,16 @@ class CommandSender:
     """A runtime's way to the other processes of its scope, through the inbox."""
 
     def __init__(
-        self, store: StorePort, scope: Scope, now: Callable[[], datetime], follower: Follower
+        self,
+        store: StorePort,
+        scope: Scope,
+        owner: str,
+        now: Callable[[], datetime],
+        follower: Follower,
     ) -> None:
         self._store = store
         self._scope = scope
+        self._owner = owner
         self._now = now
         self._follower = follower
 
@@ -74,6 +81,31 @@ class CommandSender:
         command = CancelCommand(run.id)
         await self._store.write(EnqueueCommand(self._scope, command, owner, self._now()))
 
+    async def check_run_served(self, run: Run) -> None:
+        """Raise `NotServed` when nobody will move `run` on: the process that owns it is
+        gone (or none does) and no worker leads its scope to end, resume or start it."""
+        store, scope = self._store, self._scope
+        owner = await store.reader.run_owner(scope, run.id)
+        if owner is not None and (owner == self._owner or await holder_alive(store, owner)):
+            return
+        if await is_led(store, scope):
+            return  # the leader reconciles a dead owner's runs and starts the scheduled ones
+        gone = "nobody runs it" if owner is None else "the worker that ran it is gone"
+        raise NotServed(
+            f"run {run.id} is {run.state} but {gone}, and no worker serves project "
+            f"{scope.project!r} in {scope.directory!r} on {store.location}; start "
+            "one (`automations serve`): it ends the run, or resumes it if its executor is "
+            "resumable"
+        )
+
+    async def served_executors(self) -> frozenset[str] | None:
+        """The executors the worker leading the scope registered; None when no worker
+        leads it (or one written before the lease named them)."""
+        row = await self._store.reader.lease(self._scope)
+        if row is None or not row.executors or not await is_led(self._store, self._scope):
+            return None
+        return frozenset(row.executors)
+
     async def _outcome_of(self, id: int) -> CommandOutcome:
         store, follower = self._store, self._follower
         while True:
@@ -86,7 +118,7 @@ class CommandSender:
                 ) from None
             if outcome is not None:
                 return outcome
-            with anyio.move_on_after(_SERVED_CHECK_SECONDS) as waited:
+            with anyio.move_on_after(SERVED_CHECK_SECONDS) as waited:
                 await follower.wait_past(generation)
             if (
                 waited.cancelled_caught

@@ -79,3 +79,50 @@ async def test_a_resumable_run_goes_on_after_its_worker_is_killed(tmp_path: Path
         done = await rt.wait(run_id, timeout=15)
     assert (done.state, done.result) == (am.RunState.SUCCEEDED, "yes, resumed from 3 steps")
     assert done.steps == 3
+
+
+async def test_a_client_waiting_on_a_run_whose_worker_died_is_told(tmp_path: Path) -> None:
+    """No worker is left to end or resume the run: the wait says so, within seconds,
+    instead of waiting for ever (issue 21, item 7)."""
+    db = str(tmp_path / "automations.db")
+    async with am.open_runtime(db, **SCOPE) as setup:  # type: ignore[arg-type]
+        a = await setup.create(_new("resumer"))
+    command = [sys.executable, "-m", "tests.crash.resumer", db, a.id]
+    async with (
+        am.open_runtime(db, role="client", **SCOPE) as client,  # type: ignore[arg-type]
+        await anyio.open_process(command, cwd=ROOT) as worker,
+    ):
+        try:
+            run_id = (await _read_line(worker)).strip()
+            os.kill(worker.pid, signal.SIGKILL)
+            await worker.wait()
+            with anyio.fail_after(20), pytest.raises(am.NotServed, match="ran it is gone"):
+                await client.wait(run_id)  # until it ends: it never would
+        finally:
+            if worker.returncode is None:
+                worker.kill()
+                await worker.wait()
+        run = await client.get_run(run_id)
+    assert run.state is am.RunState.AWAITING_INPUT  # left for the next worker to resume
+
+
+async def test_steps_taken_before_a_crash_are_recorded(tmp_path: Path) -> None:
+    """A run whose worker was SIGKILLed mid-run is ended `expired` with the steps it had
+    taken, not 0 (issue 21, item 7)."""
+    db = str(tmp_path / "automations.db")
+    async with am.open_runtime(db, **SCOPE) as setup:  # type: ignore[arg-type]
+        a = await setup.create(_new("stepper"))
+    command = [sys.executable, "-m", "tests.crash.stepper", db, a.id]
+    async with await anyio.open_process(command, cwd=ROOT) as worker:
+        try:
+            run_id = (await _read_line(worker)).strip()
+            os.kill(worker.pid, signal.SIGKILL)
+            await worker.wait()
+        finally:
+            if worker.returncode is None:
+                worker.kill()
+                await worker.wait()
+    async with am.open_runtime(db, **SCOPE) as rt:  # type: ignore[arg-type]
+        ended = await rt.wait(run_id, timeout=15)  # reconciled by this new worker
+    assert (ended.state, ended.stop_reason) == (am.RunState.STOPPED, am.StopReason.EXPIRED)
+    assert ended.steps == 3

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +105,22 @@ def test_python_executors_are_loaded_from_what_was_typed() -> None:
     for spec, message in problems.items():
         with pytest.raises(ExecutorSpecError, match=message):
             load_executor(spec)
+
+
+def test_a_module_of_the_current_directory_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --executor agent=myagent_here:run` beside `myagent_here.py` (issue 21)."""
+    (tmp_path / "myagent_here.py").write_text(
+        "async def run(ctx):\n    return 'from the current directory'\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    for entry in ("", str(tmp_path)):  # as the `automations` script starts: cwd not on it
+        while entry in sys.path:
+            monkeypatch.setattr(sys, "path", [p for p in sys.path if p != entry])
+    monkeypatch.delitem(sys.modules, "myagent_here", raising=False)
+    before = list(sys.path)
+    name, executor = load_executor("agent=myagent_here:run")
+    assert name == "agent" and executor.__module__ == "myagent_here"
+    assert sys.path == before  # the directory was on it for that import only
+    monkeypatch.delitem(sys.modules, "myagent_here")

@@ -105,21 +105,37 @@ async def test_events_are_durable_ordered_and_unique(
 
 
 async def test_a_clean_close_stops_every_run_with_a_reason(runtime_factory: OpenRuntime) -> None:
+    """A graceful stop is not a cancel: runs going on end `worker_stopped`, and a run
+    waiting on a question with a resumable executor is left for the next worker."""
     gate = Gate()
 
     async def asking(ctx: am.RunContext) -> str:
         return await ctx.ask(am.Question("still there?"))
 
-    async with runtime_factory({"default": gate, "asking": asking}) as rt:
+    @am.resumable
+    async def resuming(ctx: am.RunContext) -> str:
+        return await ctx.ask(am.Question("still there?"))
+
+    executors = {"default": gate, "asking": asking, "resuming": resuming}
+    async with runtime_factory(executors) as rt:
         a = await rt.create(new())
-        b = await rt.create(new(title="Asking", executor="asking", where=am.Where("x")))
+        b = await rt.create(new(title="Asking", executor="asking"))
+        c = await rt.create(new(title="Resuming", executor="resuming"))
         running = await rt.run_now(a.id)
         waiting = await rt.run_now(b.id)
+        resumable = await rt.run_now(c.id)
         await gate.started.wait()
         await rt.wait(waiting.id, until=am.RunState.AWAITING_INPUT, timeout=10)
-    async with runtime_factory() as rt:
-        assert (await rt.get_run(running.id)).stop_reason is am.StopReason.CANCELLED
-        assert (await rt.get_run(waiting.id)).stop_reason is am.StopReason.BLOCKER_LOST
+        left = await rt.wait(resumable.id, until=am.RunState.AWAITING_INPUT, timeout=10)
+        assert rt.shutdown_report is None  # not closed yet
+    report = rt.shutdown_report
+    assert report == am.ShutdownReport(waiting=1, ended=(("stopped/worker_stopped", 2),))
+    assert report is not None
+    assert report.describe() == "left 1 run waiting for answers; 2 runs stopped: worker_stopped"
+    async with runtime_factory(role="client") as rt:
+        assert (await rt.get_run(running.id)).stop_reason is am.StopReason.WORKER_STOPPED
+        assert (await rt.get_run(waiting.id)).stop_reason is am.StopReason.WORKER_STOPPED
+        assert await rt.get_run(resumable.id) == left  # untouched, for the next worker
     assert gate.cancelled
 
 

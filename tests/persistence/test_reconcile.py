@@ -7,7 +7,7 @@ from datetime import timedelta
 import apsw
 import pytest
 
-from automations.model import Automation, Run, RunState, Trigger, from_msgpack
+from automations.model import Automation, KeyHolder, Run, RunState, Trigger, from_msgpack
 from automations.persistence import CreateRun, Reconciled, ReconcileRuns, Replay, SaveAutomation
 from automations.persistence.sqlite import apply_in_savepoint, projection_rows
 
@@ -68,7 +68,7 @@ def test_a_run_whose_slot_is_to_come_is_left_for_a_later_look_then_adopted(
     assert adopted.blocker is None and adopted.run.id == claimed.id
     assert adopted.run.state is RunState.RUNNING
     assert adopted.run.started_at == SLOT + timedelta(seconds=5)
-    assert _row(connection, claimed.id) == ("running", None, ME, a.where.writer_key)
+    assert _row(connection, claimed.id) == ("running", None, ME, a.writer_key)
     live = projection_rows(connection)
     apply_in_savepoint(connection, Replay(), ":memory:")
     assert projection_rows(connection) == live
@@ -98,10 +98,16 @@ def test_a_run_whose_writer_key_another_run_holds_is_recorded_skipped(
     assert a.overlap.value == "skip"
     claimed = _claimed(connection, a)
     holder = run(a.id)  # a run of a live process holds the automation's writer key
-    key = a.where.writer_key
+    key = a.writer_key
     apply_in_savepoint(connection, CreateRun(SCOPE, (holder,), (NOW,), key, "alive"), ":memory:")
 
     result = _reconcile(connection, timedelta(seconds=1))
     assert result.adopted == []
     assert _row(connection, claimed.id) == ("stopped", "previous_run_awaiting_input", None, None)
     assert _row(connection, holder.id) == ("scheduled", None, "alive", key)
+    row = connection.execute("SELECT body FROM runs WHERE id = ?", (claimed.id,)).fetchone()
+    assert row is not None
+    skipped = from_msgpack(row[0], Run)
+    assert skipped.held_by == KeyHolder(
+        run_id=holder.id, automation_id=a.id, state=RunState.SCHEDULED
+    )

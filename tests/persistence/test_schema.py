@@ -136,7 +136,10 @@ async def test_version_6_gives_missed_records_the_columns_of_their_last_revision
     connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     connection.execute("PRAGMA user_version = 5")
     a = automation()
+    # Today's code writes the key column version 7 added: lend it for this write only.
+    connection.execute("ALTER TABLE automations ADD COLUMN key TEXT")
     apply_in_savepoint(connection, SaveAutomation(SCOPE, a, None), str(path))
+    connection.execute("ALTER TABLE automations DROP COLUMN key")
     slot = NOW + timedelta(minutes=5)
     scheduled = run(a.id, trigger=Trigger.SCHEDULE, triggered_at=slot)
     missed = advance(
@@ -161,4 +164,28 @@ async def test_version_6_gives_missed_records_the_columns_of_their_last_revision
         live = await store.projections()
         await store.replay()
         assert await store.projections() == live
-    assert _pragma(path, "user_version") == SCHEMA_VERSION == 6
+    assert _pragma(path, "user_version") == SCHEMA_VERSION == 7
+
+
+async def test_version_7_keeps_automations_without_a_key_and_indexes_the_journal(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "automations.db"
+    async with open_sqlite_store(path) as store:
+        a = automation()
+        await store.write(SaveAutomation(SCOPE, a, None))
+    connection = apsw.Connection(str(path))  # as version 6 left it: no key, no index
+    connection.execute("DROP INDEX automations_key; DROP INDEX journal_entity")
+    connection.execute("ALTER TABLE automations DROP COLUMN key; PRAGMA user_version = 6")
+    connection.execute("ALTER TABLE leases DROP COLUMN executors; DROP TABLE progress")
+    connection.close()
+    async with open_sqlite_store(path) as store:
+        assert await store.reader.automation(SCOPE, a.id) == a
+        assert await store.reader.automation_by_key(SCOPE, "any") is None
+        plan = await store.reader.run(
+            lambda c: c.execute(
+                "EXPLAIN QUERY PLAN SELECT at FROM journal WHERE entity_id = ?", ("x",)
+            ).fetchall()
+        )
+        assert "journal_entity" in str(plan)
+    assert _pragma(path, "user_version") == SCHEMA_VERSION

@@ -152,7 +152,7 @@ async def test_one_active_run_per_writer_key(store: SqliteStore) -> None:
     a, b = automation("a"), automation("b")
     await store.create_automation(SCOPE, a)
     await store.create_automation(SCOPE, b)
-    key = a.where.writer_key
+    key = a.writer_key
     first = run(a.id)
     await store.save_run(SCOPE, first, expected_revision=None, at=NOW, writer_key=key)
     with pytest.raises(WriterKeyBusy):
@@ -231,7 +231,7 @@ async def test_everything_survives_reopening(tmp_path: Path, durability: str) ->
 async def test_replay_rebuilds_the_projections_exactly(store: SqliteStore) -> None:
     a = automation()
     await store.create_automation(SCOPE, a)
-    key = a.where.writer_key
+    key = a.writer_key
     r = run(a.id)
     await store.save_run(SCOPE, r, expected_revision=None, at=NOW, writer_key=key, owner="proc-1")
     await store.delete_automation(

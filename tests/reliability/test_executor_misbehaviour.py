@@ -79,9 +79,13 @@ async def test_each_misbehaving_executor_ends_its_run_in_the_right_state(
 ) -> None:
     async with runtime_factory(EXECUTORS, cancel_grace=0.2, clock=SystemClock()) as rt:
         failed = await rt.wait((await _run(rt, "raises")).id, timeout=10)
+        assert failed.error is not None and failed.error.traceback is not None
         assert failed.error == am.RunError(
-            am.ErrorCode.EXECUTION_FAILED, "RuntimeError: the model provider is down"
+            am.ErrorCode.EXECUTION_FAILED,
+            "RuntimeError: the model provider is down",
+            failed.error.traceback,
         )
+        assert "in raises" in failed.error.traceback
         wrong = await rt.wait((await _run(rt, "wrong_type")).id, timeout=10)
         assert wrong.error is not None
         assert "returned dict; return a RunOutcome, a str or None" in wrong.error.message

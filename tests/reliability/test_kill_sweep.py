@@ -113,7 +113,7 @@ async def _restart_and_check(db: Path, acknowledged: Acknowledged) -> None:
                 assert ended.state.is_terminal, ended
     async with open_sqlite_store(db) as store:
         seqs = await store.reader.run(
-            lambda c: [r[0] for r in c.execute("SELECT seq FROM journal")]
+            lambda c: [r[0] for r in c.execute("SELECT seq FROM journal ORDER BY seq")]
         )
         assert seqs == list(range(1, len(seqs) + 1)), "the journal has a gap"
         answers = set(

@@ -72,8 +72,10 @@ def test_paused_automation_has_no_next_fire() -> None:
 def test_where_defaults_to_the_runtimes_project() -> None:
     a = build_automation(_build(Cron("* * * * *")), id="a", project="p1", now=NOW)
     assert a.where == Where("p1")
-    assert a.where.writer_key == "project:p1"
-    assert Where("p1", worktree="/w").writer_key == "worktree:/w"
+    # Its runs hold a writer key of their own; one naming a worktree shares that one.
+    assert a.writer_key == "automation:a"
+    shared = _build(Cron("* * * * *"), where=Where("p1", worktree="/w"))
+    assert build_automation(shared, id="b", project="p1", now=NOW).writer_key == "worktree:/w"
 
 
 def test_a_real_change_adds_one_revision_and_a_no_op_changes_nothing() -> None:

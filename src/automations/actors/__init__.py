@@ -18,6 +18,7 @@ from ._retention import PRUNE_EVERY
 from ._run_actor import RunActor
 from ._scheduler import Scheduler
 from ._services import Executor, Role, Services, is_resumable, resumable
+from ._shutdown_report import ShutdownReport
 from ._supervisor import Supervisor, open_supervisor
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "RunWatch",
     "Scheduler",
     "Services",
+    "ShutdownReport",
     "Subscription",
     "SubscriptionLagged",
     "Supervisor",

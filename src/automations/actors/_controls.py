@@ -34,7 +34,7 @@ from ..model import (
     new_blocker_id,
     step_cap_error,
 )
-from ..persistence import ReaderPort, SaveCheckpoint, StorePort
+from ..persistence import PendingWrite, ReaderPort, SaveCheckpoint, SaveProgress, StorePort
 from ..runtime import Clock
 from ._answers import Answers, decode_reply, describe
 from ._run_ledger import RunLedger
@@ -54,6 +54,7 @@ class RunControls:
         "_ending",
         "_ledger",
         "_now",
+        "_progress",
         "_reader",
         "_reopen",
         "_scope",
@@ -91,6 +92,8 @@ class RunControls:
         self.answers = Answers()
         self.resumed = reopen is not None
         """This call goes on with a run another process started."""
+        self._progress: PendingWrite[None] | None = None
+        """The last `SaveProgress` submitted: one at a time, the latest steps next."""
         self.checkpoint_data: Any = None
         """The last checkpoint of a resumed run, decoded (see `load_checkpoint`)."""
 
@@ -111,7 +114,22 @@ class RunControls:
             self._decide(Fail(error))
             raise StepCapExceeded(error.message)
         self._ledger.steps += 1
+        self._note_progress()
         await anyio.lowlevel.checkpoint()
+
+    def _note_progress(self, done: PendingWrite[None] | None = None) -> None:
+        """Keep the steps durably between transitions, so a run whose process dies is
+        ended with them: submitted, not awaited, one write in flight at a time (the
+        latest steps follow when it is done), none once the run's end is decided (the
+        end records them)."""
+        if done is None and self._progress is not None and not self._progress.done:
+            return  # in flight: its callback sends the latest steps
+        steps = self._ledger.steps
+        if self._ending() or (done is not None and (done.error or _progress_steps(done) >= steps)):
+            return  # over, the store refused it (closing: the end records the steps), or kept
+        operation = SaveProgress(self._ledger.run.id, steps, self._now())
+        self._progress = pending = self._store.submit(operation)
+        pending.add_done_callback(self._note_progress)
 
     def report_cost(self, amount: float) -> None:
         self._ledger.cost = (self._ledger.cost or 0.0) + amount
@@ -206,6 +224,12 @@ class RunControls:
         except AutomationError:  # storage trouble: the run fails, its end retried
             return True
         return True
+
+
+def _progress_steps(done: PendingWrite[None]) -> int:
+    operation = done.operation
+    assert isinstance(operation, SaveProgress)
+    return operation.steps
 
 
 def _decided_already(decision: Fail) -> bool:

@@ -11,13 +11,14 @@ from 75 to 150-280 ms.)
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
 import anyio
 
-from ..model import ErrorCode, RunOutcome, StepCapExceeded
+from ..model import TRACEBACK_LIMIT, ErrorCode, RunOutcome, StepCapExceeded
 from ..runtime import Clock
 from ._context import RunContext
 from ._run_ledger import RunLedger
@@ -74,7 +75,8 @@ class Execution:
                     pass
                 except Exception as exc:
                     message = f"{type(exc).__name__}: {exc}"
-                    ended = Fail.because(ErrorCode.EXECUTION_FAILED, message)
+                    trace = "".join(traceback.format_exception(exc))[-TRACEBACK_LIMIT:]
+                    ended = Fail.because(ErrorCode.EXECUTION_FAILED, message, trace)
                 else:
                     ended = natural_end(value, ledger)
         finally:

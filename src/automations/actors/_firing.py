@@ -186,11 +186,12 @@ class Firing:
         return True
 
     async def _skip(self, run: Run, reply: Reply[Run] | None, epoch: int | None) -> None:
+        holder = self._runs.holder()  # before any await: the runs going on now
         if reply is not None:
-            await answer(reply, record_skipped(self._services, run))
+            await answer(reply, record_skipped(self._services, run, held_by=holder))
         else:
             with contextlib.suppress(AutomationError):  # a slot fired elsewhere, say
-                await record_skipped(self._services, run, epoch)
+                await record_skipped(self._services, run, epoch, holder)
 
 
 async def answer(reply: Reply[T], work: Awaitable[T]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..model import Automation, Overlap, StopReason, to_ms
+from ..model import Automation, KeyHolder, Overlap, StopReason, to_ms
 from ._run_actor import RunActor
 from ._run_phase import Phase
 from ._slot_starts import SlotStarts
@@ -53,7 +53,7 @@ class GoingRuns:
         """How a run starting now goes by the overlap policy; None when it is to be
         skipped. Under `cancel_other` this stops the runs going on."""
         policy = automation.overlap
-        key = automation.where.writer_key
+        key = automation.writer_key
         if policy is Overlap.ALLOW:  # no need to look at the runs going on
             return None, False
         if not self.busy():
@@ -63,6 +63,14 @@ class GoingRuns:
         if policy is Overlap.CANCEL_OTHER:
             _stop([*self.active.values(), *self.waiting], StopReason.SUPERSEDED)
             return key, True
+        return None
+
+    def holder(self) -> KeyHolder | None:
+        """The run a run refused now would be skipped for: the first going on."""
+        for actor in [*self.active.values(), *self.waiting]:
+            if not actor.ended:
+                run = actor.run
+                return KeyHolder(run_id=run.id, automation_id=run.automation_id, state=run.state)
         return None
 
     def add(self, actor: RunActor, *, wait: bool) -> None:
@@ -111,7 +119,8 @@ class GoingRuns:
             return
         admission = None if automation is None else self.admission(automation)
         if admission is None:  # refused: it ends as skipped, from `claimed`
-            actor.request_stop(StopReason.PREVIOUS_RUN_AWAITING_INPUT)
+            reason = StopReason.PREVIOUS_RUN_AWAITING_INPUT
+            actor.request_stop(reason, held_by=self.holder())
             return
         del self.claimed[actor.id]
         key, wait = admission

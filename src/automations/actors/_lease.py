@@ -110,13 +110,15 @@ async def _acquire(services: Services, lock: ProcessLock, task_status: TaskStatu
                 or _stale(row)
                 or not await holder_alive(store, row.holder)
             ):
-                acquire = AcquireLease(scope, owner, services.now(), _wall_ms())
+                names = tuple(services.executors)
+                acquire = AcquireLease(scope, owner, services.now(), _wall_ms(), names)
                 epoch: int = await store.write(acquire)
                 task_status.started()
                 return epoch
             lock.release()  # a live holder leads without the lock: it took a stale lease
         elif row is not None and row.holder != owner and _stale(row):
-            take = TakeStaleLease(scope, owner, services.now(), row.epoch, _wall_ms())
+            names = tuple(services.executors)
+            take = TakeStaleLease(scope, owner, services.now(), row.epoch, _wall_ms(), names)
             taken: int | None = await store.write(take)
             if taken is not None:
                 log.warning("took over the lease of %s, which stopped renewing", row.holder)

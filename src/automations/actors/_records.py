@@ -12,6 +12,7 @@ import contextlib
 from ..model import (
     Automation,
     DuplicateSlot,
+    KeyHolder,
     Missed,
     Run,
     RunState,
@@ -29,13 +30,15 @@ from ._services import Services
 __all__ = ["fail_reply", "record_missed", "record_skipped", "record_stopped"]
 
 
-async def record_skipped(services: Services, run: Run, epoch: int | None = None) -> Run:
-    """Record `run` as skipped by the overlap policy; the executor is never called."""
+async def record_skipped(
+    services: Services, run: Run, epoch: int | None = None, held_by: KeyHolder | None = None
+) -> Run:
+    """Record `run` as skipped by the overlap policy, naming the run `held_by` that held
+    its writer key; the executor is never called."""
     now = services.now()
     scope = services.scope
-    stopped = advance(
-        run, RunState.STOPPED, at=now, stop_reason=StopReason.PREVIOUS_RUN_AWAITING_INPUT
-    )
+    reason = StopReason.PREVIOUS_RUN_AWAITING_INPUT
+    stopped = advance(run, RunState.STOPPED, at=now, stop_reason=reason, held_by=held_by)
     await services.store.write(CreateRun(scope, (run, stopped), (now, now), epoch=epoch))
     return stopped
 

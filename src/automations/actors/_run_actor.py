@@ -23,6 +23,7 @@ from ..model import (
     Blocker,
     DuplicateSlot,
     ErrorCode,
+    KeyHolder,
     LeaseLost,
     Run,
     RunState,
@@ -43,11 +44,12 @@ from ._run_phase import (
     WRITTEN,
     Decision,
     Fail,
+    Leave,
     Phase,
     Stop,
     check_phase,
 )
-from ._services import Executor, Services
+from ._services import Executor, Services, is_resumable
 
 __all__ = ["RunActor"]
 
@@ -75,7 +77,6 @@ class RunActor:
         "_on_end",
         "_reply",
         "_services",
-        "_shutdown",
         "_spawn",
         "automation",
         "finished",
@@ -137,8 +138,7 @@ class RunActor:
         self.recorded = phase is Phase.ADOPTED
         """The run exists in the ledger (its first write is durable)."""
         self._executor: Executor | None = services.executors.get(automation.executor)
-        self._decision: Decision | None = None
-        self._shutdown = False
+        self._decision: Decision | Leave | None = None
         self.finished = FinishLatch(self._finished_now)
         self._first: PendingWrite[list[int]] | None = None
         self._begun: PendingWrite[int] | None = None
@@ -176,10 +176,9 @@ class RunActor:
             self._go.set()
 
     def admit(self, writer_key: str | None, *, wait: bool) -> None:
-        """Admit a run recorded ahead of its slot, now that the slot has come, holding
-        `writer_key` once it runs. Unless it must `wait`, `running` is submitted here:
-        the runs of one slot commit it together, and the run's task starts its executor
-        once it is durable."""
+        """Admit a run recorded ahead of its slot, as the slot comes, holding `writer_key`.
+        Unless it must `wait`, `running` is submitted here: a slot's runs commit it
+        together, and the executor starts once it is durable."""
         self._ledger.writer_key = writer_key
         if wait:
             self._enter(Phase.WAITING)
@@ -191,23 +190,34 @@ class RunActor:
             self.start()
 
     def past_its_window(self) -> bool:
-        """Whether its slot's catch-up window is over: a process stalled past it (frozen,
-        say) does not start the slot late."""
+        """Whether its slot's catch-up window is over (a stalled process starts no slot late)."""
         return self._services.now() > self.run.triggered_at + self.automation.catchup_window
 
-    def request_stop(self, reason: StopReason, *, shutdown: bool = False) -> bool:
-        """Stop the run with `reason`; False when its end was already decided."""
-        accepted = self._decide(Stop(reason))
+    def request_stop(self, reason: StopReason, *, held_by: KeyHolder | None = None) -> bool:
+        """Stop the run with `reason` (skipped for the run `held_by`, if given); False
+        when its end was already decided."""
+        accepted = self._decide(Stop(reason, held_by))
         if accepted:
-            self._shutdown = shutdown
             self.start()
         return accepted
 
+    def leave(self) -> bool:
+        """As the process closes, leave a run waiting on a blocker, with a resumable
+        executor, `awaiting_input` for the next worker, as a dead process would: its
+        executor is cancelled, nothing is written. False for any other run."""
+        waits = self.phase is Phase.EXECUTING and self.run.state is RunState.AWAITING_INPUT
+        if not waits or self._executor is None or not is_resumable(self._executor):
+            return False
+        return self._decide(Leave())
+
+    @property
+    def left(self) -> bool:
+        return isinstance(self._decision, Leave) and self.run.state is RunState.AWAITING_INPUT
+
     def release(self) -> bool:
-        """As the process closes, let a run that still waits for its slot go without
-        an end: it stays `scheduled`, and the next lease holder starts it while its
-        catch-up window is open, as it would a run of a process that died. False when
-        the run was admitted, or its end decided, already."""
+        """As the process closes, let a run still waiting for its slot go without an end:
+        it stays `scheduled` for the next lease holder, as a dead process's would. False
+        when the run was admitted, or its end decided, already."""
         if self.phase is not Phase.CLAIMED or self._decision is not None:
             return False
         self._enter(Phase.RELEASED)
@@ -215,8 +225,7 @@ class RunActor:
         return True
 
     def deliver(self, blocker_id: str, reply: str | bool) -> None:
-        """An answer, already stored durably; delivered to the waiting `ask` once."""
-        if not self.finished.is_open:
+        if not self.finished.is_open:  # stored durably already; delivered once
             self._controls.answers.deliver(blocker_id, reply)
 
     # -- the run's life -------------------------------------------------------------
@@ -265,9 +274,9 @@ class RunActor:
             await first.outcome()
         except (DuplicateSlot, LeaseLost):  # fired elsewhere, or not ours to fire any more
             return False
-        except WriterKeyBusy:
+        except WriterKeyBusy as busy:
             try:
-                skipped = await record_skipped(self._services, self.run)
+                skipped = await record_skipped(self._services, self.run, held_by=busy.holder)
             except BaseException as exc:
                 fail_reply(reply, exc)
                 raise
@@ -299,8 +308,8 @@ class RunActor:
         if begun is not None:
             try:
                 await self._ledger.durable(begun)
-            except WriterKeyBusy:  # a waiting run found its key taken by another process
-                self._decide(Stop(StopReason.PREVIOUS_RUN_AWAITING_INPUT))
+            except WriterKeyBusy as busy:  # a waiting run found its key taken elsewhere
+                self._decide(Stop(StopReason.PREVIOUS_RUN_AWAITING_INPUT, busy.holder))
             except LeaseLost:  # fired under a lease another process holds now
                 log.warning("run %s not started: this process lost the lease", self.id)
                 self._decide(Stop(StopReason.EXPIRED))
@@ -324,13 +333,12 @@ class RunActor:
         self._decide(Stop(StopReason.CANCELLED))  # if nothing was decided (a stray cap)
 
     def _timed_out(self) -> None:
-        limit = self.automation.max_duration
-        message = f"Automation run exceeded its max duration ({limit})."
+        message = f"Automation run exceeded its max duration ({self.automation.max_duration})."
         self._decide(Fail.because(ErrorCode.TIMEOUT, message))
 
     # -- the end --------------------------------------------------------------------
 
-    def _decide(self, decision: Decision) -> bool:
+    def _decide(self, decision: Decision | Leave) -> bool:
         """The run ends with `decision`, unless its end was decided already."""
         if self._decision is not None:
             return False
@@ -352,9 +360,10 @@ class RunActor:
             return
         decision = self._decision
         assert decision is not None
-        waiting = self.run.state is RunState.AWAITING_INPUT
-        if isinstance(decision, Stop) and self._shutdown and waiting:
-            decision = Stop(StopReason.BLOCKER_LOST)
+        if isinstance(decision, Leave):
+            if self.run.state is RunState.AWAITING_INPUT:
+                return  # left as it is, for the next worker: no end, no write
+            decision = Stop(StopReason.WORKER_STOPPED)  # it went on meanwhile
         self.finished.end_submitted()
         self._submit_end(decision, _RETRY_FIRST)
 

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import msgspec
 
-from ..model import ErrorCode, Run, RunError, RunState, StopReason, advance
+from ..model import ErrorCode, KeyHolder, Run, RunError, RunState, StopReason, advance
 
 __all__ = [
     "NEXT",
@@ -22,6 +22,7 @@ __all__ = [
     "WRITTEN",
     "Decision",
     "Fail",
+    "Leave",
     "Phase",
     "Stop",
     "Succeed",
@@ -85,15 +86,24 @@ class Fail(msgspec.Struct, frozen=True):
     error: RunError
 
     @classmethod
-    def because(cls, code: ErrorCode, message: str) -> Fail:
-        return cls(RunError(code, message))
+    def because(cls, code: ErrorCode, message: str, traceback: str | None = None) -> Fail:
+        return cls(RunError(code, message, traceback))
 
 
 class Stop(msgspec.Struct, frozen=True):
     reason: StopReason
+    held_by: KeyHolder | None = None
+    """For a run skipped for its writer key: the run that held it."""
 
 
 Decision = Succeed | Fail | Stop
+
+
+class Leave(msgspec.Struct, frozen=True):
+    """Not an end: the process stops, and the run, waiting on a blocker with a
+    resumable executor, is left `awaiting_input` for the next worker to resume (as a
+    process that died leaves it). Recorded `stopped/worker_stopped` if by the time it
+    would be left it no longer waits."""
 
 
 def decided(
@@ -106,13 +116,13 @@ def decided(
     session_id: str | None,
 ) -> Run:
     """The terminal revision of `run` that `decision` records, `at` that time."""
-    result = error = reason = None
+    result = error = reason = held_by = None
     if isinstance(decision, Succeed):
         state, result = RunState.SUCCEEDED, decision.result
     elif isinstance(decision, Fail):
         state, error = RunState.FAILED, decision.error
     else:
-        state, reason = RunState.STOPPED, decision.reason
+        state, reason, held_by = RunState.STOPPED, decision.reason, decision.held_by
     return advance(
         run,
         state,
@@ -120,6 +130,7 @@ def decided(
         result=result,
         error=error,
         stop_reason=reason,
+        held_by=held_by,
         steps=steps,
         cost=cost,
         session_id=session_id,

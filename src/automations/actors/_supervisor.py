@@ -47,6 +47,7 @@ from ._run_actor import RunActor
 from ._run_phase import Phase
 from ._scheduler import Scheduler
 from ._services import Services
+from ._shutdown_report import ShutdownReport
 from ._slot_starts import SlotStarts
 
 __all__ = ["Supervisor", "open_supervisor"]
@@ -76,6 +77,8 @@ class Supervisor:
         """Shared by the schedulers of every lease term: a run keeps its permit across."""
         self.slot_starts = SlotStarts(services.store, services.clock)
         self._closing = False
+        self.report: ShutdownReport | None = None
+        """What the close left and stopped, once it is closed."""
 
     @property
     def active_automations(self) -> int:
@@ -194,16 +197,23 @@ class Supervisor:
         if self.runs.get(actor.id) is actor:
             del self.runs[actor.id]
 
-    async def shutdown(self, grace: float) -> None:
-        """Stop every run with a recorded reason (but leave those still waiting for their
-        slot to the next lease holder), then the actors; bounded by `grace`."""
+    async def shutdown(self, grace: float) -> ShutdownReport:
+        """Stop every run with a recorded reason (`worker_stopped`), but leave to the
+        next worker those that wait on a blocker with a resumable executor, and those
+        still waiting for their slot; then stop the actors; bounded by `grace`. What
+        was left and stopped is the report."""
         self._closing = True
         released = 0
+        left: list[RunActor] = []
+        stopped: list[RunActor] = []
         for actor in list(self.runs.values()):
             if actor.release():
                 released += 1
-                continue
-            actor.request_stop(StopReason.CANCELLED, shutdown=True)
+            elif actor.leave():
+                left.append(actor)
+            else:
+                actor.request_stop(StopReason.WORKER_STOPPED)
+                stopped.append(actor)
         if released:
             log.info("left %d runs recorded ahead of their slot to the next lease holder", released)
         with anyio.move_on_after(grace + 5):
@@ -211,6 +221,9 @@ class Supervisor:
                 await actor.finished.wait()
         await self._actors.stop(grace)
         await self._hand_back_adopted()
+        report = ShutdownReport.of(released, left, stopped)
+        self.report = report
+        return report
 
     async def _hand_back_adopted(self) -> None:
         """A run adopted too late to start here is not left `running` by a clean close:

@@ -23,6 +23,7 @@ from ._failures import error_json, expected_error, one_line
 from ._ids import resolve_ids
 from ._options import BadInput
 from ._render import Output
+from ._run_info import run_info
 from ._scope import find_scope
 from ._serve import demo, serve
 
@@ -140,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     answer.add_argument("reply", nargs="?", help="the reply (asked for when omitted)")
 
     command("cancel", "cancel a run").add_argument("run")
+    info = command("run-info", "one run: its timeline of transitions and its traceback")
+    info.add_argument("run")
 
     events = command("events", "the event log, then new events as they come")
     events.add_argument("--since", type=int, default=0, help="after this sequence number")
@@ -167,7 +170,7 @@ def _resolve(args: argparse.Namespace) -> None:
         args.json = False
 
 
-READ_ONLY = frozenset({"ls", "show", "runs", "events"})
+READ_ONLY = frozenset({"ls", "show", "runs", "events", "run-info"})
 """Commands that open the database read-only: they work on a read-only copy."""
 CREATING = frozenset({"add", "serve", "demo"})
 """Commands that create a missing database; every other one says it is missing."""
@@ -193,7 +196,8 @@ async def _dispatch(args: argparse.Namespace, out: Output) -> int:
         read_only=args.command in READ_ONLY,
     ) as rt:
         await resolve_ids(rt, args)
-        return await COMMANDS[args.command](rt, args, out)
+        handler = run_info if args.command == "run-info" else COMMANDS[args.command]
+        return await handler(rt, args, out)
 
 
 def _failed(error: BaseException, out: Output) -> int:

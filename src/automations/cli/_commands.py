@@ -17,6 +17,7 @@ from rich.text import Text
 
 from ..api import Runtime
 from ..model import Permission, Pruned, Question, Run, RunState
+from ._executor_check import warn_if_no_worker_has
 from ._options import BadInput, new_automation, parse_duration, patch_changes
 from ._prompt import read_line
 from ._render import (
@@ -48,6 +49,7 @@ async def add(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     out.result(automation, f"created {automation.id} '{title}'; next fire {next_fire}")
     if not out.json and (warning := await unserved_warning(rt)) is not None:
         out.errors.print(Text(warning), soft_wrap=True)
+    await warn_if_no_worker_has(rt, automation, out)
     return 0
 
 

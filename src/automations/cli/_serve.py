@@ -1,7 +1,9 @@
 """`automations serve` and `automations demo`: a worker in the foreground.
 
-Ctrl-C (or SIGTERM) closes the runtime cleanly: every active run is stopped with a
-recorded reason before the process exits.
+Ctrl-C (or SIGTERM) closes the runtime cleanly: runs waiting on a question with a
+resumable executor are left for the next worker, every other active run is stopped
+with a recorded reason (`worker_stopped`) before the process exits, and `serve` says
+which.
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ async def serve(args: argparse.Namespace, out: Output) -> int:
             tg.start_soon(watch_role, rt, out, view, leading)
             await _until_signal(rt, out, view)
             tg.cancel_scope.cancel()
-    out.say("stopped cleanly")
+    report = rt.shutdown_report
+    left = "" if report is None else f": {report.describe()}"
+    out.say(f"stopped cleanly{left}")
     return 0
 
 

@@ -1,13 +1,17 @@
 """Python executors named on the command line: `name=package.module:function`.
 
 They are imported when `serve` starts, from what the person typed, never from the
-database: an automation only names `name`.
+database: an automation only names `name`. A module of the current directory is found
+(`serve --executor agent=myagent:run` beside `myagent.py`), as `python -m` would.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
+from types import ModuleType
 
 from ..actors import Executor
 from ..model import AutomationError
@@ -28,7 +32,7 @@ def load_executor(spec: str) -> tuple[str, Executor]:
             f"--executor {spec!r} should look like name=package.module:function"
         )
     try:
-        module = importlib.import_module(module_name)
+        module = _import_here(module_name)
     except ImportError as exc:
         message = f"--executor {spec!r}: cannot import {module_name}: {exc}"
         raise ExecutorSpecError(message) from None
@@ -41,6 +45,19 @@ def load_executor(spec: str) -> tuple[str, Executor]:
         )
     executor: Executor = function
     return name.strip(), executor
+
+
+def _import_here(module_name: str) -> ModuleType:
+    """Import `module_name` with the current directory on `sys.path` for this import."""
+    here = os.getcwd()
+    added = here not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, here)
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        if added:
+            sys.path.remove(here)
 
 
 def _is_async_callable(function: object) -> bool:

@@ -18,7 +18,15 @@ from ._automation import (
     Tombstone,
     Where,
 )
-from ._codec import from_builtins, from_json, from_msgpack, to_builtins, to_json, to_msgpack
+from ._codec import (
+    conform,
+    from_builtins,
+    from_json,
+    from_msgpack,
+    to_builtins,
+    to_json,
+    to_msgpack,
+)
 from ._enums import (
     Anchor,
     BlockerKind,
@@ -40,6 +48,7 @@ from ._errors import (
     BlockerRejected,
     Conflict,
     DatabaseRefused,
+    DuplicateKey,
     DuplicateSlot,
     IllegalTransition,
     LeaseLost,
@@ -53,7 +62,18 @@ from ._errors import (
 )
 from ._events import DefinitionDeleted, DefinitionUpdated, Event, RunUpdated
 from ._ids import new_automation_id, new_blocker_id, new_id, new_run_id
-from ._run import Blocker, Missed, Permission, Pruned, Question, Run, RunError, RunOutcome
+from ._run import (
+    TRACEBACK_LIMIT,
+    Blocker,
+    KeyHolder,
+    Missed,
+    Permission,
+    Pruned,
+    Question,
+    Run,
+    RunError,
+    RunOutcome,
+)
 from ._specs import AfterCount, Cron, Interval, Never, Once, Schedule, Stop
 from ._time import Instant, Millis, as_duration, as_instant, from_ms, ms_of, to_ms
 from ._transitions import (
@@ -64,7 +84,15 @@ from ._transitions import (
     new_run,
     step_cap_error,
 )
-from ._validation import MAX_PROMPT, MAX_TITLE, Catalog, Problem, field_problems
+from ._validation import (
+    MAX_PROMPT,
+    MAX_TITLE,
+    Catalog,
+    Problem,
+    check_reply,
+    field_problems,
+    naive_time_problems,
+)
 
 __all__ = [
     "DEFAULT_CATCHUP_WINDOW",
@@ -72,6 +100,7 @@ __all__ = [
     "MAX_PROMPT",
     "MAX_TITLE",
     "PREDECESSORS",
+    "TRACEBACK_LIMIT",
     "TRANSITIONS",
     "AfterCount",
     "Anchor",
@@ -92,12 +121,14 @@ __all__ = [
     "DefinitionUpdated",
     "DstRepeated",
     "DstSkipped",
+    "DuplicateKey",
     "DuplicateSlot",
     "ErrorCode",
     "Event",
     "IllegalTransition",
     "Instant",
     "Interval",
+    "KeyHolder",
     "Kind",
     "LeaseLost",
     "Millis",
@@ -135,7 +166,10 @@ __all__ = [
     "as_duration",
     "as_instant",
     "check_transition",
+    "check_reply",
     "field_problems",
+    "naive_time_problems",
+    "conform",
     "from_builtins",
     "from_json",
     "from_ms",

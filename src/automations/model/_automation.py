@@ -52,16 +52,11 @@ class Scope(msgspec.Struct, gc=False, frozen=True):
 
 
 class Where(msgspec.Struct, gc=False, frozen=True, rename="camel", forbid_unknown_fields=True):
-    """The resource a run writes to; its writer key is `worktree`, else `project`."""
+    """Where a run works: its project, and the worktree it writes to, if it names one
+    (automations naming the same worktree share a writer key, see `Automation`)."""
 
     project: str
     worktree: str | None = None
-
-    @property
-    def writer_key(self) -> str:
-        if self.worktree is not None:
-            return f"worktree:{self.worktree}"
-        return f"project:{self.project}"
 
 
 class ModelRef(msgspec.Struct, gc=False, frozen=True, rename="camel", forbid_unknown_fields=True):
@@ -102,6 +97,9 @@ class NewAutomation(
     dst_skipped: DstSkipped = DstSkipped.SHIFT
     dst_repeated: DstRepeated | None = None
     max_duration: Millis | None = None
+    key: str | None = None
+    """Makes create idempotent: creating again with the key of an automation of the
+    scope returns it (`Conflict` if its definition differs). Unique per scope."""
 
     def __post_init__(self) -> None:
         _normalize_durations(self)
@@ -190,6 +188,17 @@ class Automation(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="ca
     """Runs that executed (succeeded or failed), manual ones included: the count stop."""
     anchored_at: Instant | None = None
     """With `anchor="completion"`, when the last scheduled run ended."""
+    key: str | None = None
+    """The idempotency key it was created with (`NewAutomation.key`), if any."""
+
+    @property
+    def writer_key(self) -> str:
+        """The key one active run at a time holds: its worktree when it names one (the
+        automations naming the same worktree exclude each other), else its own, so a
+        run of one automation never stops another's."""
+        if self.where.worktree is not None:
+            return f"worktree:{self.where.worktree}"
+        return f"automation:{self.id}"
 
     def __post_init__(self) -> None:
         # Built for every create and every derived change: check the common case (values

@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 import msgspec
 
 from ._errors import ValidationError
-from ._time import Instant, Millis, as_duration, as_instant, from_ms, ms_of, to_ms
+from ._time import Instant, Millis, as_duration, from_ms, ms_of, normalize_time, to_ms
 
 __all__ = [
+    "conform",
     "from_builtins",
     "from_json",
     "from_msgpack",
@@ -56,7 +57,8 @@ def _dec_hook(tp: type, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return from_ms(value)
         if isinstance(value, datetime):
-            return as_instant(value)
+            # A naive one stays as it is: validation names it with its field.
+            return normalize_time(value)
         raise TypeError(f"Expected epoch milliseconds, got `{type(value).__name__}`")
     if tp is Millis:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -122,6 +124,24 @@ def from_builtins(value: Any, tp: type[T], *, unknown: str = "invalid_value") ->
         return msgspec.convert(value, tp, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
         raise _validation_error(exc, unknown) from None
+
+
+def conform(value: T, tp: type[T], *, unknown: str = "invalid_value") -> T:
+    """`value`, built in Python, checked and converted as the wire decoder would decode
+    it: every field's type checked, enums made from their strings. A Python caller and
+    a JSON caller get the same `ValidationError`, and nothing is stored that cannot be
+    read back."""
+    try:
+        # Times go as the wire has them; a naive datetime stays one, for validation.
+        wire = msgspec.to_builtins(value, builtin_types=_KEPT, enc_hook=_enc_hook)
+        return msgspec.convert(wire, tp, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        raise _validation_error(exc, unknown) from None
+    except (TypeError, ValueError) as exc:  # a value msgspec cannot even take apart
+        raise ValidationError([("$", f"invalid_value: {exc}")]) from None
+
+
+_KEPT = (datetime, timedelta)
 
 
 _PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")

@@ -48,6 +48,8 @@ class StopReason(StrEnum):
     EXPIRED = "expired"
     BLOCKER_LOST = "blocker_lost"
     SUPERSEDED = "superseded"
+    WORKER_STOPPED = "worker_stopped"
+    """Its process stopped cleanly (Ctrl-C, SIGTERM, the runtime closed) while it ran."""
 
 
 class ErrorCode(StrEnum):

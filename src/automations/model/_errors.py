@@ -7,12 +7,17 @@ through the CLI and through the logs of embedding applications.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._run import KeyHolder
 
 __all__ = [
     "AutomationError",
     "BlockerRejected",
     "Conflict",
     "DatabaseRefused",
+    "DuplicateKey",
     "DuplicateSlot",
     "IllegalTransition",
     "LeaseLost",
@@ -58,8 +63,17 @@ class DuplicateSlot(Conflict):
     """A scheduled slot already has its run: a slot fires at most once."""
 
 
+class DuplicateKey(Conflict):
+    """Another automation of the scope has this idempotency key (`NewAutomation.key`)."""
+
+
 class WriterKeyBusy(Conflict):
-    """Another active run holds the writer key (worktree or project) of this run."""
+    """Another active run holds the writer key (worktree or automation) of this run;
+    `holder` names it when the store could tell."""
+
+    def __init__(self, message: str, holder: KeyHolder | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class BlockerAnswered(Conflict):

@@ -10,6 +10,7 @@ from ._time import Instant, normalize_time
 
 __all__ = [
     "Blocker",
+    "KeyHolder",
     "Missed",
     "Permission",
     "Pruned",
@@ -17,6 +18,7 @@ __all__ = [
     "Run",
     "RunError",
     "RunOutcome",
+    "TRACEBACK_LIMIT",
 ]
 
 
@@ -57,9 +59,17 @@ class Blocker(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel
         force_setattr(self, "asked_at", normalize_time(self.asked_at))
 
 
+TRACEBACK_LIMIT = 8192
+"""Characters of an executor's traceback a failed run keeps: the last ones, where the
+exception is."""
+
+
 class RunError(msgspec.Struct, gc=False, frozen=True, rename="camel"):
     code: ErrorCode
     message: str
+    traceback: str | None = None
+    """For an executor that raised: its traceback, the last `TRACEBACK_LIMIT`
+    characters (None in records written before it was kept)."""
 
 
 class Missed(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
@@ -72,6 +82,14 @@ class Missed(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"
     def __post_init__(self) -> None:
         force_setattr(self, "first", normalize_time(self.first))
         force_setattr(self, "last", normalize_time(self.last))
+
+
+class KeyHolder(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
+    """The run that held a writer key when another run was skipped for it."""
+
+    run_id: str
+    automation_id: str
+    state: RunState
 
 
 class RunOutcome(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
@@ -107,6 +125,9 @@ class Run(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
     error: RunError | None = None
     stop_reason: StopReason | None = None
     missed: Missed | None = None
+    held_by: KeyHolder | None = None
+    """For a run skipped by the overlap policy (`previous_run_awaiting_input`): the run
+    that held the writer key, and its state then. None in records written before it."""
 
     def __post_init__(self) -> None:
         # Runs are built on the hot path: check the common case (already an Instant) inline.

@@ -7,11 +7,14 @@ Fields are named by their wire (camelCase) names, as the contract returns them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from ._automation import NewAutomation
 from ._enums import Anchor
+from ._errors import ValidationError
+from ._run import Permission, Question
 from ._specs import AfterCount, Interval, Once
 from ._time import Instant
 
@@ -21,7 +24,9 @@ __all__ = [
     "MAX_TITLE",
     "Catalog",
     "Problem",
+    "check_reply",
     "field_problems",
+    "naive_time_problems",
 ]
 
 MAX_TITLE = 160
@@ -45,17 +50,27 @@ def field_problems(new: NewAutomation, *, catalog: Catalog | None = None) -> lis
     return problems
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""Control characters (C0, DEL, C1) and line separators: a title is one line of text,
+printed to terminals, where an escape sequence could rename or clear the screen."""
+
+
 def _text_problems(new: NewAutomation, problems: list[Problem]) -> None:
     if not new.title.strip():
         problems.append(("title", "title_required"))
     elif len(new.title) > MAX_TITLE:
         problems.append(("title", f"title_too_long_{MAX_TITLE}"))
+    elif _CONTROL.search(new.title):
+        problems.append(("title", "title_has_control_characters"))
     if not new.prompt.strip():
         problems.append(("prompt", "prompt_required"))
     elif len(new.prompt) > MAX_PROMPT:
         problems.append(("prompt", f"prompt_too_long_{MAX_PROMPT}"))
     if not new.executor or len(new.executor) > MAX_NAME or not new.executor.isprintable():
         problems.append(("executor", "invalid_executor_name"))
+    key = new.key
+    if key is not None and (not key.strip() or len(key) > MAX_NAME or not key.isprintable()):
+        problems.append(("key", "invalid_key"))
     if new.where is not None:
         if not new.where.project.strip() or len(new.where.project) > MAX_NAME * 5:
             problems.append(("where.project", "invalid_project"))
@@ -77,10 +92,18 @@ def _policy_problems(new: NewAutomation, problems: list[Problem]) -> None:
             problems.append(("stop.count", "unsupported_stop_condition"))
     if new.anchor is Anchor.COMPLETION and not isinstance(schedule, Interval):
         problems.append(("anchor", "anchor_completion_requires_interval"))
+    problems.extend(naive_time_problems(new))
+
+
+def naive_time_problems(new: NewAutomation) -> list[Problem]:
+    """The times of `new` that have no timezone (they cannot become epoch milliseconds)."""
+    problems: list[Problem] = []
+    schedule = new.schedule
     if isinstance(schedule, Once):
         _naive_problem(problems, "schedule.at", schedule.at)
     elif isinstance(schedule, Interval) and schedule.start is not None:
         _naive_problem(problems, "schedule.start", schedule.start)
+    return problems
 
 
 _ZERO = timedelta(0)
@@ -108,3 +131,15 @@ def _model_problems(new: NewAutomation, catalog: Catalog | None, problems: list[
         return
     if catalog is not None and (code := catalog(new.model.provider, new.model.model, new.variant)):
         problems.append(("variant" if code == "invalid_variant_for_model" else "model", code))
+
+
+def check_reply(request: Question | Permission, reply: object) -> None:
+    """`ValidationError` unless `reply` answers `request`: a `bool` for a permission, a
+    `str` (one of its options, if it has any) for a question."""
+    if isinstance(request, Permission):
+        if not isinstance(reply, bool):
+            raise ValidationError([("reply", "permission_needs_bool")])
+    elif not isinstance(reply, str):
+        raise ValidationError([("reply", "question_needs_str")])
+    elif request.options is not None and reply not in request.options:
+        raise ValidationError([("reply", "reply_not_among_options")])

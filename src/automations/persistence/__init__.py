@@ -28,6 +28,7 @@ from ._operations import (
     Replay,
     SaveAutomation,
     SaveCheckpoint,
+    SaveProgress,
     StoreAnswer,
 )
 from ._pending import PendingWrite
@@ -73,6 +74,7 @@ __all__ = [
     "RunNowCommand",
     "SaveAutomation",
     "SaveCheckpoint",
+    "SaveProgress",
     "SaveRun",
     "StoreAnswer",
     "StorePort",

@@ -30,6 +30,8 @@ class LeaseRow(NamedTuple):
     holder: str
     renewed_ms: int
     """Wall-clock epoch milliseconds of the holder's last renewal."""
+    executors: tuple[str, ...] = ()
+    """The executors the holder registered (empty for a row written before v7)."""
 
 
 class AcquireLease(Operation[int], frozen=True, gc=False):
@@ -40,6 +42,8 @@ class AcquireLease(Operation[int], frozen=True, gc=False):
     holder: str
     at: datetime
     renewed_ms: int = 0
+    executors: tuple[str, ...] = ()
+    """The executors the holder registered: clients can tell which it runs."""
 
 
 class RenewLease(Operation[None], frozen=True, gc=False):
@@ -59,3 +63,4 @@ class TakeStaleLease(Operation[int | None], frozen=True, gc=False):
     at: datetime
     seen_epoch: int
     renewed_ms: int
+    executors: tuple[str, ...] = ()

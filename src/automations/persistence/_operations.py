@@ -25,6 +25,7 @@ __all__ = [
     "Replay",
     "SaveAutomation",
     "SaveCheckpoint",
+    "SaveProgress",
     "StoreAnswer",
     "check_revision",
     "require",
@@ -117,6 +118,16 @@ class SaveCheckpoint(Operation[None], frozen=True, gc=False):
 
     run_id: str
     data: bytes
+    at: datetime
+
+
+class SaveProgress(Operation[None], frozen=True, gc=False):
+    """Keep how many steps a running run has taken, between its transitions: if its
+    process dies, the run is ended (or resumed) with them, not with the steps of its
+    last transition."""
+
+    run_id: str
+    steps: int
     at: datetime
 
 

@@ -60,6 +60,10 @@ class ReaderPort(Protocol):
         """Those of `ids` that exist in `scope`, in no particular order."""
         ...
 
+    async def automation_by_key(self, scope: Scope, key: str) -> Automation | None:
+        """The automation of `scope` created with idempotency key `key`, if any."""
+        ...
+
     async def run_by_id(self, scope: Scope, id: str) -> Run | None: ...
 
     async def runs(
@@ -69,6 +73,11 @@ class ReaderPort(Protocol):
         ...
 
     async def journal(self, scope: Scope, after: int, limit: int) -> list[JournalEntry]: ...
+
+    async def run_history(self, scope: Scope, run_id: str) -> list[tuple[datetime, Run]]:
+        """Every revision of a run the journal still holds, oldest first, each with the
+        time it was written: its timeline of transitions."""
+        ...
 
     async def last_seq(self, scope: Scope | None = None) -> int:
         """The journal's last sequence number, of every scope or of one."""

@@ -17,7 +17,17 @@ from typing import NamedTuple
 
 import msgspec
 
-from ..model import Automation, Blocker, Run, RunState, Scope, StopReason, Trigger, advance
+from ..model import (
+    Automation,
+    Blocker,
+    KeyHolder,
+    Run,
+    RunState,
+    Scope,
+    StopReason,
+    Trigger,
+    advance,
+)
 from ._operations import Operation
 
 __all__ = ["Adopted", "ReconcileRuns", "Reconciled"]
@@ -76,8 +86,10 @@ class ReconcileRuns(Operation[Reconciled], frozen=True, gc=False):
     def adopted(self, run: Run) -> Run:
         return advance(run, RunState.RUNNING, at=self.at)
 
-    def ended(self, run: Run, reason: StopReason | None = None) -> Run:
+    def ended(
+        self, run: Run, reason: StopReason | None = None, held_by: KeyHolder | None = None
+    ) -> Run:
         if reason is None:
             lost = run.state is RunState.AWAITING_INPUT
             reason = StopReason.BLOCKER_LOST if lost else StopReason.EXPIRED
-        return advance(run, RunState.STOPPED, at=self.at, stop_reason=reason)
+        return advance(run, RunState.STOPPED, at=self.at, stop_reason=reason, held_by=held_by)

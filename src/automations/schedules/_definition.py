@@ -28,7 +28,9 @@ from ..model import (
     ValidationError,
     Where,
     as_instant,
+    conform,
     field_problems,
+    naive_time_problems,
 )
 from ._cron import CronSyntaxError, parse_cron
 from ._timeline import IntervalTimeline, OnceTimeline, Timeline, cron_timeline
@@ -40,6 +42,7 @@ __all__ = [
     "apply_patch",
     "as_new",
     "build_automation",
+    "same_definition",
     "schedule_problems",
     "stop_reached",
     "timeline_of",
@@ -92,13 +95,19 @@ def _validate(
     min_interval: timedelta,
     catalog: Catalog | None,
     check_future: bool = True,
-) -> None:
+) -> NewAutomation:
+    """`new` as the wire decoder would have made it (enums from their strings, every
+    field's type checked), or `ValidationError` with every problem found."""
+    if naive := naive_time_problems(new):  # no wire form: they cannot be converted
+        raise ValidationError(naive)
+    new = conform(new, NewAutomation, unknown="unsupported_automation_field")
     problems = field_problems(new, catalog=catalog)
     problems += schedule_problems(
         new, now=now, min_interval=min_interval, check_future=check_future
     )
     if problems:
         raise ValidationError(problems)
+    return new
 
 
 def build_automation(
@@ -111,7 +120,7 @@ def build_automation(
     catalog: Catalog | None = None,
 ) -> Automation:
     """A validated revision-1 automation with its next fires, or `ValidationError`."""
-    _validate(new, now=now, min_interval=min_interval, catalog=catalog)
+    new = _validate(new, now=now, min_interval=min_interval, catalog=catalog)
     now = as_instant(now)
     fields = _definition_fields(new, project)
     automation = Automation(id=id, revision=1, created_at=now, updated_at=now, **fields)
@@ -152,6 +161,17 @@ def as_new(automation: Automation) -> NewAutomation:
     return NewAutomation(schedule=schedule, **fields)
 
 
+def same_definition(existing: Automation, new: NewAutomation) -> bool:
+    """Whether creating `new` would make `existing` as it is defined now (its pause, a
+    state people change, aside): an idempotent create of the same key is a no-op."""
+    if naive := naive_time_problems(new):
+        raise ValidationError(naive)
+    new = conform(new, NewAutomation, unknown="unsupported_automation_field")
+    mine = as_new(existing)
+    where = new.where or Where(project=existing.where.project)
+    return msgspec.structs.replace(new, where=where, paused=mine.paused) == mine
+
+
 def apply_patch(
     automation: Automation,
     patch: AutomationPatch,
@@ -163,7 +183,7 @@ def apply_patch(
     """`automation` changed by `patch`; the same object when nothing really changes."""
     changes = patch.changes()
     merged = msgspec.structs.replace(as_new(automation), **changes)
-    _validate(
+    merged = _validate(
         merged,
         now=now,
         min_interval=min_interval,

@@ -38,7 +38,7 @@ async def test_dependent_writes_submitted_before_the_first_is_durable_all_commit
     first = run(a.id)
     running = started(first)
     done = advance(running, RunState.SUCCEEDED, at=NOW, result="ok")
-    key = a.where.writer_key
+    key = a.writer_key
     chain = [
         store.submit(SaveAutomation(SCOPE, a, None)),
         store.submit(SaveRun(SCOPE, first, None, NOW, writer_key=key)),

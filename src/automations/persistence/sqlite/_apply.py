@@ -22,6 +22,7 @@ from .._operations import (
     Replay,
     SaveAutomation,
     SaveCheckpoint,
+    SaveProgress,
     StoreAnswer,
 )
 from .._reconcile import ReconcileRuns
@@ -32,6 +33,7 @@ from ._automation_writes import (
     delete_automation,
     save_automation,
     save_checkpoint,
+    save_progress,
     store_answer,
 )
 from ._command_writes import complete_command, drop_command, enqueue_command, purge_commands
@@ -56,6 +58,7 @@ _SQL: dict[type[Operation[Any]], Callable[[apsw.Connection, Any], Any]] = {
     DeleteAutomation: delete_automation,
     StoreAnswer: store_answer,
     SaveCheckpoint: save_checkpoint,
+    SaveProgress: save_progress,
     AcquireLease: acquire_lease,
     RenewLease: renew_lease,
     TakeStaleLease: take_stale_lease,

@@ -7,7 +7,17 @@ from collections.abc import Sequence
 import apsw
 import msgspec
 
-from ...model import Automation, Conflict, NotFound, Run, Scope, from_msgpack, to_ms, to_msgpack
+from ...model import (
+    Automation,
+    Conflict,
+    DuplicateKey,
+    NotFound,
+    Run,
+    Scope,
+    from_msgpack,
+    to_ms,
+    to_msgpack,
+)
 from .._commands import AnswerCommand
 from .._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED
 from .._operations import (
@@ -15,6 +25,7 @@ from .._operations import (
     DeleteAutomation,
     SaveAutomation,
     SaveCheckpoint,
+    SaveProgress,
     StoreAnswer,
     check_revision,
     require,
@@ -86,6 +97,8 @@ def create_automations(connection: apsw.Connection, op: CreateAutomations) -> li
     try:
         return _insert(connection, op.scope, op.automations)
     except apsw.ConstraintError as exc:
+        if "automations.key" in str(exc):
+            raise DuplicateKey("another automation of this scope has this key") from exc
         raise Conflict(op.taken_message()) from exc
 
 
@@ -162,6 +175,14 @@ def _open_blocker_owner(connection: apsw.Connection, op: StoreAnswer) -> str | N
         raise NotFound(f"no run {op.run_id} in this project and directory")
     op.check_open(from_msgpack(row[0], Run))
     return None if row[1] is None else str(row[1])
+
+
+def save_progress(connection: apsw.Connection, op: SaveProgress) -> None:
+    connection.execute(
+        "INSERT INTO progress (run_id, at, steps) VALUES (?, ?, ?)"
+        " ON CONFLICT (run_id) DO UPDATE SET at = excluded.at, steps = excluded.steps",
+        (op.run_id, to_ms(op.at), op.steps),
+    )
 
 
 def save_checkpoint(connection: apsw.Connection, op: SaveCheckpoint) -> None:

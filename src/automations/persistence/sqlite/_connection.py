@@ -11,7 +11,7 @@ import urllib.parse
 
 import apsw
 
-from ...model import Conflict, DuplicateSlot, StorageError, WriterKeyBusy
+from ...model import Conflict, DuplicateKey, DuplicateSlot, StorageError, WriterKeyBusy
 from .._port import Durability
 
 __all__ = [
@@ -86,6 +86,8 @@ def storage_error(exc: apsw.Error, path: str) -> Exception:
             return DuplicateSlot("this slot already has its run; a slot fires at most once")
         if "runs.automation_id, runs.missed_first" in message:
             return DuplicateSlot("these missed slots are already recorded")
+        if "automations.key" in message:
+            return DuplicateKey("another automation of this scope has this key")
         if "runs.writer_key" in message:
             return WriterKeyBusy("another active run holds this writer key")
         if ".id" in message:

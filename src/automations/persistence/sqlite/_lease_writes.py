@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import apsw
+import msgspec
 
 from ...model import LeaseLost, Scope, to_ms
 from .._leases import AcquireLease, LeaseRow, RenewLease, TakeStaleLease, lease_name
@@ -27,9 +28,17 @@ def check_epoch(connection: apsw.Connection, scope: Scope, epoch: int | None) ->
 
 def lease_row(connection: apsw.Connection, scope: Scope) -> LeaseRow | None:
     row = connection.execute(
-        "SELECT epoch, holder, renewed_at FROM leases WHERE name = ?", (lease_name(scope),)
+        "SELECT epoch, holder, renewed_at, executors FROM leases WHERE name = ?",
+        (lease_name(scope),),
     ).fetchone()
-    return None if row is None else LeaseRow(int(row[0]), str(row[1]), int(row[2]))
+    if row is None:
+        return None
+    executors = tuple(msgspec.json.decode(row[3], type=list[str])) if row[3] else ()
+    return LeaseRow(int(row[0]), str(row[1]), int(row[2]), executors)
+
+
+def _names(executors: tuple[str, ...]) -> str:
+    return msgspec.json.encode(sorted(executors)).decode()
 
 
 def acquire_lease(connection: apsw.Connection, op: AcquireLease) -> int:
@@ -37,12 +46,12 @@ def acquire_lease(connection: apsw.Connection, op: AcquireLease) -> int:
     row = connection.execute("SELECT epoch FROM leases WHERE name = ?", (name,)).fetchone()
     epoch = 1 if row is None else int(row[0]) + 1
     connection.execute(
-        "INSERT INTO leases (name, epoch, holder, acquired_at, renewed_at)"
-        " VALUES (?, ?, ?, ?, ?)"
+        "INSERT INTO leases (name, epoch, holder, acquired_at, renewed_at, executors)"
+        " VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (name) DO UPDATE SET epoch = excluded.epoch,"
         " holder = excluded.holder, acquired_at = excluded.acquired_at,"
-        " renewed_at = excluded.renewed_at",
-        (name, epoch, op.holder, to_ms(op.at), op.renewed_ms),
+        " renewed_at = excluded.renewed_at, executors = excluded.executors",
+        (name, epoch, op.holder, to_ms(op.at), op.renewed_ms, _names(op.executors)),
     )
     return epoch
 
@@ -58,8 +67,15 @@ def renew_lease(connection: apsw.Connection, op: RenewLease) -> None:
 
 def take_stale_lease(connection: apsw.Connection, op: TakeStaleLease) -> int | None:
     connection.execute(
-        "UPDATE leases SET epoch = epoch + 1, holder = ?, acquired_at = ?, renewed_at = ?"
-        " WHERE name = ? AND epoch = ?",
-        (op.holder, to_ms(op.at), op.renewed_ms, lease_name(op.scope), op.seen_epoch),
+        "UPDATE leases SET epoch = epoch + 1, holder = ?, acquired_at = ?, renewed_at = ?,"
+        " executors = ? WHERE name = ? AND epoch = ?",
+        (
+            op.holder,
+            to_ms(op.at),
+            op.renewed_ms,
+            _names(op.executors),
+            lease_name(op.scope),
+            op.seen_epoch,
+        ),
     )
     return op.seen_epoch + 1 if connection.changes() else None

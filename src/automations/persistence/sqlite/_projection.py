@@ -99,9 +99,9 @@ def put_automation_row(
     next_fire_at = None if automation.next_fire_at is None else to_ms(automation.next_fire_at)
     connection.execute(
         "INSERT INTO automations (id, project, directory, revision, updated_at, next_fire_at,"
-        " body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+        " body, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
         " revision = excluded.revision, updated_at = excluded.updated_at,"
-        " next_fire_at = excluded.next_fire_at, body = excluded.body",
+        " next_fire_at = excluded.next_fire_at, body = excluded.body, key = excluded.key",
         (
             automation.id,
             scope.project,
@@ -110,6 +110,7 @@ def put_automation_row(
             to_ms(automation.updated_at),
             next_fire_at,
             body,
+            automation.key,
         ),
     )
 
@@ -151,7 +152,7 @@ def insert_automation_rows(
     project, directory = scope.project, scope.directory
     connection.executemany(
         "INSERT INTO automations (id, project, directory, revision, updated_at, next_fire_at,"
-        " body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " body, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 a.id,
@@ -161,6 +162,7 @@ def insert_automation_rows(
                 to_ms(a.updated_at),
                 None if a.next_fire_at is None else to_ms(a.next_fire_at),
                 body,
+                a.key,
             )
             for a, body in zip(automations, bodies, strict=True)
         ],

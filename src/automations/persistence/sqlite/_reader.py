@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Literal, TypeVar
 
 import anyio
 import apsw
 
-from ...model import Automation, Run, Scope, from_msgpack
+from ...model import Automation, Run, Scope, from_ms, from_msgpack
 from .._commands import CommandOutcome, PendingCommand
 from .._journal import JournalEntry, Page
 from .._leases import LeaseRow
@@ -85,6 +86,9 @@ class Reader:
         wanted = list(ids)
         return await self.run(lambda c: automations_by_ids(c, scope, wanted))
 
+    async def automation_by_key(self, scope: Scope, key: str) -> Automation | None:
+        return await self.run(lambda c: automation_by_key(c, scope, key))
+
     async def run_by_id(self, scope: Scope, id: str) -> Run | None:
         return await self.run(lambda c: get_run(c, scope, id))
 
@@ -95,6 +99,9 @@ class Reader:
 
     async def journal(self, scope: Scope, after: int, limit: int) -> list[JournalEntry]:
         return await self.run(lambda c: scoped_journal(c, scope, after, limit))
+
+    async def run_history(self, scope: Scope, run_id: str) -> list[tuple[datetime, Run]]:
+        return await self.run(lambda c: run_history(c, scope, run_id))
 
     async def last_seq(self, scope: Scope | None = None) -> int:
         """The journal's last sequence number, of every scope or of one."""
@@ -154,6 +161,14 @@ def get_automation(connection: apsw.Connection, scope: Scope, id: str) -> Automa
     row = connection.execute(
         "SELECT body FROM automations WHERE id = ? AND project = ? AND directory = ?",
         (id, scope.project, scope.directory),
+    ).fetchone()
+    return None if row is None else from_msgpack(row[0], Automation)
+
+
+def automation_by_key(connection: apsw.Connection, scope: Scope, key: str) -> Automation | None:
+    row = connection.execute(
+        "SELECT body FROM automations WHERE key = ? AND project = ? AND directory = ?",
+        (key, scope.project, scope.directory),
     ).fetchone()
     return None if row is None else from_msgpack(row[0], Automation)
 
@@ -239,6 +254,17 @@ def scoped_journal(
         (scope.project, scope.directory, after, limit),
     )
     return [JournalEntry(*row) for row in rows]
+
+
+def run_history(
+    connection: apsw.Connection, scope: Scope, run_id: str
+) -> list[tuple[datetime, Run]]:
+    rows = connection.execute(
+        "SELECT at, body FROM journal WHERE entity_id = ? AND project = ? AND directory = ?"
+        " ORDER BY seq",
+        (run_id, scope.project, scope.directory),
+    )
+    return [(from_ms(at), from_msgpack(body, Run)) for at, body in rows]
 
 
 def last_seq(connection: apsw.Connection) -> int:

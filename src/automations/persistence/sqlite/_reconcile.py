@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import apsw
+import msgspec
 
-from ...model import Automation, Blocker, Overlap, Run, StopReason, from_msgpack
+from ...model import Automation, Blocker, KeyHolder, Overlap, Run, StopReason, from_msgpack
 from .._reconcile import Adopted, Reconciled, ReconcileRuns
 from .._run_operations import SaveRun
 from ._lease_writes import check_epoch
-from ._run_writes import save_run
+from ._run_writes import key_holder, save_run
 
 __all__ = ["reconcile_runs"]
 
@@ -32,7 +33,7 @@ def reconcile_runs(connection: apsw.Connection, op: ReconcileRuns) -> Reconciled
         assert isinstance(body, bytes)
         assert isinstance(revision, int)
         key = writer_key if isinstance(writer_key, str) else None
-        run = from_msgpack(body, Run)
+        run = _with_progress(connection, from_msgpack(body, Run))
         automation = _automation(automation_body) if op.needs_automation(run) else None
         if automation is not None and op.unstarted(run):
             if run.triggered_at > op.at:
@@ -49,10 +50,11 @@ def reconcile_runs(connection: apsw.Connection, op: ReconcileRuns) -> Reconciled
         result = result._replace(next_slot=min(to_come))
     # After the others ended: a writer key the dead process held is free again.
     for revision, run, automation in unstarted:
-        key = None if automation.overlap is Overlap.ALLOW else automation.where.writer_key
-        if key is not None and _key_held(connection, key):
+        key = None if automation.overlap is Overlap.ALLOW else automation.writer_key
+        holder = None if key is None else key_holder(connection, key)
+        if holder is not None:
             reason = StopReason.PREVIOUS_RUN_AWAITING_INPUT
-            _end(connection, op, result, revision, run, None, reason)
+            _end(connection, op, result, revision, run, None, reason, holder)
         else:
             _adopt(connection, op, result, revision, run, None, key)
     connection.execute(
@@ -85,16 +87,20 @@ def _end(
     run: Run,
     key: str | None,
     reason: StopReason | None = None,
+    held_by: KeyHolder | None = None,
 ) -> None:
-    stopped = op.ended(run, reason)
+    stopped = op.ended(run, reason, held_by)
     seq = save_run(connection, SaveRun(op.scope, stopped, revision, op.at, key, op.owner))
     result.changed.append((seq, stopped))
 
 
+def _with_progress(connection: apsw.Connection, run: Run) -> Run:
+    """`run` with the steps its process noted after its last transition, if more."""
+    row = connection.execute("SELECT steps FROM progress WHERE run_id = ?", (run.id,)).fetchone()
+    if row is None or int(row[0]) <= run.steps:
+        return run
+    return msgspec.structs.replace(run, steps=int(row[0]))
+
+
 def _automation(body: object) -> Automation | None:
     return from_msgpack(body, Automation) if isinstance(body, bytes) else None
-
-
-def _key_held(connection: apsw.Connection, key: str) -> bool:
-    row = connection.execute("SELECT 1 FROM runs WHERE writer_key = ?", (key,)).fetchone()
-    return row is not None

@@ -113,4 +113,9 @@ class _Sweep:
         return self._automations[automation_id]
 
 
-_RUN_TABLES = (("runs", "id"), ("answers", "run_id"), ("checkpoints", "run_id"))
+_RUN_TABLES = (
+    ("runs", "id"),
+    ("answers", "run_id"),
+    ("checkpoints", "run_id"),
+    ("progress", "run_id"),
+)

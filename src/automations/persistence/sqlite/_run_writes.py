@@ -3,14 +3,19 @@ transitions it went through at once, one compare-and-swap update for each next o
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import apsw
 
 from ...model import (
     PREDECESSORS,
     BlockerAnswered,
+    KeyHolder,
     NotFound,
     RunState,
     Scope,
+    WriterKeyBusy,
     check_transition,
     to_ms,
     to_msgpack,
@@ -21,7 +26,7 @@ from .._run_operations import CreateRun, SaveRun
 from ._lease_writes import check_epoch
 from ._projection import append_journal, append_journal_many, executed_slot, insert_run_row
 
-__all__ = ["create_run", "save_run"]
+__all__ = ["create_run", "key_holder", "save_run"]
 
 
 def create_run(connection: apsw.Connection, op: CreateRun) -> list[int]:
@@ -30,7 +35,11 @@ def create_run(connection: apsw.Connection, op: CreateRun) -> list[int]:
     bodies = [to_msgpack(run) for run in op.revisions]
     last = op.revisions[-1]
     key, owner = op.holders(last)
-    if not insert_run_row(connection, op.scope, last, bodies[-1], writer_key=key, owner=owner):
+    with _naming_the_holder(connection, key):
+        inserted = insert_run_row(
+            connection, op.scope, last, bodies[-1], writer_key=key, owner=owner
+        )
+    if not inserted:
         raise NotFound(f"no automation {last.automation_id} in this project and directory")
     entries = []
     for run, at, body in zip(op.revisions, op.at, bodies, strict=True):
@@ -74,6 +83,21 @@ def _update(
     """Compare-and-swap in one statement; diagnose only when it changed nothing."""
     run = op.run
     require(run.revision == expected + 1, "a transition adds 1 to the revision")
+    with _naming_the_holder(connection, writer_key):
+        _execute_transition(connection, op, expected, body, writer_key, owner)
+    if connection.changes() == 0:
+        _diagnose(connection, op, expected)
+
+
+def _execute_transition(
+    connection: apsw.Connection,
+    op: SaveRun,
+    expected: int,
+    body: bytes,
+    writer_key: str | None,
+    owner: str | None,
+) -> None:
+    run = op.run
     connection.execute(
         _TRANSITION_SQL[run.state],
         (
@@ -90,8 +114,20 @@ def _update(
             expected,
         ),
     )
-    if connection.changes() == 0:
-        _diagnose(connection, op, expected)
+
+
+@contextlib.contextmanager
+def _naming_the_holder(connection: apsw.Connection, key: str | None) -> Iterator[None]:
+    """A write refused for its writer key says which run holds the key, and its state
+    (read only then: the common case costs nothing)."""
+    try:
+        yield
+    except apsw.ConstraintError as exc:
+        if key is None or "runs.writer_key" not in str(exc):
+            raise
+        holder = key_holder(connection, key)
+        where = "" if holder is None else f" (run {holder.run_id}, {holder.state})"
+        raise WriterKeyBusy(f"another active run holds this writer key{where}", holder) from None
 
 
 def _diagnose(connection: apsw.Connection, op: SaveRun, expected: int) -> None:
@@ -131,3 +167,14 @@ def _transition_sql(state: RunState) -> str:
 
 
 _TRANSITION_SQL = {state: _transition_sql(state) for state in RunState}
+
+
+def key_holder(connection: apsw.Connection, key: str) -> KeyHolder | None:
+    """The active run holding writer key `key`, if one does."""
+    row = connection.execute(
+        "SELECT id, automation_id, state FROM runs WHERE writer_key = ?", (key,)
+    ).fetchone()
+    if row is None:
+        return None
+    run_id, automation_id, state = row
+    return KeyHolder(run_id=str(run_id), automation_id=str(automation_id), state=RunState(state))

@@ -159,8 +159,32 @@ def _v6(connection: apsw.Connection) -> None:
             )
 
 
+_V7 = """
+-- A run's timeline (`Runtime.run_history`) reads its own journal entries.
+CREATE INDEX journal_entity ON journal (entity_id, seq);
+
+-- An automation's idempotency key (`NewAutomation.key`): one per scope. Rows written
+-- before it have none.
+ALTER TABLE automations ADD COLUMN key TEXT;
+CREATE UNIQUE INDEX automations_key ON automations (project, directory, key)
+    WHERE key IS NOT NULL;
+
+-- The executors the lease holder registered (a JSON list): a client can tell that
+-- no worker runs the executor an automation names.
+ALTER TABLE leases ADD COLUMN executors TEXT NOT NULL DEFAULT '';
+
+-- The steps a running run took since its last transition (not a projection, as
+-- checkpoints): reconciliation ends or resumes a dead process's run with them.
+CREATE TABLE progress (
+    run_id TEXT PRIMARY KEY,
+    at     INTEGER NOT NULL,
+    steps  INTEGER NOT NULL
+);
+"""
+
+
 Migration = str | Callable[[apsw.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _v6)
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _v6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
