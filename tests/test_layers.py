@@ -116,3 +116,19 @@ def test_no_module_of_actors_is_part_of_an_import_cycle() -> None:
 def test_a_module_is_at_most_400_lines(module: str) -> None:
     lines = len(MODULES[module].read_text().splitlines())
     assert lines <= 400, f"{module} has {lines} lines; split it by concept"
+
+
+FRAMEWORKS = {
+    "pydantic_ai": "automations.executors.pydantic_ai",
+    "pydantic_core": "automations.executors.pydantic_ai",
+}
+"""Each optional framework (an extra) and the one package that may import it, so that
+`import automations` works without any of them."""
+
+
+def test_an_optional_framework_is_imported_only_by_its_own_package() -> None:
+    for module, imports in IMPORTS.items():
+        for imported in imports:
+            owner = FRAMEWORKS.get(imported.split(".")[0])
+            if owner is not None:
+                assert module.startswith(owner + "."), (module, imported)
