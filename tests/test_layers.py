@@ -121,6 +121,8 @@ def test_a_module_is_at_most_400_lines(module: str) -> None:
 FRAMEWORKS = {
     "pydantic_ai": "automations.executors.pydantic_ai",
     "pydantic_core": "automations.executors.pydantic_ai",
+    "langgraph": "automations.executors.langgraph",
+    "langchain_core": "automations.executors.langgraph",
 }
 """Each optional framework (an extra) and the one package that may import it, so that
 `import automations` works without any of them."""

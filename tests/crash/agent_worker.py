@@ -24,7 +24,18 @@ def _pydantic_ai(effects_file: Path) -> am.Executor:
     return pydantic_ai.executor(approval_agent(effects_file))
 
 
-EXECUTORS: dict[str, Callable[[Path], am.Executor]] = {"pydantic_ai": _pydantic_ai}
+def _langgraph(effects_file: Path) -> am.Executor:
+    from automations.executors import langgraph
+
+    from ..executors.scripted_langgraph import approval_graph
+
+    return langgraph.executor(approval_graph(effects_file))
+
+
+EXECUTORS: dict[str, Callable[[Path], am.Executor]] = {
+    "pydantic_ai": _pydantic_ai,
+    "langgraph": _langgraph,
+}
 """Each framework's executor over a scripted agent that writes to EFFECTS_FILE."""
 
 

@@ -21,6 +21,9 @@ pytestmark = pytest.mark.anyio
 
 SCOPE = {"project": "crash", "directory": "/crash"}
 
+STEPS = {"pydantic_ai": 3, "langgraph": 2}
+"""Steps of the whole run: model requests, or super-steps; none counted twice."""
+
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -72,3 +75,4 @@ async def test_an_agent_run_waiting_on_a_person_resumes_in_a_new_worker(
         done = await rt.wait(run_id, timeout=15)
     assert (done.state, done.result) == (am.RunState.SUCCEEDED, "the delete said: deleted x")
     assert effects(log) == ["note hello", "delete x"]  # the note was written once
+    assert done.steps == STEPS[framework]

@@ -53,12 +53,12 @@ def approval_agent(effects_file: Path) -> Agent[None, str]:
 
     @agent.tool_plain
     def write_note(text: str) -> str:
-        _record(effects_file, f"note {text}")
+        record(effects_file, f"note {text}")
         return "noted"
 
     @agent.tool_plain(requires_approval=True)
     def delete(path: str) -> str:
-        _record(effects_file, f"delete {path}")
+        record(effects_file, f"delete {path}")
         return f"deleted {path}"
 
     return agent
@@ -74,7 +74,7 @@ def looping_agent(effects_file: Path) -> Agent[None, str]:
 
     @agent.tool_plain
     def again() -> str:
-        _record(effects_file, "again")
+        record(effects_file, "again")
         return "once more"
 
     return agent
@@ -100,6 +100,6 @@ class Hanging:
         self.agent: Agent[None, str] = Agent(FunctionModel(script), output_type=str)
 
 
-def _record(effects_file: Path, line: str) -> None:
+def record(effects_file: Path, line: str) -> None:
     with effects_file.open("a") as file:
         file.write(line + "\n")
