@@ -13,7 +13,17 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "automations"
 
-LAYERS = ["model", "schedules", "runtime", "persistence", "actors", "api", "executors", "cli"]
+LAYERS = [
+    "model",
+    "schedules",
+    "runtime",
+    "persistence",
+    "actors",
+    "api",
+    "executors",
+    "mcp_server",
+    "cli",
+]
 """Each may import those before it in this list, never those after (`api` stands for
 the top-level modules: `api.py`, `_client.py`, `_event_stream.py`, `testing.py`)."""
 
@@ -123,6 +133,8 @@ FRAMEWORKS = {
     "pydantic_core": "automations.executors.pydantic_ai",
     "langgraph": "automations.executors.langgraph",
     "langchain_core": "automations.executors.langgraph",
+    "mcp": "automations.mcp_server",
+    "mcp_types": "automations.mcp_server",
 }
 """Each optional framework (an extra) and the one package that may import it, so that
 `import automations` works without any of them."""

@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     prune = command("prune", "forget runs that ended longer ago than an age")
     prune.add_argument("--older-than", required=True, metavar="AGE", help="e.g. 30d or 12h")
 
+    command("mcp", "serve these automations to an agent over MCP (stdio)")
+
     demo = command("demo", "a one-minute tour on a demo database")
     demo.add_argument("--seconds", type=float, default=60.0)
     return parser
@@ -156,6 +158,10 @@ async def _dispatch(args: argparse.Namespace, out: Output) -> int:
         return await serve(args, out)
     if args.command == "demo":
         return await demo(args, out)
+    if args.command == "mcp":  # imported here: the MCP SDK is an extra
+        from ..mcp_server import serve_stdio
+
+        return await serve_stdio(args.db, project=args.project, directory=args.directory)
     async with open_runtime(
         args.db, role="client", project=args.project, directory=args.directory
     ) as rt:
