@@ -133,6 +133,8 @@ FRAMEWORKS = {
     "pydantic_core": "automations.executors.pydantic_ai",
     "langgraph": "automations.executors.langgraph",
     "langchain_core": "automations.executors.langgraph",
+    "agents": "automations.executors.openai_agents",
+    "openai": "automations.executors.openai_agents",
     "mcp": "automations.mcp_server",
     "mcp_types": "automations.mcp_server",
 }

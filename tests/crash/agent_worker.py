@@ -32,9 +32,18 @@ def _langgraph(effects_file: Path) -> am.Executor:
     return langgraph.executor(approval_graph(effects_file))
 
 
+def _openai_agents(effects_file: Path) -> am.Executor:
+    from automations.executors import openai_agents
+
+    from ..executors.scripted_openai import RUN_CONFIG, approval_agent
+
+    return openai_agents.executor(approval_agent(effects_file), run_config=RUN_CONFIG)
+
+
 EXECUTORS: dict[str, Callable[[Path], am.Executor]] = {
     "pydantic_ai": _pydantic_ai,
     "langgraph": _langgraph,
+    "openai_agents": _openai_agents,
 }
 """Each framework's executor over a scripted agent that writes to EFFECTS_FILE."""
 

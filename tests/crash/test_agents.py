@@ -21,7 +21,7 @@ pytestmark = pytest.mark.anyio
 
 SCOPE = {"project": "crash", "directory": "/crash"}
 
-STEPS = {"pydantic_ai": 3, "langgraph": 2}
+STEPS = {"pydantic_ai": 3, "langgraph": 2, "openai_agents": 3}
 """Steps of the whole run: model requests, or super-steps; none counted twice."""
 
 
