@@ -7,9 +7,10 @@ processes) counts how often a tool really ran.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anyio
-from pydantic_ai import Agent
+from pydantic_ai import Agent, ApprovalRequired, RunContext
 from pydantic_ai.messages import (
     ModelMessage,
     ModelRequest,
@@ -103,3 +104,32 @@ class Hanging:
 def record(effects_file: Path, line: str) -> None:
     with effects_file.open("a") as file:
         file.write(line + "\n")
+
+
+def conditional_agent(effects_file: Path) -> Agent[None, str]:
+    """Asks to remove two paths in one response; its tool needs approval only outside
+    /tmp (it raises `ApprovalRequired`)."""
+
+    def script(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        returned = [
+            part.model_response_str()
+            for message in messages
+            if isinstance(message, ModelRequest)
+            for part in message.parts
+            if isinstance(part, ToolReturnPart)
+        ]
+        if not returned:
+            calls = [ToolCallPart("remove", {"path": p}) for p in ("/tmp/a", "/etc/b", "/srv/c")]
+            return ModelResponse(parts=calls)
+        return ModelResponse(parts=[TextPart(" | ".join(returned))])
+
+    agent = Agent(FunctionModel(script), output_type=str)
+
+    @agent.tool
+    def remove(ctx: RunContext[Any], path: str) -> str:
+        if not path.startswith("/tmp/") and not ctx.tool_call_approved:
+            raise ApprovalRequired
+        record(effects_file, f"remove {path}")
+        return f"removed {path}"
+
+    return agent

@@ -12,7 +12,7 @@ import automations as am
 from automations.executors import pydantic_ai
 
 from ..integration.conftest import OpenRuntime, new
-from .scripted_pydantic import Hanging, approval_agent, effects, looping_agent
+from .scripted_pydantic import Hanging, approval_agent, conditional_agent, effects, looping_agent
 
 pytestmark = pytest.mark.anyio
 
@@ -63,6 +63,29 @@ async def test_a_denial_is_returned_to_the_model_and_the_tool_never_runs(
     assert (done.state, done.result) == (am.RunState.SUCCEEDED, "the delete said: Not today.")
     assert effects(log) == ["note hello"]
     assert done.cost is None  # FunctionModel has no price
+
+
+async def test_approval_required_calls_are_asked_one_at_a_time(
+    runtime_factory: OpenRuntime, tmp_path: Path
+) -> None:
+    log = tmp_path / "effects"
+    agent = pydantic_ai.executor(conditional_agent(log), denial="no")
+    async with runtime_factory({"agent": agent}) as rt:
+        a = await rt.create(new(executor="agent"))
+        run = await rt.run_now(a.id)
+        first = await _blocked(rt, run.id)
+        assert first.blocker is not None
+        assert first.blocker.request == am.Permission("remove", '{"path":"/etc/b"}')
+        assert effects(log) == ["remove /tmp/a"]
+        await rt.answer(run.id, first.blocker.id, False)
+        second = await _blocked(rt, run.id, newer_than=first.revision)
+        assert second.blocker is not None
+        assert second.blocker.request == am.Permission("remove", '{"path":"/srv/c"}')
+        await rt.answer(run.id, second.blocker.id, True)
+        done = await rt.wait(run.id, timeout=10)
+    assert done.result == "removed /tmp/a | no | removed /srv/c"
+    assert effects(log) == ["remove /tmp/a", "remove /srv/c"]
+    assert done.steps == 2
 
 
 async def test_the_step_cap_ends_a_looping_agent(

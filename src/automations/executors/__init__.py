@@ -3,6 +3,10 @@
 None of them is named by the database: a runtime registers them by name in code
 (`open_runtime(executors=...)`, or `automations serve`), and an automation only names
 which registered one runs it.
+
+The agent frameworks' executors are modules of their own, each needing its extra
+(docs/agents.md): `automations.executors.pydantic_ai`, `automations.executors.langgraph`
+and `automations.executors.openai_agents`. This package does not import them.
 """
 
 from ._command import DEFAULT_COMMAND_TIMEOUT, CommandFailed, command_executor
