@@ -11,6 +11,7 @@ and `automations.executors.openai_agents`. This package does not import them.
 
 from ._command import DEFAULT_COMMAND_TIMEOUT, CommandFailed, command_executor
 from ._demo import DEMO_TOOLS, demo_executor
+from ._frameworks import FrameworkMissing, NeedsAsyncio
 from ._python import ExecutorSpecError, load_executor
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "DEMO_TOOLS",
     "CommandFailed",
     "ExecutorSpecError",
+    "FrameworkMissing",
+    "NeedsAsyncio",
     "command_executor",
     "demo_executor",
     "load_executor",

@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import __version__
 from ..api import Runtime, open_runtime
-from ..executors._frameworks import missing
+from ..executors import FrameworkMissing
 from ..model import AutomationError, ValidationError, from_builtins, to_builtins, to_json
 from ._schema import input_schema
 from ._tools import TOOLS
@@ -23,7 +23,9 @@ try:
     from mcp.server.lowlevel import Server
     from mcp.server.stdio import stdio_server
 except ImportError as exc:  # pragma: no cover - tested in a process without the extra
-    raise missing("automations mcp", "the MCP SDK", "mcp") from exc
+    raise FrameworkMissing(
+        "automations mcp needs the MCP SDK: install it with pip install 'automations[mcp]'"
+    ) from exc
 
 __all__ = ["build_server", "serve_stdio"]
 
