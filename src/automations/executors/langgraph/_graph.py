@@ -1,7 +1,9 @@
 """The LangGraph executor: a compiled graph run on the thread named by the run's id.
 
-Each super-step is a step, counted when its tasks start (a super-step that an
-interrupt ran again is not counted twice). After the graph stops on interrupts, each
+Each super-step is a step, counted when the graph announces its tasks (its `debug`
+stream's `task` events, which LangGraph yields before it runs them), so the step cap
+stops a looping graph before the next super-step; a super-step that an interrupt ran
+again is not counted twice. After the graph stops on interrupts, each
 becomes a blocker (`blocker_for`), and the graph goes on with
 `Command(resume={interrupt id: answer})`.
 
