@@ -96,6 +96,52 @@ async def test_an_agent_creates_runs_and_answers_through_the_mcp_server(tmp_path
         assert missing.structured_content == {"errors": [{"field": "reply", "message": "required"}]}
 
 
+async def test_the_other_tools_list_inspect_pause_resume_cancel_and_delete(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "automations.db")
+    command = ["-m", "automations", "mcp", "--db", db, "--project", "mcp", "--directory", "/mcp"]
+    server = StdioServerParameters(
+        command=sys.executable, args=command, cwd=str(ROOT), env=dict(os.environ)
+    )
+    async with (
+        am.open_runtime(db, executors={"asking": _asking}, **SCOPE) as worker,
+        stdio_client(server) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        a = await worker.create(
+            am.NewAutomation(
+                title="Deploy",
+                prompt="Deploy",
+                timezone="UTC",
+                schedule=am.Cron("0 9 * * *"),
+                executor="asking",
+            )
+        )
+        listed = _value(await _call(session, "list", {}))
+        assert [item["id"] for item in listed] == [a.id]
+        run = _value(await _call(session, "run_now", {"id": a.id}))
+        await worker.wait(run["id"], until=am.RunState.AWAITING_INPUT, timeout=15)
+        inspected = _value(await _call(session, "inspect", {"id": a.id}))
+        assert inspected["automation"]["id"] == a.id
+        assert [(r["id"], r["state"]) for r in inspected["latestRuns"]] == [
+            (run["id"], "awaiting_input")
+        ]
+        assert _value(await _call(session, "pause", {"id": a.id}))["paused"] is True
+        assert _value(await _call(session, "resume", {"id": a.id}))["paused"] is False
+        cancelled = _value(await _call(session, "cancel", {"run": run["id"]}))
+        assert (cancelled["state"], cancelled["stopReason"]) == ("stopped", "cancelled")
+        assert _value(await _call(session, "delete", {"id": a.id}))["deleted"] is True
+        assert _value(await _call(session, "list", {})) == []
+        gone = await _call(session, "inspect", {"id": a.id})
+        assert gone.is_error
+        unknown = await _call(session, "pause", {"id": a.id, "why": "no"})
+        assert unknown.structured_content == {
+            "errors": [{"field": "why", "message": "unknown_field"}]
+        }
+
+
 def test_the_create_schema_is_the_contract_with_defaults_on_the_wire() -> None:
     schema = input_schema(am.NewAutomation)
     assert schema["type"] == "object"

@@ -49,7 +49,8 @@ def build_server(rt: Runtime) -> Server[Any]:
         if tool is None:
             return _error(f"no tool named {params.name!r}; the tools are {', '.join(TOOLS)}")
         try:
-            arguments = from_builtins(params.arguments or {}, tool.arguments)
+            given = params.arguments or {}
+            arguments = from_builtins(given, tool.arguments, unknown="unknown_field")
             value = await tool.call(rt, arguments)
         except ValidationError as error:
             lines = "\n".join(f"- {field}: {message}" for field, message in error.details)
