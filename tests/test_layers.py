@@ -13,7 +13,17 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "automations"
 
-LAYERS = ["model", "schedules", "runtime", "persistence", "actors", "api", "executors", "cli"]
+LAYERS = [
+    "model",
+    "schedules",
+    "runtime",
+    "persistence",
+    "actors",
+    "api",
+    "executors",
+    "mcp_server",
+    "cli",
+]
 """Each may import those before it in this list, never those after (`api` stands for
 the top-level modules: `api.py`, `_facade.py`, `_client.py`, `_keyed.py`,
 `_event_stream.py`, `testing.py`)."""
@@ -117,3 +127,25 @@ def test_no_module_of_actors_is_part_of_an_import_cycle() -> None:
 def test_a_module_is_at_most_400_lines(module: str) -> None:
     lines = len(MODULES[module].read_text().splitlines())
     assert lines <= 400, f"{module} has {lines} lines; split it by concept"
+
+
+FRAMEWORKS = {
+    "pydantic_ai": "automations.executors.pydantic_ai",
+    "pydantic_core": "automations.executors.pydantic_ai",
+    "langgraph": "automations.executors.langgraph",
+    "langchain_core": "automations.executors.langgraph",
+    "agents": "automations.executors.openai_agents",
+    "openai": "automations.executors.openai_agents",
+    "mcp": "automations.mcp_server",
+    "mcp_types": "automations.mcp_server",
+}
+"""Each optional framework (an extra) and the one package that may import it, so that
+`import automations` works without any of them."""
+
+
+def test_an_optional_framework_is_imported_only_by_its_own_package() -> None:
+    for module, imports in IMPORTS.items():
+        for imported in imports:
+            owner = FRAMEWORKS.get(imported.split(".")[0])
+            if owner is not None:
+                assert module.startswith(owner + "."), (module, imported)

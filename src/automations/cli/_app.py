@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     prune = command("prune", "forget runs that ended longer ago than an age")
     prune.add_argument("--older-than", required=True, metavar="AGE", help="e.g. 30d or 12h")
 
+    command("mcp", "serve these automations to an agent over MCP (stdio)")
+
     demo = command("demo", "a one-minute tour on a demo database")
     demo.add_argument("--seconds", type=float, default=60.0)
     return parser
@@ -181,13 +183,9 @@ async def _dispatch(args: argparse.Namespace, out: Output) -> int:
         return await serve(args, out)
     if args.command == "demo":
         return await demo(args, out)
-    if args.command not in CREATING and not await anyio.to_thread.run_sync(os.path.exists, args.db):
-        raise BadInput(
-            f"no database at {args.db}; check --db and $AUTOMATIONS_DB "
-            "(only add, serve and demo create one)"
-        )
-    if args.command not in CREATING:
-        await find_scope(args)
+    if args.command == "mcp":
+        return await _mcp(args)
+    await _find_database(args)
     async with open_runtime(
         args.db,
         role="client",
@@ -198,6 +196,25 @@ async def _dispatch(args: argparse.Namespace, out: Output) -> int:
         await resolve_ids(rt, args)
         handler = run_info if args.command == "run-info" else COMMANDS[args.command]
         return await handler(rt, args, out)
+
+
+async def _find_database(args: argparse.Namespace) -> None:
+    """Refuse a database that is not there (read commands never create one), and find
+    the scope from the directory the command runs in."""
+    if args.command not in CREATING and not await anyio.to_thread.run_sync(os.path.exists, args.db):
+        raise BadInput(
+            f"no database at {args.db}; check --db and $AUTOMATIONS_DB "
+            "(only add, serve and demo create one)"
+        )
+    if args.command not in CREATING:
+        await find_scope(args)
+
+
+async def _mcp(args: argparse.Namespace) -> int:
+    from ..mcp_server import serve_stdio  # the MCP SDK is an extra: say so first
+
+    await _find_database(args)
+    return await serve_stdio(args.db, project=args.project, directory=args.directory)
 
 
 def _failed(error: BaseException, out: Output) -> int:
