@@ -13,7 +13,17 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "automations"
 
-LAYERS = ["model", "schedules", "runtime", "persistence", "actors", "api", "executors", "cli"]
+LAYERS = [
+    "model",
+    "schedules",
+    "runtime",
+    "persistence",
+    "actors",
+    "api",
+    "executors",
+    "http",
+    "cli",
+]
 """Each may import those before it in this list, never those after (`api` stands for
 the top-level modules: `api.py`, `_client.py`, `_event_stream.py`, `testing.py`)."""
 

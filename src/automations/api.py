@@ -110,6 +110,11 @@ class Runtime:
             catalog=services.catalog,
         )
 
+    def preview(self, new: NewAutomation) -> Automation:
+        """What `create` would store, with its next fires, storing nothing: a form's
+        live preview. `ValidationError` lists every problem."""
+        return self._build(new)
+
     async def update(
         self, automation_id: str, *, expected_revision: int | None = None, **changes: Any
     ) -> Automation:
@@ -256,6 +261,12 @@ class Runtime:
         """The sequence number of this scope's latest event, 0 if there is none: pass it
         to `events(since=...)` to see only what happens from now on."""
         return await self._store.reader.last_seq(self.scope)
+
+    async def lease_holder(self) -> str | None:
+        """The process holding this scope's scheduler lease, None if none ever did; a
+        read of the database, so it also tells that the database answers."""
+        lease = await self._store.reader.lease(self.scope)
+        return None if lease is None else lease.holder
 
     def events(self, since: int = 0) -> EventStream:
         """Every event after sequence number `since`: first from the journal, then live.
