@@ -58,7 +58,10 @@ def error_response(error: AutomationError, *, conflict: str = "automation_confli
         details = [FieldProblem(field, message) for field, message in error.details]
         return json_response(InvalidBody(error="invalid_automation", details=details), 422)
     if isinstance(error, HttpError):
-        return json_response(ErrorBody(error=error.code, message=str(error)), error.status)
+        response = json_response(ErrorBody(error=error.code, message=str(error)), error.status)
+        if isinstance(error, PayloadTooLarge):  # the rest of the body is left unread
+            response.headers["connection"] = "close"
+        return response
     if isinstance(error, NotFound):
         return json_response(ErrorBody(error="not_found", message=str(error)), 404)
     if isinstance(error, Conflict):
