@@ -4,13 +4,13 @@ Hypercorn on asyncio or trio (see docs/http.md).
 It uses only the public `Runtime` API; its bodies are the contract's Structs.
 """
 
-from ._app import STATIC, create_app
+from ._app import STATIC, close_streams, create_app
 from ._auth import BindRefused, check_bind, is_loopback, parse_bind
 from ._body import MAX_BODY
 from ._errors import BadRequest, HttpError, PayloadTooLarge, Unauthorized
 from ._openapi import openapi_document
 from ._server import serve_http
-from ._sse import frame
+from ._sse import EventsEndpoint, frame
 from ._wire import (
     AnswerBody,
     ErrorBody,
@@ -28,6 +28,7 @@ __all__ = [
     "AnswerBody",
     "BadRequest",
     "BindRefused",
+    "EventsEndpoint",
     "ErrorBody",
     "FieldProblem",
     "Health",
@@ -39,6 +40,7 @@ __all__ = [
     "RunPage",
     "Unauthorized",
     "check_bind",
+    "close_streams",
     "create_app",
     "frame",
     "is_loopback",
