@@ -17,17 +17,19 @@ each subscriber, in milliseconds of the same machine's clock.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
+import h11
 import httpx
 import msgspec
 
@@ -53,7 +55,12 @@ class _RunEvent(msgspec.Struct):
     run: _RunFields
 
 
+class _Id(msgspec.Struct):
+    id: str
+
+
 _decode_run_event = msgspec.json.Decoder(_RunEvent)
+_decode_id = msgspec.json.Decoder(_Id)
 
 
 async def _noop(ctx: am.RunContext) -> None:
@@ -65,16 +72,20 @@ async def _noop(ctx: am.RunContext) -> None:
 
 async def _serve(path: str, port: int, durability: Any) -> None:
     executors = {"default": _noop}
-    async with open_runtime(
-        path, executors=executors, durability=durability, project="bench"
-    ) as rt:
-        await serve_http(create_app(rt), "127.0.0.1", port)
+    async with (
+        open_runtime(path, executors=executors, durability=durability, project="bench") as rt,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(serve_http, create_app(rt), "127.0.0.1", port)
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                break
+        tg.cancel_scope.cancel()
 
 
 def serve_main(argv: list[str]) -> None:
     path, port, durability, backend = argv
-    with contextlib.suppress(KeyboardInterrupt):  # SIGINT: the benchmark is over
-        anyio.run(_serve, path, int(port), durability, backend=backend)
+    anyio.run(_serve, path, int(port), durability, backend=backend)
 
 
 def _start_server(directory: str, port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
@@ -111,71 +122,137 @@ def _free_port() -> int:
 
 
 # -- the client --------------------------------------------------------------------------
+# A keep-alive HTTP/1.1 connection on h11 (Hypercorn's own parser): httpx's async pool
+# costs more CPU per request than the server does, and would measure itself.
 
 
-async def _create(client: httpx.AsyncClient, title: str) -> tuple[str, int]:
-    response = await client.post("/automation", content=to_json(manual_automation(title)))
-    response.raise_for_status()
-    head = int((await client.get("/automation")).headers["x-event-seq"])
-    return str(response.json()["id"]), head
+class _Connection:
+    def __init__(self, stream: anyio.abc.SocketStream) -> None:
+        self._stream = stream
+        self._h11 = h11.Connection(h11.CLIENT)
+
+    @classmethod
+    async def open(cls, port: int) -> _Connection:
+        return cls(await anyio.connect_tcp("127.0.0.1", port))
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def _send(self, method: str, target: str, body: bytes) -> None:
+        headers = [("Host", "127.0.0.1"), ("Content-Length", str(len(body)))]
+        data = self._h11.send(h11.Request(method=method, target=target, headers=headers)) or b""
+        if body:
+            data += self._h11.send(h11.Data(data=body)) or b""
+        data += self._h11.send(h11.EndOfMessage()) or b""
+        await self._stream.send(data)
+
+    async def _next(self) -> Any:
+        while (event := self._h11.next_event()) is h11.NEED_DATA:
+            self._h11.receive_data(await self._stream.receive())
+        return event
+
+    async def request(self, method: str, target: str, body: bytes = b"") -> tuple[int, bytes]:
+        await self._send(method, target, body)
+        status, chunks = 0, []
+        while True:
+            event = await self._next()
+            if isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                self._h11.start_next_cycle()
+                return status, b"".join(chunks)
+
+    async def lines(self, target: str) -> AsyncIterator[bytes]:
+        """The lines of a streamed response (an event stream), as they come."""
+        await self._send("GET", target, b"")
+        pending = b""
+        while True:
+            event = await self._next()
+            if isinstance(event, h11.Data):
+                *complete, pending = (pending + bytes(event.data)).split(b"\n")
+                for line in complete:
+                    yield line
+            elif isinstance(event, h11.EndOfMessage):
+                return
+
+
+async def _create(port: int, title: str) -> str:
+    connection = await _Connection.open(port)
+    try:
+        status, body = await connection.request(
+            "POST", "/automation", to_json(manual_automation(title))
+        )
+        assert status == 200, body
+        return _decode_id.decode(body).id
+    finally:
+        await connection.aclose()
+
+
+async def _head(port: int) -> int:
+    """The journal head (what `X-Event-Seq` says), to follow from."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        return int((await client.get("/automation")).headers["x-event-seq"])
 
 
 async def _follow(
-    client: httpx.AsyncClient,
-    since: int,
-    on_run: Any,
-    connected: anyio.Event | None = None,
+    port: int, since: int, on_run: Callable[[_RunFields, float], bool], connected: anyio.Event
 ) -> None:
     """Read the stream, handing each terminal run event to `on_run(run, now)` until it
     returns True."""
-    async with client.stream("GET", "/automation/events", params={"since": since}) as stream:
-        if connected is not None:
-            connected.set()
-        event = ""
-        async for line in stream.aiter_lines():
-            if line.startswith("event: "):
+    connection = await _Connection.open(port)
+    try:
+        event = b""
+        async for line in connection.lines(f"/automation/events?since={since}"):
+            if line.startswith(b": connected"):
+                connected.set()
+            elif line.startswith(b"event: "):
                 event = line[7:]
-            elif line.startswith("data: ") and event == "automation.run.updated":
+            elif line.startswith(b"data: ") and event == b"automation.run.updated":
                 now = time.time()
-                ended = '"state":"succeeded"' in line or '"state":"failed"' in line
+                ended = b'"state":"succeeded"' in line or b'"state":"failed"' in line
                 if ended and on_run(_decode_run_event.decode(line[6:]).run, now):
                     return
+    finally:
+        await connection.aclose()
 
 
-async def _run_now_over_http(url: str, n: int, concurrency: int) -> dict[str, Any]:
-    limits = httpx.Limits(
-        max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4
-    )
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        automation_id, since = await _create(client, "http-burst")
-        submitted: dict[str, float] = {}
-        ended: dict[str, float] = {}
-        outcomes: dict[str, int] = {}
-        issued = [0]
-        connected = anyio.Event()
+async def _run_now_over_http(port: int, n: int, concurrency: int) -> dict[str, Any]:
+    automation_id = await _create(port, "http-burst")
+    since = await _head(port)
+    submitted: dict[str, float] = {}
+    ended: dict[str, float] = {}
+    outcomes: dict[str, int] = {}
+    issued = [0]
+    connected = anyio.Event()
 
-        def on_run(run: _RunFields, now: float) -> bool:
-            ended[run.id] = now
-            outcomes[run.state] = outcomes.get(run.state, 0) + 1
-            return len(ended) >= n
+    def on_run(run: _RunFields, now: float) -> bool:
+        ended[run.id] = now
+        outcomes[run.state] = outcomes.get(run.state, 0) + 1
+        return len(ended) >= n
 
-        async def submit() -> None:
+    async def submit() -> None:
+        connection = await _Connection.open(port)
+        try:
             while issued[0] < n:
                 issued[0] += 1
                 started = time.time()
-                response = await client.post(f"/automation/{automation_id}/run")
-                response.raise_for_status()
-                submitted[response.json()["id"]] = started
+                status, body = await connection.request("POST", f"/automation/{automation_id}/run")
+                assert status == 200, body
+                submitted[_decode_id.decode(body).id] = started
+        finally:
+            await connection.aclose()
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_follow, client, since, on_run, connected)
-            await connected.wait()
-            t0 = time.perf_counter()
-            async with anyio.create_task_group() as submitters:
-                for _ in range(concurrency):
-                    submitters.start_soon(submit)
-            t_posted = time.perf_counter()
-        t1 = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_follow, port, since, on_run, connected)
+        await connected.wait()
+        t0 = time.perf_counter()
+        async with anyio.create_task_group() as submitters:
+            for _ in range(concurrency):
+                submitters.start_soon(submit)
+        t_posted = time.perf_counter()
+    t1 = time.perf_counter()
     latencies = [(ended[i] - submitted[i]) * 1000 for i in submitted if i in ended]
     return {
         "completed": len(ended),
@@ -186,34 +263,38 @@ async def _run_now_over_http(url: str, n: int, concurrency: int) -> dict[str, An
     }
 
 
-async def _fanout(url: str, subscribers: int, runs: int, rate: float) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=subscribers + 4)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        automation_id, since = await _create(client, "http-fanout")
-        delays: list[float] = []
+async def _fanout(port: int, subscribers: int, runs: int, rate: float) -> dict[str, Any]:
+    automation_id = await _create(port, "http-fanout")
+    since = await _head(port)
+    delays: list[float] = []
 
-        def subscriber() -> Any:
-            seen = [0]
+    def subscriber() -> Callable[[_RunFields, float], bool]:
+        seen = [0]
 
-            def on_run(run: _RunFields, now: float) -> bool:
-                if run.completedAt is not None:
-                    delays.append(now * 1000 - run.completedAt)
-                seen[0] += 1
-                return seen[0] >= runs
+        def on_run(run: _RunFields, now: float) -> bool:
+            if run.completedAt is not None:
+                delays.append(now * 1000 - run.completedAt)
+            seen[0] += 1
+            return seen[0] >= runs
 
-            return on_run
+        return on_run
 
-        async with anyio.create_task_group() as tg:
-            ready = []
-            for _ in range(subscribers):
-                connected = anyio.Event()
-                ready.append(connected)
-                tg.start_soon(_follow, client, since, subscriber(), connected)
-            for connected in ready:
-                await connected.wait()
+    async with anyio.create_task_group() as tg:
+        ready = []
+        for _ in range(subscribers):
+            connected = anyio.Event()
+            ready.append(connected)
+            tg.start_soon(_follow, port, since, subscriber(), connected)
+        for connected in ready:
+            await connected.wait()
+        connection = await _Connection.open(port)
+        try:
             for _ in range(runs):
-                (await client.post(f"/automation/{automation_id}/run")).raise_for_status()
+                status, body = await connection.request("POST", f"/automation/{automation_id}/run")
+                assert status == 200, body
                 await anyio.sleep(1 / rate)
+        finally:
+            await connection.aclose()
     return {
         "subscribers": subscribers,
         "runs": runs,
@@ -222,10 +303,10 @@ async def _fanout(url: str, subscribers: int, runs: int, rate: float) -> dict[st
     }
 
 
-async def _client(url: str, args: argparse.Namespace) -> dict[str, Any]:
+async def _client(port: int, args: argparse.Namespace) -> dict[str, Any]:
     with anyio.fail_after(args.timeout):
-        over_http = await _run_now_over_http(url, args.n, args.concurrency)
-        fanout = await _fanout(url, args.subscribers, args.fanout_runs, args.rate)
+        over_http = await _run_now_over_http(port, args.n, args.concurrency)
+        fanout = await _fanout(port, args.subscribers, args.fanout_runs, args.rate)
     return {"http": over_http, "fanout": fanout}
 
 
@@ -238,7 +319,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server = _start_server(directory, port, args)
         try:
             _wait_ready(url, server)
-            measured = anyio.run(_client, url, args)
+            measured = anyio.run(_client, port, args)
         finally:
             server.send_signal(signal.SIGINT)
             try:

@@ -37,6 +37,9 @@ _NAMES = {
 }
 
 
+_FRAMES_KEPT = 4096
+
+
 def frame(event: Event) -> bytes:
     """One SSE message; the data is the event's wire JSON (one line: JSON escapes
     newlines inside strings)."""
@@ -65,6 +68,17 @@ class EventsEndpoint:
         self._keepalive = keepalive
         self._send_timeout = send_timeout
         self._open: set[anyio.CancelScope] = set()
+        self._frames: dict[int, bytes] = {}
+        """Recent frames by sequence number: every open stream sends the same event,
+        encoded once."""
+
+    def _frame(self, event: Event) -> bytes:
+        data = self._frames.get(event.seq)
+        if data is None:
+            if len(self._frames) >= _FRAMES_KEPT:
+                self._frames.clear()
+            data = self._frames[event.seq] = frame(event)
+        return data
 
     def close_all(self) -> None:
         """End every open stream (the server is stopping): each ends its response
@@ -83,71 +97,82 @@ class EventsEndpoint:
             return
         await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
         stream = _Stream(send, self._send_timeout)
-        gone = anyio.Event()
         async with anyio.create_task_group() as tg:
             self._open.add(tg.cancel_scope)
             try:
-                tg.start_soon(_until_disconnect, receive, tg.cancel_scope, gone)
-                tg.start_soon(self._keep_alive, stream, tg.cancel_scope, gone)
-                try:
-                    await stream.write(b"retry: 1000\n: connected\n\n")
-                    async with self._runtime.events(since) as events:
-                        async for event in events:
-                            await stream.write(frame(event))
-                except _Dropped:
-                    gone.set()
-                tg.cancel_scope.cancel()
+                tg.start_soon(_until_disconnect, receive, tg.cancel_scope, stream)
+                tg.start_soon(stream.write_out, tg.cancel_scope)
+                tg.start_soon(self._keep_alive, stream)
+                await stream.put(b"retry: 1000\n: connected\n\n")
+                async with self._runtime.events(since) as events:
+                    async for event in events:
+                        await stream.put(self._frame(event))
             finally:
                 self._open.discard(tg.cancel_scope)
-        if not gone.is_set():  # closed by the server: end the body properly
+        if not stream.gone:  # closed by the server: end the body properly
             with anyio.move_on_after(self._send_timeout):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _keep_alive(
-        self, stream: _Stream, scope: anyio.CancelScope, gone: anyio.Event
-    ) -> None:
+    async def _keep_alive(self, stream: _Stream) -> None:
         """A comment when nothing else was written for `keepalive` seconds, so proxies
         and clients keep an idle stream open and a gone client is noticed."""
         while True:
             await anyio.sleep(self._keepalive)
             if anyio.current_time() - stream.last_write >= self._keepalive:
-                try:
-                    await stream.write(b": keep-alive\n\n")
-                except _Dropped:
-                    gone.set()
-                    scope.cancel()
-                    return
+                await stream.put(b": keep-alive\n\n")
 
 
-class _Dropped(Exception):
-    """The client did not take a write in time (or is gone): end the response."""
+MAX_PENDING = 256 * 1024
+"""Bytes of frames a stream holds while its write is in flight; beyond them the
+events wait in the runtime's bounded subscription, then in the journal."""
 
 
 class _Stream:
-    """The response body, one writer at a time, each write bounded in time."""
+    """The response body. Frames queue up (at most `MAX_PENDING` bytes) while a write
+    is in flight and go out together in the next one: one socket write for a burst of
+    events rather than one each, and no added delay when the stream is idle."""
 
     def __init__(self, send: Send, timeout: float) -> None:
         self._send = send
         self._timeout = timeout
-        self._lock = anyio.Lock()
+        self._pending = bytearray()
+        self._ready = anyio.Event()
+        self._room = anyio.Event()
         self.last_write = -math.inf
+        self.gone = False
+        """The client went away, or took no write for `timeout` seconds."""
 
-    async def write(self, data: bytes) -> None:
-        async with self._lock:
+    async def put(self, data: bytes) -> None:
+        while len(self._pending) >= MAX_PENDING:
+            self._room = anyio.Event()
+            await self._room.wait()
+        self._pending += data
+        self._ready.set()
+
+    async def write_out(self, scope: anyio.CancelScope) -> None:
+        """Write what is pending, as it comes; end the response (`scope`) when the
+        client does not take a write in time."""
+        while True:
+            await self._ready.wait()
+            self._ready = anyio.Event()
+            data = bytes(self._pending)
+            self._pending.clear()
+            self._room.set()
+            message = {"type": "http.response.body", "body": data, "more_body": True}
             with anyio.move_on_after(self._timeout) as timer:
                 try:
-                    await self._send(
-                        {"type": "http.response.body", "body": data, "more_body": True}
-                    )
+                    await self._send(message)
                 except OSError:  # the connection is gone
-                    raise _Dropped from None
-            if timer.cancelled_caught:
-                raise _Dropped
+                    timer.cancel()
+            if timer.cancel_called:
+                self.gone = True
+                scope.cancel()
+                return
             self.last_write = anyio.current_time()
 
 
-async def _until_disconnect(receive: Receive, scope: anyio.CancelScope, gone: anyio.Event) -> None:
+async def _until_disconnect(receive: Receive, scope: anyio.CancelScope, stream: _Stream) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-    gone.set()
+    stream.gone = True
     scope.cancel()
