@@ -190,6 +190,17 @@ def test_every_error_status(server: Server) -> None:
     assert unknown_field.json()["details"] == [
         {"field": "colour", "message": "unsupported_automation_field"}
     ]
+    for extreme, field in (
+        ({"stop": {"type": "count", "count": 2**70}}, "stop.count"),
+        ({"schedule": {"type": "interval", "every": 2**55}}, "schedule.every"),
+        ({"schedule": {"type": "once", "at": 10**30}}, "schedule.at"),
+        ({"maxDuration": 2**56}, "maxDuration"),
+    ):
+        refused = client.post("/automation", json=new("x") | extreme)
+        assert refused.status_code == 422, refused.text
+        assert [d["field"] for d in refused.json()["details"]] == [field]
+    huge_since = client.get("/automation/events", headers={"Last-Event-ID": "9" * 30})
+    assert huge_since.status_code == 422
     bad_revision = client.put(path, json={"expectedRevision": "one"})
     assert bad_revision.status_code == 422
 

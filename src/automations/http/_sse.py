@@ -38,6 +38,8 @@ _NAMES = {
 
 
 _FRAMES_KEPT = 4096
+_MAX_DIGITS = 18
+"""A sequence number is a SQLite integer: below 2**63, so at most 18 digits here."""
 
 
 def frame(event: Event) -> bytes:
@@ -54,7 +56,7 @@ def _since(request: Request) -> int | None:
         ("since", request.query_params.get("since")),
     ):
         if value is not None:
-            if not value.isascii() or not value.isdigit():
+            if not value.isascii() or not value.isdigit() or len(value) > _MAX_DIGITS:
                 raise ValidationError([(field, "expected_sequence_number")])
             return int(value)
     return None
