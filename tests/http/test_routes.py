@@ -295,6 +295,12 @@ def test_health_openapi_and_the_console_page(server: Server) -> None:
         "/automation/events",
         "/healthz",
     }
+    create = document["paths"]["/automation"]["post"]
+    assert create["operationId"] == "createAutomation"
+    assert create["responses"]["200"]["links"]["getAutomation"]["parameters"] == {
+        "id": "$response.body#/id"
+    }
+    assert {"400", "404", "409", "413", "422"} <= set(create["responses"])
     assert {"InvalidBody", "ErrorBody", "Automation", "Run", "NewAutomation"} <= set(
         document["components"]["schemas"]
     )

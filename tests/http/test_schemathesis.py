@@ -1,8 +1,10 @@
 """Schemathesis runs the OpenAPI document against a real server: a bounded number of
 generated requests per operation, no 500, every response as the document says.
 
-Offline: the document comes from the server under test. The event stream never ends,
-so it is left out here (tests/http/test_events.py covers it)."""
+Offline: the document comes from the server under test. Its examples give valid
+drafts and its links the ids that creating returns, so the stateful phase acts on
+real automations and runs. The event stream never ends, so it is left out here
+(tests/http/test_events.py covers it)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ CHECKS = ",".join(
 
 OPTIONS = (
     *("--max-examples", "20", "--seed", "22", "--workers", "1", "--no-color"),
-    *("--exclude-path", "/automation/events", "--phases", "examples,coverage,fuzzing"),
+    *("--exclude-path", "/automation/events", "--phases", "examples,coverage,fuzzing,stateful"),
     *("--request-timeout", "30"),
 )
 

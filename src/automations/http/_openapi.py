@@ -45,6 +45,16 @@ _TYPES = (
     RunUpdated,
 )
 _DIGITS = {"type": "string", "pattern": "^[0-9]+$"}
+_EXAMPLES: dict[str, Any] = {
+    "NewAutomation": {
+        "title": "Morning brief",
+        "prompt": "Summarise the overnight alerts",
+        "timezone": "Europe/Berlin",
+        "schedule": {"type": "cron", "expression": "0 9 * * 1-5"},
+    },
+    "AutomationUpdate": {"title": "Evening brief", "expectedRevision": 1},
+    "AnswerBody": {"blockerId": "blocker_01J0000000000000000000000", "reply": "yes"},
+}
 _ERRORS = {
     "400": "the body is not JSON, or not a JSON object",
     "401": "a token is set and the request does not carry it",
@@ -91,10 +101,10 @@ def _operation(
     if params:
         operation["parameters"] = params
     if body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _ref(body)}},
-        }
+        content: dict[str, Any] = {"schema": _ref(body)}
+        if body in _EXAMPLES:
+            content["example"] = _EXAMPLES[body]
+        operation["requestBody"] = {"required": True, "content": {"application/json": content}}
     return operation
 
 
@@ -227,6 +237,7 @@ def openapi_document(*, title: str = "automations", version: str = "0") -> dict[
             }
         },
     }
+    _name_and_link(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
@@ -237,3 +248,43 @@ def openapi_document(*, title: str = "automations", version: str = "0") -> dict[
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+_OPERATION_IDS = {
+    ("/automation", "get"): "listAutomations",
+    ("/automation", "post"): "createAutomation",
+    ("/automation/events", "get"): "followEvents",
+    ("/automation/preview", "post"): "previewAutomation",
+    ("/automation/runs/{runId}", "get"): "getRun",
+    ("/automation/runs/{runId}/answer", "post"): "answerRun",
+    ("/automation/runs/{runId}/cancel", "post"): "cancelRun",
+    ("/automation/{id}", "get"): "getAutomation",
+    ("/automation/{id}", "put"): "updateAutomation",
+    ("/automation/{id}", "delete"): "deleteAutomation",
+    ("/automation/{id}/pause", "post"): "pauseAutomation",
+    ("/automation/{id}/resume", "post"): "resumeAutomation",
+    ("/automation/{id}/run", "post"): "runAutomation",
+    ("/automation/{id}/runs", "get"): "listRuns",
+    ("/healthz", "get"): "health",
+}
+_LINKS = {
+    "createAutomation": ("id", "$response.body#/id", [
+        "getAutomation", "updateAutomation", "pauseAutomation", "resumeAutomation",
+        "runAutomation", "listRuns", "deleteAutomation",
+    ]),
+    "runAutomation": ("runId", "$response.body#/id", ["getRun", "answerRun", "cancelRun"]),
+}  # fmt: skip
+
+
+def _name_and_link(paths: dict[str, Any]) -> None:
+    """operationIds, and links from what creates an automation or a run to what takes
+    its id, so that a client generator (or Schemathesis) can follow them."""
+    for (path, method), operation_id in _OPERATION_IDS.items():
+        paths[path][method]["operationId"] = operation_id
+    by_id = {operation_id: key for key, operation_id in _OPERATION_IDS.items()}
+    for source, (parameter, expression, targets) in _LINKS.items():
+        path, method = by_id[source]
+        paths[path][method]["responses"]["200"]["links"] = {
+            target: {"operationId": target, "parameters": {parameter: expression}}
+            for target in targets
+        }

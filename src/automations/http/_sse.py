@@ -106,9 +106,13 @@ class EventsEndpoint:
                 tg.start_soon(stream.write_out, tg.cancel_scope)
                 tg.start_soon(self._keep_alive, stream)
                 await stream.put(b"retry: 1000\n: connected\n\n")
-                async with self._runtime.events(since) as events:
-                    async for event in events:
-                        await stream.put(self._frame(event))
+                try:
+                    async with self._runtime.events(since) as events:
+                        async for event in events:
+                            await stream.put(self._frame(event))
+                except AutomationError:  # the runtime closes, or its store failed:
+                    pass  # end the response; the client comes back with Last-Event-ID
+                tg.cancel_scope.cancel()
             finally:
                 self._open.discard(tg.cancel_scope)
         if not stream.gone:  # closed by the server: end the body properly
