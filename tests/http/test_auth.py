@@ -3,6 +3,7 @@ every request but the static files carries it; CORS only for the origins named."
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,25 @@ def test_cors_is_off_unless_origins_are_named(tmp_path: Path) -> None:
     with running_server(tmp_path, "asyncio") as server:
         response = server.client().get("/automation", headers={"Origin": "http://a.example"})
         assert "access-control-allow-origin" not in response.headers
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_an_address_in_use_is_one_line_and_exit_1(tmp_path: Path, backend: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        bind = f"127.0.0.1:{port}"
+        done = subprocess.run(
+            [sys.executable, "-m", "automations", "--db", "x.db", "serve", "--http", bind],
+            capture_output=True,
+            text=True,
+            env=_env(backend, {}),
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]

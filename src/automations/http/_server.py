@@ -6,6 +6,7 @@ of its task group and stops it with the runtime.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -38,6 +39,7 @@ async def serve_http(app: ASGIApp, host: str, port: int) -> None:
     open requests get `GRACE` seconds, with a hard stop a little later.
     """
     config = _config(host, port)
+    _check_free(host, port)
     stop = anyio.Event()
     hard = anyio.CancelScope(shield=True)
 
@@ -69,6 +71,18 @@ async def _hypercorn(app: ASGIApp, config: Config, trigger: Callable[[], Awaitab
         from hypercorn.asyncio import serve as asyncio_serve
 
         await asyncio_serve(app, config, shutdown_trigger=trigger)  # type: ignore[arg-type]
+
+
+def _check_free(host: str, port: int) -> None:
+    """`BindRefused` now if the address cannot be bound: Hypercorn would fail there
+    from inside its own task groups, after its lifespan task started."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        raise BindRefused(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 
 
 def _on_trio() -> bool:
