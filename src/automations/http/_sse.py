@@ -20,7 +20,15 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from ..api import Runtime
-from ..model import AutomationError, Event, ValidationError, to_json
+from ..model import (
+    AutomationError,
+    DefinitionDeleted,
+    DefinitionUpdated,
+    Event,
+    RunUpdated,
+    ValidationError,
+    to_json,
+)
 from ._errors import error_response
 
 __all__ = ["EventsEndpoint", "frame"]
@@ -31,9 +39,8 @@ _HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 _NAMES = {
-    "DefinitionUpdated": b"automation.definition.updated",
-    "DefinitionDeleted": b"automation.definition.deleted",
-    "RunUpdated": b"automation.run.updated",
+    kind: str(kind.__struct_config__.tag).encode()  # the wire `type`: the SSE event name
+    for kind in (DefinitionUpdated, DefinitionDeleted, RunUpdated)
 }
 
 
@@ -45,7 +52,7 @@ _MAX_DIGITS = 18
 def frame(event: Event) -> bytes:
     """One SSE message; the data is the event's wire JSON (one line: JSON escapes
     newlines inside strings)."""
-    name = _NAMES[type(event).__name__]
+    name = _NAMES[type(event)]
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.seq, name, to_json(event))
 
 
