@@ -27,6 +27,14 @@ DRAFT = {
 }
 
 
+async def test_without_a_token_only_loopback_or_named_hosts_are_served(tmp_path: Path) -> None:
+    async with open_runtime(tmp_path / "h.db", directory=str(tmp_path)) as rt:
+        for hosts, expected in (((), 403), (["app"], 200)):
+            transport = httpx.ASGITransport(app=create_app(rt, hosts=hosts))
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                assert (await client.get("/automation")).status_code == expected
+
+
 async def test_mounted_under_a_prefix_in_a_users_app(tmp_path: Path) -> None:
     async with open_runtime(tmp_path / "a.db", directory=str(tmp_path)) as rt:
         outer = Starlette(routes=[Mount("/automations", app=create_app(rt, token="t0ken"))])
@@ -51,7 +59,7 @@ def _scope(query: bytes = b"since=0") -> dict[str, Any]:
         "path": "/automation/events",
         "raw_path": b"/automation/events",
         "query_string": query,
-        "headers": [],
+        "headers": [(b"host", b"127.0.0.1")],
         "root_path": "",
     }
 

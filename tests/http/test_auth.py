@@ -14,6 +14,9 @@ import pytest
 from automations.http import BindRefused, check_bind, is_loopback
 
 from .harness import ROOT, _env, running_server
+from .test_routes import new
+
+DRAFT = new("Guarded")
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
@@ -55,7 +58,19 @@ def test_serve_refuses_a_public_bind_without_a_token(tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_a_second_loopback_address_serves_without_a_token(tmp_path: Path, backend: str) -> None:
     with running_server(tmp_path, backend, host="127.0.0.2") as server:
-        assert server.client().get("/automation").status_code == 200
+        client = server.client()
+        assert client.get("/automation").status_code == 200
+        assert client.post("/automation", json=DRAFT, headers={"Origin": server.url}).is_success
+
+        # Another site's page in the user's browser: its requests are sent, and refused.
+        for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+            refused = client.post("/automation", json=DRAFT, headers=headers)
+            assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+        assert client.get("/automation", headers={"Origin": "http://evil.example"}).is_success
+        port = server.url.rpartition(":")[2]
+        rebound = client.get("/automation", headers={"Host": f"evil.example:{port}"})
+        assert rebound.status_code == 403  # DNS rebinding: another name for 127.0.0.2
+        assert len(client.get("/automation").json()) == 1
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
@@ -95,6 +110,15 @@ def test_with_a_token_every_request_carries_it(tmp_path: Path, backend: str) -> 
         assert preflight.headers["access-control-allow-origin"] == origin
         other = client.get("/automation", headers={"Origin": "http://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+        from_console = client.post("/automation", json=DRAFT, headers={"Origin": origin})
+        assert from_console.status_code == 200
+        from_elsewhere = client.post(
+            "/automation", json=DRAFT, headers={"Origin": "http://evil.example"}
+        )
+        assert from_elsewhere.status_code == 403
+        port = server.url.rpartition(":")[2]
+        any_host = client.get("/automation", headers={"Host": f"automations.internal:{port}"})
+        assert any_host.status_code == 200  # with a token, the token is what protects
 
 
 def test_cors_is_off_unless_origins_are_named(tmp_path: Path) -> None:

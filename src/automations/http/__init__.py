@@ -5,9 +5,9 @@ It uses only the public `Runtime` API; its bodies are the contract's Structs.
 """
 
 from ._app import STATIC, close_streams, create_app
-from ._auth import BindRefused, check_bind, is_loopback, parse_bind
+from ._auth import BindRefused, SameOrigin, check_bind, is_loopback, parse_bind
 from ._body import MAX_BODY
-from ._errors import BadRequest, HttpError, PayloadTooLarge, Unauthorized
+from ._errors import BadRequest, Forbidden, HttpError, PayloadTooLarge, Unauthorized
 from ._openapi import openapi_document
 from ._server import serve_http
 from ._sse import EventsEndpoint, frame
@@ -30,6 +30,7 @@ __all__ = [
     "BindRefused",
     "EventsEndpoint",
     "ErrorBody",
+    "Forbidden",
     "FieldProblem",
     "Health",
     "HttpError",
@@ -38,6 +39,7 @@ __all__ = [
     "PayloadTooLarge",
     "Preview",
     "RunPage",
+    "SameOrigin",
     "Unauthorized",
     "check_bind",
     "close_streams",

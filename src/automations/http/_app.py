@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..api import Runtime
 from ..model import StorageError, to_json
-from ._auth import BearerAuth
+from ._auth import BearerAuth, SameOrigin
 from ._errors import http_exception, internal_error
 from ._openapi import openapi_document
 from ._routes import automation_routes
@@ -40,13 +40,17 @@ def create_app(
     *,
     token: str | None = None,
     cors_origins: Iterable[str] = (),
+    hosts: Iterable[str] = (),
     keepalive: float = KEEPALIVE,
     send_timeout: float = SEND_TIMEOUT,
 ) -> Starlette:
     """The HTTP face of `runtime`.
 
     With a `token`, every request but the console's static files needs
-    `Authorization: Bearer <token>`. `cors_origins` lists the origins a browser may
+    `Authorization: Bearer <token>`; without one, only a loopback `Host` (or one of
+    `hosts`: "testserver" for Starlette's TestClient, say) is served.
+    A change from a page of another origin (not in `cors_origins`) is refused either
+    way. `cors_origins` lists the origins a browser may
     call from (none: CORS off). The event stream writes a keep-alive comment after
     `keepalive` idle seconds and drops a client that takes no write for `send_timeout`.
     """
@@ -86,6 +90,9 @@ def create_app(
                 allow_credentials=False,
             )
         )
+    middleware.append(
+        Middleware(SameOrigin, origins=origins, check_host=not token, hosts=list(hosts))
+    )
     if token:
         middleware.append(Middleware(BearerAuth, token=token))
     app = Starlette(

@@ -2,19 +2,21 @@
 
 The token travels only in `Authorization: Bearer ...` (no cookies, so a page on
 another site cannot make a browser act with it) and is compared in constant time.
-The console's static files carry no data and are served without it.
+The console's static files carry no data and are served without it. Without a token,
+`SameOrigin` stands in for it against other sites' pages in the user's browser.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ._errors import HttpError, Unauthorized, error_response
+from ._errors import Forbidden, HttpError, Unauthorized, error_response
 
-__all__ = ["BearerAuth", "BindRefused", "check_bind", "is_loopback", "parse_bind"]
+__all__ = ["BearerAuth", "BindRefused", "SameOrigin", "check_bind", "is_loopback", "parse_bind"]
 
 
 class BindRefused(HttpError):
@@ -86,3 +88,63 @@ class BearerAuth:
                     given = b""
                 break
         return hmac.compare_digest(given.strip(), self._expected)
+
+
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _hostname(authority: str) -> str:
+    """The host of a `Host` header or an origin's authority, without the port."""
+    if authority.startswith("["):
+        return authority[1 : authority.find("]")]
+    return authority.rpartition(":")[0] if authority.count(":") == 1 else authority
+
+
+class SameOrigin:
+    """ASGI middleware against what a page of another site can make a browser send.
+
+    With no token nothing else protects the API, so two checks: a change (any method
+    but GET, HEAD, OPTIONS) whose `Origin` is neither this server nor one of the CORS
+    origins is refused (a form or a fetch from another site, which CORS does not stop
+    from being *sent*); and, without a token, a `Host` that is not a loopback name is
+    refused (DNS rebinding: another site's name pointed at 127.0.0.1), unless it is one
+    of `hosts`.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, origins: Iterable[str], check_host: bool, hosts: Iterable[str] = ()
+    ) -> None:
+        self._app = app
+        self._origins = frozenset(origins)
+        self._check_host = check_host
+        self._hosts = frozenset(hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await error_response(Forbidden(refusal))(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
+
+    def _refusal(self, scope: Scope) -> str | None:
+        host = origin = fetch_site = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value.decode("latin-1")
+            elif name == b"origin":
+                origin = value.decode("latin-1")
+            elif name == b"sec-fetch-site":
+                fetch_site = value.decode("latin-1")
+        name = _hostname(host or "")
+        if self._check_host and not (is_loopback(name) or name in self._hosts):
+            return "the Host is not a loopback name; use 127.0.0.1, or serve with a token"
+        if scope["method"] in _SAFE:
+            return None
+        if origin is not None:
+            if origin in self._origins or origin.partition("://")[2] == host:
+                return None
+            return f"a request from {origin} may not change anything here"
+        if fetch_site == "cross-site":
+            return "a cross-site request may not change anything here"
+        return None

@@ -22,6 +22,7 @@ from ._wire import ErrorBody, FieldProblem, InvalidBody, json_response
 
 __all__ = [
     "BadRequest",
+    "Forbidden",
     "HttpError",
     "PayloadTooLarge",
     "Unauthorized",
@@ -50,6 +51,13 @@ class PayloadTooLarge(HttpError):
 class Unauthorized(HttpError):
     status = 401
     code = "unauthorized"
+
+
+class Forbidden(HttpError):
+    """A request another site's page made a browser send, or one for another host."""
+
+    status = 403
+    code = "forbidden"
 
 
 def error_response(error: AutomationError, *, conflict: str = "automation_conflict") -> Response:

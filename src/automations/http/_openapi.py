@@ -58,6 +58,7 @@ _EXAMPLES: dict[str, Any] = {
 _ERRORS = {
     "400": "the body is not JSON, or not a JSON object",
     "401": "a token is set and the request does not carry it",
+    "403": "a change from another site's page, or (without a token) a Host not loopback",
     "404": "no such automation or run in this scope",
     "405": "the method is not allowed on this path",
     "409": "a conflict: a stale `expectedRevision`, or another answer to an answered blocker",
@@ -161,6 +162,7 @@ def openapi_document(*, title: str = "automations", version: str = "0") -> dict[
                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
             },
             "401": _json(_ref("ErrorBody"), _ERRORS["401"]),
+            "403": _json(_ref("ErrorBody"), _ERRORS["403"]),
             "422": _json(_ref("InvalidBody"), "a bad `since` or `Last-Event-ID`"),
         },
     }
@@ -232,6 +234,7 @@ def openapi_document(*, title: str = "automations", version: str = "0") -> dict[
                 "responses": {
                     "200": _json(_ref("Health"), "healthy"),
                     "401": _json(_ref("ErrorBody"), _ERRORS["401"]),
+                    "403": _json(_ref("ErrorBody"), _ERRORS["403"]),
                     "503": _json(_ref("Health"), "the database does not answer"),
                 },
             }
