@@ -101,3 +101,27 @@ async def test_a_stopping_server_ends_each_open_stream_properly(tmp_path: Path) 
                 await connected.wait()  # it is live, and idle long enough for a keep-alive
                 close_streams(app)
         assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+async def test_streams_beyond_the_bound_are_503(tmp_path: Path) -> None:
+    async with open_runtime(tmp_path / "d.db", directory=str(tmp_path)) as rt:
+        endpoint = EventsEndpoint(rt, keepalive=60, send_timeout=5, max_streams=1)
+        first: list[Message] = []
+        second: list[Message] = []
+        live = anyio.Event()
+
+        async def send_first(message: Message) -> None:
+            first.append(message)
+            live.set()
+
+        async def send_second(message: Message) -> None:
+            second.append(message)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(endpoint, _scope(), _never_disconnects, send_first)
+                await live.wait()
+                await endpoint(_scope(), _never_disconnects, send_second)
+                endpoint.close_all()
+        assert second[0]["status"] == 503
+        assert b"too_many_streams" in second[1]["body"]

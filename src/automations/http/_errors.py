@@ -25,6 +25,7 @@ __all__ = [
     "Forbidden",
     "HttpError",
     "PayloadTooLarge",
+    "TooManyStreams",
     "Unauthorized",
     "error_response",
     "http_exception",
@@ -51,6 +52,13 @@ class PayloadTooLarge(HttpError):
 class Unauthorized(HttpError):
     status = 401
     code = "unauthorized"
+
+
+class TooManyStreams(HttpError):
+    """Every event stream this app allows is open."""
+
+    status = 503
+    code = "too_many_streams"
 
 
 class Forbidden(HttpError):

@@ -164,6 +164,7 @@ def openapi_document(*, title: str = "automations", version: str = "0") -> dict[
             "401": _json(_ref("ErrorBody"), _ERRORS["401"]),
             "403": _json(_ref("ErrorBody"), _ERRORS["403"]),
             "422": _json(_ref("InvalidBody"), "a bad `since` or `Last-Event-ID`"),
+            "503": _json(_ref("ErrorBody"), "every event stream allowed is open"),
         },
     }
     runs_params = [

@@ -29,7 +29,7 @@ from ..model import (
     ValidationError,
     to_json,
 )
-from ._errors import error_response
+from ._errors import TooManyStreams, error_response
 
 __all__ = ["EventsEndpoint", "frame"]
 
@@ -44,6 +44,8 @@ _NAMES = {
 }
 
 
+MAX_STREAMS = 1_000
+"""Event streams open at once; one more is 503 (and its EventSource retries)."""
 _FRAMES_KEPT = 4096
 _MAX_DIGITS = 18
 """A sequence number is a SQLite integer: below 2**63, so at most 18 digits here."""
@@ -72,10 +74,18 @@ def _since(request: Request) -> int | None:
 class EventsEndpoint:
     """The ASGI app of the event stream."""
 
-    def __init__(self, runtime: Runtime, *, keepalive: float, send_timeout: float) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        keepalive: float,
+        send_timeout: float,
+        max_streams: int = MAX_STREAMS,
+    ) -> None:
         self._runtime = runtime
         self._keepalive = keepalive
         self._send_timeout = send_timeout
+        self._max_streams = max_streams
         self._open: set[anyio.CancelScope] = set()
         self._frames: dict[int, bytes] = {}
         """Recent frames by sequence number: every open stream sends the same event,
@@ -101,27 +111,31 @@ class EventsEndpoint:
             since = _since(request)
             if since is None:  # no history asked for: from now on
                 since = await self._runtime.last_event_seq()
+            if len(self._open) >= self._max_streams:
+                raise TooManyStreams(f"{self._max_streams} event streams are open already")
         except AutomationError as error:
             await error_response(error)(scope, receive, send)
             return
-        await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+        stopping = anyio.CancelScope()  # what `close_all` cancels
+        self._open.add(stopping)  # counted from here: no await between check and count
         stream = _Stream(send, self._send_timeout)
-        async with anyio.create_task_group() as tg:
-            self._open.add(tg.cancel_scope)
-            try:
-                tg.start_soon(_until_disconnect, receive, tg.cancel_scope, stream)
-                tg.start_soon(stream.write_out, tg.cancel_scope)
-                tg.start_soon(self._keep_alive, stream)
-                await stream.put(b"retry: 1000\n: connected\n\n")
-                try:
-                    async with self._runtime.events(since) as events:
-                        async for event in events:
-                            await stream.put(self._frame(event))
-                except AutomationError:  # the runtime closes, or its store failed:
-                    pass  # end the response; the client comes back with Last-Event-ID
-                tg.cancel_scope.cancel()
-            finally:
-                self._open.discard(tg.cancel_scope)
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+            with stopping:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_until_disconnect, receive, tg.cancel_scope, stream)
+                    tg.start_soon(stream.write_out, tg.cancel_scope)
+                    tg.start_soon(self._keep_alive, stream)
+                    await stream.put(b"retry: 1000\n: connected\n\n")
+                    try:
+                        async with self._runtime.events(since) as events:
+                            async for event in events:
+                                await stream.put(self._frame(event))
+                    except AutomationError:  # the runtime closes, or its store failed:
+                        pass  # end the response; the client comes back with Last-Event-ID
+                    tg.cancel_scope.cancel()
+        finally:
+            self._open.discard(stopping)
         if not stream.gone:  # closed by the server: end the body properly
             with anyio.move_on_after(self._send_timeout):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
