@@ -1,7 +1,7 @@
 """Side by side with APScheduler 4 on SQLite: the shared workloads, interleaved.
 
-Creates the peer's own virtual environment (`.peer-venv/`, ignored by git) from its
-`requirements.txt`, then runs each workload for both systems in turns (ours, peer,
+Creates the peer's own virtual environment (`.peer-venv/`, ignored by git) from
+`benchmarks/peer/requirements.txt`, then runs each workload for both systems in turns (ours, peer,
 ours, peer, ...; `--rounds` of each) on this machine, and prints the medians and the
 ratios as a Markdown table, then as one JSON line. The machine's noise is large (the
 peer's own notes say so), which is why the runs interleave and medians are compared.
@@ -28,7 +28,8 @@ from ._common import environment
 __all__ = ["METRICS", "Metric", "add_arguments", "disk_p50", "ratio", "run", "table"]
 
 ROOT = Path(__file__).resolve().parents[1]
-_DEFAULT_PEER = ROOT.parent / "shared" / "peers" / "apscheduler"
+PEER = Path(__file__).resolve().parent / "peer"
+"""The peer's driver (`python -m benchmarks.peer`) and its pinned requirements."""
 
 
 @dataclass(frozen=True)
@@ -114,14 +115,14 @@ def _fmt_ratio(value: float | None) -> str:
 # -- running the two systems -------------------------------------------------------
 
 
-def _peer_python(peer_dir: Path) -> Path:
+def _peer_python() -> Path:
     """The peer's interpreter, installing its environment the first time."""
     venv = ROOT / ".peer-venv"
     python = venv / "bin" / "python"
     if not python.exists():
         print(f"creating {venv} for the peer (once)", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        requirements = peer_dir / "requirements.txt"
+        requirements = PEER / "requirements.txt"
         subprocess.run(
             [str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements)],
             check=True,
@@ -154,7 +155,7 @@ def _ours(args: argparse.Namespace) -> Runner:
     return run_ours
 
 
-def _peer(args: argparse.Namespace, python: Path, peer_dir: Path) -> Runner:
+def _peer(args: argparse.Namespace, python: Path) -> Runner:
     def run_peer(workload: str, scratch: Path) -> dict[str, Any]:
         options = {
             "burst": ["--n", str(args.burst_n)],
@@ -162,8 +163,8 @@ def _peer(args: argparse.Namespace, python: Path, peer_dir: Path) -> Runner:
             "register": ["--n", str(args.register_n)],
         }[workload]
         db = scratch / f"peer-{workload}-{time.monotonic_ns()}.db"
-        command = [str(python), str(peer_dir / "bench.py"), workload, *options, "--db", str(db)]
-        return _json_line(command, peer_dir)
+        command = [str(python), "-m", "benchmarks.peer", workload, *options, "--db", str(db)]
+        return _json_line(command, ROOT)
 
     return run_peer
 
@@ -178,7 +179,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--register-scale", type=int, default=10, help="our store is this many times larger"
     )
-    parser.add_argument("--peer-dir", type=Path, default=_DEFAULT_PEER)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         args.register_n, args.register_scale = 100, 1
     workloads = [w.strip() for w in args.only.split(",") if w.strip()]
     ours_runner = _ours(args)
-    peer_runner = None if args.smoke else _peer(args, _peer_python(args.peer_dir), args.peer_dir)
+    peer_runner = None if args.smoke else _peer(args, _peer_python())
     ours: dict[str, list[dict[str, Any]]] = {w: [] for w in workloads}
     peer: dict[str, list[dict[str, Any]]] = {w: [] for w in workloads} if peer_runner else {}
     with tempfile.TemporaryDirectory(prefix="automations-compare-") as directory:

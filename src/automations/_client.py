@@ -8,15 +8,19 @@ read per change, not a busy loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 import anyio
 
-from .actors import Follower, Services, is_led
+from .actors import Follower, is_led
 from .model import (
     AutomationError,
     Conflict,
     NotFound,
     NotServed,
     Run,
+    Scope,
     StorageError,
     StoreClosed,
     new_run_id,
@@ -27,9 +31,10 @@ from .persistence import (
     DropCommand,
     EnqueueCommand,
     RunNowCommand,
+    StorePort,
 )
 
-__all__ = ["send_cancel", "send_run_now"]
+__all__ = ["CommandSender"]
 
 _SERVED_CHECK_SECONDS = 1.0
 _ERRORS: dict[str, type[AutomationError]] = {
@@ -37,55 +42,63 @@ _ERRORS: dict[str, type[AutomationError]] = {
 }
 
 
-def _not_served(services: Services) -> NotServed:
-    scope = services.scope
-    return NotServed(
-        f"no worker serves project {scope.project!r} in {scope.directory!r} on "
-        f"{services.store.location}; start one (`automations serve`, or open_runtime with "
-        "role='worker') and try again"
-    )
+class CommandSender:
+    """A runtime's way to the other processes of its scope, through the inbox."""
 
+    def __init__(
+        self, store: StorePort, scope: Scope, now: Callable[[], datetime], follower: Follower
+    ) -> None:
+        self._store = store
+        self._scope = scope
+        self._now = now
+        self._follower = follower
 
-async def send_run_now(services: Services, follower: Follower, automation_id: str) -> Run:
-    """Have the worker start a run; the run as soon as it is durably scheduled."""
-    if not await is_led(services):
-        raise _not_served(services)
-    command = RunNowCommand(automation_id, new_run_id())
-    store = services.store
-    id: int = await store.write(EnqueueCommand(services.scope, command, None, services.now()))
-    try:
-        outcome = await _outcome_of(services, follower, id)
-    finally:
-        with anyio.CancelScope(shield=True):
-            await store.write(DropCommand(id))
-    if outcome.run is not None:
-        return outcome.run
-    raise _ERRORS.get(outcome.error or "", AutomationError)(outcome.message or "")
-
-
-async def _outcome_of(services: Services, follower: Follower, id: int) -> CommandOutcome:
-    store = services.store
-    while True:
-        generation = follower.generation
+    async def run_now(self, automation_id: str) -> Run:
+        """Have the worker start a run; the run as soon as it is durably scheduled."""
+        if not await is_led(self._store, self._scope):
+            raise self._not_served()
+        command = RunNowCommand(automation_id, new_run_id())
+        store = self._store
+        id: int = await store.write(EnqueueCommand(self._scope, command, None, self._now()))
         try:
-            outcome = await store.reader.command_outcome(id)
-        except LookupError:
-            raise AutomationError(
-                "the run-now request disappeared before a worker answered it; try again"
-            ) from None
-        if outcome is not None:
-            return outcome
-        with anyio.move_on_after(_SERVED_CHECK_SECONDS) as waited:
-            await follower.wait_past(generation)
-        if (
-            waited.cancelled_caught
-            and not await is_led(services)
-            and await store.write(DropCommand(id, pending_only=True))
-        ):
-            raise _not_served(services)  # withdrawn: it will not run later
+            outcome = await self._outcome_of(id)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await store.write(DropCommand(id))
+        if outcome.run is not None:
+            return outcome.run
+        raise _ERRORS.get(outcome.error or "", AutomationError)(outcome.message or "")
 
+    async def cancel(self, run: Run, owner: str) -> None:
+        """Ask the process `owner` to cancel `run`."""
+        command = CancelCommand(run.id)
+        await self._store.write(EnqueueCommand(self._scope, command, owner, self._now()))
 
-async def send_cancel(services: Services, run: Run, owner: str) -> None:
-    """Ask the process `owner` to cancel `run`."""
-    command = CancelCommand(run.id)
-    await services.store.write(EnqueueCommand(services.scope, command, owner, services.now()))
+    async def _outcome_of(self, id: int) -> CommandOutcome:
+        store, follower = self._store, self._follower
+        while True:
+            generation = follower.generation
+            try:
+                outcome = await store.reader.command_outcome(id)
+            except LookupError:
+                raise AutomationError(
+                    "the run-now request disappeared before a worker answered it; try again"
+                ) from None
+            if outcome is not None:
+                return outcome
+            with anyio.move_on_after(_SERVED_CHECK_SECONDS) as waited:
+                await follower.wait_past(generation)
+            if (
+                waited.cancelled_caught
+                and not await is_led(store, self._scope)
+                and await store.write(DropCommand(id, pending_only=True))
+            ):
+                raise self._not_served()  # withdrawn: it will not run later
+
+    def _not_served(self) -> NotServed:
+        scope = self._scope
+        return NotServed(
+            f"no worker serves project {scope.project!r} in {scope.directory!r} on "
+            f"{self._store.location}; start one (`automations serve`, or open_runtime with "
+            "role='worker') and try again"
+        )

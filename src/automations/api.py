@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 
-from ._client import send_cancel, send_run_now
+from ._client import CommandSender
 from ._event_stream import EventStream
 from .actors import (
     DEFAULT_MAX_SCHEDULED_RUNS,
@@ -31,6 +31,7 @@ from .actors import (
     Supervisor,
     Update,
     holder_alive,
+    is_led,
     open_supervisor,
     record_stopped,
 )
@@ -77,6 +78,9 @@ class Runtime:
         self._services = services
         self._supervisor = supervisor
         self.scope = services.scope
+        self._sender = CommandSender(
+            services.store, services.scope, services.now, supervisor.follower
+        )
 
     @property
     def _store(self) -> StorePort:
@@ -86,18 +90,19 @@ class Runtime:
 
     async def create(self, new: NewAutomation) -> Automation:
         """Validate and store a new automation; `ValidationError` lists every problem."""
-        automation = self._build(new)
+        automation = self.preview(new)
         await self._store.create_automation(self.scope, automation)
         return automation
 
     async def create_many(self, news: Iterable[NewAutomation]) -> list[Automation]:
         """Create many automations in one transaction: all of them, or none."""
         now = self._services.now()  # one transaction, one creation time
-        automations = [self._build(new, now) for new in news]
+        automations = [self.preview(new, now) for new in news]
         await self._store.create_automations(self.scope, automations)
         return automations
 
-    def _build(self, new: NewAutomation, now: datetime | None = None) -> Automation:
+    def preview(self, new: NewAutomation, now: datetime | None = None) -> Automation:
+        """What `create` would store (next fires included), storing nothing."""
         if not isinstance(new, NewAutomation):
             raise ValidationError([("$", "expected a NewAutomation")])
         services = self._services
@@ -109,11 +114,6 @@ class Runtime:
             min_interval=services.min_interval,
             catalog=services.catalog,
         )
-
-    def preview(self, new: NewAutomation) -> Automation:
-        """What `create` would store, with its next fires, storing nothing: a form's
-        live preview. `ValidationError` lists every problem."""
-        return self._build(new)
 
     async def update(
         self, automation_id: str, *, expected_revision: int | None = None, **changes: Any
@@ -156,7 +156,7 @@ class Runtime:
         """
         if self._services.role == "client":
             await self.get(automation_id)  # NotFound here, before asking anyone
-            return await send_run_now(self._services, self._supervisor.follower, automation_id)
+            return await self._sender.run_now(automation_id)
         return await self._ask_automation(automation_id, RunNow)
 
     async def get_run(self, run_id: str) -> Run:
@@ -229,8 +229,8 @@ class Runtime:
                 owner = await self._store.reader.run_owner(self.scope, run_id)
                 if owner is None:
                     continue  # it just ended
-                if await holder_alive(self._services, owner):
-                    await send_cancel(self._services, run, owner)
+                if await holder_alive(self._store, owner):
+                    await self._sender.cancel(run, owner)
                     break
                 try:  # its process died and nobody reconciled it yet
                     return await record_stopped(self._services, run)
@@ -262,12 +262,6 @@ class Runtime:
         to `events(since=...)` to see only what happens from now on."""
         return await self._store.reader.last_seq(self.scope)
 
-    async def lease_holder(self) -> str | None:
-        """The process holding this scope's scheduler lease, None if none ever did; a
-        read of the database, so it also tells that the database answers."""
-        lease = await self._store.reader.lease(self.scope)
-        return None if lease is None else lease.holder
-
     def events(self, since: int = 0) -> EventStream:
         """Every event after sequence number `since`: first from the journal, then live.
 
@@ -276,6 +270,25 @@ class Runtime:
         """
         services = self._services
         return EventStream(services.hub, services.store.reader, self.scope, since)
+
+    # -- the scope -----------------------------------------------------------------
+
+    async def served(self) -> bool:
+        """Whether a worker serves this scope now (holds its scheduler lease)."""
+        return await self.leading() or await is_led(self._store, self.scope)
+
+    async def leading(self) -> bool:
+        """Whether this runtime holds the scope's scheduler lease (others stand by)."""
+        row = await self._store.reader.lease(self.scope)
+        return row is not None and row.holder == self._services.owner
+
+    async def scopes(self) -> Sequence[tuple[Scope, int]]:
+        """Each project and directory of the database with automations, and how many."""
+        return await self._store.reader.scopes()
+
+    async def ids_starting(self, kind: Literal["automation", "run"], prefix: str) -> Sequence[str]:
+        """Up to ten ids of this scope's automations (or runs) starting with `prefix`."""
+        return await self._store.reader.ids_with_prefix(self.scope, kind, prefix, 10)
 
     async def _ask_automation(
         self, automation_id: str, build: Callable[[Reply[T]], AutomationMessage]
@@ -321,6 +334,7 @@ async def open_runtime(
     role: Role = "worker",
     retention: timedelta | None = None,
     max_scheduled_runs: int | None = DEFAULT_MAX_SCHEDULED_RUNS,
+    read_only: bool = False,
 ) -> AsyncIterator[Runtime]:
     """Open the database at `path` and run a runtime on it until the block exits.
 
@@ -333,9 +347,16 @@ async def open_runtime(
     the ledger keeps everything. At most `max_scheduled_runs` runs fired by the
     schedule go on at once in this process (None: no bound); further due slots wait
     their turn, and one that waits past its catch-up window is recorded missed.
+
+    `read_only=True` (a client only) opens an existing database without writing,
+    locking or creating anything beside it, so a read-only directory or a backup can
+    be inspected; its reads, `wait` and `events` work, everything else raises
+    `StorageError`, and a missing database is a `StorageError` ("no database at ...").
     """
     if role not in ("worker", "client"):
         raise ValidationError([("role", "role_must_be_worker_or_client")])
+    if read_only and role != "client":
+        raise ValidationError([("read_only", "read_only_needs_role_client")])
     if retention is not None:
         _check_retention("retention", retention)
     if max_scheduled_runs is not None and (
@@ -350,7 +371,7 @@ async def open_runtime(
     owner = _owner()
     async with (
         unwrapping_groups(),
-        open_store(path, durability=durability) as store,
+        open_store(path, durability=durability, read_only=read_only) as store,
         store.hold_liveness(owner),
     ):
         hub = EventHub()

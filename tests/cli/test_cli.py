@@ -149,7 +149,10 @@ def test_bad_input_is_one_line_exit_1_and_changes_nothing(db: Path) -> None:
         "known IANA timezone; write e.g. Europe/Berlin or UTC",
         ("--every", "soon"): "error: --every 'soon' is not a duration; write e.g. 30s, 5m, "
         "1h30m or 2d",
-        ("--every", "5s"): "error: schedule.every: interval_below_minimum",
+        ("--every", "5s"): "error: schedule.every: the interval must be at least 30 seconds",
+        ("--every", "1h", "--step-cap", "0"): "error: stepCap: must be between 1 and 100000",
+        ("--every", "1h", "--count", "-3"): "error: --count -3 is not a number of runs; "
+        "write e.g. 10, or 0 for never",
     }
     for args, message in cases.items():
         done = cli(db, "add", "Bad", *args, check=False)
@@ -178,6 +181,7 @@ def test_serve_refuses_a_bad_limit_or_age_before_it_opens_anything(db: Path) -> 
 def test_usage_errors_exit_2_and_missing_things_exit_1(db: Path) -> None:
     assert cli(db, "add", check=False).returncode == 2
     assert cli(db, "frobnicate", check=False).returncode == 2
+    cli(db, "add", "Brief", "--every", "1h")
     missing = cli(db, "show", "automation_0000", check=False)
     assert missing.returncode == 1
     assert missing.stderr.startswith("error: no automation automation_0000")
@@ -227,7 +231,7 @@ def test_prune_reports_what_it_forgot_and_refuses_a_bad_age(db: Path) -> None:
     assert said.strip() == "forgot 0 runs and 0 journal entries older than 30d"
     for age, message in (
         ("soon", "error: --older-than 'soon' is not a duration; write e.g. 30s, 5m, 1h30m or 2d"),
-        ("0s", "error: olderThan: duration_must_be_positive"),
+        ("0s", "error: olderThan: must be a positive duration"),
     ):
         done = cli(db, "prune", "--older-than", age, check=False)
         assert (done.returncode, done.stderr.splitlines()) == (1, [message])

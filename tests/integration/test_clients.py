@@ -239,17 +239,17 @@ async def test_a_scope_is_led_by_a_lock_holder_or_a_live_fresh_lease(
     lock, yet a worker leads: clients must not be told nobody serves them."""
     async with runtime_factory(role="client") as client:
         services = client._services
-        assert not await is_led(services)  # nobody at all
+        assert not await is_led(services.store, client.scope)  # nobody at all
         alive = FileLock(liveness_lock_path(str(db), "taker"))
         assert alive.try_acquire()  # stands in for the live worker that took the lease
         try:
             now_ms = int(time.time() * 1000)
             await services.store.write(AcquireLease(client.scope, "taker", T0, now_ms))
-            assert await is_led(services)  # led without the lock
+            assert await is_led(services.store, client.scope)  # led without the lock
             stale_ms = now_ms - int((STALE_SECONDS + 1) * 1000)
             await services.store.write(AcquireLease(client.scope, "taker", T0, stale_ms))
-            assert not await is_led(services)  # it stopped renewing
+            assert not await is_led(services.store, client.scope)  # it stopped renewing
         finally:
             alive.release(remove=True)
         await services.store.write(AcquireLease(client.scope, "taker", T0, now_ms))
-        assert not await is_led(services)  # fresh, but its process is gone
+        assert not await is_led(services.store, client.scope)  # fresh, but its process is gone

@@ -15,8 +15,8 @@ from collections.abc import Callable
 import anyio
 
 from ..model import Event, Scope
+from ..persistence import StorePort
 from ._hub import EventHub
-from ._services import Services
 
 __all__ = ["FOLLOW_SECONDS", "Follower"]
 
@@ -27,8 +27,8 @@ _PAGE = 1_000
 class Follower:
     """Follows the journal and tells who waits for other processes' commits."""
 
-    def __init__(self, services: Services, hub: EventHub) -> None:
-        self._services = services
+    def __init__(self, store: StorePort, hub: EventHub) -> None:
+        self._store = store
         self._hub = hub
         self._listeners: list[Callable[[Scope, Event], None]] = []
         self._generation = 0
@@ -61,7 +61,7 @@ class Follower:
 
     async def run(self) -> None:
         """Follow until cancelled."""
-        store = self._services.store
+        store = self._store
         watch = store.open_watch()
         try:
             last = await store.reader.last_seq()
@@ -84,7 +84,7 @@ class Follower:
 
     async def _publish(self, last: int, head: int) -> int:
         """Publish the entries in (last, head] this process did not commit."""
-        reader = self._services.store.reader
+        reader = self._store.reader
         while last < head and (entries := await reader.all_journal(last, _PAGE)):
             for entry in entries:
                 if entry.seq > head:  # possibly this process's, not handed back yet

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import anyio
 from anyio.abc import TaskStatus
 
-from ..model import AutomationError, LeaseLost
+from ..model import AutomationError, LeaseLost, Scope
 from ..persistence import (
     AcquireLease,
     Adopted,
@@ -31,6 +31,7 @@ from ..persistence import (
     Reconciled,
     ReconcileRuns,
     RenewLease,
+    StorePort,
     TakeStaleLease,
 )
 from ._services import Services
@@ -44,7 +45,6 @@ __all__ = [
     "holder_alive",
     "is_led",
     "keep_reconciling",
-    "lease_lock",
     "reconcile_dead_owners",
 ]
 
@@ -65,11 +65,6 @@ log = logging.getLogger("automations.actors")
 Adopt = Callable[[Adopted], None]
 
 
-def lease_lock(services: Services) -> ProcessLock:
-    """The file lock of this runtime's scope's lease (not taken)."""
-    return services.store.lease_lock(services.scope)
-
-
 async def hold_lease(
     services: Services,
     lead: Callable[[int], Awaitable[None]],
@@ -82,7 +77,7 @@ async def hold_lease(
     database holds the lease (its epoch recorded) by the time it is started. A holder
     whose lease was taken while it was frozen steps down and competes again.
     """
-    lock = lease_lock(services)
+    lock = services.store.lease_lock(services.scope)
     try:
         while True:
             epoch = await _acquire(services, lock, task_status)
@@ -113,7 +108,7 @@ async def _acquire(services: Services, lock: ProcessLock, task_status: TaskStatu
                 row is None
                 or row.holder == owner
                 or _stale(row)
-                or not await holder_alive(services, row.holder)
+                or not await holder_alive(store, row.holder)
             ):
                 acquire = AcquireLease(scope, owner, services.now(), _wall_ms())
                 epoch: int = await store.write(acquire)
@@ -157,19 +152,19 @@ def _stale(row: LeaseRow) -> bool:
     return _wall_ms() - row.renewed_ms > STALE_SECONDS * 1000
 
 
-async def holder_alive(services: Services, owner: str) -> bool:
+async def holder_alive(store: StorePort, owner: str) -> bool:
     """Whether the process `owner` still holds its liveness lock."""
-    lock = services.store.liveness_lock(owner)
+    lock = store.liveness_lock(owner)
     return bool(await anyio.to_thread.run_sync(lock.held_elsewhere))
 
 
-async def is_led(services: Services) -> bool:
-    """Whether some worker leads this scope: one holds the lease's lock, or leads
+async def is_led(store: StorePort, scope: Scope) -> bool:
+    """Whether some worker leads `scope`: one holds the lease's lock, or leads
     through a lease it took over (fresh row, live holder) while the lock is in flux."""
-    if await anyio.to_thread.run_sync(lease_lock(services).held_elsewhere):
+    if await anyio.to_thread.run_sync(store.lease_lock(scope).held_elsewhere):
         return True
-    row = await services.store.reader.lease(services.scope)
-    return row is not None and not _stale(row) and await holder_alive(services, row.holder)
+    row = await store.reader.lease(scope)
+    return row is not None and not _stale(row) and await holder_alive(store, row.holder)
 
 
 async def reconcile_dead_owners(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from ..model import AutomationError
-from ._services import Services
+from ..model import AutomationError, Scope, as_instant
+from ..persistence import StorePort
+from ..runtime import Clock
 
 __all__ = ["PRUNE_EVERY", "keep_pruning"]
 
@@ -21,12 +22,12 @@ PRUNE_EVERY = timedelta(hours=1)
 log = logging.getLogger("automations.actors")
 
 
-async def keep_pruning(services: Services, retention: timedelta) -> None:
-    """Forget the runs that ended more than `retention` ago, every `PRUNE_EVERY`,
-    until cancelled."""
+async def keep_pruning(store: StorePort, scope: Scope, clock: Clock, retention: timedelta) -> None:
+    """Forget the runs of `scope` that ended more than `retention` ago, every
+    `PRUNE_EVERY`, until cancelled."""
     while True:
         try:
-            pruned = await services.store.prune(services.scope, services.now() - retention)
+            pruned = await store.prune(scope, as_instant(clock.now()) - retention)
         except AutomationError:  # storage trouble: the next sweep tries again
             log.exception("could not prune the ledger to its retention of %s", retention)
         else:
@@ -37,4 +38,4 @@ async def keep_pruning(services: Services, retention: timedelta) -> None:
                     pruned.runs,
                     pruned.entries,
                 )
-        await services.clock.sleep(PRUNE_EVERY.total_seconds())
+        await clock.sleep(PRUNE_EVERY.total_seconds())

@@ -227,7 +227,7 @@ class Supervisor:
 async def open_supervisor(services: Services, *, grace: float) -> AsyncIterator[Supervisor]:
     """The supervisor with its follower and, in a worker, the lease, the scheduler and
     the inbox; on exit, runs and actors stop with a reason."""
-    follower = Follower(services, services.hub)
+    follower = Follower(services.store, services.hub)
     async with anyio.create_task_group() as runs, anyio.create_task_group() as actors:
         supervisor = Supervisor(services, runs, ActorGroup(actors), follower)
         follower.add_listener(supervisor.on_foreign)
@@ -271,7 +271,14 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
                     name="reconcile",
                 )
                 if services.retention is not None:
-                    leading.start_soon(keep_pruning, services, services.retention, name="retention")
+                    leading.start_soon(
+                        keep_pruning,
+                        services.store,
+                        services.scope,
+                        services.clock,
+                        services.retention,
+                        name="retention",
+                    )
                 await scheduler.run()
         finally:  # stepping down (or closing): this scheduler is done
             inbox.step_down()

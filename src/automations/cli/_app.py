@@ -11,15 +11,19 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 import anyio
 
 from ..actors import DEFAULT_MAX_SCHEDULED_RUNS
 from ..api import open_runtime
 from ..executors import DEFAULT_COMMAND_TIMEOUT
-from ..model import AutomationError, ValidationError
 from ._commands import COMMANDS
+from ._failures import error_json, expected_error, one_line
+from ._ids import resolve_ids
+from ._options import BadInput
 from ._render import Output
+from ._scope import find_scope
 from ._serve import demo, serve
 
 __all__ = ["build_parser", "main"]
@@ -46,7 +50,10 @@ def _schedule_options(parser: argparse.ArgumentParser, *, editing: bool) -> None
     parser.add_argument("--start", help="first slot of --every (ISO date-time)")
     parser.add_argument("--at", help="a one-shot time (ISO date-time)")
     parser.add_argument("--timezone", help="IANA timezone (default: this machine's)")
-    parser.add_argument("--prompt", help="what the agent is asked (default: the title)")
+    parser.add_argument(
+        "--prompt", help="what the agent is asked (default: the title; -: read standard input)"
+    )
+    parser.add_argument("--prompt-file", metavar="PATH", help="read the prompt from a file")
     parser.add_argument("--executor", help="registered executor (default: demo)")
     parser.add_argument("--count", type=int, help="stop after N executed runs (0: never)")
     parser.add_argument("--overlap", choices=["skip", "buffer_one", "cancel_other", "allow"])
@@ -63,6 +70,13 @@ def _schedule_options(parser: argparse.ArgumentParser, *, editing: bool) -> None
     )
 
 
+def _version() -> str:
+    try:
+        return version("automations")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
@@ -70,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Scheduled agent automations with a durable ledger.",
         parents=[common],
     )
+    parser.add_argument("--version", action="version", version=f"automations {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
@@ -152,10 +167,17 @@ def _resolve(args: argparse.Namespace) -> None:
         args.db = os.environ.get("AUTOMATIONS_DB", _DEFAULT_DB)
     if not hasattr(args, "project"):
         args.project = os.environ.get("AUTOMATIONS_PROJECT", "default")
-    if not hasattr(args, "directory"):
+    args.directory_given = hasattr(args, "directory")
+    if not args.directory_given:
         args.directory = os.getcwd()
     if not hasattr(args, "json"):
         args.json = False
+
+
+READ_ONLY = frozenset({"ls", "show", "runs", "events"})
+"""Commands that open the database read-only: they work on a read-only copy."""
+CREATING = frozenset({"add", "serve", "demo"})
+"""Commands that create a missing database; every other one says it is missing."""
 
 
 async def _dispatch(args: argparse.Namespace, out: Output) -> int:
@@ -163,16 +185,48 @@ async def _dispatch(args: argparse.Namespace, out: Output) -> int:
         return await serve(args, out)
     if args.command == "demo":
         return await demo(args, out)
+    if args.command not in CREATING and not await anyio.to_thread.run_sync(os.path.exists, args.db):
+        raise BadInput(
+            f"no database at {args.db}; check --db and $AUTOMATIONS_DB "
+            "(only add, serve and demo create one)"
+        )
+    if args.command not in CREATING:
+        await find_scope(args)
     async with open_runtime(
-        args.db, role="client", project=args.project, directory=args.directory
+        args.db,
+        role="client",
+        project=args.project,
+        directory=args.directory,
+        read_only=args.command in READ_ONLY,
     ) as rt:
+        await resolve_ids(rt, args)
         return await COMMANDS[args.command](rt, args, out)
 
 
-def _one_line(error: AutomationError) -> str:
-    if isinstance(error, ValidationError):
-        return "; ".join(f"{field}: {message}" for field, message in error.details)
-    return str(error).replace("\n", " ")
+def _failed(error: BaseException, out: Output) -> int:
+    """The exit code of a command that raised `error`, after one line about it."""
+    if isinstance(error, BaseExceptionGroup):
+        for kind in (KeyboardInterrupt, BrokenPipeError):
+            found, rest = error.split(kind)
+            if found is not None and rest is None:
+                error = kind()
+                break
+    if isinstance(error, KeyboardInterrupt):
+        sys.stderr.write("\ninterrupted\n")
+        return 130
+    if isinstance(error, BrokenPipeError):
+        # The reader went away (`| head`): say nothing more, and let nothing flush there.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    expected = expected_error(error)
+    if expected is None:
+        raise error
+    if out.json:
+        sys.stderr.write(error_json(expected) + "\n")
+    else:
+        out.error(one_line(expected))
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -183,11 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         backend = os.environ.get("AUTOMATIONS_BACKEND", "asyncio")
         code: int = anyio.run(_dispatch, args, out, backend=backend)
-    except AutomationError as error:
-        out.error(_one_line(error))
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    except BaseException as error:  # each kind is decided in _failed
+        return _failed(error, out)
     return code
 
 

@@ -18,6 +18,7 @@ from rich.text import Text
 from ..api import Runtime
 from ..model import Permission, Pruned, Question, Run, RunState
 from ._options import BadInput, new_automation, parse_duration, patch_changes
+from ._prompt import read_line
 from ._render import (
     Output,
     automation_table,
@@ -28,6 +29,8 @@ from ._render import (
     runs_table,
     when,
 )
+from ._scope import other_scopes, unserved_warning
+from ._text import printable
 
 __all__ = ["COMMANDS", "Command"]
 
@@ -41,7 +44,10 @@ def _now() -> datetime:
 async def add(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     automation = await rt.create(new_automation(args))
     next_fire = when(automation.next_fire_at, automation.timezone, _now())
-    out.result(automation, f"created {automation.id} {automation.title!r}; next fire {next_fire}")
+    title = printable(automation.title)
+    out.result(automation, f"created {automation.id} '{title}'; next fire {next_fire}")
+    if not out.json and (warning := await unserved_warning(rt)) is not None:
+        out.errors.print(Text(warning), soft_wrap=True)
     return 0
 
 
@@ -50,7 +56,11 @@ async def ls(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     if out.json:
         out.value(automations)
     elif not automations:
-        out.say("no automations here yet; add one with: automations add TITLE --every 30m")
+        scopes = await rt.scopes()
+        if scopes:
+            out.say(other_scopes(scopes, rt.scope))
+        else:
+            out.say("no automations here yet; add one with: automations add TITLE --every 30m")
     else:
         out.console.print(automations_table(automations, _now()))
     return 0
@@ -132,26 +142,26 @@ async def _ask_in_terminal(rt: Runtime, run: Run, out: Output) -> Run:
         out.say(f"waiting for an answer: automations answer {run.id} REPLY")
         return await rt.wait(run.id, until=RunState.AWAITING_INPUT, newer_than=run.revision)
     out.say(hint)
-    newer: Run | None = None
+    answered = False
     async with anyio.create_task_group() as tg:
 
         async def elsewhere() -> None:
-            nonlocal newer
-            newer = await rt.wait(run.id, until=RunState.AWAITING_INPUT, newer_than=run.revision)
-            tg.cancel_scope.cancel()
+            await rt.wait(run.id, until=RunState.AWAITING_INPUT, newer_than=run.revision)
+            tg.cancel_scope.cancel()  # answered elsewhere, or over: stop asking here
 
         tg.start_soon(elsewhere)
-        while newer is None:
-            line = await anyio.to_thread.run_sync(input, "> ", abandon_on_cancel=True)
+        while not answered:
+            line = await read_line("> ")
             try:
                 reply = parse_reply(blocker.request, line)
             except BadInput as exc:
                 out.error(str(exc))
                 continue
             await rt.answer(run.id, blocker.id, reply)
-            break
-    if newer is not None:
-        return newer
+            answered = True
+            tg.cancel_scope.cancel()
+    if not answered:
+        out.say("")  # end the prompt's line
     return await rt.wait(run.id, until=RunState.AWAITING_INPUT, newer_than=run.revision)
 
 
@@ -172,6 +182,8 @@ def parse_reply(request: Question | Permission, text: str) -> str | bool:
 
 async def runs(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
     page = await rt.runs(args.id, limit=args.limit, cursor=args.cursor)
+    if not page.items and args.cursor is None:
+        await rt.get(args.id)  # NotFound, unless it exists and has no runs yet
     if out.json:
         out.value(RunPage(items=page.items, next_cursor=page.next_cursor))
         return 0
@@ -201,7 +213,7 @@ async def answer(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
         if not sys.stdin.isatty():
             raise BadInput(f"give the reply: automations answer {run.id} REPLY")
         out.say(blocker_text(blocker.request))
-        text = await anyio.to_thread.run_sync(input, "> ")
+        text = await read_line("> ")
     reply = parse_reply(blocker.request, text)
     await rt.answer(run.id, blocker.id, reply)
     out.result(reply, f"answered {run.id}: {reply}")

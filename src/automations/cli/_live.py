@@ -16,7 +16,9 @@ from rich.text import Text
 
 from ..api import Runtime
 from ..model import Automation, DefinitionDeleted, DefinitionUpdated, Event, Run, RunUpdated
-from ._render import Output, automations_table, describe_event, runs_table
+from ._compact import compact_automations, compact_runs, short_ids, shorten_ids
+from ._render import Output, describe_event
+from ._text import printable
 
 __all__ = ["LiveView", "follow_events"]
 
@@ -29,6 +31,7 @@ class LiveView:
 
     def __init__(self, heading: str) -> None:
         self.heading = heading
+        self.status = ""
         self.automations: dict[str, Automation] = {}
         self.runs: OrderedDict[str, Run] = OrderedDict()
         self.log: deque[str] = deque(maxlen=_EVENTS_SHOWN)
@@ -56,16 +59,26 @@ class LiveView:
         )
         titles = {a.id: a.title for a in self.automations.values()}
         runs = list(reversed(self.runs.values()))
+        shown = short_ids([*self.automations, *self.runs])
         return Group(
-            Text(f"{self.heading}    {now.astimezone():%H:%M:%S}", style="bold"),
+            Text(
+                f"{now.astimezone():%H:%M:%S}  {printable(self.heading)}",
+                style="bold",
+                no_wrap=True,
+                overflow="ellipsis",
+            ),
+            Text(self.status, style="dim", no_wrap=True, overflow="ellipsis"),
             Text(""),
-            automations_table(automations, now)
+            compact_automations(automations, now, shown)
             if automations
             else Text("no automations yet; add one: automations add TITLE --every 30m"),
             Text(""),
-            runs_table(runs, now, titles) if runs else Text("no runs yet"),
+            compact_runs(runs, now, titles, shown) if runs else Text("no runs yet"),
             Text(""),
-            Text("\n".join(self.log), style="dim"),
+            *(
+                Text(shorten_ids(line, shown), style="dim", no_wrap=True, overflow="ellipsis")
+                for line in self.log
+            ),
         )
 
 

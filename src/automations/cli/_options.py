@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -126,14 +127,36 @@ def _schedule(args: argparse.Namespace, timezone: str) -> Cron | Interval | Once
     return None
 
 
+def _prompt(args: argparse.Namespace) -> str | None:
+    """--prompt TEXT, --prompt - (standard input) or --prompt-file PATH."""
+    if args.prompt is not None and args.prompt_file is not None:
+        raise BadInput("give --prompt or --prompt-file, not both")
+    if args.prompt == "-":
+        return sys.stdin.read().rstrip("\n")
+    if args.prompt_file is not None:
+        try:
+            with open(args.prompt_file, encoding="utf-8") as file:
+                return file.read().rstrip("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+            raise BadInput(f"--prompt-file {args.prompt_file!r} cannot be read: {reason}") from None
+    prompt: str | None = args.prompt
+    return prompt
+
+
 def _policies(args: argparse.Namespace) -> dict[str, Any]:
     """The optional settings both `add` and `edit` take, as NewAutomation fields."""
     fields: dict[str, Any] = {}
-    if args.prompt is not None:
-        fields["prompt"] = args.prompt
+    prompt = _prompt(args)
+    if prompt is not None:
+        fields["prompt"] = prompt
     if args.executor is not None:
         fields["executor"] = args.executor
     if args.count is not None:
+        if args.count < 0:
+            raise BadInput(
+                f"--count {args.count} is not a number of runs; write e.g. 10, or 0 for never"
+            )
         fields["stop"] = AfterCount(args.count) if args.count > 0 else Never()
     choices = {
         "overlap": Overlap,

@@ -1,11 +1,13 @@
 """What the command line prints: rich tables for people, wire JSON for scripts.
 
-Times are shown in each automation's own timezone, with how far away they are,
-because "09:00 Europe/Berlin, in 3h" is what a person checks a schedule against.
+Times are shown in the viewer's timezone ($TZ, else the machine's), with how far away
+they are, and also in the automation's own timezone when it differs, because that is
+what its schedule is written in.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -30,6 +32,8 @@ from ..model import (
     RunState,
     to_json,
 )
+from ._options import local_timezone
+from ._text import printable
 
 __all__ = [
     "Output",
@@ -56,13 +60,28 @@ _STATE_STYLES = {
 }
 
 
+class _Console(Console):
+    """A console whose closed pipe (`automations demo | head`) is an exception.
+
+    Rich raises `SystemExit` there, which a task of the event loop must not raise:
+    the runtime could not close. A `BrokenPipeError` ends the command like any error
+    (stdout then points at /dev/null, so nothing else fails on it), and `main` exits
+    quietly.
+    """
+
+    def on_broken_pipe(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise BrokenPipeError("the reader of the output went away")
+
+
 def make_console(*, stderr: bool = False) -> Console:
     """A console; off a terminal it is wide enough for ids and never colours."""
     stream = sys.stderr if stderr else sys.stdout
     if stream.isatty():
-        return Console(file=stream, highlight=False, markup=False)
+        return _Console(file=stream, highlight=False, markup=False)
     width = int(os.environ.get("COLUMNS", "140"))
-    return Console(file=stream, width=width, highlight=False, markup=False, no_color=True)
+    return _Console(file=stream, width=width, highlight=False, markup=False, no_color=True)
 
 
 class Output:
@@ -93,14 +112,24 @@ class Output:
         self.errors.print(Text(f"error: {text}"), soft_wrap=True)
 
 
+@functools.cache
+def _viewer_zone() -> ZoneInfo:
+    return ZoneInfo(local_timezone())
+
+
 def when(instant: datetime | None, timezone: str, now: datetime | None = None) -> str:
-    """'Mon 23 Nov 09:00 CET (in 10h 5m)', or '14:05:30 CET (in 20s)' today."""
+    """In the viewer's zone: 'Mon 23 Nov 17:00 JST (in 10h 5m)', or '14:05:30 JST (in
+    20s)' today; followed by the time in the automation's zone when that differs
+    ('= 09:00 Europe/Berlin'), since that is what its schedule is written in."""
     if instant is None:
         return "-"
-    zone = ZoneInfo(timezone)
-    local = instant.astimezone(zone)
-    today = now is not None and local.date() == now.astimezone(zone).date()
+    viewer = _viewer_zone()
+    local = instant.astimezone(viewer)
+    today = now is not None and local.date() == now.astimezone(viewer).date()
     text = local.strftime("%H:%M:%S %Z" if today else "%a %d %b %H:%M %Z")
+    own = instant.astimezone(ZoneInfo(timezone))
+    if own.utcoffset() != local.utcoffset():
+        text += f" = {own:%H:%M} {timezone}"
     if now is not None:
         text += f" ({relative(instant - now)})"
     return text
@@ -147,7 +176,7 @@ def outcome_text(run: Run) -> str:
     if run.blocker is not None:
         return blocker_text(run.blocker.request)
     if run.error is not None:
-        return f"{run.error.code}: {run.error.message}"
+        return printable(f"{run.error.code}: {run.error.message}")
     if run.stop_reason is not None:
         text = str(run.stop_reason)
         if run.missed is not None:
@@ -156,15 +185,15 @@ def outcome_text(run: Run) -> str:
                 f" ({missed.count} slots, {missed.first:%d %b %H:%M} to {missed.last:%H:%M} UTC)"
             )
         return text
-    return run.result or ""
+    return printable(run.result or "")
 
 
 def blocker_text(request: Question | Permission) -> str:
     if isinstance(request, Question):
         options = f" [{' / '.join(request.options)}]" if request.options else ""
-        return f"asks: {request.text}{options}"
+        return printable(f"asks: {request.text}{options}")
     detail = f" ({request.detail})" if request.detail else ""
-    return f"asks permission: {request.tool}{detail} [yes / no]"
+    return printable(f"asks permission: {request.tool}{detail} [yes / no]")
 
 
 def automations_table(automations: Iterable[Automation], now: datetime) -> Table:
@@ -178,7 +207,7 @@ def automations_table(automations: Iterable[Automation], now: datetime) -> Table
             state += f", {a.failure_streak} failed in a row"
         table.add_row(
             a.id,
-            a.title,
+            printable(a.title),
             describe_schedule(a),
             when(a.next_fire_at, a.timezone, now),
             state,
@@ -195,8 +224,8 @@ def automation_table(a: Automation, now: datetime) -> Table:
     stop = f"after {a.stop.count} runs" if isinstance(a.stop, AfterCount) else "never"
     rows = [
         ("id", a.id),
-        ("title", a.title),
-        ("prompt", a.prompt),
+        ("title", printable(a.title)),
+        ("prompt", printable(a.prompt)),
         ("schedule", describe_schedule(a)),
         ("next fires", "\n".join(when(t, a.timezone, now) for t in a.next_fires) or "-"),
         ("state", "paused" if a.paused else "active"),
@@ -234,7 +263,7 @@ def runs_table(runs: Sequence[Run], now: datetime, titles: dict[str, str] | None
             outcome_text(run),
         ]
         if titles is not None:
-            row.insert(1, titles.get(run.automation_id, run.automation_id))
+            row.insert(1, printable(titles.get(run.automation_id, run.automation_id)))
         table.add_row(*row)
     return table
 
@@ -246,7 +275,7 @@ def describe_event(event: Event, *, live: bool = False) -> str:
         head = f"{datetime.now(UTC).astimezone():%H:%M:%S} {head}"
     if isinstance(event, DefinitionUpdated):
         a = event.automation
-        return f"{head} {a.id} {a.title!r} r{a.revision}: {describe_schedule(a)}"
+        return f"{head} {a.id} '{printable(a.title)}' r{a.revision}: {describe_schedule(a)}"
     if isinstance(event, DefinitionDeleted):
         return f"{head} {event.tombstone.id} deleted"
     run = event.run

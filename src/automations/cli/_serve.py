@@ -22,6 +22,8 @@ from ..runtime import unwrapping_groups
 from ._live import LiveView, follow_events
 from ._options import parse_duration, parse_limit
 from ._render import Output, runs_table
+from ._role import role_text, watch_role
+from ._text import printable
 
 __all__ = ["demo", "serve"]
 
@@ -74,15 +76,19 @@ async def serve(args: argparse.Namespace, out: Output) -> int:
     ) as rt:
         names = ", ".join(sorted(executors))
         heading = f"serving {rt.scope.project} in {rt.scope.directory} on {args.db}"
-        out.say(f"{heading}; executors: {names}; Ctrl-C to stop")
+        leading = await rt.leading()
+        view = LiveView(heading)
+        view.status = role_text(leading)
+        out.say(f"{heading}; executors: {names}; Ctrl-C to stop\n{view.status}")
         async with unwrapping_groups(), anyio.create_task_group() as tg:
+            tg.start_soon(watch_role, rt, out, view, leading)
             if http is not None:  # the HTTP API: one more task, stopped with the worker
                 from ..http import create_app, serve_http
 
                 app = create_app(rt, token=token, cors_origins=args.cors_origin)
                 tg.start_soon(serve_http, app, *http)
                 out.say(f"HTTP API on http://{args.http}/")
-            await _until_signal(rt, out, LiveView(heading))
+            await _until_signal(rt, out, view)
             tg.cancel_scope.cancel()
     out.say("stopped cleanly")
     return 0
@@ -158,7 +164,7 @@ async def _print_ledger(rt: Runtime, out: Output, ids: list[str]) -> None:
     for automation_id in ids:
         automation = await rt.get(automation_id)
         page = await rt.runs(automation_id, limit=20)
-        out.say(f"\n{automation.title} ({automation.id})")
+        out.say(f"\n{printable(automation.title)} ({automation.id})")
         out.console.print(runs_table(page.items, now) if page.items else "  no runs")
 
 

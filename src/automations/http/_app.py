@@ -61,11 +61,12 @@ def create_app(
         return Response(document, media_type="application/json")
 
     async def healthz(request: Request) -> Response:
-        try:
-            holder = await runtime.lease_holder()
+        try:  # each is a read: an answer says the database answers
+            leading = await runtime.leading()
+            served = leading or await runtime.served()
         except StorageError:
-            return json_response(Health(ok=False, database=False, lease_holder=None), 503)
-        return json_response(Health(ok=True, database=True, lease_holder=holder))
+            return json_response(Health(ok=False, database=False, leading=False, served=False), 503)
+        return json_response(Health(ok=True, database=True, leading=leading, served=served))
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html")

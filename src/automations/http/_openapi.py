@@ -231,7 +231,7 @@ def openapi_document(*, title: str = "automations", version: str = "0") -> dict[
         },
         "/healthz": {
             "get": {
-                "summary": "The lease holder, and whether the database answers",
+                "summary": "Who holds the scheduler lease, and whether the database answers",
                 "responses": {
                     "200": _json(_ref("Health"), "healthy"),
                     "401": _json(_ref("ErrorBody"), _ERRORS["401"]),

@@ -67,8 +67,10 @@ class Health(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"
     ok: bool
     database: bool
     """The database answered a read."""
-    lease_holder: str | None
-    """The process firing this scope's schedules (None: none ever held the lease)."""
+    leading: bool
+    """This process holds the scope's scheduler lease: it fires the schedules."""
+    served: bool
+    """Some worker holds it (this one or another): schedules fire."""
 
 
 class ErrorBody(msgspec.Struct, gc=False, frozen=True, kw_only=True, omit_defaults=True):

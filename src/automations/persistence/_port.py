@@ -115,6 +115,17 @@ class ReaderPort(Protocol):
         """(automation id, next fire ms) of automations due by `until_ms`, soonest first."""
         ...
 
+    async def ids_with_prefix(
+        self, scope: Scope, kind: Literal["automation", "run"], prefix: str, limit: int
+    ) -> list[str]:
+        """Ids of the scope's automations (or runs) that start with `prefix`, in order."""
+        ...
+
+    async def scopes(self) -> list[tuple[Scope, int]]:
+        """Every scope that has automations, with how many, by project and directory:
+        the one read across scopes, so that a person can find theirs."""
+        ...
+
 
 class ChangeWatch(Protocol):
     """The cross-process change feed, as a cheap probe the follower polls."""

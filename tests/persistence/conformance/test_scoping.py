@@ -139,3 +139,25 @@ async def test_reconciling_another_scope_leaves_the_runs_alone(
     assert result.changed == [] and result.adopted == []
     assert await store.reader.run_by_id(SCOPE, r.id) == r
     assert await store.reader.run_owner(SCOPE, r.id) == "dead"
+
+
+async def test_scopes_lists_each_scope_with_automations_and_how_many(store: StorePort) -> None:
+    assert await store.reader.scopes() == []
+    await create_automation(store)
+    await create_automation(store)
+    await create_automation(store, OTHER)
+    assert await store.reader.scopes() == [(SCOPE, 2), (OTHER, 1)]
+
+
+async def test_ids_with_prefix_finds_this_scopes_ids_in_order(store: StorePort) -> None:
+    a, b = await create_automation(store), await create_automation(store)
+    await create_automation(store, OTHER)
+    reader = store.reader
+    assert await reader.ids_with_prefix(SCOPE, "automation", "automation_", 10) == [a.id, b.id]
+    assert await reader.ids_with_prefix(SCOPE, "automation", a.id[:-1], 10) == [a.id]
+    assert await reader.ids_with_prefix(SCOPE, "automation", "automation_", 1) == [a.id]
+    assert await reader.ids_with_prefix(OTHER, "automation", a.id, 10) == []
+    r = run(a.id)
+    await create_run(store, SCOPE, r)
+    assert await reader.ids_with_prefix(SCOPE, "run", r.id[:20], 10) == [r.id]
+    assert await reader.ids_with_prefix(SCOPE, "automation", r.id[:20], 10) == []

@@ -9,6 +9,7 @@ from ._apply import Apply, apply, apply_in_savepoint
 from ._connection import Durability, connect
 from ._locks import FileLock, lease_lock_path, liveness_lock_path, remove_database
 from ._pragma import Pragma
+from ._read_only import ReadOnlyStore, open_read_only_store
 from ._reader import ChangeWatch, Reader
 from ._replay import projection_rows
 from ._schema import APPLICATION_ID, SCHEMA_VERSION, inspect, migrate
@@ -24,6 +25,7 @@ __all__ = [
     "FileLock",
     "GroupCommitWriter",
     "Pragma",
+    "ReadOnlyStore",
     "Reader",
     "SqliteStore",
     "apply",
@@ -33,6 +35,7 @@ __all__ = [
     "lease_lock_path",
     "liveness_lock_path",
     "migrate",
+    "open_read_only_store",
     "open_sqlite_store",
     "projection_rows",
     "remove_database",

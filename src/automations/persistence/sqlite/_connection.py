@@ -7,6 +7,7 @@ the same mode), because it holds prompts and answers.
 from __future__ import annotations
 
 import os
+import urllib.parse
 
 import apsw
 
@@ -19,6 +20,7 @@ __all__ = [
     "connect",
     "create_private_file",
     "enable_wal",
+    "read_only_uri",
     "set_durability",
     "storage_error",
 ]
@@ -35,21 +37,34 @@ def create_private_file(path: str) -> None:
     os.close(fd)
 
 
-def connect(path: str, *, durability: Durability | None, readonly: bool = False) -> apsw.Connection:
+def connect(
+    path: str, *, durability: Durability | None, readonly: bool = False, uri: str | None = None
+) -> apsw.Connection:
     """A connection with the project's settings; the file must exist.
 
     With `durability=None` nothing is executed yet, so a file that is not a database
     can still be inspected and refused without an error from a settings statement.
+    A `uri` (see `read_only_uri`) opens the file at `path` the way it says.
     """
-    flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE
+    flags = apsw.SQLITE_OPEN_READONLY if readonly or uri else apsw.SQLITE_OPEN_READWRITE
+    if uri is not None:
+        flags |= apsw.SQLITE_OPEN_URI
     try:
-        connection = apsw.Connection(path, flags=flags | apsw.SQLITE_OPEN_NOMUTEX)
+        connection = apsw.Connection(uri or path, flags=flags | apsw.SQLITE_OPEN_NOMUTEX)
     except apsw.CantOpenError as exc:
         raise StorageError(f"cannot open {path}: {exc}") from None
     connection.set_busy_timeout(BUSY_TIMEOUT_MS)
     if durability is not None:
         set_durability(connection, durability)
     return connection
+
+
+def read_only_uri(path: str, *, immutable: bool) -> str:
+    """The URI that opens `path` read-only: `mode=ro`, which still needs the -shm file
+    of a WAL database (or a directory to create it in), or `immutable=1`, which needs
+    nothing beside the file but sees no writer's changes (a backup, a read-only disk)."""
+    query = "immutable=1" if immutable else "mode=ro"
+    return f"file:{urllib.parse.quote(path)}?{query}"
 
 
 def set_durability(connection: apsw.Connection, durability: Durability) -> None:

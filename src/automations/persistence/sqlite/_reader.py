@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import anyio
 import apsw
@@ -30,9 +30,10 @@ T = TypeVar("T")
 class Reader:
     """A small pool of read connections; each query runs in a worker thread."""
 
-    def __init__(self, path: str, durability: Durability) -> None:
+    def __init__(self, path: str, durability: Durability, *, uri: str | None = None) -> None:
         self._path = path
         self._durability = durability
+        self._uri = uri
         self._idle: list[apsw.Connection] = []
         self._all: list[apsw.Connection] = []
         self._lock = threading.Lock()
@@ -59,7 +60,7 @@ class Reader:
                 raise RuntimeError("the reader is closed")
             if self._idle:
                 return self._idle.pop()
-        connection = connect(self._path, durability=self._durability)
+        connection = connect(self._path, durability=self._durability, uri=self._uri)
         with self._lock:
             self._all.append(connection)
         return connection
@@ -124,6 +125,14 @@ class Reader:
     async def command_outcome(self, id: int) -> CommandOutcome | None:
         """None while pending; `LookupError` when the command is gone."""
         return await self.run(lambda c: command_outcome(c, id))
+
+    async def scopes(self) -> list[tuple[Scope, int]]:
+        return await self.run(automation_scopes)
+
+    async def ids_with_prefix(
+        self, scope: Scope, kind: Literal["automation", "run"], prefix: str, limit: int
+    ) -> list[str]:
+        return await self.run(lambda c: ids_with_prefix(c, scope, kind, prefix, limit))
 
     async def lease(self, scope: Scope) -> LeaseRow | None:
         """The scope's lease row: who holds it, at which epoch, last renewed when."""
@@ -245,6 +254,30 @@ def last_scoped_seq(connection: apsw.Connection, scope: Scope) -> int:
     return int(row[0]) if row else 0
 
 
+def automation_scopes(connection: apsw.Connection) -> list[tuple[Scope, int]]:
+    rows = connection.execute(
+        "SELECT project, directory, count(*) FROM automations"
+        " GROUP BY project, directory ORDER BY project, directory"
+    )
+    return [(Scope(str(project), str(directory)), int(n)) for project, directory, n in rows]
+
+
+def ids_with_prefix(
+    connection: apsw.Connection,
+    scope: Scope,
+    kind: Literal["automation", "run"],
+    prefix: str,
+    limit: int,
+) -> list[str]:
+    table = "automations" if kind == "automation" else "runs"
+    rows = connection.execute(
+        f"SELECT id FROM {table} WHERE id >= ? AND id < ? AND project = ? AND directory = ?"
+        " ORDER BY id LIMIT ?",
+        (prefix, prefix + "\U0010ffff", scope.project, scope.directory, limit),
+    )
+    return [str(id) for (id,) in rows]
+
+
 def count_executed(connection: apsw.Connection, scope: Scope, automation_id: str) -> int:
     """Runs that executed (succeeded or failed), as a count stop counts them."""
     row = connection.execute(
@@ -303,9 +336,9 @@ class ChangeWatch:
     """Notices commits by other connections: `PRAGMA data_version` changes with each
     one, and costs microseconds. It is per connection, so the watch keeps its own."""
 
-    def __init__(self, path: str, durability: Durability) -> None:
+    def __init__(self, path: str, durability: Durability, *, uri: str | None = None) -> None:
         self._path = path
-        self._connection = connect(path, durability=durability)
+        self._connection = connect(path, durability=durability, uri=uri)
         self._version = -1
 
     def changed(self) -> bool:

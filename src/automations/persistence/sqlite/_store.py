@@ -20,7 +20,14 @@ from .._port import WriterStats
 from .._retention import PruneProgress, PruneStep
 from .._run_operations import SaveRun
 from ._apply import Apply, apply
-from ._connection import Durability, connect, create_private_file, enable_wal, set_durability
+from ._connection import (
+    Durability,
+    connect,
+    create_private_file,
+    enable_wal,
+    set_durability,
+    storage_error,
+)
 from ._locks import FileLock, lease_lock_path, liveness_lock_path
 from ._reader import ChangeWatch, Reader
 from ._replay import projection_rows
@@ -195,13 +202,22 @@ def _open_for_writing(path: str, durability: Durability) -> apsw.Connection:
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         raise StorageError(f"cannot create {path}: the directory {directory} does not exist")
-    create_private_file(path)
+    try:
+        create_private_file(path)
+    except OSError as exc:
+        raise StorageError(f"cannot create {path}: {exc.strerror}") from None
     connection = connect(path, durability=None)
     try:
         state = inspect(connection, path)
         set_durability(connection, durability)
         enable_wal(connection)
         migrate(connection, state)
+    except apsw.Error as exc:
+        connection.close()
+        error = storage_error(exc, path)
+        if error is exc:
+            raise
+        raise error from None
     except BaseException:
         connection.close()
         raise
