@@ -19,7 +19,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 EXECUTORS = [
-    f"{name}=tests.http.executors:{name}" for name in ("instant", "ask", "hang")
+    f"{name}=tests.http.executors:{name}" for name in ("instant", "ask", "permit", "hang")
 ]  # fmt: skip
 READY_DEADLINE = 30.0
 

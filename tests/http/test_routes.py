@@ -116,6 +116,22 @@ def test_a_question_answered_over_http_while_another_client_follows_the_stream(
     assert client.get(f"/automation/runs/{run_id}").json()["state"] == "succeeded"
 
 
+def test_a_permission_is_answered_with_a_boolean(server: Server) -> None:
+    client = server.client()
+    automation = create(client, "Deploy", "permit")
+    run = client.post(f"/automation/{automation['id']}/run").json()
+    waiting = wait_run(client, run["id"], {"awaiting_input"})
+    blocker = waiting["blocker"]
+    assert blocker["request"] == {"type": "permission", "tool": "deploy", "detail": "to staging"}
+    path = f"/automation/runs/{run['id']}/answer"
+    text = client.post(path, json={"blockerId": blocker["id"], "reply": "yes"})
+    assert text.status_code == 422
+    assert text.json()["details"] == [{"field": "reply", "message": "permission_needs_bool"}]
+    allowed = client.post(path, json={"blockerId": blocker["id"], "reply": True})
+    assert allowed.status_code == 200
+    assert wait_run(client, run["id"], {"succeeded"})["result"] == "allowed: True"
+
+
 def test_run_now_and_cancel(server: Server) -> None:
     client = server.client()
     automation = create(client, "Long job", "hang")
