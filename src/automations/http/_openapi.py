@@ -23,7 +23,15 @@ from ..model import (
     Tombstone,
 )
 from ._routes import DEFAULT_PAGE, MAX_PAGE
-from ._wire import AnswerBody, ErrorBody, Health, InvalidBody, Preview, RunPage
+from ._wire import (
+    AnswerBody,
+    ErrorBody,
+    ExpectedRevision,
+    Health,
+    InvalidBody,
+    Preview,
+    RunPage,
+)
 
 __all__ = ["openapi_document"]
 
@@ -36,6 +44,7 @@ _TYPES = (
     Run,
     RunPage,
     AnswerBody,
+    ExpectedRevision,
     Preview,
     Health,
     ErrorBody,
@@ -130,7 +139,8 @@ def _components() -> dict[str, Any]:
     update = copy.deepcopy(components["AutomationPatch"])
     update["title"] = "AutomationUpdate"
     update["description"] = "A patch, and the revision it expects (409 when stale)."
-    update["properties"]["expectedRevision"] = {"type": "integer", "minimum": 1}
+    expected = components.pop("ExpectedRevision")["properties"]["expectedRevision"]
+    update["properties"]["expectedRevision"] = expected
     components["AutomationUpdate"] = update
     components["Event"] = {
         "oneOf": [_ref("DefinitionUpdated"), _ref("DefinitionDeleted"), _ref("RunUpdated")],

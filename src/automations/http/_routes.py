@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,7 +27,15 @@ from ..schedules import load_zone, timezone_problem
 from ._body import read_object, read_struct
 from ._errors import error_response
 from ._sse import EventsEndpoint
-from ._wire import AnswerBody, FieldProblem, LocalFire, Preview, RunPage, json_response
+from ._wire import (
+    AnswerBody,
+    ExpectedRevision,
+    FieldProblem,
+    LocalFire,
+    Preview,
+    RunPage,
+    json_response,
+)
 
 __all__ = ["DEFAULT_PAGE", "MAX_PAGE", "automation_routes"]
 
@@ -97,14 +104,13 @@ class _Handlers:
 
     async def update(self, request: Request) -> Response:
         body = await read_object(request)
-        expected: Any = body.pop("expectedRevision", None)
-        if expected is not None and (
-            isinstance(expected, bool) or not isinstance(expected, int) or expected < 1
-        ):
-            raise ValidationError([("expectedRevision", "expected_positive_int")])
+        # A patch and the revision it expects: two Structs, as AutomationPatch forbids
+        # fields of its own it does not know.
+        expected = {"expectedRevision": body.pop("expectedRevision", None)}
+        revision = from_builtins(expected, ExpectedRevision).expected_revision
         patch = from_builtins(body, AutomationPatch, unknown=_UNKNOWN)
         automation = await self.rt.update(
-            request.path_params["id"], expected_revision=expected, **patch.changes()
+            request.path_params["id"], expected_revision=revision, **patch.changes()
         )
         return json_response(automation)
 

@@ -3,7 +3,7 @@ JSON encoder every response uses (the contract's codec: camelCase, epoch ms)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from starlette.responses import Response
@@ -13,6 +13,7 @@ from ..model import Run, to_json
 __all__ = [
     "AnswerBody",
     "ErrorBody",
+    "ExpectedRevision",
     "FieldProblem",
     "Health",
     "InvalidBody",
@@ -37,6 +38,12 @@ class AnswerBody(
 
     blocker_id: str
     reply: str | bool
+
+
+class ExpectedRevision(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
+    """The optional `expectedRevision` beside a patch: 409 when the stored one differs."""
+
+    expected_revision: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
 class LocalFire(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
