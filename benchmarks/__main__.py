@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import blockers, burst, cancel, compare, downtime, interval, journal, register
+from . import blockers, burst, cancel, compare, downtime, http_api, interval, journal, register
 from ._common import emit
 
 WORKLOADS = {
@@ -14,6 +14,7 @@ WORKLOADS = {
     "cancel": cancel,
     "compare": compare,
     "downtime": downtime,
+    "http": http_api,
     "interval": interval,
     "journal": journal,
     "register": register,

@@ -22,6 +22,7 @@ LAYERS = [
     "api",
     "executors",
     "mcp_server",
+    "http",
     "cli",
 ]
 """Each may import those before it in this list, never those after (`api` stands for

@@ -94,18 +94,19 @@ class Runtime:
         return await self._create(new)
 
     async def _create(self, new: NewAutomation) -> Automation:
-        automation = self._build(new)
+        automation = self.preview(new)
         await self._store.create_automation(self.scope, automation)
         return automation
 
     async def create_many(self, news: Iterable[NewAutomation]) -> list[Automation]:
         """Create many automations in one transaction: all of them, or none."""
         now = self._services.now()  # one transaction, one creation time
-        automations = [self._build(new, now) for new in news]
+        automations = [self.preview(new, now) for new in news]
         await self._store.create_automations(self.scope, automations)
         return automations
 
-    def _build(self, new: NewAutomation, now: datetime | None = None) -> Automation:
+    def preview(self, new: NewAutomation, now: datetime | None = None) -> Automation:
+        """What `create` would store (next fires included), storing nothing."""
         if not isinstance(new, NewAutomation):
             raise ValidationError([("$", "expected a NewAutomation")])
         services = self._services

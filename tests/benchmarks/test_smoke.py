@@ -106,3 +106,12 @@ def test_compare_ratios_say_how_many_times_better() -> None:
     peer = {"burst": [{"jobs_per_s": 50}, {"jobs_per_s": 40}, {"jobs_per_s": 45}]}
     text = compare.table(ours, peer)
     assert "| burst: jobs/s | 4,000.0 | 45.0 | 88.9x | >= 100x |" in text
+
+
+def test_http_benchmark_prints_one_json_line() -> None:
+    line = _run("http")
+    assert line["bench"] == "http" and line["ok"] is True
+    assert line["http"]["completed"] == line["n"] == 30
+    assert line["http"]["requests_per_s"] > 0 and line["in_process"]["runs_per_s"] > 0
+    assert line["fanout"]["deliveries"] == 5 * 5
+    assert line["fanout"]["commit_to_delivery_ms"]["p99"] is not None

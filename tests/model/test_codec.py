@@ -184,3 +184,13 @@ def test_times_encode_to_their_own_milliseconds_past_the_memo_of_recent_ones() -
     assert msgspec.msgpack.decode(to_msgpack(values)) == [
         to_ms(v) if isinstance(v, datetime) else v // timedelta(milliseconds=1) for v in values
     ]
+
+
+@pytest.mark.parametrize("number", [10**30, -(10**30), 2**63])
+def test_a_time_no_datetime_can_hold_is_bad_input_not_a_crash(number: int) -> None:
+    with pytest.raises(ValidationError) as once:
+        from_json(b'{"type": "once", "at": %d}' % number, Once)
+    assert once.value.details == [("at", "invalid_value: out of range")]
+    with pytest.raises(ValidationError) as every:
+        from_builtins({"type": "interval", "every": number}, Interval)
+    assert every.value.details == [("every", "invalid_value: out of range")]

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 
+import automations as am
 from automations.model import (
     AfterCount,
     Anchor,
@@ -123,3 +125,25 @@ def test_validation_error_needs_details_and_says_them() -> None:
         ValidationError([])
     error = ValidationError([("title", "title_required")])
     assert "title: title_required" in str(error)
+
+
+def test_numbers_beyond_what_a_datetime_or_a_client_holds_are_refused() -> None:
+    base = am.NewAutomation(title="t", prompt="p", timezone="UTC", schedule=am.Cron("0 9 * * *"))
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    century = timedelta(days=36_526)
+    far = datetime(9001, 1, 1, tzinfo=UTC)
+    cases = [
+        (msgspec.structs.replace(base, stop=am.AfterCount(2**53)), "stop.count"),
+        (msgspec.structs.replace(base, max_duration=century), "maxDuration"),
+        (msgspec.structs.replace(base, catchup_window=century), "catchupWindow"),
+        (msgspec.structs.replace(base, schedule=am.Interval(every=century)), "schedule.every"),
+        (
+            msgspec.structs.replace(base, schedule=am.Interval(timedelta(hours=1), start=far)),
+            "schedule.start",
+        ),
+        (msgspec.structs.replace(base, schedule=am.Once(at=far)), "schedule.at"),
+    ]
+    for new, field in cases:
+        with pytest.raises(am.ValidationError) as refused:
+            build_automation(new, id="a", project="p", now=now)
+        assert [f for f, _ in refused.value.details] == [field], new

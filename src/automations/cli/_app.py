@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--retention", metavar="AGE", help="forget runs that ended longer ago, e.g. 30d"
     )
     serve.add_argument(
+        "--http", metavar="HOST:PORT", help="also serve the HTTP API, e.g. 127.0.0.1:8765"
+    )
+    serve.add_argument("--token", help="bearer token for --http (or $AUTOMATIONS_TOKEN)")
+    serve.add_argument(
+        "--cors-origin", action="append", default=[], metavar="ORIGIN", help="(repeatable)"
+    )
+    serve.add_argument(
         "--max-scheduled-runs",
         metavar="N",
         default=str(DEFAULT_MAX_SCHEDULED_RUNS),

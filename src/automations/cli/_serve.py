@@ -9,6 +9,7 @@ which.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 from datetime import UTC, datetime, timedelta
 
@@ -17,8 +18,9 @@ import anyio
 from ..actors import Executor
 from ..api import Runtime, open_runtime
 from ..executors import command_executor, demo_executor, load_executor
-from ..model import Cron, Interval, NewAutomation, RunState, Where
+from ..model import Cron, Interval, NewAutomation, RunState, ValidationError, Where
 from ..persistence import remove_store
+from ..runtime import unwrapping_groups
 from ._live import LiveView, follow_events
 from ._options import parse_duration, parse_limit
 from ._render import Output, runs_table
@@ -62,6 +64,8 @@ async def _until_signal(
 
 
 async def serve(args: argparse.Namespace, out: Output) -> int:
+    token = args.token or os.environ.get("AUTOMATIONS_TOKEN") or None
+    http = None if args.http is None else _http(args.http, token)  # before anything opens
     executors = executors_for(args)
     retention = None if args.retention is None else parse_duration(args.retention, "--retention")
     async with open_runtime(
@@ -78,14 +82,32 @@ async def serve(args: argparse.Namespace, out: Output) -> int:
         view = LiveView(heading)
         view.status = role_text(leading)
         out.say(f"{heading}; executors: {names}; Ctrl-C to stop\n{view.status}")
-        async with anyio.create_task_group() as tg:
+        async with unwrapping_groups(), anyio.create_task_group() as tg:
             tg.start_soon(watch_role, rt, out, view, leading)
+            if http is not None:  # the HTTP API: one more task, stopped with the worker
+                from ..http import create_app, serve_http
+
+                app = create_app(rt, token=token, cors_origins=args.cors_origin)
+                tg.start_soon(serve_http, app, *http)
+                out.say(f"HTTP API on http://{args.http}/")
             await _until_signal(rt, out, view)
             tg.cancel_scope.cancel()
     report = rt.shutdown_report
     left = "" if report is None else f": {report.describe()}"
     out.say(f"stopped cleanly{left}")
     return 0
+
+
+def _http(bind: str, token: str | None) -> tuple[str, int]:
+    """Where `--http` listens; refused beyond loopback without a token. The HTTP layer
+    is an extra, imported only when asked for."""
+    try:
+        from ..http import check_bind
+    except ImportError:
+        raise ValidationError(
+            [("--http", "needs the http extra: pip install 'automations[http]'")]
+        ) from None
+    return check_bind(bind, token)
 
 
 _DEMO_DB = "automations-demo.db"

@@ -53,6 +53,13 @@ def _enc_hook(value: Any) -> Any:
 
 
 def _dec_hook(tp: type, value: Any) -> Any:
+    try:
+        return _decode_time(tp, value)
+    except OverflowError:  # a number no datetime or timedelta can hold: bad input
+        raise ValueError("out of range") from None
+
+
+def _decode_time(tp: type, value: Any) -> Any:
     if tp is Instant:
         if isinstance(value, int) and not isinstance(value, bool):
             return from_ms(value)

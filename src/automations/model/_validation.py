@@ -33,6 +33,8 @@ MAX_TITLE = 160
 MAX_PROMPT = 20_000
 MAX_STEP_CAP = 100_000
 MAX_NAME = 200
+MAX_STOP_COUNT = 2**53 - 1
+"""The largest integer a JavaScript client reads exactly (and well inside msgpack's)."""
 
 Problem = tuple[str, str]
 Catalog = Callable[[str, str, str | None], str | None]
@@ -88,7 +90,7 @@ def _policy_problems(new: NewAutomation, problems: list[Problem]) -> None:
     if isinstance(new.stop, AfterCount):
         if isinstance(schedule, Once):
             problems.append(("stop", "unsupported_stop_condition"))
-        elif new.stop.count < 1:
+        elif not 1 <= new.stop.count <= MAX_STOP_COUNT:
             problems.append(("stop.count", "unsupported_stop_condition"))
     if new.anchor is Anchor.COMPLETION and not isinstance(schedule, Interval):
         problems.append(("anchor", "anchor_completion_requires_interval"))
@@ -107,6 +109,8 @@ def naive_time_problems(new: NewAutomation) -> list[Problem]:
 
 
 _ZERO = timedelta(0)
+MAX_DURATION = timedelta(days=36_525)
+"""A century: a deadline this far ahead still fits in a `datetime`."""
 
 
 def _duration_problem(
@@ -114,6 +118,8 @@ def _duration_problem(
 ) -> None:
     if value is not None and (value < _ZERO or (not allow_zero and value == _ZERO)):
         problems.append((field, "duration_must_be_positive"))
+    elif value is not None and value > MAX_DURATION:
+        problems.append((field, "duration_above_maximum"))
 
 
 def _naive_problem(problems: list[Problem], field: str, value: datetime) -> None:

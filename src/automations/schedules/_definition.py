@@ -7,7 +7,7 @@ schedule and timezone checks here) and raises one `ValidationError`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -50,6 +50,10 @@ __all__ = [
 ]
 
 DEFAULT_MIN_INTERVAL = timedelta(seconds=30)
+MAX_INTERVAL = timedelta(days=36_525)
+"""A century: the next fires of a longer interval (or of a time past `LATEST`) would
+not fit in a `datetime`."""
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 NEXT_FIRES = 5
 
 _SCHEDULE_FIELDS = frozenset(
@@ -80,8 +84,14 @@ def _schedule_problems(
     elif isinstance(schedule, Interval):
         if schedule.every < min_interval:
             yield ("schedule.every", "interval_below_minimum")
+        elif schedule.every > MAX_INTERVAL:
+            yield ("schedule.every", "interval_above_maximum")
+        if schedule.start is not None and _aware(schedule.start) and schedule.start > LATEST:
+            yield ("schedule.start", "time_out_of_range")
     elif check_future and _aware(schedule.at) and schedule.at <= now:
         yield ("schedule.at", "fireAt_must_be_future")
+    elif _aware(schedule.at) and schedule.at > LATEST:
+        yield ("schedule.at", "time_out_of_range")
 
 
 def _aware(value: datetime) -> bool:
