@@ -211,8 +211,10 @@ def test_create_run_and_answer_in_the_console(page: Any, server: Server) -> None
     expect(expression_error).to_have_text("")
     expect(page.locator("#preview li")).to_have_count(5)
 
+    expect(page.locator("#preview li").first).to_contain_text("08:30")
     page.check("input[name=kind][value=interval]")
     page.fill("#f-every", "2")
+    expect(page.locator("#preview li").first).not_to_contain_text("08:30")
     expect(page.locator("#preview li")).to_have_count(5)
     page.fill("#f-executor", "ask")
     page.get_by_role("button", name="Create").click()
@@ -266,6 +268,7 @@ def test_the_ledger_pages_with_next_cursor(page: Any, server: Server) -> None:
     card.get_by_role("button", name="Older runs").click()
     expect(rows).to_have_count(23)
     expect(card.get_by_role("button", name="Older runs")).to_have_count(0)
+    expect(card.locator(".ledger")).not_to_contain_text("null")
 
 
 def test_markup_in_a_title_shows_as_text(page: Any, server: Server) -> None:
@@ -320,7 +323,11 @@ def test_screenshot(browser: Any, tmp_path: Path) -> None:
         )
         server.call("POST", f"/automation/{weekly['id']}/pause")
         triage = server.create("Triage new issues", schedule={"type": "interval", "every": 900_000})
-        release = server.create("Draft the release notes", executor="write")
+        release = server.create(  # another worktree: it runs beside the triage
+            "Draft the release notes",
+            executor="write",
+            where={"project": "console-tests", "worktree": "release"},
+        )
         server.call("POST", f"/automation/{triage['id']}/run")
         server.call("POST", f"/automation/{release['id']}/run")
         context = browser.new_context(viewport={"width": 1280, "height": 860}, timezone_id="UTC")
@@ -336,6 +343,7 @@ def test_screenshot(browser: Any, tmp_path: Path) -> None:
             page.fill("#f-prompt", "Read the alert channel and summarise it")
             page.fill("#f-expression", "0 8 * * 1-5")
             expect(page.locator("#preview li")).to_have_count(5)
+            expect(page.locator("#preview li").first).to_contain_text("08:00")
             target.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(target), full_page=True)
         finally:

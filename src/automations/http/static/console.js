@@ -427,7 +427,7 @@ function renderLedger(id) {
       renderLedger(id);
     }), "more")
     : null;
-  row.ledger.replaceChildren(
+  row.ledger.replaceChildren(...[
     ledger.order.length
       ? el("table", { className: "runs" },
         el("thead", {}, el("tr", {},
@@ -437,7 +437,7 @@ function renderLedger(id) {
       : el("p", { className: "muted" }, ledger.loaded ? "No runs yet." : "loading…"),
     more,
     ledger.error ? el("p", { className: "error" }, ledger.error) : null,
-  );
+  ].filter((node) => node !== null)); // replaceChildren would write "null"
 }
 
 // ---------------------------------------------------------------- waiting on a person
