@@ -85,11 +85,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(directory: Path, *, token: str | None = None) -> Iterator[Server]:
+def serving(
+    directory: Path, *, token: str | None = None, port: int | None = None
+) -> Iterator[Server]:
     """`automations serve --http` with the test executors until the block ends; then
-    stopped with SIGINT and checked to have stopped cleanly."""
-    port = _free_port()
-    log = directory / "server.log"
+    stopped with SIGINT and checked to have stopped cleanly. The database is the
+    directory's, so a second server on it (and on the same port) is a restart."""
+    port = port or _free_port()
+    log = directory / f"server-{time.monotonic_ns()}.log"
     command = [sys.executable, "-m", "automations", "--db", str(directory / "console.db")]
     command += ["serve", "--http", f"127.0.0.1:{port}"]
     for spec in EXECUTORS:
@@ -273,11 +276,30 @@ def test_the_ledger_pages_with_next_cursor(page: Any, server: Server) -> None:
 
 def test_markup_in_a_title_shows_as_text(page: Any, server: Server) -> None:
     server.create(XSS, prompt=f"<script>alert(2)</script>{XSS}")
+    server.create("bell\x07 and \u202eevil\x1b[31m")  # control and bidi characters
     _open(page, server)
     title = page.locator("article.automation h3.title", has_text="onerror")
     expect(title).to_have_text(XSS)
+    expect(page.locator("article.automation h3.title", has_text="bell")).to_have_text(
+        "bell\ufffd and \ufffdevil\ufffd[31m"
+    )
     assert page.locator("#automations img").count() == 0
     assert page.locator("#automations script").count() == 0
+
+
+def test_the_stream_reconnects_by_itself(page: Any, tmp_path: Path) -> None:
+    port = _free_port()
+    with serving(tmp_path, port=port) as server:
+        _open(page, server)
+        server.create("Before the restart")
+        expect(page.locator("article.automation", has_text="Before the restart")).to_be_visible()
+    expect(page.locator("#live")).not_to_have_text("live")
+    with serving(tmp_path, port=port) as server:  # the same database: a restart
+        server.create("After the restart")
+        expect(page.locator("article.automation", has_text="After the restart")).to_be_visible()
+        expect(page.locator("#live")).to_have_text("live")
+    expect(page.locator("article.automation")).to_have_count(2)
+    _not_reloaded(page)
 
 
 def test_a_server_with_a_token(browser: Any, tmp_path: Path) -> None:
@@ -293,6 +315,7 @@ def test_a_server_with_a_token(browser: Any, tmp_path: Path) -> None:
             page.fill("#token", "s3cret-token")
             page.get_by_role("button", name="Use token").click()
             expect(page.locator("#live")).to_have_text("live")  # the stream read with fetch()
+            expect(page.locator("#preview li")).to_have_count(5)
             page.evaluate("window.__notReloaded = true")
 
             server.create("Behind a token")  # arrives over the stream

@@ -646,6 +646,7 @@ async function start() {
   for (const a of [...list].reverse()) upsertAutomation(a); // prepend: newest ends on top
   renderCounts();
   openStream(seq);
+  schedulePreview(); // it may have been refused before a token was given
   // Runs waiting on a person: the newest page of each automation's ledger.
   await Promise.all(list.map(async (a) => {
     try {
