@@ -251,6 +251,12 @@ def test_changes_made_elsewhere_arrive_live(page: Any, server: Server) -> None:
     expect(waiting).to_have_count(0)
     expect(card.locator(".last-run")).to_contain_text("succeeded")
 
+    server.call("POST", f"/automation/{made['id']}/run")  # then cancelled from its card
+    expect(waiting.locator(".question")).to_have_text("What should the release note say?")
+    waiting.get_by_role("button", name="Cancel run").click()
+    expect(waiting).to_have_count(0)
+    expect(card.locator(".last-run")).to_contain_text("stopped")
+
     server.call("POST", f"/automation/{made['id']}/pause")
     expect(card.locator(".pill-paused")).to_be_visible()
     card.get_by_role("button", name="Delete").click()

@@ -343,6 +343,17 @@ function runSummary(run) {
   return run.result ?? "";
 }
 
+const ACTIVE = new Set(["scheduled", "running", "awaiting_input"]);
+const isActive = (run) => ACTIVE.has(run.state);
+
+/** Cancel a run (`POST /automation/runs/{runId}/cancel`); its end arrives as an event. */
+function cancelButton(run, where) {
+  return button("Cancel run", (e) => act(e.currentTarget, async () => {
+    const { data } = await api("POST", `automation/runs/${enc(run.id)}/cancel`);
+    if (data && data.id) upsertRun(data);
+  }, where), "cancel");
+}
+
 function upsertRun(run) {
   // Replies and events race (a run-now reply may land after the stream's newer
   // revision): an older revision of a run never undoes a newer one.
@@ -419,6 +430,7 @@ function renderLedger(id) {
       el("td", {}, fmtShort(run.triggeredAt)),
       el("td", {}, run.completedAt ? fmtShort(run.completedAt) : ""),
       el("td", { className: "summary" }, runSummary(run)),
+      el("td", {}, isActive(run) ? cancelButton(run, row.ledger) : null),
     ));
   }
   const more = ledger.cursor
@@ -432,7 +444,7 @@ function renderLedger(id) {
       ? el("table", { className: "runs" },
         el("thead", {}, el("tr", {},
           el("th", {}, "state"), el("th", {}, "trigger"), el("th", {}, "triggered"),
-          el("th", {}, "ended"), el("th", {}, "result"))),
+          el("th", {}, "ended"), el("th", {}, "result"), el("th", {}, ""))),
         body)
       : el("p", { className: "muted" }, ledger.loaded ? "No runs yet." : "loading…"),
     more,
@@ -505,7 +517,9 @@ function waitingCard(run) {
     el("div", { className: "waiting-head" },
       el("strong", { className: "automation-title" }, a ? a.title : run.automationId),
       el("span", { className: "muted" }, ` ${request.type} · asked ${fmtShort(blocker.askedAt)}`)),
-    asked, controls, message);
+    asked, controls,
+    el("div", { className: "cancel-line" }, cancelButton(run, message)),
+    message);
   return li;
 }
 
