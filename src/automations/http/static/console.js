@@ -255,31 +255,52 @@ function describe(error) {
   return String(error.message || error);
 }
 
+/** The card of an automation: built once, then updated in place, so that a button
+ * under the pointer, an open prompt or a message survives the events that follow. */
 function renderAutomation(a) {
   let row = state.rows.get(a.id);
   if (!row) {
-    const head = el("div", { className: "head" });
-    const ledger = el("div", { className: "ledger", hidden: true });
-    const article = el("article", { className: "card automation", dataset: { id: a.id } }, head, ledger);
-    row = { article, head, ledger };
+    row = automationCard(a.id);
     state.rows.set(a.id, row);
-    $("automations").prepend(article);
+    $("automations").prepend(row.article);
   }
-  row.article.classList.toggle("paused", a.paused);
-  const message = el("p", { className: "error action-error", role: "alert" });
-  const paused = a.paused ? el("span", { className: "pill pill-paused" }, "paused") : null;
-  const fires = (a.nextFires || []).slice(0, 3);
   const last = state.lastRun.get(a.id);
-  const open = state.ledgers.get(a.id)?.open;
+  const fires = (a.nextFires || []).slice(0, 3);
+  row.article.classList.toggle("paused", a.paused);
+  setText(row.title, a.title);
+  row.pausedPill.hidden = !a.paused;
+  setText(row.schedule, scheduleWords(a));
+  setText(row.next, a.paused ? "— (paused)" : fires.length ? fires.map(fmt).join(" · ") : "—");
+  row.last.replaceChildren(...(last
+    ? [runBadge(last), document.createTextNode(` ${fmtShort(last.triggeredAt)}`)]
+    : [document.createTextNode("none yet")]));
+  setText(row.executor, a.executor);
+  setText(row.prompt, a.prompt);
+  setText(row.pause, a.paused ? "Resume" : "Pause");
+  const open = Boolean(state.ledgers.get(a.id)?.open);
+  setText(row.runs, open ? "Hide runs" : "Runs");
+  row.runs.setAttribute("aria-expanded", String(open));
+  renderCounts();
+}
 
-  const pauseButton = a.paused
-    ? button("Resume", (e) => act(e.currentTarget, () => post(`automation/${enc(a.id)}/resume`), message))
-    : button("Pause", (e) => act(e.currentTarget, () => post(`automation/${enc(a.id)}/pause`), message));
-  const runButton = button("Run now", (e) => act(e.currentTarget, async () => {
-    const { data } = await api("POST", `automation/${enc(a.id)}/run`);
+function setText(node, value) {
+  node.textContent = clean(value);
+}
+
+function automationCard(id) {
+  const message = el("p", { className: "error action-error", role: "alert" });
+  const path = `automation/${enc(id)}`;
+  const run = button("Run now", (e) => act(e.currentTarget, async () => {
+    const { data } = await api("POST", `${path}/run`);
     if (data && data.id) upsertRun(data);
   }, message), "primary");
-  const deleteButton = button("Delete", (e) => {
+  const pause = button("Pause", (e) => act(e.currentTarget, async () => {
+    const paused = state.automations.get(id)?.paused;
+    const { data } = await api("POST", `${path}/${paused ? "resume" : "pause"}`);
+    if (data && data.id) upsertAutomation(data);
+  }, message));
+  const runs = button("Runs", () => toggleLedger(id));
+  const remove = button("Delete", (e) => {
     const btn = e.currentTarget;
     if (btn.dataset.armed !== "yes") { // two clicks, no blocking dialog
       btn.dataset.armed = "yes";
@@ -293,39 +314,37 @@ function renderAutomation(a) {
       return;
     }
     act(btn, async () => {
-      await api("DELETE", `automation/${enc(a.id)}`);
-      removeAutomation(a.id);
+      await api("DELETE", path);
+      removeAutomation(id);
     }, message);
   });
-  const runsButton = button(open ? "Hide runs" : "Runs", () => toggleLedger(a.id));
-  runsButton.setAttribute("aria-expanded", open ? "true" : "false");
-
-  row.head.replaceChildren(
-    el("div", { className: "title-line" },
-      el("h3", { className: "title" }, a.title), paused),
-    el("p", { className: "schedule" }, scheduleWords(a)),
+  const row = {
+    title: el("h3", { className: "title" }),
+    pausedPill: el("span", { className: "pill pill-paused", hidden: true }, "paused"),
+    schedule: el("p", { className: "schedule" }),
+    next: el("dd", { className: "next" }),
+    last: el("dd", { className: "last-run" }),
+    executor: el("dd", { className: "executor" }),
+    prompt: el("p", {}),
+    pause,
+    runs,
+    ledger: el("div", { className: "ledger", hidden: true }),
+  };
+  row.article = el("article", { className: "card automation", dataset: { id } },
+    el("div", { className: "title-line" }, row.title, row.pausedPill),
+    row.schedule,
     el("dl", { className: "facts" },
-      el("dt", {}, "next"),
-      el("dd", { className: "next" }, a.paused ? "— (paused)" : fires.length ? fires.map(fmt).join(" · ") : "—"),
-      el("dt", {}, "last run"),
-      el("dd", { className: "last-run" }, last ? runBadge(last) : "none yet", last ? ` ${fmtShort(last.triggeredAt)}` : ""),
-      el("dt", {}, "executor"),
-      el("dd", {}, a.executor),
-    ),
-    el("details", { className: "prompt" }, el("summary", {}, "prompt"), el("p", {}, a.prompt)),
-    el("div", { className: "actions" }, runButton, pauseButton, runsButton, deleteButton),
+      el("dt", {}, "next"), row.next,
+      el("dt", {}, "last run"), row.last,
+      el("dt", {}, "executor"), row.executor),
+    el("details", { className: "prompt" }, el("summary", {}, "prompt"), row.prompt),
+    el("div", { className: "actions" }, run, pause, runs, remove),
     message,
-  );
-  renderCounts();
+    row.ledger);
+  return row;
 }
 
 const enc = encodeURIComponent;
-
-async function post(path) {
-  const { data } = await api("POST", path);
-  if (data && data.id && data.revision !== undefined && data.title !== undefined) upsertAutomation(data);
-  return data;
-}
 
 // ---------------------------------------------------------------- runs and ledger
 
@@ -369,12 +388,13 @@ function upsertRun(run) {
     if (a) renderAutomation(a);
   }
   const ledger = state.ledgers.get(run.automationId);
-  if (ledger && ledger.loaded) {
+  if (ledger) { // kept while its first page loads too: that page may be older
     const known = ledger.runs.get(run.id);
     if (!known || known.revision <= run.revision) {
       ledger.runs.set(run.id, run);
-      if (!known) ledger.order.unshift(run.id); // a new run is the newest
-      renderLedger(run.automationId);
+      if (!known && !ledger.loaded) ledger.arrived.push(run.id);
+      if (!known && ledger.loaded) ledger.order.unshift(run.id); // a new run is the newest
+      if (ledger.loaded) renderLedger(run.automationId);
     }
   }
   setWaiting(run, run.state === "awaiting_input" && run.blocker !== null && run.blocker !== undefined);
@@ -383,7 +403,7 @@ function upsertRun(run) {
 async function toggleLedger(id) {
   let ledger = state.ledgers.get(id);
   if (!ledger) {
-    ledger = { open: false, runs: new Map(), order: [], cursor: null, loaded: false };
+    ledger = { open: false, runs: new Map(), order: [], arrived: [], cursor: null, loaded: false };
     state.ledgers.set(id, ledger);
   }
   ledger.open = !ledger.open;
@@ -398,15 +418,18 @@ async function loadRuns(id, cursor) {
   const query = `limit=${PAGE}` + (cursor ? `&cursor=${enc(cursor)}` : "");
   try {
     const { data } = await api("GET", `automation/${enc(id)}/runs?${query}`);
-    if (!cursor) {
-      ledger.runs.clear();
-      ledger.order = [];
-    }
+    if (!cursor) ledger.order = [];
     for (const run of data.items) {
       const known = ledger.runs.get(run.id);
-      if (!known) ledger.order.push(run.id);
+      if (!ledger.order.includes(run.id)) ledger.order.push(run.id);
       if (!known || known.revision <= run.revision) ledger.runs.set(run.id, run);
     }
+    if (!cursor) { // runs that arrived on the stream after the page was read are newer
+      const listed = new Set(ledger.order);
+      const newer = ledger.arrived.filter((runId) => !listed.has(runId)).reverse();
+      ledger.order.unshift(...newer);
+    }
+    ledger.arrived = [];
     ledger.cursor = data.nextCursor;
     ledger.loaded = true;
     ledger.error = "";
@@ -661,6 +684,11 @@ async function start() {
   renderCounts();
   openStream(seq);
   schedulePreview(); // it may have been refused before a token was given
+  for (const [id, ledger] of state.ledgers) { // read again: events may have been missed
+    ledger.loaded = false;
+    ledger.arrived = [];
+    if (ledger.open) loadRuns(id, null).then(() => renderLedger(id));
+  }
   // Runs waiting on a person: the newest page of each automation's ledger.
   await Promise.all(list.map(async (a) => {
     try {
