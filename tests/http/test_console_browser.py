@@ -235,6 +235,26 @@ def test_create_run_and_answer_in_the_console(page: Any, server: Server) -> None
     _not_reloaded(page)
 
 
+def test_a_one_shot_from_the_form(page: Any, server: Server) -> None:
+    _open(page, server)
+    page.fill("#f-title", "Once only")
+    page.fill("#f-prompt", "Just once")
+    page.check("input[name=kind][value=once]")
+    page.fill("#f-at", "2020-01-02T03:04")  # the past: the server says so at the field
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator('.field-error[data-field="schedule.at"]')).to_have_text(
+        "fireAt must be future"
+    )
+    page.fill("#f-at", "2099-01-02T03:04")  # the viewer's local time (UTC here)
+    expect(page.locator("#preview li")).to_have_count(1)
+    expect(page.locator("#preview li")).to_contain_text("2099")
+    page.get_by_role("button", name="Create").click()
+    card = page.locator("article.automation", has_text="Once only")
+    expect(card.locator(".schedule")).to_contain_text("once, ")
+    expect(card.locator(".schedule")).to_contain_text("03:04")
+    expect(page.locator('.field-error[data-field="schedule.at"]')).to_have_text("")
+
+
 def test_changes_made_elsewhere_arrive_live(page: Any, server: Server) -> None:
     _open(page, server)
     made = server.create("Made by another client", executor="write")
