@@ -325,5 +325,5 @@ def test_health_openapi_and_the_console_page(server: Server) -> None:
 
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert 'fetch("automation"' in page.text
+    assert '<script type="module" src="static/console.js">' in page.text
     assert client.get("/static/index.html").status_code == 200
