@@ -253,7 +253,8 @@ class Runtime:
                     await self._sender.cancel(run, owner)
                     break
                 try:  # its process died and nobody reconciled it yet
-                    return await record_stopped(self._services, run)
+                    services = self._services
+                    return await record_stopped(services.store, services.scope, services.now(), run)
                 except Conflict:
                     continue  # the reconciler got there first
             else:

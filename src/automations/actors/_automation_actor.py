@@ -291,7 +291,7 @@ class AutomationActor:
         if current is None or current.revision != adopted.run.revision:
             return  # ended meanwhile (a cancel reached it before its actor did)
         if automation is None:  # deleted since it was adopted
-            await record_stopped(services, adopted.run)
+            await record_stopped(services.store, services.scope, services.now(), adopted.run)
             return
         actor = RunActor(
             self._services,

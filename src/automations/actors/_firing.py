@@ -24,6 +24,7 @@ from ..model import (
     Automation,
     AutomationError,
     Catchup,
+    KeyHolder,
     Kind,
     Missed,
     Run,
@@ -138,7 +139,10 @@ class Firing:
             self._reschedule(current, plan.slot, False, epoch)
         elif isinstance(plan, Late):
             last = plan.missed.last
-            await record_missed(self._services, current, plan.missed, epoch)
+            services = self._services
+            await record_missed(
+                services.store, services.scope, services.now(), current, plan.missed, epoch
+            )
             if plan.catchup:
                 catchup = next_run(current, Trigger.CATCHUP, last, attended=False)
                 await self.launch(current, catchup, None, epoch)
@@ -188,10 +192,16 @@ class Firing:
     async def _skip(self, run: Run, reply: Reply[Run] | None, epoch: int | None) -> None:
         holder = self._runs.holder()  # before any await: the runs going on now
         if reply is not None:
-            await answer(reply, record_skipped(self._services, run, held_by=holder))
+            await answer(reply, self._record_skipped(run, None, holder))
         else:
             with contextlib.suppress(AutomationError):  # a slot fired elsewhere, say
-                await record_skipped(self._services, run, epoch, holder)
+                await self._record_skipped(run, epoch, holder)
+
+    def _record_skipped(
+        self, run: Run, epoch: int | None, holder: KeyHolder | None
+    ) -> Awaitable[Run]:
+        services = self._services
+        return record_skipped(services.store, services.scope, services.now(), run, epoch, holder)
 
 
 async def answer(reply: Reply[T], work: Awaitable[T]) -> None:

@@ -130,7 +130,7 @@ class Inbox:
         owner = await services.store.reader.run_owner(services.scope, run_id)
         if owner == services.owner and run_id not in self._runs:  # (none started since)
             with contextlib.suppress(Conflict):  # it moved on meanwhile
-                await record_stopped(services, run)
+                await record_stopped(services.store, services.scope, services.now(), run)
 
     async def _run_now(self, command: RunNowCommand) -> CommandOutcome:
         services = self._services

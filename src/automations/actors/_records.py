@@ -8,6 +8,7 @@ once as `stopped`, so a failure can never leave half of one behind.
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 
 from ..model import (
     Automation,
@@ -16,6 +17,7 @@ from ..model import (
     Missed,
     Run,
     RunState,
+    Scope,
     StopReason,
     StoreClosed,
     Trigger,
@@ -23,28 +25,35 @@ from ..model import (
     new_run,
     new_run_id,
 )
-from ..persistence import CreateRun, SaveRun
+from ..persistence import CreateRun, SaveRun, StorePort
 from ..runtime import Reply
-from ._services import Services
 
 __all__ = ["fail_reply", "record_missed", "record_skipped", "record_stopped"]
 
 
 async def record_skipped(
-    services: Services, run: Run, epoch: int | None = None, held_by: KeyHolder | None = None
+    store: StorePort,
+    scope: Scope,
+    now: datetime,
+    run: Run,
+    epoch: int | None = None,
+    held_by: KeyHolder | None = None,
 ) -> Run:
     """Record `run` as skipped by the overlap policy, naming the run `held_by` that held
     its writer key; the executor is never called."""
-    now = services.now()
-    scope = services.scope
     reason = StopReason.PREVIOUS_RUN_AWAITING_INPUT
     stopped = advance(run, RunState.STOPPED, at=now, stop_reason=reason, held_by=held_by)
-    await services.store.write(CreateRun(scope, (run, stopped), (now, now), epoch=epoch))
+    await store.write(CreateRun(scope, (run, stopped), (now, now), epoch=epoch))
     return stopped
 
 
 async def record_missed(
-    services: Services, automation: Automation, missed: Missed, epoch: int | None = None
+    store: StorePort,
+    scope: Scope,
+    now: datetime,
+    automation: Automation,
+    missed: Missed,
+    epoch: int | None = None,
 ) -> None:
     """One `stopped/missed_schedule` run naming the slots that passed unfired."""
     run = new_run(
@@ -55,22 +64,23 @@ async def record_missed(
         triggered_at=missed.first,
         attended=False,
     )
-    now = services.now()
     stopped = advance(
         run, RunState.STOPPED, at=now, stop_reason=StopReason.MISSED_SCHEDULE, missed=missed
     )
-    scope = services.scope
     with contextlib.suppress(DuplicateSlot):  # another process recorded this episode
-        await services.store.write(CreateRun(scope, (run, stopped), (now, now), epoch=epoch))
+        await store.write(CreateRun(scope, (run, stopped), (now, now), epoch=epoch))
 
 
 async def record_stopped(
-    services: Services, run: Run, reason: StopReason = StopReason.CANCELLED
+    store: StorePort,
+    scope: Scope,
+    now: datetime,
+    run: Run,
+    reason: StopReason = StopReason.CANCELLED,
 ) -> Run:
     """End an active `run` that nobody executes any more as `stopped` with `reason`."""
-    now = services.now()
     stopped = advance(run, RunState.STOPPED, at=now, stop_reason=reason)
-    await services.store.write(SaveRun(services.scope, stopped, run.revision, now))
+    await store.write(SaveRun(scope, stopped, run.revision, now))
     return stopped
 
 

@@ -276,7 +276,10 @@ class RunActor:
             return False
         except WriterKeyBusy as busy:
             try:
-                skipped = await record_skipped(self._services, self.run, held_by=busy.holder)
+                services = self._services
+                skipped = await record_skipped(
+                    services.store, services.scope, services.now(), self.run, held_by=busy.holder
+                )
             except BaseException as exc:
                 fail_reply(reply, exc)
                 raise

@@ -233,7 +233,10 @@ class Supervisor:
         for adopted in adopting.values():
             reason = StopReason.EXPIRED if adopted.blocker is None else StopReason.BLOCKER_LOST
             with contextlib.suppress(AutomationError):  # it moved on meanwhile (Conflict)
-                await record_stopped(self.services, adopted.run, reason)
+                services = self.services
+                await record_stopped(
+                    services.store, services.scope, services.now(), adopted.run, reason
+                )
 
 
 @asynccontextmanager
