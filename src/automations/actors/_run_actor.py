@@ -37,7 +37,7 @@ from ._context import RunContext
 from ._controls import RunControls
 from ._execution import Execution, Spawn
 from ._finish import FinishLatch
-from ._records import fail_reply, record_skipped
+from ._records import fail_reply
 from ._run_ledger import RunLedger
 from ._run_phase import (
     SETTLED,
@@ -276,14 +276,11 @@ class RunActor:
             return False
         except WriterKeyBusy as busy:
             try:
-                services = self._services
-                skipped = await record_skipped(
-                    services.store, services.scope, services.now(), self.run, held_by=busy.holder
-                )
+                skipped = await self._ledger.record_skipped(busy.holder)
             except BaseException as exc:
                 fail_reply(reply, exc)
                 raise
-            self._ledger.run, self.recorded = skipped, True
+            self.recorded = True
             if reply is not None:
                 reply.send(skipped)
             return False

@@ -13,8 +13,9 @@ from datetime import datetime
 
 import anyio
 
-from ..model import Blocker, Run, RunState, Scope, advance
+from ..model import Blocker, KeyHolder, Run, RunState, Scope, advance
 from ..persistence import CreateRun, PendingWrite, SaveRun, StorePort
+from ._records import record_skipped
 from ._run_phase import Decision, decided
 
 __all__ = ["RunLedger"]
@@ -86,6 +87,14 @@ class RunLedger:
         operation = first.operation
         assert isinstance(operation, CreateRun)
         self.run = operation.revisions[-1]
+
+    async def record_skipped(self, holder: KeyHolder | None) -> Run:
+        """The first write was refused for the writer key `holder` holds: record the
+        run as skipped instead (its executor is never called)."""
+        self.run = await record_skipped(
+            self._store, self._scope, self._now(), self.run, held_by=holder
+        )
+        return self.run
 
     def submit(
         self, state: RunState, *, blocker: Blocker | None = None, fenced: bool = False
