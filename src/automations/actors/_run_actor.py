@@ -205,7 +205,7 @@ class RunActor:
         """As the process closes, leave a run waiting on a blocker, with a resumable
         executor, `awaiting_input` for the next worker, as a dead process would: its
         executor is cancelled, nothing is written. False for any other run."""
-        waits = self.phase is Phase.EXECUTING and self.run.state is RunState.AWAITING_INPUT
+        waits = self.phase is Phase.EXECUTING and self._ledger.blocked
         if not waits or self._executor is None or not is_resumable(self._executor):
             return False
         return self._decide(Leave())

@@ -25,6 +25,7 @@ class RunLedger:
     """The last durable revision of a run, and the writes that build on it."""
 
     __slots__ = (
+        "_heading",
         "_now",
         "_owner",
         "_scope",
@@ -66,6 +67,7 @@ class RunLedger:
         self.writing = False
         """A transition is submitted and not yet settled."""
         self._written: anyio.Event | None = None
+        self._heading: RunState | None = None
 
     def submit_first(self, *, start: bool, hold_key: bool) -> PendingWrite[list[int]]:
         """Record the run `scheduled` (holding its writer key if `hold_key`) and, when it
@@ -131,10 +133,16 @@ class RunLedger:
     def _save(
         self, nxt: Run, *, epoch: int | None = None, unanswered: str | None = None
     ) -> PendingWrite[int]:
-        self.writing = True
+        self.writing, self._heading = True, nxt.state
         now, key, owner = self._now(), self.writer_key, self._owner
         operation = SaveRun(self._scope, nxt, self.run.revision, now, key, owner, epoch, unanswered)
         return self._store.submit(operation)
+
+    @property
+    def blocked(self) -> bool:
+        """The run waits on a blocker, or the write that makes it wait is in flight (its
+        waiters may have heard of it already: listeners hear a commit first)."""
+        return RunState.AWAITING_INPUT in (self.run.state, self._heading)
 
     async def transition(self, state: RunState, *, blocker: Blocker | None = None) -> None:
         """Write the next revision durably; it is the run's from then on."""
@@ -152,7 +160,7 @@ class RunLedger:
             operation = pending.operation
             assert isinstance(operation, SaveRun)
             self.run = operation.run
-        self.writing = False
+        self.writing, self._heading = False, None
         written, self._written = self._written, None
         if written is not None:
             written.set()
