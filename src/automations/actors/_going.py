@@ -69,8 +69,7 @@ class GoingRuns:
         """The run a run refused now would be skipped for: the first going on."""
         for actor in [*self.active.values(), *self.waiting]:
             if not actor.ended:
-                run = actor.run
-                return KeyHolder(run_id=run.id, automation_id=run.automation_id, state=run.state)
+                return actor.holder
         return None
 
     def add(self, actor: RunActor, *, wait: bool) -> None:

@@ -4,9 +4,8 @@ Every transition is durable before anything acts on it (the executor's start, th
 next transition, the owner's `on_end`, an event), and the end is *decided* once,
 synchronously on the event loop: the first of the executor's natural end, a stop
 request (cancel, supersede, shutdown), a step cap, an unanswerable blocker or a timeout
-wins: once a cancel is accepted no `succeeded` can follow it. What the run waits for
-is its `Phase` (`_run_phase`), its writes are its `RunLedger`'s, its executor's call is
-an `Execution`, and what the executor may ask of it are its `RunControls`.
+wins: once a cancel is accepted no `succeeded` can follow it. Its parts: a `Phase`
+(`_run_phase`), a `RunLedger` (its writes), an `Execution`, its `RunControls`.
 """
 
 from __future__ import annotations
@@ -80,6 +79,7 @@ class RunActor:
         "_spawn",
         "automation",
         "finished",
+        "id",
         "phase",
         "recorded",
     )
@@ -104,6 +104,7 @@ class RunActor:
         (`running` already, taken over from a dead process; `reopen` is the blocker it
         waited on, which asking again reopens, None for one never started)."""
         self._services = services
+        self.id = run.id
         self.automation = automation
         self._ledger = ledger = RunLedger(
             services.store,
@@ -145,18 +146,17 @@ class RunActor:
         """`running`, submitted as a claimed run was admitted at its slot."""
 
     @property
-    def id(self) -> str:
-        return self._ledger.run.id
-
-    @property
     def run(self) -> Run:
         """The run as its last durable revision says."""
         return self._ledger.run
 
     @property
+    def holder(self) -> KeyHolder:
+        return self._ledger.holder()
+
+    @property
     def ended(self) -> bool:
-        """Its end is submitted (writes commit in submission order, so a run started
-        after this moment is recorded after this one's end: see overlap)."""
+        """Its end is submitted: a run started after now is recorded after it."""
         return self.phase in WRITTEN
 
     @property

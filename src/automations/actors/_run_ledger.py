@@ -138,6 +138,13 @@ class RunLedger:
         operation = SaveRun(self._scope, nxt, self.run.revision, now, key, owner, epoch, unanswered)
         return self._store.submit(operation)
 
+    def holder(self) -> KeyHolder:
+        """What a run skipped for this one names: its state once what it submitted has
+        committed, as it will have when the skip commits (submission order)."""
+        run = self.run
+        state = self._heading or run.state
+        return KeyHolder(run_id=run.id, automation_id=run.automation_id, state=state)
+
     @property
     def blocked(self) -> bool:
         """The run waits on a blocker, or the write that makes it wait is in flight (its
