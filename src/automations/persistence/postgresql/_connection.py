@@ -40,11 +40,18 @@ def redacted(dsn: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-def connect(dsn: str, *, autocommit: bool, durability: Durability | None = None) -> Connection:
-    """A connection with the project's settings; `StorageError` when the server is not there."""
+def connect(
+    dsn: str, *, autocommit: bool, role: str, durability: Durability | None = None
+) -> Connection:
+    """A connection with the project's settings, named `automations-<role>` in
+    `pg_stat_activity`; `StorageError` when the server is not there."""
     try:
         connection = psycopg.connect(
-            dsn, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S, **KEEPALIVES
+            dsn,
+            autocommit=autocommit,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name=f"automations-{role}",
+            **KEEPALIVES,
         )
     except psycopg.OperationalError as exc:
         raise StorageError(f"cannot connect to PostgreSQL at {redacted(dsn)}: {exc}") from None

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from ._connection import Connection, connect
+from ._connection import Connection, connect, storage_error
 
 __all__ = ["AdvisoryLock", "PgChangeWatch", "held_by_anyone"]
 
@@ -58,10 +58,13 @@ class AdvisoryLock:
         """Take the lock if nobody holds it; never waits for a holder (blocking I/O)."""
         if self._connection is not None:
             return True
-        connection = connect(self._dsn, autocommit=True)
+        connection = connect(self._dsn, autocommit=True, role="lock")
         try:
             connection.execute(_SERVER_KEEPALIVE)
             row = connection.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
+        except psycopg.Error as exc:
+            connection.close()
+            raise storage_error(exc, self._dsn) from exc
         except BaseException:
             connection.close()
             raise
@@ -111,11 +114,14 @@ class PgChangeWatch:
 
     def heads(self) -> tuple[int, int]:
         if self._connection is None or self._connection.closed or self._connection.broken:
-            self._connection = connect(self._dsn, autocommit=True)
-        row = self._connection.execute(
-            "SELECT (SELECT coalesce(max(seq), 0) FROM journal),"
-            " (SELECT coalesce(max(id), 0) FROM commands)"
-        ).fetchone()
+            self._connection = connect(self._dsn, autocommit=True, role="watch")
+        try:
+            row = self._connection.execute(
+                "SELECT (SELECT coalesce(max(seq), 0) FROM journal),"
+                " (SELECT coalesce(max(id), 0) FROM commands)"
+            ).fetchone()
+        except psycopg.Error as exc:
+            raise storage_error(exc, self._dsn) from exc
         assert row is not None
         return int(row[0]), int(row[1])
 

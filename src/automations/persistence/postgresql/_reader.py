@@ -37,7 +37,12 @@ class Reader:
             dsn,
             min_size=1,
             max_size=POOL_SIZE,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S, **KEEPALIVES},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": CONNECT_TIMEOUT_S,
+                "application_name": "automations-reader",
+                **KEEPALIVES,
+            },
             open=False,
             name="automations-readers",
         )

@@ -170,7 +170,7 @@ async def open_postgresql_store(
 
 
 def _open_for_writing(dsn: str, durability: Durability) -> tuple[Connection, str]:
-    connection = connect(dsn, autocommit=False, durability=durability)
+    connection = connect(dsn, autocommit=False, durability=durability, role="writer")
     try:
         migrate(connection, dsn)
         schema = current_schema(connection, dsn)

@@ -236,21 +236,27 @@ class GroupCommitWriter:
             if connection is not None:
                 connection.close()
             connection = self._connection = connect(
-                self._dsn, autocommit=False, durability=self._durability
+                self._dsn, autocommit=False, durability=self._durability, role="writer"
             )
         return connection
 
     def _begin(self, batch: list[PendingWrite[Any]]) -> Connection | None:
         """Open the batch's transaction with the journal lock; None (the batch failed)
-        when the server cannot be reached."""
-        try:
-            connection = self._usable()
-            connection.execute("SELECT pg_advisory_xact_lock(%s)", (self._journal_key,))
-        except (psycopg.Error, StorageError) as exc:
-            self._rollback()
-            self._fail_all(batch, exc)
-            return None
-        return connection
+        when the server cannot be reached. A connection found broken here (the server
+        restarted while the writer was idle) is replaced at once, the batch unharmed."""
+        for attempt in (1, 2):
+            try:
+                connection = self._usable()
+                connection.execute("SELECT pg_advisory_xact_lock(%s)", (self._journal_key,))
+            except (psycopg.Error, StorageError) as exc:
+                self._rollback()
+                broken = self._connection is not None and self._connection.broken
+                if attempt == 1 and broken:  # nothing was applied: connect again, once
+                    continue
+                self._fail_all(batch, exc)
+                return None
+            return connection
+        return None  # pragma: no cover - the loop returns
 
     def _commit(self, batch: list[PendingWrite[Any]]) -> None:
         if self._optimistic:
