@@ -375,6 +375,7 @@ async def _last_seq(rt: am.Runtime) -> int:
     return await rt._store.reader.last_seq()
 
 
+@pytest.mark.sqlite_only("a full disk is played with SQLite's max_page_count")
 async def test_a_full_disk_fails_run_now_clearly_and_the_runtime_recovers(
     runtime_factory: OpenRuntime, clock: ManualClock
 ) -> None:
