@@ -18,7 +18,7 @@ from ..actors import Executor
 from ..api import Runtime, open_runtime
 from ..executors import command_executor, demo_executor, load_executor
 from ..model import Cron, Interval, NewAutomation, RunState, Where
-from ..persistence import remove_store
+from ..persistence import display_location, remove_store
 from ._live import LiveView, follow_events
 from ._options import parse_duration, parse_limit
 from ._render import Output, runs_table
@@ -73,7 +73,8 @@ async def serve(args: argparse.Namespace, out: Output) -> int:
         max_scheduled_runs=parse_limit(args.max_scheduled_runs, "--max-scheduled-runs"),
     ) as rt:
         names = ", ".join(sorted(executors))
-        heading = f"serving {rt.scope.project} in {rt.scope.directory} on {args.db}"
+        where = display_location(args.db)
+        heading = f"serving {rt.scope.project} in {rt.scope.directory} on {where}"
         leading = await rt.leading()
         view = LiveView(heading)
         view.status = role_text(leading)
