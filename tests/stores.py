@@ -1,14 +1,26 @@
-"""Tests that look inside the SQLite store (its tables, its writer) reach it here."""
+"""Tests that look inside a store (its tables, its writer) reach it here."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from automations.persistence import StorePort
 from automations.persistence.sqlite import SqliteStore
 
-__all__ = ["sqlite_of"]
+__all__ = ["rows", "sqlite_of"]
 
 
 def sqlite_of(store: StorePort) -> SqliteStore:
     """The runtime's store, as the SQLite store these tests know it is."""
     assert isinstance(store, SqliteStore), f"a SQLite store, not {type(store).__name__}"
     return store
+
+
+async def rows(store: StorePort, sql: str) -> list[tuple[Any, ...]]:
+    """The rows `sql` (spelled for both SQLite and PostgreSQL) reads from `store`."""
+    if isinstance(store, SqliteStore):
+        return await store.reader.run(lambda c: [tuple(row) for row in c.execute(sql)])
+    from automations.persistence.postgresql import PostgresStore  # psycopg: only if used
+
+    assert isinstance(store, PostgresStore), f"a known store, not {type(store).__name__}"
+    return await store.reader.run(lambda c: [tuple(row) for row in c.execute(sql)])
