@@ -16,11 +16,15 @@ def sqlite_of(store: StorePort) -> SqliteStore:
     return store
 
 
-async def rows(store: StorePort, sql: str) -> list[tuple[Any, ...]]:
-    """The rows `sql` (spelled for both SQLite and PostgreSQL) reads from `store`."""
+async def rows(
+    store: StorePort, sql: str, parameters: tuple[object, ...] = ()
+) -> list[tuple[Any, ...]]:
+    """The rows `sql` reads from `store`: SQL both databases understand, with `?` for
+    each of `parameters` (made `%s` for PostgreSQL)."""
     if isinstance(store, SqliteStore):
-        return await store.reader.run(lambda c: [tuple(row) for row in c.execute(sql)])
+        return await store.reader.run(lambda c: [tuple(row) for row in c.execute(sql, parameters)])
     from automations.persistence.postgresql import PostgresStore  # psycopg: only if used
 
     assert isinstance(store, PostgresStore), f"a known store, not {type(store).__name__}"
-    return await store.reader.run(lambda c: [tuple(row) for row in c.execute(sql)])
+    spelled = sql.replace("?", "%s")
+    return await store.reader.run(lambda c: [tuple(row) for row in c.execute(spelled, parameters)])
