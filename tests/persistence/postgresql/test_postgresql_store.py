@@ -204,3 +204,32 @@ class socket_free_port:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def _lock_holders(dsn: str) -> list[int]:
+    """The server pids of this process's lock connections."""
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        found = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'automations-lock'"
+            " AND datname = current_database()"
+        ).fetchall()
+    return [int(pid) for (pid,) in found]
+
+
+async def test_a_liveness_lock_the_server_dropped_is_taken_again(
+    store: PostgresStore, pg_dsn: str
+) -> None:
+    """A server restart (here: its connection terminated) frees the lock; the process,
+    still alive, takes it again within about a second, on a new connection."""
+    probe = store.liveness_lock("worker-1")
+    async with store.hold_liveness("worker-1"):
+        [before] = _lock_holders(pg_dsn)
+        with psycopg.connect(pg_dsn, autocommit=True) as connection:
+            connection.execute("SELECT pg_terminate_backend(%s)", (before,))
+        with anyio.fail_after(10):
+            while _lock_holders(pg_dsn) in ([], [before]):  # noqa: ASYNC110
+                await anyio.sleep(0.05)  # the server's view: nothing here to wait on
+        [after] = _lock_holders(pg_dsn)
+        assert after != before
+        assert await anyio.to_thread.run_sync(probe.held_elsewhere)
+    assert not await anyio.to_thread.run_sync(probe.held_elsewhere)

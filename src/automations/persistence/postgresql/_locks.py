@@ -12,10 +12,12 @@ lock's name, so two schemas of one database do not share locks.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 
 import psycopg
+from psycopg import pq
 
 from ._connection import Connection, connect, storage_error
 
@@ -49,15 +51,39 @@ class AdvisoryLock:
         self._probe = probe
         """Runs a query on a pooled connection (for `held_elsewhere`)."""
         self._connection: Connection | None = None
+        self._guard = threading.Lock()
+        """One user of the connection at a time: a thread taking or releasing the
+        lock, or `held` looking at it from the event loop."""
 
     @property
     def held(self) -> bool:
-        return self._connection is not None
+        """Whether this object holds the lock. A lock whose connection the server
+        dropped (a restart, say) is no longer held: found without blocking, by
+        reading what the socket has (the server's goodbye), so it may run on the loop."""
+        connection = self._connection
+        if connection is None:
+            return False
+        if not self._guard.acquire(blocking=False):
+            return True  # being taken or released in a thread right now
+        try:
+            if self._connection is connection and _dropped(connection):
+                self._connection = None
+                connection.close()
+            return self._connection is not None
+        finally:
+            self._guard.release()
 
     def try_acquire(self) -> bool:
         """Take the lock if nobody holds it; never waits for a holder (blocking I/O)."""
+        with self._guard:
+            return self._try_acquire()
+
+    def _try_acquire(self) -> bool:
         if self._connection is not None:
-            return True
+            if not _dropped(self._connection):
+                return True
+            self._connection.close()
+            self._connection = None
         connection = connect(self._dsn, autocommit=True, role="lock")
         try:
             connection.execute(_SERVER_KEEPALIVE)
@@ -84,12 +110,23 @@ class AdvisoryLock:
     def release(self, *, remove: bool = False) -> None:
         """Let go (closing the lock's connection lets go whatever happens). `remove`
         means nothing here: there is no file to remove."""
-        connection, self._connection = self._connection, None
-        if connection is None:
-            return
-        with contextlib.suppress(psycopg.Error):
-            connection.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
-        connection.close()
+        with self._guard:
+            connection, self._connection = self._connection, None
+            if connection is None:
+                return
+            with contextlib.suppress(psycopg.Error):
+                connection.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
+            connection.close()
+
+
+def _dropped(connection: Connection) -> bool:
+    """Whether the server closed `connection` (never blocks)."""
+    pgconn = connection.pgconn
+    try:
+        pgconn.consume_input()
+    except psycopg.Error:
+        return True
+    return pgconn.status == pq.ConnStatus.BAD
 
 
 class PgChangeWatch:

@@ -3,6 +3,7 @@ locks for leases and liveness (several hosts, one database)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import datetime
@@ -27,6 +28,8 @@ from ._writer import GroupCommitWriter
 __all__ = ["PostgresStore", "open_postgresql_store"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("automations.persistence")
 
 
 class PostgresStore:
@@ -110,7 +113,12 @@ class PostgresStore:
                 f"another process holds the liveness lock of {owner!r} on {self.location}"
             )
         try:
-            yield
+            async with anyio.create_task_group() as group:
+                group.start_soon(_keep_holding, lock, owner)
+                try:
+                    yield
+                finally:
+                    group.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(lock.release)
@@ -140,6 +148,26 @@ class PostgresStore:
 
     async def projections(self) -> dict[str, list[tuple[Any, ...]]]:
         return await self.reader.run(projection_rows)
+
+
+REHOLD_SECONDS = 1.0
+"""How often a process looks whether its liveness lock's connection was dropped."""
+
+
+async def _keep_holding(lock: AdvisoryLock, owner: str) -> None:
+    """Take the liveness lock again when the server dropped its connection (a restart):
+    until then others may take this process for dead and reconcile its runs, whose
+    next writes then fail their compare-and-swap instead of running twice."""
+    while True:
+        await anyio.sleep(REHOLD_SECONDS)
+        if lock.held:
+            continue
+        log.warning("the liveness lock of %s was dropped by the server; taking it again", owner)
+        try:
+            if not await anyio.to_thread.run_sync(lock.try_acquire):
+                log.error("another process holds the liveness lock of %s now", owner)
+        except StorageError:
+            log.exception("could not take the liveness lock of %s again", owner)
 
 
 @asynccontextmanager
