@@ -50,12 +50,12 @@ def open_store(
     and is left untouched. `read_only` opens an existing store for reading only: it
     creates, migrates and locks nothing (so a read-only directory or backup can be
     read), its writes raise `StorageError`, and a missing one is a `StorageError`
-    ("no database at ..."). On PostgreSQL `read_only` changes nothing yet (the
-    schema is created or migrated as by a writer): give a client a read-only role.
+    ("no database at ..."); on PostgreSQL an empty schema is a `StorageError` too,
+    and the server refuses every write of its connections.
     """
-    if is_url(location):  # `read_only` keeps files untouched; a server has none
+    if is_url(location):
         assert isinstance(location, str)
-        return _open_postgresql(location, durability)
+        return _open_postgresql(location, durability, read_only)
     if read_only:
         return open_read_only_store(location, durability=durability)
     return open_sqlite_store(location, durability=durability)
@@ -69,11 +69,15 @@ def remove_store(location: str) -> None:
     remove_database(location)
 
 
-def _open_postgresql(dsn: str, durability: Durability) -> AbstractAsyncContextManager[StorePort]:
+def _open_postgresql(
+    dsn: str, durability: Durability, read_only: bool
+) -> AbstractAsyncContextManager[StorePort]:
     try:
-        from .postgresql import open_postgresql_store
+        from .postgresql import open_postgresql_store, open_read_only_postgresql_store
     except ImportError as exc:
         raise StorageError(
             f"{exc}: a postgresql:// database needs psycopg; pip install 'automations[postgresql]'"
         ) from None
+    if read_only:
+        return open_read_only_postgresql_store(dsn)
     return open_postgresql_store(dsn, durability=durability)

@@ -18,7 +18,7 @@ import pytest
 
 from automations.model import DatabaseRefused, StorageError
 from automations.persistence import SaveAutomation, StorePort, open_store
-from automations.persistence.postgresql import PostgresStore, lock_key
+from automations.persistence.postgresql import PostgresReadOnlyStore, PostgresStore, lock_key
 
 from ..conformance.builders import create_automation, renamed
 from ..helpers import SCOPE
@@ -233,3 +233,25 @@ async def test_a_liveness_lock_the_server_dropped_is_taken_again(
         assert after != before
         assert await anyio.to_thread.run_sync(probe.held_elsewhere)
     assert not await anyio.to_thread.run_sync(probe.held_elsewhere)
+
+
+async def test_read_only_refuses_an_empty_schema_and_creates_nothing(pg_dsn: str) -> None:
+    with pytest.raises(StorageError, match="holds no automations yet"):
+        async with open_store(pg_dsn, read_only=True):
+            pass
+    with psycopg.connect(pg_dsn, autocommit=True) as connection:
+        row = connection.execute("SELECT to_regclass('meta') IS NULL").fetchone()
+    assert row == (True,)
+
+
+async def test_read_only_reads_what_was_written_and_writes_nothing(pg_dsn: str) -> None:
+    async with open_store(pg_dsn) as store:
+        created = await create_automation(store)
+    async with open_store(pg_dsn, read_only=True) as reading:
+        assert await reading.reader.automation(SCOPE, created.id) == created
+        with pytest.raises(StorageError, match="read-only"):
+            await create_automation(reading)
+        assert isinstance(reading, PostgresReadOnlyStore)
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):  # the server says no too
+            await reading.reader.run(lambda c: c.execute("DELETE FROM automations"))
+        assert await reading.reader.automations(SCOPE) == [created]

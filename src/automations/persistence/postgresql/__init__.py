@@ -9,6 +9,7 @@ psycopg; only `persistence/_open.py` imports this package.
 
 from ._connection import is_postgresql, redacted
 from ._locks import AdvisoryLock, PgChangeWatch
+from ._read_only import PostgresReadOnlyStore, open_read_only_postgresql_store
 from ._reader import Reader
 from ._schema import SCHEMA_VERSION, lock_key
 from ._store import PostgresStore, open_postgresql_store
@@ -19,10 +20,12 @@ __all__ = [
     "AdvisoryLock",
     "GroupCommitWriter",
     "PgChangeWatch",
+    "PostgresReadOnlyStore",
     "PostgresStore",
     "Reader",
     "is_postgresql",
     "lock_key",
     "open_postgresql_store",
+    "open_read_only_postgresql_store",
     "redacted",
 ]

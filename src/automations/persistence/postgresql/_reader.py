@@ -28,10 +28,15 @@ T = TypeVar("T")
 POOL_SIZE = 8
 
 
+def _read_only(connection: Connection) -> None:
+    """The server refuses any write on this connection."""
+    connection.execute("SET default_transaction_read_only = on")
+
+
 class Reader:
     """A pool of autocommit connections; each query runs in a worker thread."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, read_only: bool = False) -> None:
         self._dsn = dsn
         self._pool: psycopg_pool.ConnectionPool[Connection] = psycopg_pool.ConnectionPool(
             dsn,
@@ -45,6 +50,7 @@ class Reader:
             },
             open=False,
             name="automations-readers",
+            configure=_read_only if read_only else None,
         )
 
     def open(self) -> None:

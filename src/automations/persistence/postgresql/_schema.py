@@ -17,7 +17,7 @@ import hashlib
 from ...model import DatabaseRefused
 from ._connection import Connection, redacted
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "lock_key", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "current_schema", "lock_key", "migrate", "version_of"]
 
 APPLICATION = "automations"
 
@@ -174,6 +174,12 @@ def migrate(connection: Connection, dsn: str) -> int:
                     (APPLICATION, str(version)),
                 )
     return version
+
+
+def version_of(connection: Connection, dsn: str) -> int:
+    """The schema's version, writing nothing (0: empty); refuses one that is not ours
+    or is newer than this code."""
+    return _version(connection, dsn, current_schema(connection, dsn))
 
 
 def _version(connection: Connection, dsn: str, schema: str) -> int:
