@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from automations.persistence import StorePort
 from automations.persistence.sqlite import SqliteStore
 
-__all__ = ["rows", "sqlite_of"]
+__all__ = ["Inspectable", "rows", "sqlite_of"]
+
+
+@runtime_checkable
+class Inspectable(Protocol):
+    """What both stores offer the tests beyond the port: their projections, and replay."""
+
+    async def projections(self) -> dict[str, list[tuple[Any, ...]]]: ...
+
+    async def replay(self) -> int: ...
 
 
 def sqlite_of(store: StorePort) -> SqliteStore:

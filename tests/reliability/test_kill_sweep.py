@@ -23,7 +23,6 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
 
 import anyio
 import anyio.abc
@@ -33,7 +32,7 @@ import automations as am
 from automations.persistence import open_store
 from automations.persistence.sqlite import SqliteStore
 
-from ..stores import rows
+from ..stores import Inspectable, rows
 from .sweep_worker import open_sweep_runtime
 
 # One backend: the worker is a subprocess (on asyncio), and the sweep is long.
@@ -42,15 +41,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["asyn
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20261122
 POINTS = 100 if os.environ.get("AUTOMATIONS_RELIABILITY") == "long" else 20
-
-
-@runtime_checkable
-class Inspectable(Protocol):
-    """What both stores offer the tests beyond the port: their projections, and replay."""
-
-    async def projections(self) -> dict[str, list[tuple[Any, ...]]]: ...
-
-    async def replay(self) -> int: ...
 
 
 @dataclass
