@@ -18,9 +18,9 @@ from ..actors import Executor
 from ..api import Runtime, open_runtime
 from ..executors import command_executor, demo_executor, load_executor
 from ..model import Cron, Interval, NewAutomation, RunState, Where
-from ..persistence import display_location, remove_store
+from ..persistence import display_location, is_url, remove_store
 from ._live import LiveView, follow_events
-from ._options import parse_duration, parse_limit
+from ._options import BadInput, parse_duration, parse_limit
 from ._render import Output, runs_table
 from ._role import role_text, watch_role
 from ._text import printable
@@ -94,6 +94,11 @@ _DEMO_DB = "automations-demo.db"
 
 async def demo(args: argparse.Namespace, out: Output) -> int:
     path = args.db if args.db_given else _DEMO_DB
+    if is_url(path):
+        raise BadInput(
+            "the demo starts clean on a SQLite file of its own, which it deletes first; "
+            "run it without a postgresql:// --db"
+        )
     await anyio.to_thread.run_sync(remove_store, path)  # each demo starts clean
     executors: dict[str, Executor] = {"demo": demo_executor(step_seconds=0.5)}
     seconds = args.seconds
