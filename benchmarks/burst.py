@@ -7,6 +7,10 @@ the run is durably scheduled) before the next, as an application serving many us
 would. Field names follow the peer's benchmark (`jobs_per_s`, `e2e_latency_ms`).
 
     python -m benchmarks burst [--n 10000] [--concurrency 32] [--durability full]
+                               [--db postgresql://...]
+
+`--db` runs it on a given database (a PostgreSQL URL, say) instead of a new SQLite
+file; the schema it names must be empty or hold nothing of project `bench`.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ async def _noop(ctx: am.RunContext) -> None:
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
     n, concurrency = args.n, min(args.concurrency, args.n)
     with tempfile.TemporaryDirectory(prefix="automations-burst-") as directory:
-        path = os.path.join(directory, "burst.db")
+        path = args.db or os.path.join(directory, "burst.db")
         disk = disk_commit_us(directory)
         async with open_runtime(
             path, executors={"default": _noop}, durability=args.durability, project="bench"
@@ -84,6 +88,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "n": n,
         "concurrency": concurrency,
         "durability": args.durability,
+        "store": "postgresql" if args.db else "sqlite",
         "completed": completed,
         "outcomes": outcomes,
         "wall_s": round(wall, 3),
@@ -102,6 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--durability", choices=("full", "normal"), default="full")
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--db", default=None, help="a database URL (default: a new SQLite file)")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -9,3 +9,6 @@ import pytest
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     backend: str = request.param
     return backend
+
+
+from .pg import pg_cluster, pg_dsn  # noqa: E402, F401  (fixtures of every PostgreSQL test)

@@ -82,6 +82,10 @@ def test_a_layer_imports_only_the_layers_below_it(module: str) -> None:
     assert not upward, f"{module} imports higher layers: {upward}"
 
 
+def _imports_package(imports: set[str], package: str) -> bool:
+    return any(m == package or m.startswith(package + ".") for m in imports)
+
+
 def test_only_the_sqlite_store_imports_apsw_and_only_open_store_knows_it() -> None:
     sqlite = "automations.persistence.sqlite"
     for module, imports in IMPORTS.items():
@@ -90,6 +94,26 @@ def test_only_the_sqlite_store_imports_apsw_and_only_open_store_knows_it() -> No
         assert not any(m == "apsw" or m.startswith("apsw.") for m in imports), module
         if module != "automations.persistence._open":
             assert not any(m.startswith(sqlite) for m in imports), module
+
+
+def test_only_the_postgresql_store_imports_psycopg_and_only_open_store_knows_it() -> None:
+    postgresql = "automations.persistence.postgresql"
+    for module, imports in IMPORTS.items():
+        if module.startswith(postgresql):
+            continue
+        for driver in ("psycopg", "psycopg_pool"):
+            assert not _imports_package(imports, driver), (module, driver)
+        if module != "automations.persistence._open":
+            assert not _imports_package(imports, postgresql), module
+
+
+def test_the_stores_do_not_import_each_other() -> None:
+    for module, imports in IMPORTS.items():
+        if module.startswith("automations.persistence.sqlite"):
+            assert not _imports_package(imports, "automations.persistence.postgresql"), module
+        if module.startswith("automations.persistence.postgresql"):
+            assert not _imports_package(imports, "automations.persistence.sqlite"), module
+            assert not _imports_package(imports, "apsw"), module
 
 
 def test_runtime_imports_anyio_and_the_standard_library_only() -> None:

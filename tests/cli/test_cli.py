@@ -27,7 +27,7 @@ class RunPage(msgspec.Struct, rename="camel"):
     next_cursor: str | None
 
 
-def _env(db: Path, backend: str = "asyncio") -> dict[str, str]:
+def _env(db: Path | str, backend: str = "asyncio") -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         AUTOMATIONS_DB=str(db),
@@ -39,15 +39,20 @@ def _env(db: Path, backend: str = "asyncio") -> dict[str, str]:
 
 
 def cli(
-    db: Path, *args: str, check: bool = True, backend: str = "asyncio"
+    db: Path | str,
+    *args: str,
+    check: bool = True,
+    backend: str = "asyncio",
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """One command, as a person types it; waits for it to finish."""
+    """One command, as a person types it, in `cwd` (by default the database's folder);
+    waits for it to finish."""
     done = subprocess.run(
         [sys.executable, "-m", "automations", *args],
         capture_output=True,
         text=True,
         env=_env(db, backend),
-        cwd=db.parent,
+        cwd=_cwd(db, cwd),
         timeout=60,
         check=False,
     )
@@ -56,11 +61,20 @@ def cli(
     return done
 
 
-async def _start(db: Path, backend: str, *args: str) -> anyio.abc.Process:
+def _cwd(db: Path | str, cwd: Path | None) -> Path:
+    if cwd is not None:
+        return cwd
+    assert isinstance(db, Path), "a database URL needs the folder to run in"
+    return db.parent
+
+
+async def _start(
+    db: Path | str, backend: str, *args: str, cwd: Path | None = None
+) -> anyio.abc.Process:
     return await anyio.open_process(
         [sys.executable, "-m", "automations", *args],
         env=_env(db, backend),
-        cwd=db.parent,
+        cwd=_cwd(db, cwd),
         stderr=subprocess.STDOUT,
     )
 
@@ -93,24 +107,34 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "automations.db"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """`--db` of either store: a file of the test's folder, or a PostgreSQL URL."""
+    if request.param == "postgresql":
+        dsn: str = request.getfixturevalue("pg_dsn")
+        return dsn
+    return str(tmp_path / "automations.db")
+
+
 @pytest.mark.anyio
 async def test_two_terminals_add_serve_run_wait_answer_and_the_ledger(
-    db: Path, anyio_backend: str
+    location: str, tmp_path: Path, anyio_backend: str
 ) -> None:
-    """The processes run on the test's backend too (AUTOMATIONS_BACKEND)."""
-    backend = anyio_backend
+    """The processes run on the test's backend too (AUTOMATIONS_BACKEND), on either store."""
+    backend, db = anyio_backend, location
 
     def cli_(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return cli(db, *args, check=check, backend=backend)
+        return cli(db, *args, check=check, backend=backend, cwd=tmp_path)
 
     added = cli_("add", "Release", "--every", "1h", "--prompt", "Ship it?", "--json")
     automation = from_json(added.stdout, am.Automation)
     assert automation.title == "Release" and automation.executor == "demo"
 
-    serve = await _start(db, backend, "serve", "--retention", "30d", "--max-scheduled-runs", "50")
+    serving = ("serve", "--retention", "30d", "--max-scheduled-runs", "50")
+    serve = await _start(db, backend, *serving, cwd=tmp_path)
     try:
         await _read_until(serve, "Ctrl-C to stop")
-        waiting = await _start(db, backend, "run", automation.id, "--wait")
+        waiting = await _start(db, backend, "run", automation.id, "--wait", cwd=tmp_path)
         seen = await _read_until(waiting, "automations answer")
         assert "awaiting_input asks: Ship it? [yes / no]" in seen
         run_id = seen.split()[0]

@@ -42,8 +42,8 @@ class Failover(NamedTuple):
 
 
 @asynccontextmanager
-async def _holder_and_standby(tmp_path: Path) -> AsyncIterator[Failover]:
-    db = str(tmp_path / "automations.db")
+async def _holder_and_standby(location: str) -> AsyncIterator[Failover]:
+    db = location
     async with am.open_runtime(db, **SCOPE) as setup:
         ticking = await setup.create(_new("tick", am.Interval(every=timedelta(seconds=1))))
         blocking = await setup.create(_new("blocking", am.Cron("0 0 1 1 *"), "blocking"))
@@ -60,8 +60,8 @@ async def _holder_and_standby(tmp_path: Path) -> AsyncIterator[Failover]:
             await worker.wait()
 
 
-async def test_killing_the_lease_holder_hands_over_and_reconciles(tmp_path: Path) -> None:
-    async with _holder_and_standby(tmp_path) as (worker, standby, ticking, ids):
+async def test_killing_the_lease_holder_hands_over_and_reconciles(location: str) -> None:
+    async with _holder_and_standby(location) as (worker, standby, ticking, ids):
         killed_at = time.time()
         os.kill(worker.pid, signal.SIGKILL)
         running = await standby.wait(ids["running"], timeout=15)
@@ -82,9 +82,9 @@ async def test_killing_the_lease_holder_hands_over_and_reconciles(tmp_path: Path
 
 
 async def test_a_run_the_killed_holder_recorded_ahead_of_its_slot_is_started_by_the_standby(
-    tmp_path: Path,
+    location: str,
 ) -> None:
-    async with _holder_and_standby(tmp_path) as (worker, standby, ticking, _):
+    async with _holder_and_standby(location) as (worker, standby, ticking, _):
         claimed = await _run_recorded_ahead(standby, ticking)
         os.kill(worker.pid, signal.SIGKILL)
         assert time.time() < claimed.triggered_at.timestamp()  # killed before its slot

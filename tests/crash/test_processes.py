@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from pathlib import Path
 
 import anyio
 import pytest
@@ -38,9 +37,9 @@ async def _asking(ctx: am.RunContext) -> str:
 
 
 async def test_a_client_process_runs_and_answers_a_run_that_executes_in_the_worker(
-    tmp_path: Path,
+    location: str,
 ) -> None:
-    db = str(tmp_path / "automations.db")
+    db = location
     async with am.open_runtime(db, executors={"asking": _asking}, **SCOPE) as worker:  # type: ignore[arg-type]
         a = await worker.create(_new("asking"))
         command = [sys.executable, "-m", "tests.crash.client", db, a.id, "yes"]
@@ -52,8 +51,8 @@ async def test_a_client_process_runs_and_answers_a_run_that_executes_in_the_work
         assert await worker.get_run(printed.id) == printed
 
 
-async def test_a_resumable_run_goes_on_after_its_worker_is_killed(tmp_path: Path) -> None:
-    db = str(tmp_path / "automations.db")
+async def test_a_resumable_run_goes_on_after_its_worker_is_killed(location: str) -> None:
+    db = location
     async with am.open_runtime(db, **SCOPE) as setup:  # type: ignore[arg-type]
         a = await setup.create(_new("resumer"))
     command = [sys.executable, "-m", "tests.crash.resumer", db, a.id]
@@ -81,10 +80,10 @@ async def test_a_resumable_run_goes_on_after_its_worker_is_killed(tmp_path: Path
     assert done.steps == 3
 
 
-async def test_a_client_waiting_on_a_run_whose_worker_died_is_told(tmp_path: Path) -> None:
+async def test_a_client_waiting_on_a_run_whose_worker_died_is_told(location: str) -> None:
     """No worker is left to end or resume the run: the wait says so, within seconds,
     instead of waiting for ever (issue 21, item 7)."""
-    db = str(tmp_path / "automations.db")
+    db = location
     async with am.open_runtime(db, **SCOPE) as setup:  # type: ignore[arg-type]
         a = await setup.create(_new("resumer"))
     command = [sys.executable, "-m", "tests.crash.resumer", db, a.id]
@@ -106,10 +105,10 @@ async def test_a_client_waiting_on_a_run_whose_worker_died_is_told(tmp_path: Pat
     assert run.state is am.RunState.AWAITING_INPUT  # left for the next worker to resume
 
 
-async def test_steps_taken_before_a_crash_are_recorded(tmp_path: Path) -> None:
+async def test_steps_taken_before_a_crash_are_recorded(location: str) -> None:
     """A run whose worker was SIGKILLed mid-run is ended `expired` with the steps it had
     taken, not 0 (issue 21, item 7)."""
-    db = str(tmp_path / "automations.db")
+    db = location
     async with am.open_runtime(db, **SCOPE) as setup:  # type: ignore[arg-type]
         a = await setup.create(_new("stepper"))
     command = [sys.executable, "-m", "tests.crash.stepper", db, a.id]

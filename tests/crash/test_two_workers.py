@@ -26,8 +26,8 @@ def anyio_backend() -> str:
     return "asyncio"  # the workers are separate processes; one backend here is enough
 
 
-async def test_two_workers_fire_every_slot_exactly_once(tmp_path: Path) -> None:
-    db = str(tmp_path / "automations.db")
+async def test_two_workers_fire_every_slot_exactly_once(location: str) -> None:
+    db = location
     start = datetime.fromtimestamp(math.ceil(time.time()) + 5, UTC)
     scope = {"project": "crash", "directory": "/crash", "min_interval": timedelta(seconds=1)}
     async with am.open_runtime(db, **scope) as setup:  # type: ignore[arg-type]

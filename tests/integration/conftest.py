@@ -1,4 +1,10 @@
-"""A real runtime on a real SQLite file, and executors the tests steer with events."""
+"""A real runtime on a real store, and executors the tests steer with events.
+
+Every test that opens its runtimes through `runtime_factory` (or asks for `location`)
+runs on both stores: SQLite and PostgreSQL (a fresh schema of the session's server,
+`tests/pg.py`; skipped, saying why, where there is no PostgreSQL). A test that asks
+for `db`, the SQLite file, looks inside that file, and runs on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -52,9 +58,36 @@ async def noop(ctx: am.RunContext) -> None:
     return None
 
 
+STORES = ["sqlite", "postgresql"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): the test plays a failure only SQLite has (say which)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_kind" in metafunc.fixturenames:
+        only_sqlite = "db" in metafunc.fixturenames or metafunc.definition.get_closest_marker(
+            "sqlite_only"
+        )
+        metafunc.parametrize("store_kind", ["sqlite"] if only_sqlite else STORES)
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
+    """The SQLite file (a test that asks for it runs on SQLite only)."""
     return tmp_path / "automations.db"
+
+
+@pytest.fixture
+def location(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where the test's runtimes keep their data: the SQLite file, or a PostgreSQL URL."""
+    if store_kind == "postgresql":
+        dsn: str = request.getfixturevalue("pg_dsn")
+        return dsn
+    return str(tmp_path / "automations.db")
 
 
 @pytest.fixture
@@ -63,8 +96,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def runtime_factory(db: Path, clock: ManualClock) -> OpenRuntime:
-    """Opens runtimes on the test's database file, with a manual clock by default."""
+def runtime_factory(location: str, clock: ManualClock) -> OpenRuntime:
+    """Opens runtimes on the test's store, with a manual clock by default."""
 
     @asynccontextmanager
     async def factory(
@@ -74,7 +107,8 @@ def runtime_factory(db: Path, clock: ManualClock) -> OpenRuntime:
         options.setdefault("project", "project-a")
         options.setdefault("directory", "/repo/a")
         options.setdefault("cancel_grace", 2.0)
-        async with open_runtime(db, executors=executors or {"default": noop}, **options) as rt:
+        executors = executors or {"default": noop}
+        async with open_runtime(location, executors=executors, **options) as rt:
             yield rt
 
     return factory

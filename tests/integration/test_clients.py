@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import anyio
 import pytest
@@ -23,21 +22,19 @@ from automations.persistence import (
     EnqueueCommand,
     PurgeCommands,
     RunNowCommand,
+    open_store,
 )
-from automations.persistence.sqlite import FileLock, liveness_lock_path, open_sqlite_store
 from automations.testing import ManualClock
 
+from ..stores import rows
 from .conftest import T0, Gate, OpenRuntime, every, first_ended_run, new
 
 pytestmark = pytest.mark.anyio
 
 
-async def _pending_commands(db: Path) -> int:
-    async with open_sqlite_store(db) as store:
-        rows = await store.reader.run(
-            lambda c: c.execute("SELECT count(*) FROM commands").fetchall()
-        )
-    count = rows[0][0]
+async def _pending_commands(location: str) -> int:
+    async with open_store(location) as store:
+        [(count,)] = await rows(store, "SELECT count(*) FROM commands")
     assert isinstance(count, int)
     return count
 
@@ -49,7 +46,7 @@ async def _asking(ctx: am.RunContext) -> str:
 
 
 async def test_a_client_run_now_executes_in_the_worker_and_its_events_reach_the_client(
-    db: Path, runtime_factory: OpenRuntime
+    location: str, runtime_factory: OpenRuntime
 ) -> None:
     gate = Gate()
     async with (
@@ -77,7 +74,7 @@ async def test_a_client_run_now_executes_in_the_worker_and_its_events_reach_the_
                             break
         assert states == [am.RunState.SCHEDULED, am.RunState.RUNNING, am.RunState.SUCCEEDED]
         assert await worker.get_run(run.id) == done
-    assert await _pending_commands(db) == 0
+    assert await _pending_commands(location) == 0
 
 
 async def test_a_client_answers_and_cancels_runs_that_execute_in_the_worker(
@@ -117,7 +114,7 @@ async def test_a_client_answers_and_cancels_runs_that_execute_in_the_worker(
 
 
 async def test_a_client_without_a_worker_says_so_and_leaves_nothing_behind(
-    db: Path, runtime_factory: OpenRuntime
+    location: str, runtime_factory: OpenRuntime
 ) -> None:
     async with runtime_factory(role="client") as client:
         a = await client.create(new())
@@ -126,7 +123,7 @@ async def test_a_client_without_a_worker_says_so_and_leaves_nothing_behind(
         with pytest.raises(am.NotFound):
             await client.run_now("aut_missing")
         assert await client.runs(a.id) == ([], None)
-    assert await _pending_commands(db) == 0
+    assert await _pending_commands(location) == 0
 
 
 async def test_a_client_run_now_of_an_automation_of_another_project_is_not_found(
@@ -219,9 +216,11 @@ async def test_each_project_on_one_database_has_its_own_scheduler(
             assert fired.trigger is am.Trigger.SCHEDULE
 
 
-async def test_answered_commands_nobody_read_are_purged_and_pending_ones_kept(db: Path) -> None:
+async def test_answered_commands_nobody_read_are_purged_and_pending_ones_kept(
+    location: str,
+) -> None:
     scope = Scope("project-a", "/repo/a")
-    async with open_sqlite_store(db) as store:
+    async with open_store(location) as store:
         done = await store.write(EnqueueCommand(scope, RunNowCommand("a1", "r1"), None, T0))
         pending = await store.write(EnqueueCommand(scope, RunNowCommand("a1", "r2"), None, T0))
         await store.write(CompleteCommand(done, CommandOutcome(message="lost sender"), T0))
@@ -233,15 +232,16 @@ async def test_answered_commands_nobody_read_are_purged_and_pending_ones_kept(db
 
 
 async def test_a_scope_is_led_by_a_lock_holder_or_a_live_fresh_lease(
-    db: Path, runtime_factory: OpenRuntime
+    location: str, runtime_factory: OpenRuntime
 ) -> None:
     """Between a take-over and the new holder getting the lock back, nobody holds the
     lock, yet a worker leads: clients must not be told nobody serves them."""
     async with runtime_factory(role="client") as client:
         services = client._services
         assert not await is_led(services.store, client.scope)  # nobody at all
-        alive = FileLock(liveness_lock_path(str(db), "taker"))
-        assert alive.try_acquire()  # stands in for the live worker that took the lease
+        alive = services.store.liveness_lock("taker")
+        # stands in for the live worker that took the lease
+        assert await anyio.to_thread.run_sync(alive.try_acquire)
         try:
             now_ms = int(time.time() * 1000)
             await services.store.write(AcquireLease(client.scope, "taker", T0, now_ms))
@@ -250,6 +250,6 @@ async def test_a_scope_is_led_by_a_lock_holder_or_a_live_fresh_lease(
             await services.store.write(AcquireLease(client.scope, "taker", T0, stale_ms))
             assert not await is_led(services.store, client.scope)  # it stopped renewing
         finally:
-            alive.release(remove=True)
+            await anyio.to_thread.run_sync(lambda: alive.release(remove=True))
         await services.store.write(AcquireLease(client.scope, "taker", T0, now_ms))
         assert not await is_led(services.store, client.scope)  # fresh, but its process is gone

@@ -8,7 +8,6 @@ frozen process is a clock that jumps.
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import anyio
 import pytest
@@ -32,11 +31,11 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_a_deposed_holder_does_not_start_the_runs_it_recorded_ahead(
-    runtime_factory: OpenRuntime, clock: ManualClock, db: Path
+    runtime_factory: OpenRuntime, clock: ManualClock, location: str
 ) -> None:
     stamps = Stamps(clock)
     async with _recorded_ahead(runtime_factory, clock, stamps) as (rt, _, slot, claimed):
-        async with open_store(db) as other:  # a standby took the lease of a frozen holder
+        async with open_store(location) as other:  # a standby took the lease of a frozen holder
             await other.write(AcquireLease(rt.scope, "a-standby", clock.now()))
         await _reach(clock, slot)
         ended = await rt.wait(claimed.id, timeout=10)
@@ -57,10 +56,10 @@ async def test_a_process_stalled_past_the_catchup_window_does_not_start_the_slot
 
 
 async def test_reconciling_under_an_old_epoch_adopts_and_ends_nothing(
-    db: Path, clock: ManualClock
+    location: str, clock: ManualClock
 ) -> None:
     scope = Scope("p", "/d")
-    async with open_store(db) as store:
+    async with open_store(location) as store:
         old = await store.write(AcquireLease(scope, "frozen", clock.now()))
         await store.write(AcquireLease(scope, "standby", clock.now()))
         reconcile = ReconcileRuns("dead", scope, "frozen", clock.now(), frozenset(), old)

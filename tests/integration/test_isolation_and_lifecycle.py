@@ -66,7 +66,7 @@ async def test_same_project_other_directory_is_another_scope(runtime_factory: Op
 
 
 async def test_events_are_durable_ordered_and_unique(
-    runtime_factory: OpenRuntime, db: Path
+    runtime_factory: OpenRuntime, location: str
 ) -> None:
     seen: list[am.Event] = []
     async with runtime_factory() as rt, rt.events(0) as events:
@@ -83,7 +83,7 @@ async def test_events_are_durable_ordered_and_unique(
     revisions = [e.run.revision for e in seen if isinstance(e, am.RunUpdated)]
     assert revisions == [1, 2, 3] and run.revision == 3
     # Everything that was published is in the journal, exactly so.
-    async with open_store(db) as store:
+    async with open_store(location) as store:
         entries = await store.reader.journal(Scope("project-a", "/repo/a"), 0, 100)
         assert [event_of(e) for e in entries] == seen
     # A late subscriber replays the same history from the journal.

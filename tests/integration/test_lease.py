@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import anyio
 import anyio.abc
@@ -11,8 +10,7 @@ import pytest
 
 import automations as am
 from automations.model import Scope, advance
-from automations.persistence import AcquireLease, SaveRun
-from automations.persistence.sqlite import FileLock, liveness_lock_path, open_sqlite_store
+from automations.persistence import AcquireLease, SaveRun, open_store
 from automations.testing import ManualClock
 
 from ..persistence.helpers import run as make_run
@@ -24,11 +22,11 @@ SCOPE = Scope("project-a", "/repo/a")
 
 
 async def test_each_acquisition_raises_the_epoch_and_stale_writes_are_refused(
-    db: Path, runtime_factory: OpenRuntime
+    location: str, runtime_factory: OpenRuntime
 ) -> None:
     async with runtime_factory() as rt:
         a = await rt.create(new())
-    async with open_sqlite_store(db) as store:
+    async with open_store(location) as store:
         first = await store.write(AcquireLease(SCOPE, "one", T0))
         second = await store.write(AcquireLease(SCOPE, "two", T0))
         assert second == first + 1
@@ -38,34 +36,36 @@ async def test_each_acquisition_raises_the_epoch_and_stale_writes_are_refused(
         await store.write(SaveRun(SCOPE, run, None, T0, epoch=second))
 
 
-async def _orphan(db: Path, automation_id: str, owner: str, state: am.RunState) -> am.Run:
+async def _orphan(location: str, automation_id: str, owner: str, state: am.RunState) -> am.Run:
     """A run left in `state` by the process `owner`."""
     run = make_run(automation_id, triggered_at=T0)
-    async with open_sqlite_store(db) as store:
-        await store.save_run(SCOPE, run, expected_revision=None, at=T0, owner=owner)
+    async with open_store(location) as store:
+        await store.write(SaveRun(SCOPE, run, None, T0, owner=owner))
         if state is not am.RunState.SCHEDULED:
             started = advance(run, am.RunState.RUNNING, at=T0)
-            await store.save_run(SCOPE, started, expected_revision=1, at=T0, owner=owner)
+            await store.write(SaveRun(SCOPE, started, 1, T0, owner=owner))
             run = started
         if state is am.RunState.AWAITING_INPUT:
             blocker = am.Blocker(id="b1", request=am.Question("?"), asked_at=T0)
             waiting = advance(run, am.RunState.AWAITING_INPUT, at=T0, blocker=blocker)
-            await store.save_run(SCOPE, waiting, expected_revision=2, at=T0, owner=owner)
+            await store.write(SaveRun(SCOPE, waiting, 2, T0, owner=owner))
             run = waiting
     return run
 
 
 async def test_runs_of_a_dead_process_are_reconciled_with_a_reason(
-    db: Path, runtime_factory: OpenRuntime
+    location: str, runtime_factory: OpenRuntime
 ) -> None:
     async with runtime_factory() as rt:
         a = await rt.create(new(overlap=am.Overlap.ALLOW))
-    scheduled = await _orphan(db, a.id, "gone-1", am.RunState.SCHEDULED)
-    running = await _orphan(db, a.id, "gone-1", am.RunState.RUNNING)
-    waiting = await _orphan(db, a.id, "gone-1", am.RunState.AWAITING_INPUT)
-    kept = await _orphan(db, a.id, "alive-2", am.RunState.RUNNING)
-    alive = FileLock(liveness_lock_path(str(db), "alive-2"))
-    assert alive.try_acquire()  # this process stands in for one that is alive
+    scheduled = await _orphan(location, a.id, "gone-1", am.RunState.SCHEDULED)
+    running = await _orphan(location, a.id, "gone-1", am.RunState.RUNNING)
+    waiting = await _orphan(location, a.id, "gone-1", am.RunState.AWAITING_INPUT)
+    kept = await _orphan(location, a.id, "alive-2", am.RunState.RUNNING)
+    async with open_store(location) as store:
+        alive = store.liveness_lock("alive-2")  # a lock object outlives its store
+    # this process stands in for one that is alive
+    assert await anyio.to_thread.run_sync(alive.try_acquire)
     try:
         async with runtime_factory() as rt:
             ended = [await rt.wait(r.id, timeout=10) for r in (scheduled, running, waiting)]
@@ -76,7 +76,7 @@ async def test_runs_of_a_dead_process_are_reconciled_with_a_reason(
             ]
             assert (await rt.get_run(kept.id)).state is am.RunState.RUNNING
     finally:
-        alive.release(remove=True)
+        await anyio.to_thread.run_sync(lambda: alive.release(remove=True))
 
 
 async def test_a_standby_takes_over_the_schedule_when_the_holder_closes(

@@ -7,7 +7,6 @@ in `tests/crash/` does the same with a real process.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -15,10 +14,10 @@ import pytest
 
 import automations as am
 from automations.model import Scope, advance
-from automations.persistence import SaveCheckpoint, StoreAnswer
-from automations.persistence.sqlite import open_sqlite_store
+from automations.persistence import SaveCheckpoint, SaveRun, StoreAnswer, open_store
 
 from ..persistence.helpers import run as make_run
+from ..stores import rows
 from .conftest import T0, OpenRuntime, new
 
 pytestmark = pytest.mark.anyio
@@ -40,17 +39,17 @@ class Resumer:
         return f"{reply} after {ctx.checkpoint_data}"
 
 
-async def _blocked_orphan(db: Path, automation_id: str, *, answer: str | None = None) -> am.Run:
+async def _blocked_orphan(
+    location: str, automation_id: str, *, answer: str | None = None
+) -> am.Run:
     """A run left waiting on QUESTION, with a checkpoint, by a process that died."""
     run = make_run(automation_id, triggered_at=T0)
     started = advance(run, am.RunState.RUNNING, at=T0)
     blocker = am.Blocker(id="blk_orphan", request=QUESTION, asked_at=T0)
     waiting = advance(started, am.RunState.AWAITING_INPUT, at=T0, blocker=blocker)
-    async with open_sqlite_store(db) as store:
+    async with open_store(location) as store:
         for revision, state in enumerate((run, started, waiting)):
-            await store.save_run(
-                SCOPE, state, expected_revision=revision or None, at=T0, owner="gone-1"
-            )
+            await store.write(SaveRun(SCOPE, state, revision or None, T0, owner="gone-1"))
         data = msgspec.json.encode({"stage": "before the crash"})
         await store.write(SaveCheckpoint(run.id, data, T0))
         if answer is not None:  # answered while nobody ran it
@@ -59,11 +58,11 @@ async def _blocked_orphan(db: Path, automation_id: str, *, answer: str | None = 
 
 
 async def test_a_blocked_run_of_a_resumable_executor_resumes_with_its_checkpoint(
-    db: Path, runtime_factory: OpenRuntime
+    location: str, runtime_factory: OpenRuntime
 ) -> None:
     async with runtime_factory() as rt:
         a = await rt.create(new(executor="resumer"))
-    orphan = await _blocked_orphan(db, a.id)
+    orphan = await _blocked_orphan(location, a.id)
     resumer = Resumer()
     async with runtime_factory({"resumer": am.resumable(resumer)}) as rt:
         run = await rt.wait(
@@ -75,7 +74,7 @@ async def test_a_blocked_run_of_a_resumable_executor_resumes_with_its_checkpoint
         done = await rt.wait(run.id, timeout=10)
     assert done.state is am.RunState.SUCCEEDED
     assert done.result == "yes after {'stage': 'before the crash'}"
-    history = [r.state for r in await _history(db, orphan.id)]
+    history = [r.state for r in await _history(location, orphan.id)]
     assert history[-4:] == [
         am.RunState.RUNNING,  # adopted
         am.RunState.AWAITING_INPUT,  # asked again
@@ -85,26 +84,25 @@ async def test_a_blocked_run_of_a_resumable_executor_resumes_with_its_checkpoint
 
 
 async def test_an_answer_stored_while_nobody_ran_the_run_is_delivered_on_resume(
-    db: Path, runtime_factory: OpenRuntime
+    location: str, runtime_factory: OpenRuntime
 ) -> None:
     async with runtime_factory() as rt:
         a = await rt.create(new(executor="resumer"))
-    orphan = await _blocked_orphan(db, a.id, answer="no")
+    orphan = await _blocked_orphan(location, a.id, answer="no")
     async with runtime_factory({"resumer": am.resumable(Resumer())}) as rt:
         done = await rt.wait(orphan.id, timeout=10)
     assert done.state is am.RunState.SUCCEEDED
     assert done.result == "no after {'stage': 'before the crash'}"
-    async with open_sqlite_store(db) as store:  # the command to the dead process was dropped
-        rows = await store.reader.run(lambda c: c.execute("SELECT * FROM commands").fetchall())
-    assert rows == []
+    async with open_store(location) as store:  # the command to the dead process was dropped
+        assert await rows(store, "SELECT * FROM commands") == []
 
 
 async def test_an_executor_that_is_not_resumable_loses_its_blocker(
-    db: Path, runtime_factory: OpenRuntime
+    location: str, runtime_factory: OpenRuntime
 ) -> None:
     async with runtime_factory() as rt:
         a = await rt.create(new(executor="resumer"))
-    orphan = await _blocked_orphan(db, a.id)
+    orphan = await _blocked_orphan(location, a.id)
     resumer = Resumer()
     async with runtime_factory({"resumer": resumer}) as rt:
         ended = await rt.wait(orphan.id, timeout=10)
@@ -112,8 +110,8 @@ async def test_an_executor_that_is_not_resumable_loses_its_blocker(
     assert resumer.calls == []
 
 
-async def _history(db: Path, run_id: str) -> list[am.Run]:
-    async with am.open_runtime(db, project=SCOPE.project, directory=SCOPE.directory) as rt:
+async def _history(location: str, run_id: str) -> list[am.Run]:
+    async with am.open_runtime(location, project=SCOPE.project, directory=SCOPE.directory) as rt:
         runs: list[am.Run] = []
         async with rt.events(0) as events:
             async for event in events:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import anyio
 import msgspec
@@ -11,7 +10,8 @@ import pytest
 
 import automations as am
 from automations.actors import AutomationActor
-from automations.persistence.sqlite import Pragma, open_sqlite_store
+from automations.persistence import open_store
+from automations.persistence.sqlite import Pragma
 from automations.testing import ManualClock
 
 from ..stores import sqlite_of
@@ -375,6 +375,7 @@ async def _last_seq(rt: am.Runtime) -> int:
     return await rt._store.reader.last_seq()
 
 
+@pytest.mark.sqlite_only("a full disk is played with SQLite's max_page_count")
 async def test_a_full_disk_fails_run_now_clearly_and_the_runtime_recovers(
     runtime_factory: OpenRuntime, clock: ManualClock
 ) -> None:
@@ -405,12 +406,12 @@ async def test_a_full_disk_fails_run_now_clearly_and_the_runtime_recovers(
 
 
 async def test_an_update_from_another_process_is_not_a_conflict_for_us(
-    runtime_factory: OpenRuntime, db: Path
+    runtime_factory: OpenRuntime, location: str
 ) -> None:
     async with runtime_factory() as rt:
         a = await rt.create(new())
         assert (await rt.update(a.id, title="warm the actor")).revision == 2
-        async with open_sqlite_store(db) as other:  # another process edits the same automation
+        async with open_store(location) as other:  # another process edits the same automation
             current = await rt.get(a.id)
             theirs = msgspec.structs.replace(current, title="theirs", revision=3)
             await other.update_automation(rt.scope, theirs, expected_revision=2)

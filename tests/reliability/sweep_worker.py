@@ -78,9 +78,9 @@ def open_sweep_runtime(db: str | os.PathLike[str]) -> AbstractAsyncContextManage
     )
 
 
-async def main(db: str) -> None:
+async def main(db: str, ids_path: str) -> None:
     async with open_sweep_runtime(db) as rt:
-        ids = await _automations(rt, db + ".ids.json")
+        ids = await _automations(rt, ids_path)
         say("ready")
 
         async def burst() -> None:
@@ -104,4 +104,4 @@ async def main(db: str) -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, sys.argv[1])
+    anyio.run(main, sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else sys.argv[1] + ".ids.json")

@@ -44,8 +44,9 @@ import pytest
 import automations as am
 from automations.actors import STALE_SECONDS
 from automations.model import Scope, ms_of, to_ms
-from automations.persistence.sqlite import open_sqlite_store
+from automations.persistence import open_store
 
+from ..stores import Inspectable
 from .chaos_worker import DIRECTORY, PROJECT, WINDOW, chaos_automations
 
 # One backend: the subjects are processes, and the run takes real time.
@@ -79,7 +80,7 @@ class Tally:
     freezes: int = 0
 
 
-async def _start(db: Path, role: str, seed: int, tg: anyio.abc.TaskGroup) -> Process:
+async def _start(db: str, role: str, seed: int, tg: anyio.abc.TaskGroup) -> Process:
     command = [sys.executable, "-m", "tests.reliability.chaos_worker", str(db), role, str(seed)]
     process = Process(role, await anyio.open_process(command, cwd=ROOT))
     owned = anyio.Event()
@@ -106,13 +107,13 @@ def _pid_of(owner: str) -> int:
     return int(owner.split("-")[-2])  # hostname-pid-random (api._owner)
 
 
-async def _holder(db: Path) -> str | None:
-    async with open_sqlite_store(db) as store:
+async def _holder(db: str) -> str | None:
+    async with open_store(db) as store:
         row = await store.reader.lease(SCOPE)
     return None if row is None else row.holder
 
 
-async def _chaos(db: Path, workers: list[Process], tg: anyio.abc.TaskGroup) -> Tally:
+async def _chaos(db: str, workers: list[Process], tg: anyio.abc.TaskGroup) -> Tally:
     chance, tally = random.Random(SEED), Tally()
     until = time.monotonic() + SECONDS
     while time.monotonic() < until:
@@ -159,8 +160,8 @@ async def _all_runs(rt: am.Runtime) -> list[am.Run]:
     return runs
 
 
-async def test_a_killed_or_frozen_lease_holder_breaks_no_promise(tmp_path: Path) -> None:
-    db = tmp_path / "chaos.db"
+async def test_a_killed_or_frozen_lease_holder_breaks_no_promise(location: str) -> None:
+    db = location
     start_ms = (math.ceil(time.time()) + 6) * 1000
     async with am.open_runtime(
         db, project=PROJECT, directory=DIRECTORY, role="client", min_interval=timedelta(seconds=1)
@@ -180,7 +181,7 @@ async def test_a_killed_or_frozen_lease_holder_breaks_no_promise(tmp_path: Path)
 
 
 async def _check(
-    db: Path, processes: list[Process], start_ms: int, end_ms: int, tally: Tally
+    db: str, processes: list[Process], start_ms: int, end_ms: int, tally: Tally
 ) -> None:
     lines = [line.split() for p in processes for line in p.lines]
     starts = [w for w in lines if w[:1] == ["start"] and w[6] == "0"]  # not resumed
@@ -192,7 +193,8 @@ async def _check(
     late = [w for w in starts if w[2] == "schedule" and int(w[4]) - int(w[3]) > LATE_MS]
     assert not late, f"{len(late)} slots started past their catch-up window: {late[:3]}"
     cleanly = {p.owner for p in processes if not p.killed}
-    async with open_sqlite_store(db) as store:
+    async with open_store(db) as store:
+        assert isinstance(store, Inspectable)
         before = await store.projections()
         assert await store.replay() > 0
         assert await store.projections() == before, "replay differs from the projections"

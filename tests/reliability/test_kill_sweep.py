@@ -11,6 +11,7 @@ a new worker (this process) takes the lease and reconciles; then:
 - `replay()` rebuilds exactly the projections the writes left;
 - no slot has two runs.
 
+It runs on both stores (`location`: a SQLite file, or a PostgreSQL schema).
 `AUTOMATIONS_RELIABILITY=long` sweeps 100 points instead of 20.
 """
 
@@ -20,20 +21,18 @@ import os
 import random
 import signal
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.abc
-import apsw
 import pytest
 
 import automations as am
-from automations.persistence.sqlite import open_sqlite_store
+from automations.persistence import open_store
+from automations.persistence.sqlite import SqliteStore
 
-from ..stores import sqlite_of
+from ..stores import Inspectable, rows
 from .sweep_worker import open_sweep_runtime
 
 # One backend: the worker is a subprocess (on asyncio), and the sweep is long.
@@ -57,9 +56,9 @@ class Acknowledged:
             self.answers.add((words[1], words[2]))
 
 
-async def _one_life(db: Path, delay: float, acknowledged: Acknowledged) -> None:
+async def _one_life(location: str, ids: str, delay: float, acknowledged: Acknowledged) -> None:
     """Start a worker, let it work `delay` seconds, SIGKILL it; note what it promised."""
-    command = [sys.executable, "-m", "tests.reliability.sweep_worker", str(db)]
+    command = [sys.executable, "-m", "tests.reliability.sweep_worker", location, ids]
     async with await anyio.open_process(command, cwd=ROOT) as worker:
         assert worker.stdout is not None
         buffer = ""
@@ -85,21 +84,10 @@ async def _one_life(db: Path, delay: float, acknowledged: Acknowledged) -> None:
         acknowledged.take(line)
 
 
-_STATES = "SELECT id, state FROM runs"
-
-
-def _rows(sql: str) -> Callable[[apsw.Connection], list[tuple[Any, ...]]]:
-    return lambda connection: [tuple(row) for row in connection.execute(sql)]
-
-
-def _column(sql: str) -> Callable[[apsw.Connection], list[Any]]:
-    return lambda connection: [row[0] for row in connection.execute(sql)]
-
-
-async def _restart_and_check(db: Path, acknowledged: Acknowledged) -> None:
-    async with open_sweep_runtime(db) as rt:
+async def _restart_and_check(location: str, acknowledged: Acknowledged) -> None:
+    async with open_sweep_runtime(location) as rt:
         promised = acknowledged.runs | {run for run, _ in acknowledged.answers}
-        states = dict(await sqlite_of(rt._services.store).reader.run(_rows(_STATES)))
+        states = dict(await rows(rt._services.store, "SELECT id, state FROM runs"))
         assert promised <= states.keys(), "an acknowledged run was lost"
         for run_id in promised:
             if states[run_id] not in ("succeeded", "failed", "stopped"):  # in flight
@@ -111,24 +99,20 @@ async def _restart_and_check(db: Path, acknowledged: Acknowledged) -> None:
                         f"run {run_id} stayed {run.state} after the restart: not reconciled"
                     ) from None
                 assert ended.state.is_terminal, ended
-    async with open_sqlite_store(db) as store:
-        seqs = await store.reader.run(
-            lambda c: [r[0] for r in c.execute("SELECT seq FROM journal ORDER BY seq")]
-        )
-        assert seqs == list(range(1, len(seqs) + 1)), "the journal has a gap"
-        answers = set(
-            await store.reader.run(
-                lambda c: [
-                    (str(r), str(b)) for r, b in c.execute("SELECT run_id, blocker_id FROM answers")
-                ]
-            )
-        )
+    async with open_store(location) as store:
+        assert isinstance(store, Inspectable)
+        seqs = [seq for (seq,) in await rows(store, "SELECT seq FROM journal ORDER BY seq")]
+        if isinstance(store, SqliteStore):  # a PostgreSQL sequence skips a rolled-back seq
+            assert seqs == list(range(1, len(seqs) + 1)), "the journal has a gap"
+        assert len(set(seqs)) == len(seqs)
+        answers = {
+            (str(r), str(b)) for r, b in await rows(store, "SELECT run_id, blocker_id FROM answers")
+        }
         assert acknowledged.answers <= answers, "an acknowledged answer was lost"
-        doubles = await store.reader.run(
-            lambda c: c.execute(
-                "SELECT automation_id, slot FROM runs WHERE slot IS NOT NULL"
-                " GROUP BY automation_id, slot HAVING count(*) > 1"
-            ).fetchall()
+        doubles = await rows(
+            store,
+            "SELECT automation_id, slot FROM runs WHERE slot IS NOT NULL"
+            " GROUP BY automation_id, slot HAVING count(*) > 1",
         )
         assert doubles == [], "a slot fired twice"
         before = await store.projections()
@@ -136,13 +120,15 @@ async def _restart_and_check(db: Path, acknowledged: Acknowledged) -> None:
         assert await store.projections() == before, "replay differs from the projections"
 
 
-async def test_sigkill_at_seeded_points_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    db = tmp_path / "sweep.db"
+async def test_sigkill_at_seeded_points_loses_nothing_acknowledged(
+    location: str, tmp_path: Path
+) -> None:
     rng = random.Random(SEED)
     acknowledged = Acknowledged()
+    ids = str(tmp_path / "sweep.ids.json")
     for _ in range(POINTS):
-        await _one_life(db, rng.uniform(0.05, 1.2), acknowledged)
-        await _restart_and_check(db, acknowledged)
+        await _one_life(location, ids, rng.uniform(0.05, 1.2), acknowledged)
+        await _restart_and_check(location, acknowledged)
     # The sweep must have exercised what it claims to: runs and answers in flight.
     assert len(acknowledged.runs) >= POINTS * 10
     assert len(acknowledged.answers) >= POINTS // 2

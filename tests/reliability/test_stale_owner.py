@@ -1,8 +1,9 @@
 """A frozen lease holder: SIGSTOP past the take-over, then SIGCONT.
 
-The holder keeps its file lock while frozen, so the standby takes the lease through
-the row once the holder stops renewing it. When the old holder wakes, its writes under
-the old epoch are refused, nothing fires twice, and it steps down cleanly.
+On both stores (`location`). The holder keeps its lock while frozen, so the standby
+takes the lease through the row once the holder stops renewing it. When the old
+holder wakes, its writes under the old epoch are refused, nothing fires twice, and it
+steps down cleanly.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import anyio
 import anyio.abc
@@ -22,10 +22,11 @@ import pytest
 
 import automations as am
 from automations.actors import STALE_SECONDS
-from automations.persistence.sqlite import open_sqlite_store
+from automations.persistence import open_store
 
 from ..crash.test_failover import ROOT
 from ..crash.test_two_workers import ticking
+from ..stores import rows
 
 # One backend: the subject is two processes, and the freeze takes seconds of real time.
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["asyncio"])]
@@ -57,8 +58,8 @@ async def _fired_after(rt: am.Runtime, after: float, count: int) -> list[am.Run]
     raise AssertionError("the event stream ended")
 
 
-async def test_a_frozen_holder_is_replaced_and_steps_down_when_it_wakes(tmp_path: Path) -> None:
-    db = str(tmp_path / "automations.db")
+async def test_a_frozen_holder_is_replaced_and_steps_down_when_it_wakes(location: str) -> None:
+    db = location
     start = datetime.fromtimestamp(math.ceil(time.time()) + 2, UTC)
     async with am.open_runtime(db, **SCOPE) as setup:  # type: ignore[arg-type]
         await setup.create_many(ticking(AUTOMATIONS, start))
@@ -92,18 +93,17 @@ async def test_a_frozen_holder_is_replaced_and_steps_down_when_it_wakes(tmp_path
                 old.kill()
                 await old.wait()
     print(f"the standby fired {took_over:.1f} s after the freeze (stale after {STALE_SECONDS} s)")
-    async with open_sqlite_store(db) as store:
-        slots = await store.reader.run(
-            lambda c: [
-                (str(a), int(s))
-                for a, s in c.execute("SELECT automation_id, slot FROM runs WHERE slot IS NOT NULL")
-            ]
-        )
-        after_freeze = await store.reader.run(
-            lambda c: c.execute(
-                "SELECT count(*) FROM journal WHERE owner = ? AND at > ? AND revision = 1",
-                (old_owner, int((frozen_at + 0.5) * 1000)),
-            ).fetchone()
+    async with open_store(db) as store:
+        slots = [
+            (str(a), int(s))
+            for a, s in await rows(
+                store, "SELECT automation_id, slot FROM runs WHERE slot IS NOT NULL"
+            )
+        ]
+        [after_freeze] = await rows(
+            store,
+            "SELECT count(*) FROM journal WHERE owner = ? AND at > ? AND revision = 1",
+            (old_owner, int((frozen_at + 0.5) * 1000)),
         )
     counts = Counter(slots)
     assert max(counts.values()) == 1, "a slot fired twice"

@@ -18,6 +18,7 @@ import anyio
 from ..actors import DEFAULT_MAX_SCHEDULED_RUNS
 from ..api import open_runtime
 from ..executors import DEFAULT_COMMAND_TIMEOUT
+from ..persistence import is_url
 from ._commands import COMMANDS
 from ._failures import error_json, expected_error, one_line
 from ._ids import resolve_ids
@@ -36,7 +37,9 @@ def _common() -> argparse.ArgumentParser:
     """Options every command takes, before or after its name."""
     common = argparse.ArgumentParser(add_help=False)
     s = argparse.SUPPRESS  # set only when given, so either place works
-    common.add_argument("--db", default=s, help="database file (or $AUTOMATIONS_DB)")
+    common.add_argument(
+        "--db", default=s, help="database file or postgresql:// URL (or $AUTOMATIONS_DB)"
+    )
     common.add_argument("--project", default=s, help="project scope (or $AUTOMATIONS_PROJECT)")
     common.add_argument("--directory", default=s, help="owner directory scope (default: cwd)")
     common.add_argument("--json", action="store_true", default=s, help="print wire JSON")
@@ -208,7 +211,11 @@ async def _dispatch(args: argparse.Namespace, out: Output) -> int:
 async def _find_database(args: argparse.Namespace) -> None:
     """Refuse a database that is not there (read commands never create one), and find
     the scope from the directory the command runs in."""
-    if args.command not in CREATING and not await anyio.to_thread.run_sync(os.path.exists, args.db):
+    if (
+        args.command not in CREATING
+        and not is_url(args.db)  # a postgresql:// URL: the server says what is missing
+        and not await anyio.to_thread.run_sync(os.path.exists, args.db)
+    ):
         raise BadInput(
             f"no database at {args.db}; check --db and $AUTOMATIONS_DB "
             "(only add, serve and demo create one)"

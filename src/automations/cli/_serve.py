@@ -19,10 +19,10 @@ from ..actors import Executor
 from ..api import Runtime, open_runtime
 from ..executors import command_executor, demo_executor, load_executor
 from ..model import Cron, Interval, NewAutomation, RunState, ValidationError, Where
-from ..persistence import remove_store
+from ..persistence import display_location, is_url, remove_store
 from ..runtime import unwrapping_groups
 from ._live import LiveView, follow_events
-from ._options import parse_duration, parse_limit
+from ._options import BadInput, parse_duration, parse_limit
 from ._render import Output, runs_table
 from ._role import role_text, watch_role
 from ._text import printable
@@ -77,7 +77,8 @@ async def serve(args: argparse.Namespace, out: Output) -> int:
         max_scheduled_runs=parse_limit(args.max_scheduled_runs, "--max-scheduled-runs"),
     ) as rt:
         names = ", ".join(sorted(executors))
-        heading = f"serving {rt.scope.project} in {rt.scope.directory} on {args.db}"
+        where = display_location(args.db)
+        heading = f"serving {rt.scope.project} in {rt.scope.directory} on {where}"
         leading = await rt.leading()
         view = LiveView(heading)
         view.status = role_text(leading)
@@ -115,6 +116,11 @@ _DEMO_DB = "automations-demo.db"
 
 async def demo(args: argparse.Namespace, out: Output) -> int:
     path = args.db if args.db_given else _DEMO_DB
+    if is_url(path):
+        raise BadInput(
+            "the demo starts clean on a SQLite file of its own, which it deletes first; "
+            "run it without a postgresql:// --db"
+        )
     await anyio.to_thread.run_sync(remove_store, path)  # each demo starts clean
     executors: dict[str, Executor] = {"demo": demo_executor(step_seconds=0.5)}
     seconds = args.seconds

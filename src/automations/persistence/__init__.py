@@ -20,7 +20,7 @@ from ._commands import (
 )
 from ._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry, Page
 from ._leases import AcquireLease, LeaseRow, RenewLease, TakeStaleLease, lease_name
-from ._open import open_store, remove_store
+from ._open import display_location, is_url, open_store, remove_store
 from ._operations import (
     CreateAutomations,
     DeleteAutomation,
@@ -80,8 +80,10 @@ __all__ = [
     "StorePort",
     "TakeStaleLease",
     "WriterStats",
+    "display_location",
     "event_of",
     "events_committed",
+    "is_url",
     "lease_name",
     "open_store",
     "remove_store",

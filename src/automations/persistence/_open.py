@@ -1,14 +1,40 @@
-"""Opening a store by where it is: the one place that knows which stores exist."""
+"""Opening a store by where it is: the one place that knows which stores exist.
+
+A `postgresql://` (or `postgres://`) URL is a PostgreSQL database, anything else a
+SQLite file path. The PostgreSQL store is imported only when asked for, so psycopg
+is needed only by those who use it (`pip install 'automations[postgresql]'`).
+"""
 
 from __future__ import annotations
 
 import os
+import urllib.parse
 from contextlib import AbstractAsyncContextManager
 
+from ..model import StorageError
 from ._port import Durability, StorePort
 from .sqlite import open_read_only_store, open_sqlite_store, remove_database
 
-__all__ = ["open_store", "remove_store"]
+__all__ = ["display_location", "is_url", "open_store", "remove_store"]
+
+_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_url(location: str | os.PathLike[str]) -> bool:
+    """Whether `location` names a database server (a URL), not a file path."""
+    return isinstance(location, str) and location.startswith(_SCHEMES)
+
+
+def display_location(location: str | os.PathLike[str]) -> str:
+    """`location` as a person may read it: a URL without its password."""
+    text = os.fspath(location)
+    if not is_url(text):
+        return text
+    parts = urllib.parse.urlsplit(text)
+    if parts.password is None:
+        return text
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def open_store(
@@ -17,20 +43,41 @@ def open_store(
     durability: Durability = "full",
     read_only: bool = False,
 ) -> AbstractAsyncContextManager[StorePort]:
-    """Open (creating or migrating) the store at `location`, a SQLite file path, and
-    close it when the block exits.
+    """Open (creating or migrating) the store at `location`, a SQLite file path or a
+    `postgresql://` URL, and close it when the block exits.
 
     A file that is not ours, or is newer than this code, raises `DatabaseRefused`
     and is left untouched. `read_only` opens an existing store for reading only: it
     creates, migrates and locks nothing (so a read-only directory or backup can be
     read), its writes raise `StorageError`, and a missing one is a `StorageError`
-    ("no database at ...").
+    ("no database at ..."); on PostgreSQL an empty schema is a `StorageError` too,
+    and the server refuses every write of its connections.
     """
+    if is_url(location):
+        assert isinstance(location, str)
+        return _open_postgresql(location, durability, read_only)
     if read_only:
         return open_read_only_store(location, durability=durability)
     return open_sqlite_store(location, durability=durability)
 
 
 def remove_store(location: str) -> None:
-    """Remove the store at `location` and everything beside it (blocking: in a thread)."""
+    """Remove the store at `location` and everything beside it (blocking: in a thread).
+    A PostgreSQL store is the database's business: refused."""
+    if is_url(location):
+        raise StorageError("remove a PostgreSQL store with DROP SCHEMA or DROP DATABASE")
     remove_database(location)
+
+
+def _open_postgresql(
+    dsn: str, durability: Durability, read_only: bool
+) -> AbstractAsyncContextManager[StorePort]:
+    try:
+        from .postgresql import open_postgresql_store, open_read_only_postgresql_store
+    except ImportError as exc:
+        raise StorageError(
+            f"{exc}: a postgresql:// database needs psycopg; pip install 'automations[postgresql]'"
+        ) from None
+    if read_only:
+        return open_read_only_postgresql_store(dsn)
+    return open_postgresql_store(dsn, durability=durability)

@@ -30,8 +30,16 @@ def sqlite_store(request: pytest.FixtureRequest) -> AbstractAsyncContextManager[
     return open_store(tmp_path / "automations.db")
 
 
+def postgresql_store(request: pytest.FixtureRequest) -> AbstractAsyncContextManager[StorePort]:
+    """PostgreSQL in a fresh schema of the session's server (`tests/pg.py`); skipped,
+    saying why, where there is no PostgreSQL."""
+    dsn: str = request.getfixturevalue("pg_dsn")
+    return open_store(dsn)
+
+
 STORE_FACTORIES = [
     pytest.param(sqlite_store, id="sqlite"),
+    pytest.param(postgresql_store, id="postgresql"),
 ]
 
 

@@ -1,0 +1,91 @@
+"""Every operation PostgreSQL knows, and how one is applied in its own SAVEPOINT."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from .._commands import CompleteCommand, DropCommand, EnqueueCommand, PurgeCommands
+from .._leases import AcquireLease, RenewLease, TakeStaleLease
+from .._operations import (
+    CreateAutomations,
+    DeleteAutomation,
+    Operation,
+    Replay,
+    SaveAutomation,
+    SaveCheckpoint,
+    SaveProgress,
+    StoreAnswer,
+)
+from .._reconcile import ReconcileRuns
+from .._retention import PruneStep
+from .._run_operations import CreateRun, SaveRun
+from ._automation_writes import (
+    create_automations,
+    delete_automation,
+    save_automation,
+    save_checkpoint,
+    save_progress,
+    store_answer,
+)
+from ._command_writes import complete_command, drop_command, enqueue_command, purge_commands
+from ._connection import Connection, storage_error
+from ._lease_writes import acquire_lease, renew_lease, take_stale_lease
+from ._reconcile import reconcile_runs
+from ._replay import replay
+from ._retention import prune_step
+from ._run_writes import KeyTaken, create_run, save_run
+
+__all__ = ["apply", "apply_in_savepoint"]
+
+_SQL: dict[type[Operation[Any]], Callable[[Connection, Any], Any]] = {
+    SaveRun: save_run,
+    CreateRun: create_run,
+    SaveAutomation: save_automation,
+    CreateAutomations: create_automations,
+    DeleteAutomation: delete_automation,
+    StoreAnswer: store_answer,
+    SaveCheckpoint: save_checkpoint,
+    SaveProgress: save_progress,
+    AcquireLease: acquire_lease,
+    RenewLease: renew_lease,
+    TakeStaleLease: take_stale_lease,
+    EnqueueCommand: enqueue_command,
+    CompleteCommand: complete_command,
+    DropCommand: drop_command,
+    PurgeCommands: purge_commands,
+    ReconcileRuns: reconcile_runs,
+    PruneStep: prune_step,
+    Replay: replay,
+}
+
+
+def apply(connection: Connection, operation: Operation[Any]) -> Any:
+    """Do `operation`'s write in the open transaction; raise to have it undone."""
+    try:
+        sql = _SQL[type(operation)]
+    except KeyError:
+        raise TypeError(
+            f"the PostgreSQL store cannot apply {type(operation).__name__}: "
+            "add it to persistence/postgresql/_apply.py"
+        ) from None
+    return sql(connection, operation)
+
+
+def apply_in_savepoint(connection: Connection, operation: Operation[Any], dsn: str) -> Any:
+    """Run `operation` in a SAVEPOINT of the open transaction; on failure undo it alone
+    and raise its error (named once the transaction is usable again)."""
+    connection.execute("SAVEPOINT operation")
+    try:
+        result = apply(connection, operation)
+    except Exception as exc:
+        connection.execute("ROLLBACK TO SAVEPOINT operation")  # raises if the link broke
+        if isinstance(exc, KeyTaken):
+            raise exc.named(connection) from None
+        if isinstance(exc, psycopg.Error):
+            raise storage_error(exc, dsn) from exc
+        raise
+    connection.execute("RELEASE SAVEPOINT operation")
+    return result

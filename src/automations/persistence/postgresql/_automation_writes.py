@@ -1,0 +1,171 @@
+"""How PostgreSQL applies the writes of automations, answers, checkpoints and progress."""
+
+from __future__ import annotations
+
+import msgspec
+from psycopg import errors
+
+from ...model import (
+    Conflict,
+    DuplicateKey,
+    NotFound,
+    Run,
+    Scope,
+    from_msgpack,
+    to_ms,
+    to_msgpack,
+)
+from .._commands import AnswerCommand
+from .._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED
+from .._operations import (
+    CreateAutomations,
+    DeleteAutomation,
+    SaveAutomation,
+    SaveCheckpoint,
+    SaveProgress,
+    StoreAnswer,
+    check_revision,
+    require,
+)
+from ._command_writes import enqueue
+from ._connection import Connection
+from ._lease_writes import check_epoch
+from ._projection import (
+    append_journal,
+    append_journal_many,
+    insert_automation_rows,
+    update_automation_row,
+)
+
+__all__ = [
+    "create_automations",
+    "delete_automation",
+    "save_automation",
+    "save_checkpoint",
+    "save_progress",
+    "store_answer",
+]
+
+
+def save_automation(connection: Connection, op: SaveAutomation) -> int:
+    check_epoch(connection, op.scope, op.epoch)
+    automation = op.automation
+    if op.expected_revision is None:
+        return create_automations(connection, CreateAutomations(op.scope, (automation,)))[0]
+    if not op.revision_step_is_right():
+        _diagnose(connection, op)  # a missing or stale row is what the caller hears
+        require(False, "an update adds 1 to the revision")
+    body = to_msgpack(automation)
+    if not update_automation_row(connection, op.scope, automation, body, op.expected_revision):
+        _diagnose(connection, op)
+        raise AssertionError("the revision matched but nothing changed")  # pragma: no cover
+    entry = (to_ms(automation.updated_at), automation.id, automation.revision, body, None, None)
+    return append_journal(connection, op.scope, AUTOMATION_UPDATED, entry)
+
+
+def _diagnose(connection: Connection, op: SaveAutomation) -> None:
+    """Raise NotFound or Conflict, as the stored row says."""
+    id = op.automation.id
+    stored = _stored_revision(connection, op.scope, id)
+    if stored is None:
+        raise NotFound(f"no automation {id} in this project and directory")
+    assert op.expected_revision is not None
+    check_revision("automation", id, stored, op.expected_revision)
+
+
+def _stored_revision(connection: Connection, scope: Scope, id: str) -> int | None:
+    row = connection.execute(
+        "SELECT revision FROM automations WHERE id = %s AND project = %s AND directory = %s",
+        (id, scope.project, scope.directory),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def create_automations(connection: Connection, op: CreateAutomations) -> list[int]:
+    if not op.automations:
+        return []
+    op.check()
+    bodies = [to_msgpack(automation) for automation in op.automations]
+    try:
+        insert_automation_rows(connection, op.scope, op.automations, bodies)
+    except errors.UniqueViolation as exc:
+        if exc.diag.constraint_name == "automations_key":
+            raise DuplicateKey("another automation of this scope has this key") from None
+        raise Conflict(op.taken_message()) from None
+    return append_journal_many(
+        connection,
+        op.scope,
+        AUTOMATION_UPDATED,
+        [
+            (to_ms(a.updated_at), a.id, a.revision, body, None, None)
+            for a, body in zip(op.automations, bodies, strict=True)
+        ],
+    )
+
+
+def delete_automation(connection: Connection, op: DeleteAutomation) -> int:
+    id = op.tombstone.id
+    stored = _stored_revision(connection, op.scope, id)
+    if stored is None:
+        raise NotFound(f"no automation {id} in this project and directory")
+    check_revision("automation", id, stored, op.expected_revision)
+    require(op.tombstone.revision == stored + 1, "a tombstone adds 1 to the revision")
+    cursor = connection.execute(
+        "DELETE FROM automations WHERE id = %s AND revision = %s", (id, op.expected_revision)
+    )
+    if cursor.rowcount == 0:  # pragma: no cover - the writer holds the journal lock
+        raise Conflict(f"automation {id} changed while it was deleted; read it again")
+    entry = (to_ms(op.at), id, op.tombstone.revision, to_msgpack(op.tombstone), None, None)
+    return append_journal(connection, op.scope, AUTOMATION_DELETED, entry)
+
+
+def store_answer(connection: Connection, op: StoreAnswer) -> bool:
+    scope = op.scope
+    encoded = msgspec.json.encode(op.reply)
+    row = connection.execute(
+        "SELECT reply FROM answers WHERE run_id = %s AND blocker_id = %s"
+        " AND project = %s AND directory = %s",
+        (op.run_id, op.blocker_id, scope.project, scope.directory),
+    ).fetchone()
+    if row is not None:
+        if bytes(row[0]) != encoded:
+            raise Conflict(f"blocker {op.blocker_id} was already answered differently")
+        return False
+    owner = _open_blocker_owner(connection, op)
+    connection.execute(
+        "INSERT INTO answers (run_id, blocker_id, project, directory, at, reply)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (op.run_id, op.blocker_id, scope.project, scope.directory, to_ms(op.at), encoded),
+    )
+    if owner is not None and owner != op.sender:
+        command = AnswerCommand(op.run_id, op.blocker_id, op.reply)
+        enqueue(connection, scope, command, owner, op.at)
+    return True
+
+
+def _open_blocker_owner(connection: Connection, op: StoreAnswer) -> str | None:
+    """The process executing the run, which must be waiting on this blocker."""
+    row = connection.execute(
+        "SELECT body, owner FROM runs WHERE id = %s AND project = %s AND directory = %s",
+        (op.run_id, op.scope.project, op.scope.directory),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no run {op.run_id} in this project and directory")
+    op.check_open(from_msgpack(row[0], Run))
+    return None if row[1] is None else str(row[1])
+
+
+def save_progress(connection: Connection, op: SaveProgress) -> None:
+    connection.execute(
+        "INSERT INTO progress (run_id, at, steps) VALUES (%s, %s, %s)"
+        " ON CONFLICT (run_id) DO UPDATE SET at = excluded.at, steps = excluded.steps",
+        (op.run_id, to_ms(op.at), op.steps),
+    )
+
+
+def save_checkpoint(connection: Connection, op: SaveCheckpoint) -> None:
+    connection.execute(
+        "INSERT INTO checkpoints (run_id, at, data) VALUES (%s, %s, %s)"
+        " ON CONFLICT (run_id) DO UPDATE SET at = excluded.at, data = excluded.data",
+        (op.run_id, to_ms(op.at), op.data),
+    )
