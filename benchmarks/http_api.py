@@ -327,7 +327,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-    in_process = anyio.run(burst._main, args, backend=args.backend)
+    same_on_sqlite = argparse.Namespace(**vars(args), db=None)  # the in-process burst
+    in_process = anyio.run(burst._main, same_on_sqlite, backend=args.backend)
     over_http, fanout = measured["http"], measured["fanout"]
     ok = (
         over_http["completed"] == args.n
