@@ -90,6 +90,7 @@ class Runtime:
         With `new.key`, creating again returns the automation of that key (`Conflict`
         if its definition differs)."""
         if isinstance(new, NewAutomation) and new.key is not None:
+            self.preview(new)  # every problem said first, before the key is looked up
             return await create_keyed(self._store.reader, self.scope, new, self._create)
         return await self._create(new)
 

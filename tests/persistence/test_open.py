@@ -31,6 +31,12 @@ def test_a_url_is_shown_without_its_password() -> None:
     assert display_location("automations.db") == "automations.db"
 
 
+def test_a_password_given_as_a_parameter_is_not_shown_either() -> None:
+    shown = display_location("postgresql://db/automations?sslmode=require&password=s3cret")
+    assert "s3cret" not in shown
+    assert shown == "postgresql://db/automations?sslmode=require&password=***"
+
+
 def test_a_postgresql_store_is_not_removed_by_remove_store() -> None:
     with pytest.raises(StorageError, match="DROP SCHEMA"):
         remove_store("postgresql://app@db.internal/automations")

@@ -8,6 +8,7 @@ from rich.text import Text
 from ..api import Runtime
 from ..model import Automation
 from ._render import Output
+from ._text import printable
 
 __all__ = ["warn_if_no_worker_has"]
 
@@ -18,11 +19,12 @@ async def warn_if_no_worker_has(rt: Runtime, automation: Automation, out: Output
     served = await rt.served_executors()
     if served is None or automation.executor in served:
         return False
-    name = automation.executor
+    name = printable(automation.executor)
+    names = ", ".join(printable(served_name) for served_name in sorted(served))
     out.errors.print(
         Text(
             f"warning: no worker has executor {name!r}: the worker serving this project "
-            f"has {', '.join(sorted(served))}; its runs will fail until a worker registers "
+            f"has {names}; its runs will fail until a worker registers "
             f"it (automations serve --executor {name}=module:function)"
         ),
         soft_wrap=True,

@@ -6,6 +6,8 @@ bare 500 with no detail (never a traceback); cancellation passes through untouch
 
 from __future__ import annotations
 
+import logging
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +21,8 @@ from ..model import (
     ValidationError,
 )
 from ._wire import ErrorBody, FieldProblem, InvalidBody, json_response
+
+log = logging.getLogger("automations.http")
 
 __all__ = [
     "BadRequest",
@@ -84,8 +88,10 @@ def error_response(error: AutomationError, *, conflict: str = "automation_confli
         return json_response(ErrorBody(error=conflict, message=str(error)), 409)
     if isinstance(error, NotServed):
         return json_response(ErrorBody(error="not_served", message=str(error)), 503)
-    if isinstance(error, StorageError):
-        return json_response(ErrorBody(error="unavailable", message=str(error)), 503)
+    if isinstance(error, StorageError):  # its words name the database: logged, not sent
+        log.warning("a request met a storage error: %s", error)
+        message = "the database cannot be reached or refused the write; try again later"
+        return json_response(ErrorBody(error="unavailable", message=message), 503)
     return json_response(ErrorBody(error="refused", message=str(error)), 409)
 
 

@@ -8,33 +8,14 @@ is needed only by those who use it (`pip install 'automations[postgresql]'`).
 from __future__ import annotations
 
 import os
-import urllib.parse
 from contextlib import AbstractAsyncContextManager
 
 from ..model import StorageError
+from ._locations import display_location, is_url
 from ._port import Durability, StorePort
 from .sqlite import open_read_only_store, open_sqlite_store, remove_database
 
 __all__ = ["display_location", "is_url", "open_store", "remove_store"]
-
-_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_url(location: str | os.PathLike[str]) -> bool:
-    """Whether `location` names a database server (a URL), not a file path."""
-    return isinstance(location, str) and location.startswith(_SCHEMES)
-
-
-def display_location(location: str | os.PathLike[str]) -> str:
-    """`location` as a person may read it: a URL without its password."""
-    text = os.fspath(location)
-    if not is_url(text):
-        return text
-    parts = urllib.parse.urlsplit(text)
-    if parts.password is None:
-        return text
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def open_store(

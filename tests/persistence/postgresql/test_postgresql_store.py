@@ -252,6 +252,6 @@ async def test_read_only_reads_what_was_written_and_writes_nothing(pg_dsn: str) 
         with pytest.raises(StorageError, match="read-only"):
             await create_automation(reading)
         assert isinstance(reading, PostgresReadOnlyStore)
-        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):  # the server says no too
+        with pytest.raises(StorageError, match="read-only transaction"):  # the server says no too
             await reading.reader.run(lambda c: c.execute("DELETE FROM automations"))
         assert await reading.reader.automations(SCOPE) == [created]

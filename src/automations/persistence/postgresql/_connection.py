@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +9,7 @@ import psycopg
 from psycopg import errors
 
 from ...model import Conflict, DuplicateKey, DuplicateSlot, StorageError, WriterKeyBusy
+from .._locations import display_location as redacted
 from .._port import Durability
 
 __all__ = ["Connection", "connect", "is_postgresql", "redacted", "storage_error"]
@@ -24,20 +24,20 @@ KEEPALIVES: dict[str, Any] = {
     "keepalives_count": 3,
 }
 """The client notices a dead server (or a cut link) in about 11 s."""
+_SERVER_SETTINGS = (
+    "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; "
+    "SET tcp_keepalives_count = 3; SET lock_timeout = '15s'; "
+    "SET idle_in_transaction_session_timeout = '10s'"
+)
+"""Every session: the server notices a dead or cut-off client in about 11 s, and no
+session of a frozen process (SIGSTOP, a paused VM) keeps a lock it took in a
+transaction for more than 10 s, so it cannot hold every writer up. A wait for a lock
+gives up after 15 s (`StorageError`) rather than hanging."""
 
 
 def is_postgresql(location: str) -> bool:
     """Whether `location` names a PostgreSQL database (a `postgresql://` URL)."""
     return location.startswith(("postgresql://", "postgres://"))
-
-
-def redacted(dsn: str) -> str:
-    """`dsn` without its password, for messages."""
-    parts = urllib.parse.urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def connect(
@@ -55,11 +55,16 @@ def connect(
         )
     except psycopg.OperationalError as exc:
         raise StorageError(f"cannot connect to PostgreSQL at {redacted(dsn)}: {exc}") from None
-    if durability is not None:
-        synchronous = "on" if durability == "full" else "off"
-        connection.execute(f"SET synchronous_commit = {synchronous}")
+    try:
+        connection.execute(_SERVER_SETTINGS)
+        if durability is not None:
+            synchronous = "on" if durability == "full" else "off"
+            connection.execute(f"SET synchronous_commit = {synchronous}")
         if not autocommit:
             connection.commit()
+    except psycopg.Error as exc:
+        connection.close()
+        raise StorageError(f"cannot set up a session at {redacted(dsn)}: {exc}") from None
     return connection
 
 
@@ -72,7 +77,8 @@ _UNIQUE: dict[str, Callable[[], Exception]] = {
 
 
 def storage_error(exc: psycopg.Error, dsn: str) -> Exception:
-    """The project's error for a PostgreSQL failure; other errors pass through unchanged."""
+    """The project's error for a PostgreSQL failure: a conflict for a unique index, a
+    `StorageError` for anything else (never a psycopg error above the store)."""
     if isinstance(exc, errors.UniqueViolation):
         name = exc.diag.constraint_name or ""
         make = _UNIQUE.get(name)
@@ -81,6 +87,6 @@ def storage_error(exc: psycopg.Error, dsn: str) -> Exception:
         return Conflict(f"the object already exists ({name or exc})")
     if isinstance(exc, errors.DiskFull):
         return StorageError(f"the disk of the PostgreSQL server at {redacted(dsn)} is full")
-    if isinstance(exc, psycopg.OperationalError):
-        return StorageError(f"PostgreSQL at {redacted(dsn)} failed: {exc}")
-    return exc
+    if isinstance(exc, psycopg.DataError):
+        return StorageError(f"PostgreSQL at {redacted(dsn)} refused a value: {exc}")
+    return StorageError(f"PostgreSQL at {redacted(dsn)} failed: {exc}")

@@ -23,10 +23,6 @@ from ._connection import Connection, connect, storage_error
 
 __all__ = ["AdvisoryLock", "PgChangeWatch", "held_by_anyone"]
 
-_SERVER_KEEPALIVE = (
-    "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3"
-)
-
 
 def held_by_anyone(connection: Connection, key: int) -> bool:
     """Whether a session of this database holds advisory lock `key` now."""
@@ -86,7 +82,6 @@ class AdvisoryLock:
             self._connection = None
         connection = connect(self._dsn, autocommit=True, role="lock")
         try:
-            connection.execute(_SERVER_KEEPALIVE)
             row = connection.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
         except psycopg.Error as exc:
             connection.close()

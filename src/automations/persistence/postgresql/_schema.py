@@ -183,7 +183,12 @@ def version_of(connection: Connection, dsn: str) -> int:
 
 
 def _version(connection: Connection, dsn: str, schema: str) -> int:
-    row = connection.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
+    # `meta` of this very schema: the lock keys are this schema's, so the tables must
+    # be too (not a `meta` found further along the search_path).
+    row = connection.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = 'meta')",
+        (schema,),
+    ).fetchone()
     if row is None or not row[0]:
         tables = connection.execute(
             "SELECT count(*) FROM pg_tables WHERE schemaname = %s", (schema,)

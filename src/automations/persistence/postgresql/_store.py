@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import anyio
+import psycopg
 
 from ...model import Automation, Pruned, Scope, StorageError, Tombstone
 from .._changes import ChangeListener
@@ -18,7 +19,7 @@ from .._operations import CreateAutomations, DeleteAutomation, Operation, Replay
 from .._pending import PendingWrite
 from .._port import Durability, WriterStats
 from .._retention import PruneProgress, PruneStep
-from ._connection import Connection, connect, redacted
+from ._connection import Connection, connect, redacted, storage_error
 from ._locks import AdvisoryLock, PgChangeWatch
 from ._reader import Reader
 from ._replay import projection_rows
@@ -203,6 +204,9 @@ def _open_for_writing(dsn: str, durability: Durability) -> tuple[Connection, str
         migrate(connection, dsn)
         schema = current_schema(connection, dsn)
         connection.commit()
+    except psycopg.Error as exc:
+        connection.close()
+        raise storage_error(exc, dsn) from exc
     except BaseException:
         connection.close()
         raise

@@ -139,7 +139,13 @@ def _choose_uri(path: str, durability: Durability) -> str:
         raise StorageError(f"no database at {path}")
     try:
         uri, state = _inspect(path, immutable=False)
-    except StorageError:  # a WAL file without a -shm it may create: read it as it is
+    except StorageError:  # no -shm it may create: read the file as it is, if it is whole
+        if _wal_holds_commits(path):
+            raise StorageError(
+                f"cannot open {path} read-only: its write-ahead log ({path}-wal) holds "
+                "commits not yet in the file, and no -shm file can be made beside it; "
+                "open it once where it can be written, or copy both files elsewhere"
+            ) from None
         uri, state = _inspect(path, immutable=True)
     if state.is_empty:
         raise StorageError(f"{path} holds no automations yet (an empty database)")
@@ -149,6 +155,14 @@ def _choose_uri(path: str, durability: Durability) -> str:
             "writes; open it once with a command that writes (serve, add)."
         )
     return uri
+
+
+def _wal_holds_commits(path: str) -> bool:
+    """Whether `path` has a non-empty WAL, which `immutable=1` would ignore."""
+    try:
+        return os.path.getsize(f"{path}-wal") > 0
+    except OSError:
+        return False
 
 
 def _inspect(path: str, *, immutable: bool) -> tuple[str, FileState]:
