@@ -92,10 +92,12 @@ def next_run(
     *,
     attended: bool,
     id: str | None = None,
+    planned_at: datetime | None = None,
 ) -> Run:
-    """A new run of the current definition; a `continue` automation passes its session."""
+    """A new run of the current definition; a `continue` automation passes its session.
+    `planned_at`: a jittered slot's planned start."""
     continued = automation.context is ContextMode.CONTINUE
-    return new_run(
+    run = new_run(
         id=id or new_run_id(),
         automation_id=automation.id,
         definition_revision=automation.revision,
@@ -104,3 +106,6 @@ def next_run(
         attended=attended,
         session_id=automation.session_id if continued else None,
     )
+    if planned_at is not None:
+        run = msgspec.structs.replace(run, planned_at=planned_at)
+    return run

@@ -191,7 +191,7 @@ class RunActor:
 
     def past_its_window(self) -> bool:
         """Whether its slot's catch-up window is over (a stalled process starts no slot late)."""
-        return self._services.now() > self.run.triggered_at + self.automation.catchup_window
+        return self._services.now() > self.run.starts_at + self.automation.catchup_window
 
     def request_stop(self, reason: StopReason, *, held_by: KeyHolder | None = None) -> bool:
         """Stop the run with `reason` (skipped for the run `held_by`, if given); False
@@ -272,7 +272,8 @@ class RunActor:
         assert first is not None
         try:
             await first.outcome()
-        except (DuplicateSlot, LeaseLost):  # fired elsewhere, or not ours to fire any more
+        except (DuplicateSlot, LeaseLost) as exc:  # the slot has its run, or is not ours
+            fail_reply(reply, exc)
             return False
         except WriterKeyBusy as busy:
             try:

@@ -34,10 +34,10 @@ def reconcile_runs(connection: Connection, op: ReconcileRuns) -> Reconciled:
         run = _with_progress(connection, from_msgpack(body, Run))
         automation = _automation(automation_body) if op.needs_automation(run) else None
         if automation is not None and op.unstarted(run):
-            if run.triggered_at > op.at:
-                to_come.append(run.triggered_at)
+            if run.starts_at > op.at:
+                to_come.append(run.starts_at)
                 continue
-            if op.at <= run.triggered_at + automation.catchup_window:
+            if op.at <= run.starts_at + automation.catchup_window:
                 unstarted.append((int(revision), run, automation))
                 continue
         if run.blocker is not None and op.resumes(automation):
