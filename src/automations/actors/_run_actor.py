@@ -38,16 +38,7 @@ from ._execution import Execution, Spawn
 from ._finish import FinishLatch
 from ._records import fail_reply
 from ._run_ledger import RunLedger
-from ._run_phase import (
-    SETTLED,
-    WRITTEN,
-    Decision,
-    Fail,
-    Leave,
-    Phase,
-    Stop,
-    check_phase,
-)
+from ._run_phase import SETTLED, WRITTEN, Decision, Fail, Leave, Phase, Stop, check_phase
 from ._services import Executor, Services, is_resumable
 
 __all__ = ["RunActor"]
