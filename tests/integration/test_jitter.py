@@ -114,3 +114,32 @@ async def test_jitter_is_set_and_changed_like_any_field(
             await rt.create(new(jitter=timedelta(seconds=-1)))
         assert negative.value.details == [("jitter", "duration_must_be_positive")]
         assert b'"jitter":30000' in to_json(b)  # milliseconds on the wire
+
+
+async def test_a_jittered_run_left_by_a_closed_process_starts_within_the_window_of_its_plan(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    """The catch-up window counts from the planned start: a run the next worker finds
+    past its slot's window, but within its planned start's, still starts (once)."""
+    jitter = timedelta(minutes=10)
+    starts = Starts(clock)
+    async with runtime_factory({"default": starts}) as rt:
+        for k in range(20):  # one planned at least a minute after its slot
+            cron = am.Cron("0 10 * * *")
+            a = await rt.create(new(title=f"a{k}", schedule=cron, timezone="UTC", jitter=jitter))
+            if jitter_offset(a.id, SLOT, jitter) >= timedelta(minutes=1):
+                break
+            await rt.delete(a.id)
+        planned = SLOT + jitter_offset(a.id, SLOT, jitter)
+        assert planned - SLOT >= timedelta(minutes=1)
+        await clock.wait_sleepers(1)
+        clock.set(SLOT - timedelta(milliseconds=CLAIM_MS))
+        (claimed,) = (await _recorded(rt, 1)).values()
+        assert claimed.planned_at == planned and claimed.triggered_at == SLOT
+    late = planned + timedelta(seconds=30)  # past SLOT + 60 s, within planned + 60 s
+    clock.set(late)
+    async with runtime_factory({"default": starts}) as rt:
+        ended = await rt.wait(claimed.id, timeout=10)
+        runs = (await rt.runs(a.id)).items
+    assert ended.state is am.RunState.SUCCEEDED and ended.started_at == late
+    assert starts.calls == 1 and [r.id for r in runs] == [claimed.id]
