@@ -8,8 +8,8 @@ from .harness import Server
 from .test_routes import create
 
 
-def _ms(*parts: int) -> int:
-    return int(datetime(*parts, tzinfo=UTC).timestamp() * 1000)
+def _ms(year: int, month: int, day: int) -> int:
+    return int(datetime(year, month, day, tzinfo=UTC).timestamp() * 1000)
 
 
 def test_backfill_runs_the_past_slots_once_and_refuses_the_future(server: Server) -> None:
