@@ -8,8 +8,8 @@ from typing import Literal
 
 from ...model import Automation, Run, Scope, from_ms, from_msgpack
 from .._journal import JournalEntry, Page
+from .._sql import JOURNAL_COLUMNS
 from ._connection import Connection
-from ._projection import JOURNAL_COLUMNS
 
 __all__ = [
     "active_owners",

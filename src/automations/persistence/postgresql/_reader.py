@@ -15,11 +15,10 @@ from ...model import Automation, Run, Scope, StorageError
 from .._commands import CommandOutcome, PendingCommand
 from .._journal import JournalEntry, Page
 from .._leases import LeaseRow
+from .._sql import command_outcome, journal_entries, lease_row, pending_commands
 from . import _queries as q
-from ._command_writes import command_outcome, pending_commands
 from ._connection import CONNECT_TIMEOUT_S, KEEPALIVES, Connection, redacted, storage_error
-from ._lease_writes import lease_row
-from ._projection import journal_entries
+from ._sql import PostgresSql
 
 __all__ = ["Reader"]
 
@@ -112,7 +111,7 @@ class Reader:
         return await self.run(lambda c: q.last_scoped_seq(c, scope))
 
     async def all_journal(self, after: int, limit: int) -> list[JournalEntry]:
-        return await self.run(lambda c: journal_entries(c, after, limit))
+        return await self.run(lambda c: journal_entries(PostgresSql(c), after, limit))
 
     async def executed_runs(self, scope: Scope, automation_id: str) -> int:
         return await self.run(lambda c: q.count_executed(c, scope, automation_id))
@@ -126,10 +125,12 @@ class Reader:
     async def commands(
         self, scope: Scope, after: int, owner: str, *, leading: bool, limit: int
     ) -> list[PendingCommand]:
-        return await self.run(lambda c: pending_commands(c, scope, after, owner, leading, limit))
+        return await self.run(
+            lambda c: pending_commands(PostgresSql(c), scope, after, owner, leading, limit)
+        )
 
     async def command_outcome(self, id: int) -> CommandOutcome | None:
-        return await self.run(lambda c: command_outcome(c, id))
+        return await self.run(lambda c: command_outcome(PostgresSql(c), id))
 
     async def scopes(self) -> list[tuple[Scope, int]]:
         return await self.run(q.automation_scopes)
@@ -140,7 +141,7 @@ class Reader:
         return await self.run(lambda c: q.ids_with_prefix(c, scope, kind, prefix, limit))
 
     async def lease(self, scope: Scope) -> LeaseRow | None:
-        return await self.run(lambda c: lease_row(c, scope))
+        return await self.run(lambda c: lease_row(PostgresSql(c), scope))
 
     async def checkpoint(self, run_id: str) -> bytes | None:
         return await self.run(lambda c: q.latest_checkpoint(c, run_id))

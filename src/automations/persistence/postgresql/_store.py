@@ -22,8 +22,8 @@ from .._retention import PruneProgress, PruneStep
 from ._connection import Connection, connect, redacted, storage_error
 from ._locks import AdvisoryLock, PgChangeWatch
 from ._reader import Reader
-from ._replay import projection_rows
 from ._schema import current_schema, lock_key, migrate
+from ._sql import projection_rows
 from ._writer import GroupCommitWriter
 
 __all__ = ["PostgresStore", "open_postgresql_store"]

@@ -41,8 +41,9 @@ from .._changes import ChangeListener, events_committed
 from .._operations import Operation
 from .._pending import PendingWrite
 from .._port import Durability, WriterStats
-from ._apply import apply, apply_in_savepoint
+from .._sql import apply
 from ._connection import Connection, connect, redacted, storage_error
+from ._sql import PostgresSql, apply_in_savepoint
 
 __all__ = ["GroupCommitWriter"]
 
@@ -271,9 +272,10 @@ class GroupCommitWriter:
         connection = self._begin(batch)
         if connection is None:
             return
+        sql = PostgresSql(connection)
         for pending in batch:
             try:
-                pending.result = apply_in_savepoint(connection, pending.operation, self._dsn)
+                pending.result = apply_in_savepoint(sql, pending.operation, self._dsn)
             except Exception as exc:  # handed to the waiter, never lost
                 pending.error = exc
                 self._optimistic = False
@@ -285,9 +287,10 @@ class GroupCommitWriter:
 
     def _apply_all(self, connection: Connection, batch: list[PendingWrite[Any]]) -> bool:
         """Apply every operation without savepoints; False (results void) when one failed."""
+        sql = PostgresSql(connection)
         try:
             for pending in batch:
-                pending.result = apply(connection, pending.operation)
+                pending.result = apply(sql, pending.operation)
         except Exception:
             for pending in batch:
                 pending.result = None

@@ -18,10 +18,9 @@ from ...model import Automation, Run, Scope, from_ms, from_msgpack
 from .._commands import CommandOutcome, PendingCommand
 from .._journal import JournalEntry, Page
 from .._leases import LeaseRow
-from ._command_writes import command_outcome, pending_commands
+from .._sql import JOURNAL_COLUMNS, command_outcome, journal_entries, lease_row, pending_commands
 from ._connection import Durability, connect, storage_error
-from ._lease_writes import lease_row
-from ._projection import _JOURNAL_COLUMNS, journal_entries
+from ._sql import SqliteSql
 
 __all__ = ["ChangeWatch", "Reader"]
 
@@ -111,7 +110,7 @@ class Reader:
 
     async def all_journal(self, after: int, limit: int) -> list[JournalEntry]:
         """Entries of every scope after `after` (the journal follower's view)."""
-        return await self.run(lambda c: list(journal_entries(c, after, limit)))
+        return await self.run(lambda c: journal_entries(SqliteSql(c), after, limit))
 
     async def executed_runs(self, scope: Scope, automation_id: str) -> int:
         return await self.run(lambda c: count_executed(c, scope, automation_id))
@@ -127,11 +126,13 @@ class Reader:
     async def commands(
         self, scope: Scope, after: int, owner: str, *, leading: bool, limit: int
     ) -> list[PendingCommand]:
-        return await self.run(lambda c: pending_commands(c, scope, after, owner, leading, limit))
+        return await self.run(
+            lambda c: pending_commands(SqliteSql(c), scope, after, owner, leading, limit)
+        )
 
     async def command_outcome(self, id: int) -> CommandOutcome | None:
         """None while pending; `LookupError` when the command is gone."""
-        return await self.run(lambda c: command_outcome(c, id))
+        return await self.run(lambda c: command_outcome(SqliteSql(c), id))
 
     async def scopes(self) -> list[tuple[Scope, int]]:
         return await self.run(automation_scopes)
@@ -143,7 +144,7 @@ class Reader:
 
     async def lease(self, scope: Scope) -> LeaseRow | None:
         """The scope's lease row: who holds it, at which epoch, last renewed when."""
-        return await self.run(lambda c: lease_row(c, scope))
+        return await self.run(lambda c: lease_row(SqliteSql(c), scope))
 
     async def checkpoint(self, run_id: str) -> bytes | None:
         """The latest checkpoint of a run (JSON), if it saved one."""
@@ -249,7 +250,7 @@ def scoped_journal(
     connection: apsw.Connection, scope: Scope, after: int, limit: int
 ) -> list[JournalEntry]:
     rows = connection.execute(
-        f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE project = ? AND directory = ?"
+        f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE project = ? AND directory = ?"
         " AND seq > ? ORDER BY seq LIMIT ?",
         (scope.project, scope.directory, after, limit),
     )

@@ -30,8 +30,8 @@ from ._connection import (
 )
 from ._locks import FileLock, lease_lock_path, liveness_lock_path
 from ._reader import ChangeWatch, Reader
-from ._replay import projection_rows
 from ._schema import inspect, migrate
+from ._sql import projection_rows
 from ._writer import GroupCommitWriter
 
 __all__ = ["SqliteStore", "open_sqlite_store"]
