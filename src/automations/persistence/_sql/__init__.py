@@ -7,6 +7,7 @@ from ._command_writes import command_outcome, pending_commands
 from ._connection import MAX_ROWS, Rows, Sql, chunks
 from ._lease_writes import lease_row
 from ._projection import JOURNAL_COLUMNS, journal_entries
+from ._reader import SqlReader
 from ._replay import PROJECTIONS, projection_rows
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "KeyTaken",
     "Rows",
     "Sql",
+    "SqlReader",
     "apply",
     "chunks",
     "command_outcome",
