@@ -9,15 +9,18 @@ from ._lease_writes import lease_row
 from ._projection import JOURNAL_COLUMNS, journal_entries
 from ._reader import SqlReader
 from ._replay import PROJECTIONS, projection_rows
+from ._store import ReadOnlySqlStore, SqlStore
 
 __all__ = [
     "JOURNAL_COLUMNS",
     "MAX_ROWS",
     "PROJECTIONS",
+    "ReadOnlySqlStore",
     "KeyTaken",
     "Rows",
     "Sql",
     "SqlReader",
+    "SqlStore",
     "apply",
     "chunks",
     "command_outcome",
