@@ -49,22 +49,27 @@ def after_fire(
     return with_next_fires(automation, after)
 
 
-def after_terminal(automation: Automation, run: Run, *, now: datetime, idle: bool) -> Automation:
+def after_terminal(
+    automation: Automation, run: Run, *, now: datetime, idle: bool, retried: bool = False
+) -> Automation:
     """The automation once `run` reached its terminal state; `idle` when no other run
-    of it is active (only then may a completion-anchored interval fire again)."""
+    of it is active (only then may a completion-anchored interval fire again). A chain
+    of retries is one logical run: a failed attempt that is `retried` leaves the streak
+    as it is, and the count stop counts the chain once, by its first run."""
     streak = automation.failure_streak
     if run.state is RunState.SUCCEEDED:
         streak = 0
-    elif run.state is RunState.FAILED:
+    elif run.state is RunState.FAILED and not retried:
         streak += 1
     session = automation.session_id
     if automation.context is ContextMode.CONTINUE and run.session_id is not None:
         session = run.session_id
     executed = automation.executed_runs
-    if isinstance(automation.stop, AfterCount) and run.state is not RunState.STOPPED:
+    counts = run.state is not RunState.STOPPED and run.trigger is not Trigger.RETRY
+    if isinstance(automation.stop, AfterCount) and counts:
         executed += 1
     anchored = automation.anchored_at
-    if automation.anchor is Anchor.COMPLETION and run.trigger is not Trigger.MANUAL:
+    if automation.anchor is Anchor.COMPLETION and run.trigger is not Trigger.MANUAL and not retried:
         anchored = run.completed_at
     changed = automation
     if (streak, session, executed, anchored) != (

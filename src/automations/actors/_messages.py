@@ -8,6 +8,7 @@ collector can free.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -15,6 +16,9 @@ from ..model import Automation, AutomationPatch, Run, Tombstone
 from ..persistence import Adopted
 from ..runtime import Reply
 from ._fire_limit import Permit
+
+if TYPE_CHECKING:
+    from ._run_actor import RunActor
 
 __all__ = [
     "Adopt",
@@ -50,6 +54,15 @@ class RunEnded(msgspec.Struct, frozen=True):
 
     run_id: str
     run: Run | None
+    retry: Run | None = None
+    """Its next attempt, recorded `scheduled` with its end (see `_retries`)."""
+    epoch: int | None = None
+    """The lease epoch the run was fired under, which its retry is fenced with."""
+
+    @classmethod
+    def of(cls, actor: RunActor) -> RunEnded:
+        run, nxt = actor.run if actor.recorded else None, actor.next_attempt
+        return cls(actor.id, run, nxt.run, nxt.epoch)
 
 
 class Fire(msgspec.Struct, frozen=True):

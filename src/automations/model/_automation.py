@@ -22,6 +22,7 @@ from ._enums import (
     Overlap,
     UnattendedBlockers,
 )
+from ._retry import RetryPolicy
 from ._specs import AfterCount, Cron, Interval, Never, Once
 from ._time import Instant, Millis, normalize_time
 
@@ -100,6 +101,8 @@ class NewAutomation(
     key: str | None = None
     """Makes create idempotent: creating again with the key of an automation of the
     scope returns it (`Conflict` if its definition differs). Unique per scope."""
+    retry: RetryPolicy | None = None
+    """How a failed run is retried; None (the default) retries nothing."""
 
     def __post_init__(self) -> None:
         _normalize_durations(self)
@@ -137,6 +140,7 @@ class AutomationPatch(
     dst_skipped: DstSkipped | UnsetType = UNSET
     dst_repeated: DstRepeated | UnsetType | None = UNSET
     max_duration: Millis | UnsetType | None = UNSET
+    retry: RetryPolicy | UnsetType | None = UNSET
 
     def __post_init__(self) -> None:
         _normalize_durations(self)
@@ -190,6 +194,8 @@ class Automation(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="ca
     """With `anchor="completion"`, when the last scheduled run ended."""
     key: str | None = None
     """The idempotency key it was created with (`NewAutomation.key`), if any."""
+    retry: RetryPolicy | None = None
+    """How a failed run is retried (`NewAutomation.retry`); None retries nothing."""
 
     @property
     def writer_key(self) -> str:

@@ -63,6 +63,8 @@ class Trigger(StrEnum):
     MANUAL = "manual"
     SCHEDULE = "schedule"
     CATCHUP = "catchup"
+    RETRY = "retry"
+    """A failed run's next attempt (`Run.attempt`, `Run.retry_of`); not a slot."""
 
 
 class Kind(StrEnum):

@@ -128,6 +128,10 @@ class Run(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
     held_by: KeyHolder | None = None
     """For a run skipped by the overlap policy (`previous_run_awaiting_input`): the run
     that held the writer key, and its state then. None in records written before it."""
+    attempt: int = 1
+    """1 for a run, n + 1 for the retry of attempt n (trigger `retry`)."""
+    retry_of: str | None = None
+    """For a retry: the id of the first run of its chain (attempt 1)."""
 
     def __post_init__(self) -> None:
         # Runs are built on the hot path: check the common case (already an Instant) inline.
@@ -141,7 +145,7 @@ class Run(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
     @property
     def slot(self) -> Instant | None:
         """The scheduled slot this run executes or records, if any."""
-        if self.trigger is Trigger.MANUAL:
+        if self.trigger is Trigger.MANUAL or self.trigger is Trigger.RETRY:
             return None
         return self.triggered_at
 

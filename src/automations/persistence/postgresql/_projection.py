@@ -11,7 +11,6 @@ from ...model import (
     Scope,
     StopReason,
     Tombstone,
-    Trigger,
     from_msgpack,
     to_ms,
 )
@@ -195,7 +194,7 @@ def put_run_row(
 
 def executed_slot(run: Run) -> int | None:
     """The slot a run takes in the once-per-slot index (see `sqlite/_projection.py`)."""
-    if run.trigger is Trigger.MANUAL or run.stop_reason is StopReason.MISSED_SCHEDULE:
+    if run.slot is None or run.stop_reason is StopReason.MISSED_SCHEDULE:
         return None
     return to_ms(run.triggered_at)
 

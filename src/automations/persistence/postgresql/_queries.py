@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from ...model import Automation, Run, Scope, from_ms, from_msgpack
-from .._journal import JournalEntry, Page
+from .._journal import JournalEntry, Page, is_retry
 from ._connection import Connection
 from ._projection import JOURNAL_COLUMNS
 
@@ -174,13 +174,13 @@ def ids_with_prefix(
 
 
 def count_executed(connection: Connection, scope: Scope, automation_id: str) -> int:
-    value = _one(
-        connection,
-        f"SELECT count(*) FROM runs WHERE automation_id = %s AND {_IN_SCOPE}"
-        " AND state IN ('succeeded', 'failed')",
+    """Runs that executed, a chain of retries once (see `sqlite/_reader.py`)."""
+    rows = connection.execute(
+        "SELECT CASE WHEN slot IS NULL THEN body END FROM runs WHERE automation_id = %s"
+        f" AND {_IN_SCOPE} AND state IN ('succeeded', 'failed')",
         (automation_id, scope.project, scope.directory),
     )
-    return _int(value)
+    return sum(1 for (body,) in rows if body is None or not is_retry(_blob(body)))
 
 
 def due_automations(

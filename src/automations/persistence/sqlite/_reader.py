@@ -16,7 +16,7 @@ import apsw
 
 from ...model import Automation, Run, Scope, from_ms, from_msgpack
 from .._commands import CommandOutcome, PendingCommand
-from .._journal import JournalEntry, Page
+from .._journal import JournalEntry, Page, is_retry
 from .._leases import LeaseRow
 from ._command_writes import command_outcome, pending_commands
 from ._connection import Durability, connect, storage_error
@@ -305,13 +305,14 @@ def ids_with_prefix(
 
 
 def count_executed(connection: apsw.Connection, scope: Scope, automation_id: str) -> int:
-    """Runs that executed (succeeded or failed), as a count stop counts them."""
-    row = connection.execute(
-        "SELECT count(*) FROM runs WHERE automation_id = ? AND project = ? AND directory = ?"
-        " AND state IN ('succeeded', 'failed')",
+    """Runs that executed (succeeded or failed), as a count stop counts them: a chain of
+    retries once, by its first (a retry, slotless as a manual run, is told by its body)."""
+    rows = connection.execute(
+        "SELECT CASE WHEN slot IS NULL THEN body END FROM runs WHERE automation_id = ?"
+        " AND project = ? AND directory = ? AND state IN ('succeeded', 'failed')",
         (automation_id, scope.project, scope.directory),
-    ).fetchone()
-    return int(row[0]) if row else 0
+    )
+    return sum(1 for (body,) in rows if body is None or not is_retry(body))
 
 
 def due_automations(

@@ -1,0 +1,109 @@
+"""Retries (the automation's `retry` policy): whether a failed run has a next attempt.
+
+Pure, as `_derived` is. A failed run that is retried is recorded with its next attempt
+in one transaction: a new run, `scheduled`, trigger `retry`, `triggered_at` the instant
+it is due, `attempt` + 1 and `retry_of` the chain's first run. Waiting is then nothing
+but a recorded run that has not started: it survives a restart as any run recorded
+ahead of its slot does (the next lease holder starts it), and it starts at most once,
+since `running` is a compare-and-swap on its revision, fenced by the lease epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from ..model import (
+    Automation,
+    ContextMode,
+    LeaseLost,
+    NotRetryable,
+    Retryable,
+    Run,
+    Trigger,
+    new_run,
+    new_run_id,
+)
+from ..persistence import CreateRun, PendingWrite, StorePort
+from ._run_ledger import RunLedger
+from ._run_phase import Decision, Fail
+
+__all__ = ["NextAttempt", "next_attempt", "retry_wish"]
+
+log = logging.getLogger("automations.actors")
+
+
+def retry_wish(error: BaseException) -> bool | None:
+    """What an executor that raised `error` asks for: a retry, none, or nothing."""
+    if isinstance(error, Retryable):
+        return True
+    if isinstance(error, NotRetryable):
+        return False
+    return None
+
+
+def next_attempt(automation: Automation, run: Run, decision: Decision, now: datetime) -> Run | None:
+    """The retry of `run`, ending with `decision` at `now`, as `automation`'s policy
+    says; None when it is not retried (no policy, no attempts left, not a failure, or
+    one that is never retried: a step cap, a question nobody answers)."""
+    policy = automation.retry
+    if policy is None or not isinstance(decision, Fail):
+        return None
+    if not policy.retries(decision.error.code, run.attempt, decision.retry):
+        return None
+    continued = automation.context is ContextMode.CONTINUE
+    return new_run(
+        id=new_run_id(),
+        automation_id=run.automation_id,
+        definition_revision=automation.revision,
+        trigger=Trigger.RETRY,
+        triggered_at=now + policy.delay(run.attempt),
+        attended=run.attended,
+        session_id=run.session_id if continued else None,
+        attempt=run.attempt + 1,
+        retry_of=run.retry_of or run.id,
+    )
+
+
+class NextAttempt:
+    """A run's next attempt: submitted with its end, in the same transaction, and
+    known once that commits; `epoch` is the lease epoch it is fenced with."""
+
+    __slots__ = ("_automation", "_now", "_write", "epoch", "run")
+
+    def __init__(self, automation: Automation, now: Callable[[], datetime]) -> None:
+        self._automation = automation
+        self._now = now
+        self._write: PendingWrite[list[int]] | None = None
+        self.run: Run | None = None
+        self.epoch: int | None = None
+
+    def with_end(
+        self, store: StorePort, ledger: RunLedger, decision: Decision
+    ) -> PendingWrite[int]:
+        """Submit the run's end and, if `decision` has one (and an earlier try of the
+        same end did not record it already), its next attempt, in one transaction."""
+        attempt = None
+        if self.run is None and self._automation.retry is not None:
+            attempt = next_attempt(self._automation, ledger.run, decision, self._now())
+        if attempt is None:
+            return ledger.submit_end(decision)
+        with store.together():
+            end = ledger.submit_end(decision)
+            self._write, self.epoch = ledger.submit_retry(attempt), ledger.epoch
+        end.add_done_callback(lambda _: self._settle())
+        return end
+
+    def _settle(self) -> None:
+        """The end's transaction is done: the attempt was recorded with it, or not."""
+        write, self._write = self._write, None
+        if write is None:
+            return
+        operation = write.operation
+        assert isinstance(operation, CreateRun)
+        attempt = operation.revisions[0]
+        if write.error is None:
+            self.run = attempt
+        elif isinstance(write.error, LeaseLost):
+            log.warning("%s not retried: this process lost the lease", attempt.retry_of)
