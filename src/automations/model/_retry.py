@@ -87,7 +87,7 @@ def retry_problems(policy: RetryPolicy | None) -> list[tuple[str, str]]:
     if policy.max_backoff < policy.backoff:
         problems.append(("retry.maxBackoff", "max_backoff_below_backoff"))
     elif policy.max_backoff > _MAX_BACKOFF:
-        problems.append(("retry.maxBackoff", "duration_above_maximum"))
+        problems.append(("retry.maxBackoff", "backoff_above_7_days"))
     if not 1.0 <= policy.multiplier <= 10.0:
         problems.append(("retry.multiplier", "multiplier_out_of_range_1_10"))
     if any(code not in RETRYABLE_CODES for code in policy.retry_on):
