@@ -48,6 +48,7 @@ from ._messages import (
     Update,
 )
 from ._records import record_stopped
+from ._retries import NextAttempt
 from ._run_actor import RunActor
 from ._run_phase import Phase
 from ._services import Services
@@ -364,7 +365,7 @@ class AutomationActor:
     async def _run_ended(self, message: RunEnded) -> None:
         self.runs.forget(message.run_id)
         if message.retry is not None:  # before the derived fields: the chain goes on
-            await self._hold_retry(message.retry, message.epoch)
+            await self._hold_retry(message.retry)
         if message.run is not None and message.run.state.is_terminal:
             self._after_terminal(message.run, retried=message.retry is not None)
         self.runs.start_waiting()
@@ -377,23 +378,21 @@ class AutomationActor:
         idle = not (self.runs.active or self.runs.retrying)
         self._save_derived(after_terminal(current, run, now=now, idle=idle, retried=retried))
 
-    async def _hold_retry(self, retry: Run, epoch: int | None) -> None:
+    async def _hold_retry(self, attempt: NextAttempt) -> None:
         """Hold a failed run's next attempt until due (that of a deleted or paused: cancelled)."""
-        current, services = self.automation, self._services
+        current, services, retry = self.automation, self._services, attempt.recorded()
         if current is None or current.paused:
             with contextlib.suppress(AutomationError):  # else the next lease holder ends it
                 await record_stopped(services.store, services.scope, services.now(), retry)
             return
         actor = RunActor(
             services,
-            current,
+            attempt.definition,
             retry,
-            writer_key=None,
-            reply=None,
             on_end=self._report_end,
             spawn=self._spawn_task,
             phase=Phase.CLAIMED,
-            epoch=epoch,
+            epoch=attempt.epoch,
             recorded=True,
         )
         self.runs.hold_retry(actor)

@@ -16,6 +16,7 @@ from ..model import Automation, AutomationPatch, Run, Tombstone
 from ..persistence import Adopted
 from ..runtime import Reply
 from ._fire_limit import Permit
+from ._retries import NextAttempt
 
 if TYPE_CHECKING:
     from ._run_actor import RunActor
@@ -54,15 +55,13 @@ class RunEnded(msgspec.Struct, frozen=True):
 
     run_id: str
     run: Run | None
-    retry: Run | None = None
+    retry: NextAttempt | None = None
     """Its next attempt, recorded `scheduled` with its end (see `_retries`)."""
-    epoch: int | None = None
-    """The lease epoch the run was fired under, which its retry is fenced with."""
 
     @classmethod
     def of(cls, actor: RunActor) -> RunEnded:
-        run, nxt = actor.run if actor.recorded else None, actor.next_attempt
-        return cls(actor.id, run, nxt.run, nxt.epoch)
+        nxt = actor.next_attempt
+        return cls(actor.id, actor.run if actor.recorded else None, nxt if nxt.run else None)
 
 
 class Fire(msgspec.Struct, frozen=True):

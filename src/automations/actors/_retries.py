@@ -68,12 +68,13 @@ def next_attempt(automation: Automation, run: Run, decision: Decision, now: date
 
 class NextAttempt:
     """A run's next attempt: submitted with its end, in the same transaction, and
-    known once that commits; `epoch` is the lease epoch it is fenced with."""
+    known once that commits. It runs `definition`, the one the run ran (a chain runs
+    its first run's), fenced with `epoch`, the lease epoch the run was fired under."""
 
-    __slots__ = ("_automation", "_now", "_write", "epoch", "run")
+    __slots__ = ("_now", "_write", "definition", "epoch", "run")
 
     def __init__(self, automation: Automation, now: Callable[[], datetime]) -> None:
-        self._automation = automation
+        self.definition = automation
         self._now = now
         self._write: PendingWrite[list[int]] | None = None
         self.run: Run | None = None
@@ -85,8 +86,8 @@ class NextAttempt:
         """Submit the run's end and, if `decision` has one (and an earlier try of the
         same end did not record it already), its next attempt, in one transaction."""
         attempt = None
-        if self.run is None and self._automation.retry is not None:
-            attempt = next_attempt(self._automation, ledger.run, decision, self._now())
+        if self.run is None and self.definition.retry is not None:
+            attempt = next_attempt(self.definition, ledger.run, decision, self._now())
         if attempt is None:
             return ledger.submit_end(decision)
         with store.together():
@@ -94,6 +95,11 @@ class NextAttempt:
             self._write, self.epoch = ledger.submit_retry(attempt), ledger.epoch
         end.add_done_callback(lambda _: self._settle())
         return end
+
+    def recorded(self) -> Run:
+        """The attempt, once recorded (`run` is set)."""
+        assert self.run is not None
+        return self.run
 
     def _settle(self) -> None:
         """The end's transaction is done: the attempt was recorded with it, or not."""
