@@ -11,6 +11,7 @@ import pytest
 import automations as am
 from automations.cli._options import BadInput, _retry
 from automations.cli._render import describe_retry, describe_trigger
+from automations.cli._run_info import _fields
 from automations.model import from_json, new_run
 
 from .test_cli import cli
@@ -66,6 +67,7 @@ def test_a_policy_and_an_attempt_read_in_words() -> None:
         retry_of="automation_run_0",
     )
     assert describe_trigger(retry) == "retry 2"
+    assert ("attempt", "2, retrying run automation_run_0") in _fields(retry)
 
 
 def test_add_edit_and_show_a_retry_policy(tmp_path: Path) -> None:
@@ -89,5 +91,6 @@ def test_add_edit_and_show_a_retry_policy(tmp_path: Path) -> None:
     }
     shown = cli(db, "show", added.id).stdout
     assert "up to 3 retries, after 30s x2 up to 10m" in shown
+    assert "every 1h, retry 3x" in cli(db, "ls").stdout
     cli(db, "edit", added.id, "--retry", "0")
     assert json.loads(cli(db, "show", added.id, "--json").stdout)["retry"] is None

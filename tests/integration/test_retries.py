@@ -263,3 +263,36 @@ async def _run_of_slot(rt: Runtime, a: am.Automation, slot: datetime) -> am.Run:
                 if run.triggered_at == slot:
                     return run
     raise AssertionError("the event stream ended")
+
+
+@pytest.mark.parametrize("overlap", [am.Overlap.CANCEL_OTHER, am.Overlap.BUFFER_ONE])
+async def test_a_slot_that_comes_during_the_backoff_supersedes_or_waits_for_the_chain(
+    runtime_factory: OpenRuntime, clock: ManualClock, overlap: am.Overlap
+) -> None:
+    flaky = Flaky(clock, failures=1)
+    policy = am.RetryPolicy(max_attempts=2, backoff=timedelta(seconds=90))
+    async with runtime_factory({"default": flaky}, min_interval=timedelta(seconds=1)) as rt:
+        a = await rt.create(new(schedule=every(60), retry=policy, overlap=overlap))
+        assert a.next_fire_at is not None
+        slot = a.next_fire_at
+        await clock.wait_sleepers(1)  # the scheduler
+        clock.set(slot)
+        await rt.wait((await _attempt(rt, a, 1)).id, timeout=10)
+        retry = await _attempt(rt, a, 2)
+        assert retry.triggered_at == slot + timedelta(seconds=90)
+
+        next_slot = slot + timedelta(seconds=60)  # the retry is still waiting
+        clock.set(next_slot)
+        later = await _run_of_slot(rt, a, next_slot)
+        if overlap is am.Overlap.CANCEL_OTHER:
+            superseded = await rt.wait(retry.id, timeout=10)
+            assert superseded.stop_reason is am.StopReason.SUPERSEDED
+            assert (await rt.wait(later.id, timeout=10)).state is am.RunState.SUCCEEDED
+            assert flaky.at == [slot, next_slot]
+        else:
+            await _due(clock, retry)
+            assert (await rt.wait(retry.id, timeout=10)).state is am.RunState.SUCCEEDED
+            ran = await rt.wait(later.id, timeout=10)  # after the chain, not beside it
+            assert ran.state is am.RunState.SUCCEEDED
+            assert ran.started_at is not None and ran.started_at >= retry.triggered_at
+            assert flaky.at == [slot, retry.triggered_at, retry.triggered_at]

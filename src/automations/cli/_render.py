@@ -212,7 +212,7 @@ def automations_table(automations: Iterable[Automation], now: datetime) -> Table
         table.add_row(
             a.id,
             printable(a.title),
-            describe_schedule(a),
+            describe_schedule(a) + (f", retry {a.retry.max_attempts - 1}x" if a.retry else ""),
             when(a.next_fire_at, a.timezone, now),
             state,
             a.executor,
