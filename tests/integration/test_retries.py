@@ -10,6 +10,7 @@ import pytest
 
 import automations as am
 from automations.api import Runtime
+from automations.persistence import AcquireLease, open_store
 from automations.testing import ManualClock
 
 from .conftest import T0, OpenRuntime, definition_where, every, new
@@ -296,3 +297,19 @@ async def test_a_slot_that_comes_during_the_backoff_supersedes_or_waits_for_the_
             assert ran.state is am.RunState.SUCCEEDED
             assert ran.started_at is not None and ran.started_at >= retry.triggered_at
             assert flaky.at == [slot, retry.triggered_at, retry.triggered_at]
+
+
+async def test_a_deposed_holder_does_not_start_the_retry_it_recorded(
+    runtime_factory: OpenRuntime, clock: ManualClock, location: str
+) -> None:
+    flaky = Flaky(clock, failures=1)
+    async with runtime_factory({"default": flaky}) as rt:
+        a = await _fire_once(rt, clock, retry=TEN_S_DOUBLING)
+        await rt.wait((await _attempt(rt, a, 1)).id, timeout=10)
+        waiting = await _attempt(rt, a, 2)
+        async with open_store(location) as other:  # a standby took the lease of a frozen holder
+            await other.write(AcquireLease(rt.scope, "a-standby", clock.now()))
+        await _due(clock, waiting)
+        ended = await rt.wait(waiting.id, timeout=10)
+        assert (ended.state, ended.stop_reason) == (am.RunState.STOPPED, am.StopReason.EXPIRED)
+        assert ended.started_at is None and flaky.at == [SLOT]  # fenced: never `running`
