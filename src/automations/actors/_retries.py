@@ -11,7 +11,6 @@ since `running` is a compare-and-swap on its revision, fenced by the lease epoch
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 
 from ..model import (
@@ -25,7 +24,7 @@ from ..model import (
     new_run,
     new_run_id,
 )
-from ..persistence import CreateRun, PendingWrite, StorePort
+from ..persistence import CreateRun, PendingWrite, SaveRun, StorePort
 from ._run_ledger import RunLedger
 from ._run_phase import Decision, Fail
 
@@ -71,11 +70,10 @@ class NextAttempt:
     known once that commits. It runs `definition`, the one the run ran (a chain runs
     its first run's), fenced with `epoch`, the lease epoch the run was fired under."""
 
-    __slots__ = ("_now", "_write", "definition", "epoch", "run")
+    __slots__ = ("_write", "definition", "epoch", "run")
 
-    def __init__(self, automation: Automation, now: Callable[[], datetime]) -> None:
+    def __init__(self, automation: Automation) -> None:
         self.definition = automation
-        self._now = now
         self._write: PendingWrite[list[int]] | None = None
         self.run: Run | None = None
         self.epoch: int | None = None
@@ -84,15 +82,18 @@ class NextAttempt:
         self, store: StorePort, ledger: RunLedger, decision: Decision
     ) -> PendingWrite[int]:
         """Submit the run's end and, if `decision` has one (and an earlier try of the
-        same end did not record it already), its next attempt, in one transaction."""
-        attempt = None
-        if self.run is None and self.definition.retry is not None:
-            attempt = next_attempt(self.definition, ledger.run, decision, self._now())
-        if attempt is None:
+        same end did not record it already), its next attempt, due a backoff after the
+        end, in one transaction."""
+        if self.run is not None or self.definition.retry is None:
             return ledger.submit_end(decision)
         with store.together():
             end = ledger.submit_end(decision)
-            self._write, self.epoch = ledger.submit_retry(attempt), ledger.epoch
+            assert isinstance(end.operation, SaveRun)
+            ended_at = end.operation.run.completed_at
+            assert ended_at is not None
+            attempt = next_attempt(self.definition, ledger.run, decision, ended_at)
+            if attempt is not None:
+                self._write, self.epoch = ledger.submit_retry(attempt), ledger.epoch
         end.add_done_callback(lambda _: self._settle())
         return end
 

@@ -141,7 +141,7 @@ class RunActor:
         """Set when a claimed or waiting run may go on."""
         self.recorded = phase is Phase.ADOPTED or recorded
         """The run exists in the ledger (its first write is durable)."""
-        self.next_attempt = NextAttempt(automation, services.now)
+        self.next_attempt = NextAttempt(automation)
         self._executor: Executor | None = services.executors.get(automation.executor)
         self._decision: Decision | Leave | None = None
         self.finished = FinishLatch(self._finished_now)
