@@ -380,14 +380,15 @@ class AutomationActor:
 
     async def _hold_retry(self, attempt: NextAttempt) -> None:
         """Hold a failed run's next attempt until due (that of a deleted or paused: cancelled)."""
-        current, services, retry = self.automation, self._services, attempt.recorded()
+        current, services = self.automation, self._services
+        definition, retry = attempt.recorded()
         if current is None or current.paused:
             with contextlib.suppress(AutomationError):  # else the next lease holder ends it
                 await record_stopped(services.store, services.scope, services.now(), retry)
             return
         actor = RunActor(
             services,
-            attempt.definition,
+            definition,
             retry,
             on_end=self._report_end,
             spawn=self._spawn_task,

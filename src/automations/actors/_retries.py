@@ -28,7 +28,7 @@ from ..persistence import CreateRun, PendingWrite, SaveRun, StorePort
 from ._run_ledger import RunLedger
 from ._run_phase import Decision, Fail
 
-__all__ = ["NextAttempt", "next_attempt", "retry_wish"]
+__all__ = ["NO_RETRY", "NextAttempt", "next_attempt", "retry_wish"]
 
 log = logging.getLogger("automations.actors")
 
@@ -72,7 +72,7 @@ class NextAttempt:
 
     __slots__ = ("_write", "definition", "epoch", "run")
 
-    def __init__(self, automation: Automation) -> None:
+    def __init__(self, automation: Automation | None) -> None:
         self.definition = automation
         self._write: PendingWrite[list[int]] | None = None
         self.run: Run | None = None
@@ -84,23 +84,25 @@ class NextAttempt:
         """Submit the run's end and, if `decision` has one (and an earlier try of the
         same end did not record it already), its next attempt, due a backoff after the
         end, in one transaction."""
-        if self.run is not None or self.definition.retry is None:
+        definition = self.definition
+        if self.run is not None or definition is None or definition.retry is None:
             return ledger.submit_end(decision)
         with store.together():
             end = ledger.submit_end(decision)
             assert isinstance(end.operation, SaveRun)
             ended_at = end.operation.run.completed_at
             assert ended_at is not None
-            attempt = next_attempt(self.definition, ledger.run, decision, ended_at)
+            attempt = next_attempt(definition, ledger.run, decision, ended_at)
             if attempt is not None:
                 self._write, self.epoch = ledger.submit_retry(attempt), ledger.epoch
         end.add_done_callback(lambda _: self._settle())
         return end
 
-    def recorded(self) -> Run:
-        """The attempt, once recorded (`run` is set)."""
+    def recorded(self) -> tuple[Automation, Run]:
+        """The definition to run and the attempt, once recorded (`run` is set)."""
+        assert self.definition is not None
         assert self.run is not None
-        return self.run
+        return self.definition, self.run
 
     def _settle(self) -> None:
         """The end's transaction is done: the attempt was recorded with it, or not."""
@@ -114,3 +116,7 @@ class NextAttempt:
             self.run = attempt
         elif isinstance(write.error, LeaseLost):
             log.warning("%s not retried: this process lost the lease", attempt.retry_of)
+
+
+NO_RETRY = NextAttempt(None)
+"""Shared by the runs of automations without a policy (most): it never changes."""

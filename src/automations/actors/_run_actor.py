@@ -36,7 +36,7 @@ from ._controls import RunControls
 from ._execution import Execution, Spawn, unregistered
 from ._finish import FinishLatch
 from ._records import fail_reply
-from ._retries import NextAttempt
+from ._retries import NO_RETRY, NextAttempt
 from ._run_ledger import RunLedger
 from ._run_phase import (
     SETTLED,
@@ -141,7 +141,7 @@ class RunActor:
         """Set when a claimed or waiting run may go on."""
         self.recorded = phase is Phase.ADOPTED or recorded
         """The run exists in the ledger (its first write is durable)."""
-        self.next_attempt = NextAttempt(automation)
+        self.next_attempt = NextAttempt(automation) if automation.retry else NO_RETRY
         self._executor: Executor | None = services.executors.get(automation.executor)
         self._decision: Decision | Leave | None = None
         self.finished = FinishLatch(self._finished_now)
