@@ -27,12 +27,11 @@ from ..model import (
     Run,
     StopReason,
     Tombstone,
-    Trigger,
 )
 from ..persistence import Adopted, PendingWrite, SaveAutomation
 from ..runtime import Reply
 from ..schedules import apply_patch, with_next_fires
-from ._derived import after_fire, after_terminal, next_run
+from ._derived import after_fire, after_terminal
 from ._fire_limit import Permit
 from ._firing import Firing, answer, plan_fire
 from ._going import GoingRuns
@@ -161,9 +160,10 @@ class AutomationActor:
             message.reply.fail(NotFound(f"no automation {self.id} in this project and directory"))
             return
         if isinstance(message, RunNow):
-            await self._run_now(self.automation, message)
+            now = self._services.now()
+            await self._firing.run_now(self.automation, message.run_id, now, message.reply)
         elif isinstance(message, BackfillSlot):
-            await self._backfill(self.automation, message)
+            await self._firing.backfill(self.automation, message)
         elif isinstance(message, Update):
             await answer(message.reply, self._update_fresh(message))
         elif isinstance(message, Delete):
@@ -281,22 +281,6 @@ class AutomationActor:
         self._route(self.id, Reload())
 
     # -- runs -----------------------------------------------------------------------
-
-    async def _run_now(self, automation: Automation, message: RunNow) -> None:
-        now = self._services.now()
-        run = next_run(automation, Trigger.MANUAL, now, attended=True, id=message.run_id)
-        await self._firing.launch(automation, run, message.reply)
-
-    async def _backfill(self, automation: Automation, message: BackfillSlot) -> None:
-        """A past slot's run, through the overlap policy (the automation's, or the one
-        the backfill names); the once-per-slot index refuses a slot that has a run."""
-        run = next_run(
-            automation, Trigger.BACKFILL, message.slot, attended=False, id=message.run_id
-        )
-        policy = automation
-        if message.overlap is not None and message.overlap is not automation.overlap:
-            policy = msgspec.structs.replace(automation, overlap=message.overlap)
-        await self._firing.launch(policy, run, message.reply)
 
     async def _adopt(self, adopted: Adopted) -> None:
         """Go on with a run of a process that died; it is `running` under this one."""

@@ -34,6 +34,7 @@ from ..runtime import Reply
 from ..schedules import missed_slots, planned_start, timeline_of
 from ._derived import may_start, next_run
 from ._going import GoingRuns
+from ._messages import BackfillSlot
 from ._records import record_missed, record_skipped
 from ._run_phase import Phase
 from ._services import Services
@@ -168,6 +169,22 @@ class Firing:
         if not admitted:
             await self._skip(run, None, epoch)  # recorded before the slot is passed
             self._reschedule(current, run.triggered_at, True, epoch)
+
+    async def run_now(
+        self, automation: Automation, run_id: str | None, now: datetime, reply: Reply[Run]
+    ) -> None:
+        run = next_run(automation, Trigger.MANUAL, now, attended=True, id=run_id)
+        await self.launch(automation, run, reply)
+
+    async def backfill(self, automation: Automation, message: BackfillSlot) -> None:
+        """A past slot's run, through the overlap policy (the automation's, or the one
+        the backfill names); the once-per-slot index refuses a slot that has a run."""
+        run = next_run(
+            automation, Trigger.BACKFILL, message.slot, attended=False, id=message.run_id
+        )
+        if message.overlap is not None and message.overlap is not automation.overlap:
+            automation = msgspec.structs.replace(automation, overlap=message.overlap)
+        await self.launch(automation, run, message.reply)
 
     async def launch(
         self,
