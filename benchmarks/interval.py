@@ -6,7 +6,7 @@ executor records its start minus its slot (the fire lag). The run ends when ever
 expected run has ended, or `--drain` seconds after the last slot. `peak_rss_mb` is the
 process's peak: with many schedules, a slot's runs are all in flight at once.
 
-    python -m benchmarks interval [--schedules 200] [--seconds 10]
+    python -m benchmarks interval [--schedules 200] [--seconds 10] [--db postgresql://...]
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
 
     lead = args.lead if args.lead is not None else 2 + 0.002 * schedules
     with tempfile.TemporaryDirectory(prefix="automations-interval-") as directory:
-        path = os.path.join(directory, "interval.db")
+        path = args.db or os.path.join(directory, "interval.db")
         async with am.open_runtime(
             path,
             executors={"default": tick},
@@ -78,6 +78,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "schedules": schedules,
         "seconds": seconds,
         "durability": args.durability,
+        "store": "postgresql" if args.db else "sqlite",
         "max_scheduled_runs": args.max_scheduled_runs,
         "executed": executed,
         "expected": expected,
@@ -114,6 +115,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the runtime's bound on scheduled runs at once ('none': no bound)",
     )
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+    parser.add_argument(
+        "--db", default=None, help="a database URL, its schema empty (default: a new SQLite file)"
+    )
 
 
 def _limit(text: str) -> int | None:

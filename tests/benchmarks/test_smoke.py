@@ -121,3 +121,10 @@ def test_backfill_benchmark_prints_one_json_line() -> None:
     line = _run("backfill")
     assert line["bench"] == "backfill" and line["ok"] is True and line["n"] == 10
     assert line["slots_per_s"] > 0 and line["jitter_offset_us"] > 0
+
+
+def test_failover_benchmark_kills_a_holder_and_times_the_standby() -> None:
+    line = _run("failover")
+    assert line["bench"] == "failover" and line["ok"] is True and len(line["rounds"]) == 1
+    (round,) = line["rounds"]
+    assert round["lease_s"] > 0 and round["first_fire_s"] > 0 and round["its_fire_lag_s"] >= 0
