@@ -20,6 +20,7 @@ from ..api import open_runtime
 from ..executors import DEFAULT_COMMAND_TIMEOUT
 from ..persistence import is_url
 from ._commands import COMMANDS
+from ._doctor import doctor, doctor_options
 from ._failures import error_json, expected_error, one_line
 from ._ids import resolve_ids
 from ._options import BadInput
@@ -162,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--older-than", required=True, metavar="AGE", help="e.g. 30d or 12h")
 
     command("mcp", "serve these automations to an agent over MCP (stdio)")
+    doctor_options(command("doctor", "examine the database; say what is wrong and what to do"))
 
     demo = command("demo", "a one-minute tour on a demo database")
     demo.add_argument("--seconds", type=float, default=60.0)
@@ -195,6 +197,8 @@ async def _dispatch(args: argparse.Namespace, out: Output) -> int:
         return await demo(args, out)
     if args.command == "mcp":
         return await _mcp(args)
+    if args.command == "doctor":
+        return await doctor(args, out)
     await _find_database(args)
     async with open_runtime(
         args.db,

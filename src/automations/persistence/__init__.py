@@ -18,9 +18,19 @@ from ._commands import (
     PurgeCommands,
     RunNowCommand,
 )
+from ._health import (
+    ActiveRunFact,
+    Check,
+    Diagnose,
+    LeaseFact,
+    OverdueFact,
+    ScopeFact,
+    Severity,
+    StoreHealth,
+)
 from ._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry, Page
 from ._leases import AcquireLease, LeaseRow, RenewLease, TakeStaleLease, lease_name
-from ._open import display_location, is_url, open_store, remove_store
+from ._open import diagnose_store, display_location, is_url, open_store, remove_store
 from ._operations import (
     CreateAutomations,
     DeleteAutomation,
@@ -38,6 +48,15 @@ from ._retention import PruneProgress, PruneStep
 from ._run_operations import CreateRun, SaveRun
 
 __all__ = [
+    "ActiveRunFact",
+    "Check",
+    "Diagnose",
+    "LeaseFact",
+    "OverdueFact",
+    "ScopeFact",
+    "Severity",
+    "StoreHealth",
+    "diagnose_store",
     "AUTOMATION_DELETED",
     "AUTOMATION_UPDATED",
     "RUN_UPDATED",
