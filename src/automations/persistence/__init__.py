@@ -30,6 +30,7 @@ from ._health import (
 )
 from ._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry, Page
 from ._leases import AcquireLease, LeaseRow, RenewLease, TakeStaleLease, lease_name
+from ._migrate import Copied, copy_store
 from ._open import diagnose_store, display_location, is_url, open_store, remove_store
 from ._operations import (
     CreateAutomations,
@@ -46,8 +47,26 @@ from ._port import ChangeWatch, Durability, ProcessLock, ReaderPort, StorePort, 
 from ._reconcile import Adopted, Reconciled, ReconcileRuns
 from ._retention import PruneProgress, PruneStep
 from ._run_operations import CreateRun, SaveRun
+from ._transfer import (
+    SIDE_TABLES,
+    Digest,
+    Exportable,
+    Importable,
+    ImportJournal,
+    ImportRows,
+    SideTable,
+)
 
 __all__ = [
+    "SIDE_TABLES",
+    "Copied",
+    "Digest",
+    "Exportable",
+    "ImportJournal",
+    "ImportRows",
+    "Importable",
+    "SideTable",
+    "copy_store",
     "ActiveRunFact",
     "Check",
     "Diagnose",

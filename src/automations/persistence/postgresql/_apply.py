@@ -22,6 +22,7 @@ from .._operations import (
 from .._reconcile import ReconcileRuns
 from .._retention import PruneStep
 from .._run_operations import CreateRun, SaveRun
+from .._transfer import ImportJournal, ImportRows
 from ._automation_writes import (
     create_automations,
     delete_automation,
@@ -37,6 +38,7 @@ from ._reconcile import reconcile_runs
 from ._replay import replay
 from ._retention import prune_step
 from ._run_writes import KeyTaken, create_run, save_run
+from ._transfer import import_journal, import_rows
 
 __all__ = ["apply", "apply_in_savepoint"]
 
@@ -59,6 +61,8 @@ _SQL: dict[type[Operation[Any]], Callable[[Connection, Any], Any]] = {
     ReconcileRuns: reconcile_runs,
     PruneStep: prune_step,
     Replay: replay,
+    ImportJournal: import_journal,
+    ImportRows: import_rows,
 }
 
 

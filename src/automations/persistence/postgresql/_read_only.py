@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import datetime
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import anyio
 
@@ -21,10 +21,12 @@ from .._leases import lease_name
 from .._operations import Operation
 from .._pending import PendingWrite
 from .._port import WriterStats
+from .._transfer import Digest, SideTable, digest, side_rows
 from ._connection import Connection, connect, redacted
 from ._locks import AdvisoryLock, PgChangeWatch
 from ._reader import Reader
 from ._schema import SCHEMA_VERSION, current_schema, lock_key, version_of
+from ._transfer import query_of
 
 __all__ = ["PostgresReadOnlyStore", "open_read_only_postgresql_store"]
 
@@ -109,6 +111,16 @@ class PostgresReadOnlyStore:
         self, scope: Scope, before: datetime, progress: Callable[[Pruned], None] | None = None
     ) -> Pruned:
         self._refuse()
+
+    async def side_rows(
+        self, table: SideTable, after: tuple[Any, ...] | None, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """See `persistence.Exportable` (a copy of this store)."""
+        return await self.reader.run(lambda c: side_rows(query_of(c), table, after, limit))
+
+    async def digest(self) -> Digest:
+        """See `persistence.Exportable`: every copied table, counted and hashed."""
+        return await self.reader.run(lambda c: digest(query_of(c)))
 
 
 @asynccontextmanager

@@ -19,11 +19,13 @@ from .._operations import CreateAutomations, DeleteAutomation, Operation, Replay
 from .._pending import PendingWrite
 from .._port import Durability, WriterStats
 from .._retention import PruneProgress, PruneStep
+from .._transfer import Digest, SideTable, digest, side_rows
 from ._connection import Connection, connect, redacted, storage_error
 from ._locks import AdvisoryLock, PgChangeWatch
 from ._reader import Reader
 from ._replay import projection_rows
 from ._schema import current_schema, lock_key, migrate
+from ._transfer import query_of
 from ._writer import GroupCommitWriter
 
 __all__ = ["PostgresStore", "open_postgresql_store"]
@@ -149,6 +151,16 @@ class PostgresStore:
 
     async def projections(self) -> dict[str, list[tuple[Any, ...]]]:
         return await self.reader.run(projection_rows)
+
+    async def side_rows(
+        self, table: SideTable, after: tuple[Any, ...] | None, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """See `persistence.Exportable` (a copy of this store)."""
+        return await self.reader.run(lambda c: side_rows(query_of(c), table, after, limit))
+
+    async def digest(self) -> Digest:
+        """See `persistence.Exportable`: every copied table, counted and hashed."""
+        return await self.reader.run(lambda c: digest(query_of(c)))
 
 
 REHOLD_SECONDS = 1.0

@@ -28,6 +28,7 @@ from .._operations import (
 from .._reconcile import ReconcileRuns
 from .._retention import PruneStep
 from .._run_operations import CreateRun, SaveRun
+from .._transfer import ImportJournal, ImportRows
 from ._automation_writes import (
     create_automations,
     delete_automation,
@@ -44,6 +45,7 @@ from ._reconcile import reconcile_runs
 from ._replay import replay
 from ._retention import prune_step
 from ._run_writes import create_run, save_run
+from ._transfer import import_journal, import_rows
 
 __all__ = ["Apply", "apply", "apply_in_savepoint"]
 
@@ -69,6 +71,8 @@ _SQL: dict[type[Operation[Any]], Callable[[apsw.Connection, Any], Any]] = {
     ReconcileRuns: reconcile_runs,
     PruneStep: prune_step,
     Replay: replay,
+    ImportJournal: import_journal,
+    ImportRows: import_rows,
     Pragma: pragma,
 }
 

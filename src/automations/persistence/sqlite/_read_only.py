@@ -14,7 +14,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import datetime
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import anyio
 import apsw
@@ -25,10 +25,12 @@ from .._leases import lease_name
 from .._operations import Operation
 from .._pending import PendingWrite
 from .._port import Durability, WriterStats
+from .._transfer import Digest, SideTable, digest, side_rows
 from ._connection import connect, read_only_uri
 from ._locks import FileLock, lease_lock_path, liveness_lock_path
 from ._reader import ChangeWatch, Reader
 from ._schema import SCHEMA_VERSION, FileState, inspect
+from ._transfer import query_of
 
 __all__ = ["ReadOnlyStore", "open_read_only_store"]
 
@@ -113,6 +115,16 @@ class ReadOnlyStore:
         self, scope: Scope, before: datetime, progress: Callable[[Pruned], None] | None = None
     ) -> Pruned:
         self._refuse()
+
+    async def side_rows(
+        self, table: SideTable, after: tuple[Any, ...] | None, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """See `persistence.Exportable` (a copy of this store)."""
+        return await self.reader.run(lambda c: side_rows(query_of(c), table, after, limit))
+
+    async def digest(self) -> Digest:
+        """See `persistence.Exportable`: every copied table, counted and hashed."""
+        return await self.reader.run(lambda c: digest(query_of(c)))
 
 
 @asynccontextmanager

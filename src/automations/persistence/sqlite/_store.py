@@ -19,6 +19,7 @@ from .._pending import PendingWrite
 from .._port import WriterStats
 from .._retention import PruneProgress, PruneStep
 from .._run_operations import SaveRun
+from .._transfer import Digest, SideTable, digest, side_rows
 from ._apply import Apply, apply
 from ._connection import (
     Durability,
@@ -32,6 +33,7 @@ from ._locks import FileLock, lease_lock_path, liveness_lock_path
 from ._reader import ChangeWatch, Reader
 from ._replay import projection_rows
 from ._schema import inspect, migrate
+from ._transfer import query_of
 from ._writer import GroupCommitWriter
 
 __all__ = ["SqliteStore", "open_sqlite_store"]
@@ -171,6 +173,16 @@ class SqliteStore:
     async def projections(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every projection row, for exact comparisons (tests, `replay` checks)."""
         return await self.reader.run(projection_rows)
+
+    async def side_rows(
+        self, table: SideTable, after: tuple[Any, ...] | None, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """See `persistence.Exportable` (a copy of this store)."""
+        return await self.reader.run(lambda c: side_rows(query_of(c), table, after, limit))
+
+    async def digest(self) -> Digest:
+        """See `persistence.Exportable`: every copied table, counted and hashed."""
+        return await self.reader.run(lambda c: digest(query_of(c)))
 
 
 @asynccontextmanager

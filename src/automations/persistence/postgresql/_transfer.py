@@ -1,0 +1,46 @@
+"""Copying a store into this one, and reading this one for a copy (`_transfer.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ...model import StorageError
+from .._transfer import ImportJournal, ImportRows, Query, insert_sql
+from ._connection import Connection
+
+__all__ = ["import_journal", "import_rows", "query_of"]
+
+
+def query_of(connection: Connection) -> Query:
+    def query(sql: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return list(connection.execute(sql.replace("?", "%s"), tuple(parameters)))
+
+    return query
+
+
+def import_journal(connection: Connection, op: ImportJournal) -> int:
+    """Entries keep their sequence numbers; the identity goes on after the last (the
+    batch holds the journal lock, so no other writer takes a number in between)."""
+    if not op.entries:
+        return 0
+    row = connection.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()
+    head = int(row[0]) if row else 0
+    if op.entries[0].seq <= head:
+        raise StorageError(
+            f"cannot import journal entry {op.entries[0].seq}: the journal is already at {head}"
+        )
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            insert_sql("journal").replace("?", "%s"), [tuple(entry) for entry in op.entries]
+        )
+    connection.execute(
+        "SELECT setval(pg_get_serial_sequence('journal', 'seq'), %s)", (op.entries[-1].seq,)
+    )
+    return len(op.entries)
+
+
+def import_rows(connection: Connection, op: ImportRows) -> int:
+    with connection.cursor() as cursor:
+        cursor.executemany(insert_sql(op.table).replace("?", "%s"), list(op.rows))
+    return len(op.rows)
