@@ -15,8 +15,10 @@ import msgspec
 import pytest
 
 import automations as am
-from automations.persistence import diagnose_store
+from automations.model import RunState, Scope, advance
+from automations.persistence import CreateRun, diagnose_store, open_store
 
+from ..persistence.helpers import run
 from .conftest import Gate, OpenRuntime, new
 
 pytestmark = pytest.mark.anyio
@@ -204,3 +206,27 @@ def test_a_server_that_does_not_answer_is_found() -> None:
     (found,) = problems(report)
     assert found.check == "reachable" and "pg_hba.conf" in found.advice
     assert "s3cret" not in found.detail
+
+
+async def test_a_planted_run_whose_process_is_gone_is_an_error(
+    runtime_factory: OpenRuntime, location: str
+) -> None:
+    async with runtime_factory() as rt:
+        automation = await rt.create(new(paused=True))
+    scheduled = run(automation.id)
+    planted = advance(scheduled, RunState.RUNNING, at=scheduled.triggered_at)
+    async with open_store(location) as store:
+        await store.write(
+            CreateRun(
+                Scope("project-a", "/repo/a"),
+                (scheduled, planted),
+                (scheduled.triggered_at, planted.triggered_at),
+                owner="ghost:1:gone",
+            )
+        )
+    code, report = await doctor(location)
+    assert code == 1
+    (stuck,) = [f for f in problems(report) if f.check == "runs"]
+    assert stuck.subject == planted.id and stuck.severity == "error"
+    assert "its process ghost:1:gone is gone" in stuck.detail
+    assert f"automations cancel {planted.id}" in stuck.advice
