@@ -66,6 +66,7 @@ async def copy_store(
             after = journal[-1].seq
             if progress is not None:
                 progress(after, last)
+        await dst.write(ImportJournal((), head=await exporter.journal_head()))
         for table in SIDE_TABLES:
             key = SIDE_TABLES[table][0]
             start: tuple[Any, ...] | None = None

@@ -101,6 +101,9 @@ class ImportJournal(Operation[int], frozen=True, gc=False):
     (the target's journal must end before the first); how many."""
 
     entries: tuple[JournalEntry, ...]
+    head: int = 0
+    """The last number the source ever gave (its newest entries may have been
+    pruned): the target's next entry comes after it, so no number is given twice."""
 
 
 class ImportRows(Operation[int], frozen=True, gc=False):
@@ -121,6 +124,10 @@ class Exportable(Protocol):
         ...
 
     async def digest(self) -> Digest: ...
+
+    async def journal_head(self) -> int:
+        """The last sequence number the journal ever gave (0: none), pruned or not."""
+        ...
 
 
 @runtime_checkable

@@ -68,3 +68,15 @@ async def test_side_rows_come_back_in_key_order_a_page_at_a_time(store: StorePor
         after = page[-1][:2]
     assert [len(page) for page in pages] == [3, 3, 3, 1]
     assert [row for page in pages for row in page] == sorted(rows)
+
+
+async def test_the_head_of_a_pruned_journal_carries_over(store: StorePort) -> None:
+    target = importable(store)
+    assert await target.journal_head() == 0
+    await store.write(ImportJournal((), head=100))
+    assert await target.journal_head() == 100
+    assert await store.reader.last_seq() == 0  # no entry was made up
+    seq = await store.write(SaveAutomation(SCOPE, automation("After"), None))
+    assert seq == 101 and await target.journal_head() == 101
+    await store.write(ImportJournal((), head=50))  # never back
+    assert await target.journal_head() == 101

@@ -26,7 +26,7 @@ from ._connection import Connection, connect, redacted
 from ._locks import AdvisoryLock, PgChangeWatch
 from ._reader import Reader
 from ._schema import SCHEMA_VERSION, current_schema, lock_key, version_of
-from ._transfer import query_of
+from ._transfer import journal_head, query_of
 
 __all__ = ["PostgresReadOnlyStore", "open_read_only_postgresql_store"]
 
@@ -121,6 +121,10 @@ class PostgresReadOnlyStore:
     async def digest(self) -> Digest:
         """See `persistence.Exportable`: every copied table, counted and hashed."""
         return await self.reader.run(lambda c: digest(query_of(c)))
+
+    async def journal_head(self) -> int:
+        """See `persistence.Exportable`."""
+        return await self.reader.run(journal_head)
 
 
 @asynccontextmanager

@@ -25,7 +25,7 @@ from ._locks import AdvisoryLock, PgChangeWatch
 from ._reader import Reader
 from ._replay import projection_rows
 from ._schema import current_schema, lock_key, migrate
-from ._transfer import query_of
+from ._transfer import journal_head, query_of
 from ._writer import GroupCommitWriter
 
 __all__ = ["PostgresStore", "open_postgresql_store"]
@@ -161,6 +161,10 @@ class PostgresStore:
     async def digest(self) -> Digest:
         """See `persistence.Exportable`: every copied table, counted and hashed."""
         return await self.reader.run(lambda c: digest(query_of(c)))
+
+    async def journal_head(self) -> int:
+        """See `persistence.Exportable`."""
+        return await self.reader.run(journal_head)
 
 
 REHOLD_SECONDS = 1.0

@@ -9,7 +9,9 @@ from ...model import StorageError
 from .._transfer import ImportJournal, ImportRows, Query, insert_sql
 from ._connection import Connection
 
-__all__ = ["import_journal", "import_rows", "query_of"]
+__all__ = ["import_journal", "import_rows", "journal_head", "query_of"]
+
+_SEQUENCE = "pg_get_serial_sequence('journal', 'seq')"
 
 
 def query_of(connection: Connection) -> Query:
@@ -19,9 +21,16 @@ def query_of(connection: Connection) -> Query:
     return query
 
 
+def journal_head(connection: Connection) -> int:
+    row = connection.execute(f"SELECT pg_sequence_last_value({_SEQUENCE})").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
 def import_journal(connection: Connection, op: ImportJournal) -> int:
-    """Entries keep their sequence numbers; the identity goes on after the last (the
-    batch holds the journal lock, so no other writer takes a number in between)."""
+    """Entries keep their sequence numbers; the identity goes on after the last, and
+    after `op.head` (the batch holds the journal lock: no writer takes one between)."""
+    if op.head > journal_head(connection):
+        connection.execute(f"SELECT setval({_SEQUENCE}, %s)", (op.head,))
     if not op.entries:
         return 0
     row = connection.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()
@@ -34,9 +43,8 @@ def import_journal(connection: Connection, op: ImportJournal) -> int:
         cursor.executemany(
             insert_sql("journal").replace("?", "%s"), [tuple(entry) for entry in op.entries]
         )
-    connection.execute(
-        "SELECT setval(pg_get_serial_sequence('journal', 'seq'), %s)", (op.entries[-1].seq,)
-    )
+    if op.entries[-1].seq > journal_head(connection):
+        connection.execute(f"SELECT setval({_SEQUENCE}, %s)", (op.entries[-1].seq,))
     return len(op.entries)
 
 

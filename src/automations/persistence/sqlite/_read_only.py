@@ -30,7 +30,7 @@ from ._connection import connect, read_only_uri
 from ._locks import FileLock, lease_lock_path, liveness_lock_path
 from ._reader import ChangeWatch, Reader
 from ._schema import SCHEMA_VERSION, FileState, inspect
-from ._transfer import query_of
+from ._transfer import journal_head, query_of
 
 __all__ = ["ReadOnlyStore", "open_read_only_store"]
 
@@ -125,6 +125,10 @@ class ReadOnlyStore:
     async def digest(self) -> Digest:
         """See `persistence.Exportable`: every copied table, counted and hashed."""
         return await self.reader.run(lambda c: digest(query_of(c)))
+
+    async def journal_head(self) -> int:
+        """See `persistence.Exportable`."""
+        return await self.reader.run(journal_head)
 
 
 @asynccontextmanager

@@ -33,7 +33,7 @@ from ._locks import FileLock, lease_lock_path, liveness_lock_path
 from ._reader import ChangeWatch, Reader
 from ._replay import projection_rows
 from ._schema import inspect, migrate
-from ._transfer import query_of
+from ._transfer import journal_head, query_of
 from ._writer import GroupCommitWriter
 
 __all__ = ["SqliteStore", "open_sqlite_store"]
@@ -183,6 +183,10 @@ class SqliteStore:
     async def digest(self) -> Digest:
         """See `persistence.Exportable`: every copied table, counted and hashed."""
         return await self.reader.run(lambda c: digest(query_of(c)))
+
+    async def journal_head(self) -> int:
+        """See `persistence.Exportable`."""
+        return await self.reader.run(journal_head)
 
 
 @asynccontextmanager

@@ -10,7 +10,7 @@ import apsw
 from ...model import StorageError
 from .._transfer import ImportJournal, ImportRows, Query, insert_sql
 
-__all__ = ["import_journal", "import_rows", "query_of"]
+__all__ = ["import_journal", "import_rows", "journal_head", "query_of"]
 
 
 def query_of(connection: apsw.Connection) -> Query:
@@ -20,8 +20,19 @@ def query_of(connection: apsw.Connection) -> Query:
     return query
 
 
+def journal_head(connection: apsw.Connection) -> int:
+    row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def import_journal(connection: apsw.Connection, op: ImportJournal) -> int:
-    """Entries keep their sequence numbers; AUTOINCREMENT goes on after the last."""
+    """Entries keep their sequence numbers; AUTOINCREMENT goes on after the last (and
+    after `op.head`)."""
+    if op.head > journal_head(connection):
+        connection.execute("DELETE FROM sqlite_sequence WHERE name = 'journal'")
+        connection.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('journal', ?)", (op.head,)
+        )
     if not op.entries:
         return 0
     row = connection.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()
