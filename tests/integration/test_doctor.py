@@ -230,3 +230,22 @@ async def test_a_planted_run_whose_process_is_gone_is_an_error(
     assert stuck.subject == planted.id and stuck.severity == "error"
     assert "its process ghost:1:gone is gone" in stuck.detail
     assert f"automations cancel {planted.id}" in stuck.advice
+
+
+@pytest.mark.sqlite_only("damaged pages are SQLite's")
+async def test_damaged_pages_fail_the_integrity_check(
+    runtime_factory: OpenRuntime, location: str
+) -> None:
+    async with runtime_factory(clock=None) as rt:
+        await rt.create_many(new(title=f"Brief {n}", prompt="x" * 2000) for n in range(30))
+    path = anyio.Path(location)
+    data = bytearray(await path.read_bytes())
+    page = 4096
+    for start in range(2 * page, len(data), page):
+        data[start + 8 : start + 64] = b"\xa5" * 56  # every page's cells after the first two
+    await path.write_bytes(bytes(data))
+    code, report = await doctor(location)
+    assert code == 1
+    damaged = [f for f in problems(report) if f.check in {"integrity", "file"}]
+    assert damaged and damaged[0].severity == "error", report
+    assert "restore" in damaged[0].advice
