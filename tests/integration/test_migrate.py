@@ -170,3 +170,13 @@ async def test_the_command_copies_and_refuses_in_one_line(pg_dsn: str, tmp_path:
     assert again.returncode == 1
     (line,) = again.stderr.splitlines()
     assert line.startswith("error: ") and "already holds" in line
+
+
+async def test_a_target_a_worker_already_runs_on_is_refused(tmp_path: Path) -> None:
+    source, target = str(tmp_path / "old.db"), str(tmp_path / "new.db")
+    await fill(source, ManualClock(T0))
+    async with open_runtime(target, executors=EXECUTORS, clock=ManualClock(T0), **SCOPE):
+        with pytest.raises(StorageError, match="a worker already runs on"):
+            await copy_store(source, target)
+        async with open_store(target) as store:
+            assert await store.reader.last_seq() == 0  # nothing was written

@@ -51,6 +51,14 @@ async def copy_store(
         lambda: diagnose_store(source, overdue_before_ms=0, limit=1_000)
     )
     _refuse_unless_quiet(health)
+    landing = await anyio.to_thread.run_sync(
+        lambda: diagnose_store(target, overdue_before_ms=0, limit=1_000)
+    )
+    if landing.readable and any(lease.holder_alive for lease in landing.leases):
+        raise StorageError(
+            f"a worker already runs on {display_location(landing.location)}; stop it "
+            "until the copy is done (it would work on half a store), then start it again"
+        )
     async with open_store(source, read_only=True) as src, open_store(target) as dst:
         exporter, importer = _exportable(src), _importable(dst)
         present = await dst.reader.last_seq()

@@ -119,7 +119,7 @@ def _open(path: str) -> apsw.Connection:
         connection = connect(path, durability=None, uri=read_only_uri(path, immutable=False))
         connection.execute("SELECT count(*) FROM sqlite_schema").fetchall()
         return connection
-    except apsw.CantOpenError:
+    except (apsw.CantOpenError, apsw.ReadOnlyError):  # no -shm can be made beside it
         return connect(path, durability=None, uri=read_only_uri(path, immutable=True))
 
 
