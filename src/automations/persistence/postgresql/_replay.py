@@ -30,8 +30,9 @@ def replay(connection: Connection, op: Replay) -> int:
         connection.execute(f"DELETE FROM {table}")
     count = after = 0
     while entries := journal_entries(connection, after, _PAGE):
-        for entry in entries:
-            apply_entry(connection, entry)
+        with connection.pipeline():  # a page's statements in one round trip, not one each
+            for entry in entries:
+                apply_entry(connection, entry)
         count += len(entries)
         after = entries[-1].seq
     for _, sql in unique:
