@@ -7,25 +7,55 @@ whether a lock is held; the tables are the same on both, so the statements are t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 
 from ..model import Automation, Scope, from_msgpack, ms_of
-from ._health import ACTIVE_STATES, ActiveRunFact, LeaseFact, OverdueFact, ScopeFact
+from ._health import (
+    ACTIVE_STATES,
+    ActiveRunFact,
+    Check,
+    LeaseFact,
+    OverdueFact,
+    ScopeFact,
+    StoreHealth,
+)
 
-__all__ = ["Facts", "Query", "lease_scope", "read_facts"]
+__all__ = ["Facts", "Query", "health", "lease_scope", "read_facts"]
 
 Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 """Run one statement (parameters marked `?`); its rows."""
 
-Facts = tuple[
-    tuple[ScopeFact, ...],
-    tuple[LeaseFact, ...],
-    tuple[ActiveRunFact, ...],
-    tuple[OverdueFact, ...],
-    int,
-]
+
+class Facts(NamedTuple):
+    scopes: tuple[ScopeFact, ...]
+    leases: tuple[LeaseFact, ...]
+    active_runs: tuple[ActiveRunFact, ...]
+    overdue: tuple[OverdueFact, ...]
+    overdue_total: int
+
+
+def health(
+    store: Literal["sqlite", "postgresql"],
+    location: str,
+    checks: Sequence[Check],
+    facts: Facts | None = None,
+) -> StoreHealth:
+    """A store's report: its checks, and the facts when its tables could be read."""
+    if facts is None:
+        return StoreHealth(store=store, location=location, checks=tuple(checks), readable=False)
+    return StoreHealth(
+        store=store,
+        location=location,
+        checks=tuple(checks),
+        readable=True,
+        scopes=facts.scopes,
+        leases=facts.leases,
+        active_runs=facts.active_runs,
+        overdue=facts.overdue,
+        overdue_total=facts.overdue_total,
+    )
 
 
 def lease_scope(name: str) -> Scope | None:
@@ -96,7 +126,7 @@ def read_facts(
         )
     )
     total = query("SELECT count(*) FROM automations WHERE next_fire_at < ?", (overdue_before_ms,))
-    return scopes, tuple(leases), runs, overdue, int(total[0][0]) if total else 0
+    return Facts(scopes, tuple(leases), runs, overdue, int(total[0][0]) if total else 0)
 
 
 def _active_run(row: tuple[Any, ...], owner_alive: Callable[[str], bool | None]) -> ActiveRunFact:

@@ -12,11 +12,11 @@ memory. The statements are the same on both databases (`?` marks parameters).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
+from ._facts import Query
 from ._journal import JournalEntry
 from ._operations import Operation
 
@@ -85,7 +85,6 @@ _COMPARED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     **{str(table): spec for table, spec in SIDE_TABLES.items()},
 }
 
-Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 _PAGE = 2_000
 
 

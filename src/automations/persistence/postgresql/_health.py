@@ -9,17 +9,16 @@ and the facts every store reports (leases probed through `pg_locks`).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any
 
 import psycopg
 
 from ...model import DatabaseRefused, StorageError
-from .._facts import read_facts
+from .._facts import Facts, health, read_facts
 from .._health import Check, StoreHealth
 from ._connection import Connection, connect, redacted
 from ._locks import held_by_anyone
 from ._schema import SCHEMA_VERSION, current_schema, lock_key, version_of
+from ._transfer import query_of
 
 __all__ = ["TABLES", "diagnose"]
 
@@ -35,14 +34,8 @@ def diagnose(location: str, *, overdue_before_ms: int, limit: int) -> StoreHealt
     """See `persistence.Diagnose`."""
     checks: list[Check] = []
 
-    def report(*, readable: bool = False, **facts: Any) -> StoreHealth:
-        return StoreHealth(
-            store="postgresql",
-            location=redacted(location),
-            checks=tuple(checks),
-            readable=readable,
-            **facts,
-        )
+    def report(facts: Facts | None = None) -> StoreHealth:
+        return health("postgresql", redacted(location), checks, facts)
 
     started = time.monotonic()
     try:
@@ -83,11 +76,8 @@ def diagnose(location: str, *, overdue_before_ms: int, limit: int) -> StoreHealt
             checks.append(_journal(connection))
             checks.append(_sizes(connection, schema))
 
-            def query(sql: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
-                return list(connection.execute(sql.replace("?", "%s"), tuple(parameters)))
-
-            scopes, leases, runs, overdue, total = read_facts(
-                query,
+            facts = read_facts(
+                query_of(connection),
                 lease_alive=lambda name: held_by_anyone(connection, lock_key(schema, name)),
                 owner_alive=lambda owner: held_by_anyone(
                     connection, lock_key(schema, f"owner:{owner}")
@@ -108,14 +98,7 @@ def diagnose(location: str, *, overdue_before_ms: int, limit: int) -> StoreHealt
             )
         )
         return report()
-    return report(
-        readable=True,
-        scopes=scopes,
-        leases=leases,
-        active_runs=runs,
-        overdue=overdue,
-        overdue_total=total,
-    )
+    return report(facts)
 
 
 def _server_settings(connection: Connection) -> list[Check]:

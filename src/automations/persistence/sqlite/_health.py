@@ -10,17 +10,16 @@ import contextlib
 import fcntl
 import os
 import stat
-from collections.abc import Sequence
-from typing import Any
 
 import apsw
 
 from ...model import DatabaseRefused
-from .._facts import read_facts
+from .._facts import Facts, health, read_facts
 from .._health import Check, StoreHealth
 from ._connection import connect, read_only_uri
 from ._locks import lease_lock_path, liveness_lock_path
 from ._schema import SCHEMA_VERSION, inspect
+from ._transfer import query_of
 
 __all__ = ["TABLES", "diagnose"]
 
@@ -39,10 +38,8 @@ def diagnose(location: str, *, overdue_before_ms: int, limit: int) -> StoreHealt
     path = os.path.abspath(location)
     checks: list[Check] = []
 
-    def report(*, readable: bool = False, **facts: Any) -> StoreHealth:
-        return StoreHealth(
-            store="sqlite", location=path, checks=tuple(checks), readable=readable, **facts
-        )
+    def report(facts: Facts | None = None) -> StoreHealth:
+        return health("sqlite", path, checks, facts)
 
     if not os.path.isfile(path):
         checks.append(
@@ -85,11 +82,8 @@ def diagnose(location: str, *, overdue_before_ms: int, limit: int) -> StoreHealt
         checks.append(_wal(path))
         checks.append(_journal(connection, path))
 
-        def query(sql: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
-            return [tuple(row) for row in connection.execute(sql, tuple(parameters))]
-
-        scopes, leases, runs, overdue, total = read_facts(
-            query,
+        facts = read_facts(
+            query_of(connection),
             lease_alive=lambda name: _held(lease_lock_path(path, name)),
             owner_alive=lambda owner: _held(liveness_lock_path(path, owner)),
             overdue_before_ms=overdue_before_ms,
@@ -103,14 +97,7 @@ def diagnose(location: str, *, overdue_before_ms: int, limit: int) -> StoreHealt
         return report()
     finally:
         connection.close()
-    return report(
-        readable=True,
-        scopes=scopes,
-        leases=leases,
-        active_runs=runs,
-        overdue=overdue,
-        overdue_total=total,
-    )
+    return report(facts)
 
 
 def _open(path: str) -> apsw.Connection:
