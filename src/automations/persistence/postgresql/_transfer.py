@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...model import StorageError
-from .._transfer import ImportJournal, ImportRows, Query, insert_sql
+from .._facts import Query
+from .._transfer import ImportJournal, ImportRows, insert_sql
 from ._connection import Connection
 
 __all__ = ["import_journal", "import_rows", "journal_head", "query_of"]

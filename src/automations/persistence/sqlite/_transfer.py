@@ -8,7 +8,8 @@ from typing import Any
 import apsw
 
 from ...model import StorageError
-from .._transfer import ImportJournal, ImportRows, Query, insert_sql
+from .._facts import Query
+from .._transfer import ImportJournal, ImportRows, insert_sql
 
 __all__ = ["import_journal", "import_rows", "journal_head", "query_of"]
 
