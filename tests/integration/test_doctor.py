@@ -249,3 +249,26 @@ async def test_damaged_pages_fail_the_integrity_check(
     damaged = [f for f in problems(report) if f.check in {"integrity", "file"}]
     assert damaged and damaged[0].severity == "error", report
     assert "restore" in damaged[0].advice
+
+
+async def test_a_session_idle_in_a_transaction_is_found(
+    runtime_factory: OpenRuntime, location: str, store_kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if store_kind != "postgresql":
+        pytest.skip("sessions of a server: PostgreSQL's")
+    import psycopg
+
+    from automations.persistence.postgresql import _health
+
+    monkeypatch.setattr(_health, "IDLE_IN_TRANSACTION_SECONDS", 0)  # no waiting for 5 s
+    async with runtime_factory(clock=None) as rt:
+        await rt.create(new(paused=True))
+    with psycopg.connect(location, application_name="forgetful") as idle:
+        idle.execute("SELECT 1")  # a transaction is open now, and nothing follows
+        health = await anyio.to_thread.run_sync(
+            lambda: diagnose_store(location, overdue_before_ms=0)
+        )
+        backend = idle.info.backend_pid
+    (session,) = [check for check in health.checks if check.name == "sessions"]
+    assert session.severity == "warning" and "(forgetful)" in session.detail
+    assert session.advice == f"end it: SELECT pg_terminate_backend({backend})"
