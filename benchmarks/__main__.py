@@ -5,10 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import blockers, burst, cancel, compare, downtime, http_api, interval, journal, register
+from . import (
+    backfill,
+    blockers,
+    burst,
+    cancel,
+    compare,
+    downtime,
+    http_api,
+    interval,
+    journal,
+    register,
+)
 from ._common import emit
 
 WORKLOADS = {
+    "backfill": backfill,
     "blockers": blockers,
     "burst": burst,
     "cancel": cancel,

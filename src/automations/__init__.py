@@ -18,11 +18,13 @@ from .actors import (
 )
 from .api import Runtime, open_runtime
 from .model import (
+    MAX_BACKFILL_SLOTS,
     AfterCount,
     Anchor,
     Automation,
     AutomationError,
     AutomationPatch,
+    BackfillReport,
     Blocker,
     BlockerAnswered,
     BlockerRejected,
@@ -74,12 +76,14 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 __all__ = [
+    "MAX_BACKFILL_SLOTS",
     "DEFAULT_MAX_SCHEDULED_RUNS",
     "AfterCount",
     "Anchor",
     "Automation",
     "AutomationError",
     "AutomationPatch",
+    "BackfillReport",
     "Blocker",
     "BlockerAnswered",
     "BlockerRejected",

@@ -17,16 +17,21 @@ from .actors import Follower, holder_alive, is_led
 from .model import (
     AutomationError,
     Conflict,
+    DuplicateSlot,
     NotFound,
     NotServed,
+    Overlap,
     Run,
     Scope,
     StorageError,
     StoreClosed,
     new_run_id,
+    to_ms,
 )
 from .persistence import (
+    BackfillCommand,
     CancelCommand,
+    Command,
     CommandOutcome,
     DropCommand,
     EnqueueCommand,
@@ -39,7 +44,8 @@ __all__ = ["SERVED_CHECK_SECONDS", "CommandSender"]
 SERVED_CHECK_SECONDS = 1.0
 """How often a client waiting on another process looks whether one serves it."""
 _ERRORS: dict[str, type[AutomationError]] = {
-    cls.__name__: cls for cls in (NotFound, Conflict, NotServed, StorageError, StoreClosed)
+    cls.__name__: cls
+    for cls in (NotFound, Conflict, DuplicateSlot, NotServed, StorageError, StoreClosed)
 }
 
 
@@ -62,9 +68,16 @@ class CommandSender:
 
     async def run_now(self, automation_id: str) -> Run:
         """Have the worker start a run; the run as soon as it is durably scheduled."""
+        return await self._ask(RunNowCommand(automation_id, new_run_id()))
+
+    async def backfill(self, automation_id: str, slot: datetime, overlap: Overlap | None) -> Run:
+        """Have the worker run a past slot as a backfill (`DuplicateSlot` if it has a run)."""
+        command = BackfillCommand(automation_id, new_run_id(), to_ms(slot), overlap)
+        return await self._ask(command)
+
+    async def _ask(self, command: Command) -> Run:
         if not await is_led(self._store, self._scope):
             raise self._not_served()
-        command = RunNowCommand(automation_id, new_run_id())
         store = self._store
         id: int = await store.write(EnqueueCommand(self._scope, command, None, self._now()))
         try:

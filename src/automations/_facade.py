@@ -13,11 +13,13 @@ from typing import Any, Literal, TypeVar
 
 import anyio
 
+from ._backfill import Progress, run_backfill
 from ._client import SERVED_CHECK_SECONDS, CommandSender
 from ._event_stream import EventStream
 from ._keyed import create_keyed
 from .actors import (
     AutomationMessage,
+    BackfillSlot,
     Delete,
     RunNow,
     Services,
@@ -31,9 +33,11 @@ from .actors import (
 from .model import (
     Automation,
     AutomationPatch,
+    BackfillReport,
     Conflict,
     NewAutomation,
     NotFound,
+    Overlap,
     Pruned,
     Run,
     RunState,
@@ -52,7 +56,7 @@ from .persistence import (
     StorePort,
 )
 from .runtime import MailboxClosed, Reply
-from .schedules import build_automation
+from .schedules import backfill_slots, build_automation
 
 __all__ = ["History", "Runtime", "check_retention"]
 
@@ -163,6 +167,38 @@ class Runtime:
             await self.get(automation_id)  # NotFound here, before asking anyone
             return await self._sender.run_now(automation_id)
         return await self._ask_automation(automation_id, RunNow)
+
+    async def backfill(
+        self,
+        automation_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        overlap: Overlap | str | None = None,
+        progress: Progress | None = None,
+    ) -> BackfillReport:
+        """Run each past slot `s` of the automation with `start <= s < end` that has no
+        run yet (DST rules applied), oldest first, one at a time: each is a run with
+        `trigger="backfill"`, unattended, through the overlap policy (the automation's,
+        or `overlap`), and the next slot waits for its end. `progress` hears the report
+        so far after each slot. At most `MAX_BACKFILL_SLOTS` slots per call; a range
+        reaching past now is refused (`ValidationError`). In a client, the worker
+        serving the scope runs them (`NotServed` if none does)."""
+        policy = None if overlap is None else _overlap(overlap)
+        automation = await self.get(automation_id)
+        slots = backfill_slots(automation, start, end, now=self._services.now())
+
+        async def launch(slot: datetime) -> Run:
+            if self._services.role == "client":
+                return await self._sender.backfill(automation_id, slot, policy)
+            return await self._ask_automation(
+                automation_id, lambda reply: BackfillSlot(slot, reply, policy)
+            )
+
+        async def wait_end(run_id: str) -> Run:
+            return await self.wait(run_id, until=RunState.SUCCEEDED)  # or any other end
+
+        return await run_backfill(slots, launch, wait_end, progress)
 
     async def get_run(self, run_id: str) -> Run:
         run = await self._store.reader.run_by_id(self.scope, run_id)
@@ -328,6 +364,14 @@ class Runtime:
 
 def _camel(name: str) -> str:
     return name.split("_")[0] + "".join(part.capitalize() for part in name.split("_")[1:])
+
+
+def _overlap(value: Overlap | str) -> Overlap:
+    try:
+        return Overlap(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in Overlap)
+        raise ValidationError([("overlap", f"invalid_value: one of {choices}")]) from None
 
 
 def check_retention(field: str, age: timedelta) -> None:

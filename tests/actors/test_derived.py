@@ -99,3 +99,13 @@ def test_a_completion_anchored_interval_fires_again_once_idle() -> None:
     assert ended.completed_at is not None
     assert idle.anchored_at == ended.completed_at
     assert idle.next_fire_at == ended.completed_at + MINUTE
+
+
+def test_a_backfill_or_a_run_now_does_not_anchor_a_completion_interval() -> None:
+    a = _automation(anchor=Anchor.COMPLETION)
+    for trigger in (Trigger.BACKFILL, Trigger.MANUAL):
+        run = next_run(a, trigger, NOW - MINUTE, attended=trigger is Trigger.MANUAL)
+        running = advance(run, RunState.RUNNING, at=NOW)
+        ended = advance(running, RunState.SUCCEEDED, at=NOW + MINUTE)
+        after = after_terminal(a, ended, now=NOW + MINUTE, idle=True)
+        assert after.anchored_at == a.anchored_at and after.next_fire_at == a.next_fire_at

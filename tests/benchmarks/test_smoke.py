@@ -115,3 +115,9 @@ def test_http_benchmark_prints_one_json_line() -> None:
     assert line["http"]["requests_per_s"] > 0 and line["in_process"]["runs_per_s"] > 0
     assert line["fanout"]["deliveries"] == 5 * 5
     assert line["fanout"]["commit_to_delivery_ms"]["p99"] is not None
+
+
+def test_backfill_benchmark_prints_one_json_line() -> None:
+    line = _run("backfill")
+    assert line["bench"] == "backfill" and line["ok"] is True and line["n"] == 10
+    assert line["slots_per_s"] > 0 and line["jitter_offset_us"] > 0

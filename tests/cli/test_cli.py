@@ -260,3 +260,49 @@ def test_prune_reports_what_it_forgot_and_refuses_a_bad_age(db: Path) -> None:
         done = cli(db, "prune", "--older-than", age, check=False)
         assert (done.returncode, done.stderr.splitlines()) == (1, [message])
     assert cli(db, "prune", check=False).returncode == 2  # the age is required
+
+
+@pytest.mark.anyio
+async def test_backfill_runs_the_past_weekdays_with_a_line_per_slot(
+    location: str, tmp_path: Path, anyio_backend: str
+) -> None:
+    backend, db = anyio_backend, location
+
+    def cli_(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return cli(db, *args, check=check, backend=backend, cwd=tmp_path)
+
+    added = cli_(
+        "add", "Brief", "--cron", "0 9 * * 1-5", "--timezone", "Europe/Berlin",
+        "--jitter", "30s", "--json",
+    )  # fmt: skip
+    automation = from_json(added.stdout, am.Automation)
+    assert automation.jitter.total_seconds() == 30
+    assert "jitter 30s" in cli_("ls").stdout
+    serve = await _start(db, backend, "serve", cwd=tmp_path)
+    try:
+        await _read_until(serve, "Ctrl-C to stop")
+        # Friday 27 March and Monday 30 March 2026: 09:00 CET, then 09:00 CEST.
+        week = ("backfill", automation.id, "--from", "2026-03-27", "--to", "2026-03-31")
+        done = cli_(*week)
+        lines = done.stdout.splitlines()
+        assert lines[0].startswith("[1/2]") and " succeeded did 3 steps" in lines[0]
+        assert lines[1].startswith("[2/2]") and " succeeded did 3 steps" in lines[1]
+        assert lines[-1] == f"backfilled {automation.id}: 2 of 2 slots: 2 ran"
+        again = cli_(*week, "--json")
+        report = from_json(again.stdout, am.BackfillReport)
+        assert report.runs == () and [s.isoformat() for s in report.existing] == [
+            "2026-03-27T08:00:00+00:00",
+            "2026-03-30T07:00:00+00:00",
+        ]
+        future = cli_("backfill", automation.id, "--from", "2026-03-27", "--to", "2999-01-01",
+                      check=False)  # fmt: skip
+        assert future.returncode == 1
+        assert future.stderr.splitlines() == [
+            "error: end: a backfill runs past slots; end the range (--to) by now"
+        ]
+        page = from_json(cli_("runs", automation.id, "--json").stdout, RunPage)
+        assert sorted(r.trigger for r in page.items) == [am.Trigger.BACKFILL] * 2
+    finally:
+        serve.send_signal(signal.SIGINT)
+        log = await _rest(serve)
+    assert serve.returncode == 0, log

@@ -46,12 +46,14 @@ from automations.persistence import (
 )
 from automations.persistence.sqlite import apply_in_savepoint, projection_rows
 from automations.persistence.sqlite._schema import inspect, migrate
+from automations.schedules import planned_start
 
 from .helpers import NOW, OTHER, SCOPE, automation, run
 
 SCOPES = {"project-a": SCOPE, "project-b": OTHER}
 KEYS = st.sampled_from([None, "project:a", "worktree:/w1", "worktree:/w2"])
 LIMITS = st.integers(1, 6)
+JITTERS = st.sampled_from([timedelta(0), timedelta(seconds=10), timedelta(hours=1)])
 TITLES = st.from_regex(r"[A-Za-z][A-Za-z0-9 ]{0,19}", fullmatch=True)
 
 
@@ -81,9 +83,11 @@ class JournalMachine(RuleBasedStateMachine):
         target=automations,
         project=st.sampled_from(sorted(SCOPES)),
         title=TITLES,
+        jitter=JITTERS,
     )
-    def create(self, project: str, title: str) -> str:
+    def create(self, project: str, title: str, jitter: timedelta) -> str:
         a = automation(title, project=project, every=timedelta(minutes=1))
+        a = msgspec.structs.replace(a, jitter=jitter)
         assert self._apply(SaveAutomation(SCOPES[project], a, None))
         self.live[a.id] = a
         return a.id
@@ -128,13 +132,19 @@ class JournalMachine(RuleBasedStateMachine):
         path=st.sampled_from(["scheduled", "running", "skipped", "missed"]),
         slot=st.integers(0, 5),
         key=KEYS,
+        trigger=st.sampled_from([Trigger.SCHEDULE, Trigger.CATCHUP, Trigger.BACKFILL]),
     )
-    def create_run(self, id: str, path: str, slot: int, key: str | None) -> None:
-        """A run written with the transitions it went through at once (`CreateRun`)."""
+    def create_run(self, id: str, path: str, slot: int, key: str | None, trigger: Trigger) -> None:
+        """A run written with the transitions it went through at once (`CreateRun`): a
+        slot's, a catch-up's or a backfill's; a jittered slot's with its planned start."""
         current = self.live.get(id)
         if current is None:
             return
-        first = run(id, trigger=Trigger.SCHEDULE, triggered_at=NOW + timedelta(minutes=slot))
+        first = run(id, trigger=trigger, triggered_at=NOW + timedelta(minutes=slot))
+        if trigger is Trigger.SCHEDULE:
+            first = msgspec.structs.replace(
+                first, planned_at=planned_start(current, first.triggered_at)
+            )
         at = NOW + self._now()
         revisions = [first]
         if path == "running":
@@ -152,6 +162,31 @@ class JournalMachine(RuleBasedStateMachine):
         operation = CreateRun(scope, tuple(revisions), (at,) * len(revisions), key, "owner-1")
         if self._apply(operation):
             self.runs[first.id] = (revisions[-1], key, scope)
+
+    @rule(id=automations, first=st.integers(0, 5), count=st.integers(1, 4), key=KEYS)
+    def backfill(self, id: str, first: int, count: int, key: str | None) -> None:
+        """Backfill runs of consecutive slots, each alone: a slot that has a run already
+        is refused by the once-per-slot index, and the others are written."""
+        current = self.live.get(id)
+        if current is None:
+            return
+        scope = SCOPES[current.where.project]
+        for slot in range(first, first + count):
+            r = run(id, trigger=Trigger.BACKFILL, triggered_at=NOW + timedelta(minutes=slot))
+            taken = self._slot_taken(id, r.triggered_at)
+            ok = self._apply(SaveRun(scope, r, None, NOW + self._now(), key, "owner-1"))
+            assert not (ok and taken)  # a slot runs at most once
+            if ok:
+                self.runs[r.id] = (r, key, scope)
+
+    def _slot_taken(self, automation_id: str, slot: datetime) -> bool:
+        return any(
+            r.automation_id == automation_id
+            and r.trigger is not Trigger.MANUAL
+            and r.stop_reason is not StopReason.MISSED_SCHEDULE
+            and r.triggered_at == slot
+            for r, _, _ in self.runs.values()
+        )
 
     @precondition(lambda self: bool(self.runs))
     @rule(data=st.data())

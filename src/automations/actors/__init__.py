@@ -12,7 +12,17 @@ from ._hub import (
     SubscriptionLagged,
 )
 from ._lease import STALE_SECONDS, holder_alive, is_led
-from ._messages import Adopt, AutomationMessage, Delete, Fire, Refresh, RunEnded, RunNow, Update
+from ._messages import (
+    Adopt,
+    AutomationMessage,
+    BackfillSlot,
+    Delete,
+    Fire,
+    Refresh,
+    RunEnded,
+    RunNow,
+    Update,
+)
 from ._records import record_stopped
 from ._retention import PRUNE_EVERY
 from ._run_actor import RunActor
@@ -42,6 +52,7 @@ __all__ = [
     "Refresh",
     "Role",
     "RunNow",
+    "BackfillSlot",
     "RunWatch",
     "Scheduler",
     "Services",

@@ -39,6 +39,7 @@ from ._going import GoingRuns
 from ._messages import (
     Adopt,
     AutomationMessage,
+    BackfillSlot,
     Delete,
     Fire,
     Refresh,
@@ -125,7 +126,7 @@ class AutomationActor:
         return automation.next_fire_at - self._services.clock.now() > _KEEP_WARM
 
     def on_crash(self, message: AutomationMessage, error: BaseException) -> None:
-        if isinstance(message, Update | Delete | RunNow):
+        if isinstance(message, Update | Delete | RunNow | BackfillSlot):
             message.reply.fail(error)
 
     async def handle(self, message: AutomationMessage) -> None:
@@ -160,6 +161,8 @@ class AutomationActor:
             return
         if isinstance(message, RunNow):
             await self._run_now(self.automation, message)
+        elif isinstance(message, BackfillSlot):
+            await self._backfill(self.automation, message)
         elif isinstance(message, Update):
             await answer(message.reply, self._update_fresh(message))
         elif isinstance(message, Delete):
@@ -282,6 +285,17 @@ class AutomationActor:
         now = self._services.now()
         run = next_run(automation, Trigger.MANUAL, now, attended=True, id=message.run_id)
         await self._firing.launch(automation, run, message.reply)
+
+    async def _backfill(self, automation: Automation, message: BackfillSlot) -> None:
+        """A past slot's run, through the overlap policy (the automation's, or the one
+        the backfill names); the once-per-slot index refuses a slot that has a run."""
+        run = next_run(
+            automation, Trigger.BACKFILL, message.slot, attended=False, id=message.run_id
+        )
+        policy = automation
+        if message.overlap is not None and message.overlap is not automation.overlap:
+            policy = msgspec.structs.replace(automation, overlap=message.overlap)
+        await self._firing.launch(policy, run, message.reply)
 
     async def _adopt(self, adopted: Adopted) -> None:
         """Go on with a run of a process that died; it is `running` under this one."""

@@ -27,6 +27,10 @@ from ..schedules import with_next_fires
 
 __all__ = ["after_fire", "after_terminal", "may_start", "next_run"]
 
+_ANCHORING = frozenset({Trigger.SCHEDULE, Trigger.CATCHUP})
+"""The runs whose end anchors a completion-anchored interval: not a run-now, nor a
+backfill of a past slot."""
+
 
 def may_start(automation: Automation, going: int) -> bool:
     """Whether another run may start while `going` runs are active or waiting: a count
@@ -64,7 +68,7 @@ def after_terminal(automation: Automation, run: Run, *, now: datetime, idle: boo
     if isinstance(automation.stop, AfterCount) and run.state is not RunState.STOPPED:
         executed += 1
     anchored = automation.anchored_at
-    if automation.anchor is Anchor.COMPLETION and run.trigger is not Trigger.MANUAL:
+    if automation.anchor is Anchor.COMPLETION and run.trigger in _ANCHORING:
         anchored = run.completed_at
     changed = automation
     if (streak, session, executed, anchored) != (
@@ -92,10 +96,12 @@ def next_run(
     *,
     attended: bool,
     id: str | None = None,
+    planned_at: datetime | None = None,
 ) -> Run:
-    """A new run of the current definition; a `continue` automation passes its session."""
+    """A new run of the current definition; a `continue` automation passes its session.
+    `planned_at`: a jittered slot's planned start."""
     continued = automation.context is ContextMode.CONTINUE
-    return new_run(
+    run = new_run(
         id=id or new_run_id(),
         automation_id=automation.id,
         definition_revision=automation.revision,
@@ -104,3 +110,6 @@ def next_run(
         attended=attended,
         session_id=automation.session_id if continued else None,
     )
+    if planned_at is not None:
+        run = msgspec.structs.replace(run, planned_at=planned_at)
+    return run

@@ -31,7 +31,7 @@ from ..model import (
     Trigger,
 )
 from ..runtime import Reply
-from ..schedules import missed_slots, timeline_of
+from ..schedules import missed_slots, planned_start, timeline_of
 from ._derived import may_start, next_run
 from ._going import GoingRuns
 from ._records import record_missed, record_skipped
@@ -82,15 +82,18 @@ def plan_fire(
 ) -> FirePlan:
     """What firing `slot` at `now` means while `going` runs of the automation are going.
 
-    A slot is late when it fires more than `catchup_window` after its time; a one-shot
-    found past its time when the runtime starts is missed (DESIGN 6.3, 6.4).
+    A slot is late when it fires more than `catchup_window` after its time (its
+    planned start, with a jitter); a one-shot found past its time when the runtime
+    starts is missed (DESIGN 6.3, 6.4). A jittered run still to start is recorded
+    ahead and starts at its planned start.
     """
     if automation is None or automation.paused or automation.next_fire_at != slot:
         return Stale()
     window = automation.catchup_window
     if at_startup and automation.kind is Kind.ONESHOT:
         window = timedelta(0)
-    if now > slot + window:
+    planned = planned_start(automation, slot)
+    if now > (slot if planned is None else planned) + window:  # late for its planned start
         # Late slots are those before `now - window`; one exactly on it is on time.
         missed = missed_slots(timeline_of(automation), slot, now - window - _ONE_MS)
         assert missed is not None
@@ -98,7 +101,8 @@ def plan_fire(
         return Late(missed, latest)
     if not may_start(automation, going):
         return Passes(slot)
-    return OnTime(next_run(automation, Trigger.SCHEDULE, slot, attended=False), slot > now)
+    run = next_run(automation, Trigger.SCHEDULE, slot, attended=False, planned_at=planned)
+    return OnTime(run, run.starts_at > now)
 
 
 class StartRun(Protocol):

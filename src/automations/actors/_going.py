@@ -105,7 +105,7 @@ class GoingRuns:
         """Hold a run recorded ahead of its slot; the overlap policy decides at the slot,
         against the definition as it is then."""
         self.claimed[actor.id] = actor
-        self._slot_starts.add(to_ms(actor.run.triggered_at), lambda: self._slot_came(actor))
+        self._slot_starts.add(to_ms(actor.run.starts_at), lambda: self._slot_came(actor))
 
     def _slot_came(self, actor: RunActor) -> None:
         automation = self.definition()

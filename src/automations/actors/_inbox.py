@@ -17,17 +17,18 @@ from collections.abc import Callable, Mapping
 import anyio
 from anyio.abc import TaskGroup
 
-from ..model import AutomationError, Conflict, Run, StopReason
+from ..model import AutomationError, Conflict, Run, StopReason, from_ms
 from ..persistence import (
     AnswerCommand,
+    BackfillCommand,
     CommandOutcome,
     CompleteCommand,
     PendingCommand,
     RunNowCommand,
 )
-from ..runtime import ActorRef, MailboxClosed
+from ..runtime import ActorRef, MailboxClosed, Reply
 from ._follower import Follower
-from ._messages import AutomationMessage, RunNow
+from ._messages import AutomationMessage, BackfillSlot, RunNow
 from ._records import record_stopped
 from ._run_actor import RunActor
 from ._services import Services
@@ -99,7 +100,7 @@ class Inbox:
         try:
             command = pending.command
             outcome = None
-            if isinstance(command, RunNowCommand):
+            if isinstance(command, RunNowCommand | BackfillCommand):
                 outcome = await self._run_now(command)
             elif isinstance(command, AnswerCommand):
                 actor = self._runs.get(command.run_id)
@@ -132,14 +133,21 @@ class Inbox:
             with contextlib.suppress(Conflict):  # it moved on meanwhile
                 await record_stopped(services.store, services.scope, services.now(), run)
 
-    async def _run_now(self, command: RunNowCommand) -> CommandOutcome:
+    async def _run_now(self, command: RunNowCommand | BackfillCommand) -> CommandOutcome:
         services = self._services
         existing = await services.store.reader.run_by_id(services.scope, command.run_id)
         if existing is not None:  # taken before, by a process that died before answering
             return CommandOutcome(run=existing)
         ref = self._automation(command.automation_id)
+
+        def message(reply: Reply[Run]) -> AutomationMessage:
+            if isinstance(command, BackfillCommand):
+                slot = from_ms(command.slot_ms)
+                return BackfillSlot(slot, reply, command.overlap, command.run_id)
+            return RunNow(reply, run_id=command.run_id)
+
         try:
-            run: Run = await ref.ask(lambda reply: RunNow(reply, run_id=command.run_id))
+            run: Run = await ref.ask(message)
         except AutomationError as exc:
             # Taken by two processes at once (a holder waking from a freeze): the run
             # exists once, and that is the outcome.

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import msgspec
 
-from ..model import Automation, AutomationPatch, Run, Tombstone
+from ..model import Automation, AutomationPatch, Overlap, Run, Tombstone
 from ..persistence import Adopted
 from ..runtime import Reply
 from ._fire_limit import Permit
@@ -19,6 +19,7 @@ from ._fire_limit import Permit
 __all__ = [
     "Adopt",
     "AutomationMessage",
+    "BackfillSlot",
     "Delete",
     "Fire",
     "Refresh",
@@ -41,6 +42,18 @@ class Delete(msgspec.Struct, frozen=True):
 
 class RunNow(msgspec.Struct, frozen=True):
     reply: Reply[Run]
+    run_id: str | None = None
+    """The id to give the run (a command from another process chose it), or a new one."""
+
+
+class BackfillSlot(msgspec.Struct, frozen=True):
+    """Run the past slot `slot` now, as a backfill (`Runtime.backfill`); the reply fails
+    with `DuplicateSlot` when the slot has a run already."""
+
+    slot: datetime
+    reply: Reply[Run]
+    overlap: Overlap | None = None
+    """The overlap policy for this run; None: the automation's."""
     run_id: str | None = None
     """The id to give the run (a command from another process chose it), or a new one."""
 
@@ -83,4 +96,6 @@ class Adopt(msgspec.Struct, frozen=True):
     adopted: Adopted
 
 
-AutomationMessage = Update | Delete | RunNow | RunEnded | Fire | Refresh | Reload | Adopt
+AutomationMessage = (
+    Update | Delete | RunNow | RunEnded | Fire | Refresh | Reload | Adopt | BackfillSlot
+)

@@ -38,16 +38,7 @@ from ._execution import Execution, Spawn
 from ._finish import FinishLatch
 from ._records import fail_reply
 from ._run_ledger import RunLedger
-from ._run_phase import (
-    SETTLED,
-    WRITTEN,
-    Decision,
-    Fail,
-    Leave,
-    Phase,
-    Stop,
-    check_phase,
-)
+from ._run_phase import SETTLED, WRITTEN, Decision, Fail, Leave, Phase, Stop, check_phase
 from ._services import Executor, Services, is_resumable
 
 __all__ = ["RunActor"]
@@ -191,7 +182,7 @@ class RunActor:
 
     def past_its_window(self) -> bool:
         """Whether its slot's catch-up window is over (a stalled process starts no slot late)."""
-        return self._services.now() > self.run.triggered_at + self.automation.catchup_window
+        return self._services.now() > self.run.starts_at + self.automation.catchup_window
 
     def request_stop(self, reason: StopReason, *, held_by: KeyHolder | None = None) -> bool:
         """Stop the run with `reason` (skipped for the run `held_by`, if given); False
@@ -272,7 +263,8 @@ class RunActor:
         assert first is not None
         try:
             await first.outcome()
-        except (DuplicateSlot, LeaseLost):  # fired elsewhere, or not ours to fire any more
+        except (DuplicateSlot, LeaseLost) as exc:  # the slot has its run, or is not ours
+            fail_reply(reply, exc)
             return False
         except WriterKeyBusy as busy:
             try:

@@ -72,6 +72,9 @@ def _schedule_options(parser: argparse.ArgumentParser, *, editing: bool) -> None
     parser.add_argument("--max-duration", help="a run's time limit, e.g. 15m")
     parser.add_argument("--step-cap", type=int, help="steps a run may take (default 50)")
     parser.add_argument(
+        "--jitter", help="start each slot up to this much later, spread per automation, e.g. 30s"
+    )
+    parser.add_argument(
         "--worktree", help="what runs write to; one run at a time per worktree (or project)"
     )
 
@@ -142,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run", "run an automation now (needs a running `serve`)")
     run.add_argument("id")
     run.add_argument("--wait", action="store_true", help="follow it; answer its questions")
+
+    backfill = command("backfill", "run the past slots of a range that have no run yet")
+    backfill.add_argument("id")
+    backfill.add_argument("--from", dest="start", required=True, metavar="WHEN")
+    backfill.add_argument(
+        "--to", dest="end", metavar="WHEN", help="end of the range, excluded (default: now)"
+    )
+    backfill.add_argument("--overlap", choices=["skip", "buffer_one", "cancel_other", "allow"])
 
     runs = command("runs", "the ledger of an automation, newest first")
     runs.add_argument("id")

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from ..api import Runtime
 from ..model import Permission, Pruned, Question, Run, RunState
+from ._backfill import backfill
 from ._executor_check import warn_if_no_worker_has
 from ._options import BadInput, new_automation, parse_duration, patch_changes
 from ._prompt import read_line
@@ -269,6 +270,7 @@ COMMANDS: dict[str, Command] = {
     "resume": resume,
     "rm": rm,
     "run": run,
+    "backfill": backfill,
     "runs": runs,
     "answer": answer,
     "cancel": cancel,

@@ -12,7 +12,13 @@ from __future__ import annotations
 import json
 import re
 
-from ..model import MAX_PROMPT, MAX_TITLE, AutomationError, ValidationError
+from ..model import (
+    MAX_BACKFILL_SLOTS,
+    MAX_PROMPT,
+    MAX_TITLE,
+    AutomationError,
+    ValidationError,
+)
 from ._text import printable
 
 __all__ = ["error_json", "expected_error", "in_words", "one_line"]
@@ -41,6 +47,12 @@ _WORDS: dict[str, str] = {
     "question_needs_str": "a question takes text",
     "model_not_found": "is not a model this runtime knows",
     "invalid_variant_for_model": "is not a variant of that model",
+    "jitter_above_maximum_1h": "the jitter must be at most 1h",
+    "backfill_range_in_future": "a backfill runs past slots; end the range (--to) by now",
+    "backfill_end_must_follow_start": "the range must end (--to) after it starts (--from)",
+    f"backfill_too_many_slots_{MAX_BACKFILL_SLOTS}": (
+        f"the range holds more than {MAX_BACKFILL_SLOTS} slots; backfill it in parts"
+    ),
 }
 _RANGE = re.compile(r"(.+)_out_of_range_(\d+)_(\d+)")
 

@@ -37,6 +37,7 @@ __all__ = [
     "new_automation",
     "parse_duration",
     "parse_limit",
+    "parse_when",
     "patch_changes",
 ]
 
@@ -95,7 +96,7 @@ def _check_timezone(name: str) -> str:
     return name
 
 
-def _parse_when(text: str, timezone: str, option: str) -> datetime:
+def parse_when(text: str, timezone: str, option: str) -> datetime:
     """An ISO 8601 date-time; without an offset it is read in `timezone`."""
     try:
         when = datetime.fromisoformat(text)
@@ -120,10 +121,10 @@ def _schedule(args: argparse.Namespace, timezone: str) -> Cron | Interval | Once
             raise BadInput(f"--cron {args.cron!r} is not a valid cron expression: {exc}") from None
         return Cron(args.cron)
     if args.every:
-        start = _parse_when(args.start, timezone, "--start") if args.start else None
+        start = parse_when(args.start, timezone, "--start") if args.start else None
         return Interval(every=parse_duration(args.every, "--every"), start=start)
     if args.at:
-        return Once(at=_parse_when(args.at, timezone, "--at"))
+        return Once(at=parse_when(args.at, timezone, "--at"))
     return None
 
 
@@ -174,6 +175,7 @@ def _policies(args: argparse.Namespace) -> dict[str, Any]:
         "catchup_window": "--catchup-window",
         "blocker_timeout": "--blocker-timeout",
         "max_duration": "--max-duration",
+        "jitter": "--jitter",
     }
     for field, option in durations.items():
         value = getattr(args, field)

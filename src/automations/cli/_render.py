@@ -151,6 +151,12 @@ def relative(delta: timedelta) -> str:
 
 
 def describe_schedule(automation: Automation) -> str:
+    """The schedule in words, and its jitter when it has one."""
+    jitter = f", jitter {_duration(automation.jitter)}" if automation.jitter else ""
+    return _describe_slots(automation) + jitter
+
+
+def _describe_slots(automation: Automation) -> str:
     schedule = automation.schedule
     if isinstance(schedule, Cron):
         return f"cron {schedule.expression} ({automation.timezone})"
@@ -234,6 +240,7 @@ def automation_table(a: Automation, now: datetime) -> Table:
         ("overlap", str(a.overlap)),
         ("unattended blockers", str(a.unattended_blockers)),
         ("catch-up", f"{a.catchup} (window {_duration(a.catchup_window)})"),
+        ("jitter", _duration(a.jitter) if a.jitter else "none"),
         ("step cap", str(a.step_cap)),
         ("failure streak", str(a.failure_streak)),
         ("revision", str(a.revision)),

@@ -15,6 +15,7 @@ import msgspec
 from ..model import (
     Automation,
     AutomationPatch,
+    BackfillReport,
     DefinitionDeleted,
     DefinitionUpdated,
     NewAutomation,
@@ -25,6 +26,7 @@ from ..model import (
 from ._routes import DEFAULT_PAGE, MAX_PAGE
 from ._wire import (
     AnswerBody,
+    BackfillBody,
     ErrorBody,
     ExpectedRevision,
     Health,
@@ -44,6 +46,8 @@ _TYPES = (
     Run,
     RunPage,
     AnswerBody,
+    BackfillBody,
+    BackfillReport,
     ExpectedRevision,
     Preview,
     Health,
@@ -63,6 +67,7 @@ _EXAMPLES: dict[str, Any] = {
     },
     "AutomationUpdate": {"title": "Evening brief", "expectedRevision": 1},
     "AnswerBody": {"blockerId": "blocker_01J0000000000000000000000", "reply": "yes"},
+    "BackfillBody": {"start": 1774483200000, "end": 1775080800000, "overlap": "skip"},
 }
 _ERRORS = {
     "400": "the body is not JSON, or not a JSON object",
@@ -236,6 +241,15 @@ def openapi_document(*, title: str = "automations", version: str = "0") -> dict[
         "/automation/{id}/run": {
             "post": _operation("Run now; the run as scheduled", _ref("Run"), params=automation_id)
         },
+        "/automation/{id}/backfill": {
+            "post": _operation(
+                "Run the past slots of a range that have no run yet, one after another;"
+                " what it did, once the last run ended",
+                _ref("BackfillReport"),
+                body="BackfillBody",
+                params=automation_id,
+            )
+        },
         "/automation/{id}/runs": {
             "get": _operation("Runs, newest first", _ref("RunPage"), params=runs_params)
         },
@@ -278,13 +292,14 @@ _OPERATION_IDS = {
     ("/automation/{id}/pause", "post"): "pauseAutomation",
     ("/automation/{id}/resume", "post"): "resumeAutomation",
     ("/automation/{id}/run", "post"): "runAutomation",
+    ("/automation/{id}/backfill", "post"): "backfillAutomation",
     ("/automation/{id}/runs", "get"): "listRuns",
     ("/healthz", "get"): "health",
 }
 _LINKS = {
     "createAutomation": ("id", "$response.body#/id", [
         "getAutomation", "updateAutomation", "pauseAutomation", "resumeAutomation",
-        "runAutomation", "listRuns", "deleteAutomation",
+        "runAutomation", "backfillAutomation", "listRuns", "deleteAutomation",
     ]),
     "runAutomation": ("runId", "$response.body#/id", ["getRun", "answerRun", "cancelRun"]),
 }  # fmt: skip

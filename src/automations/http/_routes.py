@@ -29,6 +29,7 @@ from ._errors import error_response
 from ._sse import EventsEndpoint
 from ._wire import (
     AnswerBody,
+    BackfillBody,
     ExpectedRevision,
     FieldProblem,
     LocalFire,
@@ -126,6 +127,13 @@ class _Handlers:
     async def run(self, request: Request) -> Response:
         return json_response(await self.rt.run_now(request.path_params["id"]))
 
+    async def backfill(self, request: Request) -> Response:
+        body = await read_struct(request, BackfillBody)
+        report = await self.rt.backfill(
+            request.path_params["id"], body.start, body.end, overlap=body.overlap
+        )
+        return json_response(report)
+
     async def runs(self, request: Request) -> Response:
         limit = _int_query(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
         cursor = request.query_params.get("cursor") or None
@@ -178,5 +186,6 @@ def automation_routes(runtime: Runtime, events: EventsEndpoint) -> list[BaseRout
         Route("/automation/{id}/pause", _refusing(h.pause), methods=["POST"]),
         Route("/automation/{id}/resume", _refusing(h.resume), methods=["POST"]),
         Route("/automation/{id}/run", _refusing(h.run), methods=["POST"]),
+        Route("/automation/{id}/backfill", _refusing(h.backfill), methods=["POST"]),
         Route("/automation/{id}/runs", _refusing(h.runs), methods=["GET"]),
     ]

@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 import msgspec
 from starlette.responses import Response
 
-from ..model import Run, to_json
+from ..model import Instant, Overlap, Run, to_json
 
 __all__ = [
     "AnswerBody",
+    "BackfillBody",
     "ErrorBody",
     "ExpectedRevision",
     "FieldProblem",
@@ -38,6 +39,17 @@ class AnswerBody(
 
     blocker_id: str
     reply: str | bool
+
+
+class BackfillBody(
+    msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True
+):
+    """A past range to backfill: the slots `s` with `start <= s < end` (epoch ms) that
+    have no run yet, through `overlap` (default: the automation's policy)."""
+
+    start: Instant
+    end: Instant
+    overlap: Overlap | None = None
 
 
 class ExpectedRevision(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):

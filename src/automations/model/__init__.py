@@ -10,6 +10,8 @@ runtime allocates.
 from ._automation import (
     DEFAULT_CATCHUP_WINDOW,
     DEFAULT_STEP_CAP,
+    MAX_JITTER,
+    NO_JITTER,
     Automation,
     AutomationPatch,
     ModelRef,
@@ -18,6 +20,7 @@ from ._automation import (
     Tombstone,
     Where,
 )
+from ._backfill import MAX_BACKFILL_SLOTS, BackfillReport
 from ._codec import (
     conform,
     from_builtins,
@@ -97,14 +100,18 @@ from ._validation import (
 __all__ = [
     "DEFAULT_CATCHUP_WINDOW",
     "DEFAULT_STEP_CAP",
+    "MAX_BACKFILL_SLOTS",
+    "MAX_JITTER",
     "MAX_PROMPT",
     "MAX_TITLE",
+    "NO_JITTER",
     "PREDECESSORS",
     "TRACEBACK_LIMIT",
     "TRANSITIONS",
     "AfterCount",
     "Anchor",
     "Automation",
+    "BackfillReport",
     "AutomationError",
     "AutomationPatch",
     "Blocker",

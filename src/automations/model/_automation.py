@@ -28,6 +28,8 @@ from ._time import Instant, Millis, normalize_time
 __all__ = [
     "DEFAULT_CATCHUP_WINDOW",
     "DEFAULT_STEP_CAP",
+    "MAX_JITTER",
+    "NO_JITTER",
     "Automation",
     "AutomationPatch",
     "ModelRef",
@@ -39,8 +41,12 @@ __all__ = [
 
 DEFAULT_STEP_CAP = 50
 DEFAULT_CATCHUP_WINDOW = timedelta(seconds=60)
+NO_JITTER = timedelta(0)
+MAX_JITTER = timedelta(hours=1)
+"""A slot's run is recorded before its slot and waits for its planned start: an hour
+at most, so a definition does not hold a run back for long."""
 
-_DURATION_FIELDS = ("catchup_window", "blocker_timeout", "max_duration")
+_DURATION_FIELDS = ("catchup_window", "blocker_timeout", "max_duration", "jitter")
 _AUTOMATION_TIMES = ("created_at", "updated_at", "fire_at", "next_fire_at", "anchored_at")
 
 
@@ -100,6 +106,9 @@ class NewAutomation(
     key: str | None = None
     """Makes create idempotent: creating again with the key of an automation of the
     scope returns it (`Conflict` if its definition differs). Unique per scope."""
+    jitter: Millis = NO_JITTER
+    """Each slot starts at a deterministic offset in `[0, jitter)` after it (see
+    `schedules.planned_start`), so a crowd of automations on one slot is spread."""
 
     def __post_init__(self) -> None:
         _normalize_durations(self)
@@ -137,6 +146,7 @@ class AutomationPatch(
     dst_skipped: DstSkipped | UnsetType = UNSET
     dst_repeated: DstRepeated | UnsetType | None = UNSET
     max_duration: Millis | UnsetType | None = UNSET
+    jitter: Millis | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         _normalize_durations(self)
@@ -190,6 +200,8 @@ class Automation(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="ca
     """With `anchor="completion"`, when the last scheduled run ended."""
     key: str | None = None
     """The idempotency key it was created with (`NewAutomation.key`), if any."""
+    jitter: Millis = NO_JITTER
+    """See `NewAutomation.jitter`; zero in records written before it existed."""
 
     @property
     def writer_key(self) -> str:

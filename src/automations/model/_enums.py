@@ -63,6 +63,8 @@ class Trigger(StrEnum):
     MANUAL = "manual"
     SCHEDULE = "schedule"
     CATCHUP = "catchup"
+    BACKFILL = "backfill"
+    """A past slot run on request (`Runtime.backfill`), unattended as a scheduled one."""
 
 
 class Kind(StrEnum):

@@ -128,6 +128,9 @@ class Run(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
     held_by: KeyHolder | None = None
     """For a run skipped by the overlap policy (`previous_run_awaiting_input`): the run
     that held the writer key, and its state then. None in records written before it."""
+    planned_at: Instant | None = None
+    """For a slot of an automation with a jitter: when the run was planned to start
+    (its slot plus the slot's offset); `triggered_at` stays the slot."""
 
     def __post_init__(self) -> None:
         # Runs are built on the hot path: check the common case (already an Instant) inline.
@@ -137,6 +140,8 @@ class Run(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
             force_setattr(self, "started_at", normalize_time(self.started_at))
         if self.completed_at is not None and type(self.completed_at) is not Instant:
             force_setattr(self, "completed_at", normalize_time(self.completed_at))
+        if self.planned_at is not None and type(self.planned_at) is not Instant:
+            force_setattr(self, "planned_at", normalize_time(self.planned_at))
 
     @property
     def slot(self) -> Instant | None:
@@ -144,6 +149,11 @@ class Run(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
         if self.trigger is Trigger.MANUAL:
             return None
         return self.triggered_at
+
+    @property
+    def starts_at(self) -> Instant:
+        """When the run may start: its planned start, or else when it was triggered."""
+        return self.triggered_at if self.planned_at is None else self.planned_at
 
 
 class Pruned(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from ._automation import NewAutomation
+from ._automation import MAX_JITTER, NewAutomation
 from ._enums import Anchor
 from ._errors import ValidationError
 from ._run import Permission, Question
@@ -86,6 +86,10 @@ def _policy_problems(new: NewAutomation, problems: list[Problem]) -> None:
     _duration_problem(problems, "catchupWindow", new.catchup_window, allow_zero=True)
     _duration_problem(problems, "blockerTimeout", new.blocker_timeout, allow_zero=False)
     _duration_problem(problems, "maxDuration", new.max_duration, allow_zero=False)
+    if new.jitter < _ZERO:
+        problems.append(("jitter", "duration_must_be_positive"))
+    elif new.jitter > MAX_JITTER:
+        problems.append(("jitter", "jitter_above_maximum_1h"))
     schedule = new.schedule
     if isinstance(new.stop, AfterCount):
         if isinstance(schedule, Once):

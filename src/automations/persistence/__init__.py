@@ -8,6 +8,7 @@ nothing of actors. The SQLite store, the one implementation so far, is `sqlite/`
 from ._changes import ChangeListener, event_of, events_committed
 from ._commands import (
     AnswerCommand,
+    BackfillCommand,
     CancelCommand,
     Command,
     CommandOutcome,
@@ -110,6 +111,7 @@ __all__ = [
     "RenewLease",
     "Replay",
     "RunNowCommand",
+    "BackfillCommand",
     "SaveAutomation",
     "SaveCheckpoint",
     "SaveProgress",

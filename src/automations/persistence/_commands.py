@@ -14,11 +14,12 @@ from typing import NamedTuple
 
 import msgspec
 
-from ..model import Run, Scope
+from ..model import Overlap, Run, Scope
 from ._operations import Operation
 
 __all__ = [
     "AnswerCommand",
+    "BackfillCommand",
     "CancelCommand",
     "Command",
     "CommandOutcome",
@@ -39,6 +40,16 @@ class RunNowCommand(msgspec.Struct, gc=False, frozen=True, tag="run_now", tag_fi
     run_id: str
 
 
+class BackfillCommand(msgspec.Struct, gc=False, frozen=True, tag="backfill", tag_field="kind"):
+    """Run the past slot `slot_ms` of `automation_id` as a backfill, with the run id its
+    sender chose; `overlap` overrides the automation's policy."""
+
+    automation_id: str
+    run_id: str
+    slot_ms: int
+    overlap: Overlap | None = None
+
+
 class AnswerCommand(msgspec.Struct, gc=False, frozen=True, tag="answer", tag_field="kind"):
     """Deliver an answer that is already stored in `answers`."""
 
@@ -51,11 +62,12 @@ class CancelCommand(msgspec.Struct, gc=False, frozen=True, tag="cancel", tag_fie
     run_id: str
 
 
-Command = RunNowCommand | AnswerCommand | CancelCommand
+Command = RunNowCommand | AnswerCommand | CancelCommand | BackfillCommand
 
 
 class CommandOutcome(msgspec.Struct, gc=False, frozen=True, kw_only=True):
-    """What a run-now command came to: the run, or the error it raised (by class name)."""
+    """What a run-now (or backfill) command came to: the run, or the error it raised
+    (by class name)."""
 
     run: Run | None = None
     error: str | None = None
@@ -102,5 +114,7 @@ class PurgeCommands(Operation[int], frozen=True, gc=False):
 
 
 def command_subject(command: Command) -> str:
-    """The automation (run-now) or run (answer, cancel) a command is about."""
-    return command.automation_id if isinstance(command, RunNowCommand) else command.run_id
+    """The automation (run-now, backfill) or run (answer, cancel) a command is about."""
+    if isinstance(command, RunNowCommand | BackfillCommand):
+        return command.automation_id
+    return command.run_id

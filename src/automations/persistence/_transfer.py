@@ -6,21 +6,20 @@ consumer can carry on), the projections are rebuilt on the target by replaying i
 and the tables the journal does not hold (answers, checkpoints, progress) are copied
 row by row. Leases and the command inbox belong to the processes of the old store
 and are not copied. Everything is read and written in pages: no store is held in
-memory. The statements are the same on both databases (`?` marks parameters).
+memory. The SQL is `_sql/_transfer.py`, the same for both stores.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
-from ._facts import Query
 from ._journal import JournalEntry
 from ._operations import Operation
 
 __all__ = [
+    "COMPARED",
     "SIDE_TABLES",
     "Digest",
     "Exportable",
@@ -28,9 +27,6 @@ __all__ = [
     "ImportRows",
     "Importable",
     "SideTable",
-    "digest",
-    "insert_sql",
-    "side_rows",
 ]
 
 SideTable = Literal["answers", "checkpoints", "progress"]
@@ -45,7 +41,7 @@ SIDE_TABLES: dict[SideTable, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 """Each table the journal does not hold: (its key, its columns)."""
 
-_COMPARED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+COMPARED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "journal": (
         ("seq",),
         (
@@ -84,8 +80,7 @@ _COMPARED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     **{str(table): spec for table, spec in SIDE_TABLES.items()},
 }
-
-_PAGE = 2_000
+"""Each table a copy compares, the journal and the projections too: (key, columns)."""
 
 
 class Digest(msgspec.Struct, frozen=True):
@@ -134,60 +129,3 @@ class Importable(Exportable, Protocol):
     """What a store offers to be copied into: the replay that rebuilds its projections."""
 
     async def replay(self) -> int: ...
-
-
-def _after(key: tuple[str, ...]) -> str:
-    columns = ", ".join(key)
-    marks = ", ".join("?" for _ in key)
-    return f"({columns}) > ({marks})" if len(key) > 1 else f"{key[0]} > ?"
-
-
-def side_rows(
-    query: Query, table: SideTable, after: tuple[Any, ...] | None, limit: int
-) -> list[tuple[Any, ...]]:
-    key, columns = SIDE_TABLES[table]
-    return _page(query, table, key, columns, after, limit)
-
-
-def _page(
-    query: Query,
-    table: str,
-    key: tuple[str, ...],
-    columns: tuple[str, ...],
-    after: tuple[Any, ...] | None,
-    limit: int,
-) -> list[tuple[Any, ...]]:
-    where = "" if after is None else f" WHERE {_after(key)}"
-    sql = f"SELECT {', '.join(columns)} FROM {table}{where} ORDER BY {', '.join(key)} LIMIT ?"
-    return query(sql, (*(after or ()), limit))
-
-
-def insert_sql(table: str) -> str:
-    """The statement that inserts one row of a side table, or of the journal."""
-    columns = _COMPARED[table][1]
-    marks = ", ".join("?" for _ in columns)
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-
-
-def digest(query: Query) -> Digest:
-    """Count and hash every copied table, a page at a time."""
-    counts: dict[str, int] = {}
-    hashes: dict[str, str] = {}
-    for table, (key, columns) in _COMPARED.items():
-        hasher = hashlib.blake2b(digest_size=16)
-        count = 0
-        after: tuple[Any, ...] | None = None
-        while rows := _page(query, table, key, columns, after, _PAGE):
-            for row in rows:
-                hasher.update(msgspec.msgpack.encode([_plain(value) for value in row]))
-            count += len(rows)
-            last = rows[-1]
-            after = tuple(last[columns.index(name)] for name in key)
-        counts[table] = count
-        hashes[table] = hasher.hexdigest()
-    return Digest(counts, hashes)
-
-
-def _plain(value: Any) -> Any:
-    """One value as both databases hand it back (a `memoryview` as bytes)."""
-    return bytes(value) if isinstance(value, memoryview) else value

@@ -4,6 +4,7 @@ Imports the model only. Every function takes the current time as an argument: th
 is no hidden clock here, which is what makes schedule tests exact.
 """
 
+from ._backfill import backfill_slots
 from ._cron import CronFields, CronSyntaxError, parse_cron
 from ._definition import (
     DEFAULT_MIN_INTERVAL,
@@ -18,6 +19,7 @@ from ._definition import (
     with_next_fires,
 )
 from ._dst import local_instants
+from ._jitter import jitter_offset, planned_start
 from ._missed import missed_slots
 from ._timeline import CronTimeline, IntervalTimeline, OnceTimeline, Timeline, cron_timeline
 from ._zones import load_zone, timezone_problem
@@ -32,14 +34,17 @@ __all__ = [
     "OnceTimeline",
     "Timeline",
     "apply_patch",
+    "backfill_slots",
     "as_new",
     "build_automation",
     "same_definition",
     "cron_timeline",
+    "jitter_offset",
     "load_zone",
     "local_instants",
     "missed_slots",
     "parse_cron",
+    "planned_start",
     "schedule_problems",
     "stop_reached",
     "timeline_of",

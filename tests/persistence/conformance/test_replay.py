@@ -20,6 +20,7 @@ from automations.model import (
     RunState,
     StopReason,
     Tombstone,
+    Trigger,
     WriterKeyBusy,
     advance,
     to_ms,
@@ -49,6 +50,7 @@ pytestmark = pytest.mark.anyio
 
 SCOPES = (SCOPE, OTHER, SIBLING)
 SLOT = NOW + timedelta(minutes=5)
+BACKFILLED = NOW - timedelta(hours=1)
 BUSY, FREED = "worktree:/busy", "worktree:/freed"
 FAR = to_ms(NOW + timedelta(days=400))
 
@@ -89,6 +91,14 @@ async def _history(store: StorePort) -> History:
     orphan = scheduled(c.id, NOW)
     await store.write(CreateRun(OTHER, (orphan, started(orphan)), (NOW, NOW), owner="dead"))
     await store.write(ReconcileRuns("dead", OTHER, "p2", NOW))
+    # A jittered automation's slot run, recorded with its planned start, and a backfill.
+    jittered = msgspec.structs.replace(b, jitter=timedelta(seconds=30), revision=2)
+    await store.write(SaveAutomation(SCOPE, jittered, 1))
+    planned = msgspec.structs.replace(scheduled(b.id, SLOT), planned_at=SLOT + timedelta(seconds=7))
+    await store.write(CreateRun(SCOPE, (planned,), (NOW,), None, "p1"))
+    backfilled = scheduled(a.id, BACKFILLED, Trigger.BACKFILL)
+    ended = advance(started(backfilled), RunState.SUCCEEDED, at=NOW, result="ok")
+    await store.write(CreateRun(SCOPE, (backfilled, started(backfilled), ended), (NOW,) * 3))
     kept = run(gone.id)
     await create_run(store, SIBLING, kept)
     await store.write(SaveRun(SIBLING, cancelled(kept), 1, NOW))
@@ -97,7 +107,7 @@ async def _history(store: StorePort) -> History:
     )
     return History(
         automations=[a.id, b.id, c.id, gone.id],
-        runs=[done.id, busy.id, asked.id, first.id, orphan.id, kept.id],
+        runs=[done.id, busy.id, asked.id, first.id, orphan.id, kept.id, planned.id, backfilled.id],
         slot_of=a.id,
     )
 
@@ -150,6 +160,8 @@ async def test_after_replay_the_invariants_still_hold(store: StorePort) -> None:
     a = history.slot_of
     with pytest.raises(DuplicateSlot):
         await create_run(store, SCOPE, scheduled(a, SLOT))
+    with pytest.raises(DuplicateSlot):  # a backfilled slot ran: neither runs it again
+        await create_run(store, SCOPE, scheduled(a, BACKFILLED, Trigger.BACKFILL))
     with pytest.raises(WriterKeyBusy):
         await create_run(store, SCOPE, run(a), writer_key=BUSY)
     await create_run(store, SCOPE, run(a), writer_key=FREED)  # its holder ended

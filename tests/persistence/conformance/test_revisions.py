@@ -138,3 +138,14 @@ async def test_a_transition_of_a_run_that_does_not_exist_is_not_found(
     a = await create_automation(store)
     with pytest.raises(NotFound):
         await store.write(SaveRun(SCOPE, started(run(a.id)), 1, NOW))
+
+
+async def test_a_large_batch_of_automations_is_created_whole_with_consecutive_entries(
+    store: StorePort,
+) -> None:
+    # More rows than one statement may carry parameters for (PostgreSQL: 65,535).
+    many = [automation(f"a{i}") for i in range(8_500)]
+    seqs = await store.create_automations(SCOPE, many)
+    assert seqs == list(range(seqs[0], seqs[0] + len(many)))
+    found = await store.reader.automations_by_ids(SCOPE, [a.id for a in many])
+    assert sorted(a.id for a in found) == sorted(a.id for a in many)

@@ -13,12 +13,12 @@ import time
 import psycopg
 
 from ...model import DatabaseRefused, StorageError
-from .._facts import Facts, health, read_facts
 from .._health import Check, StoreHealth
+from .._sql import Facts, health, read_facts
 from ._connection import Connection, connect, redacted
 from ._locks import held_by_anyone
 from ._schema import SCHEMA_VERSION, current_schema, lock_key, version_of
-from ._transfer import query_of
+from ._sql import PostgresSql
 
 __all__ = ["TABLES", "diagnose"]
 
@@ -77,7 +77,7 @@ def diagnose(location: str, *, overdue_before_ms: int, limit: int) -> StoreHealt
             checks.append(_sizes(connection, schema))
 
             facts = read_facts(
-                query_of(connection),
+                PostgresSql(connection),
                 lease_alive=lambda name: held_by_anyone(connection, lock_key(schema, name)),
                 owner_alive=lambda owner: held_by_anyone(
                     connection, lock_key(schema, f"owner:{owner}")

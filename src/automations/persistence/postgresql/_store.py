@@ -4,28 +4,21 @@ locks for leases and liveness (several hosts, one database)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractContextManager, asynccontextmanager
-from datetime import datetime
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import anyio
 import psycopg
 
-from ...model import Automation, Pruned, Scope, StorageError, Tombstone
-from .._changes import ChangeListener
+from ...model import Scope, StorageError
 from .._leases import lease_name
-from .._operations import CreateAutomations, DeleteAutomation, Operation, Replay, SaveAutomation
-from .._pending import PendingWrite
-from .._port import Durability, WriterStats
-from .._retention import PruneProgress, PruneStep
-from .._transfer import Digest, SideTable, digest, side_rows
+from .._port import Durability
+from .._sql import SqlStore
 from ._connection import Connection, connect, redacted, storage_error
 from ._locks import AdvisoryLock, PgChangeWatch
 from ._reader import Reader
-from ._replay import projection_rows
 from ._schema import current_schema, lock_key, migrate
-from ._transfer import journal_head, query_of
 from ._writer import GroupCommitWriter
 
 __all__ = ["PostgresStore", "open_postgresql_store"]
@@ -35,65 +28,18 @@ T = TypeVar("T")
 log = logging.getLogger("automations.persistence")
 
 
-class PostgresStore:
-    """Durable writes through the group-commit writer, reads through the reader pool."""
+class PostgresStore(SqlStore):
+    """The PostgreSQL store: a schema of a database, with advisory locks for its locks."""
 
     def __init__(self, dsn: str, schema: str, writer: GroupCommitWriter, reader: Reader) -> None:
+        super().__init__(writer, reader)
         self.dsn = dsn
         self.schema = schema
-        self.reader = reader
-        self._writer = writer
+        self.reader: Reader = reader
 
     @property
     def location(self) -> str:
         return redacted(self.dsn)
-
-    @property
-    def writer_stats(self) -> WriterStats:
-        return self._writer.stats
-
-    def add_commit_listener(self, listener: ChangeListener) -> None:
-        self._writer.add_listener(listener)
-
-    def remove_commit_listener(self, listener: ChangeListener) -> None:
-        self._writer.remove_listener(listener)
-
-    async def write(self, operation: Operation[T]) -> T:
-        return await self._writer.write(operation)
-
-    def submit(self, operation: Operation[T]) -> PendingWrite[T]:
-        return self._writer.submit(operation)
-
-    def together(self) -> AbstractContextManager[None]:
-        return self._writer.together()
-
-    async def create_automation(self, scope: Scope, automation: Automation) -> int:
-        seq: int = await self.write(SaveAutomation(scope, automation, None))
-        return seq
-
-    async def create_automations(
-        self, scope: Scope, automations: Sequence[Automation]
-    ) -> list[int]:
-        seqs: list[int] = await self.write(CreateAutomations(scope, tuple(automations)))
-        return seqs
-
-    async def update_automation(
-        self, scope: Scope, automation: Automation, *, expected_revision: int
-    ) -> int:
-        seq: int = await self.write(SaveAutomation(scope, automation, expected_revision))
-        return seq
-
-    async def delete_automation(
-        self, scope: Scope, tombstone: Tombstone, *, expected_revision: int, at: datetime
-    ) -> int:
-        seq: int = await self.write(DeleteAutomation(scope, tombstone, expected_revision, at))
-        return seq
-
-    def read_committed(self, read: Callable[[], T]) -> tuple[T, int]:
-        return self._writer.read_committed(read)
-
-    async def wait_delivered(self, committed: int) -> None:
-        await self._writer.wait_delivered(committed)
 
     def _probe(self, query: Callable[[Connection], bool]) -> bool:
         return self.reader.run_sync(query)
@@ -128,43 +74,6 @@ class PostgresStore:
 
     def open_watch(self) -> PgChangeWatch:
         return PgChangeWatch(self.dsn)
-
-    async def prune(
-        self,
-        scope: Scope,
-        before: datetime,
-        progress: Callable[[Pruned], None] | None = None,
-    ) -> Pruned:
-        """As `SqliteStore.prune`: one write per step, other writes in between."""
-        runs = entries = after = 0
-        while True:
-            step: PruneProgress = await self.write(PruneStep(scope, before, after))
-            runs, entries, after = runs + step.runs, entries + step.entries, step.last_seq
-            if step.done:
-                return Pruned(runs=runs, entries=entries)
-            if progress is not None:
-                progress(Pruned(runs=runs, entries=entries))
-
-    async def replay(self) -> int:
-        count: int = await self.write(Replay())
-        return count
-
-    async def projections(self) -> dict[str, list[tuple[Any, ...]]]:
-        return await self.reader.run(projection_rows)
-
-    async def side_rows(
-        self, table: SideTable, after: tuple[Any, ...] | None, limit: int
-    ) -> list[tuple[Any, ...]]:
-        """See `persistence.Exportable` (a copy of this store)."""
-        return await self.reader.run(lambda c: side_rows(query_of(c), table, after, limit))
-
-    async def digest(self) -> Digest:
-        """See `persistence.Exportable`: every copied table, counted and hashed."""
-        return await self.reader.run(lambda c: digest(query_of(c)))
-
-    async def journal_head(self) -> int:
-        """See `persistence.Exportable`."""
-        return await self.reader.run(journal_head)
 
 
 REHOLD_SECONDS = 1.0

@@ -12,8 +12,8 @@ from ._locks import FileLock, lease_lock_path, liveness_lock_path, remove_databa
 from ._pragma import Pragma
 from ._read_only import ReadOnlyStore, open_read_only_store
 from ._reader import ChangeWatch, Reader
-from ._replay import projection_rows
 from ._schema import APPLICATION_ID, SCHEMA_VERSION, inspect, migrate
+from ._sql import projection_rows
 from ._store import SqliteStore, open_sqlite_store
 from ._writer import GroupCommitWriter
 

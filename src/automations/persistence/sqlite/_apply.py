@@ -1,9 +1,5 @@
-"""Every operation SQLite knows, and the SQL that applies it.
-
-The table is the whole list: an operation of the port that is missing here fails
-with a clear error the first time it is written, and the conformance suite writes
-every one of them.
-"""
+"""How the SQLite writer applies an operation: the shared SQL (`persistence._sql`),
+plus SQLite's own `Pragma`, each in a SAVEPOINT when it must fail alone."""
 
 from __future__ import annotations
 
@@ -13,80 +9,24 @@ from typing import Any
 
 import apsw
 
-from .._commands import CompleteCommand, DropCommand, EnqueueCommand, PurgeCommands
-from .._leases import AcquireLease, RenewLease, TakeStaleLease
-from .._operations import (
-    CreateAutomations,
-    DeleteAutomation,
-    Operation,
-    Replay,
-    SaveAutomation,
-    SaveCheckpoint,
-    SaveProgress,
-    StoreAnswer,
-)
-from .._reconcile import ReconcileRuns
-from .._retention import PruneStep
-from .._run_operations import CreateRun, SaveRun
-from .._transfer import ImportJournal, ImportRows
-from ._automation_writes import (
-    create_automations,
-    delete_automation,
-    save_automation,
-    save_checkpoint,
-    save_progress,
-    store_answer,
-)
-from ._command_writes import complete_command, drop_command, enqueue_command, purge_commands
+from .._operations import Operation
+from .._sql import KeyTaken
+from .._sql import apply as apply_sql
 from ._connection import storage_error
-from ._lease_writes import acquire_lease, renew_lease, take_stale_lease
 from ._pragma import Pragma, pragma
-from ._reconcile import reconcile_runs
-from ._replay import replay
-from ._retention import prune_step
-from ._run_writes import create_run, save_run
-from ._transfer import import_journal, import_rows
+from ._sql import SqliteSql
 
 __all__ = ["Apply", "apply", "apply_in_savepoint"]
 
 Apply = Callable[[apsw.Connection, Operation[Any]], Any]
 """How a writer applies one operation in its open transaction."""
 
-_SQL: dict[type[Operation[Any]], Callable[[apsw.Connection, Any], Any]] = {
-    SaveRun: save_run,
-    CreateRun: create_run,
-    SaveAutomation: save_automation,
-    CreateAutomations: create_automations,
-    DeleteAutomation: delete_automation,
-    StoreAnswer: store_answer,
-    SaveCheckpoint: save_checkpoint,
-    SaveProgress: save_progress,
-    AcquireLease: acquire_lease,
-    RenewLease: renew_lease,
-    TakeStaleLease: take_stale_lease,
-    EnqueueCommand: enqueue_command,
-    CompleteCommand: complete_command,
-    DropCommand: drop_command,
-    PurgeCommands: purge_commands,
-    ReconcileRuns: reconcile_runs,
-    PruneStep: prune_step,
-    Replay: replay,
-    ImportJournal: import_journal,
-    ImportRows: import_rows,
-    Pragma: pragma,
-}
-
 
 def apply(connection: apsw.Connection, operation: Operation[Any]) -> Any:
     """Do `operation`'s write; raise to have it rolled back alone."""
-    try:
-        sql = _SQL[type(operation)]
-    except KeyError:
-        raise TypeError(
-            f"the SQLite store cannot apply {type(operation).__name__}: "
-            "add it to persistence/sqlite/_apply.py"
-        ) from None
-    return sql(connection, operation)
+    if type(operation) is Pragma:
+        return pragma(connection, operation)
+    return apply_sql(SqliteSql(connection), operation)
 
 
 def apply_in_savepoint(
@@ -109,6 +49,8 @@ def apply_in_savepoint(
         control.execute("RELEASE operation")
     except Exception as exc:
         _undo(connection)
+        if isinstance(exc, KeyTaken):
+            raise exc.named(SqliteSql(connection)) from None
         if isinstance(exc, apsw.Error):
             raise storage_error(exc, path) from exc
         raise

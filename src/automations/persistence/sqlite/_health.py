@@ -14,12 +14,12 @@ import stat
 import apsw
 
 from ...model import DatabaseRefused
-from .._facts import Facts, health, read_facts
 from .._health import Check, StoreHealth
+from .._sql import Facts, health, read_facts
 from ._connection import connect, read_only_uri
 from ._locks import lease_lock_path, liveness_lock_path
 from ._schema import SCHEMA_VERSION, inspect
-from ._transfer import query_of
+from ._sql import SqliteSql
 
 __all__ = ["TABLES", "diagnose"]
 
@@ -83,7 +83,7 @@ def diagnose(location: str, *, overdue_before_ms: int, limit: int) -> StoreHealt
         checks.append(_journal(connection, path))
 
         facts = read_facts(
-            query_of(connection),
+            SqliteSql(connection),
             lease_alive=lambda name: _held(lease_lock_path(path, name)),
             owner_alive=lambda owner: _held(liveness_lock_path(path, owner)),
             overdue_before_ms=overdue_before_ms,

@@ -11,72 +11,36 @@ created beside the database, no lock is taken, and every write is refused with a
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractContextManager, asynccontextmanager
-from datetime import datetime
-from typing import Any, NoReturn, TypeVar
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import anyio
 import apsw
 
-from ...model import Automation, DatabaseRefused, Pruned, Scope, StorageError, Tombstone
-from .._changes import ChangeListener
+from ...model import DatabaseRefused, Scope, StorageError
 from .._leases import lease_name
-from .._operations import Operation
-from .._pending import PendingWrite
-from .._port import Durability, WriterStats
-from .._transfer import Digest, SideTable, digest, side_rows
+from .._port import Durability
+from .._sql import ReadOnlySqlStore
 from ._connection import connect, read_only_uri
 from ._locks import FileLock, lease_lock_path, liveness_lock_path
 from ._reader import ChangeWatch, Reader
 from ._schema import SCHEMA_VERSION, FileState, inspect
-from ._transfer import journal_head, query_of
 
 __all__ = ["ReadOnlyStore", "open_read_only_store"]
 
 T = TypeVar("T")
 
 
-class ReadOnlyStore:
+class ReadOnlyStore(ReadOnlySqlStore):
     """The read half of `SqliteStore`; writes raise `StorageError`."""
 
     def __init__(self, path: str, durability: Durability, uri: str) -> None:
+        super().__init__(Reader(path, durability, uri=uri), path)
+        self.reader: Reader
         self.path = path
         self.durability = durability
         self.uri = uri
-        self.reader = Reader(path, durability, uri=uri)
-        self.writer_stats = WriterStats()
-
-    @property
-    def location(self) -> str:
-        return self.path
-
-    def _refuse(self) -> NoReturn:
-        raise StorageError(
-            f"{self.path} was opened read-only; nothing was written. "
-            "Use a command that writes, on a database you can write to."
-        )
-
-    def submit(self, operation: Operation[T]) -> PendingWrite[T]:
-        self._refuse()
-
-    async def write(self, operation: Operation[T]) -> T:
-        self._refuse()
-
-    def together(self) -> AbstractContextManager[None]:
-        self._refuse()
-
-    def add_commit_listener(self, listener: ChangeListener) -> None:
-        """Nothing: this process commits nothing."""
-
-    def remove_commit_listener(self, listener: ChangeListener) -> None:
-        """Nothing: no listener was kept."""
-
-    def read_committed(self, read: Callable[[], T]) -> tuple[T, int]:
-        return read(), 0
-
-    async def wait_delivered(self, committed: int) -> None:
-        """Nothing to wait for: this process commits nothing."""
 
     def open_watch(self) -> ChangeWatch:
         return ChangeWatch(self.path, self.durability, uri=self.uri)
@@ -86,49 +50,6 @@ class ReadOnlyStore:
 
     def liveness_lock(self, owner: str) -> FileLock:
         return FileLock(liveness_lock_path(self.path, owner))
-
-    @asynccontextmanager
-    async def hold_liveness(self, owner: str) -> AsyncIterator[None]:
-        """Holds nothing: a read-only process owns no run, so nobody needs to know it
-        is alive (and the directory may not take a lock file)."""
-        yield
-
-    async def create_automation(self, scope: Scope, automation: Automation) -> int:
-        self._refuse()
-
-    async def create_automations(
-        self, scope: Scope, automations: Sequence[Automation]
-    ) -> list[int]:
-        self._refuse()
-
-    async def update_automation(
-        self, scope: Scope, automation: Automation, *, expected_revision: int
-    ) -> int:
-        self._refuse()
-
-    async def delete_automation(
-        self, scope: Scope, tombstone: Tombstone, *, expected_revision: int, at: datetime
-    ) -> int:
-        self._refuse()
-
-    async def prune(
-        self, scope: Scope, before: datetime, progress: Callable[[Pruned], None] | None = None
-    ) -> Pruned:
-        self._refuse()
-
-    async def side_rows(
-        self, table: SideTable, after: tuple[Any, ...] | None, limit: int
-    ) -> list[tuple[Any, ...]]:
-        """See `persistence.Exportable` (a copy of this store)."""
-        return await self.reader.run(lambda c: side_rows(query_of(c), table, after, limit))
-
-    async def digest(self) -> Digest:
-        """See `persistence.Exportable`: every copied table, counted and hashed."""
-        return await self.reader.run(lambda c: digest(query_of(c)))
-
-    async def journal_head(self) -> int:
-        """See `persistence.Exportable`."""
-        return await self.reader.run(journal_head)
 
 
 @asynccontextmanager

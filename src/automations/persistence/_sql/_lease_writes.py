@@ -1,23 +1,25 @@
-"""How SQLite keeps the scheduler leases: one row per scope, with its epoch."""
+"""How the scheduler leases are kept: one row per scope, with its epoch.
+
+Every fencing check is in the SQL of the write it guards, or reads the row in the
+writer's transaction (which holds the write lock: no other writer moves the epoch
+between the check and the commit)."""
 
 from __future__ import annotations
 
-import apsw
 import msgspec
 
 from ...model import LeaseLost, Scope, to_ms
 from .._leases import AcquireLease, LeaseRow, RenewLease, TakeStaleLease, lease_name
+from ._connection import Sql
 
 __all__ = ["acquire_lease", "check_epoch", "lease_row", "renew_lease", "take_stale_lease"]
 
 
-def check_epoch(connection: apsw.Connection, scope: Scope, epoch: int | None) -> None:
+def check_epoch(sql: Sql, scope: Scope, epoch: int | None) -> None:
     """Refuse a write made under a lease epoch that is no longer the current one."""
     if epoch is None:
         return
-    row = connection.execute(
-        "SELECT epoch FROM leases WHERE name = ?", (lease_name(scope),)
-    ).fetchone()
+    row = sql.execute("SELECT epoch FROM leases WHERE name = ?", (lease_name(scope),)).fetchone()
     if row is None or int(row[0]) != epoch:
         current = None if row is None else int(row[0])
         raise LeaseLost(
@@ -26,8 +28,8 @@ def check_epoch(connection: apsw.Connection, scope: Scope, epoch: int | None) ->
         )
 
 
-def lease_row(connection: apsw.Connection, scope: Scope) -> LeaseRow | None:
-    row = connection.execute(
+def lease_row(sql: Sql, scope: Scope) -> LeaseRow | None:
+    row = sql.execute(
         "SELECT epoch, holder, renewed_at, executors FROM leases WHERE name = ?",
         (lease_name(scope),),
     ).fetchone()
@@ -41,34 +43,33 @@ def _names(executors: tuple[str, ...]) -> str:
     return msgspec.json.encode(sorted(executors)).decode()
 
 
-def acquire_lease(connection: apsw.Connection, op: AcquireLease) -> int:
-    name = lease_name(op.scope)
-    row = connection.execute("SELECT epoch FROM leases WHERE name = ?", (name,)).fetchone()
-    epoch = 1 if row is None else int(row[0]) + 1
-    connection.execute(
+def acquire_lease(sql: Sql, op: AcquireLease) -> int:
+    row = sql.execute(
         "INSERT INTO leases (name, epoch, holder, acquired_at, renewed_at, executors)"
-        " VALUES (?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET epoch = excluded.epoch,"
+        " VALUES (?, 1, ?, ?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET epoch = leases.epoch + 1,"
         " holder = excluded.holder, acquired_at = excluded.acquired_at,"
-        " renewed_at = excluded.renewed_at, executors = excluded.executors",
-        (name, epoch, op.holder, to_ms(op.at), op.renewed_ms, _names(op.executors)),
-    )
-    return epoch
+        " renewed_at = excluded.renewed_at, executors = excluded.executors"
+        " RETURNING epoch",
+        (lease_name(op.scope), op.holder, to_ms(op.at), op.renewed_ms, _names(op.executors)),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
-def renew_lease(connection: apsw.Connection, op: RenewLease) -> None:
-    connection.execute(
+def renew_lease(sql: Sql, op: RenewLease) -> None:
+    sql.execute(
         "UPDATE leases SET renewed_at = ? WHERE name = ? AND epoch = ?",
         (op.renewed_ms, lease_name(op.scope), op.epoch),
     )
-    if connection.changes() == 0:
-        check_epoch(connection, op.scope, op.epoch)  # raises LeaseLost
+    if sql.changes() == 0:
+        check_epoch(sql, op.scope, op.epoch)  # raises LeaseLost
 
 
-def take_stale_lease(connection: apsw.Connection, op: TakeStaleLease) -> int | None:
-    connection.execute(
+def take_stale_lease(sql: Sql, op: TakeStaleLease) -> int | None:
+    row = sql.execute(
         "UPDATE leases SET epoch = epoch + 1, holder = ?, acquired_at = ?, renewed_at = ?,"
-        " executors = ? WHERE name = ? AND epoch = ?",
+        " executors = ? WHERE name = ? AND epoch = ? RETURNING epoch",
         (
             op.holder,
             to_ms(op.at),
@@ -77,5 +78,5 @@ def take_stale_lease(connection: apsw.Connection, op: TakeStaleLease) -> int | N
             lease_name(op.scope),
             op.seen_epoch,
         ),
-    )
-    return op.seen_epoch + 1 if connection.changes() else None
+    ).fetchone()
+    return None if row is None else int(row[0])

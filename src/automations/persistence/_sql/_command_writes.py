@@ -1,8 +1,8 @@
-"""How PostgreSQL keeps the cross-process command inbox: one row per command.
+"""How the cross-process command inbox is kept: one row per command.
 
-Ids come from an identity column and are assigned under the writer's journal lock,
-so they become visible in the order they grow: a reader that follows ids (`after`)
-never skips a command that committed late."""
+Ids grow and are drawn under the writer's lock, so they become visible in the order
+they grow: a reader that follows ids (`after`) never skips a command that committed
+late."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from .._commands import (
     PurgeCommands,
     command_subject,
 )
-from ._connection import Connection
+from ._connection import Sql
 
 __all__ = [
     "command_outcome",
@@ -34,13 +34,11 @@ __all__ = [
 ]
 
 
-def enqueue(
-    connection: Connection, scope: Scope, command: Command, target: str | None, at: datetime
-) -> int:
+def enqueue(sql: Sql, scope: Scope, command: Command, target: str | None, at: datetime) -> int:
     """Insert a command; its id."""
-    row = connection.execute(
+    row = sql.execute(
         "INSERT INTO commands (kind, project, directory, target, subject, body, created_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             type(command).__struct_config__.tag,
             scope.project,
@@ -51,52 +49,56 @@ def enqueue(
             to_ms(at),
         ),
     ).fetchone()
-    assert row is not None
     return int(row[0])
 
 
-def enqueue_command(connection: Connection, op: EnqueueCommand) -> int:
-    return enqueue(connection, op.scope, op.command, op.target, op.at)
+def enqueue_command(sql: Sql, op: EnqueueCommand) -> int:
+    return enqueue(sql, op.scope, op.command, op.target, op.at)
 
 
-def complete_command(connection: Connection, op: CompleteCommand) -> None:
+def complete_command(sql: Sql, op: CompleteCommand) -> None:
     if op.outcome is None:
-        connection.execute("DELETE FROM commands WHERE id = %s", (op.id,))
+        sql.execute("DELETE FROM commands WHERE id = ?", (op.id,))
         return
-    connection.execute(
-        "UPDATE commands SET done_at = %s, outcome = %s WHERE id = %s",
+    sql.execute(
+        "UPDATE commands SET done_at = ?, outcome = ? WHERE id = ?",
         (to_ms(op.at), to_msgpack(op.outcome), op.id),
     )
 
 
-def drop_command(connection: Connection, op: DropCommand) -> bool:
+def drop_command(sql: Sql, op: DropCommand) -> bool:
     condition = " AND done_at IS NULL" if op.pending_only else ""
-    cursor = connection.execute(f"DELETE FROM commands WHERE id = %s{condition}", (op.id,))
-    return cursor.rowcount > 0
+    sql.execute(f"DELETE FROM commands WHERE id = ?{condition}", (op.id,))
+    return sql.changes() > 0
 
 
-def purge_commands(connection: Connection, op: PurgeCommands) -> int:
-    cursor = connection.execute(
-        "DELETE FROM commands WHERE done_at IS NOT NULL AND done_at < %s",
+def purge_commands(sql: Sql, op: PurgeCommands) -> int:
+    sql.execute(
+        "DELETE FROM commands WHERE done_at IS NOT NULL AND done_at < ?",
         (to_ms(op.done_before),),
     )
-    return cursor.rowcount
+    return sql.changes()
 
 
 _command_decoder = msgspec.msgpack.Decoder(Command)
 
 
 def pending_commands(
-    connection: Connection, scope: Scope, after: int, owner: str, leading: bool, limit: int
+    sql: Sql,
+    scope: Scope,
+    after: int,
+    owner: str,
+    leading: bool,
+    limit: int,
 ) -> list[PendingCommand]:
     """Commands after id `after` for `owner`: those targeted at it, and the untargeted
     ones too when it holds the scope's lease (`leading`)."""
-    rows = connection.execute(
-        "SELECT id, target, body FROM commands WHERE project = %s AND directory = %s"
-        " AND id > %s AND done_at IS NULL AND (target = %s OR (%s AND target IS NULL))"
-        " ORDER BY id LIMIT %s",
+    rows = sql.execute(
+        "SELECT id, target, body FROM commands WHERE project = ? AND directory = ?"
+        " AND id > ? AND done_at IS NULL AND (target = ? OR (? AND target IS NULL))"
+        " ORDER BY id LIMIT ?",
         (scope.project, scope.directory, after, owner, leading, limit),
-    ).fetchall()
+    )
     return [
         PendingCommand(int(id), None if target is None else str(target), _decode(body))
         for id, target, body in rows
@@ -110,9 +112,12 @@ def _decode(body: object) -> Command:
     return command
 
 
-def command_outcome(connection: Connection, id: int) -> CommandOutcome | None:
-    """The outcome of a done command; None while pending; `LookupError` when gone."""
-    row = connection.execute("SELECT outcome FROM commands WHERE id = %s", (id,)).fetchone()
+def command_outcome(sql: Sql, id: int) -> CommandOutcome | None:
+    """The outcome of a done command; None while it is pending.
+
+    Raises `LookupError` when the command is gone (withdrawn, or its target died).
+    """
+    row = sql.execute("SELECT outcome FROM commands WHERE id = ?", (id,)).fetchone()
     if row is None:
         raise LookupError(f"command {id} is gone")
     outcome = row[0]

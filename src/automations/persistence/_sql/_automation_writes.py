@@ -1,9 +1,8 @@
-"""How PostgreSQL applies the writes of automations, answers, checkpoints and progress."""
+"""How the writes of automations, answers, checkpoints and progress are applied."""
 
 from __future__ import annotations
 
 import msgspec
-from psycopg import errors
 
 from ...model import (
     Conflict,
@@ -28,7 +27,7 @@ from .._operations import (
     require,
 )
 from ._command_writes import enqueue
-from ._connection import Connection
+from ._connection import Sql
 from ._lease_writes import check_epoch
 from ._projection import (
     append_journal,
@@ -47,53 +46,56 @@ __all__ = [
 ]
 
 
-def save_automation(connection: Connection, op: SaveAutomation) -> int:
-    check_epoch(connection, op.scope, op.epoch)
+def save_automation(sql: Sql, op: SaveAutomation) -> int:
+    check_epoch(sql, op.scope, op.epoch)
     automation = op.automation
     if op.expected_revision is None:
-        return create_automations(connection, CreateAutomations(op.scope, (automation,)))[0]
+        return create_automations(sql, CreateAutomations(op.scope, (automation,)))[0]
     if not op.revision_step_is_right():
-        _diagnose(connection, op)  # a missing or stale row is what the caller hears
+        _diagnose(sql, op)  # a missing or stale row is what the caller hears
         require(False, "an update adds 1 to the revision")
     body = to_msgpack(automation)
-    if not update_automation_row(connection, op.scope, automation, body, op.expected_revision):
-        _diagnose(connection, op)
+    if not update_automation_row(sql, op.scope, automation, body, op.expected_revision):
+        _diagnose(sql, op)
         raise AssertionError("the revision matched but nothing changed")  # pragma: no cover
     entry = (to_ms(automation.updated_at), automation.id, automation.revision, body, None, None)
-    return append_journal(connection, op.scope, AUTOMATION_UPDATED, entry)
+    return append_journal(sql, op.scope, AUTOMATION_UPDATED, entry)
 
 
-def _diagnose(connection: Connection, op: SaveAutomation) -> None:
+def _diagnose(sql: Sql, op: SaveAutomation) -> None:
     """Raise NotFound or Conflict, as the stored row says."""
     id = op.automation.id
-    stored = _stored_revision(connection, op.scope, id)
+    stored = _stored_revision(sql, op.scope, id)
     if stored is None:
         raise NotFound(f"no automation {id} in this project and directory")
     assert op.expected_revision is not None
     check_revision("automation", id, stored, op.expected_revision)
 
 
-def _stored_revision(connection: Connection, scope: Scope, id: str) -> int | None:
-    row = connection.execute(
-        "SELECT revision FROM automations WHERE id = %s AND project = %s AND directory = %s",
+def _stored_revision(sql: Sql, scope: Scope, id: str) -> int | None:
+    row = sql.execute(
+        "SELECT revision FROM automations WHERE id = ? AND project = ? AND directory = ?",
         (id, scope.project, scope.directory),
     ).fetchone()
     return None if row is None else int(row[0])
 
 
-def create_automations(connection: Connection, op: CreateAutomations) -> list[int]:
+def create_automations(sql: Sql, op: CreateAutomations) -> list[int]:
     if not op.automations:
         return []
     op.check()
     bodies = [to_msgpack(automation) for automation in op.automations]
     try:
-        insert_automation_rows(connection, op.scope, op.automations, bodies)
-    except errors.UniqueViolation as exc:
-        if exc.diag.constraint_name == "automations_key":
+        insert_automation_rows(sql, op.scope, op.automations, bodies)
+    except Exception as exc:
+        index = sql.unique_index(exc)
+        if index is None:
+            raise
+        if index == "automations_key":
             raise DuplicateKey("another automation of this scope has this key") from None
         raise Conflict(op.taken_message()) from None
     return append_journal_many(
-        connection,
+        sql,
         op.scope,
         AUTOMATION_UPDATED,
         [
@@ -103,50 +105,48 @@ def create_automations(connection: Connection, op: CreateAutomations) -> list[in
     )
 
 
-def delete_automation(connection: Connection, op: DeleteAutomation) -> int:
+def delete_automation(sql: Sql, op: DeleteAutomation) -> int:
     id = op.tombstone.id
-    stored = _stored_revision(connection, op.scope, id)
+    stored = _stored_revision(sql, op.scope, id)
     if stored is None:
         raise NotFound(f"no automation {id} in this project and directory")
     check_revision("automation", id, stored, op.expected_revision)
     require(op.tombstone.revision == stored + 1, "a tombstone adds 1 to the revision")
-    cursor = connection.execute(
-        "DELETE FROM automations WHERE id = %s AND revision = %s", (id, op.expected_revision)
-    )
-    if cursor.rowcount == 0:  # pragma: no cover - the writer holds the journal lock
+    sql.execute("DELETE FROM automations WHERE id = ? AND revision = ?", (id, op.expected_revision))
+    if sql.changes() == 0:  # pragma: no cover - the writer holds the write lock
         raise Conflict(f"automation {id} changed while it was deleted; read it again")
     entry = (to_ms(op.at), id, op.tombstone.revision, to_msgpack(op.tombstone), None, None)
-    return append_journal(connection, op.scope, AUTOMATION_DELETED, entry)
+    return append_journal(sql, op.scope, AUTOMATION_DELETED, entry)
 
 
-def store_answer(connection: Connection, op: StoreAnswer) -> bool:
+def store_answer(sql: Sql, op: StoreAnswer) -> bool:
     scope = op.scope
     encoded = msgspec.json.encode(op.reply)
-    row = connection.execute(
-        "SELECT reply FROM answers WHERE run_id = %s AND blocker_id = %s"
-        " AND project = %s AND directory = %s",
+    row = sql.execute(
+        "SELECT reply FROM answers WHERE run_id = ? AND blocker_id = ?"
+        " AND project = ? AND directory = ?",
         (op.run_id, op.blocker_id, scope.project, scope.directory),
     ).fetchone()
     if row is not None:
         if bytes(row[0]) != encoded:
             raise Conflict(f"blocker {op.blocker_id} was already answered differently")
         return False
-    owner = _open_blocker_owner(connection, op)
-    connection.execute(
+    owner = _open_blocker_owner(sql, op)
+    sql.execute(
         "INSERT INTO answers (run_id, blocker_id, project, directory, at, reply)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
+        " VALUES (?, ?, ?, ?, ?, ?)",
         (op.run_id, op.blocker_id, scope.project, scope.directory, to_ms(op.at), encoded),
     )
     if owner is not None and owner != op.sender:
         command = AnswerCommand(op.run_id, op.blocker_id, op.reply)
-        enqueue(connection, scope, command, owner, op.at)
+        enqueue(sql, scope, command, owner, op.at)
     return True
 
 
-def _open_blocker_owner(connection: Connection, op: StoreAnswer) -> str | None:
+def _open_blocker_owner(sql: Sql, op: StoreAnswer) -> str | None:
     """The process executing the run, which must be waiting on this blocker."""
-    row = connection.execute(
-        "SELECT body, owner FROM runs WHERE id = %s AND project = %s AND directory = %s",
+    row = sql.execute(
+        "SELECT body, owner FROM runs WHERE id = ? AND project = ? AND directory = ?",
         (op.run_id, op.scope.project, op.scope.directory),
     ).fetchone()
     if row is None:
@@ -155,17 +155,17 @@ def _open_blocker_owner(connection: Connection, op: StoreAnswer) -> str | None:
     return None if row[1] is None else str(row[1])
 
 
-def save_progress(connection: Connection, op: SaveProgress) -> None:
-    connection.execute(
-        "INSERT INTO progress (run_id, at, steps) VALUES (%s, %s, %s)"
+def save_progress(sql: Sql, op: SaveProgress) -> None:
+    sql.execute(
+        "INSERT INTO progress (run_id, at, steps) VALUES (?, ?, ?)"
         " ON CONFLICT (run_id) DO UPDATE SET at = excluded.at, steps = excluded.steps",
         (op.run_id, to_ms(op.at), op.steps),
     )
 
 
-def save_checkpoint(connection: Connection, op: SaveCheckpoint) -> None:
-    connection.execute(
-        "INSERT INTO checkpoints (run_id, at, data) VALUES (%s, %s, %s)"
+def save_checkpoint(sql: Sql, op: SaveCheckpoint) -> None:
+    sql.execute(
+        "INSERT INTO checkpoints (run_id, at, data) VALUES (?, ?, ?)"
         " ON CONFLICT (run_id) DO UPDATE SET at = excluded.at, data = excluded.data",
         (op.run_id, to_ms(op.at), op.data),
     )

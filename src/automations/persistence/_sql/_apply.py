@@ -1,11 +1,14 @@
-"""Every operation PostgreSQL knows, and how one is applied in its own SAVEPOINT."""
+"""Every operation the stores know, and the SQL that applies it.
+
+The table is the whole list: an operation of the port that is missing here fails
+with a clear error the first time it is written, and the conformance suite writes
+every one of them, on each store.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-
-import psycopg
 
 from .._commands import CompleteCommand, DropCommand, EnqueueCommand, PurgeCommands
 from .._leases import AcquireLease, RenewLease, TakeStaleLease
@@ -32,7 +35,7 @@ from ._automation_writes import (
     store_answer,
 )
 from ._command_writes import complete_command, drop_command, enqueue_command, purge_commands
-from ._connection import Connection, storage_error
+from ._connection import Sql
 from ._lease_writes import acquire_lease, renew_lease, take_stale_lease
 from ._reconcile import reconcile_runs
 from ._replay import replay
@@ -40,9 +43,9 @@ from ._retention import prune_step
 from ._run_writes import KeyTaken, create_run, save_run
 from ._transfer import import_journal, import_rows
 
-__all__ = ["apply", "apply_in_savepoint"]
+__all__ = ["KeyTaken", "apply"]
 
-_SQL: dict[type[Operation[Any]], Callable[[Connection, Any], Any]] = {
+_SQL: dict[type[Operation[Any]], Callable[[Sql, Any], Any]] = {
     SaveRun: save_run,
     CreateRun: create_run,
     SaveAutomation: save_automation,
@@ -66,30 +69,14 @@ _SQL: dict[type[Operation[Any]], Callable[[Connection, Any], Any]] = {
 }
 
 
-def apply(connection: Connection, operation: Operation[Any]) -> Any:
-    """Do `operation`'s write in the open transaction; raise to have it undone."""
+def apply(sql: Sql, operation: Operation[Any]) -> Any:
+    """Do `operation`'s write in the open transaction; raise to have it undone alone
+    (the writer rolls back to the operation's savepoint; a `KeyTaken` is named after)."""
     try:
-        sql = _SQL[type(operation)]
+        write = _SQL[type(operation)]
     except KeyError:
         raise TypeError(
-            f"the PostgreSQL store cannot apply {type(operation).__name__}: "
-            "add it to persistence/postgresql/_apply.py"
+            f"the store cannot apply {type(operation).__name__}: "
+            "add it to persistence/_sql/_apply.py"
         ) from None
-    return sql(connection, operation)
-
-
-def apply_in_savepoint(connection: Connection, operation: Operation[Any], dsn: str) -> Any:
-    """Run `operation` in a SAVEPOINT of the open transaction; on failure undo it alone
-    and raise its error (named once the transaction is usable again)."""
-    connection.execute("SAVEPOINT operation")
-    try:
-        result = apply(connection, operation)
-    except Exception as exc:
-        connection.execute("ROLLBACK TO SAVEPOINT operation")  # raises if the link broke
-        if isinstance(exc, KeyTaken):
-            raise exc.named(connection) from None
-        if isinstance(exc, psycopg.Error):
-            raise storage_error(exc, dsn) from exc
-        raise
-    connection.execute("RELEASE SAVEPOINT operation")
-    return result
+    return write(sql, operation)

@@ -1,14 +1,12 @@
-"""How PostgreSQL applies the writes of runs: one insert for a new run with the
-transitions it went through at once, one compare-and-swap update for each next one
-(`WHERE revision = ... AND state IN (...)`, and the lease epoch checked in the same
+"""How the writes of runs are applied: one insert for a new run with the transitions
+it went through at once, one compare-and-swap update for each next one (`WHERE
+revision = ... AND state IN (...)`, and the lease epoch checked in the same
 transaction)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-
-from psycopg import errors
 
 from ...model import (
     PREDECESSORS,
@@ -25,7 +23,7 @@ from ...model import (
 from .._journal import RUN_UPDATED
 from .._operations import check_revision, require
 from .._run_operations import CreateRun, SaveRun
-from ._connection import Connection
+from ._connection import Sql
 from ._lease_writes import check_epoch
 from ._projection import append_journal, append_journal_many, executed_slot, insert_run_row
 
@@ -33,51 +31,49 @@ __all__ = ["KeyTaken", "create_run", "key_holder", "save_run"]
 
 
 class KeyTaken(WriterKeyBusy):
-    """The writer key is held: raised inside the failed statement, whose transaction
-    PostgreSQL has aborted; the writer names the holder once it rolled back to the
-    operation's savepoint (`named`)."""
+    """The writer key is held: raised from the failed statement, after which
+    PostgreSQL reads nothing more in the transaction; the writer names the holder once
+    it rolled back to the operation's savepoint (`named`)."""
 
     def __init__(self, key: str) -> None:
         super().__init__("another active run holds this writer key")
         self.key = key
 
-    def named(self, connection: Connection) -> WriterKeyBusy:
-        holder = key_holder(connection, self.key)
+    def named(self, sql: Sql) -> WriterKeyBusy:
+        holder = key_holder(sql, self.key)
         where = "" if holder is None else f" (run {holder.run_id}, {holder.state})"
         return WriterKeyBusy(f"another active run holds this writer key{where}", holder)
 
 
-def create_run(connection: Connection, op: CreateRun) -> list[int]:
-    check_epoch(connection, op.scope, op.epoch)
+def create_run(sql: Sql, op: CreateRun) -> list[int]:
+    check_epoch(sql, op.scope, op.epoch)
     op.check()
     bodies = [to_msgpack(run) for run in op.revisions]
     last = op.revisions[-1]
     key, owner = op.holders(last)
-    with _naming_the_holder(key):
-        inserted = insert_run_row(
-            connection, op.scope, last, bodies[-1], writer_key=key, owner=owner
-        )
+    with _naming_the_holder(sql, key):
+        inserted = insert_run_row(sql, op.scope, last, bodies[-1], writer_key=key, owner=owner)
     if not inserted:
         raise NotFound(f"no automation {last.automation_id} in this project and directory")
     entries = []
     for run, at, body in zip(op.revisions, op.at, bodies, strict=True):
         key, owner = op.holders(run)
         entries.append((to_ms(at), run.id, run.revision, body, key, owner))
-    return append_journal_many(connection, op.scope, RUN_UPDATED, entries)
+    return append_journal_many(sql, op.scope, RUN_UPDATED, entries)
 
 
-def save_run(connection: Connection, op: SaveRun) -> int:
+def save_run(sql: Sql, op: SaveRun) -> int:
     if op.unanswered is not None:
-        _check_unanswered(connection, op.scope, op.run.id, op.unanswered)
+        _check_unanswered(sql, op.scope, op.run.id, op.unanswered)
     if op.expected_revision is None:
-        return create_run(connection, op.as_create())[0]
-    check_epoch(connection, op.scope, op.epoch)
+        return create_run(sql, op.as_create())[0]
+    check_epoch(sql, op.scope, op.epoch)
     run, expected = op.run, op.expected_revision
     require(run.revision == expected + 1, "a transition adds 1 to the revision")
     body = to_msgpack(run)
     writer_key, owner = op.holders()
-    with _naming_the_holder(writer_key):
-        cursor = connection.execute(
+    with _naming_the_holder(sql, writer_key):
+        sql.execute(
             _TRANSITION_SQL[run.state],
             (
                 run.revision,
@@ -93,26 +89,26 @@ def save_run(connection: Connection, op: SaveRun) -> int:
                 expected,
             ),
         )
-    if cursor.rowcount == 0:
-        _diagnose(connection, op, expected)
+    if sql.changes() == 0:
+        _diagnose(sql, op, expected)
     entry = (to_ms(op.at), run.id, run.revision, body, writer_key, owner)
-    return append_journal(connection, op.scope, RUN_UPDATED, entry)
+    return append_journal(sql, op.scope, RUN_UPDATED, entry)
 
 
 @contextlib.contextmanager
-def _naming_the_holder(key: str | None) -> Iterator[None]:
+def _naming_the_holder(sql: Sql, key: str | None) -> Iterator[None]:
     try:
         yield
-    except errors.UniqueViolation as exc:
-        if key is None or exc.diag.constraint_name != "runs_writer_key":
+    except Exception as exc:
+        if key is None or sql.unique_index(exc) != "runs_writer_key":
             raise
         raise KeyTaken(key) from None
 
 
-def _diagnose(connection: Connection, op: SaveRun, expected: int) -> None:
+def _diagnose(sql: Sql, op: SaveRun, expected: int) -> None:
     run = op.run
-    row = connection.execute(
-        "SELECT revision, state FROM runs WHERE id = %s AND project = %s AND directory = %s",
+    row = sql.execute(
+        "SELECT revision, state FROM runs WHERE id = ? AND project = ? AND directory = ?",
         (run.id, op.scope.project, op.scope.directory),
     ).fetchone()
     if row is None:
@@ -122,10 +118,10 @@ def _diagnose(connection: Connection, op: SaveRun, expected: int) -> None:
     raise AssertionError("the transition matched but changed nothing")  # pragma: no cover
 
 
-def _check_unanswered(connection: Connection, scope: Scope, run_id: str, blocker: str) -> None:
-    row = connection.execute(
-        "SELECT 1 FROM answers WHERE run_id = %s AND blocker_id = %s AND project = %s"
-        " AND directory = %s",
+def _check_unanswered(sql: Sql, scope: Scope, run_id: str, blocker: str) -> None:
+    row = sql.execute(
+        "SELECT 1 FROM answers WHERE run_id = ? AND blocker_id = ? AND project = ?"
+        " AND directory = ?",
         (run_id, blocker, scope.project, scope.directory),
     ).fetchone()
     if row is not None:
@@ -138,9 +134,9 @@ def _check_unanswered(connection: Connection, scope: Scope, run_id: str, blocker
 def _transition_sql(state: RunState) -> str:
     allowed = ", ".join(f"'{s.value}'" for s in sorted(PREDECESSORS[state]))
     return (
-        "UPDATE runs SET revision = %s, state = %s, slot = %s, missed_first = %s,"
-        " writer_key = %s, owner = %s, body = %s"
-        " WHERE id = %s AND project = %s AND directory = %s AND revision = %s"
+        "UPDATE runs SET revision = ?, state = ?, slot = ?, missed_first = ?,"
+        " writer_key = ?, owner = ?, body = ?"
+        " WHERE id = ? AND project = ? AND directory = ? AND revision = ?"
         f" AND state IN ({allowed or 'NULL'})"
     )
 
@@ -148,10 +144,10 @@ def _transition_sql(state: RunState) -> str:
 _TRANSITION_SQL = {state: _transition_sql(state) for state in RunState}
 
 
-def key_holder(connection: Connection, key: str) -> KeyHolder | None:
+def key_holder(sql: Sql, key: str) -> KeyHolder | None:
     """The active run holding writer key `key`, if one does."""
-    row = connection.execute(
-        "SELECT id, automation_id, state FROM runs WHERE writer_key = %s", (key,)
+    row = sql.execute(
+        "SELECT id, automation_id, state FROM runs WHERE writer_key = ?", (key,)
     ).fetchone()
     if row is None:
         return None

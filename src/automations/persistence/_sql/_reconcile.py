@@ -1,4 +1,4 @@
-"""How PostgreSQL reconciles a dead process's runs (see `ReconcileRuns` for what)."""
+"""How the store reconciles a dead process's runs (see `ReconcileRuns` for what)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,21 @@ import msgspec
 from ...model import Automation, Blocker, KeyHolder, Overlap, Run, StopReason, from_msgpack
 from .._reconcile import Adopted, Reconciled, ReconcileRuns
 from .._run_operations import SaveRun
-from ._connection import Connection
+from ._connection import Sql
 from ._lease_writes import check_epoch
 from ._run_writes import key_holder, save_run
 
 __all__ = ["reconcile_runs"]
 
 
-def reconcile_runs(connection: Connection, op: ReconcileRuns) -> Reconciled:
+def reconcile_runs(sql: Sql, op: ReconcileRuns) -> Reconciled:
     scope = op.scope
-    check_epoch(connection, scope, op.epoch)
-    rows = connection.execute(
+    check_epoch(sql, scope, op.epoch)
+    rows = sql.execute(
         "SELECT r.revision, r.writer_key, r.body, a.body FROM runs AS r"
         " LEFT JOIN automations AS a ON a.id = r.automation_id"
         " AND a.project = r.project AND a.directory = r.directory"
-        " WHERE r.owner = %s AND r.project = %s AND r.directory = %s ORDER BY r.id",
+        " WHERE r.owner = ? AND r.project = ? AND r.directory = ? ORDER BY r.id",
         (op.owner, scope.project, scope.directory),
     ).fetchall()
     result = Reconciled([], [])
@@ -31,39 +31,39 @@ def reconcile_runs(connection: Connection, op: ReconcileRuns) -> Reconciled:
     to_come: list[datetime] = []
     for revision, writer_key, body, automation_body in rows:
         key = writer_key if isinstance(writer_key, str) else None
-        run = _with_progress(connection, from_msgpack(body, Run))
+        run = _with_progress(sql, from_msgpack(body, Run))
         automation = _automation(automation_body) if op.needs_automation(run) else None
         if automation is not None and op.unstarted(run):
-            if run.triggered_at > op.at:
-                to_come.append(run.triggered_at)
+            if run.starts_at > op.at:
+                to_come.append(run.starts_at)
                 continue
-            if op.at <= run.triggered_at + automation.catchup_window:
+            if op.at <= run.starts_at + automation.catchup_window:
                 unstarted.append((int(revision), run, automation))
                 continue
         if run.blocker is not None and op.resumes(automation):
-            _adopt(connection, op, result, int(revision), run, run.blocker, key)
+            _adopt(sql, op, result, int(revision), run, run.blocker, key)
         else:
-            _end(connection, op, result, int(revision), run, key)
+            _end(sql, op, result, int(revision), run, key)
     if to_come:
         result = result._replace(next_slot=min(to_come))
     # After the others ended: a writer key the dead process held is free again.
     for revision, run, automation in unstarted:
         key = None if automation.overlap is Overlap.ALLOW else automation.writer_key
-        holder = None if key is None else key_holder(connection, key)
+        holder = None if key is None else key_holder(sql, key)
         if holder is not None:
             reason = StopReason.PREVIOUS_RUN_AWAITING_INPUT
-            _end(connection, op, result, revision, run, None, reason, holder)
+            _end(sql, op, result, revision, run, None, reason, holder)
         else:
-            _adopt(connection, op, result, revision, run, None, key)
-    connection.execute(
-        "DELETE FROM commands WHERE target = %s AND project = %s AND directory = %s",
+            _adopt(sql, op, result, revision, run, None, key)
+    sql.execute(
+        "DELETE FROM commands WHERE target = ? AND project = ? AND directory = ?",
         (op.owner, scope.project, scope.directory),
     )
     return result
 
 
 def _adopt(
-    connection: Connection,
+    sql: Sql,
     op: ReconcileRuns,
     result: Reconciled,
     revision: int,
@@ -72,13 +72,13 @@ def _adopt(
     key: str | None,
 ) -> None:
     adopted = op.adopted(run)
-    seq = save_run(connection, SaveRun(op.scope, adopted, revision, op.at, key, op.adopter))
+    seq = save_run(sql, SaveRun(op.scope, adopted, revision, op.at, key, op.adopter))
     result.changed.append((seq, adopted))
     result.adopted.append(Adopted(seq, adopted, blocker, key))
 
 
 def _end(
-    connection: Connection,
+    sql: Sql,
     op: ReconcileRuns,
     result: Reconciled,
     revision: int,
@@ -88,13 +88,13 @@ def _end(
     held_by: KeyHolder | None = None,
 ) -> None:
     stopped = op.ended(run, reason, held_by)
-    seq = save_run(connection, SaveRun(op.scope, stopped, revision, op.at, key, op.owner))
+    seq = save_run(sql, SaveRun(op.scope, stopped, revision, op.at, key, op.owner))
     result.changed.append((seq, stopped))
 
 
-def _with_progress(connection: Connection, run: Run) -> Run:
+def _with_progress(sql: Sql, run: Run) -> Run:
     """`run` with the steps its process noted after its last transition, if more."""
-    row = connection.execute("SELECT steps FROM progress WHERE run_id = %s", (run.id,)).fetchone()
+    row = sql.execute("SELECT steps FROM progress WHERE run_id = ?", (run.id,)).fetchone()
     if row is None or int(row[0]) <= run.steps:
         return run
     return msgspec.structs.replace(run, steps=int(row[0]))

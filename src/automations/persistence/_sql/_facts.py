@@ -1,7 +1,7 @@
-"""The facts every store reports to the doctor, read with SQL both databases speak.
+"""The facts every store reports to the doctor, read with the shared SQL.
 
-Each store passes its own way to run a query (`?` marks its parameters) and to tell
-whether a lock is held; the tables are the same on both, so the statements are too.
+Each store passes its connection (`Sql`) and its way to tell whether a lock is held;
+the tables are the same on both, so the statements are too.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any, Literal, NamedTuple
 
 import msgspec
 
-from ..model import Automation, Scope, from_msgpack, ms_of
-from ._health import (
+from ...model import Automation, Scope, from_msgpack, ms_of
+from .._health import (
     ACTIVE_STATES,
     ActiveRunFact,
     Check,
@@ -21,11 +21,9 @@ from ._health import (
     ScopeFact,
     StoreHealth,
 )
+from ._connection import Sql
 
-__all__ = ["Facts", "Query", "health", "lease_scope", "read_facts"]
-
-Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
-"""Run one statement (parameters marked `?`); its rows."""
+__all__ = ["Facts", "health", "lease_scope", "read_facts"]
 
 
 class Facts(NamedTuple):
@@ -71,7 +69,7 @@ def lease_scope(name: str) -> Scope | None:
 
 
 def read_facts(
-    query: Query,
+    sql: Sql,
     *,
     lease_alive: Callable[[str], bool | None],
     owner_alive: Callable[[str], bool | None],
@@ -80,6 +78,10 @@ def read_facts(
 ) -> Facts:
     """The scopes, leases, active runs and overdue automations of a current schema;
     `lease_alive(name)` and `owner_alive(owner)` probe the locks."""
+
+    def query(statement: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in sql.execute(statement, parameters).fetchall()]
+
     scopes = tuple(
         ScopeFact(scope=Scope(project, directory), automations=int(count), scheduled=int(due))
         for project, directory, count, due in query(

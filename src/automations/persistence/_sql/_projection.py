@@ -7,9 +7,7 @@ what makes `replay()` rebuild the projections exactly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-
-import apsw
+from collections.abc import Sequence
 
 from ...model import (
     Automation,
@@ -22,101 +20,79 @@ from ...model import (
     to_ms,
 )
 from .._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry
+from ._connection import Sql, chunks
 
 __all__ = [
-    "_JOURNAL_COLUMNS",
+    "JOURNAL_COLUMNS",
+    "JournalValues",
     "append_journal",
     "append_journal_many",
     "apply_entry",
     "delete_automation_row",
     "executed_slot",
     "insert_automation_rows",
+    "insert_run_row",
     "journal_entries",
     "put_automation_row",
-    "insert_run_row",
-    "update_automation_row",
     "put_run_row",
+    "update_automation_row",
 ]
 
-_JOURNAL_COLUMNS = "seq, at, kind, entity_id, revision, project, directory, writer_key, owner, body"
+JOURNAL_COLUMNS = "seq, at, kind, entity_id, revision, project, directory, writer_key, owner, body"
+JournalValues = tuple[int, str, int, bytes, str | None, str | None]
+"""(at, entity_id, revision, body, writer_key, owner) of one entry."""
+
+_INTO_JOURNAL = (
+    "INSERT INTO journal (at, kind, entity_id, revision, project, directory, writer_key,"
+    " owner, body) VALUES "
+)
+_JOURNAL_MARKS = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_APPEND_ONE = _INTO_JOURNAL + _JOURNAL_MARKS + " RETURNING seq"
 
 
-def append_journal(
-    connection: apsw.Connection,
-    *,
-    at: int,
-    kind: str,
-    entity_id: str,
-    revision: int,
-    scope: Scope,
-    body: bytes,
-    writer_key: str | None = None,
-    owner: str | None = None,
-) -> int:
+def append_journal(sql: Sql, scope: Scope, kind: str, entry: JournalValues) -> int:
     """Append one entry; its sequence number."""
-    connection.execute(
-        "INSERT INTO journal (at, kind, entity_id, revision, project, directory,"
-        " writer_key, owner, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (at, kind, entity_id, revision, scope.project, scope.directory, writer_key, owner, body),
-    )
-    return connection.last_insert_rowid()
+    at, entity_id, revision, body, writer_key, owner = entry
+    values = (at, kind, entity_id, revision, scope.project, scope.directory, writer_key, owner)
+    row = sql.execute(_APPEND_ONE, (*values, body)).fetchone()
+    return int(row[0])
 
 
 def append_journal_many(
-    connection: apsw.Connection,
-    scope: Scope,
-    kind: str,
-    entries: Sequence[tuple[int, str, int, bytes, str | None, str | None]],
-) -> int:
-    """Append `(at, entity_id, revision, body, writer_key, owner)` entries of one kind;
-    the last one's sequence number (they are consecutive: the transaction holds the
-    write lock)."""
-    project, directory = scope.project, scope.directory
-    connection.executemany(
-        "INSERT INTO journal (at, kind, entity_id, revision, project, directory,"
-        " writer_key, owner, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (at, kind, entity_id, revision, project, directory, writer_key, owner, body)
-            for at, entity_id, revision, body, writer_key, owner in entries
-        ],
-    )
-    return connection.last_insert_rowid()
+    sql: Sql, scope: Scope, kind: str, entries: Sequence[JournalValues]
+) -> list[int]:
+    """Append entries of one kind, a few statements for the lot; their sequence
+    numbers, in order (the writer's transaction is the only one drawing them)."""
+    seqs: list[int] = []
+    for chunk in chunks(entries):
+        values: list[object] = []
+        for at, entity_id, revision, body, writer_key, owner in chunk:
+            values += (at, kind, entity_id, revision, scope.project, scope.directory)
+            values += (writer_key, owner, body)
+        marks = ", ".join([_JOURNAL_MARKS] * len(chunk))
+        rows = sql.execute(f"{_INTO_JOURNAL}{marks} RETURNING seq", values).fetchall()
+        seqs += sorted(int(row[0]) for row in rows)  # RETURNING promises no order
+    return seqs
 
 
-def journal_entries(
-    connection: apsw.Connection, after: int = 0, limit: int | None = None
-) -> Iterator[JournalEntry]:
-    sql = f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE seq > ? ORDER BY seq"
+def journal_entries(sql: Sql, after: int = 0, limit: int | None = None) -> list[JournalEntry]:
+    statement = f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq > ? ORDER BY seq"
     if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    for row in connection.execute(sql, (after,)):
-        yield JournalEntry(*row)
+        statement += f" LIMIT {int(limit)}"
+    return [JournalEntry(*row) for row in sql.execute(statement, (after,))]
 
 
-def put_automation_row(
-    connection: apsw.Connection, scope: Scope, automation: Automation, body: bytes
-) -> None:
-    next_fire_at = None if automation.next_fire_at is None else to_ms(automation.next_fire_at)
-    connection.execute(
-        "INSERT INTO automations (id, project, directory, revision, updated_at, next_fire_at,"
-        " body, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+def put_automation_row(sql: Sql, scope: Scope, automation: Automation, body: bytes) -> None:
+    sql.execute(
+        _INTO_AUTOMATIONS + "(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
         " revision = excluded.revision, updated_at = excluded.updated_at,"
         " next_fire_at = excluded.next_fire_at, body = excluded.body, key = excluded.key",
-        (
-            automation.id,
-            scope.project,
-            scope.directory,
-            automation.revision,
-            to_ms(automation.updated_at),
-            next_fire_at,
-            body,
-            automation.key,
-        ),
+        _automation_values(scope, automation, body),
     )
 
 
 def update_automation_row(
-    connection: apsw.Connection,
+    sql: Sql,
     scope: Scope,
     automation: Automation,
     body: bytes,
@@ -125,7 +101,7 @@ def update_automation_row(
     """Compare-and-swap the row of `automation` in `scope`; False when no row of that
     scope is at `expected_revision` (one statement: the caller diagnoses a miss)."""
     next_fire_at = None if automation.next_fire_at is None else to_ms(automation.next_fire_at)
-    connection.execute(
+    sql.execute(
         "UPDATE automations SET revision = ?, updated_at = ?, next_fire_at = ?, body = ?"
         " WHERE id = ? AND project = ? AND directory = ? AND revision = ?",
         (
@@ -139,38 +115,37 @@ def update_automation_row(
             expected_revision,
         ),
     )
-    return connection.changes() > 0
+    return sql.changes() > 0
 
 
 def insert_automation_rows(
-    connection: apsw.Connection,
-    scope: Scope,
-    automations: Sequence[Automation],
-    bodies: Sequence[bytes],
+    sql: Sql, scope: Scope, automations: Sequence[Automation], bodies: Sequence[bytes]
 ) -> None:
-    """New automations' rows; an id already taken is a constraint error (a conflict)."""
-    project, directory = scope.project, scope.directory
-    connection.executemany(
-        "INSERT INTO automations (id, project, directory, revision, updated_at, next_fire_at,"
-        " body, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                a.id,
-                project,
-                directory,
-                a.revision,
-                to_ms(a.updated_at),
-                None if a.next_fire_at is None else to_ms(a.next_fire_at),
-                body,
-                a.key,
-            )
-            for a, body in zip(automations, bodies, strict=True)
-        ],
-    )
+    """New automations' rows, a few statements for the lot; an id already taken is a
+    unique violation (a conflict)."""
+    rows = list(zip(automations, bodies, strict=True))
+    for chunk in chunks(rows):
+        values: list[object] = []
+        for automation, body in chunk:
+            values += _automation_values(scope, automation, body)
+        marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        sql.execute(_INTO_AUTOMATIONS + marks, values)
 
 
-def delete_automation_row(connection: apsw.Connection, automation_id: str) -> None:
-    connection.execute("DELETE FROM automations WHERE id = ?", (automation_id,))
+def _automation_values(scope: Scope, a: Automation, body: bytes) -> tuple[object, ...]:
+    next_fire_at = None if a.next_fire_at is None else to_ms(a.next_fire_at)
+    updated = to_ms(a.updated_at)
+    return (a.id, scope.project, scope.directory, a.revision, updated, next_fire_at, body, a.key)
+
+
+_INTO_AUTOMATIONS = (
+    "INSERT INTO automations (id, project, directory, revision, updated_at, next_fire_at,"
+    " body, key) VALUES "
+)
+
+
+def delete_automation_row(sql: Sql, automation_id: str) -> None:
+    sql.execute("DELETE FROM automations WHERE id = ?", (automation_id,))
 
 
 def _run_values(
@@ -206,7 +181,7 @@ _INSERT_RUN_OF_AUTOMATION = (
 
 
 def insert_run_row(
-    connection: apsw.Connection,
+    sql: Sql,
     scope: Scope,
     run: Run,
     body: bytes,
@@ -216,7 +191,7 @@ def insert_run_row(
 ) -> bool:
     """A new run's row, if its automation exists in `scope` (False when it does not);
     an existing id is a constraint error (a conflict)."""
-    connection.execute(
+    sql.execute(
         _INSERT_RUN_OF_AUTOMATION,
         (
             *_run_values(scope, run, body, writer_key, owner),
@@ -225,11 +200,11 @@ def insert_run_row(
             scope.directory,
         ),
     )
-    return connection.changes() > 0
+    return sql.changes() > 0
 
 
 def put_run_row(
-    connection: apsw.Connection,
+    sql: Sql,
     scope: Scope,
     run: Run,
     body: bytes,
@@ -238,7 +213,7 @@ def put_run_row(
     owner: str | None,
 ) -> None:
     """The run's row as of `run`, inserted or replaced (used by replay)."""
-    connection.execute(
+    sql.execute(
         _INSERT_RUN + " ON CONFLICT (id) DO UPDATE SET revision = excluded.revision,"
         " state = excluded.state, slot = excluded.slot, missed_first = excluded.missed_first,"
         " writer_key = excluded.writer_key, owner = excluded.owner, body = excluded.body",
@@ -254,19 +229,17 @@ def executed_slot(run: Run) -> int | None:
     return to_ms(run.triggered_at)
 
 
-def apply_entry(connection: apsw.Connection, entry: JournalEntry) -> None:
+def apply_entry(sql: Sql, entry: JournalEntry) -> None:
     """Make the projections reflect one journal entry (used by replay)."""
     scope = Scope(entry.project, entry.directory)
     if entry.kind == AUTOMATION_UPDATED:
         automation = from_msgpack(entry.body, Automation)
-        put_automation_row(connection, scope, automation, entry.body)
+        put_automation_row(sql, scope, automation, entry.body)
     elif entry.kind == AUTOMATION_DELETED:
         tombstone = from_msgpack(entry.body, Tombstone)
-        delete_automation_row(connection, tombstone.id)
+        delete_automation_row(sql, tombstone.id)
     elif entry.kind == RUN_UPDATED:
         run = from_msgpack(entry.body, Run)
-        put_run_row(
-            connection, scope, run, entry.body, writer_key=entry.writer_key, owner=entry.owner
-        )
+        put_run_row(sql, scope, run, entry.body, writer_key=entry.writer_key, owner=entry.owner)
     else:
         raise ValueError(f"journal entry {entry.seq} has unknown kind {entry.kind!r}")

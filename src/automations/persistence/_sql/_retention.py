@@ -1,4 +1,4 @@
-"""How SQLite forgets runs and journal entries older than an age (DESIGN 7).
+"""How the store forgets runs and journal entries older than an age (DESIGN 7).
 
 The journal is append-only while it is written, and pruned from its old end: a run
 that ended before the cutoff goes whole (its entries, its row, its answers and
@@ -9,28 +9,32 @@ order, and a run's row goes with its last entry.
 
 A sweep reads the journal in sequence order and stops at the first entry not older
 than the cutoff. Each step is one write of at most `limit` entries, so the writer is
-never held for long; sequence numbers are never reused (AUTOINCREMENT), so followers
+never held for long; sequence numbers are never reused, so followers
 and `events(since=...)` see a gap, not a different history.
 """
 
 from __future__ import annotations
 
-import apsw
-
 from ...model import Run, RunState, from_msgpack, to_ms
 from .._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry
 from .._retention import PruneProgress, PruneStep
-from ._reader import scoped_journal
+from ._connection import Sql
+from ._projection import JOURNAL_COLUMNS
 
 __all__ = ["prune_step"]
 
 _TERMINAL = frozenset(state.value for state in RunState if state.is_terminal)
 
 
-def prune_step(connection: apsw.Connection, op: PruneStep) -> PruneProgress:
+def prune_step(sql: Sql, op: PruneStep) -> PruneProgress:
     cutoff = to_ms(op.before)
-    entries = scoped_journal(connection, op.scope, op.after_seq, op.limit)
-    sweep = _Sweep(connection, cutoff)
+    rows = sql.execute(
+        f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE project = ? AND directory = ?"
+        " AND seq > ? ORDER BY seq LIMIT ?",
+        (op.scope.project, op.scope.directory, op.after_seq, op.limit),
+    ).fetchall()
+    entries = [JournalEntry(*row) for row in rows]
+    sweep = _Sweep(sql, cutoff)
     last_seq = op.after_seq
     for entry in entries:
         if entry.at >= cutoff:
@@ -43,8 +47,8 @@ def prune_step(connection: apsw.Connection, op: PruneStep) -> PruneProgress:
 class _Sweep:
     """What one step decides, entry by entry, and the deletions it makes."""
 
-    def __init__(self, connection: apsw.Connection, cutoff: int) -> None:
-        self._connection = connection
+    def __init__(self, sql: Sql, cutoff: int) -> None:
+        self._sql = sql
         self._cutoff = cutoff
         self._runs: dict[str, int | None] = {}
         """Run id: None when the run is kept; when it is forgotten, the revision of its
@@ -68,7 +72,7 @@ class _Sweep:
         else:  # a kind written by newer code: keep what is not understood
             forget = False
         if forget:
-            self._connection.execute("DELETE FROM journal WHERE seq = ?", (entry.seq,))
+            self._sql.execute("DELETE FROM journal WHERE seq = ?", (entry.seq,))
             self.entries += 1
 
     def _run_forgotten(self, run_id: str, revision: int) -> bool:
@@ -81,12 +85,12 @@ class _Sweep:
             return False
         if revision == last:  # its last entry
             for table, column in _RUN_TABLES:
-                self._connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
+                self._sql.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
             self.runs += 1
         return True
 
     def _forgotten_at(self, run_id: str) -> int | None:
-        row = self._connection.execute(
+        row = self._sql.execute(
             "SELECT state, revision, body FROM runs WHERE id = ?", (run_id,)
         ).fetchone()
         if row is None:
@@ -106,7 +110,7 @@ class _Sweep:
 
     def _automation_row(self, automation_id: str) -> bytes | None:
         if automation_id not in self._automations:
-            row = self._connection.execute(
+            row = self._sql.execute(
                 "SELECT body FROM automations WHERE id = ?", (automation_id,)
             ).fetchone()
             self._automations[automation_id] = None if row is None else bytes(row[0])

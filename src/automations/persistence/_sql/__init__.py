@@ -1,0 +1,35 @@
+"""The SQL both stores share: every write, replay and the reads of the inbox and the
+leases, written once against `Sql` (see `_connection`), which each store implements
+over its own driver."""
+
+from ._apply import KeyTaken, apply
+from ._command_writes import command_outcome, pending_commands
+from ._connection import MAX_ROWS, Rows, Sql, chunks
+from ._facts import Facts, health, read_facts
+from ._lease_writes import lease_row
+from ._projection import JOURNAL_COLUMNS, journal_entries
+from ._reader import SqlReader
+from ._replay import PROJECTIONS, projection_rows
+from ._store import ReadOnlySqlStore, SqlStore
+
+__all__ = [
+    "JOURNAL_COLUMNS",
+    "MAX_ROWS",
+    "PROJECTIONS",
+    "ReadOnlySqlStore",
+    "KeyTaken",
+    "Rows",
+    "Sql",
+    "SqlReader",
+    "SqlStore",
+    "apply",
+    "chunks",
+    "Facts",
+    "health",
+    "read_facts",
+    "command_outcome",
+    "journal_entries",
+    "lease_row",
+    "pending_commands",
+    "projection_rows",
+]

@@ -1,0 +1,66 @@
+"""The connection the stores' shared SQL is written against.
+
+SQLite and PostgreSQL understand the same SQL for everything the store does, when it
+is written in their common subset: `?` for a parameter, `ON CONFLICT`, `RETURNING`,
+multi-row `VALUES`. What differs is how each driver is called, how it says that a
+unique index refused a row, and where each keeps its catalogue: that much is `Sql`,
+which each store implements in a few lines over its own connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+__all__ = ["MAX_ROWS", "Rows", "Sql", "chunks"]
+
+MAX_ROWS = 1_000
+"""Rows one multi-row statement writes at most: both databases cap the parameters of a
+statement (SQLite at 32,766, PostgreSQL at 65,535), and a row takes up to 12."""
+
+
+class Rows(Protocol):
+    """What a statement returns (a cursor of either driver)."""
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> Sequence[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Sql(Protocol):
+    """A connection, inside the transaction of a write or of a read."""
+
+    def execute(self, sql: str, parameters: Sequence[object] = (), /) -> Rows:
+        """Run `sql`, written with `?` for each of `parameters`."""
+        ...
+
+    def changes(self) -> int:
+        """Rows the last INSERT, UPDATE or DELETE changed."""
+        ...
+
+    def unique_index(self, error: BaseException) -> str | None:
+        """The unique index (`runs_slot`, `automations_key`, `<table>_pkey`, ...) that
+        refused a row, when `error` says one did; None for any other error."""
+        ...
+
+    def unique_indexes(self, tables: Sequence[str]) -> list[tuple[str, str]]:
+        """(name, CREATE statement) of the unique indexes of `tables` other than their
+        primary keys."""
+        ...
+
+    def journal_head(self) -> int:
+        """The last sequence number the journal ever gave (0: none), pruned or not."""
+        ...
+
+    def raise_journal_head(self, seq: int) -> None:
+        """Make the journal's next sequence number come after `seq` (never lower it):
+        a copy keeps the numbers of the store it comes from."""
+        ...
+
+
+def chunks(items: Sequence[Any], size: int = MAX_ROWS) -> Iterator[Sequence[Any]]:
+    """`items` in slices of at most `size`, for multi-row statements."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
