@@ -21,23 +21,30 @@ import tempfile
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-__all__ = ["PgCluster", "pg_cluster", "pg_dsn", "with_schema"]
+__all__ = ["PgCluster", "binaries", "pg_cluster", "pg_dsn", "started_cluster", "with_schema"]
 
 DSN_VARIABLE = "AUTOMATIONS_PG_DSN"
 START_SECONDS = 60.0
 
 
 class PgCluster:
-    """A running server: the DSN of its `postgres` database."""
+    """A running server: the DSN of its `postgres` database; `restart` stops it (every
+    session ends, as in a server restart) and starts it again, for a server the tests
+    started themselves."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, restart: Callable[[], None] | None = None) -> None:
         self.dsn = dsn
+        self._restart = restart
+
+    def restart(self) -> None:
+        assert self._restart is not None, "only a server the tests started is restarted"
+        self._restart()
 
     def new_schema(self) -> str:
         """A new empty schema; its name."""
@@ -64,7 +71,8 @@ def with_schema(dsn: str, schema: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
-def _binaries() -> Path | None:
+def binaries() -> Path | None:
+    """The newest PostgreSQL server binaries on the machine, if any."""
     found = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/initdb"),
         key=lambda p: (
@@ -110,7 +118,11 @@ def _wait_ready(dsn: str, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def _started_cluster(bin_dir: Path) -> Iterator[PgCluster]:
+def started_cluster(
+    bin_dir: Path, *, listen: tuple[str, ...] = (), trusted: tuple[str, ...] = ()
+) -> Iterator[PgCluster]:
+    """A new server on a free port of 127.0.0.1 and of the `listen` addresses, trusting
+    clients from the `trusted` networks too (CIDR); stopped and removed on exit."""
     root = Path(tempfile.mkdtemp(prefix="automations-pg-"))
     data, sockets, log = root / "data", root / "sockets", root / "server.log"
     sockets.mkdir()
@@ -121,27 +133,27 @@ def _started_cluster(bin_dir: Path) -> Iterator[PgCluster]:
     try:
         initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]
         _run([*initdb, "-E", "UTF8", "--locale=C", "--no-sync"])
+        if trusted:
+            lines = "".join(f"host all all {network} trust\n" for network in trusted)
+            _run(["sh", "-c", f"printf '{lines}' >> {data / 'pg_hba.conf'}"])
+        addresses = ",".join(("127.0.0.1", *listen))
         settings = (
-            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1"
+            f"-p {port} -k {sockets} -c listen_addresses={addresses}"
             " -c fsync=on -c synchronous_commit=on -c max_connections=300"
         )
-        _run(
-            [
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(log),
-                "-o",
-                settings,
-                "-W",
-                "start",
-            ]
-        )
+        pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(data)]
+        start = [*pg_ctl, "-l", str(log), "-o", settings, "-W", "start"]
+        _run(start)
         dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+        def restart() -> None:
+            _run([*pg_ctl, "-m", "fast", "-w", "stop"])
+            _run(start)
+            _wait_ready(dsn, log)
+
         try:
             _wait_ready(dsn, log)
-            yield PgCluster(dsn)
+            yield PgCluster(dsn, restart)
         finally:
             _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
     finally:
@@ -159,13 +171,13 @@ def pg_cluster() -> Iterator[PgCluster]:
     if given:
         yield PgCluster(given)
         return
-    bin_dir = _binaries()
+    bin_dir = binaries()
     if bin_dir is None:
         pytest.skip(
             "no PostgreSQL binaries under /usr/lib/postgresql/*/bin (apt-get install "
             f"postgresql) and no ${DSN_VARIABLE}: the PostgreSQL tests are skipped"
         )
-    with _started_cluster(bin_dir) as cluster:
+    with started_cluster(bin_dir) as cluster:
         yield cluster
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 from automations.persistence import StorePort
+from automations.persistence._sql import SqlReader
 from automations.persistence.sqlite import SqliteStore
 
 __all__ = ["Inspectable", "rows", "sqlite_of"]
@@ -29,11 +30,7 @@ async def rows(
     store: StorePort, sql: str, parameters: tuple[object, ...] = ()
 ) -> list[tuple[Any, ...]]:
     """The rows `sql` reads from `store`: SQL both databases understand, with `?` for
-    each of `parameters` (made `%s` for PostgreSQL)."""
-    if isinstance(store, SqliteStore):
-        return await store.reader.run(lambda c: [tuple(row) for row in c.execute(sql, parameters)])
-    from automations.persistence.postgresql import PostgresStore  # psycopg: only if used
-
-    assert isinstance(store, PostgresStore), f"a known store, not {type(store).__name__}"
-    spelled = sql.replace("?", "%s")
-    return await store.reader.run(lambda c: [tuple(row) for row in c.execute(spelled, parameters)])
+    each of `parameters`."""
+    reader = store.reader
+    assert isinstance(reader, SqlReader), f"a known store, not {type(store).__name__}"
+    return await reader.query(lambda s: [tuple(row) for row in s.execute(sql, parameters)])

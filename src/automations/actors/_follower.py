@@ -14,9 +14,10 @@ from collections.abc import Callable
 
 import anyio
 
-from ..model import Event, Scope
-from ..persistence import StorePort
+from ..model import Event, Scope, StorageError
+from ..persistence import ChangeWatch, StorePort
 from ._hub import EventHub
+from ._outage import Outage, patiently
 
 __all__ = ["FOLLOW_SECONDS", "Follower"]
 
@@ -33,6 +34,8 @@ class Follower:
         self._listeners: list[Callable[[Scope, Event], None]] = []
         self._generation = 0
         self._looked = anyio.Event()
+        self._last = 0
+        """The last journal entry looked at (published, or this process's own)."""
         self.commands_head = 0
         """The highest command id seen in the database."""
 
@@ -60,39 +63,49 @@ class Follower:
         looked.set()
 
     async def run(self) -> None:
-        """Follow until cancelled."""
+        """Follow until cancelled; a database that does not answer is waited out."""
         store = self._store
         watch = store.open_watch()
         try:
-            last = await store.reader.last_seq()
+            self._last = await patiently(store.reader.last_seq, "read the journal's head")
+            outage = Outage("follow the journal")
             while True:
                 await anyio.sleep(FOLLOW_SECONDS)
                 if not watch.changed():
                     continue
-                # This process's commits are visible in the database a moment before its
-                # writer hands them back to the event loop: wait for the hand-back of
-                # those the read saw, so that none is taken for another process's.
-                heads, committed = await anyio.to_thread.run_sync(store.read_committed, watch.heads)
-                await store.wait_delivered(committed)
-                head, self.commands_head = heads
-                if head > last and not self._hub.only_local(last, head):
-                    last = await self._publish(last, head)
-                last = max(last, head)
+                try:
+                    await self._look(watch)
+                except StorageError as error:
+                    await outage.failed(error)
+                    continue
+                outage.succeeded()
                 self.poke()
         finally:
             watch.close()
 
-    async def _publish(self, last: int, head: int) -> int:
-        """Publish the entries in (last, head] this process did not commit."""
+    async def _look(self, watch: ChangeWatch) -> None:
+        store = self._store
+        # This process's commits are visible in the database a moment before its
+        # writer hands them back to the event loop: wait for the hand-back of those
+        # the read saw, so that none is taken for another process's.
+        heads, committed = await anyio.to_thread.run_sync(store.read_committed, watch.heads)
+        await store.wait_delivered(committed)
+        head, self.commands_head = heads
+        if head > self._last and not self._hub.only_local(self._last, head):
+            await self._publish(head)
+        self._last = max(self._last, head)
+
+    async def _publish(self, head: int) -> None:
+        """Publish the entries up to `head` this process did not commit; `_last` moves
+        with each, so a read that fails midway resumes after the last one published."""
         reader = self._store.reader
-        while last < head and (entries := await reader.all_journal(last, _PAGE)):
+        while self._last < head and (entries := await reader.all_journal(self._last, _PAGE)):
             for entry in entries:
                 if entry.seq > head:  # possibly this process's, not handed back yet
-                    return last
+                    return
                 event = self._hub.publish_foreign(entry)
                 if event is not None:
                     scope = Scope(entry.project, entry.directory)
                     for listener in self._listeners:
                         listener(scope, event)
-                last = entry.seq
-        return last
+                self._last = entry.seq

@@ -29,6 +29,7 @@ from ..persistence import (
 from ..runtime import ActorRef, MailboxClosed, Reply
 from ._follower import Follower
 from ._messages import AutomationMessage, BackfillSlot, RunNow
+from ._outage import patiently
 from ._records import record_stopped
 from ._run_actor import RunActor
 from ._services import Services
@@ -84,8 +85,11 @@ class Inbox:
     async def _take(self, handlers: TaskGroup, head: int) -> None:
         services = self._services
         while True:
-            pending = await services.store.reader.commands(
-                services.scope, self._cursor, services.owner, leading=self._leading, limit=_PAGE
+            pending = await patiently(
+                lambda: services.store.reader.commands(
+                    services.scope, self._cursor, services.owner, leading=self._leading, limit=_PAGE
+                ),
+                "read the command inbox",
             )
             for command in pending:
                 self._cursor = command.id

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import anyio
 from anyio.abc import TaskStatus
 
-from ..model import AutomationError, LeaseLost, Scope
+from ..model import AutomationError, LeaseLost, Scope, StorageError
 from ..persistence import (
     AcquireLease,
     Adopted,
@@ -34,6 +34,7 @@ from ..persistence import (
     StorePort,
     TakeStaleLease,
 )
+from ._outage import Outage
 from ._services import Services
 
 __all__ = [
@@ -100,33 +101,59 @@ async def _acquire(services: Services, lock: ProcessLock, task_status: TaskStatu
     takes its lease through the row instead, and leads without the lock until the
     old holder steps down and lets it go.
     """
-    store, scope, owner = services.store, services.scope, services.owner
+    outage = Outage("compete for the scheduler lease")
+    watch = LeaseWatch()
     while True:
-        row = await store.reader.lease(scope)
-        if await anyio.to_thread.run_sync(lock.try_acquire):
-            if (
-                row is None
-                or row.holder == owner
-                or _stale(row)
-                or not await holder_alive(store, row.holder)
-            ):
-                names = tuple(services.executors)
-                acquire = AcquireLease(scope, owner, services.now(), _wall_ms(), names)
-                epoch: int = await store.write(acquire)
-                task_status.started()
-                return epoch
-            lock.release()  # a live holder leads without the lock: it took a stale lease
-        elif row is not None and row.holder != owner and _stale(row):
-            names = tuple(services.executors)
-            take = TakeStaleLease(scope, owner, services.now(), row.epoch, _wall_ms(), names)
-            taken: int | None = await store.write(take)
-            if taken is not None:
-                log.warning("took over the lease of %s, which stopped renewing", row.holder)
-                task_status.started()
-                return taken
+        try:
+            epoch = await _try_to_lead(services, lock, watch)
+        except StorageError as error:
+            task_status.started()
+            task_status = anyio.TASK_STATUS_IGNORED
+            await outage.failed(error)
+            continue
+        outage.succeeded()
         task_status.started()
         task_status = anyio.TASK_STATUS_IGNORED
+        if epoch is not None:
+            return epoch
         await anyio.sleep(POLL_SECONDS)
+
+
+async def _try_to_lead(services: Services, lock: ProcessLock, watch: LeaseWatch) -> int | None:
+    """One look at the lease: the epoch this process leads under now, or None."""
+    store, scope, owner = services.store, services.scope, services.owner
+    row = await store.reader.lease(scope)
+    stale = row is not None and watch.stale(row)
+    if await anyio.to_thread.run_sync(lock.try_acquire):
+        reason = await _why_lead(store, owner, row, stale)
+        if reason is not None:
+            names = tuple(services.executors)
+            acquire = AcquireLease(scope, owner, services.now(), _wall_ms(), names)
+            epoch: int = await store.write(acquire)
+            log.info("took the lease lock (%s)", reason)
+            return epoch
+        lock.release()  # a live holder leads without the lock: it took a stale lease
+    elif row is not None and row.holder != owner and stale:
+        names = tuple(services.executors)
+        take = TakeStaleLease(scope, owner, services.now(), row.epoch, _wall_ms(), names)
+        taken: int | None = await store.write(take)
+        if taken is not None:
+            log.warning("took over the lease of %s, which stopped renewing", row.holder)
+            return taken
+    return None
+
+
+async def _why_lead(store: StorePort, owner: str, row: LeaseRow | None, stale: bool) -> str | None:
+    """Why this process, holding the lease's lock, may lead; None when it may not."""
+    if row is None:
+        return "no process led before"
+    if row.holder == owner:
+        return "this process led before"
+    if stale:
+        return f"{row.holder} stopped renewing"
+    if not await holder_alive(store, row.holder):
+        return f"{row.holder} is gone"
+    return None
 
 
 async def _keep_renewing(
@@ -150,7 +177,27 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
+class LeaseWatch:
+    """A standby's view of the lease row: stale once it has not changed for
+    `STALE_SECONDS` of this process's own clock. Not from the renewal time the row
+    holds: that is another host's clock, and a takeover or a renewal may wait for the
+    writer (behind a transaction of a host cut off mid-commit) for seconds, so the
+    time it carries can be old by the time it commits."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[int, str, int] | None = None
+        self._since = 0.0
+
+    def stale(self, row: LeaseRow) -> bool:
+        now = time.monotonic()
+        seen = (row.epoch, row.holder, row.renewed_ms)
+        if seen != self._seen:
+            self._seen, self._since = seen, now
+        return now - self._since > STALE_SECONDS
+
+
 def _stale(row: LeaseRow) -> bool:
+    """A guess from one look (a client asking whether any worker leads)."""
     return _wall_ms() - row.renewed_ms > STALE_SECONDS * 1000
 
 

@@ -22,6 +22,7 @@ import anyio
 from ..model import Automation, DefinitionUpdated, Event, Scope, from_ms, to_ms
 from ..runtime import sleep_until_or
 from ._fire_limit import FireLimit, Permit
+from ._outage import patiently
 from ._services import Services
 from ._slot_starts import CLAIM_MS
 
@@ -146,7 +147,10 @@ class Scheduler:
         # Widen the window before reading: a definition committed while the read runs
         # may be missing from it, and its note must not be dropped as out of window.
         self._window_end = max(self._window_end, until)
-        rows = await services.store.reader.due(services.scope, until, _BATCH)
+        rows = await patiently(
+            lambda: services.store.reader.due(services.scope, until, _BATCH),
+            "read the schedules' due index",
+        )
         for automation_id, slot in rows:
             self._push(slot, automation_id)
         full = len(rows) == _BATCH

@@ -27,11 +27,12 @@ KEEPALIVES: dict[str, Any] = {
 _SERVER_SETTINGS = (
     "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; "
     "SET tcp_keepalives_count = 3; SET lock_timeout = '15s'; "
-    "SET idle_in_transaction_session_timeout = '10s'"
+    "SET idle_in_transaction_session_timeout = '5s'"
 )
 """Every session: the server notices a dead or cut-off client in about 11 s, and no
 session of a frozen process (SIGSTOP, a paused VM) keeps a lock it took in a
-transaction for more than 10 s, so it cannot hold every writer up. A wait for a lock
+transaction for more than 5 s (the lease's staleness), so it cannot hold every
+writer, and a standby's take-over, up for longer. A wait for a lock
 gives up after 15 s (`StorageError`) rather than hanging."""
 
 

@@ -63,7 +63,17 @@ class Reader(SqlReader):
         return await anyio.to_thread.run_sync(self.run_sync, query)
 
     def run_sync(self, query: Callable[[Connection], T]) -> T:
+        """Run `query` in the calling thread."""
         try:
+            with self._pool.connection() as connection:
+                try:
+                    return query(connection)
+                except psycopg.OperationalError:
+                    if not connection.broken:
+                        raise
+            # The server closed this pooled connection meanwhile (a restart, a cut
+            # link); the pool dropped it as it took it back. A read changes nothing,
+            # so it is made once more, on a new connection.
             with self._pool.connection() as connection:
                 return query(connection)
         except psycopg_pool.PoolTimeout as exc:
