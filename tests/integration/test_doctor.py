@@ -60,6 +60,14 @@ async def doctor(location: str, *args: str, restricted: bool = False) -> tuple[i
     return await anyio.to_thread.run_sync(lambda: _doctor(location, *args, restricted=restricted))
 
 
+def _listing(folder: Path) -> list[tuple[str, int, int]]:
+    """Every file under `folder`, with its size and modification time."""
+    return sorted(
+        (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+    )
+
+
 def problems(report: Report) -> list[Finding]:
     return [finding for finding in report.findings if finding.severity != "ok"]
 
@@ -132,11 +140,13 @@ async def test_an_unreadable_file_is_found_and_changed_nothing(
     async with runtime_factory(clock=None) as rt:
         await rt.create(new(paused=True))
     path = Path(location)
+    before = await anyio.to_thread.run_sync(_listing, path.parent)
     await anyio.to_thread.run_sync(path.chmod, 0o000)
     try:
         code, report = await doctor(location, restricted=True)
     finally:
         await anyio.to_thread.run_sync(path.chmod, 0o600)
+    assert await anyio.to_thread.run_sync(_listing, path.parent) == before
     assert code == 1
     (unreadable,) = problems(report)
     assert unreadable.check == "file" and unreadable.severity == "error"
