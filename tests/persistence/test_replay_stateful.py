@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import apsw
 import msgspec
-from hypothesis import settings
+from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -17,6 +17,8 @@ from hypothesis.stateful import (
     rule,
 )
 
+from automations.actors._retries import next_attempt
+from automations.actors._run_phase import Fail
 from automations.model import (
     TRANSITIONS,
     Automation,
@@ -25,6 +27,7 @@ from automations.model import (
     ErrorCode,
     Missed,
     Question,
+    RetryPolicy,
     Run,
     RunError,
     RunState,
@@ -44,8 +47,10 @@ from automations.persistence import (
     SaveAutomation,
     SaveRun,
 )
+from automations.persistence._sql._queries import count_executed
 from automations.persistence.sqlite import apply_in_savepoint, projection_rows
 from automations.persistence.sqlite._schema import inspect, migrate
+from automations.persistence.sqlite._sql import SqliteSql
 from automations.schedules import planned_start
 
 from .helpers import NOW, OTHER, SCOPE, automation, run
@@ -55,6 +60,14 @@ KEYS = st.sampled_from([None, "project:a", "worktree:/w1", "worktree:/w2"])
 LIMITS = st.integers(1, 6)
 JITTERS = st.sampled_from([timedelta(0), timedelta(seconds=10), timedelta(hours=1)])
 TITLES = st.from_regex(r"[A-Za-z][A-Za-z0-9 ]{0,19}", fullmatch=True)
+CODES = st.sampled_from([ErrorCode.EXECUTION_FAILED, ErrorCode.TIMEOUT, *ErrorCode])
+POLICIES = st.none() | st.builds(
+    RetryPolicy,
+    max_attempts=st.integers(2, 4),
+    backoff=st.integers(1, 600).map(lambda s: timedelta(seconds=s)),
+    multiplier=st.sampled_from([1.0, 2.0, 3.5]),
+    max_backoff=st.just(timedelta(hours=1)),
+)
 
 
 class JournalMachine(RuleBasedStateMachine):
@@ -84,10 +97,11 @@ class JournalMachine(RuleBasedStateMachine):
         project=st.sampled_from(sorted(SCOPES)),
         title=TITLES,
         jitter=JITTERS,
+        retry=POLICIES,
     )
-    def create(self, project: str, title: str, jitter: timedelta) -> str:
+    def create(self, project: str, title: str, jitter: timedelta, retry: RetryPolicy | None) -> str:
         a = automation(title, project=project, every=timedelta(minutes=1))
-        a = msgspec.structs.replace(a, jitter=jitter)
+        a = msgspec.structs.replace(a, jitter=jitter, retry=retry)
         assert self._apply(SaveAutomation(SCOPES[project], a, None))
         self.live[a.id] = a
         return a.id
@@ -203,6 +217,59 @@ class JournalMachine(RuleBasedStateMachine):
         if self._apply(SaveRun(scope, nxt, current.revision, at, key, "owner-1")):
             self.runs[run_id] = (nxt, key, scope)
 
+    @rule(id=automations, data=st.data(), code=CODES, wish=st.sampled_from([None, True, False]))
+    def fail_and_retry(
+        self, id: str, data: st.DataObject, code: ErrorCode, wish: bool | None
+    ) -> None:
+        """A running run of `id` (one starts if none runs) fails; its next attempt, as the
+        automation's policy says, is recorded `scheduled` in the same commit (the
+        actors' `together`), and may start and end like any run."""
+        definition = self.live.get(id)
+        if definition is None:
+            return
+        scope = SCOPES[definition.where.project]
+        running = sorted(
+            i
+            for i, (r, _, _) in self.runs.items()
+            if r.state is RunState.RUNNING and r.automation_id == id
+        )
+        if running:
+            current, key, scope = self.runs[data.draw(st.sampled_from(running))]
+        else:
+            first = run(id, trigger=Trigger.SCHEDULE, triggered_at=NOW + self._now())
+            current, key = advance(first, RunState.RUNNING, at=first.triggered_at), None
+            at = first.triggered_at
+            if not self._apply(CreateRun(scope, (first, current), (at, at), key, "owner-1")):
+                return
+        at = NOW + self._now()
+        decision = Fail.because(code, "overloaded", retry=wish)
+        failed = advance(current, RunState.FAILED, at=at, error=decision.error)
+        assert self._apply(SaveRun(scope, failed, current.revision, at, key, "owner-1"))
+        self.runs[current.id] = (failed, key, scope)
+        retry = next_attempt(definition, current, decision, at)
+        if retry is None:
+            return
+        assert retry.attempt == current.attempt + 1 and retry.triggered_at > at
+        assert retry.retry_of == (current.retry_of or current.id)
+        if self._apply(CreateRun(scope, (retry,), (at,), None, "owner-1")):
+            self.runs[retry.id] = (retry, None, scope)
+            event(f"attempt {retry.attempt} recorded")
+
+    def _policy(self, run: Run) -> RetryPolicy | None:
+        definition = self.live.get(run.automation_id)
+        return None if definition is None else definition.retry
+
+    @precondition(lambda self: any(_waiting_retry(r) for r, _, _ in self.runs.values()))
+    @rule(data=st.data(), key=KEYS)
+    def start_retry(self, data: st.DataObject, key: str | None) -> None:
+        """A retry that is due starts, holding its writer key, as any run does."""
+        waiting = sorted(i for i, (r, _, _) in self.runs.items() if _waiting_retry(r))
+        run_id = data.draw(st.sampled_from(waiting))
+        current, _, scope = self.runs[run_id]
+        started = advance(current, RunState.RUNNING, at=current.triggered_at)
+        if self._apply(SaveRun(scope, started, current.revision, started.triggered_at, key, "o")):
+            self.runs[run_id] = (started, key, scope)
+
     @rule(project=st.sampled_from(sorted(SCOPES)), seconds=st.integers(0, 400), limit=LIMITS)
     def prune(self, project: str, seconds: int, limit: int) -> None:
         scope, before = SCOPES[project], NOW + timedelta(seconds=seconds)
@@ -237,8 +304,26 @@ class JournalMachine(RuleBasedStateMachine):
         for run_id, (r, _, _) in self.runs.items():
             assert stored_runs[run_id] == r.state.value
 
+    @invariant()
+    def a_count_stop_counts_a_chain_of_retries_once(self) -> None:
+        for automation_id, a in self.live.items():
+            scope = SCOPES[a.where.project]
+            executed = [
+                r
+                for r, _, run_scope in self.runs.values()
+                if r.automation_id == automation_id
+                and run_scope == scope
+                and r.state in (RunState.SUCCEEDED, RunState.FAILED)
+                and r.trigger is not Trigger.RETRY
+            ]
+            assert count_executed(SqliteSql(self.connection), scope, automation_id) == len(executed)
+
     def teardown(self) -> None:
         self.connection.close()
+
+
+def _waiting_retry(run: Run) -> bool:
+    return run.trigger is Trigger.RETRY and run.state is RunState.SCHEDULED
 
 
 def _advance(current: Run, target: RunState, at: datetime) -> Run:

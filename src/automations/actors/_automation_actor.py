@@ -49,6 +49,7 @@ from ._messages import (
     Update,
 )
 from ._records import record_stopped
+from ._retries import NextAttempt
 from ._run_actor import RunActor
 from ._run_phase import Phase
 from ._services import Services
@@ -327,7 +328,7 @@ class AutomationActor:
         """Fire the due slot, or record the slots missed up to now (see `_firing`)."""
         current = self.automation
         now = self._services.now()
-        going = len(self.runs)
+        going = self.runs.counted()
         plan = plan_fire(current, message.slot, now, going=going, at_startup=message.at_startup)
         if current is not None:  # a stale plan does nothing
             await self._firing.fire(current, plan, message.epoch)
@@ -335,7 +336,7 @@ class AutomationActor:
     def _reschedule(
         self, current: Automation, after: datetime, launched: bool, epoch: int | None
     ) -> None:
-        going = len(self.runs)
+        going = self.runs.counted()
         self._save_derived(after_fire(current, after, launched=launched, going=going), epoch)
 
     def _start_run(
@@ -373,18 +374,41 @@ class AutomationActor:
     def _report_end(self, actor: RunActor) -> None:
         """Called by a RunActor as it ends; becomes a message to this automation, which
         may by then be another activation of it."""
-        self._route(self.id, RunEnded(actor.id, actor.run if actor.recorded else None))
+        self._route(self.id, RunEnded.of(actor))
 
     async def _run_ended(self, message: RunEnded) -> None:
         self.runs.forget(message.run_id)
-        run = message.run
-        if run is not None and run.state.is_terminal:
-            self._after_terminal(run)
+        if message.retry is not None:  # before the derived fields: the chain goes on
+            await self._hold_retry(message.retry)
+        if message.run is not None and message.run.state.is_terminal:
+            self._after_terminal(message.run, retried=message.retry is not None)
         self.runs.start_waiting()
 
-    def _after_terminal(self, run: Run) -> None:
+    def _after_terminal(self, run: Run, *, retried: bool = False) -> None:
         current = self.automation
         if current is None:
             return  # deleted: a finished run never revives it
         now = self._services.now()
-        self._save_derived(after_terminal(current, run, now=now, idle=not self.runs.active))
+        idle = not (self.runs.active or self.runs.retrying)
+        self._save_derived(after_terminal(current, run, now=now, idle=idle, retried=retried))
+
+    async def _hold_retry(self, attempt: NextAttempt) -> None:
+        """Hold a failed run's next attempt until due (that of a deleted or paused: cancelled)."""
+        current, services = self.automation, self._services
+        definition, retry = attempt.recorded()
+        if current is None or current.paused:
+            with contextlib.suppress(AutomationError):  # else the next lease holder ends it
+                await record_stopped(services.store, services.scope, services.now(), retry)
+            return
+        actor = RunActor(
+            services,
+            definition,
+            retry,
+            on_end=self._report_end,
+            spawn=self._spawn_task,
+            phase=Phase.CLAIMED,
+            epoch=attempt.epoch,
+            recorded=True,
+        )
+        self.runs.hold_retry(actor)
+        self._spawn_run(actor)

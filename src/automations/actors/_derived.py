@@ -27,7 +27,7 @@ from ..schedules import with_next_fires
 
 __all__ = ["after_fire", "after_terminal", "may_start", "next_run"]
 
-_ANCHORING = frozenset({Trigger.SCHEDULE, Trigger.CATCHUP})
+_ANCHORING = frozenset({Trigger.SCHEDULE, Trigger.CATCHUP, Trigger.RETRY})
 """The runs whose end anchors a completion-anchored interval: not a run-now, nor a
 backfill of a past slot."""
 
@@ -53,22 +53,27 @@ def after_fire(
     return with_next_fires(automation, after)
 
 
-def after_terminal(automation: Automation, run: Run, *, now: datetime, idle: bool) -> Automation:
+def after_terminal(
+    automation: Automation, run: Run, *, now: datetime, idle: bool, retried: bool = False
+) -> Automation:
     """The automation once `run` reached its terminal state; `idle` when no other run
-    of it is active (only then may a completion-anchored interval fire again)."""
+    of it is active (only then may a completion-anchored interval fire again). A chain
+    of retries is one logical run: a failed attempt that is `retried` leaves the streak
+    as it is, and the count stop counts the chain once, by its first run."""
     streak = automation.failure_streak
     if run.state is RunState.SUCCEEDED:
         streak = 0
-    elif run.state is RunState.FAILED:
+    elif run.state is RunState.FAILED and not retried:
         streak += 1
     session = automation.session_id
     if automation.context is ContextMode.CONTINUE and run.session_id is not None:
         session = run.session_id
     executed = automation.executed_runs
-    if isinstance(automation.stop, AfterCount) and run.state is not RunState.STOPPED:
+    counts = run.state is not RunState.STOPPED and run.trigger is not Trigger.RETRY
+    if isinstance(automation.stop, AfterCount) and counts:
         executed += 1
     anchored = automation.anchored_at
-    if automation.anchor is Anchor.COMPLETION and run.trigger in _ANCHORING:
+    if automation.anchor is Anchor.COMPLETION and run.trigger in _ANCHORING and not retried:
         anchored = run.completed_at
     changed = automation
     if (streak, session, executed, anchored) != (

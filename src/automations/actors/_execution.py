@@ -21,11 +21,12 @@ import anyio
 from ..model import TRACEBACK_LIMIT, ErrorCode, RunOutcome, StepCapExceeded
 from ..runtime import Clock
 from ._context import RunContext
+from ._retries import retry_wish
 from ._run_ledger import RunLedger
 from ._run_phase import Decision, Fail, Succeed
 from ._services import Executor
 
-__all__ = ["Execution", "Spawn"]
+__all__ = ["Execution", "Spawn", "unregistered"]
 
 Spawn = Callable[[Callable[[], Coroutine[Any, Any, None]], str], None]
 
@@ -76,7 +77,8 @@ class Execution:
                 except Exception as exc:
                     message = f"{type(exc).__name__}: {exc}"
                     trace = "".join(traceback.format_exception(exc))[-TRACEBACK_LIMIT:]
-                    ended = Fail.because(ErrorCode.EXECUTION_FAILED, message, trace)
+                    wish = retry_wish(exc)
+                    ended = Fail.because(ErrorCode.EXECUTION_FAILED, message, trace, retry=wish)
                 else:
                     ended = natural_end(value, ledger)
         finally:
@@ -132,6 +134,15 @@ def natural_end(value: object, ledger: RunLedger) -> Decision:
             ledger.session_id = value.session_id
         return Succeed(value.result)
     message = f"the executor returned {type(value).__name__}; return a RunOutcome, a str or None"
+    return Fail.because(ErrorCode.EXECUTION_FAILED, message)
+
+
+def unregistered(name: str) -> Fail:
+    """The end of a run whose executor this runtime does not have."""
+    message = (
+        f"no executor named {name!r} is registered in this "
+        "runtime; register it with open_runtime(executors={...})"
+    )
     return Fail.because(ErrorCode.EXECUTION_FAILED, message)
 
 

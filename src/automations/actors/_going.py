@@ -2,7 +2,10 @@
 
 A run is *active* (started, or starting), *waiting* (recorded `scheduled`, to start
 when the active ones end: `buffer_one`, `cancel_other`) or *claimed* (recorded ahead
-of its slot, admitted when the slot comes, see `SlotStarts`). The policy looks at
+of its slot, admitted when the slot comes, see `SlotStarts`) or *retrying* (a failed
+run's next attempt, recorded `scheduled` until it is due, see `_retries`). A chain of
+attempts is one logical run to the overlap policy: while a retry waits, the automation
+is busy, and the retry, when due, goes on without asking the policy. The policy looks at
 them on the event loop, without awaiting, so a decision and the bookkeeping that
 follows it cannot be split by another message of the same automation.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..model import Automation, KeyHolder, Overlap, StopReason, to_ms
+from ..model import Automation, KeyHolder, Overlap, StopReason, Trigger, to_ms
 from ._run_actor import RunActor
 from ._run_phase import Phase
 from ._slot_starts import SlotStarts
@@ -26,7 +29,7 @@ on (which a superseding run stops)."""
 class GoingRuns:
     """Active, waiting and claimed runs of one automation."""
 
-    __slots__ = ("_slot_starts", "active", "claimed", "definition", "waiting")
+    __slots__ = ("_slot_starts", "active", "claimed", "definition", "retrying", "waiting")
 
     def __init__(self, slot_starts: SlotStarts) -> None:
         self._slot_starts = slot_starts
@@ -36,18 +39,32 @@ class GoingRuns:
         self.waiting: list[RunActor] = []
         self.claimed: dict[str, RunActor] = {}
         """A refused claimed run stays here until its end is recorded."""
+        self.retrying: dict[str, RunActor] = {}
+        """Retries waiting until they are due; one stopped meanwhile stays until it ends."""
 
     def __len__(self) -> int:
-        return len(self.active) + len(self.waiting) + len(self.claimed)
+        return len(self.active) + len(self.waiting) + len(self.claimed) + len(self.retrying)
 
     def all(self) -> list[RunActor]:
-        return [*self.active.values(), *self.waiting, *self.claimed.values()]
+        return [
+            *self.active.values(),
+            *self.waiting,
+            *self.claimed.values(),
+            *self.retrying.values(),
+        ]
+
+    def counted(self) -> int:
+        """The runs going on that a count stop will count: not retries, whose chain
+        counts once, by its first run."""
+        return sum(1 for actor in self.all() if actor.run.trigger is not Trigger.RETRY)
 
     def busy(self) -> bool:
         """Whether a run starting now overlaps one going on. A run whose end is
         submitted is over: writes commit in order, so the next one's start is
         recorded after that end."""
-        return bool(self.waiting) or any(not run.ended for run in self.active.values())
+        if self.waiting or self.retrying:
+            return True
+        return any(not run.ended for run in self.active.values())
 
     def admission(self, automation: Automation) -> Admission | None:
         """How a run starting now goes by the overlap policy; None when it is to be
@@ -61,13 +78,14 @@ class GoingRuns:
         if policy is Overlap.BUFFER_ONE and not self.waiting:
             return key, True
         if policy is Overlap.CANCEL_OTHER:
-            _stop([*self.active.values(), *self.waiting], StopReason.SUPERSEDED)
+            going = [*self.active.values(), *self.waiting, *self.retrying.values()]
+            _stop(going, StopReason.SUPERSEDED)
             return key, True
         return None
 
     def holder(self) -> KeyHolder | None:
         """The run a run refused now would be skipped for: the first going on."""
-        for actor in [*self.active.values(), *self.waiting]:
+        for actor in [*self.active.values(), *self.waiting, *self.retrying.values()]:
             if not actor.ended:
                 return actor.holder
         return None
@@ -83,18 +101,20 @@ class GoingRuns:
         return _stop(self.all(), reason)
 
     def stop_claimed(self, reason: StopReason) -> list[RunActor]:
-        """Ask the runs recorded ahead of their slot to stop (the automation was paused)."""
-        return _stop(list(self.claimed.values()), reason)
+        """Ask the runs recorded ahead of their slot, and the retries waiting, to stop
+        (the automation was paused)."""
+        return _stop([*self.claimed.values(), *self.retrying.values()], reason)
 
     def forget(self, run_id: str) -> None:
         """A run ended: it is going no more."""
         self.active.pop(run_id, None)
         self.claimed.pop(run_id, None)
+        self.retrying.pop(run_id, None)
         self.waiting = [w for w in self.waiting if w.id != run_id]
 
     def start_waiting(self) -> None:
-        """Once no run is active, the first waiting one starts."""
-        if not self.active and self.waiting:
+        """Once no run is active nor a retry waiting, the first waiting one starts."""
+        if not self.active and not self.retrying and self.waiting:
             nxt = self.waiting.pop(0)
             self.active[nxt.id] = nxt
             nxt.start()
@@ -125,6 +145,27 @@ class GoingRuns:
         key, wait = admission
         self.add(actor, wait=wait)
         actor.admit(key, wait=wait)
+
+    # -- retries --------------------------------------------------------------------
+
+    def hold_retry(self, actor: RunActor) -> None:
+        """Hold a failed run's next attempt until it is due (`triggered_at`)."""
+        self.retrying[actor.id] = actor
+        self._slot_starts.add(to_ms(actor.run.triggered_at), lambda: self._retry_due(actor))
+
+    def _retry_due(self, actor: RunActor) -> None:
+        if self.retrying.get(actor.id) is not actor or actor.stopping:
+            return  # stopped meanwhile (cancelled, superseded, paused): it ends from here
+        if actor.phase is not Phase.CLAIMED:
+            return  # left `scheduled` as the process closes, for the next lease holder
+        automation = self.definition()
+        if automation is None:  # deleted meanwhile
+            actor.request_stop(StopReason.CANCELLED)
+            return
+        del self.retrying[actor.id]
+        key = None if automation.overlap is Overlap.ALLOW else automation.writer_key
+        self.add(actor, wait=False)
+        actor.admit(key, wait=False)
 
 
 def _stop(runs: list[RunActor], reason: StopReason) -> list[RunActor]:

@@ -8,6 +8,7 @@ collector can free.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -15,6 +16,10 @@ from ..model import Automation, AutomationPatch, Overlap, Run, Tombstone
 from ..persistence import Adopted
 from ..runtime import Reply
 from ._fire_limit import Permit
+from ._retries import NextAttempt
+
+if TYPE_CHECKING:
+    from ._run_actor import RunActor
 
 __all__ = [
     "Adopt",
@@ -63,6 +68,13 @@ class RunEnded(msgspec.Struct, frozen=True):
 
     run_id: str
     run: Run | None
+    retry: NextAttempt | None = None
+    """Its next attempt, recorded `scheduled` with its end (see `_retries`)."""
+
+    @classmethod
+    def of(cls, actor: RunActor) -> RunEnded:
+        nxt = actor.next_attempt
+        return cls(actor.id, actor.run if actor.recorded else None, nxt if nxt.run else None)
 
 
 class Fire(msgspec.Struct, frozen=True):

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 
 import anyio
-import anyio.lowlevel
 
 from ..model import (
     Automation,
@@ -34,9 +33,10 @@ from ..persistence import PendingWrite
 from ..runtime import Reply
 from ._context import RunContext
 from ._controls import RunControls
-from ._execution import Execution, Spawn
+from ._execution import Execution, Spawn, unregistered
 from ._finish import FinishLatch
 from ._records import fail_reply
+from ._retries import NO_RETRY, NextAttempt
 from ._run_ledger import RunLedger
 from ._run_phase import SETTLED, WRITTEN, Decision, Fail, Leave, Phase, Stop, check_phase
 from ._services import Executor, Services, is_resumable
@@ -71,6 +71,7 @@ class RunActor:
         "automation",
         "finished",
         "id",
+        "next_attempt",
         "phase",
         "recorded",
     )
@@ -81,19 +82,21 @@ class RunActor:
         automation: Automation,
         run: Run,
         *,
-        writer_key: str | None,
-        reply: Reply[Run] | None,
+        writer_key: str | None = None,
+        reply: Reply[Run] | None = None,
         on_end: Callable[[RunActor], None],
         spawn: Spawn,
         phase: Phase = Phase.STARTING,
         epoch: int | None = None,
         reopen: Blocker | None = None,
+        recorded: bool = False,
     ) -> None:
         """`phase` is where the run begins: STARTING (it runs at once), WAITING (recorded
         `scheduled` without its writer key, which it takes when `start()` lets it
         run), CLAIMED (recorded ahead of its slot, waiting until `admit()`) or ADOPTED
         (`running` already, taken over from a dead process; `reopen` is the blocker it
-        waited on, which asking again reopens, None for one never started)."""
+        waited on, which asking again reopens, None for one never started); a
+        `recorded` one (a retry) has no first write."""
         self._services = services
         self.id = run.id
         self.automation = automation
@@ -127,8 +130,9 @@ class RunActor:
         waits = phase in (Phase.CLAIMED, Phase.WAITING)
         self._go: anyio.Event | None = anyio.Event() if waits else None
         """Set when a claimed or waiting run may go on."""
-        self.recorded = phase is Phase.ADOPTED
+        self.recorded = phase is Phase.ADOPTED or recorded
         """The run exists in the ledger (its first write is durable)."""
+        self.next_attempt = NextAttempt(automation) if automation.retry else NO_RETRY
         self._executor: Executor | None = services.executors.get(automation.executor)
         self._decision: Decision | Leave | None = None
         self.finished = FinishLatch(self._finished_now)
@@ -225,7 +229,7 @@ class RunActor:
         """Submit the run's first write, `scheduled` and, when the executor can start
         at once, `running` too, without waiting; `main` is best started once it is
         done, so the run's task wakes once for it. None for a run adopted running."""
-        if self.phase is Phase.ADOPTED or self._first is not None:
+        if self.recorded or self._first is not None:
             return self._first
         now = self.phase is Phase.STARTING
         start = now and self._executor is not None
@@ -238,7 +242,7 @@ class RunActor:
                 if self._controls.resumed:
                     await self._controls.load_checkpoint()
                 await self._execute()
-            elif await self._schedule():
+            elif self.recorded or await self._schedule():
                 if self._go is not None:
                     await self._go.wait()
                 if self.phase is not Phase.RELEASED:
@@ -288,11 +292,7 @@ class RunActor:
     async def _execute(self) -> None:
         executor = self._executor
         if executor is None:
-            message = (
-                f"no executor named {self.automation.executor!r} is registered in this "
-                "runtime; register it with open_runtime(executors={...})"
-            )
-            self._decide(Fail.because(ErrorCode.EXECUTION_FAILED, message))
+            self._decide(unregistered(self.automation.executor))
         begun, self._begun = self._begun, None
         if begun is None and self._decision is None and self.run.state is RunState.SCHEDULED:
             self._enter(Phase.STARTING)
@@ -361,7 +361,7 @@ class RunActor:
 
     def _submit_end(self, decision: Decision, retry: float) -> None:
         self._enter(Phase.ENDING)
-        pending = self._ledger.submit_end(decision)
+        pending = self.next_attempt.with_end(self._services.store, self._ledger, decision)
 
         def recorded(done: PendingWrite[int]) -> None:
             self._ledger.settle(done)

@@ -130,6 +130,13 @@ class RunLedger:
             unanswered=unanswered,
         )
 
+    def submit_retry(self, retry: Run) -> PendingWrite[list[int]]:
+        """Record the run's next attempt, `scheduled` until it is due; owned by this
+        process and fenced by the epoch this run was fired under."""
+        at = self._now()
+        operation = CreateRun(self._scope, (retry,), (at,), None, self._owner, self.epoch)
+        return self._store.submit(operation)
+
     def _save(
         self, nxt: Run, *, epoch: int | None = None, unanswered: str | None = None
     ) -> PendingWrite[int]:

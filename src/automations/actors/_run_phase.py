@@ -84,10 +84,19 @@ class Succeed(msgspec.Struct, frozen=True):
 
 class Fail(msgspec.Struct, frozen=True):
     error: RunError
+    retry: bool | None = None
+    """The executor's wish: True when it raised `Retryable`, False for `NotRetryable`."""
 
     @classmethod
-    def because(cls, code: ErrorCode, message: str, traceback: str | None = None) -> Fail:
-        return cls(RunError(code, message, traceback))
+    def because(
+        cls,
+        code: ErrorCode,
+        message: str,
+        traceback: str | None = None,
+        *,
+        retry: bool | None = None,
+    ) -> Fail:
+        return cls(RunError(code, message, traceback), retry)
 
 
 class Stop(msgspec.Struct, frozen=True):

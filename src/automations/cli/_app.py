@@ -62,6 +62,10 @@ def _schedule_options(parser: argparse.ArgumentParser, *, editing: bool) -> None
     parser.add_argument("--prompt-file", metavar="PATH", help="read the prompt from a file")
     parser.add_argument("--executor", help="registered executor (default: demo)")
     parser.add_argument("--count", type=int, help="stop after N executed runs (0: never)")
+    parser.add_argument("--retry", type=int, metavar="N", help="retry a failed run N times (0: no)")
+    parser.add_argument(
+        "--backoff", metavar="FIRST[..MAX]", help="between retries, doubling: 30s..10m (10s..10m)"
+    )
     parser.add_argument("--overlap", choices=["skip", "buffer_one", "cancel_other", "allow"])
     parser.add_argument("--catchup", choices=["none", "latest"])
     parser.add_argument("--catchup-window", help="how late a slot may fire (default 60s)")

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..model import (
+    MAX_ATTEMPTS,
     AfterCount,
     Anchor,
     AutomationError,
@@ -26,6 +27,7 @@ from ..model import (
     NewAutomation,
     Once,
     Overlap,
+    RetryPolicy,
     UnattendedBlockers,
     Where,
 )
@@ -153,6 +155,7 @@ def _policies(args: argparse.Namespace) -> dict[str, Any]:
         fields["prompt"] = prompt
     if args.executor is not None:
         fields["executor"] = args.executor
+    fields.update(_retry(args.retry, args.backoff))
     if args.count is not None:
         if args.count < 0:
             raise BadInput(
@@ -221,3 +224,29 @@ def patch_changes(args: argparse.Namespace, timezone: str) -> dict[str, Any]:
     if not changes:
         raise BadInput("nothing to change; see `automations edit --help`")
     return changes
+
+
+def _retry(retries: int | None, backoff: str | None) -> dict[str, Any]:
+    """`retry` as `--retry N` and `--backoff FIRST[..MAX]` ask (None for `--retry 0`)."""
+    if retries is None:
+        if backoff is not None:
+            raise BadInput("--backoff needs --retry N, the number of retries it spaces out")
+        return {}
+    if not 0 <= retries < MAX_ATTEMPTS:
+        raise BadInput(
+            f"--retry {retries} is not a number of retries; write 0 to {MAX_ATTEMPTS - 1}"
+        )
+    if retries == 0:
+        return {"retry": None}
+    default = RetryPolicy()
+    first, longest = default.backoff, default.max_backoff
+    if backoff is not None:
+        head, _, tail = backoff.partition("..")
+        first = parse_duration(head, "--backoff")
+        longest = parse_duration(tail, "--backoff") if tail else max(first, longest)
+        if first <= timedelta(0) or longest < first:
+            raise BadInput(
+                f"--backoff {backoff!r} is not a backoff; write FIRST..MAX with FIRST above 0 "
+                "and MAX at least FIRST, e.g. 30s..10m"
+            )
+    return {"retry": RetryPolicy(max_attempts=retries + 1, backoff=first, max_backoff=longest)}

@@ -28,8 +28,10 @@ from ..model import (
     Interval,
     Permission,
     Question,
+    RetryPolicy,
     Run,
     RunState,
+    Trigger,
     to_json,
 )
 from ._options import local_timezone
@@ -41,7 +43,9 @@ __all__ = [
     "automations_table",
     "blocker_text",
     "describe_event",
+    "describe_retry",
     "describe_schedule",
+    "describe_trigger",
     "make_console",
     "outcome_text",
     "relative",
@@ -214,7 +218,7 @@ def automations_table(automations: Iterable[Automation], now: datetime) -> Table
         table.add_row(
             a.id,
             printable(a.title),
-            describe_schedule(a),
+            describe_schedule(a) + (f", retry {a.retry.max_attempts - 1}x" if a.retry else ""),
             when(a.next_fire_at, a.timezone, now),
             state,
             a.executor,
@@ -242,6 +246,7 @@ def automation_table(a: Automation, now: datetime) -> Table:
         ("catch-up", f"{a.catchup} (window {_duration(a.catchup_window)})"),
         ("jitter", _duration(a.jitter) if a.jitter else "none"),
         ("step cap", str(a.step_cap)),
+        ("retry", describe_retry(a.retry)),
         ("failure streak", str(a.failure_streak)),
         ("revision", str(a.revision)),
     ]
@@ -262,7 +267,7 @@ def runs_table(runs: Sequence[Run], now: datetime, titles: dict[str, str] | None
         cost = f"${run.cost:.4f}" if run.cost is not None else ""
         row: list[str | Text] = [
             run.id,
-            str(run.trigger),
+            describe_trigger(run),
             relative(run.triggered_at - now),
             state_text(run),
             str(run.steps),
@@ -273,6 +278,25 @@ def runs_table(runs: Sequence[Run], now: datetime, titles: dict[str, str] | None
             row.insert(1, printable(titles.get(run.automation_id, run.automation_id)))
         table.add_row(*row)
     return table
+
+
+def describe_retry(policy: RetryPolicy | None) -> str:
+    """`up to 3 retries, after 30s x2 up to 10m, on execution_failed, timeout`."""
+    if policy is None:
+        return "never"
+    retries = policy.max_attempts - 1
+    backoff = f"{_duration(policy.backoff)} x{policy.multiplier:g}"
+    return (
+        f"up to {retries} {'retry' if retries == 1 else 'retries'}, after {backoff} up to "
+        f"{_duration(policy.max_backoff)}, on {', '.join(policy.retry_on) or 'Retryable only'}"
+    )
+
+
+def describe_trigger(run: Run) -> str:
+    """The trigger, and for a retry its attempt (`retry 2`)."""
+    if run.trigger is Trigger.RETRY:
+        return f"retry {run.attempt}"
+    return str(run.trigger)
 
 
 def describe_event(event: Event, *, live: bool = False) -> str:

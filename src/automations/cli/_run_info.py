@@ -63,6 +63,8 @@ def _fields(run: Run) -> list[tuple[str, str]]:
     ]
     if run.session_id is not None:
         fields.append(("session", printable(run.session_id)))
+    if run.retry_of is not None:
+        fields.append(("attempt", f"{run.attempt}, retrying run {run.retry_of}"))
     if run.held_by is not None:
         held = run.held_by
         fields.append(("held by", f"run {held.run_id} of {held.automation_id} ({held.state})"))

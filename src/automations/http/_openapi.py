@@ -8,6 +8,7 @@ the app has a token.
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -22,6 +23,7 @@ from ..model import (
     Run,
     RunUpdated,
     Tombstone,
+    ms_of,
 )
 from ._routes import DEFAULT_PAGE, MAX_PAGE
 from ._wire import (
@@ -93,6 +95,15 @@ def _schema_hook(tp: type) -> dict[str, Any]:
     raise NotImplementedError(f"no schema for {tp!r}")
 
 
+def _millis_defaults(schema: dict[str, Any]) -> None:
+    """Durations default to milliseconds, as the wire has them: msgspec writes a
+    `timedelta` default as an ISO 8601 duration (`PT60S`)."""
+    for prop in schema.get("properties", {}).values():
+        default = prop.get("default")
+        if prop.get("description") == "milliseconds" and isinstance(default, str):
+            prop["default"] = ms_of(msgspec.convert(default, timedelta))
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": _REF.format(name=name)}
 
@@ -141,6 +152,8 @@ def _components() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         _TYPES, schema_hook=_schema_hook, ref_template=_REF
     )
+    for schema in components.values():
+        _millis_defaults(schema)
     update = copy.deepcopy(components["AutomationPatch"])
     update["title"] = "AutomationUpdate"
     update["description"] = "A patch, and the revision it expects (409 when stale)."

@@ -65,6 +65,14 @@ from ._errors import (
 )
 from ._events import DefinitionDeleted, DefinitionUpdated, Event, RunUpdated
 from ._ids import new_automation_id, new_blocker_id, new_id, new_run_id
+from ._retry import (
+    MAX_ATTEMPTS,
+    RETRYABLE_CODES,
+    NotRetryable,
+    Retryable,
+    RetryPolicy,
+    retry_problems,
+)
 from ._run import (
     TRACEBACK_LIMIT,
     Blocker,
@@ -98,6 +106,12 @@ from ._validation import (
 )
 
 __all__ = [
+    "MAX_ATTEMPTS",
+    "RETRYABLE_CODES",
+    "NotRetryable",
+    "RetryPolicy",
+    "Retryable",
+    "retry_problems",
     "DEFAULT_CATCHUP_WINDOW",
     "DEFAULT_STEP_CAP",
     "MAX_BACKFILL_SLOTS",

@@ -22,6 +22,7 @@ from ._enums import (
     Overlap,
     UnattendedBlockers,
 )
+from ._retry import RetryPolicy
 from ._specs import AfterCount, Cron, Interval, Never, Once
 from ._time import Instant, Millis, normalize_time
 
@@ -109,6 +110,8 @@ class NewAutomation(
     jitter: Millis = NO_JITTER
     """Each slot starts at a deterministic offset in `[0, jitter)` after it (see
     `schedules.planned_start`), so a crowd of automations on one slot is spread."""
+    retry: RetryPolicy | None = None
+    """How a failed run is retried; None (the default) retries nothing."""
 
     def __post_init__(self) -> None:
         _normalize_durations(self)
@@ -147,6 +150,7 @@ class AutomationPatch(
     dst_repeated: DstRepeated | UnsetType | None = UNSET
     max_duration: Millis | UnsetType | None = UNSET
     jitter: Millis | UnsetType = UNSET
+    retry: RetryPolicy | UnsetType | None = UNSET
 
     def __post_init__(self) -> None:
         _normalize_durations(self)
@@ -202,6 +206,8 @@ class Automation(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="ca
     """The idempotency key it was created with (`NewAutomation.key`), if any."""
     jitter: Millis = NO_JITTER
     """See `NewAutomation.jitter`; zero in records written before it existed."""
+    retry: RetryPolicy | None = None
+    """How a failed run is retried (`NewAutomation.retry`); None retries nothing."""
 
     @property
     def writer_key(self) -> str:

@@ -65,6 +65,8 @@ class Trigger(StrEnum):
     CATCHUP = "catchup"
     BACKFILL = "backfill"
     """A past slot run on request (`Runtime.backfill`), unattended as a scheduled one."""
+    RETRY = "retry"
+    """A failed run's next attempt (`Run.attempt`, `Run.retry_of`); not a slot."""
 
 
 class Kind(StrEnum):

@@ -131,6 +131,10 @@ class Run(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
     planned_at: Instant | None = None
     """For a slot of an automation with a jitter: when the run was planned to start
     (its slot plus the slot's offset); `triggered_at` stays the slot."""
+    attempt: int = 1
+    """1 for a run, n + 1 for the retry of attempt n (trigger `retry`)."""
+    retry_of: str | None = None
+    """For a retry: the id of the first run of its chain (attempt 1)."""
 
     def __post_init__(self) -> None:
         # Runs are built on the hot path: check the common case (already an Instant) inline.
@@ -146,7 +150,7 @@ class Run(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"):
     @property
     def slot(self) -> Instant | None:
         """The scheduled slot this run executes or records, if any."""
-        if self.trigger is Trigger.MANUAL:
+        if self.trigger is Trigger.MANUAL or self.trigger is Trigger.RETRY:
             return None
         return self.triggered_at
 

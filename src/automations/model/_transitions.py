@@ -57,6 +57,8 @@ def new_run(
     triggered_at: datetime,
     attended: bool,
     session_id: str | None = None,
+    attempt: int = 1,
+    retry_of: str | None = None,
 ) -> Run:
     """The first revision of a run: `scheduled`."""
     return Run(
@@ -69,6 +71,8 @@ def new_run(
         attended=attended,
         state=RunState.SCHEDULED,
         session_id=session_id,
+        attempt=attempt,
+        retry_of=retry_of,
     )
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from ._automation import MAX_JITTER, NewAutomation
 from ._enums import Anchor
 from ._errors import ValidationError
+from ._retry import retry_problems
 from ._run import Permission, Question
 from ._specs import AfterCount, Interval, Once
 from ._time import Instant
@@ -49,6 +50,8 @@ def field_problems(new: NewAutomation, *, catalog: Catalog | None = None) -> lis
     _text_problems(new, problems)
     _policy_problems(new, problems)
     _model_problems(new, catalog, problems)
+    if new.retry is not None:
+        problems += retry_problems(new.retry)
     return problems
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..model import Run
+import msgspec
+
+from ..model import Run, Trigger
 
 __all__ = [
     "AUTOMATION_DELETED",
@@ -12,6 +14,7 @@ __all__ = [
     "RUN_UPDATED",
     "JournalEntry",
     "Page",
+    "is_retry",
 ]
 
 AUTOMATION_UPDATED = "automation.definition.updated"
@@ -37,3 +40,15 @@ class JournalEntry(NamedTuple):
 class Page(NamedTuple):
     items: list[Run]
     next_cursor: str | None
+
+
+class _Trigger(msgspec.Struct, gc=False, frozen=True):
+    trigger: Trigger
+
+
+_trigger_of = msgspec.msgpack.Decoder(_Trigger)
+
+
+def is_retry(body: bytes) -> bool:
+    """Whether a run's stored body is a retry (its trigger read, nothing else decoded)."""
+    return _trigger_of.decode(body).trigger is Trigger.RETRY

@@ -15,7 +15,6 @@ from ...model import (
     Scope,
     StopReason,
     Tombstone,
-    Trigger,
     from_msgpack,
     to_ms,
 )
@@ -222,9 +221,9 @@ def put_run_row(
 
 
 def executed_slot(run: Run) -> int | None:
-    """The slot a run takes in the once-per-slot index: none for a manual run or a
-    missed record (which names its slots in `missed_first`)."""
-    if run.trigger is Trigger.MANUAL or run.stop_reason is StopReason.MISSED_SCHEDULE:
+    """The slot a run takes in the once-per-slot index: none for a manual run, a retry or
+    a missed record (which names its slots in `missed_first`)."""
+    if run.slot is None or run.stop_reason is StopReason.MISSED_SCHEDULE:
         return None
     return to_ms(run.triggered_at)
 

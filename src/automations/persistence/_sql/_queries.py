@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from ...model import Automation, Run, Scope, from_ms, from_msgpack
-from .._journal import JournalEntry, Page
+from .._journal import JournalEntry, Page, is_retry
 from ._connection import Sql, chunks
 from ._projection import JOURNAL_COLUMNS
 
@@ -178,13 +178,14 @@ def ids_with_prefix(
 
 
 def count_executed(sql: Sql, scope: Scope, automation_id: str) -> int:
-    value = _one(
-        sql,
-        f"SELECT count(*) FROM runs WHERE automation_id = ? AND {_IN_SCOPE}"
-        " AND state IN ('succeeded', 'failed')",
+    """Runs that executed (succeeded or failed), as a count stop counts them: a chain of
+    retries once, by its first (a retry, slotless as a manual run, is told by its body)."""
+    rows = sql.execute(
+        "SELECT CASE WHEN slot IS NULL THEN body END FROM runs WHERE automation_id = ?"
+        f" AND {_IN_SCOPE} AND state IN ('succeeded', 'failed')",
         (automation_id, scope.project, scope.directory),
     )
-    return _int(value)
+    return sum(1 for (body,) in rows if body is None or not is_retry(_blob(body)))
 
 
 def due_automations(sql: Sql, scope: Scope, until_ms: int, limit: int) -> list[tuple[str, int]]:
