@@ -97,3 +97,9 @@ def test_other_runs_are_stuck_past_the_threshold(state: str, age: int) -> None:
 def test_an_unreadable_store_gives_only_its_own_checks() -> None:
     facts = StoreHealth(store="postgresql", location="postgresql://h/db", checks=(), readable=False)
     assert judge(facts, NOW, LIMITS) == []
+
+
+def test_a_run_scheduled_to_start_later_is_not_stuck() -> None:
+    later = run("scheduled", -3 * HOUR)  # a retry's backoff or a jittered start to come
+    facts = health(leases=(lease(),), active_runs=(later,))
+    assert [f.severity for f in judge(facts, NOW, LIMITS) if f.check == "runs"] == ["ok"]

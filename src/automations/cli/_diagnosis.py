@@ -146,8 +146,8 @@ def _run_finding(run: ActiveRunFact, now_ms: int, limits: Thresholds) -> Finding
             check="runs",
             severity="error",
             detail=f"{what}, but its process {run.owner} is gone",
-            advice=f"the next worker to lead {_name(run.scope)} ends it (start `automations "
-            f"serve {_flags(run.scope)}`), or end it now: automations cancel {run.run_id}",
+            advice=f"the next worker to lead {_name(run.scope)} takes it over (start "
+            f"`automations serve {_flags(run.scope)}`), or end it: automations cancel {run.run_id}",
             subject=run.run_id,
         )
     age = now_ms - run.since_ms

@@ -64,7 +64,8 @@ class ActiveRunFact(msgspec.Struct, frozen=True, kw_only=True):
     automation_id: str
     state: str
     since_ms: int
-    """When the run entered its state (its last journal entry), epoch ms."""
+    """When the run entered its state (its last journal entry), epoch ms; for a run
+    scheduled to start later (a retry's backoff, a jittered slot), when it may start."""
     owner: str | None
     owner_alive: bool | None
     max_duration_ms: int | None

@@ -11,7 +11,7 @@ from typing import Any, Literal, NamedTuple
 
 import msgspec
 
-from ...model import Automation, Scope, from_msgpack, ms_of
+from ...model import Automation, Run, Scope, from_msgpack, ms_of, to_ms
 from .._health import (
     ACTIVE_STATES,
     ActiveRunFact,
@@ -113,7 +113,7 @@ def read_facts(
         for row in query(
             "SELECT r.project, r.directory, r.id, r.automation_id, r.state, r.owner,"
             " coalesce((SELECT max(j.at) FROM journal j WHERE j.entity_id = r.id),"
-            " r.triggered_at), a.body"
+            " r.triggered_at), a.body, r.body"
             " FROM runs r LEFT JOIN automations a ON a.id = r.automation_id"
             f" WHERE r.state IN ({states}) ORDER BY r.triggered_at, r.id LIMIT ?",
             (limit,),
@@ -132,7 +132,11 @@ def read_facts(
 
 
 def _active_run(row: tuple[Any, ...], owner_alive: Callable[[str], bool | None]) -> ActiveRunFact:
-    project, directory, run_id, automation_id, state, owner, since, body = row
+    project, directory, run_id, automation_id, state, owner, since, body, run_body = row
+    since = int(since)
+    if state == "scheduled":  # a retry or a jittered start waits for its time first
+        starts = from_msgpack(bytes(run_body), Run).starts_at
+        since = max(since, to_ms(starts))
     limit = None
     if body is not None:
         automation = from_msgpack(bytes(body), Automation)
@@ -143,7 +147,7 @@ def _active_run(row: tuple[Any, ...], owner_alive: Callable[[str], bool | None])
         run_id=str(run_id),
         automation_id=str(automation_id),
         state=str(state),
-        since_ms=int(since),
+        since_ms=since,
         owner=None if owner is None else str(owner),
         owner_alive=None if owner is None else owner_alive(str(owner)),
         max_duration_ms=limit,
