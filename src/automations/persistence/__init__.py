@@ -49,6 +49,8 @@ from ._reconcile import Adopted, Reconciled, ReconcileRuns
 from ._retention import PruneProgress, PruneStep
 from ._run_operations import CreateRun, SaveRun
 from ._transfer import (
+    COMPARED,
+    NOT_COPIED,
     SIDE_TABLES,
     Digest,
     Exportable,
@@ -59,6 +61,8 @@ from ._transfer import (
 )
 
 __all__ = [
+    "COMPARED",
+    "NOT_COPIED",
     "SIDE_TABLES",
     "Copied",
     "Digest",

@@ -20,6 +20,7 @@ from ._operations import Operation
 
 __all__ = [
     "COMPARED",
+    "NOT_COPIED",
     "SIDE_TABLES",
     "Digest",
     "Exportable",
@@ -81,6 +82,10 @@ COMPARED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     **{str(table): spec for table, spec in SIDE_TABLES.items()},
 }
 """Each table a copy compares, the journal and the projections too: (key, columns)."""
+
+NOT_COPIED = frozenset({"meta", "leases", "commands"})
+"""The tables a copy leaves behind: the target's own schema version, and the leases
+and the command inbox of the old store's processes. Every other table is copied."""
 
 
 class Digest(msgspec.Struct, frozen=True):

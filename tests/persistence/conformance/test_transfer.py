@@ -8,6 +8,8 @@ import pytest
 
 from automations.model import StorageError
 from automations.persistence import (
+    COMPARED,
+    NOT_COPIED,
     Exportable,
     Importable,
     ImportJournal,
@@ -16,6 +18,7 @@ from automations.persistence import (
     StorePort,
 )
 
+from ...stores import rows
 from ..helpers import SCOPE, automation, run
 from .builders import create_automation, create_run
 
@@ -80,3 +83,13 @@ async def test_the_head_of_a_pruned_journal_carries_over(store: StorePort) -> No
     assert seq == 101 and await target.journal_head() == 101
     await store.write(ImportJournal((), head=50))  # never back
     assert await target.journal_head() == 101
+
+
+async def test_every_table_is_copied_or_left_behind_on_purpose(store: StorePort) -> None:
+    found = await rows(
+        store,
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
+        if type(store).__name__.startswith("Sqlite")
+        else "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()",
+    )
+    assert {str(name) for (name,) in found} == set(COMPARED) | NOT_COPIED
