@@ -20,8 +20,10 @@ from ..api import open_runtime
 from ..executors import DEFAULT_COMMAND_TIMEOUT
 from ..persistence import is_url
 from ._commands import COMMANDS
+from ._doctor import doctor, doctor_options
 from ._failures import error_json, expected_error, one_line
 from ._ids import resolve_ids
+from ._migrate import migrate, migrate_options
 from ._options import BadInput
 from ._render import Output
 from ._run_info import run_info
@@ -177,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--older-than", required=True, metavar="AGE", help="e.g. 30d or 12h")
 
     command("mcp", "serve these automations to an agent over MCP (stdio)")
+    doctor_options(command("doctor", "examine the database; say what is wrong and what to do"))
+    migrate_options(command("migrate", "copy every automation and run into another, empty store"))
 
     demo = command("demo", "a one-minute tour on a demo database")
     demo.add_argument("--seconds", type=float, default=60.0)
@@ -210,6 +214,10 @@ async def _dispatch(args: argparse.Namespace, out: Output) -> int:
         return await demo(args, out)
     if args.command == "mcp":
         return await _mcp(args)
+    if args.command == "doctor":
+        return await doctor(args, out)
+    if args.command == "migrate":
+        return await migrate(args, out)
     await _find_database(args)
     async with open_runtime(
         args.db,

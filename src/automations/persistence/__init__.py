@@ -19,9 +19,20 @@ from ._commands import (
     PurgeCommands,
     RunNowCommand,
 )
+from ._health import (
+    ActiveRunFact,
+    Check,
+    Diagnose,
+    LeaseFact,
+    OverdueFact,
+    ScopeFact,
+    Severity,
+    StoreHealth,
+)
 from ._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry, Page
 from ._leases import AcquireLease, LeaseRow, RenewLease, TakeStaleLease, lease_name
-from ._open import display_location, is_url, open_store, remove_store
+from ._migrate import Copied, copy_store
+from ._open import diagnose_store, display_location, is_url, open_store, remove_store
 from ._operations import (
     CreateAutomations,
     DeleteAutomation,
@@ -37,8 +48,39 @@ from ._port import ChangeWatch, Durability, ProcessLock, ReaderPort, StorePort, 
 from ._reconcile import Adopted, Reconciled, ReconcileRuns
 from ._retention import PruneProgress, PruneStep
 from ._run_operations import CreateRun, SaveRun
+from ._transfer import (
+    COMPARED,
+    NOT_COPIED,
+    SIDE_TABLES,
+    Digest,
+    Exportable,
+    Importable,
+    ImportJournal,
+    ImportRows,
+    SideTable,
+)
 
 __all__ = [
+    "COMPARED",
+    "NOT_COPIED",
+    "SIDE_TABLES",
+    "Copied",
+    "Digest",
+    "Exportable",
+    "ImportJournal",
+    "ImportRows",
+    "Importable",
+    "SideTable",
+    "copy_store",
+    "ActiveRunFact",
+    "Check",
+    "Diagnose",
+    "LeaseFact",
+    "OverdueFact",
+    "ScopeFact",
+    "Severity",
+    "StoreHealth",
+    "diagnose_store",
     "AUTOMATION_DELETED",
     "AUTOMATION_UPDATED",
     "RUN_UPDATED",

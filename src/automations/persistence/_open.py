@@ -11,11 +11,13 @@ import os
 from contextlib import AbstractAsyncContextManager
 
 from ..model import StorageError
+from ._health import StoreHealth
 from ._locations import display_location, is_url
 from ._port import Durability, StorePort
+from .sqlite import diagnose as diagnose_sqlite
 from .sqlite import open_read_only_store, open_sqlite_store, remove_database
 
-__all__ = ["display_location", "is_url", "open_store", "remove_store"]
+__all__ = ["diagnose_store", "display_location", "is_url", "open_store", "remove_store"]
 
 
 def open_store(
@@ -48,6 +50,21 @@ def remove_store(location: str) -> None:
     if is_url(location):
         raise StorageError("remove a PostgreSQL store with DROP SCHEMA or DROP DATABASE")
     remove_database(location)
+
+
+def diagnose_store(location: str, *, overdue_before_ms: int, limit: int = 100) -> StoreHealth:
+    """What the store at `location` says about itself (see `persistence.Diagnose`),
+    changing nothing; blocking: call it in a thread."""
+    if is_url(location):
+        try:
+            from .postgresql import diagnose
+        except ImportError as exc:
+            raise StorageError(
+                f"{exc}: a postgresql:// database needs psycopg; "
+                "pip install 'automations[postgresql]'"
+            ) from None
+        return diagnose(location, overdue_before_ms=overdue_before_ms, limit=limit)
+    return diagnose_sqlite(location, overdue_before_ms=overdue_before_ms, limit=limit)
 
 
 def _open_postgresql(

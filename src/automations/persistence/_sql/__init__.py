@@ -5,6 +5,7 @@ over its own driver."""
 from ._apply import KeyTaken, apply
 from ._command_writes import command_outcome, pending_commands
 from ._connection import MAX_ROWS, Rows, Sql, chunks
+from ._facts import Facts, health, read_facts
 from ._lease_writes import lease_row
 from ._projection import JOURNAL_COLUMNS, journal_entries
 from ._reader import SqlReader
@@ -23,6 +24,9 @@ __all__ = [
     "SqlStore",
     "apply",
     "chunks",
+    "Facts",
+    "health",
+    "read_facts",
     "command_outcome",
     "journal_entries",
     "lease_row",

@@ -25,6 +25,7 @@ from .._operations import (
 from .._reconcile import ReconcileRuns
 from .._retention import PruneStep
 from .._run_operations import CreateRun, SaveRun
+from .._transfer import ImportJournal, ImportRows
 from ._automation_writes import (
     create_automations,
     delete_automation,
@@ -40,6 +41,7 @@ from ._reconcile import reconcile_runs
 from ._replay import replay
 from ._retention import prune_step
 from ._run_writes import KeyTaken, create_run, save_run
+from ._transfer import import_journal, import_rows
 
 __all__ = ["KeyTaken", "apply"]
 
@@ -62,6 +64,8 @@ _SQL: dict[type[Operation[Any]], Callable[[Sql, Any], Any]] = {
     ReconcileRuns: reconcile_runs,
     PruneStep: prune_step,
     Replay: replay,
+    ImportJournal: import_journal,
+    ImportRows: import_rows,
 }
 
 

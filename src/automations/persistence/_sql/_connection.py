@@ -50,6 +50,15 @@ class Sql(Protocol):
         primary keys."""
         ...
 
+    def journal_head(self) -> int:
+        """The last sequence number the journal ever gave (0: none), pruned or not."""
+        ...
+
+    def raise_journal_head(self, seq: int) -> None:
+        """Make the journal's next sequence number come after `seq` (never lower it):
+        a copy keeps the numbers of the store it comes from."""
+        ...
+
 
 def chunks(items: Sequence[Any], size: int = MAX_ROWS) -> Iterator[Sequence[Any]]:
     """`items` in slices of at most `size`, for multi-row statements."""

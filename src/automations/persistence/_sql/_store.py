@@ -17,8 +17,10 @@ from .._pending import PendingWrite
 from .._port import WriterStats
 from .._retention import PruneProgress, PruneStep
 from .._run_operations import SaveRun
+from .._transfer import Digest, SideTable
 from ._reader import SqlReader
 from ._replay import projection_rows
+from ._transfer import digest, journal_head, side_rows
 
 __all__ = ["ReadOnlySqlStore", "SqlStore"]
 
@@ -120,6 +122,20 @@ class SqlStore:
         """Every projection row, for exact comparisons (tests, `replay` checks)."""
         return await self.reader.query(projection_rows)
 
+    async def side_rows(
+        self, table: SideTable, after: tuple[Any, ...] | None, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """See `persistence.Exportable` (a copy of this store)."""
+        return await self.reader.query(lambda sql: side_rows(sql, table, after, limit))
+
+    async def digest(self) -> Digest:
+        """See `persistence.Exportable`: every copied table, counted and hashed."""
+        return await self.reader.query(digest)
+
+    async def journal_head(self) -> int:
+        """See `persistence.Exportable`."""
+        return await self.reader.query(journal_head)
+
 
 class ReadOnlySqlStore:
     """The read half of a store: no writer, no lock held; every write raises
@@ -191,3 +207,17 @@ class ReadOnlySqlStore:
         self, scope: Scope, before: datetime, progress: Callable[[Pruned], None] | None = None
     ) -> Pruned:
         self._refuse()
+
+    async def side_rows(
+        self, table: SideTable, after: tuple[Any, ...] | None, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """See `persistence.Exportable` (a copy of this store)."""
+        return await self.reader.query(lambda sql: side_rows(sql, table, after, limit))
+
+    async def digest(self) -> Digest:
+        """See `persistence.Exportable`: every copied table, counted and hashed."""
+        return await self.reader.query(digest)
+
+    async def journal_head(self) -> int:
+        """See `persistence.Exportable`."""
+        return await self.reader.query(journal_head)

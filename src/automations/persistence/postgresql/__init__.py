@@ -8,6 +8,7 @@ psycopg; only `persistence/_open.py` imports this package.
 """
 
 from ._connection import is_postgresql, redacted
+from ._health import diagnose
 from ._locks import AdvisoryLock, PgChangeWatch
 from ._read_only import PostgresReadOnlyStore, open_read_only_postgresql_store
 from ._reader import Reader
@@ -23,6 +24,7 @@ __all__ = [
     "PostgresReadOnlyStore",
     "PostgresStore",
     "Reader",
+    "diagnose",
     "is_postgresql",
     "lock_key",
     "open_postgresql_store",

@@ -24,6 +24,9 @@ def spelled(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+_JOURNAL_SEQUENCE = "pg_get_serial_sequence('journal', 'seq')"
+
+
 class PostgresSql:
     """psycopg, spoken the shared way: `?` placeholders, `changes()`, and the unique
     index that refused a row named by the server."""
@@ -55,6 +58,15 @@ class PostgresSql:
             (list(tables),),
         ).fetchall()
         return [(str(name), str(statement)) for name, statement in rows]
+
+    def journal_head(self) -> int:
+        row = self.execute(f"SELECT pg_sequence_last_value({_JOURNAL_SEQUENCE})").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def raise_journal_head(self, seq: int) -> None:
+        # An identity goes on from its sequence, which rows given a number never move.
+        if seq > self.journal_head():
+            self.execute(f"SELECT setval({_JOURNAL_SEQUENCE}, ?)", (seq,))
 
 
 def apply_in_savepoint(sql: PostgresSql, operation: Operation[Any], dsn: str) -> Any:

@@ -7,6 +7,7 @@ this package imports apsw or knows where the store's files are.
 
 from ._apply import Apply, apply, apply_in_savepoint
 from ._connection import Durability, connect
+from ._health import diagnose
 from ._locks import FileLock, lease_lock_path, liveness_lock_path, remove_database
 from ._pragma import Pragma
 from ._read_only import ReadOnlyStore, open_read_only_store
@@ -31,6 +32,7 @@ __all__ = [
     "apply",
     "apply_in_savepoint",
     "connect",
+    "diagnose",
     "inspect",
     "lease_lock_path",
     "liveness_lock_path",

@@ -54,6 +54,20 @@ class SqliteSql:
         ).fetchall()
         return [(str(name), str(sql)) for name, sql in rows]
 
+    def journal_head(self) -> int:
+        row = self.connection.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'journal'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def raise_journal_head(self, seq: int) -> None:
+        # AUTOINCREMENT goes on after the largest number sqlite_sequence holds.
+        if seq > self.journal_head():
+            self.connection.execute("DELETE FROM sqlite_sequence WHERE name = 'journal'")
+            self.connection.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES ('journal', ?)", (seq,)
+            )
+
 
 def projection_rows(connection: apsw.Connection) -> dict[str, list[tuple[Any, ...]]]:
     """Every projection row, in a stable order, to compare two states exactly."""
