@@ -196,9 +196,23 @@ class Runtime:
             )
 
         async def wait_end(run_id: str) -> Run:
-            return await self.wait(run_id, until=RunState.SUCCEEDED)  # or any other end
+            """The end of the run's chain: a failed run's retry is waited for too, so
+            the next slot never competes with it under the overlap policy."""
+            run = await self.wait(run_id, until=RunState.SUCCEEDED)  # or any other end
+            while run.state is RunState.FAILED and (retry := await self._retry_of(run)):
+                run = await self.wait(retry.id, until=RunState.SUCCEEDED)
+            return run
 
         return await run_backfill(slots, launch, wait_end, progress)
+
+    async def _retry_of(self, run: Run) -> Run | None:
+        """The next attempt recorded with `run`'s end, if any (the newest runs: it is
+        due after every slot a backfill runs)."""
+        first = run.retry_of or run.id
+        page = await self._store.reader.runs(self.scope, run.automation_id, limit=20, cursor=None)
+        return next(
+            (r for r in page.items if r.retry_of == first and r.attempt == run.attempt + 1), None
+        )
 
     async def get_run(self, run_id: str) -> Run:
         run = await self._store.reader.run_by_id(self.scope, run_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import anyio
 import pytest
 
 import automations as am
@@ -137,3 +138,42 @@ async def test_a_client_backfills_through_the_worker(
         assert not client._supervisor.runs  # the worker ran them
         again = await worker.backfill(b.id, start, clock.now())
         assert again.runs == () and len(again.existing) == 2
+
+
+async def test_a_backfill_waits_for_a_failed_slots_retry_before_the_next_slot(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    clock.set(utc(4, 3, 12))
+    calls: list[tuple[datetime, am.Trigger]] = []
+
+    async def flaky(ctx: am.RunContext) -> str:
+        calls.append((ctx.run.triggered_at, ctx.run.trigger))
+        if len(calls) == 1:
+            raise RuntimeError("the model is overloaded")
+        return "done"
+
+    retry = am.RetryPolicy(max_attempts=2, backoff=timedelta(seconds=10))
+    async with runtime_factory({"default": flaky}) as rt:
+        a = await rt.create(
+            new(schedule=am.Cron("0 9 * * 1-5"), timezone="Europe/Berlin", retry=retry)
+        )
+        async with anyio.create_task_group() as tg:
+            reports: list[am.BackfillReport] = []
+
+            async def backfill() -> None:
+                reports.append(await rt.backfill(a.id, WEEK_START, WEEK_START + timedelta(days=2)))
+
+            tg.start_soon(backfill)
+            retry_due = utc(4, 3, 12) + timedelta(seconds=10)
+            await clock.wait_sleeper_until(retry_due)  # the first slot failed; its retry waits
+            assert [trigger for _, trigger in calls] == [am.Trigger.BACKFILL]
+            clock.set(retry_due)
+    (report,) = reports
+    # The retry ran before the second slot, which went on without competing with it.
+    assert [trigger for _, trigger in calls] == [
+        am.Trigger.BACKFILL,
+        am.Trigger.RETRY,
+        am.Trigger.BACKFILL,
+    ]
+    assert [r.state for r in report.runs] == [am.RunState.SUCCEEDED, am.RunState.SUCCEEDED]
+    assert report.runs[0].trigger is am.Trigger.RETRY  # the first slot's chain, by its end

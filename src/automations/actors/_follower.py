@@ -69,15 +69,20 @@ class Follower:
         try:
             self._last = await patiently(store.reader.last_seq, "read the journal's head")
             outage = Outage("follow the journal")
+            failed = False
             while True:
                 await anyio.sleep(FOLLOW_SECONDS)
-                if not watch.changed():
-                    continue
                 try:
+                    # A look that failed is made again whatever the watch says: the
+                    # change it noticed is spent.
+                    if not (watch.changed() or failed):
+                        continue
                     await self._look(watch)
                 except StorageError as error:
+                    failed = True
                     await outage.failed(error)
                     continue
+                failed = False
                 outage.succeeded()
                 self.poke()
         finally:

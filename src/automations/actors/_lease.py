@@ -109,6 +109,7 @@ async def _acquire(services: Services, lock: ProcessLock, task_status: TaskStatu
         except StorageError as error:
             task_status.started()
             task_status = anyio.TASK_STATUS_IGNORED
+            watch.forget()  # the holder could not renew meanwhile either
             await outage.failed(error)
             continue
         outage.succeeded()
@@ -187,6 +188,10 @@ class LeaseWatch:
     def __init__(self) -> None:
         self._seen: tuple[int, str, int] | None = None
         self._since = 0.0
+
+    def forget(self) -> None:
+        """Start over: what was seen before an outage says nothing of the holder."""
+        self._seen = None
 
     def stale(self, row: LeaseRow) -> bool:
         now = time.monotonic()

@@ -70,10 +70,13 @@ class NextAttempt:
     known once that commits. It runs `definition`, the one the run ran (a chain runs
     its first run's), fenced with `epoch`, the lease epoch the run was fired under."""
 
-    __slots__ = ("_write", "definition", "epoch", "run")
+    __slots__ = ("_attempt", "_write", "definition", "epoch", "run")
 
     def __init__(self, automation: Automation | None) -> None:
         self.definition = automation
+        self._attempt: Run | None = None
+        """The attempt as first made: an end tried again records this one, so a
+        commit whose outcome was unknown (a dropped connection) cannot leave two."""
         self._write: PendingWrite[list[int]] | None = None
         self.run: Run | None = None
         self.epoch: int | None = None
@@ -92,9 +95,11 @@ class NextAttempt:
             assert isinstance(end.operation, SaveRun)
             ended_at = end.operation.run.completed_at
             assert ended_at is not None
-            attempt = next_attempt(definition, ledger.run, decision, ended_at)
+            attempt = self._attempt or next_attempt(definition, ledger.run, decision, ended_at)
             if attempt is not None:
-                self._write, self.epoch = ledger.submit_retry(attempt), ledger.epoch
+                self._attempt = attempt
+                self._write = ledger.submit_retry(attempt, end.operation)
+                self.epoch = ledger.epoch
         end.add_done_callback(lambda _: self._settle())
         return end
 

@@ -130,11 +130,14 @@ class RunLedger:
             unanswered=unanswered,
         )
 
-    def submit_retry(self, retry: Run) -> PendingWrite[list[int]]:
-        """Record the run's next attempt, `scheduled` until it is due; owned by this
-        process and fenced by the epoch this run was fired under."""
-        at = self._now()
-        operation = CreateRun(self._scope, (retry,), (at,), None, self._owner, self.epoch)
+    def submit_retry(self, retry: Run, end: SaveRun) -> PendingWrite[list[int]]:
+        """Record the run's next attempt, `scheduled` until it is due, if `end`, its
+        end, is recorded with it; owned by this process and fenced by the epoch this
+        run was fired under."""
+        at, after = self._now(), (end.run.id, end.run.revision)
+        operation = CreateRun(
+            self._scope, (retry,), (at,), None, self._owner, self.epoch, after=after
+        )
         return self._store.submit(operation)
 
     def _save(

@@ -61,11 +61,13 @@ async def copy_store(
         )
     async with open_store(source, read_only=True) as src, open_store(target) as dst:
         exporter, importer = _exportable(src), _importable(dst)
-        present = await dst.reader.last_seq()
+        # The journal's head, not its last entry: a journal pruned to nothing has
+        # still handed out numbers that followers of it have seen.
+        present = await importer.journal_head()
         if present:
             raise StorageError(
-                f"{dst.location} already holds {present} journal entries; nothing was "
-                "written. Migrate into an empty database (or an empty schema)."
+                f"{dst.location} has a journal already (its numbers reach {present}); "
+                "nothing was written. Migrate into an empty database (or an empty schema)."
             )
         last = await src.reader.last_seq()
         entries = after = 0

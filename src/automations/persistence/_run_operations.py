@@ -32,6 +32,10 @@ class CreateRun(Operation[list[int]], frozen=True, gc=False):
     owner: str | None = None
     epoch: int | None = None
     """The scheduler lease's epoch when the write is made under it (fencing)."""
+    after: tuple[str, int] | None = None
+    """(run id, revision): create the run only if that run is at that revision, so a
+    failed run's next attempt is recorded only with its end (`Conflict` otherwise:
+    each operation of a transaction still fails alone)."""
 
     def check(self) -> None:
         """The revisions are one run's, from revision 1, each a legal transition."""

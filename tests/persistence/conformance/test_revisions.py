@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from automations.model import Conflict, IllegalTransition, NotFound, RunState, Tombstone, advance
-from automations.persistence import SaveAutomation, SaveRun, StorePort
+from automations.persistence import CreateRun, SaveAutomation, SaveRun, StorePort
 
 from ..helpers import NOW, SCOPE, automation, run
 from .builders import cancelled, create_automation, create_run, renamed, started
@@ -149,3 +149,17 @@ async def test_a_large_batch_of_automations_is_created_whole_with_consecutive_en
     assert seqs == list(range(seqs[0], seqs[0] + len(many)))
     found = await store.reader.automations_by_ids(SCOPE, [a.id for a in many])
     assert sorted(a.id for a in found) == sorted(a.id for a in many)
+
+
+async def test_a_run_made_after_another_is_made_only_if_that_one_is_at_the_revision(
+    store: StorePort,
+) -> None:
+    a = await create_automation(store)
+    first = run(a.id)
+    await create_run(store, SCOPE, first)
+    retry = run(a.id)
+    with pytest.raises(Conflict):  # its end was not recorded: no next attempt either
+        await store.write(CreateRun(SCOPE, (retry,), (NOW,), after=(first.id, 2)))
+    assert await store.reader.run_by_id(SCOPE, retry.id) is None
+    await store.write(CreateRun(SCOPE, (retry,), (NOW,), after=(first.id, 1)))
+    assert await store.reader.run_by_id(SCOPE, retry.id) == retry

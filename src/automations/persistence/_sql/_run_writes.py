@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from ...model import (
     PREDECESSORS,
     BlockerAnswered,
+    Conflict,
     KeyHolder,
     NotFound,
     RunState,
@@ -48,6 +49,8 @@ class KeyTaken(WriterKeyBusy):
 def create_run(sql: Sql, op: CreateRun) -> list[int]:
     check_epoch(sql, op.scope, op.epoch)
     op.check()
+    if op.after is not None:
+        _check_after(sql, op.scope, *op.after)
     bodies = [to_msgpack(run) for run in op.revisions]
     last = op.revisions[-1]
     key, owner = op.holders(last)
@@ -116,6 +119,18 @@ def _diagnose(sql: Sql, op: SaveRun, expected: int) -> None:
     check_revision("run", run.id, int(row[0]), expected)
     check_transition(RunState(row[1]), run.state)
     raise AssertionError("the transition matched but changed nothing")  # pragma: no cover
+
+
+def _check_after(sql: Sql, scope: Scope, run_id: str, revision: int) -> None:
+    row = sql.execute(
+        "SELECT revision FROM runs WHERE id = ? AND project = ? AND directory = ?",
+        (run_id, scope.project, scope.directory),
+    ).fetchone()
+    if row is None or int(row[0]) != revision:
+        raise Conflict(
+            f"run {run_id} is not at revision {revision}: its end was not recorded, so "
+            "its next attempt is not either"
+        )
 
 
 def _check_unanswered(sql: Sql, scope: Scope, run_id: str, blocker: str) -> None:

@@ -39,7 +39,8 @@ class PostgresSql:
 
     def execute(self, sql: str, parameters: Sequence[object] = (), /) -> psycopg.Cursor[Any]:
         cursor = self.connection.execute(spelled(sql), parameters)
-        self._changes = max(cursor.rowcount, 0)
+        if not sql.lstrip()[:6].upper().startswith("SELECT"):  # as SQLite: a query
+            self._changes = max(cursor.rowcount, 0)  # leaves changes() as it was
         return cursor
 
     def changes(self) -> int:
@@ -48,7 +49,7 @@ class PostgresSql:
     def unique_index(self, error: BaseException) -> str | None:
         if not isinstance(error, errors.UniqueViolation):
             return None
-        return error.diag.constraint_name or ""
+        return error.diag.constraint_name or None
 
     def unique_indexes(self, tables: Sequence[str]) -> list[tuple[str, str]]:
         rows = self.execute(
