@@ -5,6 +5,7 @@ run, a worker that is gone, an unreadable file (SQLite) and a damaged schema
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -282,3 +283,24 @@ async def test_a_session_idle_in_a_transaction_is_found(
     (session,) = [check for check in health.checks if check.name == "sessions"]
     assert session.severity == "warning" and "(forgetful)" in session.detail
     assert session.advice == f"end it: SELECT pg_terminate_backend({backend})"
+
+
+@pytest.mark.sqlite_only("a write-ahead log no reader can apply is SQLite's")
+async def test_a_wal_that_cannot_be_read_past_is_found_not_ignored(
+    runtime_factory: OpenRuntime, location: str, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    async with runtime_factory(clock=None) as rt:
+        await rt.create(new(paused=True))  # in the -wal, not yet in the file
+        for name in (Path(location).name, Path(location).name + "-wal"):
+            shutil.copyfile(Path(location).parent / name, copy / name)
+    assert (copy / (Path(location).name + "-wal")).stat().st_size > 0
+    copy.chmod(0o555)  # no -shm can be made beside it: only `immutable=1` opens it
+    try:
+        code, report = await doctor(str(copy / Path(location).name), restricted=True)
+    finally:
+        copy.chmod(0o755)
+    assert code == 1
+    (wal,) = [f for f in problems(report) if f.check == "wal"]
+    assert wal.severity == "error" and "out of date" in wal.detail

@@ -65,6 +65,18 @@ def diagnose(location: str, *, overdue_before_ms: int, limit: int) -> StoreHealt
             )
         )
         return report()
+    if _cannot_read_wal(path):
+        checks.append(
+            Check(
+                name="wal",
+                severity="error",
+                detail=f"{path}-wal holds commits not yet in the file, and no -shm file can "
+                "be made beside it: what the doctor would read is out of date",
+                advice="run the doctor where the directory can be written, or copy the "
+                "database and its -wal file together somewhere that can",
+            )
+        )
+        return report()
     try:
         connection = _open(path)
     except (apsw.Error, DatabaseRefused) as exc:
@@ -108,6 +120,17 @@ def _open(path: str) -> apsw.Connection:
         return connection
     except (apsw.CantOpenError, apsw.ReadOnlyError):  # no -shm can be made beside it
         return connect(path, durability=None, uri=read_only_uri(path, immutable=True))
+
+
+def _cannot_read_wal(path: str) -> bool:
+    """Whether the -wal holds commits that only `immutable=1` could open the file past
+    (no -shm can be made), and that mode would ignore them."""
+    try:
+        if os.path.getsize(f"{path}-wal") == 0:
+            return False
+    except OSError:
+        return False
+    return not os.path.exists(f"{path}-shm") and not os.access(os.path.dirname(path), os.W_OK)
 
 
 def _unreadable(path: str, exc: BaseException) -> Check:
