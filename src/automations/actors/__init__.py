@@ -13,6 +13,7 @@ from ._hub import (
 )
 from ._lease import STALE_SECONDS, holder_alive, is_led
 from ._messages import Adopt, AutomationMessage, Delete, Fire, Refresh, RunEnded, RunNow, Update
+from ._observer import Observer, RunTrace
 from ._records import record_stopped
 from ._retention import PRUNE_EVERY
 from ._run_actor import RunActor
@@ -33,6 +34,7 @@ __all__ = [
     "EventHub",
     "Executor",
     "Fire",
+    "Observer",
     "FireLimit",
     "Follower",
     "RunActor",
@@ -42,6 +44,7 @@ __all__ = [
     "Refresh",
     "Role",
     "RunNow",
+    "RunTrace",
     "RunWatch",
     "Scheduler",
     "Services",
