@@ -16,6 +16,7 @@ from automations.telemetry import Metrics
 from automations.testing import ManualClock
 
 from ..integration.conftest import OpenRuntime, new
+from .conftest import reached
 
 pytestmark = pytest.mark.anyio
 
@@ -88,7 +89,7 @@ async def test_a_scripted_day_leaves_exact_counts(
         )
         # 09:00: a person runs `asking`, which waits on them for half an hour.
         run = await rt.run_now(asking.id)
-        waiting = await rt.wait(run.id, until=am.RunState.AWAITING_INPUT, timeout=10)
+        waiting = await reached(rt, run.id, am.RunState.AWAITING_INPUT)
         assert waiting.blocker is not None
         clock.advance(30 * 60)
         found = samples(metrics)

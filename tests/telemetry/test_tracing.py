@@ -16,6 +16,7 @@ import automations as am
 from automations.testing import ManualClock
 
 from ..integration.conftest import OpenRuntime, new
+from .conftest import reached
 
 pytestmark = pytest.mark.anyio
 
@@ -64,7 +65,7 @@ async def test_a_run_that_waits_on_a_person_is_two_linked_spans(
     async with runtime_factory({"default": agent}, tracing=provider) as rt:
         a = await rt.create(new())
         run = await rt.run_now(a.id)
-        waiting = await rt.wait(run.id, until=am.RunState.AWAITING_INPUT, timeout=10)
+        waiting = await reached(rt, run.id, am.RunState.AWAITING_INPUT)
         assert waiting.blocker is not None
         (before,) = runs(exporter.get_finished_spans())  # the wait ended the first span
         assert events(before) == ["running", "awaiting_input"]
@@ -137,7 +138,7 @@ async def test_a_cancel_while_waiting_ends_in_a_short_linked_span(
     async with runtime_factory({"default": agent}, tracing=provider) as rt:
         a = await rt.create(new())
         run = await rt.run_now(a.id)
-        await rt.wait(run.id, until=am.RunState.AWAITING_INPUT, timeout=10)
+        await reached(rt, run.id, am.RunState.AWAITING_INPUT)
         await rt.cancel(run.id)
         assert (await rt.wait(run.id, timeout=10)).stop_reason is am.StopReason.CANCELLED
     waited, ending = runs(exporter.get_finished_spans())
