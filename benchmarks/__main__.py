@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import blockers, burst, cancel, compare, downtime, http_api, interval, journal, register
+from . import (
+    blockers,
+    burst,
+    cancel,
+    compare,
+    downtime,
+    http_api,
+    interval,
+    journal,
+    overhead,
+    register,
+)
 from ._common import emit
 
 WORKLOADS = {
@@ -17,6 +28,7 @@ WORKLOADS = {
     "http": http_api,
     "interval": interval,
     "journal": journal,
+    "overhead": overhead,
     "register": register,
 }
 

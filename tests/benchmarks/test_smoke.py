@@ -115,3 +115,19 @@ def test_http_benchmark_prints_one_json_line() -> None:
     assert line["http"]["requests_per_s"] > 0 and line["in_process"]["runs_per_s"] > 0
     assert line["fanout"]["deliveries"] == 5 * 5
     assert line["fanout"]["commit_to_delivery_ms"]["p99"] is not None
+
+
+def test_burst_with_telemetry_traces_and_counts_every_run() -> None:
+    line = _run("burst", "--telemetry")
+    assert line["ok"] is True and line["telemetry"] is True
+    assert line["spans"] == line["runs_counted"] == 50
+
+
+def test_overhead_benchmark_compares_telemetry_off_and_on() -> None:
+    line = _run("overhead")
+    assert line["bench"] == "overhead" and line["ok"] is True
+    assert [r["telemetry"] for r in line["runs"]["burst"]["off"]] == [False]
+    assert [r["telemetry"] for r in line["runs"]["interval"]["on"]] == [True]
+    assert line["runs"]["interval"]["on"][0]["spans"] == 10
+    cost = line["medians"]["burst: jobs_per_s"]["cost"]
+    assert cost is not None and cost > 0
