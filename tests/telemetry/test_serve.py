@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from ..http.harness import free_port, running_server
+from ..http.harness import _env, free_port, running_server
 
 DRAFT = {
     "title": "Observed",
@@ -50,3 +53,34 @@ def test_serve_exports_metrics_and_json_logs(tmp_path: Path, backend: str) -> No
     assert all(line["logger"] == "automations.runs" for line in transitions)
     assert all(line["level"] == "DEBUG" for line in transitions)
     assert transitions[0]["automation_id"] == created.json()["id"]
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_serve_metrics_alone_without_the_http_api(tmp_path: Path, backend: str) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "automations", "--db", str(tmp_path / "m.db")]
+    command += ["serve", "--metrics", f"127.0.0.1:{port}"]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command, env=_env(backend, {}), cwd=tmp_path, stdout=sink, stderr=sink
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # polled with a deadline until the port answers, never a bare sleep
+            assert process.poll() is None, log.read_text()
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text
+            except httpx.TransportError:
+                text = ""
+            if 'automations_lease_held{directory="' in text and "} 1.0" in text:
+                break
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    output = log.read_text()
+    assert process.returncode == 0, output
+    assert f"metrics on http://127.0.0.1:{port}/metrics" in output
+    assert "HTTP API" not in output and "Traceback" not in output
