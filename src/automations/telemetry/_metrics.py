@@ -21,7 +21,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from ..model import Event, Run, RunState, RunUpdated, Scope
+from ..model import ErrorCode, Event, Run, RunState, RunUpdated, Scope, StopReason, Trigger
 
 __all__ = ["CONTENT_TYPE", "Metrics", "first_start"]
 
@@ -34,6 +34,9 @@ _DURATION_BUCKETS = (
 )  # fmt: skip
 _COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 _BATCH_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
+
+
+_EndKey = tuple[RunState, StopReason | None, ErrorCode | None]
 
 
 def first_start(run: Run) -> bool:
@@ -55,6 +58,10 @@ class Metrics:
         self._awaiting: dict[str, datetime] = {}
         """Runs of this process waiting on a person, with when they asked."""
         self._lock = threading.Lock()  # a scrape reads `_awaiting` from another thread
+        self._started: dict[Trigger, tuple[Counter, Histogram]] = {}
+        self._ends: dict[_EndKey, Counter] = {}
+        self._durations: dict[RunState, Histogram] = {}
+        """The labelled children met so far (`labels()` takes a lock and builds a key)."""
         self.runs_started = Counter(
             "automations_runs_started",
             "Runs whose executor started (their first `running`), by trigger.",
@@ -154,21 +161,34 @@ class Metrics:
             with self._lock:
                 self._awaiting.pop(run.id, None)
         if first_start(run):
-            trigger = str(run.trigger)
-            self.runs_started.labels(trigger).inc()
+            started = self._started.get(run.trigger)
+            if started is None:
+                trigger = str(run.trigger)
+                started = self.runs_started.labels(trigger), self.fire_lag.labels(trigger)
+                self._started[run.trigger] = started
+            started[0].inc()
             if run.started_at is not None:
                 lag = (run.started_at - run.triggered_at).total_seconds()
-                self.fire_lag.labels(trigger).observe(max(lag, 0.0))
+                started[1].observe(max(lag, 0.0))
         elif state.is_terminal:
             self._ended(run)
 
     def _ended(self, run: Run) -> None:
-        reason = "" if run.stop_reason is None else str(run.stop_reason)
-        code = "" if run.error is None else str(run.error.code)
-        self.runs_ended.labels(str(run.state), reason, code).inc()
+        code = None if run.error is None else run.error.code
+        key = (run.state, run.stop_reason, code)
+        ended = self._ends.get(key)
+        if ended is None:
+            reason = "" if run.stop_reason is None else str(run.stop_reason)
+            labels = (str(run.state), reason, "" if code is None else str(code))
+            ended = self._ends[key] = self.runs_ended.labels(*labels)
+        ended.inc()
         if run.started_at is not None and run.completed_at is not None:
             seconds = (run.completed_at - run.started_at).total_seconds()
-            self.run_duration.labels(str(run.state)).observe(max(seconds, 0.0))
+            duration = self._durations.get(run.state)
+            if duration is None:  # a series only for the states started runs end in
+                duration = self.run_duration.labels(str(run.state))
+                self._durations[run.state] = duration
+            duration.observe(max(seconds, 0.0))
         if run.missed is not None:
             self.missed_slots.inc(run.missed.count)
 

@@ -87,11 +87,9 @@ class _RunSpans:
             "automation.slot": run.triggered_at.isoformat(),
             # Each retry of a run is a run of its own, with its attempt number.
             "automation.attempt": int(getattr(run, "attempt", 1)),
-            "automation.attended": run.attended,
-            "automation.executor": automation.executor,
         }
         self._open: Span | None = tracing._start(self._attributes, None)
-        self._open.add_event(str(RunState.RUNNING), {"automation.run.revision": run.revision})
+        self._open.add_event(str(RunState.RUNNING))
         self._previous: Span | None = None
         """The last span ended by a wait: the next one links to it."""
         self._current: Span | None = None
@@ -126,7 +124,7 @@ class _RunSpans:
 
     def transition(self, run: Run) -> None:
         state = run.state
-        attributes: dict[str, str | int] = {"automation.run.revision": run.revision}
+        attributes: dict[str, str] = {}  # the few that say more than the state
         if run.stop_reason is not None:
             attributes["automation.stop_reason"] = str(run.stop_reason)
         if run.error is not None:
@@ -139,7 +137,7 @@ class _RunSpans:
             if not state.is_terminal:
                 return
             span = self._tracing._start(self._attributes, self._previous)
-        span.add_event(str(state), attributes)
+        span.add_event(str(state), attributes or None)
         if state is RunState.AWAITING_INPUT:
             span.end()
             self._open, self._previous = None, span
