@@ -2,11 +2,12 @@
 
 A run's executor call is wrapped in an `automation.run` span, current in the
 executor's task, so the executor's own spans (an agent framework's `gen_ai` spans)
-nest inside it. The run's transitions, as this process commits them (the change
-feed), are the span's events. A wait on a person ends the span; when the wait is
-answered a new span begins, linked to the one before, so a run that waited a day is
-not one day-long span. An end recorded while nothing ran (a blocker's timeout, a
-cancel of a waiting run) gets a short span of its own, linked the same way.
+nest inside it. A span begins as the run goes `running`; the run's further
+transitions, as this process commits them (the change feed), are its events. A wait
+on a person ends the span; when the wait is answered a new span begins, linked to the
+one before, so a run that waited a day is not one day-long span. An end recorded
+while nothing ran (a blocker's timeout, a cancel of a waiting run) gets a short span
+of its own, linked the same way.
 
 Nothing is exported unless the application configured a tracer provider: the spans
 of the API's default provider record nothing.
@@ -89,7 +90,6 @@ class _RunSpans:
             "automation.attempt": int(getattr(run, "attempt", 1)),
         }
         self._open: Span | None = tracing._start(self._attributes, None)
-        self._open.add_event(str(RunState.RUNNING))
         self._previous: Span | None = None
         """The last span ended by a wait: the next one links to it."""
         self._current: Span | None = None
@@ -124,6 +124,8 @@ class _RunSpans:
 
     def transition(self, run: Run) -> None:
         state = run.state
+        if state is RunState.RUNNING:
+            return  # a span's start is the run's `running`: no event says it again
         attributes: dict[str, str] = {}  # the few that say more than the state
         if run.stop_reason is not None:
             attributes["automation.stop_reason"] = str(run.stop_reason)
@@ -144,7 +146,6 @@ class _RunSpans:
         elif state.is_terminal:
             if run.error is not None:
                 span.set_status(Status(StatusCode.ERROR, f"{run.error.code}: {run.error.message}"))
-            span.set_attribute("automation.state", str(state))
             span.end()
             self._open = None
             self._tracing._forget(self._run_id)
