@@ -78,14 +78,14 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             since = await rt._store.reader.last_seq()
             async with rt.events(since) as events, anyio.create_task_group() as tg:
                 tg.start_soon(follow, events)
-                t0 = time.perf_counter()
+                t0, cpu0 = time.perf_counter(), time.process_time()
                 with anyio.fail_after(args.timeout):
                     async with anyio.create_task_group() as submitters:
                         for _ in range(concurrency):
                             submitters.start_soon(submit)
                     t_added = time.perf_counter()
                     await done.wait()
-                t1 = time.perf_counter()
+                t1, cpu1 = time.perf_counter(), time.process_time()
             commits = rt._store.writer_stats.batches - commits_before
     wall = t1 - t0
     completed = sum(outcomes.values())
@@ -100,6 +100,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             "outcomes": outcomes,
             "wall_s": round(wall, 3),
             "jobs_per_s": round(completed / wall, 1),
+            "cpu_us_per_run": round((cpu1 - cpu0) / max(1, completed) * 1e6, 1),
             "add_phase_s": round(t_added - t0, 3),
             "e2e_latency_ms": latency(latencies),
             "transitions_per_commit": round(3 * completed / max(1, commits), 1),

@@ -4,7 +4,8 @@ Each round runs a workload twice in fresh processes, off then on (`--telemetry`:
 Prometheus metrics, and an `automation.run` span per executor call exported at once
 to the OpenTelemetry SDK's in-memory exporter), so the machine's drift hits both
 alike; the medians of `--rounds` rounds are compared as on / off (a cost of 10% is
-1.10 for latencies, 0.91 for throughput).
+1.10 for latencies and CPU, 0.91 for throughput). The CPU time per run (every thread of
+the process) is the least disturbed by other work on a shared machine.
 
     python -m benchmarks overhead [--rounds 5] [--only burst,interval] [--burst-n 3000]
                                   [--schedules 200] [--seconds 10] [--backend asyncio]
@@ -27,10 +28,12 @@ MEASURES = {
         ("jobs_per_s", ("jobs_per_s",), True),
         ("e2e_latency_ms_p50", ("e2e_latency_ms", "p50"), False),
         ("e2e_latency_ms_p99", ("e2e_latency_ms", "p99"), False),
+        ("cpu_us_per_run", ("cpu_us_per_run",), False),
     ),
     "interval": (
         ("fire_lag_ms_p50", ("fire_lag_ms", "p50"), False),
         ("fire_lag_ms_p99", ("fire_lag_ms", "p99"), False),
+        ("cpu_us_per_run", ("cpu_us_per_run",), False),
     ),
 }
 """Per workload: (name, where in its JSON line, higher is better)."""
