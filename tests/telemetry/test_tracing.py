@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import NoOpTracer, Span, StatusCode, Tracer
 
 import automations as am
 from automations.testing import ManualClock
@@ -153,3 +153,21 @@ async def test_without_a_configured_provider_nothing_is_traced(
     # The default: no global provider was set, so the runtime observes nothing.
     async with runtime_factory() as rt:
         assert rt._services.observer is None
+
+
+async def test_a_failing_tracer_provider_does_not_stop_a_run(
+    runtime_factory: OpenRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken(TracerProvider):
+        def get_tracer(self, *args: object, **kwargs: object) -> Tracer:
+            return BrokenTracer()
+
+    class BrokenTracer(NoOpTracer):
+        def start_span(self, *args: object, **kwargs: object) -> Span:
+            raise RuntimeError("the exporter is misconfigured")
+
+    async with runtime_factory(tracing=Broken()) as rt:
+        a = await rt.create(new())
+        done = await rt.wait((await rt.run_now(a.id)).id, timeout=10)
+    assert done.state is am.RunState.SUCCEEDED
+    assert any("runs untraced" in r.getMessage() for r in caplog.records)

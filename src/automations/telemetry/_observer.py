@@ -3,6 +3,7 @@ store's change listener, attached to one runtime by `open_runtime`."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from ..actors import RunTrace
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from ._tracing import Tracing
 
 __all__ = ["Telemetry"]
+
+log = logging.getLogger("automations.telemetry")
 
 
 class Telemetry:
@@ -49,7 +52,11 @@ class Telemetry:
     def run_executing(self, run: Run, automation: Automation) -> RunTrace | None:
         if self.tracing is None:
             return None
-        return self.tracing.run_executing(run, automation)
+        try:  # the tracer provider is the application's code: it must not stop a run
+            return self.tracing.run_executing(run, automation)
+        except Exception:
+            log.exception("could not open the span of run %s; it runs untraced", run.id)
+            return None
 
     def lease_changed(self, scope: Scope, held: bool) -> None:
         if self.metrics is not None:
