@@ -59,7 +59,7 @@ class Tracing:
         self._live.clear()
 
     def _start(self, attributes: Attributes, previous: Span | None) -> Span:
-        links = [] if previous is None else [Link(previous.get_span_context())]
+        links = None if previous is None else [Link(previous.get_span_context())]
         # A root: a run is not part of whatever the task that opened the runtime traced.
         return self._tracer.start_span(
             SPAN_NAME,
