@@ -152,6 +152,8 @@ class Metrics:
             return
         run = event.run
         state = run.state
+        if state is RunState.SCHEDULED:
+            return  # counted when it starts or ends
         if state is RunState.AWAITING_INPUT:
             if run.blocker is not None:
                 with self._lock:
