@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,7 @@ import pytest
 
 from automations.cli._observe import JsonFormatter
 from automations.model import ValidationError
-from automations.telemetry import parse_metrics_bind
+from automations.telemetry import Metrics, parse_metrics_bind, serve_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,3 +81,14 @@ def test_nothing_of_the_extras_is_imported_unless_asked_for(tmp_path: Path) -> N
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.anyio
+async def test_a_taken_metrics_port_is_one_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ValidationError, match=f"cannot listen on 127.0.0.1:{port}"):
+            async with serve_metrics(Metrics(), "127.0.0.1", port):
+                pass

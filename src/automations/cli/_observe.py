@@ -75,8 +75,10 @@ def metrics_for(args: argparse.Namespace) -> Metrics | None:
     """Metrics when `--metrics` asks for them (the prometheus extra is then needed),
     or beside `--http` when the extra is installed (for its `/metrics`)."""
     try:
-        from ..telemetry import Metrics
+        from ..telemetry import Metrics, parse_metrics_bind
 
+        if args.metrics is not None:
+            parse_metrics_bind(args.metrics)  # refused before anything opens
         return Metrics() if args.metrics is not None or args.http is not None else None
     except ImportError:
         if args.metrics is None:

@@ -34,7 +34,12 @@ async def serve_metrics(metrics: Metrics, host: str, port: int) -> AsyncIterator
     """Serve `metrics` at `http://host:port/metrics` while the block runs; yields the
     address bound (port 0 picks a free one)."""
     start = partial(start_http_server, port, host, metrics.registry)
-    server, thread = await anyio.to_thread.run_sync(start)
+    try:
+        server, thread = await anyio.to_thread.run_sync(start)
+    except OSError as exc:  # the port is taken, the address is not this host's
+        raise ValidationError(
+            [("--metrics", f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another")]
+        ) from None
     try:
         address = server.server_address
         yield str(address[0]), int(address[1])
