@@ -182,7 +182,7 @@ async def test_a_runtime_without_metrics_or_tracing_has_no_observer(
         assert rt._services.observer is None
 
 
-async def test_two_runtimes_of_one_process_can_share_a_registry(
+async def test_each_metrics_counts_its_own_runtimes_only(
     runtime_factory: OpenRuntime,
 ) -> None:
     first, second = Metrics(), Metrics()
@@ -213,3 +213,23 @@ def test_a_clock_is_what_ages_the_waits() -> None:
     metrics.on_commit(Scope("p", "/d"), am.RunUpdated(seq=1, run=run))
     found = samples(metrics)
     assert found[("automations_oldest_awaiting_input_seconds", frozenset())] == 7200
+
+
+async def test_runtimes_of_one_process_may_share_one_metrics(
+    runtime_factory: OpenRuntime,
+) -> None:
+    shared = Metrics()
+    async with (
+        runtime_factory(metrics=shared) as first,
+        runtime_factory(metrics=shared, directory="/repo/b") as second,
+    ):
+        for rt in (first, second):
+            a = await rt.create(new())
+            await rt.wait((await rt.run_now(a.id)).id, timeout=10)
+    found = samples(shared)
+    assert family(found, "automations_runs_started_total") == {labels(trigger="manual"): 2}
+    assert family(found, "automations_lease_changes_total") == {
+        labels(project="project-a", directory=d, change=c): 1
+        for d in ("/repo/a", "/repo/b")
+        for c in ("acquired", "lost")
+    }

@@ -49,8 +49,9 @@ def first_start(run: Run) -> bool:
 class Metrics:
     """The metrics of a runtime, in `registry` (a registry of its own by default;
     pass `prometheus_client.REGISTRY` to join the process's default one). Give it to
-    `open_runtime(metrics=...)`; serve it with `exposition()`, the HTTP app's
-    `/metrics` or `serve --metrics`."""
+    `open_runtime(metrics=...)` (several runtimes of a process may share one; a registry
+    holds one `Metrics`); serve it with `exposition()`, the HTTP app's `/metrics` or
+    `serve --metrics`."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry = registry if registry is not None else CollectorRegistry()
