@@ -9,6 +9,9 @@ the process) is the least disturbed by other work on a shared machine.
 
     python -m benchmarks overhead [--rounds 5] [--only burst,interval] [--burst-n 3000]
                                   [--schedules 200] [--seconds 10] [--backend asyncio]
+                                  [--parts both|metrics|traces]
+
+`--parts` measures metrics or traces alone against off.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedules", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+    parser.add_argument("--parts", choices=("both", "metrics", "traces"), default="both")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -79,7 +83,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     for round_ in range(args.rounds):
         for workload in workloads:
-            for mode, flag in (("off", []), ("on", ["--telemetry"])):
+            for mode, flag in (("off", []), ("on", ["--telemetry", args.parts])):
                 print(f"{workload} {mode} round {round_ + 1}/{args.rounds}", file=sys.stderr)
                 command = [sys.executable, "-m", "benchmarks", workload, *_options(args, workload)]
                 lines[workload][mode].append(_json_line([*command, *flag], ROOT))
@@ -100,11 +104,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"{label}: off {values['off']}, on {values['on']}, cost x{values['cost']}",
               file=sys.stderr)  # fmt: skip
     every = [line for modes in lines.values() for runs in modes.values() for line in runs]
-    traced = all(line.get("spans", 0) > 0 for m in lines.values() for line in m["on"])
+    traced = args.parts == "metrics" or all(
+        line.get("spans", 0) > 0 for m in lines.values() for line in m["on"]
+    )
     return {
         "bench": "overhead",
         "rounds": args.rounds,
         "backend": args.backend,
+        "parts": args.parts,
         "sizes": {"burst_n": args.burst_n, "interval": [args.schedules, args.seconds]},
         "medians": medians,
         "runs": lines,
