@@ -79,8 +79,9 @@ class Execution:
         if deadline is not None:
             self._watch(deadline, on_timeout)
         ended: Decision | None = None
-        observed = self._trace(context, ledger)
+        observed: RunTrace | None = None
         try:
+            observed = self._trace(context, ledger)
             with anyio.CancelScope() as scope:
                 self._scope = scope
                 try:

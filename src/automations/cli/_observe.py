@@ -7,11 +7,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import msgspec
 
 from ..model import ValidationError
@@ -88,18 +89,12 @@ def metrics_for(args: argparse.Namespace) -> Metrics | None:
         ) from None
 
 
-@asynccontextmanager
-async def metrics_served(
-    args: argparse.Namespace, metrics: Metrics | None, out: Output
-) -> AsyncIterator[None]:
-    """Serve `metrics` on `--metrics HOST:PORT` while the block runs, when asked."""
-    if args.metrics is None or metrics is None:
-        yield
-        return
+async def metrics_served(bind: str, metrics: Metrics, out: Output) -> None:
+    """Serve `metrics` on `--metrics HOST:PORT` until cancelled."""
     from ..telemetry import parse_metrics_bind, serve_metrics
 
-    host, port = parse_metrics_bind(args.metrics)
+    host, port = parse_metrics_bind(bind)
     async with serve_metrics(metrics, host, port) as (bound_host, bound_port):
         where = f"[{bound_host}]" if ":" in bound_host else bound_host
         out.say(f"metrics on http://{where}:{bound_port}/metrics")
-        yield
+        await anyio.sleep_forever()

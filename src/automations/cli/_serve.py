@@ -75,18 +75,15 @@ async def _serve(args: argparse.Namespace, out: Output) -> int:
     executors = executors_for(args)
     retention = None if args.retention is None else parse_duration(args.retention, "--retention")
     metrics = metrics_for(args)
-    async with (
-        open_runtime(
-            args.db,
-            executors=executors,
-            project=args.project,
-            directory=args.directory,
-            retention=retention,
-            max_scheduled_runs=parse_limit(args.max_scheduled_runs, "--max-scheduled-runs"),
-            metrics=metrics,
-        ) as rt,
-        metrics_served(args, metrics, out),
-    ):
+    async with open_runtime(
+        args.db,
+        executors=executors,
+        project=args.project,
+        directory=args.directory,
+        retention=retention,
+        max_scheduled_runs=parse_limit(args.max_scheduled_runs, "--max-scheduled-runs"),
+        metrics=metrics,
+    ) as rt:
         names = ", ".join(sorted(executors))
         where = display_location(args.db)
         heading = f"serving {rt.scope.project} in {rt.scope.directory} on {where}"
@@ -102,6 +99,8 @@ async def _serve(args: argparse.Namespace, out: Output) -> int:
                 app = create_app(rt, token=token, cors_origins=args.cors_origin)
                 tg.start_soon(serve_http, app, *http)
                 out.say(f"HTTP API on http://{args.http}/")
+            if args.metrics is not None and metrics is not None:  # on a port of their own
+                tg.start_soon(metrics_served, args.metrics, metrics, out)
             await _until_signal(rt, out, view)
             tg.cancel_scope.cancel()
     report = rt.shutdown_report
