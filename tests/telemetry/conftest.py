@@ -27,14 +27,17 @@ __all__ = [
 
 
 async def reached(rt: Runtime, run_id: str, state: am.RunState) -> am.Run:
-    """The run once its event in `state` is published. Unlike `Runtime.wait`, which
-    may read a commit from the database a moment before the writer hands it to the
-    change feed's listeners, this returns after the listeners (metrics, traces) had it:
-    they hear a commit in the same callback as the event hub, before any subscriber."""
+    """The run once its revision in `state` reached the change feed's listeners
+    (metrics, traces). A read of the database (`Runtime.wait`, the journal that
+    `events()` replays first) may see a commit a moment before the writer hands it to
+    the listeners, so this then waits until every commit it saw was handed over."""
     with anyio.fail_after(10):
         async with rt.events(0) as events:
             async for event in events:
                 run = event.run if isinstance(event, am.RunUpdated) else None
                 if run is not None and run.id == run_id and run.state is state:
+                    store = rt._services.store
+                    _, committed = store.read_committed(lambda: None)
+                    await store.wait_delivered(committed)
                     return run
     raise AssertionError("the event stream ended")
