@@ -32,22 +32,19 @@ __all__ = [
     "serve_metrics",
 ]
 
-_LAZY = {
-    "CONTENT_TYPE": "_metrics",
-    "Metrics": "_metrics",
-    "first_start": "_metrics",
-    "parse_metrics_bind": "_serve",
-    "serve_metrics": "_serve",
-    "SPAN_NAME": "_tracing",
-    "Tracing": "_tracing",
-}
-
 
 def __getattr__(name: str) -> Any:
     """Import the module of an extra at its first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
+    if name in ("CONTENT_TYPE", "Metrics", "first_start"):
+        from . import _metrics
 
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        return getattr(_metrics, name)
+    if name in ("parse_metrics_bind", "serve_metrics"):
+        from . import _serve
+
+        return getattr(_serve, name)
+    if name in ("SPAN_NAME", "Tracing"):
+        from . import _tracing
+
+        return getattr(_tracing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
