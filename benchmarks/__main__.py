@@ -16,6 +16,7 @@ from . import (
     http_api,
     interval,
     journal,
+    overhead,
     register,
 )
 from ._common import emit
@@ -31,6 +32,7 @@ WORKLOADS = {
     "http": http_api,
     "interval": interval,
     "journal": journal,
+    "overhead": overhead,
     "register": register,
 }
 

@@ -7,7 +7,7 @@ the run is durably scheduled) before the next, as an application serving many us
 would. Field names follow the peer's benchmark (`jobs_per_s`, `e2e_latency_ms`).
 
     python -m benchmarks burst [--n 10000] [--concurrency 32] [--durability full]
-                               [--db postgresql://...]
+                               [--db postgresql://...] [--telemetry]
 
 `--db` runs it on a given database (a PostgreSQL URL, say) instead of a new SQLite
 file; the schema it names must be empty or hold nothing of project `bench`.
@@ -27,6 +27,7 @@ import automations as am
 from automations.api import open_runtime
 
 from ._common import disk_commit_us, environment, latency, manual_automation
+from ._telemetry import Observed, add_telemetry_argument
 
 
 async def _noop(ctx: am.RunContext) -> None:
@@ -38,8 +39,13 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="automations-burst-") as directory:
         path = args.db or os.path.join(directory, "burst.db")
         disk = disk_commit_us(directory)
+        observed = Observed(args.telemetry)
         async with open_runtime(
-            path, executors={"default": _noop}, durability=args.durability, project="bench"
+            path,
+            executors={"default": _noop},
+            durability=args.durability,
+            project="bench",
+            **observed.options,
         ) as rt:
             automation = await rt.create(manual_automation("burst"))
             submitted: dict[str, float] = {}
@@ -72,33 +78,38 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             since = await rt._store.reader.last_seq()
             async with rt.events(since) as events, anyio.create_task_group() as tg:
                 tg.start_soon(follow, events)
-                t0 = time.perf_counter()
+                t0, cpu0 = time.perf_counter(), time.process_time()
                 with anyio.fail_after(args.timeout):
                     async with anyio.create_task_group() as submitters:
                         for _ in range(concurrency):
                             submitters.start_soon(submit)
                     t_added = time.perf_counter()
                     await done.wait()
-                t1 = time.perf_counter()
+                t1, cpu1 = time.perf_counter(), time.process_time()
             commits = rt._store.writer_stats.batches - commits_before
     wall = t1 - t0
     completed = sum(outcomes.values())
-    return {
-        "bench": "burst",
-        "n": n,
-        "concurrency": concurrency,
-        "durability": args.durability,
-        "store": "postgresql" if args.db else "sqlite",
-        "completed": completed,
-        "outcomes": outcomes,
-        "wall_s": round(wall, 3),
-        "jobs_per_s": round(completed / wall, 1),
-        "add_phase_s": round(t_added - t0, 3),
-        "e2e_latency_ms": latency(latencies),
-        "transitions_per_commit": round(3 * completed / max(1, commits), 1),
-        "disk_commit_us": disk,
-        "ok": completed == n and outcomes.get("succeeded") == n,
-    } | environment()
+    return (
+        {
+            "bench": "burst",
+            "n": n,
+            "concurrency": concurrency,
+            "durability": args.durability,
+            "store": "postgresql" if args.db else "sqlite",
+            "completed": completed,
+            "outcomes": outcomes,
+            "wall_s": round(wall, 3),
+            "jobs_per_s": round(completed / wall, 1),
+            "cpu_us_per_run": round((cpu1 - cpu0) / max(1, completed) * 1e6, 1),
+            "add_phase_s": round(t_added - t0, 3),
+            "e2e_latency_ms": latency(latencies),
+            "transitions_per_commit": round(3 * completed / max(1, commits), 1),
+            "disk_commit_us": disk,
+            "ok": completed == n and outcomes.get("succeeded") == n,
+        }
+        | observed.fields()
+        | environment()
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -108,6 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--db", default=None, help="a database URL (default: a new SQLite file)")
+    add_telemetry_argument(parser)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -6,7 +6,8 @@ executor records its start minus its slot (the fire lag). The run ends when ever
 expected run has ended, or `--drain` seconds after the last slot. `peak_rss_mb` is the
 process's peak: with many schedules, a slot's runs are all in flight at once.
 
-    python -m benchmarks interval [--schedules 200] [--seconds 10] [--db postgresql://...]
+    python -m benchmarks interval [--schedules 200] [--seconds 10] [--telemetry]
+                                  [--db postgresql://...]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import anyio
 import automations as am
 
 from ._common import environment, peak_rss_mb, percentile
+from ._telemetry import Observed, add_telemetry_argument
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
@@ -42,6 +44,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             done.set()
 
     lead = args.lead if args.lead is not None else 2 + 0.002 * schedules
+    observed = Observed(args.telemetry)
     with tempfile.TemporaryDirectory(prefix="automations-interval-") as directory:
         path = args.db or os.path.join(directory, "interval.db")
         async with am.open_runtime(
@@ -51,6 +54,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             project="bench",
             min_interval=timedelta(seconds=1),
             max_scheduled_runs=args.max_scheduled_runs,
+            **observed.options,
         ) as rt:
             setup_started = time.time()
             start = datetime.fromtimestamp(math.ceil(setup_started + lead), UTC)
@@ -67,35 +71,42 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                 for i in range(schedules)
             )
             setup_s = time.time() - setup_started
+            cpu0 = time.process_time()
             overran = time.time() > start.timestamp()
             last_slot = start.timestamp() + seconds - 1
             with anyio.move_on_after(last_slot + args.drain - time.time()):
                 await done.wait()
+            cpu_s = time.process_time() - cpu0
     executed = len(lags)
     slots = [per_slot.get(start.timestamp() + k, 0) for k in range(seconds)]
-    return {
-        "bench": "interval",
-        "schedules": schedules,
-        "seconds": seconds,
-        "durability": args.durability,
-        "store": "postgresql" if args.db else "sqlite",
-        "max_scheduled_runs": args.max_scheduled_runs,
-        "executed": executed,
-        "expected": expected,
-        "executed_ratio": round(executed / expected, 4),
-        "missing": expected - executed,
-        "fire_lag_ms": {
-            "p50": _round(percentile(lags, 50)),
-            "p99": _round(percentile(lags, 99)),
-            "max": _round(max(lags, default=None)),
-            "min": _round(min(lags, default=None)),
-        },
-        "jobs_per_scheduled_second": slots,
-        "setup_create_s": round(setup_s, 3),
-        "setup_overran_start": overran,
-        "peak_rss_mb": peak_rss_mb(),
-        "ok": not overran and executed == expected,
-    } | environment()
+    return (
+        {
+            "bench": "interval",
+            "schedules": schedules,
+            "seconds": seconds,
+            "durability": args.durability,
+            "store": "postgresql" if args.db else "sqlite",
+            "max_scheduled_runs": args.max_scheduled_runs,
+            "executed": executed,
+            "expected": expected,
+            "executed_ratio": round(executed / expected, 4),
+            "missing": expected - executed,
+            "cpu_us_per_run": round(cpu_s / max(1, len(lags)) * 1e6, 1),
+            "fire_lag_ms": {
+                "p50": _round(percentile(lags, 50)),
+                "p99": _round(percentile(lags, 99)),
+                "max": _round(max(lags, default=None)),
+                "min": _round(min(lags, default=None)),
+            },
+            "jobs_per_scheduled_second": slots,
+            "setup_create_s": round(setup_s, 3),
+            "setup_overran_start": overran,
+            "peak_rss_mb": peak_rss_mb(),
+            "ok": not overran and executed == expected,
+        }
+        | observed.fields()
+        | environment()
+    )
 
 
 def _round(value: float | None) -> float | None:
@@ -118,6 +129,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db", default=None, help="a database URL, its schema empty (default: a new SQLite file)"
     )
+    add_telemetry_argument(parser)
 
 
 def _limit(text: str) -> int | None:

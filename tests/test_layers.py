@@ -19,6 +19,7 @@ LAYERS = [
     "runtime",
     "persistence",
     "actors",
+    "telemetry",
     "api",
     "executors",
     "mcp_server",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 
@@ -58,6 +58,9 @@ from .persistence import (
 from .runtime import MailboxClosed, Reply
 from .schedules import backfill_slots, build_automation
 
+if TYPE_CHECKING:
+    from .telemetry import Metrics
+
 __all__ = ["History", "Runtime", "check_retention"]
 
 T = TypeVar("T")
@@ -73,6 +76,8 @@ class Runtime:
         self._services = services
         self._supervisor = supervisor
         self.scope = services.scope
+        self.metrics: Metrics | None = None
+        """The metrics it was opened with (the HTTP app serves them at `/metrics`)."""
         self._sender = CommandSender(
             services.store, services.scope, services.owner, services.now, supervisor.follower
         )

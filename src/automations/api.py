@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -18,6 +20,12 @@ from .model import Catalog, Scope, ValidationError
 from .persistence import Durability, open_store
 from .runtime import Clock, SystemClock, unwrapping_groups
 from .schedules import DEFAULT_MIN_INTERVAL
+from .telemetry import Telemetry, TransitionLog
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
+    from .telemetry import Metrics, Tracing
 
 __all__ = ["Runtime", "open_runtime"]
 
@@ -42,6 +50,8 @@ async def open_runtime(
     retention: timedelta | None = None,
     max_scheduled_runs: int | None = DEFAULT_MAX_SCHEDULED_RUNS,
     read_only: bool = False,
+    metrics: Metrics | None = None,
+    tracing: bool | TracerProvider | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open the database at `path` and run a runtime on it until the block exits.
 
@@ -59,6 +69,13 @@ async def open_runtime(
     locking or creating anything beside it, so a read-only directory or a backup can
     be inspected; its reads, `wait` and `events` work, everything else raises
     `StorageError`, and a missing database is a `StorageError` ("no database at ...").
+
+    `metrics` (an `automations.telemetry.Metrics`) counts what this process commits,
+    for Prometheus. `tracing` opens an OpenTelemetry span per executor call: True uses
+    the global tracer provider, a provider uses that one, False none; by default
+    (None) only when the application configured a global provider before opening the
+    runtime. Every transition is logged to the `automations.runs` logger (see
+    docs/operations.md).
     """
     if role not in ("worker", "client"):
         raise ValidationError([("role", "role_must_be_worker_or_client")])
@@ -76,6 +93,8 @@ async def open_runtime(
         directory = await anyio.to_thread.run_sync(os.getcwd)
     scope = Scope(project, directory)
     owner = _owner()
+    telemetry = _telemetry(metrics, tracing)
+    clock = clock or SystemClock()
     async with (
         unwrapping_groups(),
         open_store(path, durability=durability, read_only=read_only) as store,
@@ -83,9 +102,12 @@ async def open_runtime(
     ):
         hub = EventHub()
         store.add_commit_listener(hub.on_commit)
+        store.add_commit_listener(TransitionLog().on_commit)
+        if telemetry is not None:
+            telemetry.attach(store, clock)
         services = Services(
             store=store,
-            clock=clock or SystemClock(),
+            clock=clock,
             scope=scope,
             owner=owner,
             executors=dict(executors or {}),
@@ -96,6 +118,42 @@ async def open_runtime(
             role=role,
             retention=retention,
             max_scheduled_runs=max_scheduled_runs,
+            observer=telemetry,
         )
-        async with open_supervisor(services, grace=cancel_grace) as supervisor:
-            yield Runtime(services, supervisor)
+        try:
+            async with open_supervisor(services, grace=cancel_grace) as supervisor:
+                runtime = Runtime(services, supervisor)
+                runtime.metrics = metrics
+                yield runtime
+        finally:
+            if telemetry is not None:
+                telemetry.detach(store)
+
+
+def _telemetry(metrics: Metrics | None, tracing: bool | TracerProvider | None) -> Telemetry | None:
+    """What `open_runtime`'s `metrics` and `tracing` ask for; the OpenTelemetry API is
+    imported only when tracing is asked for, or when the application imported it."""
+    traces: Tracing | None = None
+    if tracing is None:
+        tracing = _provider_configured()
+    if tracing is not False:
+        try:
+            from .telemetry import Tracing
+        except ImportError:
+            raise ValidationError(
+                [("tracing", "needs the otel extra: pip install 'automations[otel]'")]
+            ) from None
+        traces = Tracing(None if tracing is True else tracing)
+    if metrics is None and traces is None:
+        return None
+    return Telemetry(metrics, traces)
+
+
+def _provider_configured() -> bool:
+    """Whether the application set a global tracer provider (no import otherwise)."""
+    if "opentelemetry.trace" not in sys.modules:
+        return False
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)

@@ -128,3 +128,19 @@ def test_failover_benchmark_kills_a_holder_and_times_the_standby() -> None:
     assert line["bench"] == "failover" and line["ok"] is True and len(line["rounds"]) == 1
     (round,) = line["rounds"]
     assert round["lease_s"] > 0 and round["first_fire_s"] > 0 and round["its_fire_lag_s"] >= 0
+
+
+def test_burst_with_telemetry_traces_and_counts_every_run() -> None:
+    line = _run("burst", "--telemetry")
+    assert line["ok"] is True and line["telemetry"] is True
+    assert line["spans"] == line["runs_counted"] == 50
+
+
+def test_overhead_benchmark_compares_telemetry_off_and_on() -> None:
+    line = _run("overhead")
+    assert line["bench"] == "overhead" and line["ok"] is True
+    assert [r["telemetry"] for r in line["runs"]["burst"]["off"]] == [False]
+    assert [r["telemetry"] for r in line["runs"]["interval"]["on"]] == [True]
+    assert line["runs"]["interval"]["on"][0]["spans"] == 10
+    cost = line["medians"]["burst: jobs_per_s"]["cost"]
+    assert cost is not None and cost > 0

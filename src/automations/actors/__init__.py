@@ -23,6 +23,7 @@ from ._messages import (
     RunNow,
     Update,
 )
+from ._observer import Observer, RunTrace
 from ._records import record_stopped
 from ._retention import PRUNE_EVERY
 from ._run_actor import RunActor
@@ -43,6 +44,7 @@ __all__ = [
     "EventHub",
     "Executor",
     "Fire",
+    "Observer",
     "FireLimit",
     "Follower",
     "RunActor",
@@ -53,6 +55,7 @@ __all__ = [
     "Role",
     "RunNow",
     "BackfillSlot",
+    "RunTrace",
     "RunWatch",
     "Scheduler",
     "Services",

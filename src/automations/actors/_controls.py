@@ -171,6 +171,8 @@ class RunControls:
             reply = await self.answers.wait(blocker.id)
         else:
             reply = await self._answer_within(blocker, self._now() + timeout)
+        if self._ledger.trace is not None:  # answered: a newer span for what follows
+            self._ledger.trace.resumed()
         with anyio.CancelScope(shield=True):
             await self._ledger.transition(RunState.RUNNING)
         return reply  # type-checked against the blocker by Runtime.answer

@@ -21,6 +21,7 @@ import anyio
 from ..model import TRACEBACK_LIMIT, ErrorCode, RunOutcome, StepCapExceeded
 from ..runtime import Clock
 from ._context import RunContext
+from ._observer import Observer, RunTrace
 from ._retries import retry_wish
 from ._run_ledger import RunLedger
 from ._run_phase import Decision, Fail, Succeed
@@ -34,7 +35,16 @@ Spawn = Callable[[Callable[[], Coroutine[Any, Any, None]], str], None]
 class Execution:
     """Calls the executor once; `interrupt()` cancels it, with a grace."""
 
-    __slots__ = ("_clock", "_grace", "_helpers", "_name", "_on_grace", "_scope", "_spawn")
+    __slots__ = (
+        "_clock",
+        "_grace",
+        "_helpers",
+        "_name",
+        "_observer",
+        "_on_grace",
+        "_scope",
+        "_spawn",
+    )
 
     def __init__(
         self,
@@ -43,9 +53,12 @@ class Execution:
         clock: Clock,
         grace: float,
         on_grace: Callable[[], Awaitable[None]],
+        observer: Observer | None,
     ) -> None:
         """`on_grace()` is called once the grace has passed with the executor still
-        running; `spawn` starts helper tasks (in the supervisor's run group)."""
+        running; `spawn` starts helper tasks (in the supervisor's run group); an
+        `observer` follows the call (the run's span wraps it)."""
+        self._observer = observer
         self._name = name
         self._spawn = spawn
         self._clock = clock
@@ -67,7 +80,9 @@ class Execution:
         if deadline is not None:
             self._watch(deadline, on_timeout)
         ended: Decision | None = None
+        observed: RunTrace | None = None
         try:
+            observed = self._trace(context, ledger)
             with anyio.CancelScope() as scope:
                 self._scope = scope
                 try:
@@ -82,11 +97,24 @@ class Execution:
                 else:
                     ended = natural_end(value, ledger)
         finally:
+            if observed is not None:
+                ledger.trace = None
+                observed.exit()
             self._scope = None  # nothing to cancel from here on
             helpers, self._helpers = self._helpers, []
             for helper in helpers:  # the watchdog and the grace end with the executor
                 helper.cancel()
         return ended
+
+    def _trace(self, context: RunContext, ledger: RunLedger) -> RunTrace | None:
+        """Tell the observer the executor starts, in the executor's task."""
+        if self._observer is None:
+            return None
+        trace = self._observer.run_executing(context.run, context.automation)
+        if trace is not None:
+            ledger.trace = trace  # so that a blocker's end reaches it
+            trace.enter()
+        return trace
 
     def detach(self) -> None:
         """The run is over: drop the callback into its actor."""

@@ -95,6 +95,7 @@ class Inbox:
                 self._cursor = command.id
                 if command.id not in self._taken:
                     self._taken.add(command.id)
+                    self._tell()
                     handlers.start_soon(self._handle, command, name=f"command:{command.id}")
             if len(pending) < _PAGE:
                 self._cursor = max(self._cursor, head)
@@ -120,6 +121,12 @@ class Inbox:
             log.exception("could not complete command %d", pending.id)
         finally:
             self._taken.discard(pending.id)
+            self._tell()
+
+    def _tell(self) -> None:
+        observer = self._services.observer
+        if observer is not None:
+            observer.commands_in_hand(len(self._taken))
 
     async def _cancel(self, run_id: str) -> None:
         """Stop the run; one this process owns but does not execute (it was never

@@ -84,13 +84,22 @@ async def hold_lease(
             epoch = await _acquire(services, lock, task_status)
             task_status = anyio.TASK_STATUS_IGNORED
             log.info("holding the scheduler lease at epoch %d", epoch)
-            async with anyio.create_task_group() as leading:
-                leading.start_soon(_keep_renewing, services, lock, epoch, leading.cancel_scope)
-                await lead(epoch)
+            _tell(services, held=True)
+            try:
+                async with anyio.create_task_group() as leading:
+                    leading.start_soon(_keep_renewing, services, lock, epoch, leading.cancel_scope)
+                    await lead(epoch)
+            finally:
+                _tell(services, held=False)
             log.warning("stepped down: another process took the lease (epoch %d)", epoch)
             lock.release()
     finally:
         lock.release()
+
+
+def _tell(services: Services, *, held: bool) -> None:
+    if services.observer is not None:
+        services.observer.lease_changed(services.scope, held)
 
 
 async def _acquire(services: Services, lock: ProcessLock, task_status: TaskStatus[None]) -> int:

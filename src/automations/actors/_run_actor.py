@@ -124,7 +124,7 @@ class RunActor:
         self._on_end = on_end
         self._spawn = spawn
         self._execution = Execution(
-            run.id, spawn, services.clock, services.cancel_grace, on_grace=self._finish
+            run.id, spawn, services.clock, services.cancel_grace, self._finish, services.observer
         )
         self.phase = phase
         waits = phase in (Phase.CLAIMED, Phase.WAITING)

@@ -15,6 +15,7 @@ import anyio
 
 from ..model import Blocker, KeyHolder, Run, RunState, Scope, advance
 from ..persistence import CreateRun, PendingWrite, SaveRun, StorePort
+from ._observer import RunTrace
 from ._records import record_skipped
 from ._run_phase import Decision, decided
 
@@ -36,6 +37,7 @@ class RunLedger:
         "run",
         "session_id",
         "steps",
+        "trace",
         "writer_key",
         "writing",
     )
@@ -68,6 +70,8 @@ class RunLedger:
         """A transition is submitted and not yet settled."""
         self._written: anyio.Event | None = None
         self._heading: RunState | None = None
+        self.trace: RunTrace | None = None
+        """The observer's view of the executor's call, while it goes on."""
 
     def submit_first(self, *, start: bool, hold_key: bool) -> PendingWrite[list[int]]:
         """Record the run `scheduled` (holding its writer key if `hold_key`) and, when it

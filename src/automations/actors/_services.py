@@ -11,6 +11,7 @@ from ..model import Catalog, Scope, as_instant
 from ..persistence import StorePort
 from ..runtime import Clock
 from ._hub import EventHub
+from ._observer import Observer
 
 if TYPE_CHECKING:
     from ._context import RunContext
@@ -61,6 +62,8 @@ class Services:
     """Runs that ended longer ago are forgotten by the lease holder (DESIGN 7)."""
     max_scheduled_runs: int | None = None
     """Scheduled runs going at once in this process; None is no bound."""
+    observer: Observer | None = None
+    """Metrics and traces (`automations.telemetry`); None when nobody observes."""
 
     @property
     def resumable_executors(self) -> frozenset[str]:

@@ -24,6 +24,7 @@ from ._doctor import doctor, doctor_options
 from ._failures import error_json, expected_error, one_line
 from ._ids import resolve_ids
 from ._migrate import migrate, migrate_options
+from ._observe import LOG_LEVELS
 from ._options import BadInput
 from ._render import Output
 from ._run_info import run_info
@@ -129,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(DEFAULT_MAX_SCHEDULED_RUNS),
         help="scheduled runs going on at once (default %(default)s; none: no bound)",
     )
+    serve.add_argument(
+        "--metrics", metavar="HOST:PORT", help="serve Prometheus metrics, e.g. 127.0.0.1:9464"
+    )
+    serve.add_argument("--log-format", choices=("text", "json"), default="text")
+    serve.add_argument("--log-level", choices=LOG_LEVELS, default="warning")
 
     add = command("add", "create an automation")
     add.add_argument("title")

@@ -22,6 +22,7 @@ from ..model import Cron, Interval, NewAutomation, RunState, ValidationError, Wh
 from ..persistence import display_location, is_url, remove_store
 from ..runtime import unwrapping_groups
 from ._live import LiveView, follow_events
+from ._observe import logs_to_stderr, metrics_for, metrics_served
 from ._options import BadInput, parse_duration, parse_limit
 from ._render import Output, runs_table
 from ._role import role_text, watch_role
@@ -64,10 +65,16 @@ async def _until_signal(
 
 
 async def serve(args: argparse.Namespace, out: Output) -> int:
+    with logs_to_stderr(args.log_format, args.log_level):
+        return await _serve(args, out)
+
+
+async def _serve(args: argparse.Namespace, out: Output) -> int:
     token = args.token or os.environ.get("AUTOMATIONS_TOKEN") or None
     http = None if args.http is None else _http(args.http, token)  # before anything opens
     executors = executors_for(args)
     retention = None if args.retention is None else parse_duration(args.retention, "--retention")
+    metrics = metrics_for(args)
     async with open_runtime(
         args.db,
         executors=executors,
@@ -75,6 +82,7 @@ async def serve(args: argparse.Namespace, out: Output) -> int:
         directory=args.directory,
         retention=retention,
         max_scheduled_runs=parse_limit(args.max_scheduled_runs, "--max-scheduled-runs"),
+        metrics=metrics,
     ) as rt:
         names = ", ".join(sorted(executors))
         where = display_location(args.db)
@@ -91,6 +99,8 @@ async def serve(args: argparse.Namespace, out: Output) -> int:
                 app = create_app(rt, token=token, cors_origins=args.cors_origin)
                 tg.start_soon(serve_http, app, *http)
                 out.say(f"HTTP API on http://{args.http}/")
+            if args.metrics is not None and metrics is not None:  # on a port of their own
+                tg.start_soon(metrics_served, args.metrics, metrics, out)
             await _until_signal(rt, out, view)
             tg.cancel_scope.cancel()
     report = rt.shutdown_report

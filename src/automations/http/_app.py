@@ -23,6 +23,7 @@ from ..api import Runtime
 from ..model import StorageError, to_json
 from ._auth import BearerAuth, SameOrigin
 from ._errors import http_exception, internal_error
+from ._metrics import metrics_route
 from ._openapi import openapi_document
 from ._routes import automation_routes
 from ._sse import EventsEndpoint
@@ -78,6 +79,8 @@ def create_app(
         Route("/", index, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
+    if runtime.metrics is not None:  # the runtime was opened with metrics=Metrics()
+        routes.append(metrics_route(runtime.metrics))
     middleware: list[Middleware] = []
     origins = list(cors_origins)
     if origins:  # outermost, so a preflight needs no token

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
@@ -211,9 +212,12 @@ class GroupCommit(ABC, Generic[S]):
                     except queue.Empty:
                         break
                 if batch:
-                    before = self._committed
+                    before, started = self._committed, time.perf_counter()
                     self._commit(batch)
-                    self._wake(batch, self._committed > before)
+                    committed = self._committed > before
+                    if committed:
+                        self.stats.committed(time.perf_counter() - started, len(batch))
+                    self._wake(batch, committed)
                     batch = []
         except BaseException as exc:  # a bug, say: no write may wait on a dead thread
             self._die(exc, batch, self._committed > before)

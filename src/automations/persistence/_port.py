@@ -8,6 +8,7 @@ actors rely on are written here, on the methods that give them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
@@ -40,11 +41,23 @@ process's death, and a power cut may lose the last writes."""
 class WriterStats:
     """Counters for benchmarks and diagnostics: how well writes are batched."""
 
-    __slots__ = ("batches", "operations")
+    __slots__ = ("batches", "observer", "operations")
 
     def __init__(self) -> None:
         self.batches = 0
         self.operations = 0
+        self.observer: Callable[[float, int], None] | None = None
+        """Told, in the writer's thread, each commit's seconds (from its first statement
+        to its end) and how many operations it held (metrics set it)."""
+
+    def committed(self, seconds: float, operations: int) -> None:
+        """Tell the observer of a commit; a failing observer never stops the writer."""
+        observer = self.observer
+        if observer is not None:
+            try:
+                observer(seconds, operations)
+            except Exception:
+                logging.getLogger("automations.persistence").exception("the commit observer failed")
 
 
 class ReaderPort(Protocol):

@@ -1,0 +1,67 @@
+"""`Telemetry`: metrics and traces together, as the actors' `Observer` and as the
+store's change listener, attached to one runtime by `open_runtime`."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ..actors import RunTrace
+from ..model import Automation, Run, Scope
+from ..persistence import StorePort
+from ..runtime import Clock
+
+if TYPE_CHECKING:
+    from ._metrics import Metrics
+    from ._tracing import Tracing
+
+__all__ = ["Telemetry"]
+
+log = logging.getLogger("automations.telemetry")
+
+
+class Telemetry:
+    """What a runtime reports to: `metrics`, `tracing`, either or both."""
+
+    __slots__ = ("metrics", "tracing")
+
+    def __init__(self, metrics: Metrics | None, tracing: Tracing | None) -> None:
+        self.metrics = metrics
+        self.tracing = tracing
+
+    def attach(self, store: StorePort, clock: Clock) -> None:
+        """Listen to `store`'s commits; age the waits on `clock`."""
+        if self.metrics is not None:
+            store.add_commit_listener(self.metrics.on_commit)
+            store.writer_stats.observer = self.metrics.committed
+            self.metrics.use_clock(clock.now)
+        if self.tracing is not None:
+            store.add_commit_listener(self.tracing.on_commit)
+
+    def detach(self, store: StorePort) -> None:
+        """Stop listening (the runtime closes); end the spans still open."""
+        if self.metrics is not None:
+            store.remove_commit_listener(self.metrics.on_commit)
+            store.writer_stats.observer = None
+        if self.tracing is not None:
+            store.remove_commit_listener(self.tracing.on_commit)
+            self.tracing.close()
+
+    # -- the actors' Observer --------------------------------------------------------
+
+    def run_executing(self, run: Run, automation: Automation) -> RunTrace | None:
+        if self.tracing is None:
+            return None
+        try:  # the tracer provider is the application's code: it must not stop a run
+            return self.tracing.run_executing(run, automation)
+        except Exception:
+            log.exception("could not open the span of run %s; it runs untraced", run.id)
+            return None
+
+    def lease_changed(self, scope: Scope, held: bool) -> None:
+        if self.metrics is not None:
+            self.metrics.lease_changed(scope, held)
+
+    def commands_in_hand(self, count: int) -> None:
+        if self.metrics is not None:
+            self.metrics.commands_in_hand(count)
