@@ -87,7 +87,7 @@ class _RunSpans:
             "automation.trigger": str(run.trigger),
             "automation.slot": run.triggered_at.isoformat(),
             # Each retry of a run is a run of its own, with its attempt number.
-            "automation.attempt": int(getattr(run, "attempt", 1)),
+            "automation.attempt": run.attempt,
         }
         self._open: Span | None = tracing._start(self._attributes, None)
         self._previous: Span | None = None
