@@ -34,7 +34,7 @@ from automations.persistence import StorePort, open_store
 from ..hosts import Host, hosts
 from ..pg import binaries, started_cluster
 from ..stores import rows
-from .test_two_workers import ticking
+from .test_two_workers import all_runs, ticking
 
 pytestmark = pytest.mark.anyio
 
@@ -92,7 +92,7 @@ async def _play(dsn: str, three: list[Host], logs: Path) -> None:
         cut_off = workers[second][1]
         cut_off.cut()
         third = await _holder(store, lambda pid: pid not in (first, second), within=25)
-        head_at_takeover = await _journal_head(store)
+        head_at_takeover = await store.reader.last_seq()
         await _sleep_until(start + timedelta(seconds=24))
         cut_off.restore()
 
@@ -116,7 +116,7 @@ async def _play(dsn: str, three: list[Host], logs: Path) -> None:
     after_kill = start + timedelta(seconds=10)  # the first slot a second after the kill
     async with am.open_runtime(dsn, **OPEN) as rt:
         for automation in created:
-            runs = await _all_runs(rt, automation.id)
+            runs = await all_runs(rt, automation.id)
             slots = Counter(r.triggered_at for r in runs if r.trigger is am.Trigger.SCHEDULE)
             assert max(slots.values()) == 1, automation.title  # none twice
             assert all(slots[slot] == 1 for slot in checked), automation.title  # each once
@@ -158,20 +158,5 @@ async def _holder(store: StorePort, wanted: Any, within: float = 10) -> int:
             await anyio.sleep(0.05)  # polls another process's state, with a deadline
 
 
-async def _journal_head(store: StorePort) -> int:
-    return await store.reader.last_seq()
-
-
 async def _sleep_until(when: datetime) -> None:
     await anyio.sleep(max(0.0, (when - datetime.now(UTC)).total_seconds()))
-
-
-async def _all_runs(rt: am.Runtime, automation_id: str) -> list[am.Run]:
-    runs: list[am.Run] = []
-    cursor = None
-    while True:
-        page = await rt.runs(automation_id, limit=500, cursor=cursor)
-        runs += page.items
-        if page.next_cursor is None:
-            return runs
-        cursor = page.next_cursor

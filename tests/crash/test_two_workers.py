@@ -44,7 +44,7 @@ async def test_two_workers_fire_every_slot_exactly_once(location: str) -> None:
     checked = [start + timedelta(seconds=k) for k in range(SECONDS)]
     async with am.open_runtime(db, **scope) as rt:  # type: ignore[arg-type]
         for automation in created:
-            runs = await _all_runs(rt, automation.id)
+            runs = await all_runs(rt, automation.id)
             assert not [r for r in runs if r.stop_reason is am.StopReason.MISSED_SCHEDULE]
             slots = Counter(r.triggered_at for r in runs if r.trigger is am.Trigger.SCHEDULE)
             assert all(slots[slot] == 1 for slot in checked), automation.title
@@ -60,7 +60,8 @@ def ticking(count: int, start: datetime) -> list[am.NewAutomation]:
     ]
 
 
-async def _all_runs(rt: am.Runtime, automation_id: str) -> list[am.Run]:
+async def all_runs(rt: am.Runtime, automation_id: str) -> list[am.Run]:
+    """Every run of the automation, page by page."""
     runs: list[am.Run] = []
     cursor = None
     while True:

@@ -36,6 +36,7 @@ class Reader(SqlReader):
             dsn,
             min_size=1,
             max_size=POOL_SIZE,
+            timeout=CONNECT_TIMEOUT_S,  # a checkout during an outage fails in 10 s, not 30
             kwargs={
                 "autocommit": True,
                 "connect_timeout": CONNECT_TIMEOUT_S,
