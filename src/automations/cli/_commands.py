@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import anyio
+import anyio.abc
 import msgspec
 from rich.text import Text
 
@@ -148,11 +149,14 @@ async def _ask_in_terminal(rt: Runtime, run: Run, out: Output) -> Run:
     answered = False
     async with anyio.create_task_group() as tg:
 
-        async def elsewhere() -> None:
+        async def elsewhere(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+            task_status.started()
             await rt.wait(run.id, until=RunState.AWAITING_INPUT, newer_than=run.revision)
             tg.cancel_scope.cancel()  # answered elsewhere, or over: stop asking here
 
-        tg.start_soon(elsewhere)
+        # Started before the prompt shows: a Ctrl-C typed at the prompt cannot land
+        # between this task's creation and its first step (a never-awaited warning).
+        await tg.start(elsewhere)
         while not answered:
             line = await read_line("> ")
             try:
