@@ -22,7 +22,9 @@ import pytest
 
 __all__ = ["Host", "hosts"]
 
-SUBNET = "10.231"
+# Each `hosts()` takes its /16 at random in 10.200-10.249, so that two runs on one
+# machine (two checkouts, say) do not claim the same addresses.
+SUBNETS = range(200, 250)
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,11 @@ def hosts(count: int) -> Iterator[list[Host]]:
     if reason is not None:
         pytest.skip(reason)
     tag = uuid.uuid4().hex[:5]
+    subnet = f"10.{SUBNETS[int(tag, 16) % len(SUBNETS)]}"
     made: list[Host] = []
     try:
         for i in range(1, count + 1):
-            net = f"{SUBNET}.{i}"
+            net = f"{subnet}.{i}"
             host = Host(f"am-{tag}-{i}", f"am{tag}{i}r", f"{net}.1", f"{net}.2")
             inner = f"am{tag}{i}n"
             _ip("netns", "add", host.namespace)

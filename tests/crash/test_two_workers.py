@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTOMATIONS = 50
-SECONDS = 20
+SECONDS = 12
 
 
 @pytest.fixture

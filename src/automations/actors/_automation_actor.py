@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import anyio
-import msgspec
 
 from ..model import (
-    AfterCount,
     Automation,
     AutomationError,
     Conflict,
@@ -30,7 +28,6 @@ from ..model import (
 )
 from ..persistence import Adopted, PendingWrite, SaveAutomation
 from ..runtime import Reply
-from ..schedules import apply_patch, with_next_fires
 from ._derived import after_fire, after_terminal
 from ._fire_limit import Permit
 from ._firing import Firing, answer, plan_fire
@@ -47,6 +44,8 @@ from ._messages import (
     RunNow,
     Update,
 )
+from ._outage import patiently
+from ._patching import patched
 from ._records import record_stopped
 from ._retries import NextAttempt
 from ._run_actor import RunActor
@@ -60,6 +59,7 @@ log = logging.getLogger("automations.actors")
 _KEEP_WARM = timedelta(seconds=5)
 
 SpawnRun = Callable[[RunActor], None]
+DueAgain = Callable[[Automation], None]
 SpawnTask = Callable[[Callable[[], Coroutine[Any, Any, None]], str], None]
 Route = Callable[[str, AutomationMessage], None]
 T = TypeVar("T")
@@ -68,6 +68,7 @@ T = TypeVar("T")
 class AutomationActor:
     __slots__ = (
         "_derived",
+        "_due_again",
         "_firing",
         "_permit",
         "_preloaded",
@@ -89,15 +90,18 @@ class AutomationActor:
         spawn_task: SpawnTask,
         route: Route,
         runs: GoingRuns,
+        due_again: DueAgain,
         preloaded: Automation | None = None,
     ) -> None:
         """`runs` is the automation's bookkeeping of its runs going on, kept by the
-        supervisor: an activation restarted after a crash goes on with it."""
+        supervisor: an activation restarted after a crash goes on with it. `due_again`
+        puts a slot whose fire the database refused back in the scheduler's index."""
         self.id = automation_id
         self._services = services
         self._spawn_run = spawn_run
         self._spawn_task = spawn_task
         self._route = route
+        self._due_again = due_again
         self.automation: Automation | None = preloaded
         self._preloaded = preloaded is not None
         self.runs = runs
@@ -110,14 +114,11 @@ class AutomationActor:
 
     async def on_start(self) -> None:
         if not self._preloaded:
-            await self._reload()
+            await self._reload(patient=True)
 
     def idle(self) -> bool:
-        """Nothing running, nothing waiting, and no fire due within `_KEEP_WARM`.
-
-        Keeping the actor of an automation that fires again within seconds saves a
-        database read per fire; memory stays bounded by how many fire that soon.
-        """
+        """Nothing running or waiting, and no fire due within `_KEEP_WARM` (kept warm, it
+        saves a database read per fire; memory stays bounded by how many fire that soon)."""
         if self.runs:
             return False
         automation = self.automation
@@ -137,7 +138,9 @@ class AutomationActor:
             self._refresh(message.automation)
             return
         if isinstance(message, Reload):
-            await self._reload()
+            await self._reload(patient=True)
+            if self.automation is not None:  # a refused fire leaves its slot due
+                self._due_again(self.automation)
             return
         if isinstance(message, Adopt):
             await self._adopt(message.adopted)
@@ -148,9 +151,9 @@ class AutomationActor:
                 await self._fire(message)
             except LeaseLost:
                 log.warning("not firing %s: this process lost the scheduler lease", self.id)
-            except AutomationError:  # the slot stays next_fire_at: the next look retries it
+            except AutomationError:  # the slot stays next_fire_at: look again soon
                 log.exception("could not fire %s; the scheduler will try again", self.id)
-                await self._reload()
+                self._route(self.id, Reload())
             finally:  # no run took it (skipped, missed, stale): free at once
                 permit, self._permit = self._permit, None
                 if permit is not None:
@@ -171,11 +174,15 @@ class AutomationActor:
 
     # -- definition -----------------------------------------------------------------
 
-    async def _reload(self) -> None:
-        """Read the definition again: another process may have changed it."""
-        self.automation = await self._services.store.reader.automation(
-            self._services.scope, self.id
-        )
+    async def _reload(self, *, patient: bool = False) -> None:
+        """Read the definition again: another process may have changed it. `patient`
+        rides out an outage (an actor that crashed on one would only crash again)."""
+        services = self._services
+
+        def read() -> Awaitable[Automation | None]:
+            return services.store.reader.automation(services.scope, self.id)
+
+        self.automation = await (patiently(read, f"read {self.id}") if patient else read())
 
     def _refresh(self, automation: Automation | None) -> None:
         """Another process changed the definition; deleting it cancels the runs here."""
@@ -201,29 +208,11 @@ class AutomationActor:
     async def _update(self, message: Update) -> Automation:
         current = self.automation
         assert current is not None
-        expected = message.expected_revision
-        if expected is not None and expected != current.revision:
-            raise Conflict(
-                f"automation {self.id} is at revision {current.revision}, not {expected}; "
-                "read it again and retry the change on the current revision"
-            )
-        services = self._services
-        changed = apply_patch(
-            current,
-            message.patch,
-            now=services.now(),
-            min_interval=services.min_interval,
-            catalog=services.catalog,
-        )
+        changed = await patched(self._services, current, message)
         if changed is current:
             return current  # a no-op changes nothing and publishes nothing
-        if isinstance(changed.stop, AfterCount) and not isinstance(current.stop, AfterCount):
-            executed = await services.store.reader.executed_runs(services.scope, self.id)
-            changed = with_next_fires(
-                msgspec.structs.replace(changed, executed_runs=executed), services.now()
-            )
-        await services.store.update_automation(
-            services.scope, changed, expected_revision=current.revision
+        await self._services.store.update_automation(
+            self._services.scope, changed, expected_revision=current.revision
         )
         self.automation = changed
         if changed.paused:  # a run recorded ahead of its slot is taken back
@@ -242,7 +231,9 @@ class AutomationActor:
         self.automation = None
         return tombstone
 
-    def _save_derived(self, changed: Automation, epoch: int | None = None) -> None:
+    def _save_derived(
+        self, changed: Automation, epoch: int | None = None, slot_with_run: datetime | None = None
+    ) -> None:
         """Write fields the runtime derives (failure streak, session, next fires) at the
         same revision; nothing is written when nothing changed.
 
@@ -256,7 +247,12 @@ class AutomationActor:
             return
         services = self._services
         operation = SaveAutomation(
-            services.scope, changed, current.revision, derived=True, epoch=epoch
+            services.scope,
+            changed,
+            current.revision,
+            derived=True,
+            epoch=epoch,
+            slot_with_run=slot_with_run,
         )
         pending = self._derived = services.store.submit(operation)
         pending.add_done_callback(self._derived_written)
@@ -318,10 +314,16 @@ class AutomationActor:
             await self._firing.fire(current, plan, message.epoch)
 
     def _reschedule(
-        self, current: Automation, after: datetime, launched: bool, epoch: int | None
+        self,
+        current: Automation,
+        after: datetime,
+        launched: bool,
+        epoch: int | None,
+        *,
+        with_run: bool = False,
     ) -> None:
-        going = self.runs.counted()
-        self._save_derived(after_fire(current, after, launched=launched, going=going), epoch)
+        changed = after_fire(current, after, launched=launched, going=self.runs.counted())
+        self._save_derived(changed, epoch, slot_with_run=after if with_run else None)
 
     def _start_run(
         self,

@@ -14,7 +14,7 @@ the slot comes (`GoingRuns.claim`, `SlotStarts`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
@@ -121,8 +121,19 @@ class StartRun(Protocol):
         ...
 
 
-Reschedule = Callable[[Automation, datetime, bool, "int | None"], None]
-"""(the definition, the slot handled up to, whether a run was launched, the epoch)."""
+class Reschedule(Protocol):
+    def __call__(
+        self,
+        current: Automation,
+        after: datetime,
+        launched: bool,
+        epoch: int | None,
+        *,
+        with_run: bool = False,
+    ) -> None:
+        """Move the next fire past `after` (the slot handled up to), whether a run was
+        `launched`; `with_run`: only if the slot `after` has its run in the database."""
+        ...
 
 
 class Firing:
@@ -156,8 +167,8 @@ class Firing:
             await self._on_time(current, plan.run, plan.ahead, epoch)
 
     async def _on_time(self, current: Automation, run: Run, ahead: bool, epoch: int | None) -> None:
-        # The run and the next fires in one transaction: a crash leaves the slot
-        # either fired and passed, or due still.
+        # The run and the next fires in one transaction, the next fires only if the
+        # run is there: a crash, or a run the database refused, leaves the slot due.
         with self._services.store.together():
             if ahead:  # recorded now, admitted at the slot
                 self._start(current, run, None, phase=Phase.CLAIMED, writer_key=None, epoch=epoch)
@@ -165,10 +176,10 @@ class Firing:
             else:
                 admitted = self._admit(current, run, None, epoch)
             if admitted:
-                self._reschedule(current, run.triggered_at, True, epoch)
+                self._reschedule(current, run.triggered_at, True, epoch, with_run=True)
         if not admitted:
             await self._skip(run, None, epoch)  # recorded before the slot is passed
-            self._reschedule(current, run.triggered_at, True, epoch)
+            self._reschedule(current, run.triggered_at, True, epoch, with_run=True)
 
     async def run_now(
         self, automation: Automation, run_id: str | None, now: datetime, reply: Reply[Run]

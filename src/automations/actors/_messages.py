@@ -99,7 +99,9 @@ class Refresh(msgspec.Struct, frozen=True):
 
 
 class Reload(msgspec.Struct, frozen=True):
-    """A write of the actor's failed: read the definition again from the database."""
+    """A write of the actor's failed: read the definition again from the database, and
+    have the scheduler look at its next fire again (a slot whose fire was refused is
+    still due)."""
 
 
 class Adopt(msgspec.Struct, frozen=True):

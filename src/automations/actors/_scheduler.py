@@ -26,13 +26,15 @@ from ._outage import patiently
 from ._services import Services
 from ._slot_starts import CLAIM_MS
 
-__all__ = ["HORIZON_MS", "Scheduler", "Warmer"]
+__all__ = ["HORIZON_MS", "REFUSED_RETRY_MS", "Scheduler", "Warmer"]
 
 HORIZON_MS = 10 * 60 * 1000
 """How far ahead the due-index looks; farther slots are read when the time comes."""
 WARM_MS = 2_000
 """How long before its slot an automation's actor is activated, its definition read
 in bulk with the others due then, so the fire itself reads nothing."""
+REFUSED_RETRY_MS = 1_000
+"""How long after the database refused a fire its slot is looked at again."""
 _BATCH = 10_000
 _GATHER_MS = 20
 """While due slots wait for permits, how long freed permits gather before the next
@@ -69,6 +71,8 @@ class Scheduler:
         self._heap: list[tuple[int, str]] = []
         self._to_warm: list[tuple[int, str]] = []
         self._queued: set[tuple[int, str]] = set()
+        self._refused: list[tuple[int, int, str]] = []
+        """(when to look again, slot, automation id) of fires the database refused."""
         self._window_end = -1
         self._refill_at = -1
         self._target = -1
@@ -87,6 +91,18 @@ class Scheduler:
         if isinstance(event, DefinitionUpdated):
             self._note(scope, event.automation)
         # A deleted automation's stale entries are ignored by its actor when they fire.
+
+    def note_refused(self, automation: Automation) -> None:
+        """The database refused the fire of the automation's next slot (it did not
+        answer, or its disk is full): index that slot again `REFUSED_RETRY_MS` from now,
+        and so on while it refuses, so that it fires late, or is recorded missed, once
+        the database takes writes again, not at the next read of the index."""
+        if automation.next_fire_at is None:
+            return
+        at = to_ms(self._services.clock.now()) + REFUSED_RETRY_MS
+        heapq.heappush(self._refused, (at, to_ms(automation.next_fire_at), automation.id))
+        if at < self._target and self._changed is not None:
+            self._changed.set()
 
     def _note(self, scope: object, automation: Automation) -> None:
         if scope != self._services.scope or automation.next_fire_at is None:
@@ -117,6 +133,9 @@ class Scheduler:
                     await self._refill(now)
                 if self._first_look is None:
                     self._first_look = now
+                while self._refused and self._refused[0][0] <= now:
+                    _, slot, automation_id = heapq.heappop(self._refused)
+                    self._push(slot, automation_id)
                 await self._fire_due(now)
                 await self._warm_due(now)
                 await self._sleep_until(self._next_target(now))
@@ -138,6 +157,8 @@ class Scheduler:
                 target = min(target, self._heap[0][0] - CLAIM_MS)
         if self._to_warm:
             target = min(target, self._to_warm[0][0] - WARM_MS)
+        if self._refused:
+            target = min(target, self._refused[0][0])
         self._target = target
         return target
 

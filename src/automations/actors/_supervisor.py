@@ -76,6 +76,8 @@ class Supervisor:
         self.fire_limit = FireLimit(services.max_scheduled_runs)
         """Shared by the schedulers of every lease term: a run keeps its permit across."""
         self.slot_starts = SlotStarts(services.store, services.clock)
+        self.scheduler: Scheduler | None = None
+        """The scheduler of this process's lease term, while it leads."""
         self._closing = False
         self.report: ShutdownReport | None = None
         """What the close left and stopped, once it is closed."""
@@ -110,6 +112,7 @@ class Supervisor:
                     spawn_task=self._spawn_task,
                     route=self.tell,
                     runs=going,
+                    due_again=self.due_again,
                     preloaded=definition,
                 )
 
@@ -134,6 +137,11 @@ class Supervisor:
     ) -> None:
         """The scheduler's way in: the slot is due."""
         self.tell(automation_id, Fire(slot, at_startup, epoch, permit))
+
+    def due_again(self, automation: Automation) -> None:
+        """A fire the database refused: the scheduler looks at its slot again soon."""
+        if self.scheduler is not None:
+            self.scheduler.note_refused(automation)
 
     def adopt(self, adopted: Adopted) -> None:
         """Go on with a run of a dead process (reconciliation took it over). Until its
@@ -275,6 +283,7 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
         )
         services.store.add_commit_listener(scheduler.on_commit)
         follower.add_listener(scheduler.on_commit)
+        supervisor.scheduler = scheduler
         inbox.lead()
         try:
             async with anyio.create_task_group() as leading:
@@ -298,6 +307,7 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
                 await scheduler.run()
         finally:  # stepping down (or closing): this scheduler is done
             inbox.step_down()
+            supervisor.scheduler = None
             follower.remove_listener(scheduler.on_commit)
             services.store.remove_commit_listener(scheduler.on_commit)
 

@@ -52,6 +52,9 @@ class SaveAutomation(Operation[int], frozen=True, gc=False):
     derived: bool = False
     epoch: int | None = None
     """The scheduler lease's epoch when the write is made under it (fencing)."""
+    slot_with_run: datetime | None = None
+    """A fire's derived write: made only if this slot of the automation has its run
+    (`Conflict` otherwise), so the next fire passes a slot only with its run."""
 
     def revision_step_is_right(self) -> bool:
         """An update adds 1 to the revision; a derived one adds nothing."""

@@ -55,8 +55,16 @@ def save_automation(sql: Sql, op: SaveAutomation) -> int:
         _diagnose(sql, op)  # a missing or stale row is what the caller hears
         require(False, "an update adds 1 to the revision")
     body = to_msgpack(automation)
-    if not update_automation_row(sql, op.scope, automation, body, op.expected_revision):
+    with_run = None if op.slot_with_run is None else to_ms(op.slot_with_run)
+    if not update_automation_row(
+        sql, op.scope, automation, body, op.expected_revision, slot_with_run=with_run
+    ):
         _diagnose(sql, op)
+        if with_run is not None:
+            raise Conflict(
+                f"the run of slot {op.slot_with_run} of automation {automation.id} was not "
+                "recorded, so its next fire stays at that slot"
+            )
         raise AssertionError("the revision matched but nothing changed")  # pragma: no cover
     entry = (to_ms(automation.updated_at), automation.id, automation.revision, body, None, None)
     return append_journal(sql, op.scope, AUTOMATION_UPDATED, entry)

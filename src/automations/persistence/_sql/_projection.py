@@ -96,25 +96,35 @@ def update_automation_row(
     automation: Automation,
     body: bytes,
     expected_revision: int,
+    slot_with_run: int | None = None,
 ) -> bool:
     """Compare-and-swap the row of `automation` in `scope`; False when no row of that
-    scope is at `expected_revision` (one statement: the caller diagnoses a miss)."""
+    scope is at `expected_revision`, or `slot_with_run` has no run (one statement: the
+    caller diagnoses a miss)."""
     next_fire_at = None if automation.next_fire_at is None else to_ms(automation.next_fire_at)
-    sql.execute(
-        "UPDATE automations SET revision = ?, updated_at = ?, next_fire_at = ?, body = ?"
-        " WHERE id = ? AND project = ? AND directory = ? AND revision = ?",
-        (
-            automation.revision,
-            to_ms(automation.updated_at),
-            next_fire_at,
-            body,
-            automation.id,
-            scope.project,
-            scope.directory,
-            expected_revision,
-        ),
+    parameters: tuple[object, ...] = (
+        automation.revision,
+        to_ms(automation.updated_at),
+        next_fire_at,
+        body,
+        automation.id,
+        scope.project,
+        scope.directory,
+        expected_revision,
     )
+    statement = _UPDATE_AUTOMATION
+    if slot_with_run is not None:
+        statement += _WITH_RUN
+        parameters += (automation.id, slot_with_run)
+    sql.execute(statement, parameters)
     return sql.changes() > 0
+
+
+_UPDATE_AUTOMATION = (
+    "UPDATE automations SET revision = ?, updated_at = ?, next_fire_at = ?, body = ?"
+    " WHERE id = ? AND project = ? AND directory = ? AND revision = ?"
+)
+_WITH_RUN = " AND EXISTS (SELECT 1 FROM runs WHERE automation_id = ? AND slot = ?)"
 
 
 def insert_automation_rows(
