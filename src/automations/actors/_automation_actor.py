@@ -71,6 +71,7 @@ class AutomationActor:
         "_firing",
         "_permit",
         "_preloaded",
+        "_report_end",
         "_route",
         "_services",
         "_spawn_run",
@@ -88,6 +89,7 @@ class AutomationActor:
         spawn_run: SpawnRun,
         spawn_task: SpawnTask,
         route: Route,
+        report_end: Callable[[RunActor], None],
         runs: GoingRuns,
         preloaded: Automation | None = None,
     ) -> None:
@@ -98,6 +100,8 @@ class AutomationActor:
         self._spawn_run = spawn_run
         self._spawn_task = spawn_task
         self._route = route
+        self._report_end = report_end
+        """Tells the automation's actor, whichever activation it is by then, of a run's end."""
         self.automation: Automation | None = preloaded
         self._preloaded = preloaded is not None
         self.runs = runs
@@ -346,19 +350,12 @@ class AutomationActor:
             phase=phase,
             epoch=epoch,
         )
-        permit, self._permit = self._permit, None
-        if permit is not None:
-            actor.finished.add_callback(permit.release)
+        actor.permit, self._permit = self._permit, None
         if phase is Phase.CLAIMED:
             self.runs.claim(actor)
         else:
             self.runs.add(actor, wait=phase is Phase.WAITING)
         self._spawn_run(actor)
-
-    def _report_end(self, actor: RunActor) -> None:
-        """Called by a RunActor as it ends; becomes a message to this automation, which
-        may by then be another activation of it."""
-        self._route(self.id, RunEnded.of(actor))
 
     async def _run_ended(self, message: RunEnded) -> None:
         self.runs.forget(message.run_id)

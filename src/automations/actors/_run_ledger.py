@@ -27,13 +27,13 @@ class RunLedger:
 
     __slots__ = (
         "_heading",
-        "_now",
         "_owner",
         "_scope",
         "_store",
         "_written",
         "cost",
         "epoch",
+        "now",
         "run",
         "session_id",
         "steps",
@@ -56,7 +56,8 @@ class RunLedger:
         self._store = store
         self._scope = scope
         self._owner = owner
-        self._now = now
+        self.now = now
+        """The runtime's clock as the model's instants (its controls share it)."""
         self.run = run
         """The last revision known durable (or, before the first write, the first)."""
         self.writer_key = writer_key
@@ -81,7 +82,7 @@ class RunLedger:
         revisions: tuple[Run, ...] = (run,)
         at: tuple[datetime, ...] = (run.triggered_at,)
         if start:
-            now = self._now()
+            now = self.now()
             started = advance(run, RunState.RUNNING, at=now, session_id=self.session_id)
             revisions, at = (run, started), (run.triggered_at, now)
         key = self.writer_key if hold_key else None
@@ -98,7 +99,7 @@ class RunLedger:
         """The first write was refused for the writer key `holder` holds: record the
         run as skipped instead (its executor is never called)."""
         self.run = await record_skipped(
-            self._store, self._scope, self._now(), self.run, held_by=holder
+            self._store, self._scope, self.now(), self.run, held_by=holder
         )
         return self.run
 
@@ -110,7 +111,7 @@ class RunLedger:
         nxt = advance(
             self.run,
             state,
-            at=self._now(),
+            at=self.now(),
             blocker=blocker,
             steps=self.steps,
             cost=self.cost,
@@ -126,7 +127,7 @@ class RunLedger:
             decided(
                 self.run,
                 decision,
-                at=self._now(),
+                at=self.now(),
                 steps=self.steps,
                 cost=self.cost,
                 session_id=self.session_id,
@@ -138,7 +139,7 @@ class RunLedger:
         """Record the run's next attempt, `scheduled` until it is due, if `end`, its
         end, is recorded with it; owned by this process and fenced by the epoch this
         run was fired under."""
-        at, after = self._now(), (end.run.id, end.run.revision)
+        at, after = self.now(), (end.run.id, end.run.revision)
         operation = CreateRun(
             self._scope, (retry,), (at,), None, self._owner, self.epoch, after=after
         )
@@ -148,7 +149,7 @@ class RunLedger:
         self, nxt: Run, *, epoch: int | None = None, unanswered: str | None = None
     ) -> PendingWrite[int]:
         self.writing, self._heading = True, nxt.state
-        now, key, owner = self._now(), self.writer_key, self._owner
+        now, key, owner = self.now(), self.writer_key, self._owner
         operation = SaveRun(self._scope, nxt, self.run.revision, now, key, owner, epoch, unanswered)
         return self._store.submit(operation)
 

@@ -40,7 +40,7 @@ from ._follower import Follower
 from ._going import GoingRuns
 from ._inbox import Inbox
 from ._lease import hold_lease, keep_reconciling, reconcile_dead_owners
-from ._messages import Adopt, AutomationMessage, Fire, Refresh
+from ._messages import Adopt, AutomationMessage, Fire, Refresh, RunEnded
 from ._records import record_stopped
 from ._retention import keep_pruning
 from ._run_actor import RunActor
@@ -79,6 +79,13 @@ class Supervisor:
         self._closing = False
         self.report: ShutdownReport | None = None
         """What the close left and stopped, once it is closed."""
+        # Bound once, shared by every activation and run: each bound method is an
+        # object the collector scans, and a busy slot holds thousands of actors.
+        self._bound_spawn_run = self._spawn_run
+        self._bound_spawn_task = self._spawn_task
+        self._bound_tell = self.tell
+        self._bound_run_ended = self._run_ended
+        self._bound_deactivated = self._deactivated
 
     @property
     def active_automations(self) -> int:
@@ -106,14 +113,15 @@ class Supervisor:
                 return AutomationActor(
                     automation_id,
                     self.services,
-                    spawn_run=self._spawn_run,
-                    spawn_task=self._spawn_task,
-                    route=self.tell,
+                    spawn_run=self._bound_spawn_run,
+                    spawn_task=self._bound_spawn_task,
+                    route=self._bound_tell,
+                    report_end=self._bound_run_ended,
                     runs=going,
                     preloaded=definition,
                 )
 
-            self._actors.spawn(ref, factory, self._deactivated)
+            self._actors.spawn(ref, factory, self._bound_deactivated)
         return ref
 
     def warm(self, automation: Automation) -> None:
@@ -166,6 +174,10 @@ class Supervisor:
             going = self._going.get(automation_id)
             if going is not None and not going:
                 del self._going[automation_id]
+
+    def _run_ended(self, actor: RunActor) -> None:
+        """A run is finished: tell its automation's actor (perhaps a later activation)."""
+        self.tell(actor.automation.id, RunEnded.of(actor))
 
     def _spawn_run(self, actor: RunActor) -> None:
         if self.services.role == "client":  # pragma: no cover - the API never asks
