@@ -105,12 +105,15 @@ class AutomationActor:
         self.automation: Automation | None = preloaded
         self._preloaded = preloaded is not None
         self.runs = runs
-        runs.definition = lambda: self.automation
+        runs.definition = self._definition
         self._derived: PendingWrite[int] | None = None
         """The last derived write submitted (they commit in order)."""
         self._firing = Firing(services, runs, self._start_run, self._reschedule)
         self._permit: Permit | None = None
         """The permit of the fire being handled, until a run it starts takes it."""
+
+    def _definition(self) -> Automation | None:
+        return self.automation
 
     async def on_start(self) -> None:
         if not self._preloaded:
