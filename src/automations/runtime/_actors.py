@@ -151,6 +151,7 @@ class ActorGroup(Generic[M]):
             except Exception as exc:
                 actor.on_crash(message, exc)
                 raise
+            del message  # not kept while the actor waits for the next one
 
     async def stop(self, grace: float) -> None:
         """Close every mailbox, give actors `grace` seconds to drain, then cancel them."""
