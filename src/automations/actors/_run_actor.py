@@ -101,7 +101,7 @@ class RunActor:
             services.store,
             services.scope,
             services.owner,
-            services.now,
+            services.clock,
             run,
             writer_key=writer_key,
             epoch=epoch,

@@ -8,13 +8,13 @@ submitted before the one it follows is durable. The counters an executor moves
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 import anyio
 
-from ..model import Blocker, KeyHolder, Run, RunState, Scope, advance
+from ..model import Blocker, KeyHolder, Run, RunState, Scope, advance, as_instant
 from ..persistence import CreateRun, PendingWrite, SaveRun, StorePort
+from ..runtime import Clock
 from ._observer import RunTrace
 from ._records import record_skipped
 from ._run_phase import Decision, decided
@@ -26,6 +26,7 @@ class RunLedger:
     """The last durable revision of a run, and the writes that build on it."""
 
     __slots__ = (
+        "_clock",
         "_heading",
         "_owner",
         "_scope",
@@ -33,7 +34,6 @@ class RunLedger:
         "_written",
         "cost",
         "epoch",
-        "now",
         "run",
         "session_id",
         "steps",
@@ -47,7 +47,7 @@ class RunLedger:
         store: StorePort,
         scope: Scope,
         owner: str,
-        now: Callable[[], datetime],
+        clock: Clock,
         run: Run,
         *,
         writer_key: str | None,
@@ -56,8 +56,7 @@ class RunLedger:
         self._store = store
         self._scope = scope
         self._owner = owner
-        self.now = now
-        """The runtime's clock as the model's instants (its controls share it)."""
+        self._clock = clock
         self.run = run
         """The last revision known durable (or, before the first write, the first)."""
         self.writer_key = writer_key
@@ -152,6 +151,10 @@ class RunLedger:
         now, key, owner = self.now(), self.writer_key, self._owner
         operation = SaveRun(self._scope, nxt, self.run.revision, now, key, owner, epoch, unanswered)
         return self._store.submit(operation)
+
+    def now(self) -> datetime:
+        """The runtime's clock, as the model's instants."""
+        return as_instant(self._clock.now())
 
     def holder(self) -> KeyHolder:
         """What a run skipped for this one names: its state once what it submitted has

@@ -180,7 +180,10 @@ class Supervisor:
                 del self._going[automation_id]
 
     def _run_ended(self, actor: RunActor) -> None:
-        """A run is finished: tell its automation's actor (perhaps a later activation)."""
+        """A run is finished (its end durable, its task done: until then a cancel still
+        finds it here); tell its automation's actor (perhaps a later activation)."""
+        if self.runs.get(actor.id) is actor:
+            del self.runs[actor.id]
         self.tell(actor.automation.id, RunEnded.of(actor))
 
     def _spawn_run(self, actor: RunActor) -> None:
@@ -197,21 +200,11 @@ class Supervisor:
             first.add_done_callback(lambda _: self._start_run_task(actor))
 
     def _start_run_task(self, actor: RunActor) -> None:
-        self._runs_group.start_soon(self._run, actor, name=actor.id)
+        self._runs_group.start_soon(actor.main, name=actor.id)
 
     def _spawn_task(self, function: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
         """A helper task of a run (timeout watchdog, cancel grace), in the run group."""
         self._runs_group.start_soon(function, name=name)
-
-    async def _run(self, actor: RunActor) -> None:
-        try:
-            await actor.main()
-        finally:  # known here until its end is durable: a cancel still finds it
-            actor.finished.add_callback(lambda: self._forget(actor))
-
-    def _forget(self, actor: RunActor) -> None:
-        if self.runs.get(actor.id) is actor:
-            del self.runs[actor.id]
 
     async def shutdown(self, grace: float) -> ShutdownReport:
         """Stop every run with a recorded reason (`worker_stopped`), but leave to the
