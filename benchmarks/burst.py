@@ -26,7 +26,7 @@ import anyio
 import automations as am
 from automations.api import open_runtime
 
-from ._common import disk_commit_us, environment, latency, manual_automation
+from ._common import after_startup, disk_commit_us, environment, latency, manual_automation
 from ._telemetry import Observed, add_telemetry_argument
 
 
@@ -47,6 +47,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             project="bench",
             **observed.options,
         ) as rt:
+            after_startup()
             automation = await rt.create(manual_automation("burst"))
             submitted: dict[str, float] = {}
             latencies: list[float] = []

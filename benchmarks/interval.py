@@ -25,7 +25,7 @@ import anyio
 
 import automations as am
 
-from ._common import environment, peak_rss_mb, percentile
+from ._common import after_startup, environment, peak_rss_mb, percentile
 from ._telemetry import Observed, add_telemetry_argument
 
 
@@ -56,6 +56,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             max_scheduled_runs=args.max_scheduled_runs,
             **observed.options,
         ) as rt:
+            after_startup()
             setup_started = time.time()
             start = datetime.fromtimestamp(math.ceil(setup_started + lead), UTC)
             stop = am.AfterCount(seconds)

@@ -12,9 +12,7 @@ from automations.actors._finish import FinishLatch
 
 
 def _latch(log: list[str]) -> FinishLatch:
-    latch = FinishLatch(lambda: log.append("finished"))
-    latch.add_callback(lambda: log.append("callback"))
-    return latch
+    return FinishLatch(lambda: log.append("finished"))
 
 
 @pytest.mark.parametrize(
@@ -31,20 +29,20 @@ def test_finished_once_the_job_returned_and_the_end_settled(first: str, second: 
     getattr(latch, first)()
     assert not latch.is_open and log == []
     getattr(latch, second)()
-    assert latch.is_open and log == ["finished", "callback"]
+    assert latch.is_open and log == ["finished"]
 
 
 def test_a_job_that_submitted_no_end_finishes_as_it_returns() -> None:
     log: list[str] = []
     latch = _latch(log)
     latch.job_returned()
-    assert latch.is_open and log == ["finished", "callback"]
+    assert latch.is_open and log == ["finished"]
     latch.end_settled()  # settling again opens nothing twice
-    assert log == ["finished", "callback"]
+    assert log == ["finished"]
 
 
 @pytest.mark.anyio
-async def test_late_callbacks_run_at_once_and_waiters_wake() -> None:
+async def test_waiters_wake_as_it_opens_and_later_ones_return_at_once() -> None:
     log: list[str] = []
     latch = _latch(log)
     woken: list[bool] = []
@@ -61,8 +59,7 @@ async def test_late_callbacks_run_at_once_and_waiters_wake() -> None:
         latch.job_returned()
         latch.end_settled()
     assert woken == [True]
-    latch.add_callback(lambda: log.append("late"))
-    assert log == ["finished", "callback", "late"]
+    assert log == ["finished"]
     await latch.wait()  # open: returns at once
 
 

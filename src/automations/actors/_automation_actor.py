@@ -72,6 +72,7 @@ class AutomationActor:
         "_firing",
         "_permit",
         "_preloaded",
+        "_report_end",
         "_route",
         "_services",
         "_spawn_run",
@@ -89,6 +90,7 @@ class AutomationActor:
         spawn_run: SpawnRun,
         spawn_task: SpawnTask,
         route: Route,
+        report_end: Callable[[RunActor], None],
         runs: GoingRuns,
         due_again: DueAgain,
         preloaded: Automation | None = None,
@@ -102,15 +104,20 @@ class AutomationActor:
         self._spawn_task = spawn_task
         self._route = route
         self._due_again = due_again
+        self._report_end = report_end
+        """Tells the automation's actor, whichever activation it is by then, of a run's end."""
         self.automation: Automation | None = preloaded
         self._preloaded = preloaded is not None
         self.runs = runs
-        runs.definition = lambda: self.automation
+        runs.definition = self._definition
         self._derived: PendingWrite[int] | None = None
         """The last derived write submitted (they commit in order)."""
         self._firing = Firing(services, runs, self._start_run, self._reschedule)
         self._permit: Permit | None = None
         """The permit of the fire being handled, until a run it starts takes it."""
+
+    def _definition(self) -> Automation | None:
+        return self.automation
 
     async def on_start(self) -> None:
         if not self._preloaded:
@@ -348,19 +355,12 @@ class AutomationActor:
             phase=phase,
             epoch=epoch,
         )
-        permit, self._permit = self._permit, None
-        if permit is not None:
-            actor.finished.add_callback(permit.release)
+        actor.permit, self._permit = self._permit, None
         if phase is Phase.CLAIMED:
             self.runs.claim(actor)
         else:
             self.runs.add(actor, wait=phase is Phase.WAITING)
         self._spawn_run(actor)
-
-    def _report_end(self, actor: RunActor) -> None:
-        """Called by a RunActor as it ends; becomes a message to this automation, which
-        may by then be another activation of it."""
-        self._route(self.id, RunEnded.of(actor))
 
     async def _run_ended(self, message: RunEnded) -> None:
         self.runs.forget(message.run_id)

@@ -71,7 +71,6 @@ class RunControls:
         store: StorePort,
         scope: Scope,
         clock: Clock,
-        now: Callable[[], datetime],
         *,
         reopen: Blocker | None,
         decide: Callable[[Fail], bool],
@@ -85,7 +84,7 @@ class RunControls:
         self._reader: ReaderPort = store.reader
         self._scope = scope
         self._clock = clock
-        self._now = now
+        self._now = ledger.now
         self._reopen = reopen
         self._decide = decide
         self._ending = ending

@@ -18,13 +18,12 @@ __all__ = ["FinishLatch"]
 
 class FinishLatch:
     """Opens once the job has returned and any submitted end is settled (durable, or
-    given up on); then calls `on_finished`, the callbacks, and wakes the waiters."""
+    given up on); then calls `on_finished` and wakes the waiters."""
 
-    __slots__ = ("_callbacks", "_event", "_job_returned", "_on_finished", "end", "is_open")
+    __slots__ = ("_event", "_job_returned", "_on_finished", "end", "is_open")
 
     def __init__(self, on_finished: Callable[[], None]) -> None:
         self._on_finished = on_finished
-        self._callbacks: list[Callable[[], None]] = []
         self._event: anyio.Event | None = None
         self._job_returned = False
         self.end: bool | None = None
@@ -42,13 +41,6 @@ class FinishLatch:
         self.end = True
         self._open_if_done()
 
-    def add_callback(self, callback: Callable[[], None]) -> None:
-        """Call `callback()` once the latch opens (at once if it is open)."""
-        if self.is_open:
-            callback()
-        else:
-            self._callbacks.append(callback)
-
     async def wait(self) -> None:
         if not self.is_open:
             if self._event is None:
@@ -65,9 +57,6 @@ class FinishLatch:
         # by its reference count, instead of waiting as a cycle for the collector.
         on_finished, self._on_finished = self._on_finished, _nothing
         on_finished()
-        callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            callback()
 
 
 def _nothing() -> None:

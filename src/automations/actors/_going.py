@@ -125,7 +125,7 @@ class GoingRuns:
         """Hold a run recorded ahead of its slot; the overlap policy decides at the slot,
         against the definition as it is then."""
         self.claimed[actor.id] = actor
-        self._slot_starts.add(to_ms(actor.run.starts_at), lambda: self._slot_came(actor))
+        self._slot_starts.add(to_ms(actor.run.starts_at), self._slot_came, actor)
 
     def _slot_came(self, actor: RunActor) -> None:
         automation = self.definition()
@@ -151,7 +151,7 @@ class GoingRuns:
     def hold_retry(self, actor: RunActor) -> None:
         """Hold a failed run's next attempt until it is due (`triggered_at`)."""
         self.retrying[actor.id] = actor
-        self._slot_starts.add(to_ms(actor.run.triggered_at), lambda: self._retry_due(actor))
+        self._slot_starts.add(to_ms(actor.run.triggered_at), self._retry_due, actor)
 
     def _retry_due(self, actor: RunActor) -> None:
         if self.retrying.get(actor.id) is not actor or actor.stopping:

@@ -1,11 +1,10 @@
 """RunActor: one run, from `scheduled` to its terminal state.
 
-Every transition is durable before anything acts on it (the executor's start, the
-next transition, the owner's `on_end`, an event), and the end is *decided* once,
-synchronously on the event loop: the first of the executor's natural end, a stop
-request (cancel, supersede, shutdown), a step cap, an unanswerable blocker or a timeout
-wins: once a cancel is accepted no `succeeded` can follow it. Its parts: a `Phase`
-(`_run_phase`), a `RunLedger` (its writes), an `Execution`, its `RunControls`.
+Every transition is durable before anything acts on it, and the end is *decided*
+once, on the event loop: the first of the executor's own end, a stop request, a step
+cap, an unanswerable blocker or a timeout wins (no `succeeded` after a cancel). Its
+parts: a `Phase` (`_run_phase`), a `RunLedger` (its writes), an `Execution`, its
+`RunControls`; the last two are made as the executor starts.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from ._context import RunContext
 from ._controls import RunControls
 from ._execution import Execution, Spawn, unregistered
 from ._finish import FinishLatch
+from ._fire_limit import Permit
 from ._records import fail_reply
 from ._retries import NO_RETRY, NextAttempt
 from ._run_ledger import RunLedger
@@ -45,14 +45,11 @@ __all__ = ["RunActor"]
 
 log = logging.getLogger("automations.actors")
 
-_RETRY_FIRST = 0.25
-_RETRY_MAX = 5.0
-"""Seconds between attempts to record a run's end while storage fails."""
+_RETRY_FIRST, _RETRY_MAX = 0.25, 5.0  # seconds between tries to record an end storage refused
 
 
 class RunActor:
-    """Executes one run, as one task (`main`); its owner learns the end through
-    `on_end`. The executor's call is an `Execution`."""
+    """Executes one run, as one task (`main`); its owner learns the end by `on_end`."""
 
     # Thousands are alive at once when a busy slot fires: slots keep each small.
     __slots__ = (
@@ -66,12 +63,14 @@ class RunActor:
         "_ledger",
         "_on_end",
         "_reply",
+        "_retry",
         "_services",
         "_spawn",
         "automation",
         "finished",
         "id",
         "next_attempt",
+        "permit",
         "phase",
         "recorded",
     )
@@ -91,54 +90,41 @@ class RunActor:
         reopen: Blocker | None = None,
         recorded: bool = False,
     ) -> None:
-        """`phase` is where the run begins: STARTING (it runs at once), WAITING (recorded
-        `scheduled` without its writer key, which it takes when `start()` lets it
-        run), CLAIMED (recorded ahead of its slot, waiting until `admit()`) or ADOPTED
-        (`running` already, taken over from a dead process; `reopen` is the blocker it
-        waited on, which asking again reopens, None for one never started); a
-        `recorded` one (a retry) has no first write."""
+        """`phase` is where the run begins: STARTING (at once), WAITING (recorded
+        `scheduled` without its writer key, until `start()`), CLAIMED (recorded ahead of
+        its slot, until `admit()`) or ADOPTED (`running`, from a dead process; `reopen`
+        is the blocker it waited on); a `recorded` one (a retry) has no first write."""
         self._services = services
         self.id = run.id
         self.automation = automation
-        self._ledger = ledger = RunLedger(
+        self._ledger = RunLedger(
             services.store,
             services.scope,
             services.owner,
-            services.now,
+            services.clock,
             run,
             writer_key=writer_key,
             epoch=epoch,
         )
-        self._controls = RunControls(
-            ledger,
-            automation,
-            services.store,
-            services.scope,
-            services.clock,
-            services.now,
-            reopen=reopen,
-            decide=self._decide,
-            ending=lambda: self._decision is not None,
-        )
+        self._controls: RunControls | None = None
+        self._execution: Execution | None = None
         self._reply = reply
         self._on_end = on_end
         self._spawn = spawn
-        self._execution = Execution(
-            run.id, spawn, services.clock, services.cancel_grace, self._finish, services.observer
-        )
         self.phase = phase
-        waits = phase in (Phase.CLAIMED, Phase.WAITING)
+        waits = phase in (Phase.CLAIMED, Phase.WAITING)  # until `start()`, then set
         self._go: anyio.Event | None = anyio.Event() if waits else None
-        """Set when a claimed or waiting run may go on."""
-        self.recorded = phase is Phase.ADOPTED or recorded
-        """The run exists in the ledger (its first write is durable)."""
+        self.recorded = phase is Phase.ADOPTED or recorded  # its first write is durable
         self.next_attempt = NextAttempt(automation) if automation.retry else NO_RETRY
         self._executor: Executor | None = services.executors.get(automation.executor)
         self._decision: Decision | Leave | None = None
+        self._retry = _RETRY_FIRST  # seconds before an end storage refused is tried again
         self.finished = FinishLatch(self._finished_now)
         self._first: PendingWrite[list[int]] | None = None
-        self._begun: PendingWrite[int] | None = None
-        """`running`, submitted as a claimed run was admitted at its slot."""
+        self._begun: PendingWrite[int] | None = None  # `running`, submitted at admission
+        self.permit: Permit | None = None  # a fired run's share of the `FireLimit`
+        if phase is Phase.ADOPTED:  # the others' controls are made as the executor starts
+            self._make_controls(reopen)
 
     @property
     def run(self) -> Run:
@@ -165,22 +151,22 @@ class RunActor:
 
     # -- requests from other actors (synchronous, on the event loop) -------------
 
-    def start(self) -> None:
-        """Let a waiting run (buffered, or waiting for superseded runs) begin."""
+    def start(self, _: object = None) -> None:
+        """Let a waiting run begin (buffered, waiting for superseded runs, admitted);
+        also the callback of its `running` write."""
         if self._go is not None:
             self._go.set()
 
     def admit(self, writer_key: str | None, *, wait: bool) -> None:
-        """Admit a run recorded ahead of its slot, as the slot comes, holding `writer_key`.
-        Unless it must `wait`, `running` is submitted here: a slot's runs commit it
-        together, and the executor starts once it is durable."""
+        """Admit a run recorded ahead of its slot, holding `writer_key`. Unless it must
+        `wait`, `running` is submitted now: a slot's runs commit it together."""
         self._ledger.writer_key = writer_key
         if wait:
             self._enter(Phase.WAITING)
         elif self._decision is None and self._executor is not None:
             self._enter(Phase.STARTING)
             self._begun = begun = self._ledger.submit(RunState.RUNNING, fenced=True)
-            begun.add_done_callback(lambda _: self.start())  # one wake-up, not two
+            begun.add_done_callback(self.start)  # one wake-up, not two
         else:
             self.start()
 
@@ -189,17 +175,15 @@ class RunActor:
         return self._services.now() > self.run.starts_at + self.automation.catchup_window
 
     def request_stop(self, reason: StopReason, *, held_by: KeyHolder | None = None) -> bool:
-        """Stop the run with `reason` (skipped for the run `held_by`, if given); False
-        when its end was already decided."""
+        """Stop the run with `reason` (skipped for `held_by`); False if already decided."""
         accepted = self._decide(Stop(reason, held_by))
         if accepted:
             self.start()
         return accepted
 
     def leave(self) -> bool:
-        """As the process closes, leave a run waiting on a blocker, with a resumable
-        executor, `awaiting_input` for the next worker, as a dead process would: its
-        executor is cancelled, nothing is written. False for any other run."""
+        """As the process closes, leave a run waiting on a blocker of a resumable executor
+        `awaiting_input` for the next worker (cancelled, nothing written); else False."""
         waits = self.phase is Phase.EXECUTING and self._ledger.blocked
         if not waits or self._executor is None or not is_resumable(self._executor):
             return False
@@ -210,9 +194,8 @@ class RunActor:
         return isinstance(self._decision, Leave) and self.run.state is RunState.AWAITING_INPUT
 
     def release(self) -> bool:
-        """As the process closes, let a run still waiting for its slot go without an end:
-        it stays `scheduled` for the next lease holder, as a dead process's would. False
-        when the run was admitted, or its end decided, already."""
+        """As the process closes, leave a run waiting for its slot `scheduled`, for the
+        next lease holder; False once it was admitted, or its end decided."""
         if self.phase is not Phase.CLAIMED or self._decision is not None:
             return False
         self._enter(Phase.RELEASED)
@@ -220,15 +203,15 @@ class RunActor:
         return True
 
     def deliver(self, blocker_id: str, reply: str | bool) -> None:
-        if not self.finished.is_open:  # stored durably already; delivered once
+        """Hand over an answer stored durably already (no controls: no blocker open)."""
+        if not self.finished.is_open and self._controls is not None:
             self._controls.answers.deliver(blocker_id, reply)
 
     # -- the run's life -------------------------------------------------------------
 
     def submit_first_write(self) -> PendingWrite[list[int]] | None:
-        """Submit the run's first write, `scheduled` and, when the executor can start
-        at once, `running` too, without waiting; `main` is best started once it is
-        done, so the run's task wakes once for it. None for a run adopted running."""
+        """Submit the first write, `scheduled` (and `running` when it starts at once);
+        `main` is best started once it is done. None for a run adopted running."""
         if self.recorded or self._first is not None:
             return self._first
         now = self.phase is Phase.STARTING
@@ -239,7 +222,7 @@ class RunActor:
     async def main(self) -> None:
         try:
             if self.phase is Phase.ADOPTED:
-                if self._controls.resumed:
+                if self._controls is not None and self._controls.resumed:
                     await self._controls.load_checkpoint()
                 await self._execute()
             elif self.recorded or await self._schedule():
@@ -247,10 +230,7 @@ class RunActor:
                     await self._go.wait()
                 if self.phase is not Phase.RELEASED:
                     await self._execute()
-        except AutomationError:
-            # A storage failure or a lost race: whoever waited was told through the
-            # reply; the runtime goes on serving. What stays active in the ledger is
-            # reconciled by the next lease holder after this process ends.
+        except AutomationError:  # told to whoever waited; the next lease holder reconciles
             log.exception("run %s could not be recorded", self.id)
         except Exception:
             log.exception("run %s failed inside the runtime", self.id)
@@ -287,6 +267,7 @@ class RunActor:
         if reply is not None:
             reply.send(self.run)  # as scheduled
         self._ledger.first_recorded(first)
+        self._first = self._reply = None  # a claimed run waits long: keep it small
         return True
 
     async def _execute(self) -> None:
@@ -316,13 +297,31 @@ class RunActor:
     async def _call_executor(self, executor: Executor) -> None:
         limit, started = self.automation.max_duration, self.run.started_at
         deadline = None if limit is None or started is None else started + limit
-        context = RunContext(self._controls, self.run, self.automation)
-        ended = await self._execution.call(
+        s = self._services
+        self._execution = execution = Execution(
+            self.id, self._spawn, s.clock, s.cancel_grace, self._finish, s.observer
+        )
+        context = RunContext(self._controls or self._make_controls(), self.run, self.automation)
+        ended = await execution.call(
             executor, context, self._ledger, deadline, on_timeout=self._timed_out
         )
         if ended is not None:
             self._decide(ended)
         self._decide(Stop(StopReason.CANCELLED))  # if nothing was decided (a stray cap)
+
+    def _make_controls(self, reopen: Blocker | None = None) -> RunControls:
+        services = self._services
+        self._controls = controls = RunControls(
+            self._ledger,
+            self.automation,
+            services.store,
+            services.scope,
+            services.clock,
+            reopen=reopen,
+            decide=self._decide,
+            ending=lambda: self._decision is not None,
+        )
+        return controls
 
     def _timed_out(self) -> None:
         message = f"Automation run exceeded its max duration ({self.automation.max_duration})."
@@ -335,14 +334,14 @@ class RunActor:
         if self._decision is not None:
             return False
         self._decision = decision
-        self._execution.interrupt()
+        if self._execution is not None:
+            self._execution.interrupt()
         return True
 
     async def _finish(self) -> None:
-        """Record the decided end, once (here, or by the grace watcher before us). It is
-        submitted, not awaited: the run is finished when the write is durable and the
-        job has returned, whichever comes last; an awaited end would keep every run's
-        frames alive across a commit, which costs the collector's slow passes."""
+        """Record the decided end, once (here, or by the grace watcher before us),
+        submitted, not awaited: the run is finished once it is durable and the job has
+        returned; an awaited end would keep every run's frames alive across a commit."""
         await self._ledger.wait_settled()
         if self.phase in SETTLED:
             return
@@ -361,32 +360,40 @@ class RunActor:
 
     def _submit_end(self, decision: Decision, retry: float) -> None:
         self._enter(Phase.ENDING)
+        self._decision, self._retry = decision, retry  # no closure: thousands end at once
         pending = self.next_attempt.with_end(self._services.store, self._ledger, decision)
+        pending.add_done_callback(self._end_recorded)
 
-        def recorded(done: PendingWrite[int]) -> None:
-            self._ledger.settle(done)
-            error = done.error
-            if isinstance(error, StorageError):
-                # The disk is full or the file locked: an active run would hold its
-                # writer key for ever, so try again, on the runtime's clock.
-                self._enter(Phase.RETRYING)
-                log.error("could not record the end of run %s; retrying: %s", self.id, error)
-                self._spawn(lambda: self._retry_end(decision, retry), f"run-end:{self.id}")
-                return
-            if error is not None:
-                log.error("could not record the end of run %s: %s", self.id, error)
-            self._enter(Phase.OVER)
-            self.finished.end_settled()
+    def _end_recorded(self, done: PendingWrite[int]) -> None:
+        self._ledger.settle(done)
+        error = done.error
+        if isinstance(error, StorageError):
+            # The disk is full or the file locked: an active run would hold its writer
+            # key for ever, so try again, on the runtime's clock.
+            self._enter(Phase.RETRYING)
+            log.error("could not record the end of run %s; retrying: %s", self.id, error)
+            self._spawn(self._retry_end, f"run-end:{self.id}")
+            return
+        if error is not None:
+            log.error("could not record the end of run %s: %s", self.id, error)
+        self._enter(Phase.OVER)
+        self.finished.end_settled()
 
-        pending.add_done_callback(recorded)
-
-    async def _retry_end(self, decision: Decision, delay: float) -> None:
-        await self._services.clock.sleep(delay)
-        self._submit_end(decision, min(delay * 2, _RETRY_MAX))
+    async def _retry_end(self) -> None:
+        await self._services.clock.sleep(self._retry)
+        decision = self._decision
+        assert decision is not None
+        assert not isinstance(decision, Leave)
+        self._submit_end(decision, min(self._retry * 2, _RETRY_MAX))
 
     def _finished_now(self) -> None:
         # Drop the callbacks into this actor: a finished run is freed by its reference
         # count, not left as a cycle for the collector's slow passes.
-        self._controls.detach()
-        self._execution.detach()
+        if self._controls is not None:
+            self._controls.detach()
+        if self._execution is not None:
+            self._execution.detach()
         self._on_end(self)
+        permit, self.permit = self.permit, None
+        if permit is not None:
+            permit.release()

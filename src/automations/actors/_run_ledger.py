@@ -8,13 +8,13 @@ submitted before the one it follows is durable. The counters an executor moves
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 import anyio
 
-from ..model import Blocker, KeyHolder, Run, RunState, Scope, advance
+from ..model import Blocker, KeyHolder, Run, RunState, Scope, advance, as_instant
 from ..persistence import CreateRun, PendingWrite, SaveRun, StorePort
+from ..runtime import Clock
 from ._observer import RunTrace
 from ._records import record_skipped
 from ._run_phase import Decision, decided
@@ -26,8 +26,8 @@ class RunLedger:
     """The last durable revision of a run, and the writes that build on it."""
 
     __slots__ = (
+        "_clock",
         "_heading",
-        "_now",
         "_owner",
         "_scope",
         "_store",
@@ -47,7 +47,7 @@ class RunLedger:
         store: StorePort,
         scope: Scope,
         owner: str,
-        now: Callable[[], datetime],
+        clock: Clock,
         run: Run,
         *,
         writer_key: str | None,
@@ -56,7 +56,7 @@ class RunLedger:
         self._store = store
         self._scope = scope
         self._owner = owner
-        self._now = now
+        self._clock = clock
         self.run = run
         """The last revision known durable (or, before the first write, the first)."""
         self.writer_key = writer_key
@@ -81,7 +81,7 @@ class RunLedger:
         revisions: tuple[Run, ...] = (run,)
         at: tuple[datetime, ...] = (run.triggered_at,)
         if start:
-            now = self._now()
+            now = self.now()
             started = advance(run, RunState.RUNNING, at=now, session_id=self.session_id)
             revisions, at = (run, started), (run.triggered_at, now)
         key = self.writer_key if hold_key else None
@@ -98,7 +98,7 @@ class RunLedger:
         """The first write was refused for the writer key `holder` holds: record the
         run as skipped instead (its executor is never called)."""
         self.run = await record_skipped(
-            self._store, self._scope, self._now(), self.run, held_by=holder
+            self._store, self._scope, self.now(), self.run, held_by=holder
         )
         return self.run
 
@@ -110,7 +110,7 @@ class RunLedger:
         nxt = advance(
             self.run,
             state,
-            at=self._now(),
+            at=self.now(),
             blocker=blocker,
             steps=self.steps,
             cost=self.cost,
@@ -126,7 +126,7 @@ class RunLedger:
             decided(
                 self.run,
                 decision,
-                at=self._now(),
+                at=self.now(),
                 steps=self.steps,
                 cost=self.cost,
                 session_id=self.session_id,
@@ -138,7 +138,7 @@ class RunLedger:
         """Record the run's next attempt, `scheduled` until it is due, if `end`, its
         end, is recorded with it; owned by this process and fenced by the epoch this
         run was fired under."""
-        at, after = self._now(), (end.run.id, end.run.revision)
+        at, after = self.now(), (end.run.id, end.run.revision)
         operation = CreateRun(
             self._scope, (retry,), (at,), None, self._owner, self.epoch, after=after
         )
@@ -148,9 +148,13 @@ class RunLedger:
         self, nxt: Run, *, epoch: int | None = None, unanswered: str | None = None
     ) -> PendingWrite[int]:
         self.writing, self._heading = True, nxt.state
-        now, key, owner = self._now(), self.writer_key, self._owner
+        now, key, owner = self.now(), self.writer_key, self._owner
         operation = SaveRun(self._scope, nxt, self.run.revision, now, key, owner, epoch, unanswered)
         return self._store.submit(operation)
+
+    def now(self) -> datetime:
+        """The runtime's clock, as the model's instants."""
+        return as_instant(self._clock.now())
 
     def holder(self) -> KeyHolder:
         """What a run skipped for this one names: its state once what it submitted has

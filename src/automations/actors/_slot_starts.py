@@ -14,6 +14,7 @@ import heapq
 import itertools
 import logging
 from collections.abc import Callable
+from typing import Any, TypeVarTuple
 
 import anyio
 
@@ -24,6 +25,8 @@ from ..runtime import Clock, sleep_until_or
 __all__ = ["CLAIM_MS", "SlotStarts"]
 
 log = logging.getLogger("automations.actors")
+
+Ts = TypeVarTuple("Ts")
 
 CLAIM_MS = 500
 """How long before its slot a scheduled run is recorded: long enough for the record
@@ -37,14 +40,15 @@ class SlotStarts:
     def __init__(self, store: StorePort, clock: Clock) -> None:
         self._store = store
         self._clock = clock
-        self._heap: list[tuple[int, int, Callable[[], None]]] = []
+        self._heap: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
         self._order = itertools.count()
         self._target: int | None = None
         self._changed: anyio.Event | None = None
 
-    def add(self, slot_ms: int, came: Callable[[], None]) -> None:
-        """Call `came()` when the slot comes; it may submit writes, never await them."""
-        heapq.heappush(self._heap, (slot_ms, next(self._order), came))
+    def add(self, slot_ms: int, came: Callable[[*Ts], None], *args: *Ts) -> None:
+        """Call `came(*args)` when the slot comes; it may submit writes, never await them.
+        (Arguments, not a closure: a busy slot has thousands waiting.)"""
+        heapq.heappush(self._heap, (slot_ms, next(self._order), came, args))
         changed = self._changed
         if changed is not None and (self._target is None or slot_ms < self._target):
             changed.set()
@@ -63,9 +67,9 @@ class SlotStarts:
             return
         with self._store.together():
             while heap and heap[0][0] <= now_ms:
-                came = heapq.heappop(heap)[2]
+                _, _, came, args = heapq.heappop(heap)
                 try:
-                    came()
+                    came(*args)
                 except Exception:  # the other runs of the slot must still start
                     log.exception("could not start a run at its slot")
 

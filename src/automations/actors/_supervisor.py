@@ -18,6 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import anyio
@@ -40,7 +41,7 @@ from ._follower import Follower
 from ._going import GoingRuns
 from ._inbox import Inbox
 from ._lease import hold_lease, keep_reconciling, reconcile_dead_owners
-from ._messages import Adopt, AutomationMessage, Fire, Refresh
+from ._messages import Adopt, AutomationMessage, Fire, Refresh, RunEnded
 from ._records import record_stopped
 from ._retention import keep_pruning
 from ._run_actor import RunActor
@@ -81,6 +82,14 @@ class Supervisor:
         self._closing = False
         self.report: ShutdownReport | None = None
         """What the close left and stopped, once it is closed."""
+        # Bound once, shared by every activation and run: each bound method is an
+        # object the collector scans, and a busy slot holds thousands of actors.
+        self._bound_spawn_run = self._spawn_run
+        self._bound_spawn_task = self._spawn_task
+        self._bound_tell = self.tell
+        self._bound_run_ended = self._run_ended
+        self._bound_deactivated = self._deactivated
+        self._bound_due_again = self.due_again
 
     @property
     def active_automations(self) -> int:
@@ -97,27 +106,31 @@ class Supervisor:
         if ref is None:
             ref = ActorRef(f"automation:{automation_id}")
             self._automations[automation_id] = ref
-            first = [preloaded]
             going = self._going.get(automation_id)
             if going is None:
                 going = self._going[automation_id] = GoingRuns(self.slot_starts)
-
-            def factory() -> AutomationActor:
-                # A restarted actor reads its definition again: only the first gets it.
-                definition, first[0] = first[0], None
-                return AutomationActor(
-                    automation_id,
-                    self.services,
-                    spawn_run=self._spawn_run,
-                    spawn_task=self._spawn_task,
-                    route=self.tell,
-                    runs=going,
-                    due_again=self.due_again,
-                    preloaded=definition,
-                )
-
-            self._actors.spawn(ref, factory, self._deactivated)
+            # A partial, not a closure: fewer objects for the collector per active actor.
+            factory = partial(self._activate, automation_id, going, [preloaded])
+            self._actors.spawn(ref, factory, self._bound_deactivated)
         return ref
+
+    def _activate(
+        self, automation_id: str, going: GoingRuns, first: list[Automation | None]
+    ) -> AutomationActor:
+        """An activation of the automation's actor (again after a crash: it then reads
+        its definition itself; only the first gets the one just read)."""
+        definition, first[0] = first[0], None
+        return AutomationActor(
+            automation_id,
+            self.services,
+            spawn_run=self._bound_spawn_run,
+            spawn_task=self._bound_spawn_task,
+            route=self._bound_tell,
+            report_end=self._bound_run_ended,
+            runs=going,
+            due_again=self._bound_due_again,
+            preloaded=definition,
+        )
 
     def warm(self, automation: Automation) -> None:
         """Activate the actor of an automation about to fire (the scheduler's warm-up)."""
@@ -175,6 +188,13 @@ class Supervisor:
             if going is not None and not going:
                 del self._going[automation_id]
 
+    def _run_ended(self, actor: RunActor) -> None:
+        """A run is finished (its end durable, its task done: until then a cancel still
+        finds it here); tell its automation's actor (perhaps a later activation)."""
+        if self.runs.get(actor.id) is actor:
+            del self.runs[actor.id]
+        self.tell(actor.automation.id, RunEnded.of(actor))
+
     def _spawn_run(self, actor: RunActor) -> None:
         if self.services.role == "client":  # pragma: no cover - the API never asks
             raise AssertionError("a client runtime never executes runs")
@@ -189,21 +209,11 @@ class Supervisor:
             first.add_done_callback(lambda _: self._start_run_task(actor))
 
     def _start_run_task(self, actor: RunActor) -> None:
-        self._runs_group.start_soon(self._run, actor, name=actor.id)
+        self._runs_group.start_soon(actor.main, name=actor.id)
 
     def _spawn_task(self, function: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
         """A helper task of a run (timeout watchdog, cancel grace), in the run group."""
         self._runs_group.start_soon(function, name=name)
-
-    async def _run(self, actor: RunActor) -> None:
-        try:
-            await actor.main()
-        finally:  # known here until its end is durable: a cancel still finds it
-            actor.finished.add_callback(lambda: self._forget(actor))
-
-    def _forget(self, actor: RunActor) -> None:
-        if self.runs.get(actor.id) is actor:
-            del self.runs[actor.id]
 
     async def shutdown(self, grace: float) -> ShutdownReport:
         """Stop every run with a recorded reason (`worker_stopped`), but leave to the

@@ -74,7 +74,8 @@ class ModelRef(msgspec.Struct, gc=False, frozen=True, rename="camel", forbid_unk
 def _normalize_durations(obj: msgspec.Struct) -> None:
     for name in _DURATION_FIELDS:
         value = getattr(obj, name)
-        if value is not None and value is not UNSET:
+        # Already the model's type (the defaults, a value converted before): left as is.
+        if value is not None and value is not UNSET and type(value) is not Millis:
             force_setattr(obj, name, normalize_time(value))
 
 

@@ -52,6 +52,13 @@ def _enc_hook(value: Any) -> Any:
     raise NotImplementedError(f"cannot encode {type(value).__name__}")
 
 
+_decoded: dict[tuple[type, int], Any] = {}
+"""Recently decoded times, by type and milliseconds: records read together share them
+(a crowd of automations on one schedule, its next fires and catch-up window), so they
+hold one immutable object each instead of one per record, every one an object the
+cycle collector scans. Bounded, and safe across threads as `_memo` is."""
+
+
 def _dec_hook(tp: type, value: Any) -> Any:
     try:
         return _decode_time(tp, value)
@@ -60,6 +67,14 @@ def _dec_hook(tp: type, value: Any) -> Any:
 
 
 def _decode_time(tp: type, value: Any) -> Any:
+    if type(value) is int and (tp is Instant or tp is Millis):
+        key = (tp, value)
+        found = _decoded.get(key)
+        if found is None:
+            if len(_decoded) >= _MEMO_LIMIT:
+                _decoded.clear()
+            found = _decoded[key] = from_ms(value) if tp is Instant else Millis(milliseconds=value)
+        return found
     if tp is Instant:
         if isinstance(value, int) and not isinstance(value, bool):
             return from_ms(value)

@@ -135,8 +135,14 @@ class ActorGroup(Generic[M]):
                 if actor.idle() and ref.mailbox.empty():
                     ref.mailbox.close()
                     return
+            # Every `_FAIRNESS` messages the actor yields, so a busy mailbox cannot starve
+            # others; queued ones are taken without a scheduling round (not through
+            # `get_nowait`'s WouldBlock when empty: it would live while we wait).
+            if handled and not handled % _FAIRNESS:
+                await anyio.lowlevel.checkpoint()
+            mailbox = ref.mailbox
             try:
-                message = await self._next(ref, handled)
+                message = await mailbox.get() if mailbox.empty() else mailbox.get_nowait()
             except anyio.EndOfStream:
                 return
             handled += 1
@@ -145,17 +151,7 @@ class ActorGroup(Generic[M]):
             except Exception as exc:
                 actor.on_crash(message, exc)
                 raise
-
-    @staticmethod
-    async def _next(ref: ActorRef[M], handled: int) -> M:
-        """The next message; queued ones are taken without a scheduling round, but every
-        `_FAIRNESS` messages the actor yields so a busy mailbox cannot starve others."""
-        if handled and not handled % _FAIRNESS:
-            await anyio.lowlevel.checkpoint()
-        mailbox = ref.mailbox
-        if mailbox.empty():  # not `get_nowait`'s WouldBlock: it would live while we wait
-            return await mailbox.get()
-        return mailbox.get_nowait()
+            del message  # not kept while the actor waits for the next one
 
     async def stop(self, grace: float) -> None:
         """Close every mailbox, give actors `grace` seconds to drain, then cancel them."""

@@ -253,4 +253,21 @@ def with_next_fires(automation: Automation, after: datetime) -> Automation:
 def _next_fires(automation: Automation, after: datetime) -> list[datetime]:
     if automation.paused or stop_reached(automation):
         return []
-    return timeline_of(automation).fires(after, NEXT_FIRES)
+    return [_shared(fire) for fire in timeline_of(automation).fires(after, NEXT_FIRES)]
+
+
+_SHARED: dict[datetime, datetime] = {}
+_SHARED_MAX = 1_024
+
+
+def _shared(fire: datetime) -> datetime:
+    """One object for equal fire times: a crowd of automations on one schedule shares
+    its next fires instead of holding five each, every one an object the cycle
+    collector scans (an instant is immutable, so sharing it is safe)."""
+    found = _SHARED.get(fire)
+    if found is not None:
+        return found
+    if len(_SHARED) >= _SHARED_MAX:  # bounded: the recent ones are the ones in use
+        _SHARED.clear()
+    _SHARED[fire] = fire
+    return fire

@@ -62,6 +62,8 @@ def append_journal_many(
 ) -> list[int]:
     """Append entries of one kind, a few statements for the lot; their sequence
     numbers, in order (the writer's transaction is the only one drawing them)."""
+    if len(entries) == 1:  # one created by hand: a cached statement, no list to sort
+        return [append_journal(sql, scope, kind, entries[0])]
     seqs: list[int] = []
     for chunk in chunks(entries):
         values: list[object] = []
@@ -132,6 +134,9 @@ def insert_automation_rows(
 ) -> None:
     """New automations' rows, a few statements for the lot; an id already taken is a
     unique violation (a conflict)."""
+    if len(automations) == 1:  # one created by hand
+        sql.execute(_INSERT_ONE, _automation_values(scope, automations[0], bodies[0]))
+        return
     rows = list(zip(automations, bodies, strict=True))
     for chunk in chunks(rows):
         values: list[object] = []
@@ -151,6 +156,7 @@ _INTO_AUTOMATIONS = (
     "INSERT INTO automations (id, project, directory, revision, updated_at, next_fire_at,"
     " body, key) VALUES "
 )
+_INSERT_ONE = _INTO_AUTOMATIONS + "(?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def delete_automation_row(sql: Sql, automation_id: str) -> None:
