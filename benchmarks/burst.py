@@ -26,6 +26,7 @@ import anyio
 import automations as am
 from automations.api import open_runtime
 
+from ._collector import CollectorWatch
 from ._common import disk_commit_us, environment, latency, manual_automation
 from ._telemetry import Observed, add_telemetry_argument
 
@@ -78,14 +79,15 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             since = await rt._store.reader.last_seq()
             async with rt.events(since) as events, anyio.create_task_group() as tg:
                 tg.start_soon(follow, events)
-                t0, cpu0 = time.perf_counter(), time.process_time()
-                with anyio.fail_after(args.timeout):
-                    async with anyio.create_task_group() as submitters:
-                        for _ in range(concurrency):
-                            submitters.start_soon(submit)
-                    t_added = time.perf_counter()
-                    await done.wait()
-                t1, cpu1 = time.perf_counter(), time.process_time()
+                with CollectorWatch() as collector:
+                    t0, cpu0 = time.perf_counter(), time.process_time()
+                    with anyio.fail_after(args.timeout):
+                        async with anyio.create_task_group() as submitters:
+                            for _ in range(concurrency):
+                                submitters.start_soon(submit)
+                        t_added = time.perf_counter()
+                        await done.wait()
+                    t1, cpu1 = time.perf_counter(), time.process_time()
             commits = rt._store.writer_stats.batches - commits_before
     wall = t1 - t0
     completed = sum(outcomes.values())
@@ -101,6 +103,10 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             "wall_s": round(wall, 3),
             "jobs_per_s": round(completed / wall, 1),
             "cpu_us_per_run": round((cpu1 - cpu0) / max(1, completed) * 1e6, 1),
+            "cpu_us_per_run_outside_gc": round(
+                (cpu1 - cpu0 - collector.cpu_s) / max(1, completed) * 1e6, 1
+            ),
+            "gc": collector.fields(completed),
             "add_phase_s": round(t_added - t0, 3),
             "e2e_latency_ms": latency(latencies),
             "transitions_per_commit": round(3 * completed / max(1, commits), 1),

@@ -144,3 +144,8 @@ def test_overhead_benchmark_compares_telemetry_off_and_on() -> None:
     assert line["runs"]["interval"]["on"][0]["spans"] == 10
     cost = line["medians"]["burst: jobs_per_s"]["cost"]
     assert cost is not None and cost > 0
+    assert line["medians"]["burst: cpu_us_per_run"]["cost_paired"] is not None
+    for run in (line["runs"]["burst"]["on"][0], line["runs"]["interval"]["off"][0]):
+        # The collector's share: part of the CPU time, counted per generation.
+        assert 0 <= run["cpu_us_per_run_outside_gc"] <= run["cpu_us_per_run"]
+        assert len(run["gc"]["collections"]) == 3
