@@ -157,33 +157,36 @@ class Metrics:
                 return
             if self._awaiting:
                 self._awaiting.pop(run.id, None)
-            if first_start(run):
-                self._started(run)
+            if state is RunState.RUNNING:
+                if first_start(run):
+                    self._started(run)
             elif state.is_terminal:
                 self._ended(run)
 
     def _started(self, run: Run) -> None:
         trigger = run.trigger
-        count = self._runs_started.get(trigger)
+        count = self._runs_started.cells.get(trigger)
         if count is None:
             count = self._runs_started.cell(trigger, (trigger.value,))
         count[0] += 1
         if run.started_at is not None:
-            lag = self._fire_lag.get(trigger) or self._fire_lag.cell(trigger, (trigger.value,))
+            lag = self._fire_lag.cells.get(trigger) or self._fire_lag.cell(
+                trigger, (trigger.value,)
+            )
             seconds = (run.started_at - run.triggered_at).total_seconds()
             self._fire_lag.observe(lag, seconds if seconds > 0.0 else 0.0)
 
     def _ended(self, run: Run) -> None:
         state, reason, error = run.state, run.stop_reason, run.error
         key = (state, reason, None if error is None else error.code)
-        count = self._runs_ended.get(key)
+        count = self._runs_ended.cells.get(key)
         if count is None:
             labels = (state.value, "" if reason is None else reason.value)
             count = self._runs_ended.cell(key, (*labels, "" if error is None else error.code.value))
         count[0] += 1
         if run.started_at is not None and run.completed_at is not None:
             # A series only for the states started runs end in.
-            duration = self._run_duration.get(state) or self._run_duration.cell(
+            duration = self._run_duration.cells.get(state) or self._run_duration.cell(
                 state, (state.value,)
             )
             seconds = (run.completed_at - run.started_at).total_seconds()

@@ -24,35 +24,33 @@ _bound_name: Callable[[float], str] = floatToGoString
 
 
 class CounterTally:
-    """A counter by label values: `cell(key)` once per key, then add to `cell[0]`."""
+    """A counter by label values: `cell(key)` once per key (or `cells.get(key)`, a
+    call less on the hot path), then add to `cell[0]`."""
 
-    __slots__ = ("_cells", "_documentation", "_label_names", "_labels", "_name")
+    __slots__ = ("_documentation", "_label_names", "_labels", "_name", "cells")
 
     def __init__(self, name: str, documentation: str, label_names: Sequence[str] = ()) -> None:
         self._name = name
         self._documentation = documentation
         self._label_names = tuple(label_names)
-        self._cells: dict[Hashable, list[float]] = {}
+        self.cells: dict[Hashable, list[float]] = {}
         """By the caller's key (an enum, a tuple of them): cheaper than label strings."""
         self._labels: dict[Hashable, tuple[str, ...]] = {}
         if not self._label_names:
             self.cell((), ())  # an unlabelled counter is 0 before its first count
 
-    def get(self, key: Hashable) -> list[float] | None:
-        return self._cells.get(key)
-
     def cell(self, key: Hashable, labels: tuple[str, ...]) -> list[float]:
         """The counter of `key`, whose label values are `labels` (made on first use)."""
-        cell = self._cells.get(key)
+        cell = self.cells.get(key)
         if cell is None:
-            cell = self._cells[key] = [0.0]
+            cell = self.cells[key] = [0.0]
             self._labels[key] = labels
         return cell
 
     def family(self) -> CounterMetricFamily:
         """Call it holding the owner's lock: it copies the counts."""
         family = CounterMetricFamily(self._name, self._documentation, labels=self._label_names)
-        for key, cell in self._cells.items():
+        for key, cell in self.cells.items():
             family.add_metric(self._labels[key], cell[0])
         return family
 
@@ -67,11 +65,11 @@ class HistogramTally:
     __slots__ = (
         "_bound_names",
         "_bounds",
-        "_cells",
         "_documentation",
         "_label_names",
         "_labels",
         "_name",
+        "cells",
     )
 
     def __init__(
@@ -88,16 +86,13 @@ class HistogramTally:
         self._label_names = tuple(label_names)
         self._bounds = tuple(float(b) for b in buckets)
         self._bound_names = (*(_bound_name(b) for b in self._bounds), "+Inf")
-        self._cells: dict[Hashable, list[float]] = {}
+        self.cells: dict[Hashable, list[float]] = {}
         self._labels: dict[Hashable, tuple[str, ...]] = {}
 
-    def get(self, key: Hashable) -> list[float] | None:
-        return self._cells.get(key)
-
     def cell(self, key: Hashable, labels: tuple[str, ...]) -> list[float]:
-        cell = self._cells.get(key)
+        cell = self.cells.get(key)
         if cell is None:
-            cell = self._cells[key] = [0.0] * (len(self._bounds) + 2)
+            cell = self.cells[key] = [0.0] * (len(self._bounds) + 2)
             self._labels[key] = labels
         return cell
 
@@ -109,7 +104,7 @@ class HistogramTally:
     def family(self) -> HistogramMetricFamily:
         """Call it holding the owner's lock: it copies the counts."""
         family = HistogramMetricFamily(self._name, self._documentation, labels=self._label_names)
-        for key, cell in self._cells.items():
+        for key, cell in self.cells.items():
             cumulative, buckets = 0.0, []
             for name, count in zip(self._bound_names, cell, strict=False):
                 cumulative += count
