@@ -39,7 +39,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     n, concurrency = args.n, min(args.concurrency, args.n)
     with tempfile.TemporaryDirectory(prefix="automations-burst-") as directory:
         path = args.db or os.path.join(directory, "burst.db")
-        disk = disk_commit_us(directory)
+        disk = disk_commit_us(directory) if args.disk_probe else None
         observed = Observed(args.telemetry)
         async with open_runtime(
             path,
@@ -125,6 +125,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--db", default=None, help="a database URL (default: a new SQLite file)")
+    parser.add_argument(
+        "--no-disk-probe",
+        dest="disk_probe",
+        action="store_false",
+        help="skip timing one commit of the disk first (about a second)",
+    )
     add_telemetry_argument(parser)
 
 

@@ -41,7 +41,7 @@ def _group(filename: str) -> str:
 
 def _calls(args: argparse.Namespace, n: int) -> tuple[Counter[str], bool]:
     """The calls of one burst of `n` runs, by the group of the function called."""
-    burst_args = argparse.Namespace(**{**vars(args), "n": n, "smoke": False})
+    burst_args = argparse.Namespace(**{**vars(args), "n": n, "smoke": False, "disk_probe": False})
     profile = cProfile.Profile()
     profile.enable()
     try:

@@ -34,6 +34,7 @@ _COLLECTOR = (
     ("gc_cpu_us_per_run", ("gc", "cpu_us_per_run"), False),
     ("gc_gen2_per_1000_runs", ("gc", "gen2_per_1000_runs"), False),
     ("gc_pause_ms_max", ("gc", "pause_ms_max"), False),
+    ("gc_pause_cpu_ms_max", ("gc", "pause_cpu_ms_max"), False),
     ("gc_tracked_per_run", ("gc", "tracked_per_run"), False),
 )
 MEASURES = {
