@@ -327,7 +327,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-    same_on_sqlite = argparse.Namespace(**vars(args), db=None, telemetry=False)  # in-process burst
+    same_on_sqlite = argparse.Namespace(  # the in-process burst
+        **vars(args), db=None, telemetry=False, disk_probe=True
+    )
     in_process = anyio.run(burst._main, same_on_sqlite, backend=args.backend)
     over_http, fanout = measured["http"], measured["fanout"]
     ok = (

@@ -25,6 +25,7 @@ import anyio
 
 import automations as am
 
+from ._collector import CollectorWatch
 from ._common import after_startup, environment, peak_rss_mb, percentile
 from ._telemetry import Observed, add_telemetry_argument
 
@@ -72,12 +73,13 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                 for i in range(schedules)
             )
             setup_s = time.time() - setup_started
-            cpu0 = time.process_time()
-            overran = time.time() > start.timestamp()
-            last_slot = start.timestamp() + seconds - 1
-            with anyio.move_on_after(last_slot + args.drain - time.time()):
-                await done.wait()
-            cpu_s = time.process_time() - cpu0
+            with CollectorWatch() as collector:
+                cpu0 = time.process_time()
+                overran = time.time() > start.timestamp()
+                last_slot = start.timestamp() + seconds - 1
+                with anyio.move_on_after(last_slot + args.drain - time.time()):
+                    await done.wait()
+                cpu_s = time.process_time() - cpu0
     executed = len(lags)
     slots = [per_slot.get(start.timestamp() + k, 0) for k in range(seconds)]
     return (
@@ -93,6 +95,10 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             "executed_ratio": round(executed / expected, 4),
             "missing": expected - executed,
             "cpu_us_per_run": round(cpu_s / max(1, len(lags)) * 1e6, 1),
+            "cpu_us_per_run_outside_gc": round(
+                (cpu_s - collector.cpu_s) / max(1, len(lags)) * 1e6, 1
+            ),
+            "gc": collector.fields(len(lags)),
             "fire_lag_ms": {
                 "p50": _round(percentile(lags, 50)),
                 "p99": _round(percentile(lags, 99)),

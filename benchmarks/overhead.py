@@ -1,11 +1,14 @@
 """Telemetry overhead: burst and interval with metrics and tracing off and on, interleaved.
 
-Each round runs a workload twice in fresh processes, off then on (`--telemetry`:
+Each round runs a workload twice in fresh processes, off and on (`--telemetry`:
 Prometheus metrics, and an `automation.run` span per executor call exported at once
-to the OpenTelemetry SDK's in-memory exporter), so the machine's drift hits both
-alike; the medians of `--rounds` rounds are compared as on / off (a cost of 10% is
-1.10 for latencies and CPU, 0.91 for throughput). The CPU time per run (every thread of
-the process) is the least disturbed by other work on a shared machine.
+to the OpenTelemetry SDK's in-memory exporter), off first in even rounds and on first
+in odd ones, so the machine's drift hits both alike. The medians of `--rounds` rounds
+are compared as on / off (a cost of 10% is 1.10 for latencies and CPU, 0.91 for
+throughput), and so is the median of each round's own on / off (`cost_paired`, the
+steadier when the load drifts). The CPU time per run (every thread of the process) is
+the least disturbed by other work on a shared machine; the collector's figures
+(`benchmarks/_collector.py`) tell its share of it and of the latencies' tails.
 
     python -m benchmarks overhead [--rounds 5] [--only burst,interval] [--burst-n 3000]
                                   [--schedules 200] [--seconds 10] [--backend asyncio]
@@ -26,20 +29,32 @@ from .compare import ROOT, _json_line
 
 __all__ = ["add_arguments", "run"]
 
+_COLLECTOR = (
+    ("cpu_us_per_run_outside_gc", ("cpu_us_per_run_outside_gc",), False),
+    ("gc_cpu_us_per_run", ("gc", "cpu_us_per_run"), False),
+    ("gc_gen2_per_1000_runs", ("gc", "gen2_per_1000_runs"), False),
+    ("gc_pause_ms_max", ("gc", "pause_ms_max"), False),
+    ("gc_pause_cpu_ms_max", ("gc", "pause_cpu_ms_max"), False),
+    ("gc_tracked_per_run", ("gc", "tracked_per_run"), False),
+)
 MEASURES = {
     "burst": (
         ("jobs_per_s", ("jobs_per_s",), True),
         ("e2e_latency_ms_p50", ("e2e_latency_ms", "p50"), False),
         ("e2e_latency_ms_p99", ("e2e_latency_ms", "p99"), False),
         ("cpu_us_per_run", ("cpu_us_per_run",), False),
+        *_COLLECTOR,
     ),
     "interval": (
         ("fire_lag_ms_p50", ("fire_lag_ms", "p50"), False),
         ("fire_lag_ms_p99", ("fire_lag_ms", "p99"), False),
         ("cpu_us_per_run", ("cpu_us_per_run",), False),
+        *_COLLECTOR,
     ),
 }
-"""Per workload: (name, where in its JSON line, higher is better)."""
+"""Per workload: (name, where in its JSON line, higher is better). The collector's
+figures (`benchmarks/_collector.py`) tell its part of the CPU and of the latencies'
+tails from the rest."""
 
 
 def _get(line: dict[str, Any], path: tuple[str, ...]) -> float | None:
@@ -52,6 +67,19 @@ def _get(line: dict[str, Any], path: tuple[str, ...]) -> float | None:
 def _median(lines: list[dict[str, Any]], path: tuple[str, ...]) -> float | None:
     values = [v for v in (_get(line, path) for line in lines) if v is not None]
     return statistics.median(values) if values else None
+
+
+def _paired(
+    off: list[dict[str, Any]], on: list[dict[str, Any]], path: tuple[str, ...]
+) -> float | None:
+    """The median of each round's on / off: the two ran back to back, under the same
+    load, so a round's ratio is steadier than the ratio of the medians."""
+    ratios = []
+    for a, b in zip(off, on, strict=True):
+        x, y = _get(a, path), _get(b, path)
+        if x and y is not None:
+            ratios.append(y / x)
+    return statistics.median(ratios) if ratios else None
 
 
 def _options(args: argparse.Namespace, workload: str) -> list[str]:
@@ -83,7 +111,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     for round_ in range(args.rounds):
         for workload in workloads:
-            for mode, flag in (("off", []), ("on", ["--telemetry", args.parts])):
+            modes = [("off", []), ("on", ["--telemetry", args.parts])]
+            for mode, flag in modes if round_ % 2 == 0 else modes[::-1]:  # ABBA
                 print(f"{workload} {mode} round {round_ + 1}/{args.rounds}", file=sys.stderr)
                 command = [sys.executable, "-m", "benchmarks", workload, *_options(args, workload)]
                 lines[workload][mode].append(_json_line([*command, *flag], ROOT))
@@ -95,14 +124,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cost = None
             if off and on:
                 cost = off / on if higher_is_better else on / off
+            paired = _paired(lines[workload]["off"], lines[workload]["on"], path)
+            if paired is not None and higher_is_better:
+                paired = 1 / paired
             medians[f"{workload}: {name}"] = {
                 "off": off,
                 "on": on,
                 "cost": None if cost is None else round(cost, 3),
+                "cost_paired": None if paired is None else round(paired, 3),
             }
     for label, values in medians.items():
-        print(f"{label}: off {values['off']}, on {values['on']}, cost x{values['cost']}",
-              file=sys.stderr)  # fmt: skip
+        print(f"{label}: off {values['off']}, on {values['on']}, cost x{values['cost']} "
+              f"(paired x{values['cost_paired']})", file=sys.stderr)  # fmt: skip
     every = [line for modes in lines.values() for runs in modes.values() for line in runs]
     traced = args.parts == "metrics" or all(
         line.get("spans", 0) > 0 for m in lines.values() for line in m["on"]

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from benchmarks import compare
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,3 +146,16 @@ def test_overhead_benchmark_compares_telemetry_off_and_on() -> None:
     assert line["runs"]["interval"]["on"][0]["spans"] == 10
     cost = line["medians"]["burst: jobs_per_s"]["cost"]
     assert cost is not None and cost > 0
+    assert line["medians"]["burst: cpu_us_per_run"]["cost_paired"] is not None
+    for run in (line["runs"]["burst"]["on"][0], line["runs"]["interval"]["off"][0]):
+        # The collector's share: part of the CPU time, counted per generation.
+        assert 0 <= run["cpu_us_per_run_outside_gc"] <= run["cpu_us_per_run"]
+        assert len(run["gc"]["collections"]) == 3
+
+
+def test_calls_counts_a_runs_python_calls_by_who_is_called() -> None:
+    line = _run("calls", "--telemetry")
+    assert line["bench"] == "calls" and line["ok"] is True
+    assert line["calls_per_run"] > 0
+    assert line["calls_per_run"] == pytest.approx(sum(line["by_group"].values()))
+    assert line["by_group"]["opentelemetry"] > 0  # the spans' share, told apart

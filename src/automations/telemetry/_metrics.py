@@ -9,7 +9,7 @@ code, the scope of a lease): never a run or automation id.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from prometheus_client import (
@@ -20,8 +20,10 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 
-from ..model import ErrorCode, Event, Run, RunState, RunUpdated, Scope, StopReason, Trigger
+from ..model import Event, Run, RunState, RunUpdated, Scope
+from ._tallies import CounterTally, HistogramTally
 
 __all__ = ["CONTENT_TYPE", "Metrics", "first_start"]
 
@@ -34,9 +36,6 @@ _DURATION_BUCKETS = (
 )  # fmt: skip
 _COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 _BATCH_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
-
-
-_EndKey = tuple[RunState, StopReason | None, ErrorCode | None]
 
 
 def first_start(run: Run) -> bool:
@@ -58,43 +57,39 @@ class Metrics:
         self._now: Callable[[], datetime] = _utc_now
         self._awaiting: dict[str, datetime] = {}
         """Runs of this process waiting on a person, with when they asked."""
-        self._lock = threading.Lock()  # a scrape reads `_awaiting` from another thread
-        self._started: dict[Trigger, tuple[Counter, Histogram]] = {}
-        self._ends: dict[_EndKey, Counter] = {}
-        self._durations: dict[RunState, Histogram] = {}
-        """The labelled children met so far (`labels()` takes a lock and builds a key)."""
-        self.runs_started = Counter(
+        self._lock = threading.Lock()
+        """Held while a transition is counted and while a scrape copies the counts (a
+        scrape comes from another thread; runtimes sharing this may be on others)."""
+        # What the change feed counts, on every run: plain numbers (see `_tallies`).
+        self._runs_started = CounterTally(
             "automations_runs_started",
             "Runs whose executor started (their first `running`), by trigger.",
             ["trigger"],
-            registry=registry,
         )
-        self.runs_ended = Counter(
+        self._runs_ended = CounterTally(
             "automations_runs_ended",
             "Runs that reached a terminal state, by state, stop reason and error code "
             "(empty when not applicable).",
             ["state", "stop_reason", "error_code"],
-            registry=registry,
         )
-        self.fire_lag = Histogram(
+        self._fire_lag = HistogramTally(
             "automations_fire_lag_seconds",
             "From a run's slot (or request, for a manual run) to its executor's start.",
             ["trigger"],
-            buckets=_LAG_BUCKETS,
-            registry=registry,
+            _LAG_BUCKETS,
         )
-        self.run_duration = Histogram(
+        self._run_duration = HistogramTally(
             "automations_run_duration_seconds",
             "From a run's start to its end, waits on people included, by final state.",
             ["state"],
-            buckets=_DURATION_BUCKETS,
-            registry=registry,
+            _DURATION_BUCKETS,
         )
-        self.missed_slots = Counter(
+        self._missed_slots = CounterTally(
             "automations_missed_slots",
             "Slots that passed unfired (each missed record counts its slots).",
-            registry=registry,
         )
+        self._missed = self._missed_slots.cell((), ())
+        registry.register(self)
         awaiting = Gauge(
             "automations_runs_awaiting_input",
             "Runs of this process waiting on a person now.",
@@ -155,45 +150,67 @@ class Metrics:
         state = run.state
         if state is RunState.SCHEDULED:
             return  # counted when it starts or ends
-        if state is RunState.AWAITING_INPUT:
-            if run.blocker is not None:
-                with self._lock:
+        with self._lock:
+            if state is RunState.AWAITING_INPUT:
+                if run.blocker is not None:
                     self._awaiting[run.id] = run.blocker.asked_at
-            return
-        if self._awaiting:
-            with self._lock:
+                return
+            if self._awaiting:
                 self._awaiting.pop(run.id, None)
-        if first_start(run):
-            started = self._started.get(run.trigger)
-            if started is None:
-                trigger = str(run.trigger)
-                started = self.runs_started.labels(trigger), self.fire_lag.labels(trigger)
-                self._started[run.trigger] = started
-            started[0].inc()
-            if run.started_at is not None:
-                lag = (run.started_at - run.triggered_at).total_seconds()
-                started[1].observe(max(lag, 0.0))
-        elif state.is_terminal:
-            self._ended(run)
+            if state is RunState.RUNNING:
+                if first_start(run):
+                    self._started(run)
+            elif state.is_terminal:
+                self._ended(run)
+
+    def _started(self, run: Run) -> None:
+        trigger = run.trigger
+        count = self._runs_started.cells.get(trigger)
+        if count is None:
+            count = self._runs_started.cell(trigger, (trigger.value,))
+        count[0] += 1
+        if run.started_at is not None:
+            lag = self._fire_lag.cells.get(trigger) or self._fire_lag.cell(
+                trigger, (trigger.value,)
+            )
+            seconds = (run.started_at - run.triggered_at).total_seconds()
+            self._fire_lag.observe(lag, seconds if seconds > 0.0 else 0.0)
 
     def _ended(self, run: Run) -> None:
-        code = None if run.error is None else run.error.code
-        key = (run.state, run.stop_reason, code)
-        ended = self._ends.get(key)
-        if ended is None:
-            reason = "" if run.stop_reason is None else str(run.stop_reason)
-            labels = (str(run.state), reason, "" if code is None else str(code))
-            ended = self._ends[key] = self.runs_ended.labels(*labels)
-        ended.inc()
+        state, reason, error = run.state, run.stop_reason, run.error
+        key = (state, reason, None if error is None else error.code)
+        count = self._runs_ended.cells.get(key)
+        if count is None:
+            labels = (state.value, "" if reason is None else reason.value)
+            count = self._runs_ended.cell(key, (*labels, "" if error is None else error.code.value))
+        count[0] += 1
         if run.started_at is not None and run.completed_at is not None:
+            # A series only for the states started runs end in.
+            duration = self._run_duration.cells.get(state) or self._run_duration.cell(
+                state, (state.value,)
+            )
             seconds = (run.completed_at - run.started_at).total_seconds()
-            duration = self._durations.get(run.state)
-            if duration is None:  # a series only for the states started runs end in
-                duration = self.run_duration.labels(str(run.state))
-                self._durations[run.state] = duration
-            duration.observe(max(seconds, 0.0))
+            self._run_duration.observe(duration, seconds if seconds > 0.0 else 0.0)
         if run.missed is not None:
-            self.missed_slots.inc(run.missed.count)
+            self._missed[0] += run.missed.count
+
+    # -- the registry's collector ----------------------------------------------------------
+
+    def collect(self) -> Iterator[Metric]:
+        """The counts of the change feed, for a scrape (the other metrics are collectors
+        of their own)."""
+        with self._lock:
+            families = [tally.family() for tally in self._tallies()]
+        yield from families
+
+    def describe(self) -> Iterator[Metric]:
+        """The names `collect` gives, so that the registry refuses a second `Metrics`."""
+        for tally in self._tallies():
+            yield tally.describe()
+
+    def _tallies(self) -> tuple[CounterTally | HistogramTally, ...]:
+        tallies = self._runs_started, self._runs_ended, self._fire_lag, self._run_duration
+        return (*tallies, self._missed_slots)
 
     # -- what the actors and the store tell --------------------------------------------
 

@@ -3,11 +3,16 @@
 A run's executor call is wrapped in an `automation.run` span, current in the
 executor's task, so the executor's own spans (an agent framework's `gen_ai` spans)
 nest inside it. A span begins as the run goes `running`; the run's further
-transitions, as this process commits them (the change feed), are its events. A wait
-on a person ends the span; when the wait is answered a new span begins, linked to the
-one before, so a run that waited a day is not one day-long span. An end recorded
-while nothing ran (a blocker's timeout, a cancel of a waiting run) gets a short span
-of its own, linked the same way.
+transitions, as this process commits them (the change feed), are its events, but for
+the two the span says itself: its start (`running`) and a plain success (its end, the
+status unset). A wait on a person ends the span; when the wait is answered a new span
+begins, linked to the one before, so a run that waited a day is not one day-long span.
+An end recorded while nothing ran (a blocker's timeout, a cancel of a waiting run)
+gets a short span of its own, linked the same way.
+
+A span is made on every run's path, so it carries what the SDK must have and no more:
+five attributes built once per run, no event it could do without (an event is three
+objects more for the collector, per span, for as long as the exporter keeps it).
 
 Nothing is exported unless the application configured a tracer provider: the spans
 of the API's default provider record nothing.
@@ -30,6 +35,10 @@ __all__ = ["SPAN_NAME", "Tracing"]
 
 SPAN_NAME = "automation.run"
 
+_ROOT = Context()
+"""The parent of every run's span: none (a run is not part of whatever the task that
+opened the runtime traced)."""
+
 
 class Tracing:
     """Opens the spans of the runs this process executes, from `tracer_provider` (the
@@ -47,7 +56,7 @@ class Tracing:
 
     def on_commit(self, scope: Scope, event: Event) -> None:
         """The store's change listener: a transition of a run traced here."""
-        if isinstance(event, RunUpdated) and self._live:
+        if self._live and isinstance(event, RunUpdated):
             spans = self._live.get(event.run.id)
             if spans is not None:
                 spans.transition(event.run)
@@ -60,13 +69,8 @@ class Tracing:
 
     def _start(self, attributes: Attributes, previous: Span | None) -> Span:
         links = None if previous is None else [Link(previous.get_span_context())]
-        # A root: a run is not part of whatever the task that opened the runtime traced.
         return self._tracer.start_span(
-            SPAN_NAME,
-            context=otel_context.Context(),
-            kind=SpanKind.INTERNAL,
-            attributes=attributes,
-            links=links,
+            SPAN_NAME, context=_ROOT, kind=SpanKind.INTERNAL, attributes=attributes, links=links
         )
 
     def _forget(self, run_id: str) -> None:
@@ -84,7 +88,7 @@ class _RunSpans:
         self._attributes: Attributes = {
             "automation.id": automation.id,
             "automation.run.id": run.id,
-            "automation.trigger": str(run.trigger),
+            "automation.trigger": run.trigger.value,
             "automation.slot": run.triggered_at.isoformat(),
             # Each retry of a run is a run of its own, with its attempt number.
             "automation.attempt": run.attempt,
@@ -126,29 +130,35 @@ class _RunSpans:
         state = run.state
         if state is RunState.RUNNING:
             return  # a span's start is the run's `running`: no event says it again
-        attributes: dict[str, str] = {}  # the few that say more than the state
-        if run.stop_reason is not None:
-            attributes["automation.stop_reason"] = str(run.stop_reason)
-        if run.error is not None:
-            attributes["automation.error.code"] = str(run.error.code)
-        if run.blocker is not None and state is RunState.AWAITING_INPUT:
-            attributes["automation.blocker.id"] = run.blocker.id
-            attributes["automation.blocker.kind"] = str(run.blocker.request.kind)
         span = self._open
         if span is None:
             if not state.is_terminal:
                 return
             span = self._tracing._start(self._attributes, self._previous)
-        span.add_event(str(state), attributes or None)
+        if state is RunState.SUCCEEDED:
+            self._end(span)  # every run's way out: the span's end says it, no event
+            return
+        attributes: dict[str, str] = {}  # the few that say more than the state
+        if run.stop_reason is not None:
+            attributes["automation.stop_reason"] = run.stop_reason.value
+        if run.error is not None:
+            attributes["automation.error.code"] = run.error.code.value
+        if run.blocker is not None and state is RunState.AWAITING_INPUT:
+            attributes["automation.blocker.id"] = run.blocker.id
+            attributes["automation.blocker.kind"] = run.blocker.request.kind.value
+        span.add_event(state.value, attributes or None)
         if state is RunState.AWAITING_INPUT:
             span.end()
             self._open, self._previous = None, span
         elif state.is_terminal:
             if run.error is not None:
                 span.set_status(Status(StatusCode.ERROR, f"{run.error.code}: {run.error.message}"))
-            span.end()
-            self._open = None
-            self._tracing._forget(self._run_id)
+            self._end(span)
+
+    def _end(self, span: Span) -> None:
+        span.end()
+        self._open = None
+        self._tracing._forget(self._run_id)
 
     def abandon(self) -> None:
         """The runtime closes before the run's end was committed."""
