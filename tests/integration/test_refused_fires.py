@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import anyio
 import apsw
@@ -76,6 +77,7 @@ async def _refuse_writes(rt: am.Runtime, store_kind: str, location: str, refuse:
     def change() -> None:
         if store_kind == "sqlite":
             with contextlib.closing(apsw.Connection(location)) as connection:
+                connection.setbusytimeout(10_000)
                 connection.execute(_SQLITE_FULL if refuse else "DROP TRIGGER refuse")
             return
         with psycopg.connect(location, autocommit=True) as connection:
@@ -108,3 +110,38 @@ async def test_a_slot_refused_by_a_full_disk_fires_a_second_after_the_disk_has_r
         assert run.triggered_at == slot
         assert run.state is am.RunState.SUCCEEDED
         assert (await rt.get(automation.id)).next_fire_at == slot + timedelta(seconds=60)
+
+
+async def test_an_update_while_a_refused_fire_is_pending_does_not_pass_its_slot(
+    runtime_factory: OpenRuntime, clock: ManualClock, db: Path, refusals: _Refusals
+) -> None:
+    """The update is handled after the fire's writes were submitted, before they are
+    refused (another connection holds the write lock meanwhile): it must not write the
+    next fire the refused write had computed."""
+    async with runtime_factory() as rt:
+        automation = await rt.create(new(schedule=every(60), timezone="UTC"))
+        slot = automation.next_fire_at
+        assert slot is not None
+        await _refuse_writes(rt, "sqlite", str(db), refuse=True)
+        with contextlib.closing(apsw.Connection(str(db))) as blocker:
+            blocker.setbusytimeout(10_000)
+            blocker.execute("BEGIN IMMEDIATE")  # the fire's batch waits behind it
+            clock.set(slot)
+            await anyio.wait_all_tasks_blocked()  # the fire's writes wait for the lock
+            async with anyio.create_task_group() as tg:
+                updated: list[am.Automation] = []
+
+                async def update() -> None:
+                    updated.append(await rt.update(automation.id, title="renamed"))
+
+                tg.start_soon(update)
+                await anyio.wait_all_tasks_blocked()  # the update reached the actor
+                blocker.execute("COMMIT")
+        assert updated[0].next_fire_at == slot, "the update passed the refused slot"
+        refused = await anyio.to_thread.run_sync(refusals.seen.wait, 10)
+        assert refused, "the slot's writes were not refused: the test proves nothing"
+        await _refuse_writes(rt, "sqlite", str(db), refuse=False)
+        clock.advance(1)
+        run = await first_ended_run(rt, automation.id)
+        assert run.triggered_at == slot
+        assert (await rt.get(automation.id)).title == "renamed"

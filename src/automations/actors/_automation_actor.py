@@ -14,8 +14,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-import anyio
-
 from ..model import (
     Automation,
     AutomationError,
@@ -26,9 +24,10 @@ from ..model import (
     StopReason,
     Tombstone,
 )
-from ..persistence import Adopted, PendingWrite, SaveAutomation
+from ..persistence import Adopted
 from ..runtime import Reply
 from ._derived import after_fire, after_terminal
+from ._derived_writes import DerivedWrites
 from ._fire_limit import Permit
 from ._firing import Firing, answer, plan_fire
 from ._going import GoingRuns
@@ -67,7 +66,6 @@ T = TypeVar("T")
 
 class AutomationActor:
     __slots__ = (
-        "_derived",
         "_due_again",
         "_firing",
         "_permit",
@@ -77,6 +75,7 @@ class AutomationActor:
         "_services",
         "_spawn_run",
         "_spawn_task",
+        "_writes",
         "automation",
         "id",
         "runs",
@@ -110,8 +109,7 @@ class AutomationActor:
         self._preloaded = preloaded is not None
         self.runs = runs
         runs.definition = self._definition
-        self._derived: PendingWrite[int] | None = None
-        """The last derived write submitted (they commit in order)."""
+        self._writes = DerivedWrites(services.store, self._derived_failed)
         self._firing = Firing(services, runs, self._start_run, self._reschedule)
         self._permit: Permit | None = None
         """The permit of the fire being handled, until a run it starts takes it."""
@@ -146,6 +144,7 @@ class AutomationActor:
             return
         if isinstance(message, Reload):
             await self._reload(patient=True)
+            self._writes.forget()
             if self.automation is not None:  # a refused fire leaves its slot due
                 self._due_again(self.automation)
             return
@@ -203,7 +202,11 @@ class AutomationActor:
 
     async def _update_fresh(self, message: Update) -> Automation:
         """Apply an update; if another process changed the definition meanwhile, read it
-        again and, unless the caller pinned a revision, apply the update to that."""
+        again and, unless the caller pinned a revision, apply the update to that. A
+        derived write that failed first means the definition here is not the database's."""
+        if not await self._writes.settle():
+            await self._reload()
+            self._writes.forget()
         try:
             return await self._update(message)
         except Conflict:
@@ -241,42 +244,22 @@ class AutomationActor:
     def _save_derived(
         self, changed: Automation, epoch: int | None = None, slot_with_run: datetime | None = None
     ) -> None:
-        """Write fields the runtime derives (failure streak, session, next fires) at the
-        same revision; nothing is written when nothing changed.
-
-        The actor goes on without waiting: writes commit in the order they were
-        submitted, so whatever it writes next builds on this one. Should this one
-        fail (another process changed the definition, say), the actor reads the
-        definition again before its next message.
-        """
+        """Write fields the runtime derives at the same revision, without waiting (see
+        `DerivedWrites`); nothing is written when nothing changed. Should the write fail
+        (another process changed the definition, say), the actor reads the definition
+        again before its next message."""
         current = self.automation
         if current is None or changed == current:
             return
-        services = self._services
-        operation = SaveAutomation(
-            services.scope,
-            changed,
-            current.revision,
-            derived=True,
-            epoch=epoch,
-            slot_with_run=slot_with_run,
-        )
-        pending = self._derived = services.store.submit(operation)
-        pending.add_done_callback(self._derived_written)
+        self._writes.submit(self._services.scope, current, changed, epoch, slot_with_run)
         self.automation = changed
 
     async def settle(self) -> None:
         """Before deactivating, see the last derived write done: the next activation
         reads the definition from the database, and must find it there."""
-        pending = self._derived
-        if pending is not None and not pending.done:
-            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-                await pending.outcome()  # a failure is handled by `_derived_written`
+        await self._writes.settle()
 
-    def _derived_written(self, pending: PendingWrite[int]) -> None:
-        error = pending.error
-        if error is None:
-            return
+    def _derived_failed(self, error: BaseException) -> None:
         if isinstance(error, LeaseLost):
             log.warning("not rescheduling %s: this process lost the scheduler lease", self.id)
         elif not isinstance(error, Conflict):  # a conflict: changed by another process

@@ -162,7 +162,7 @@ class Firing:
             if plan.catchup:
                 catchup = next_run(current, Trigger.CATCHUP, last, attended=False)
                 await self.launch(current, catchup, None, epoch)
-            self._reschedule(current, last, plan.catchup, epoch)
+            self._reschedule(current, last, plan.catchup, epoch, with_run=plan.catchup)
         elif isinstance(plan, OnTime):
             await self._on_time(current, plan.run, plan.ahead, epoch)
 

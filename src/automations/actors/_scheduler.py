@@ -33,8 +33,10 @@ HORIZON_MS = 10 * 60 * 1000
 WARM_MS = 2_000
 """How long before its slot an automation's actor is activated, its definition read
 in bulk with the others due then, so the fire itself reads nothing."""
-REFUSED_RETRY_MS = 1_000
-"""How long after the database refused a fire its slot is looked at again."""
+REFUSED_RETRY_MS = (1_000, 30_000)
+"""How long after the database refused a fire its slot is looked at again: as long as
+the slot is late already, within these bounds (a second at first, then doubling), so
+a refusal that lasts is not tried thousands of times a second."""
 _BATCH = 10_000
 _GATHER_MS = 20
 """While due slots wait for permits, how long freed permits gather before the next
@@ -93,14 +95,17 @@ class Scheduler:
         # A deleted automation's stale entries are ignored by its actor when they fire.
 
     def note_refused(self, automation: Automation) -> None:
-        """The database refused the fire of the automation's next slot (it did not
-        answer, or its disk is full): index that slot again `REFUSED_RETRY_MS` from now,
-        and so on while it refuses, so that it fires late, or is recorded missed, once
-        the database takes writes again, not at the next read of the index."""
+        """A write of the automation's actor failed (the database refused a fire, say:
+        it did not answer, or its disk is full): index its next fire again a little
+        later (`REFUSED_RETRY_MS`), so that a refused slot fires late, or is recorded
+        missed, once the database takes writes again, not at the next read of the
+        index. A slot still to come is indexed as usual."""
         if automation.next_fire_at is None:
             return
-        at = to_ms(self._services.clock.now()) + REFUSED_RETRY_MS
-        heapq.heappush(self._refused, (at, to_ms(automation.next_fire_at), automation.id))
+        now, slot = to_ms(self._services.clock.now()), to_ms(automation.next_fire_at)
+        shortest, longest = REFUSED_RETRY_MS
+        at = now + min(max(now - slot, shortest), longest)
+        heapq.heappush(self._refused, (at, slot, automation.id))
         if at < self._target and self._changed is not None:
             self._changed.set()
 
