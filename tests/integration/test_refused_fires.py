@@ -45,14 +45,14 @@ CREATE TRIGGER refuse BEFORE INSERT ON runs FOR EACH ROW EXECUTE FUNCTION refuse
 
 
 class _Refusals(logging.Handler):
-    """Sets `seen` when the runtime logs that a fire's writes were refused."""
+    """Sets `seen` once the scheduler says it will look at a refused slot again."""
 
     def __init__(self) -> None:
-        super().__init__(logging.ERROR)
+        super().__init__(logging.DEBUG)
         self.seen = threading.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if "could not be recorded" in record.getMessage():
+        if record.getMessage().startswith("looking at the next fire of"):
             self.seen.set()
 
 
@@ -60,10 +60,13 @@ class _Refusals(logging.Handler):
 def refusals() -> Iterator[_Refusals]:
     handler = _Refusals()
     logger = logging.getLogger("automations.actors")
+    level = logger.level
     logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
     try:
         yield handler
     finally:
+        logger.setLevel(level)
         logger.removeHandler(handler)
 
 
@@ -103,7 +106,7 @@ async def test_a_slot_refused_by_a_full_disk_fires_a_second_after_the_disk_has_r
         await _refuse_writes(rt, store_kind, location, refuse=True)
         clock.set(slot)
         refused = await anyio.to_thread.run_sync(refusals.seen.wait, 10)
-        assert refused, "the slot's writes were not refused: the test proves nothing"
+        assert refused, "the scheduler noted no refused fire: the test proves nothing"
         await _refuse_writes(rt, store_kind, location, refuse=False)
         clock.advance(1)
         run = await first_ended_run(rt, automation.id)
@@ -139,7 +142,7 @@ async def test_an_update_while_a_refused_fire_is_pending_does_not_pass_its_slot(
                 blocker.execute("COMMIT")
         assert updated[0].next_fire_at == slot, "the update passed the refused slot"
         refused = await anyio.to_thread.run_sync(refusals.seen.wait, 10)
-        assert refused, "the slot's writes were not refused: the test proves nothing"
+        assert refused, "the scheduler noted no refused fire: the test proves nothing"
         await _refuse_writes(rt, "sqlite", str(db), refuse=False)
         clock.advance(1)
         run = await first_ended_run(rt, automation.id)

@@ -13,6 +13,7 @@ in slot order.
 from __future__ import annotations
 
 import heapq
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Protocol
@@ -27,6 +28,8 @@ from ._services import Services
 from ._slot_starts import CLAIM_MS
 
 __all__ = ["HORIZON_MS", "REFUSED_RETRY_MS", "Scheduler", "Warmer"]
+
+log = logging.getLogger("automations.actors")
 
 HORIZON_MS = 10 * 60 * 1000
 """How far ahead the due-index looks; farther slots are read when the time comes."""
@@ -106,6 +109,7 @@ class Scheduler:
         shortest, longest = REFUSED_RETRY_MS
         at = now + min(max(now - slot, shortest), longest)
         heapq.heappush(self._refused, (at, slot, automation.id))
+        log.debug("looking at the next fire of %s again in %d ms", automation.id, at - now)
         if at < self._target and self._changed is not None:
             self._changed.set()
 
