@@ -59,7 +59,8 @@ class ReconcileRuns(Operation[Reconciled], frozen=True, gc=False):
     case `adopter` takes them over. So it does a `scheduled` run whose slot has come
     and whose catch-up window is still open at `at` (the overlap policy's writer key
     busy, it is recorded skipped); one whose slot is to come is left alone.
-    Commands sent to the dead process are dropped.
+    Commands sent to the dead process are dropped, but a run-now or backfill it
+    claimed (the inbox of PostgreSQL) goes back to nobody in particular.
     """
 
     owner: str

@@ -3,7 +3,7 @@ leases, written once against `Sql` (see `_connection`), which each store impleme
 over its own driver."""
 
 from ._apply import KeyTaken, apply
-from ._command_writes import command_outcome, pending_commands
+from ._command_writes import claim_commands, command_outcome, pending_commands
 from ._connection import JOURNAL_COLUMNS, MAX_ROWS, Rows, Sql, chunks, journal_insert
 from ._facts import Facts, health, read_facts
 from ._lease_writes import lease_row
@@ -27,6 +27,7 @@ __all__ = [
     "Facts",
     "health",
     "read_facts",
+    "claim_commands",
     "command_outcome",
     "journal_entries",
     "journal_insert",
