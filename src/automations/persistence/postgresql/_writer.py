@@ -35,6 +35,7 @@ from .._pending import PendingWrite
 from .._port import Durability
 from .._sql import apply
 from ._connection import Connection, connect, redacted, storage_error
+from ._notify import Notifier
 from ._sql import LOCK_AND_HEAD, PostgresSql, apply_in_savepoint
 
 __all__ = ["GroupCommitWriter"]
@@ -43,8 +44,11 @@ __all__ = ["GroupCommitWriter"]
 class GroupCommitWriter(GroupCommit[PostgresSql]):
     """Owns a write connection in a thread of its own from `start()` until `close()`."""
 
-    def __init__(self, dsn: str, durability: Durability, journal_key: int) -> None:
+    def __init__(
+        self, dsn: str, durability: Durability, journal_key: int, notifier: Notifier
+    ) -> None:
         super().__init__(redacted(dsn))
+        self.notifier = notifier
         self._dsn = dsn
         self._durability = durability
         self._journal_key = journal_key
@@ -137,6 +141,10 @@ class GroupCommitWriter(GroupCommit[PostgresSql]):
     def _storage_error(self, exc: BaseException) -> BaseException:
         return storage_error(exc, self._dsn) if isinstance(exc, psycopg.Error) else exc
 
+    def _after_commit(self) -> None:
+        self.notifier.notify()
+
     def _close_connection(self) -> None:
+        self.notifier.close()
         if self._connection is not None:
             self._connection.close()
