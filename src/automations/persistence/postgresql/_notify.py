@@ -22,6 +22,9 @@ from ._schema import lock_key
 
 __all__ = ["Notifier", "PgChangeWatch", "channel"]
 
+RETRY_SECONDS = 1.0
+"""How long the notifier waits before it connects again after a failure."""
+
 log = logging.getLogger("automations.persistence")
 
 
@@ -38,14 +41,18 @@ class Notifier:
         self._dsn = dsn
         self._channel = channel(schema)
         self._connection: Connection | None = None
+        self._retry_at = 0.0
         self.backend_pid: int | None = None
         """The server process of this notifier's connection: a watch of the same store
         ignores what it sends (its own commits are known to it already)."""
 
     def notify(self) -> None:
+        connection = self._connection
         try:
-            connection = self._connection
             if connection is None or connection.closed or connection.broken:
+                if time.monotonic() < self._retry_at:
+                    return  # a connect may take its whole timeout: not on every batch
+                self._retry_at = time.monotonic() + RETRY_SECONDS
                 connection = self._connection = connect(self._dsn, autocommit=True, role="notify")
                 self.backend_pid = connection.info.backend_pid
             connection.execute("SELECT pg_notify(%s, '')", (self._channel,))

@@ -103,6 +103,12 @@ class PostgresSql:
         finally:
             self._deferred = False
 
+    def rolled_back(self) -> None:
+        """An operation's savepoint was rolled back: what it read of the leases may be
+        of its own undone writes."""
+        if self._epochs:
+            self._epochs.clear()
+
     def expectations_met(self) -> bool:
         """Whether every `changes()` answered while deferring was true (after a sync)."""
         return all(cursor.rowcount == 1 for cursor in self._expected)
@@ -185,6 +191,7 @@ def apply_in_savepoint(sql: PostgresSql, operation: Operation[Any], dsn: str) ->
         result = apply(sql, operation)
     except Exception as exc:
         connection.execute("ROLLBACK TO SAVEPOINT operation")  # raises if the link broke
+        sql.rolled_back()
         if isinstance(exc, KeyTaken):
             raise exc.named(sql) from None
         if isinstance(exc, psycopg.Error):
