@@ -49,6 +49,9 @@ class Reconciled(NamedTuple):
     adopted: list[Adopted]
     next_slot: datetime | None = None
     """The earliest slot of a run left alone because its slot is still to come."""
+    released: int = 0
+    """Commands the dead process had claimed, for nobody in particular again: the
+    leader's inbox takes them (their ids are behind its cursor)."""
 
 
 class ReconcileRuns(Operation[Reconciled], frozen=True, gc=False):

@@ -142,14 +142,15 @@ def claim_commands(
     return sorted(old) + [c._replace(target=None) if c.id in claimed else c for c in rest]
 
 
-def release_claims(sql: Sql, scope: Scope, owner: str) -> None:
+def release_claims(sql: Sql, scope: Scope, owner: str) -> int:
     """Hand the commands `owner` claimed and did not finish back to nobody in
-    particular (it died): the next leader takes them."""
-    sql.execute(
+    particular (it died): the next leader takes them. How many."""
+    rows = sql.execute(
         "UPDATE commands SET target = NULL WHERE target = ? AND project = ? AND directory = ?"
-        f" AND done_at IS NULL AND kind IN ({_KINDS})",
+        f" AND done_at IS NULL AND kind IN ({_KINDS}) RETURNING id",
         (owner, scope.project, scope.directory),
-    )
+    ).fetchall()
+    return len(rows)
 
 
 def _decode(body: object) -> Command:

@@ -56,7 +56,7 @@ def reconcile_runs(sql: Sql, op: ReconcileRuns) -> Reconciled:
             _end(sql, op, result, revision, run, None, reason, holder)
         else:
             _adopt(sql, op, result, revision, run, None, key)
-    release_claims(sql, scope, op.owner)
+    result = result._replace(released=release_claims(sql, scope, op.owner))
     sql.execute(
         "DELETE FROM commands WHERE target = ? AND project = ? AND directory = ?",
         (op.owner, scope.project, scope.directory),
