@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
+import automations as am
+from automations.model import Event, Scope
 from automations.persistence import open_store
 from automations.persistence.postgresql import PgChangeWatch, PostgresStore
 
@@ -40,7 +42,7 @@ async def _changed(watch: PgChangeWatch) -> None:
         await anyio.wait_readable(socket)
 
 
-async def test_another_process_s_commit_wakes_the_watch_before_any_poll_would(
+async def test_another_store_s_commit_wakes_the_watch_before_any_poll_would(
     store: PostgresStore, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(PgChangeWatch, "FALLBACK_SECONDS", 3600.0)  # no poll in this test
@@ -49,13 +51,40 @@ async def test_another_process_s_commit_wakes_the_watch_before_any_poll_would(
         assert watch.changed()  # the first look, which LISTENs before it reads
         before = await anyio.to_thread.run_sync(watch.heads)
         assert watch.listening and not watch.changed()
-        await anyio.run_process([sys.executable, "-c", _CREATE, pg_dsn])
+        async with open_store(pg_dsn) as other:  # its own writer and notifier
+            await create_automation(other)
         with anyio.fail_after(20):  # only a notification can say so within the hour
             await _changed(watch)
         after = await anyio.to_thread.run_sync(watch.heads)
         assert after[0] > before[0]
     finally:
         watch.close()
+
+
+async def test_a_runtime_s_follower_hears_another_process_s_commit_through_notify(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a process started afterwards creates reaches the runtime's follower, though
+    its poll would not look again within the hour."""
+    monkeypatch.setattr(PgChangeWatch, "FALLBACK_SECONDS", 3600.0)
+    heard: list[str] = []
+    arrived = anyio.Event()
+
+    def listener(scope: Scope, event: Event) -> None:
+        if isinstance(event, am.DefinitionUpdated):
+            heard.append(event.automation.title)
+            arrived.set()
+
+    opening = am.open_runtime(pg_dsn, role="client", project="notify", directory="/n")
+    async with opening as rt:
+        follower = rt._supervisor.follower
+        follower.add_listener(listener)
+        with anyio.fail_after(20):
+            await follower.wait_past(0)  # it looked once: it listens
+        await anyio.run_process([sys.executable, "-c", _CREATE, pg_dsn])
+        with anyio.fail_after(20):
+            await arrived.wait()
+    assert heard == ["n"]
 
 
 async def test_the_store_s_own_commits_do_not_wake_its_watch(
