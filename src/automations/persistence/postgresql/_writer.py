@@ -100,19 +100,27 @@ class GroupCommitWriter(GroupCommit[PostgresSql]):
         at a time in savepoints, where each check has its real answer."""
         applied = False
         try:
-            with sql.connection.pipeline() as pipeline:
+            with sql.connection.pipeline():  # leaving it syncs: every result is back
                 with sql.deferring():
                     applied = super()._apply_all(sql, batch)
-                if applied:
-                    sql.flush_head()
-                    pipeline.sync()
-        except psycopg.Error:
+                applied = applied and self._flush_head(sql)
+        except psycopg.Error:  # raised as the pipeline ends (not through it: no warning)
             applied = False
         if applied and sql.expectations_met() and self._in_transaction():
             return True
         for pending in batch:
             pending.result = None
         return False
+
+    @staticmethod
+    def _flush_head(sql: PostgresSql) -> bool:
+        """Send the held-back journal rows; False when the server reported an error of
+        an earlier statement meanwhile (any error ends the pass)."""
+        try:
+            sql.flush_head()
+        except psycopg.Error:
+            return False
+        return True
 
     def _apply(self, sql: PostgresSql, operation: Operation[Any]) -> Any:
         return apply(sql, operation)
