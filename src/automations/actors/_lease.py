@@ -231,7 +231,10 @@ async def is_led(store: StorePort, scope: Scope) -> bool:
 
 
 async def reconcile_dead_owners(
-    services: Services, adopt: Adopt, epoch: int | None
+    services: Services,
+    adopt: Adopt,
+    epoch: int | None,
+    released: Callable[[], None] | None = None,
 ) -> datetime | None:
     """End or adopt the active runs of each process whose liveness lock can be taken,
     fenced by the lease `epoch`: a deposed holder adopts and ends nothing.
@@ -268,13 +271,19 @@ async def reconcile_dead_owners(
                 owner,
                 len(result.adopted),
             )
+        if result.released and released is not None:
+            released()  # the inbox reads again from the start: their ids are behind it
         for adopted in result.adopted:
             adopt(adopted)
     return next_slot
 
 
 async def keep_reconciling(
-    services: Services, adopt: Adopt, epoch: int | None, next_slot: datetime | None = None
+    services: Services,
+    adopt: Adopt,
+    epoch: int | None,
+    next_slot: datetime | None = None,
+    released: Callable[[], None] | None = None,
 ) -> None:
     """Reconcile the runs of processes that die while this one leads, and drop the
     answered commands whose senders never came back, until cancelled. A run a dead
@@ -287,7 +296,7 @@ async def keep_reconciling(
         await anyio.sleep(delay)
         rounds += 1
         try:
-            next_slot = await reconcile_dead_owners(services, adopt, epoch)
+            next_slot = await reconcile_dead_owners(services, adopt, epoch, released)
             if rounds % _PURGE_EVERY == 0:
                 done_before = services.now() - COMMAND_RETENTION
                 await services.store.write(PurgeCommands(done_before))

@@ -303,6 +303,7 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
                     supervisor.adopt,
                     epoch,
                     next_slot,
+                    inbox.lead,  # a dead claimer's commands, handed back
                     name="reconcile",
                 )
                 if services.retention is not None:

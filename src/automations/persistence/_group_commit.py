@@ -219,6 +219,8 @@ class GroupCommit(ABC, Generic[S]):
                         self.stats.committed(time.perf_counter() - started, len(batch))
                     self._wake(batch, committed)
                     batch = []
+                    if committed:
+                        self._after_commit()
         except BaseException as exc:  # a bug, say: no write may wait on a dead thread
             self._die(exc, batch, self._committed > before)
 
@@ -373,6 +375,10 @@ class GroupCommit(ABC, Generic[S]):
     @abstractmethod
     def _storage_error(self, exc: BaseException) -> BaseException:
         """The project's error for a driver's `exc` (a new object); others as they are."""
+
+    def _after_commit(self) -> None:
+        """After a batch committed and its waiters were woken (writer thread): tell
+        other processes, where the store can (PostgreSQL's NOTIFY)."""
 
     def _close_connection(self) -> None:
         """Close the write connection once the thread is gone (blocking)."""

@@ -49,6 +49,9 @@ class Reconciled(NamedTuple):
     adopted: list[Adopted]
     next_slot: datetime | None = None
     """The earliest slot of a run left alone because its slot is still to come."""
+    released: int = 0
+    """Commands the dead process had claimed, for nobody in particular again: the
+    leader's inbox takes them (their ids are behind its cursor)."""
 
 
 class ReconcileRuns(Operation[Reconciled], frozen=True, gc=False):
@@ -59,7 +62,8 @@ class ReconcileRuns(Operation[Reconciled], frozen=True, gc=False):
     case `adopter` takes them over. So it does a `scheduled` run whose slot has come
     and whose catch-up window is still open at `at` (the overlap policy's writer key
     busy, it is recorded skipped); one whose slot is to come is left alone.
-    Commands sent to the dead process are dropped.
+    Commands sent to the dead process are dropped, but a run-now or backfill it
+    claimed (the inbox of PostgreSQL) goes back to nobody in particular.
     """
 
     owner: str

@@ -4,6 +4,7 @@ a foreign or newer schema is refused, a broken connection is replaced."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -16,12 +17,12 @@ import anyio
 import psycopg
 import pytest
 
-from automations.model import DatabaseRefused, StorageError
+from automations.model import Conflict, DatabaseRefused, StorageError
 from automations.persistence import SaveAutomation, StorePort, open_store
 from automations.persistence.postgresql import PostgresReadOnlyStore, PostgresStore, lock_key
 
 from ..conformance.builders import create_automation, renamed
-from ..helpers import SCOPE
+from ..helpers import SCOPE, automation
 
 pytestmark = pytest.mark.anyio
 
@@ -255,3 +256,19 @@ async def test_read_only_reads_what_was_written_and_writes_nothing(pg_dsn: str) 
         with pytest.raises(StorageError, match="read-only transaction"):  # the server says no too
             await reading.reader.run(lambda c: c.execute("DELETE FROM automations"))
         assert await reading.reader.automations(SCOPE) == [created]
+
+
+async def test_a_write_the_server_refuses_in_the_pipeline_fails_alone_and_quietly(
+    store: PostgresStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The optimistic pass is pipelined: an error the server reports there (a taken
+    id) voids the pass, the batch is applied again in savepoints, and nothing is
+    logged about a pipeline ended in error."""
+    taken = await create_automation(store)
+    with caplog.at_level(logging.WARNING), store.together():
+        good = store.submit(SaveAutomation(SCOPE, automation("good"), None))
+        again = store.submit(SaveAutomation(SCOPE, taken, None))
+    assert await good.outcome() > 0
+    with pytest.raises(Conflict):
+        await again.outcome()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []

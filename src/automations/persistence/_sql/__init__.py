@@ -3,11 +3,11 @@ leases, written once against `Sql` (see `_connection`), which each store impleme
 over its own driver."""
 
 from ._apply import KeyTaken, apply
-from ._command_writes import command_outcome, pending_commands
-from ._connection import MAX_ROWS, Rows, Sql, chunks
+from ._command_writes import claim_commands, command_outcome, pending_commands
+from ._connection import JOURNAL_COLUMNS, MAX_ROWS, Rows, Sql, chunks, journal_insert
 from ._facts import Facts, health, read_facts
 from ._lease_writes import lease_row
-from ._projection import JOURNAL_COLUMNS, journal_entries
+from ._projection import journal_entries
 from ._reader import SqlReader
 from ._replay import PROJECTIONS, projection_rows
 from ._store import ReadOnlySqlStore, SqlStore
@@ -27,8 +27,10 @@ __all__ = [
     "Facts",
     "health",
     "read_facts",
+    "claim_commands",
     "command_outcome",
     "journal_entries",
+    "journal_insert",
     "lease_row",
     "pending_commands",
     "projection_rows",

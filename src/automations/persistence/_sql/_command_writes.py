@@ -28,6 +28,7 @@ __all__ = [
     "complete_command",
     "drop_command",
     "enqueue",
+    "claim_commands",
     "enqueue_command",
     "pending_commands",
     "purge_commands",
@@ -83,6 +84,13 @@ def purge_commands(sql: Sql, op: PurgeCommands) -> int:
 _command_decoder = msgspec.msgpack.Decoder(Command)
 
 
+RELEASED_KINDS = ("run_now", "backfill")
+"""What a claim takes: the commands for nobody in particular (an answer or a cancel is
+always for the process that runs its run). A dead claimer's go back to nobody in
+particular (`release_claims`), for the next leader."""
+_KINDS = ", ".join(f"'{kind}'" for kind in RELEASED_KINDS)
+
+
 def pending_commands(
     sql: Sql,
     scope: Scope,
@@ -90,12 +98,16 @@ def pending_commands(
     owner: str,
     leading: bool,
     limit: int,
+    *,
+    claimed: bool = False,
 ) -> list[PendingCommand]:
     """Commands after id `after` for `owner`: those targeted at it, and the untargeted
-    ones too when it holds the scope's lease (`leading`)."""
+    ones too when it holds the scope's lease (`leading`); with `claimed`, not those a
+    claim takes (`claim_commands` made them `owner`'s, or left them to another)."""
+    untargeted = f"target IS NULL AND kind NOT IN ({_KINDS})" if claimed else "target IS NULL"
     rows = sql.execute(
         "SELECT id, target, body FROM commands WHERE project = ? AND directory = ?"
-        " AND id > ? AND done_at IS NULL AND (target = ? OR (? AND target IS NULL))"
+        f" AND id > ? AND done_at IS NULL AND (target = ? OR (? AND {untargeted}))"
         " ORDER BY id LIMIT ?",
         (scope.project, scope.directory, after, owner, leading, limit),
     )
@@ -103,6 +115,42 @@ def pending_commands(
         PendingCommand(int(id), None if target is None else str(target), _decode(body))
         for id, target, body in rows
     ]
+
+
+_CLAIM = (
+    "UPDATE commands SET target = ? WHERE id IN (SELECT id FROM commands"
+    " WHERE project = ? AND directory = ? AND target IS NULL AND done_at IS NULL"
+    f" AND kind IN ({_KINDS}) ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING id, body"
+)
+
+
+def claim_commands(
+    sql: Sql, scope: Scope, after: int, owner: str, *, leading: bool, limit: int
+) -> list[PendingCommand]:
+    """As `pending_commands`, but the run-nows and backfills for nobody in particular
+    are first made `owner`'s (one statement, autocommit): a row another claimer has
+    locked is skipped, one it claimed is no longer for nobody, so no two processes take
+    the same one. Those claimed now at or below `after` (released by a dead claimer,
+    they keep their ids) come first; the rest are read with the others."""
+    claimed: set[int] = set()
+    old: list[PendingCommand] = []
+    if leading:
+        rows = sql.execute(_CLAIM, (owner, scope.project, scope.directory, limit)).fetchall()
+        claimed = {int(id) for id, _ in rows}
+        old = [PendingCommand(int(id), None, _decode(body)) for id, body in rows if id <= after]
+    rest = pending_commands(sql, scope, after, owner, leading, limit, claimed=True)
+    return sorted(old) + [c._replace(target=None) if c.id in claimed else c for c in rest]
+
+
+def release_claims(sql: Sql, scope: Scope, owner: str) -> int:
+    """Hand the commands `owner` claimed and did not finish back to nobody in
+    particular (it died): the next leader takes them. How many."""
+    rows = sql.execute(
+        "UPDATE commands SET target = NULL WHERE target = ? AND project = ? AND directory = ?"
+        f" AND done_at IS NULL AND kind IN ({_KINDS}) RETURNING id",
+        (owner, scope.project, scope.directory),
+    ).fetchall()
+    return len(rows)
 
 
 def _decode(body: object) -> Command:

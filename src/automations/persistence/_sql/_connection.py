@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-__all__ = ["MAX_ROWS", "Rows", "Sql", "chunks"]
+__all__ = ["JOURNAL_COLUMNS", "MAX_ROWS", "Rows", "Sql", "chunks", "journal_insert"]
 
 MAX_ROWS = 1_000
 """Rows one multi-row statement writes at most: both databases cap the parameters of a
 statement (SQLite at 32,766, PostgreSQL at 65,535), and a row takes up to 12."""
+
+JOURNAL_COLUMNS = "seq, at, kind, entity_id, revision, project, directory, writer_key, owner, body"
 
 
 class Rows(Protocol):
@@ -59,8 +61,33 @@ class Sql(Protocol):
         a copy keeps the numbers of the store it comes from."""
         ...
 
+    def lease_epoch(self, name: str) -> int | None:
+        """The epoch of lease `name` (None: no such lease), as this transaction sees it."""
+        ...
+
+    def next_seqs(self, count: int) -> range | None:
+        """The next `count` journal sequence numbers, when the writer hands them out
+        itself (no round trip for a `RETURNING seq`); None: the database draws them."""
+        ...
+
+    def insert_journal(self, rows: Sequence[Sequence[object]]) -> None:
+        """Insert journal rows numbered by `next_seqs` (`JOURNAL_COLUMNS` each). A store
+        may hold them back until its next statement that names the journal, or the
+        batch's end, to send the batch's entries in a few statements."""
+        ...
+
 
 def chunks(items: Sequence[Any], size: int = MAX_ROWS) -> Iterator[Sequence[Any]]:
     """`items` in slices of at most `size`, for multi-row statements."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def journal_insert(rows: Sequence[Sequence[object]], mark: str = "?") -> tuple[str, list[object]]:
+    """One statement inserting `rows` (at most `MAX_ROWS`) into the journal, numbered;
+    `mark` is the driver's placeholder."""
+    values: list[object] = []
+    for row in rows:
+        values += row
+    marks = ", ".join(["(" + ", ".join([mark] * 10) + ")"] * len(rows))
+    return f"INSERT INTO journal ({JOURNAL_COLUMNS}) VALUES {marks}", values

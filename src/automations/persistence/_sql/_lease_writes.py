@@ -19,9 +19,8 @@ def check_epoch(sql: Sql, scope: Scope, epoch: int | None) -> None:
     """Refuse a write made under a lease epoch that is no longer the current one."""
     if epoch is None:
         return
-    row = sql.execute("SELECT epoch FROM leases WHERE name = ?", (lease_name(scope),)).fetchone()
-    if row is None or int(row[0]) != epoch:
-        current = None if row is None else int(row[0])
+    current = sql.lease_epoch(lease_name(scope))
+    if current != epoch:
         raise LeaseLost(
             f"this process wrote under lease epoch {epoch}, but the lease is at epoch "
             f"{current}: another process took it over; this one steps down"

@@ -19,7 +19,7 @@ from ...model import (
     to_ms,
 )
 from .._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry
-from ._connection import Sql, chunks
+from ._connection import JOURNAL_COLUMNS, Sql, chunks
 
 __all__ = [
     "JOURNAL_COLUMNS",
@@ -37,7 +37,6 @@ __all__ = [
     "update_automation_row",
 ]
 
-JOURNAL_COLUMNS = "seq, at, kind, entity_id, revision, project, directory, writer_key, owner, body"
 JournalValues = tuple[int, str, int, bytes, str | None, str | None]
 """(at, entity_id, revision, body, writer_key, owner) of one entry."""
 
@@ -53,6 +52,10 @@ def append_journal(sql: Sql, scope: Scope, kind: str, entry: JournalValues) -> i
     """Append one entry; its sequence number."""
     at, entity_id, revision, body, writer_key, owner = entry
     values = (at, kind, entity_id, revision, scope.project, scope.directory, writer_key, owner)
+    numbers = sql.next_seqs(1)
+    if numbers is not None:
+        sql.insert_journal([(numbers[0], *values, body)])
+        return numbers[0]
     row = sql.execute(_APPEND_ONE, (*values, body)).fetchone()
     return int(row[0])
 
@@ -66,6 +69,11 @@ def append_journal_many(
         return [append_journal(sql, scope, kind, entries[0])]
     seqs: list[int] = []
     for chunk in chunks(entries):
+        numbers = sql.next_seqs(len(chunk))
+        if numbers is not None:
+            _append_numbered(sql, scope, kind, chunk, numbers)
+            seqs += numbers
+            continue
         values: list[object] = []
         for at, entity_id, revision, body, writer_key, owner in chunk:
             values += (at, kind, entity_id, revision, scope.project, scope.directory)
@@ -74,6 +82,20 @@ def append_journal_many(
         rows = sql.execute(f"{_INTO_JOURNAL}{marks} RETURNING seq", values).fetchall()
         seqs += sorted(int(row[0]) for row in rows)  # RETURNING promises no order
     return seqs
+
+
+def _append_numbered(
+    sql: Sql, scope: Scope, kind: str, entries: Sequence[JournalValues], numbers: range
+) -> None:
+    project, directory = scope.project, scope.directory
+    sql.insert_journal(
+        [
+            (seq, at, kind, entity_id, revision, project, directory, writer_key, owner, body)
+            for seq, (at, entity_id, revision, body, writer_key, owner) in zip(
+                numbers, entries, strict=True
+            )
+        ]
+    )
 
 
 def journal_entries(sql: Sql, after: int = 0, limit: int | None = None) -> list[JournalEntry]:

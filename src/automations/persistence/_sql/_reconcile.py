@@ -9,6 +9,7 @@ import msgspec
 from ...model import Automation, Blocker, KeyHolder, Overlap, Run, StopReason, from_msgpack
 from .._reconcile import Adopted, Reconciled, ReconcileRuns
 from .._run_operations import SaveRun
+from ._command_writes import release_claims
 from ._connection import Sql
 from ._lease_writes import check_epoch
 from ._run_writes import key_holder, save_run
@@ -55,6 +56,7 @@ def reconcile_runs(sql: Sql, op: ReconcileRuns) -> Reconciled:
             _end(sql, op, result, revision, run, None, reason, holder)
         else:
             _adopt(sql, op, result, revision, run, None, key)
+    result = result._replace(released=release_claims(sql, scope, op.owner))
     sql.execute(
         "DELETE FROM commands WHERE target = ? AND project = ? AND directory = ?",
         (op.owner, scope.project, scope.directory),

@@ -9,7 +9,8 @@ psycopg; only `persistence/_open.py` imports this package.
 
 from ._connection import is_postgresql, redacted
 from ._health import diagnose
-from ._locks import AdvisoryLock, PgChangeWatch
+from ._locks import AdvisoryLock
+from ._notify import PgChangeWatch
 from ._read_only import PostgresReadOnlyStore, open_read_only_postgresql_store
 from ._reader import Reader
 from ._schema import SCHEMA_VERSION, lock_key

@@ -1,4 +1,4 @@
-"""Leases and liveness across hosts: session-level advisory locks, and the change watch.
+"""Leases and liveness across hosts: session-level advisory locks.
 
 A lock is held by one connection of its own (`pg_try_advisory_lock`); the server lets
 go of it the moment that connection ends: the holding process died (its socket
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable
 
 import psycopg
@@ -21,7 +20,7 @@ from psycopg import pq
 
 from ._connection import Connection, connect, storage_error
 
-__all__ = ["AdvisoryLock", "PgChangeWatch", "held_by_anyone"]
+__all__ = ["AdvisoryLock", "held_by_anyone"]
 
 
 def held_by_anyone(connection: Connection, key: int) -> bool:
@@ -122,42 +121,3 @@ def _dropped(connection: Connection) -> bool:
     except psycopg.Error:
         return True
     return pgconn.status == pq.ConnStatus.BAD
-
-
-class PgChangeWatch:
-    """The cross-process change feed as a poll: `heads()` reads the journal's and the
-    inbox's last ids on a connection of its own. `changed()` cannot ask the server
-    without blocking, so it says "maybe" at most every `POLL_SECONDS` (a follower
-    polls faster than that); LISTEN/NOTIFY as a wake-up is left for later."""
-
-    POLL_SECONDS = 0.05
-
-    def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._connection: Connection | None = None
-        self._last = 0.0
-
-    def changed(self) -> bool:
-        now = time.monotonic()
-        if now - self._last < self.POLL_SECONDS:
-            return False
-        self._last = now
-        return True
-
-    def heads(self) -> tuple[int, int]:
-        if self._connection is None or self._connection.closed or self._connection.broken:
-            self._connection = connect(self._dsn, autocommit=True, role="watch")
-        try:
-            row = self._connection.execute(
-                "SELECT (SELECT coalesce(max(seq), 0) FROM journal),"
-                " (SELECT coalesce(max(id), 0) FROM commands)"
-            ).fetchone()
-        except psycopg.Error as exc:
-            raise storage_error(exc, self._dsn) from exc
-        assert row is not None
-        return int(row[0]), int(row[1])
-
-    def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None

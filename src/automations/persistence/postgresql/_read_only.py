@@ -18,7 +18,8 @@ from ...model import DatabaseRefused, Scope, StorageError
 from .._leases import lease_name
 from .._sql import ReadOnlySqlStore
 from ._connection import Connection, connect, redacted
-from ._locks import AdvisoryLock, PgChangeWatch
+from ._locks import AdvisoryLock
+from ._notify import PgChangeWatch
 from ._reader import Reader
 from ._schema import SCHEMA_VERSION, current_schema, lock_key, version_of
 
@@ -37,7 +38,7 @@ class PostgresReadOnlyStore(ReadOnlySqlStore):
         self.schema = schema
 
     def open_watch(self) -> PgChangeWatch:
-        return PgChangeWatch(self.dsn)
+        return PgChangeWatch(self.dsn, self.schema)
 
     def _probe(self, query: Callable[[Connection], bool]) -> bool:
         return self.reader.run_sync(query)

@@ -10,8 +10,9 @@ import anyio
 import psycopg
 import psycopg_pool
 
-from ...model import StorageError
-from .._sql import Sql, SqlReader
+from ...model import Scope, StorageError
+from .._commands import PendingCommand
+from .._sql import Sql, SqlReader, claim_commands
 from ._connection import CONNECT_TIMEOUT_S, KEEPALIVES, Connection, redacted, storage_error
 from ._sql import PostgresSql
 
@@ -81,6 +82,18 @@ class Reader(SqlReader):
             raise StorageError(f"no free connection to {redacted(self._dsn)}: {exc}") from None
         except psycopg.Error as exc:
             raise storage_error(exc, self._dsn) from exc
+
+    async def commands(
+        self, scope: Scope, after: int, owner: str, *, leading: bool, limit: int
+    ) -> list[PendingCommand]:
+        """The commands for `owner` after id `after`; while it leads, it first claims the
+        commands for nobody in particular (`FOR UPDATE SKIP LOCKED`), so that two
+        processes that both think they lead (one frozen, say) never take the same one."""
+        return await self.run(
+            lambda connection: claim_commands(
+                PostgresSql(connection), scope, after, owner, leading=leading, limit=limit
+            )
+        )
 
     async def query(self, read: Callable[[Sql], T]) -> T:
         return await self.run(lambda connection: read(PostgresSql(connection)))

@@ -3,19 +3,20 @@ and the writer's way of applying an operation in its own SAVEPOINT."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import errors
 
 from .._operations import Operation
-from .._sql import KeyTaken, apply
+from .._sql import JOURNAL_COLUMNS, MAX_ROWS, KeyTaken, apply, chunks
 from .._sql import projection_rows as shared_projection_rows
 from ._connection import Connection, storage_error
 
-__all__ = ["PostgresSql", "apply_in_savepoint", "projection_rows"]
+__all__ = ["LOCK_AND_HEAD", "PostgresSql", "apply_in_savepoint", "projection_rows"]
 
 
 @functools.lru_cache(maxsize=512)
@@ -29,22 +30,88 @@ _JOURNAL_SEQUENCE = "pg_get_serial_sequence('journal', 'seq')"
 
 class PostgresSql:
     """psycopg, spoken the shared way: `?` placeholders, `changes()`, and the unique
-    index that refused a row named by the server."""
+    index that refused a row named by the server.
 
-    __slots__ = ("_changes", "connection")
+    The writer's instance hands out journal sequence numbers itself, from `head` (read
+    under the journal lock, so no other writer draws one before this commit), and
+    moves the sequence past them in `flush_head()`. In `deferring()` (the optimistic
+    pass, in pipeline mode) rowcounts are not known yet: `changes()` answers 1 and
+    remembers the statement, and `expectations_met()`, after the pipeline's sync, says
+    whether each really changed exactly one row; if one did not, the pass is void and
+    the writer applies the batch again one operation at a time, with real answers.
+    """
 
-    def __init__(self, connection: Connection) -> None:
+    __slots__ = (
+        "_deferred",
+        "_epochs",
+        "_expected",
+        "_flushed",
+        "_last",
+        "_next_seq",
+        "_unsent",
+        "connection",
+    )
+
+    def __init__(self, connection: Connection, head: int | None = None) -> None:
         self.connection = connection
-        self._changes = 0
+        self._last: psycopg.Cursor[Any] | None = None
+        self._next_seq = None if head is None else head + 1
+        self._flushed = head
+        self._deferred = False
+        self._expected: list[psycopg.Cursor[Any]] = []
+        self._unsent: list[Sequence[object]] = []
+        """Journal rows held back while deferring, sent in few statements."""
+        self._epochs: dict[str, int | None] | None = None if head is None else {}
+        """The writer's lease epochs read in this batch: under the journal lock only
+        this transaction can move one, and its writes to `leases` forget them all."""
 
     def execute(self, sql: str, parameters: Sequence[object] = (), /) -> psycopg.Cursor[Any]:
+        if self._unsent and "journal" in sql:
+            self._send_journal()
         cursor = self.connection.execute(spelled(sql), parameters)
         if not sql.lstrip()[:6].upper().startswith("SELECT"):  # as SQLite: a query
-            self._changes = max(cursor.rowcount, 0)  # leaves changes() as it was
+            self._last = cursor  # leaves changes() as it was
+            if self._epochs and "leases" in sql:
+                self._epochs.clear()
         return cursor
 
+    def lease_epoch(self, name: str) -> int | None:
+        epochs = self._epochs
+        if epochs is not None and name in epochs:
+            return epochs[name]
+        row = self.execute("SELECT epoch FROM leases WHERE name = ?", (name,)).fetchone()
+        epoch = None if row is None else int(row[0])
+        if epochs is not None:
+            epochs[name] = epoch
+        return epoch
+
     def changes(self) -> int:
-        return self._changes
+        last = self._last
+        if last is None:
+            return 0
+        if self._deferred:
+            self._expected.append(last)
+            return 1
+        return max(last.rowcount, 0)
+
+    @contextlib.contextmanager
+    def deferring(self) -> Iterator[None]:
+        """Statements' results arrive later (pipeline mode); see the class."""
+        self._deferred, self._expected = True, []
+        try:
+            yield
+        finally:
+            self._deferred = False
+
+    def rolled_back(self) -> None:
+        """An operation's savepoint was rolled back: what it read of the leases may be
+        of its own undone writes."""
+        if self._epochs:
+            self._epochs.clear()
+
+    def expectations_met(self) -> bool:
+        """Whether every `changes()` answered while deferring was true (after a sync)."""
+        return all(cursor.rowcount == 1 for cursor in self._expected)
 
     def unique_index(self, error: BaseException) -> str | None:
         if not isinstance(error, errors.UniqueViolation):
@@ -61,13 +128,72 @@ class PostgresSql:
         return [(str(name), str(statement)) for name, statement in rows]
 
     def journal_head(self) -> int:
+        if self._next_seq is not None:
+            return self._next_seq - 1
         row = self.execute(f"SELECT pg_sequence_last_value({_JOURNAL_SEQUENCE})").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
     def raise_journal_head(self, seq: int) -> None:
-        # An identity goes on from its sequence, which rows given a number never move.
-        if seq > self.journal_head():
+        if self._next_seq is not None:
+            self._next_seq = max(self._next_seq, seq + 1)  # `flush_head` moves the sequence
+        elif seq > self.journal_head():
+            # An identity goes on from its sequence, which rows given a number never move.
             self.execute(f"SELECT setval({_JOURNAL_SEQUENCE}, ?)", (seq,))
+
+    def next_seqs(self, count: int) -> range | None:
+        start = self._next_seq
+        if start is None:
+            return None
+        self._next_seq = start + count
+        return range(start, start + count)
+
+    def insert_journal(self, rows: Sequence[Sequence[object]]) -> None:
+        if not self._deferred:
+            self._insert_journal(rows)
+            return
+        self._unsent += rows
+        if len(self._unsent) >= MAX_ROWS:
+            self._send_journal()
+
+    def _send_journal(self) -> None:
+        unsent, self._unsent = self._unsent, []
+        for chunk in chunks(unsent):
+            self._insert_journal(chunk)
+
+    def _insert_journal(self, rows: Sequence[Sequence[object]]) -> None:
+        """One statement of fixed text (parsed and prepared once): a column per array."""
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        self.connection.execute(_INSERT_JOURNAL, columns)
+
+    def flush_head(self) -> None:
+        """Send the journal rows held back, and move the journal's sequence past every
+        number handed out (before COMMIT; a sequence ignores rollbacks, so a batch
+        undone leaves a gap, as a pruned one does)."""
+        if self._unsent:
+            self._send_journal()
+        if self._next_seq is None or self._flushed is None:
+            return
+        last = self._next_seq - 1
+        if last > self._flushed:
+            self.connection.execute(f"SELECT setval({_JOURNAL_SEQUENCE}, %s)", (last,))
+            self._flushed = last
+
+
+_INSERT_JOURNAL = (
+    f"INSERT INTO journal ({JOURNAL_COLUMNS}) SELECT * FROM unnest(%b::bigint[],"
+    " %b::bigint[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[],"
+    " %b::text[], %b::text[], %b::bytea[])"
+)
+"""The journal's rows as ten arrays (`JOURNAL_COLUMNS`' order), sent in binary: a
+multi-row VALUES of as many placeholders would be parsed again by psycopg for every
+size, and text arrays are escaped element by element (ten times the CPU)."""
+
+LOCK_AND_HEAD = (
+    f"SELECT pg_sequence_last_value({_JOURNAL_SEQUENCE})"
+    " FROM (SELECT pg_advisory_xact_lock(%s) OFFSET 0) AS locked"
+)
+"""Take the journal lock, then read the journal's last number: one round trip (the
+subquery, kept apart by `OFFSET 0`, is run before the outer row is made)."""
 
 
 def apply_in_savepoint(sql: PostgresSql, operation: Operation[Any], dsn: str) -> Any:
@@ -79,6 +205,7 @@ def apply_in_savepoint(sql: PostgresSql, operation: Operation[Any], dsn: str) ->
         result = apply(sql, operation)
     except Exception as exc:
         connection.execute("ROLLBACK TO SAVEPOINT operation")  # raises if the link broke
+        sql.rolled_back()
         if isinstance(exc, KeyTaken):
             raise exc.named(sql) from None
         if isinstance(exc, psycopg.Error):

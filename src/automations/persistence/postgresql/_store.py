@@ -16,7 +16,8 @@ from .._leases import lease_name
 from .._port import Durability
 from .._sql import SqlStore
 from ._connection import Connection, connect, redacted, storage_error
-from ._locks import AdvisoryLock, PgChangeWatch
+from ._locks import AdvisoryLock
+from ._notify import Notifier, PgChangeWatch
 from ._reader import Reader
 from ._schema import current_schema, lock_key, migrate
 from ._writer import GroupCommitWriter
@@ -36,6 +37,7 @@ class PostgresStore(SqlStore):
         self.dsn = dsn
         self.schema = schema
         self.reader: Reader = reader
+        self._notifier = writer.notifier
 
     @property
     def location(self) -> str:
@@ -73,7 +75,7 @@ class PostgresStore(SqlStore):
                 await anyio.to_thread.run_sync(lock.release)
 
     def open_watch(self) -> PgChangeWatch:
-        return PgChangeWatch(self.dsn)
+        return PgChangeWatch(self.dsn, self.schema, self._notifier)
 
 
 REHOLD_SECONDS = 1.0
@@ -107,7 +109,7 @@ async def open_postgresql_store(
         raise ValueError(f"durability must be 'full' or 'normal', not {durability!r}")
     connection, schema = await anyio.to_thread.run_sync(_open_for_writing, dsn, durability)
     reader = Reader(dsn)
-    writer = GroupCommitWriter(dsn, durability, lock_key(schema, "journal"))
+    writer = GroupCommitWriter(dsn, durability, lock_key(schema, "journal"), Notifier(dsn, schema))
     try:
         await anyio.to_thread.run_sync(reader.open)
     except BaseException:

@@ -7,6 +7,7 @@ from typing import Any
 
 import apsw
 
+from .._sql import journal_insert
 from .._sql import projection_rows as shared_projection_rows
 
 __all__ = ["SqliteSql", "projection_rows"]
@@ -67,6 +68,16 @@ class SqliteSql:
             self.connection.execute(
                 "INSERT INTO sqlite_sequence (name, seq) VALUES ('journal', ?)", (seq,)
             )
+
+    def lease_epoch(self, name: str) -> int | None:
+        row = self.connection.execute("SELECT epoch FROM leases WHERE name = ?", (name,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def next_seqs(self, count: int) -> range | None:
+        return None  # AUTOINCREMENT in-process costs no round trip
+
+    def insert_journal(self, rows: Sequence[Sequence[object]]) -> None:
+        self.connection.execute(*journal_insert(rows))
 
 
 def projection_rows(connection: apsw.Connection) -> dict[str, list[tuple[Any, ...]]]:
