@@ -154,7 +154,11 @@ async def test_ids_with_prefix_finds_this_scopes_ids_in_order(store: StorePort) 
     await create_automation(store, OTHER)
     reader = store.reader
     assert await reader.ids_with_prefix(SCOPE, "automation", "automation_", 10) == [a.id, b.id]
-    assert await reader.ids_with_prefix(SCOPE, "automation", a.id[:-1], 10) == [a.id]
+    # Ids made in one millisecond may differ only in their last characters: the
+    # shortest prefix of `a` that `b` does not share.
+    shared = next(i for i, (x, y) in enumerate(zip(a.id, b.id, strict=True)) if x != y)
+    only_a = a.id[: shared + 1]
+    assert await reader.ids_with_prefix(SCOPE, "automation", only_a, 10) == [a.id]
     assert await reader.ids_with_prefix(SCOPE, "automation", "automation_", 1) == [a.id]
     assert await reader.ids_with_prefix(OTHER, "automation", a.id, 10) == []
     r = run(a.id)
