@@ -24,6 +24,7 @@ from ._messages import (
     Update,
 )
 from ._observer import Observer, RunTrace
+from ._presence import EXPIRY_SECONDS, HEARTBEAT_SECONDS, live_workers
 from ._records import record_stopped
 from ._retention import PRUNE_EVERY
 from ._run_actor import RunActor
@@ -34,6 +35,8 @@ from ._supervisor import Supervisor, open_supervisor
 
 __all__ = [
     "DEFAULT_MAX_SCHEDULED_RUNS",
+    "EXPIRY_SECONDS",
+    "HEARTBEAT_SECONDS",
     "PRUNE_EVERY",
     "STALE_SECONDS",
     "SUBSCRIBER_BUFFER",
@@ -67,6 +70,7 @@ __all__ = [
     "holder_alive",
     "is_led",
     "is_resumable",
+    "live_workers",
     "open_supervisor",
     "record_stopped",
     "resumable",

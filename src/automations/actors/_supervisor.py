@@ -41,6 +41,7 @@ from ._going import GoingRuns
 from ._inbox import Inbox
 from ._lease import hold_lease, keep_reconciling, reconcile_dead_owners
 from ._messages import Adopt, AutomationMessage, Fire, Refresh
+from ._presence import Presence
 from ._records import record_stopped
 from ._retention import keep_pruning
 from ._run_actor import RunActor
@@ -77,12 +78,20 @@ class Supervisor:
         """Shared by the schedulers of every lease term: a run keeps its permit across."""
         self.slot_starts = SlotStarts(services.store, services.clock)
         self._closing = False
+        self.leading = False
+        """Whether this process holds its scope's scheduler lease now."""
+        self.presence: Presence | None = None
+        """A worker's heartbeat row (None in a client, which records none)."""
         self.report: ShutdownReport | None = None
         """What the close left and stopped, once it is closed."""
 
     @property
     def active_automations(self) -> int:
         return len(self._automations)
+
+    def load(self) -> tuple[int, tuple[Scope, ...]]:
+        """(runs executing here, scopes led here): what this worker's heartbeat says."""
+        return len(self.runs), (self.services.scope,) if self.leading else ()
 
     def automation(
         self, automation_id: str, preloaded: Automation | None = None
@@ -266,41 +275,55 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
     """Compete for the lease; execute what other processes ask of this one."""
     services, follower = supervisor.services, supervisor.follower
     inbox = Inbox(services, follower, supervisor.automation, supervisor.runs)
+    presence = supervisor.presence = Presence(services, supervisor.load)
 
     async def lead(epoch: int) -> None:
-        # DESIGN 3: reconcile first, then fire (missed fires included), then lead.
-        next_slot = await reconcile_dead_owners(services, supervisor.adopt, epoch)
-        scheduler = Scheduler(
-            services, supervisor.fire, epoch, warmer=supervisor, limit=supervisor.fire_limit
-        )
-        services.store.add_commit_listener(scheduler.on_commit)
-        follower.add_listener(scheduler.on_commit)
-        inbox.lead()
+        supervisor.leading = True
+        presence.nudge()
         try:
-            async with anyio.create_task_group() as leading:
-                leading.start_soon(
-                    keep_reconciling,
-                    services,
-                    supervisor.adopt,
-                    epoch,
-                    next_slot,
-                    name="reconcile",
-                )
-                if services.retention is not None:
-                    leading.start_soon(
-                        keep_pruning,
-                        services.store,
-                        services.scope,
-                        services.clock,
-                        services.retention,
-                        name="retention",
-                    )
-                await scheduler.run()
-        finally:  # stepping down (or closing): this scheduler is done
-            inbox.step_down()
-            follower.remove_listener(scheduler.on_commit)
-            services.store.remove_commit_listener(scheduler.on_commit)
+            await _lead(supervisor, inbox, epoch)
+        finally:
+            supervisor.leading = False
+            presence.nudge()
 
+    await background.start(presence.run, name="presence")
     background.start_soon(inbox.run, name="inbox")
     background.start_soon(supervisor.slot_starts.run, name="slot-starts")
     await background.start(hold_lease, services, lead, name="scheduler-lease")
+
+
+async def _lead(supervisor: Supervisor, inbox: Inbox, epoch: int) -> None:
+    """Lead the scope under `epoch`: reconcile, fire, keep reconciling and pruning."""
+    services, follower = supervisor.services, supervisor.follower
+    # DESIGN 3: reconcile first, then fire (missed fires included), then lead.
+    next_slot = await reconcile_dead_owners(services, supervisor.adopt, epoch)
+    scheduler = Scheduler(
+        services, supervisor.fire, epoch, warmer=supervisor, limit=supervisor.fire_limit
+    )
+    services.store.add_commit_listener(scheduler.on_commit)
+    follower.add_listener(scheduler.on_commit)
+    inbox.lead()
+    try:
+        async with anyio.create_task_group() as leading:
+            leading.start_soon(
+                keep_reconciling,
+                services,
+                supervisor.adopt,
+                epoch,
+                next_slot,
+                name="reconcile",
+            )
+            if services.retention is not None:
+                leading.start_soon(
+                    keep_pruning,
+                    services.store,
+                    services.scope,
+                    services.clock,
+                    services.retention,
+                    name="retention",
+                )
+            await scheduler.run()
+    finally:  # stepping down (or closing): this scheduler is done
+        inbox.step_down()
+        follower.remove_listener(scheduler.on_commit)
+        services.store.remove_commit_listener(scheduler.on_commit)

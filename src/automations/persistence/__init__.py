@@ -59,6 +59,7 @@ from ._transfer import (
     ImportRows,
     SideTable,
 )
+from ._workers import Depart, Heartbeat
 
 __all__ = [
     "COMPARED",
@@ -96,6 +97,8 @@ __all__ = [
     "CreateAutomations",
     "CreateRun",
     "DeleteAutomation",
+    "Depart",
+    "Heartbeat",
     "DropCommand",
     "Durability",
     "EnqueueCommand",

@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 
-from ..model import Automation, Pruned, Run, Scope, Tombstone
+from ..model import Automation, Pruned, Run, Scope, Tombstone, Worker
 from ._changes import ChangeListener
 from ._commands import CommandOutcome, PendingCommand
 from ._journal import JournalEntry, Page
@@ -146,6 +146,12 @@ class ReaderPort(Protocol):
     async def scopes(self) -> list[tuple[Scope, int]]:
         """Every scope that has automations, with how many, by project and directory:
         the one read across scopes, so that a person can find theirs."""
+        ...
+
+    async def workers(self, at: datetime) -> list[Worker]:
+        """The worker processes whose last heartbeat has not expired at `at`, by id
+        (every scope's: workers are of the database). A worker whose process died is
+        listed until its expiry; `actors.live_workers` also asks its liveness lock."""
         ...
 
 

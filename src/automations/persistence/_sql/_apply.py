@@ -26,6 +26,7 @@ from .._reconcile import ReconcileRuns
 from .._retention import PruneStep
 from .._run_operations import CreateRun, SaveRun
 from .._transfer import ImportJournal, ImportRows
+from .._workers import Depart, Heartbeat
 from ._automation_writes import (
     create_automations,
     delete_automation,
@@ -42,6 +43,7 @@ from ._replay import replay
 from ._retention import prune_step
 from ._run_writes import KeyTaken, create_run, save_run
 from ._transfer import import_journal, import_rows
+from ._worker_writes import depart, heartbeat
 
 __all__ = ["KeyTaken", "apply"]
 
@@ -66,6 +68,8 @@ _SQL: dict[type[Operation[Any]], Callable[[Sql, Any], Any]] = {
     Replay: replay,
     ImportJournal: import_journal,
     ImportRows: import_rows,
+    Heartbeat: heartbeat,
+    Depart: depart,
 }
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Literal, TypeVar
 
-from ...model import Automation, Run, Scope
+from ...model import Automation, Run, Scope, Worker, to_ms
 from .._commands import CommandOutcome, PendingCommand
 from .._journal import JournalEntry, Page
 from .._leases import LeaseRow
@@ -16,6 +16,7 @@ from ._command_writes import command_outcome, pending_commands
 from ._connection import Sql
 from ._lease_writes import lease_row
 from ._projection import journal_entries
+from ._worker_writes import live_workers
 
 __all__ = ["SqlReader"]
 
@@ -110,3 +111,8 @@ class SqlReader(ABC):
     async def due(self, scope: Scope, until_ms: int, limit: int) -> list[tuple[str, int]]:
         """(id, next fire) of automations due by `until_ms`, soonest first."""
         return await self.query(lambda s: q.due_automations(s, scope, until_ms, limit))
+
+    async def workers(self, at: datetime) -> list[Worker]:
+        """The workers whose heartbeat has not expired at `at`, by id."""
+        at_ms = to_ms(at)
+        return await self.query(lambda s: live_workers(s, at_ms))
