@@ -3,6 +3,7 @@
 from ._automation_actor import AutomationActor
 from ._context import RunContext
 from ._fire_limit import DEFAULT_MAX_SCHEDULED_RUNS, FireLimit, Permit
+from ._fleet import Fleet, open_fleet
 from ._follower import Follower
 from ._hub import (
     SUBSCRIBER_BUFFER,
@@ -47,6 +48,7 @@ __all__ = [
     "EventHub",
     "Executor",
     "Fire",
+    "Fleet",
     "Observer",
     "FireLimit",
     "Follower",
@@ -71,6 +73,7 @@ __all__ = [
     "is_led",
     "is_resumable",
     "live_workers",
+    "open_fleet",
     "open_supervisor",
     "record_stopped",
     "resumable",

@@ -48,9 +48,10 @@ class Presence:
     """Keeps this process's row: written before `run` reports started, refreshed until
     cancelled, deleted (shielded) on the way out."""
 
-    def __init__(self, services: Services, load: Load) -> None:
+    def __init__(self, services: Services, load: Load, *, fleet: bool = False) -> None:
         self._services = services
         self._load = load
+        self._fleet = fleet
         self._started_at = wall_now()
         self._host = socket.gethostname()
         self._pid = os.getpid()
@@ -71,6 +72,7 @@ class Presence:
             capacity=self._services.max_scheduled_runs,
             running=running,
             scopes=scopes,
+            fleet=self._fleet,
         )
 
     async def next_beat(self) -> None:

@@ -18,6 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import anyio
@@ -249,18 +250,29 @@ class Supervisor:
 
 
 @asynccontextmanager
-async def open_supervisor(services: Services, *, grace: float) -> AsyncIterator[Supervisor]:
-    """The supervisor with its follower and, in a worker, the lease, the scheduler and
-    the inbox; on exit, runs and actors stop with a reason."""
-    follower = Follower(services.store, services.hub)
+async def open_supervisor(
+    services: Services,
+    *,
+    grace: float,
+    follower: Follower | None = None,
+    presence: Presence | None = None,
+) -> AsyncIterator[Supervisor]:
+    """The supervisor with its follower and, in a worker, the lease, the scheduler, the
+    inbox and the heartbeat; on exit, runs and actors stop with a reason. A fleet's
+    cell (one scope of a worker that serves many) shares the fleet's `follower`, which
+    it does not run, and its `presence`, which it only tells of its lease."""
+    shared = follower is not None
+    if follower is None:
+        follower = Follower(services.store, services.hub)
     async with anyio.create_task_group() as runs, anyio.create_task_group() as actors:
         supervisor = Supervisor(services, runs, ActorGroup(actors), follower)
         follower.add_listener(supervisor.on_foreign)
         try:
             async with anyio.create_task_group() as background:
-                background.start_soon(follower.run, name="follower")
+                if not shared:
+                    background.start_soon(follower.run, name="follower")
                 if services.role == "worker":
-                    await _start_worker(background, supervisor)
+                    await _start_worker(background, supervisor, presence, hand_over=shared)
                 try:
                     yield supervisor
                 finally:
@@ -268,14 +280,22 @@ async def open_supervisor(services: Services, *, grace: float) -> AsyncIterator[
         finally:
             with anyio.CancelScope(shield=True):
                 await supervisor.shutdown(grace)
+            if shared:
+                follower.remove_listener(supervisor.on_foreign)
         runs.cancel_scope.cancel()  # what is left ignored cancellation past the grace
 
 
-async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
-    """Compete for the lease; execute what other processes ask of this one."""
+async def _start_worker(
+    background: TaskGroup, supervisor: Supervisor, presence: Presence | None, *, hand_over: bool
+) -> None:
+    """Compete for the lease; execute what other processes ask of this one; keep the
+    heartbeat row (unless a fleet keeps it: `presence` given)."""
     services, follower = supervisor.services, supervisor.follower
     inbox = Inbox(services, follower, supervisor.automation, supervisor.runs)
-    presence = supervisor.presence = Presence(services, supervisor.load)
+    if presence is None:
+        presence = Presence(services, supervisor.load)
+        await background.start(presence.run, name="presence")
+    supervisor.presence = presence
 
     async def lead(epoch: int) -> None:
         supervisor.leading = True
@@ -286,10 +306,11 @@ async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
             supervisor.leading = False
             presence.nudge()
 
-    await background.start(presence.run, name="presence")
     background.start_soon(inbox.run, name="inbox")
     background.start_soon(supervisor.slot_starts.run, name="slot-starts")
-    await background.start(hold_lease, services, lead, name="scheduler-lease")
+    await background.start(
+        partial(hold_lease, hand_over=hand_over), services, lead, name="scheduler-lease"
+    )
 
 
 async def _lead(supervisor: Supervisor, inbox: Inbox, epoch: int) -> None:

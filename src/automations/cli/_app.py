@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="scheduled runs going on at once (default %(default)s; none: no bound)",
     )
     serve.add_argument(
+        "--all-scopes",
+        action="store_true",
+        help="serve every project and directory, sharing them with the other such workers",
+    )
+    serve.add_argument(
         "--metrics", metavar="HOST:PORT", help="serve Prometheus metrics, e.g. 127.0.0.1:9464"
     )
     serve.add_argument("--log-format", choices=("text", "json"), default="text")

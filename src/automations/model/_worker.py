@@ -31,6 +31,9 @@ class Worker(msgspec.Struct, gc=False, frozen=True, kw_only=True, rename="camel"
     """Runs it was executing at its last heartbeat."""
     scopes: tuple[Scope, ...] = ()
     """The scopes whose scheduler lease it held at its last heartbeat."""
+    fleet: bool = False
+    """A fleet worker (`open_runtime(scopes="all")`): the balancing of leases may give
+    it any scope. A one-scope worker leads only its own."""
 
     def __post_init__(self) -> None:
         for name in ("started_at", "heartbeat_at", "expires_at"):

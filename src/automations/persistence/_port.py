@@ -125,6 +125,11 @@ class ReaderPort(Protocol):
         """The scope's lease: who holds it, at which epoch, last renewed when."""
         ...
 
+    async def leases(self) -> dict[str, LeaseRow]:
+        """Every scope's lease row, by lease name (`lease_name(scope)`): the one read of
+        the leases across scopes, for the balancing of a fleet."""
+        ...
+
     async def checkpoint(self, run_id: str) -> bytes | None:
         """The latest checkpoint of a run (JSON), if it saved one."""
         ...

@@ -14,7 +14,7 @@ from .._leases import LeaseRow
 from . import _queries as q
 from ._command_writes import command_outcome, pending_commands
 from ._connection import Sql
-from ._lease_writes import lease_row
+from ._lease_writes import lease_row, lease_rows
 from ._projection import journal_entries
 from ._worker_writes import live_workers
 
@@ -99,6 +99,10 @@ class SqlReader(ABC):
     async def lease(self, scope: Scope) -> LeaseRow | None:
         """The scope's lease row: who holds it, at which epoch, last renewed when."""
         return await self.query(lambda s: lease_row(s, scope))
+
+    async def leases(self) -> dict[str, LeaseRow]:
+        """Every scope's lease row, by lease name (`lease_name(scope)`)."""
+        return await self.query(lease_rows)
 
     async def checkpoint(self, run_id: str) -> bytes | None:
         """The latest checkpoint of a run (JSON), if it saved one."""

@@ -1,0 +1,131 @@
+"""A fleet worker: one process that serves every scope of its database, leading the
+scopes the balancing planner gives it (`open_runtime(..., scopes="all")`).
+
+Each scope it should lead is a *cell*: the supervisor of that scope, as a one-scope
+worker has (lease, scheduler, inbox, runs), sharing the process's store, hub, follower
+and heartbeat. After each heartbeat the fleet reads the live workers, the scopes and
+their lease rows, plans (`_balance.plan`: the same facts give every worker the same
+plan) and opens the cells it should have and closes those it should not. A cell's
+lease is the one-scope lease, with its epoch and fencing: a scope handed over is taken
+when the cell that had it lets its lock go, and a slot fires once whatever the plans
+say meanwhile (the unique slot index). A scope led by a live one-scope worker is left
+to it. First slice, on SQLite: a closed cell stops its runs (`worker_stopped`) as a
+worker that closes does; see docs/architecture.md, "The fleet", for what comes next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+from ..model import AutomationError, Scope
+from ..persistence import lease_name
+from ._balance import plan
+from ._follower import Follower
+from ._presence import Presence, live_workers
+from ._services import Services
+from ._supervisor import Supervisor, open_supervisor
+
+__all__ = ["Fleet", "open_fleet"]
+
+log = logging.getLogger("automations.actors")
+
+
+class Fleet:
+    """The cells of one fleet worker, opened and closed as the plan says."""
+
+    def __init__(self, services: Services, follower: Follower, grace: float) -> None:
+        self._services = services
+        self._follower = follower
+        self._grace = grace
+        self.cells: dict[Scope, Supervisor] = {}
+        self._cancels: dict[Scope, anyio.CancelScope] = {}
+        """Each open cell's cancel scope: cancelled, the cell closes."""
+        self.presence = Presence(services, self.load, fleet=True)
+
+    def load(self) -> tuple[int, tuple[Scope, ...]]:
+        """(runs executing in every cell, scopes whose lease a cell holds), for the
+        heartbeat."""
+        running = sum(len(cell.runs) for cell in self.cells.values())
+        leading = tuple(
+            sorted(
+                (scope for scope, cell in self.cells.items() if cell.leading),
+                key=lambda s: (s.project, s.directory),
+            )
+        )
+        return running, leading
+
+    async def run(self, cells: TaskGroup) -> None:
+        """Plan now and after each heartbeat, until cancelled."""
+        while True:
+            try:
+                wanted = await self.wanted()
+            except AutomationError:  # storage trouble: the next heartbeat plans again
+                log.exception("could not plan this worker's share of the scopes")
+                wanted = set(self._cancels)
+            for scope in sorted(set(self._cancels) - wanted, key=_order):
+                self._cancels.pop(scope).cancel()
+            for scope in sorted(wanted - set(self._cancels), key=_order):
+                cancel = self._cancels[scope] = anyio.CancelScope()
+                await cells.start(self._cell, scope, cancel, name=f"cell:{scope.project}")
+            await self.presence.next_beat()
+
+    async def wanted(self) -> set[Scope]:
+        """The scopes this worker should lead, as the plan of the live facts says."""
+        store, me = self._services.store, self._services.owner
+        workers = await live_workers(store)
+        leases = await store.reader.leases()
+        fleet = {w.id: w.capacity for w in workers if w.fleet}
+        others = {w.id for w in workers if not w.fleet}
+        names: dict[str, Scope] = {}
+        for scope, _ in await store.reader.scopes():
+            row = leases.get(lease_name(scope))
+            if row is None or row.holder not in others:  # a one-scope worker keeps its own
+                names[lease_name(scope)] = scope
+        holders = {name: leases[name].holder for name in names if name in leases}
+        assignment = plan(fleet, names, holders).assignment
+        return {names[name] for name, worker in assignment.items() if worker == me}
+
+    async def _cell(
+        self,
+        scope: Scope,
+        cancel: anyio.CancelScope,
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        services = dataclasses.replace(self._services, scope=scope, role="worker")
+        with cancel:
+            async with open_supervisor(
+                services, grace=self._grace, follower=self._follower, presence=self.presence
+            ) as cell:
+                self.cells[scope] = cell
+                task_status.started()
+                try:
+                    await anyio.sleep_forever()
+                finally:
+                    del self.cells[scope]
+
+
+def _order(scope: Scope) -> tuple[str, str]:
+    return scope.project, scope.directory
+
+
+@asynccontextmanager
+async def open_fleet(services: Services, follower: Follower, grace: float) -> AsyncIterator[Fleet]:
+    """Serve every scope of the store as the plan gives them to this worker, until the
+    block exits; on exit every cell closes (its runs stopped with a reason)."""
+    fleet = Fleet(services, follower, grace)
+    async with anyio.create_task_group() as group:
+        await group.start(fleet.presence.run, name="presence")
+        async with anyio.create_task_group() as cells:
+            group.start_soon(fleet.run, cells, name="fleet")
+            try:
+                yield fleet
+            finally:
+                cells.cancel_scope.cancel()
+                group.cancel_scope.cancel()

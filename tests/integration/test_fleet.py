@@ -1,0 +1,126 @@
+"""A fleet worker (`open_runtime(..., scopes="all")`) serves every scope of its
+database: fleet workers share the scopes' leases out, balanced, hand them over when
+one joins or leaves, leave a one-scope worker its own, and fire each slot once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import anyio
+import pytest
+
+import automations as am
+from automations.actors import _presence
+from automations.api import Runtime, open_runtime
+from automations.model import Scope, Worker
+from automations.testing import ManualClock
+
+from .conftest import every, first_ended_run, new, noop
+
+pytestmark = pytest.mark.anyio
+
+SCOPES = [Scope("fleet", f"/repo/{i}") for i in range(4)]
+
+
+@pytest.fixture(autouse=True)
+def quick_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_presence, "HEARTBEAT_SECONDS", 0.05)
+
+
+def _opener(
+    location: str, clock: ManualClock
+) -> Callable[..., AbstractAsyncContextManager[Runtime]]:
+    @asynccontextmanager
+    async def opened(scope: Scope = SCOPES[0], **options: object) -> AsyncIterator[Runtime]:
+        async with open_runtime(
+            location,
+            executors={"default": noop},
+            project=scope.project,
+            directory=scope.directory,
+            clock=clock,
+            cancel_grace=2.0,
+            **options,  # type: ignore[arg-type]
+        ) as rt:
+            yield rt
+
+    return opened
+
+
+async def _until(
+    rt: Runtime, check: Callable[[Sequence[Worker]], bool], *beating: Runtime
+) -> Sequence[Worker]:
+    """The live workers once they satisfy `check`, read again after each heartbeat."""
+    with anyio.fail_after(15):
+        while not check(found := await rt.workers()):
+            async with anyio.create_task_group() as beats:
+                for worker in beating:
+                    presence = worker._supervisor.presence
+                    assert presence is not None
+                    beats.start_soon(presence.next_beat)
+    return found
+
+
+def _led(workers: Sequence[Worker]) -> Counter[Scope]:
+    return Counter(scope for w in workers for scope in w.scopes)
+
+
+def _each_led_once(workers: Sequence[Worker], scopes: Sequence[Scope]) -> bool:
+    return _led(workers) == Counter(scopes)
+
+
+async def test_fleet_workers_balance_the_scopes_fire_once_and_take_over_from_one_that_leaves(
+    location: str, clock: ManualClock
+) -> None:
+    opened = _opener(location, clock)
+    automations: dict[Scope, am.Automation] = {}
+    for scope in SCOPES:
+        async with opened(scope, role="client") as client:
+            automations[scope] = await client.create(new(schedule=every(60)))
+    async with opened(scopes="all") as first:
+        found = await _until(first, lambda ws: _each_led_once(ws, SCOPES), first)
+        assert len(found) == 1 and found[0].fleet  # alone: it leads every scope
+        async with opened(scopes="all") as second:
+            found = await _until(
+                first,
+                # A fair share of 2 each, within the slack of 1: 3 and 1 at worst.
+                lambda ws: _each_led_once(ws, SCOPES) and all(1 <= len(w.scopes) <= 3 for w in ws),
+                first,
+                second,
+            )
+            clock.advance(60)
+            for scope, automation in automations.items():
+                async with opened(scope, role="client") as client:
+                    run = await first_ended_run(client, automation.id)
+                    assert run.trigger is am.Trigger.SCHEDULE
+                    assert run.state is am.RunState.SUCCEEDED
+                    page = await client.runs(automation.id)
+                    assert [r.id for r in page.items] == [run.id]  # fired once
+        found = await _until(first, lambda ws: len(ws) == 1 and _each_led_once(ws, SCOPES), first)
+        assert found[0].id == first._services.owner  # it took the leaver's scopes over
+
+
+async def test_a_one_scope_worker_keeps_its_scope_and_the_fleet_leads_the_rest(
+    location: str, clock: ManualClock
+) -> None:
+    opened = _opener(location, clock)
+    for scope in SCOPES:
+        async with opened(scope, role="client") as client:
+            await client.create(new(schedule=every(60)))
+    async with opened(SCOPES[0]) as own, opened(scopes="all") as fleet:
+        found = await _until(fleet, lambda ws: _each_led_once(ws, SCOPES), own, fleet)
+        by_id = {w.id: w for w in found}
+        assert by_id[own._services.owner].scopes == (SCOPES[0],)
+        assert not by_id[own._services.owner].fleet
+        assert set(by_id[fleet._services.owner].scopes) == set(SCOPES[1:])
+
+
+async def test_all_scopes_is_for_a_worker(location: str, clock: ManualClock) -> None:
+    opened = _opener(location, clock)
+    with pytest.raises(am.ValidationError, match="all_scopes_needs_role_worker"):
+        async with opened(role="client", scopes="all"):
+            pass
+    with pytest.raises(am.ValidationError, match="scopes_must_be_all_or_none"):
+        async with opened(scopes="some"):
+            pass
