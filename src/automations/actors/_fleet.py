@@ -107,8 +107,9 @@ class Fleet:
                 task_status.started()
                 try:
                     await anyio.sleep_forever()
-                finally:
-                    del self.cells[scope]
+                finally:  # a cell of the scope opened again meanwhile is not this one
+                    if self.cells.get(scope) is cell:
+                        del self.cells[scope]
 
 
 def _order(scope: Scope) -> tuple[str, str]:
