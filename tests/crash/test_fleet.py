@@ -72,7 +72,7 @@ async def test_killing_a_fleet_worker_moves_its_scopes_to_the_other_at_once(
         try:
             owner = (await _read_line(other)).strip()
             me = fleet._services.owner
-            await _until(fleet, lambda ws: _leads(ws, owner) and _leads(ws, me))
+            await _until(fleet, lambda ws: bool(_leads(ws, owner) and _leads(ws, me)))
             killed_at = time.monotonic()
             os.kill(other.pid, signal.SIGKILL)
             await _until(
