@@ -17,7 +17,7 @@ from automations.api import Runtime, open_runtime
 from automations.model import Scope, Worker
 from automations.testing import ManualClock
 
-from .conftest import every, first_ended_run, new, noop
+from .conftest import Gate, every, first_ended_run, new, noop
 
 pytestmark = pytest.mark.anyio
 
@@ -34,9 +34,10 @@ def _opener(
 ) -> Callable[..., AbstractAsyncContextManager[Runtime]]:
     @asynccontextmanager
     async def opened(scope: Scope = SCOPES[0], **options: object) -> AsyncIterator[Runtime]:
+        executors = options.pop("executors", {"default": noop})
         async with open_runtime(
             location,
-            executors={"default": noop},
+            executors=executors,  # type: ignore[arg-type]
             project=scope.project,
             directory=scope.directory,
             clock=clock,
@@ -62,6 +63,11 @@ async def _until(
     return found
 
 
+def _ticking(scope: Scope) -> am.NewAutomation:
+    """Every minute, writing to a worktree of its own (no two share a writer key)."""
+    return new(schedule=every(60), where=am.Where(scope.project, worktree=scope.directory))
+
+
 def _led(workers: Sequence[Worker]) -> Counter[Scope]:
     return Counter(scope for w in workers for scope in w.scopes)
 
@@ -77,7 +83,7 @@ async def test_fleet_workers_balance_the_scopes_fire_once_and_take_over_from_one
     automations: dict[Scope, am.Automation] = {}
     for scope in SCOPES:
         async with opened(scope, role="client") as client:
-            automations[scope] = await client.create(new(schedule=every(60)))
+            automations[scope] = await client.create(_ticking(scope))
     async with opened(scopes="all") as first:
         found = await _until(first, lambda ws: _each_led_once(ws, SCOPES), first)
         assert len(found) == 1 and found[0].fleet  # alone: it leads every scope
@@ -107,7 +113,7 @@ async def test_a_one_scope_worker_keeps_its_scope_and_the_fleet_leads_the_rest(
     opened = _opener(location, clock)
     for scope in SCOPES:
         async with opened(scope, role="client") as client:
-            await client.create(new(schedule=every(60)))
+            await client.create(_ticking(scope))
     async with opened(SCOPES[0]) as own, opened(scopes="all") as fleet:
         found = await _until(fleet, lambda ws: _each_led_once(ws, SCOPES), own, fleet)
         by_id = {w.id: w for w in found}
@@ -124,3 +130,26 @@ async def test_all_scopes_is_for_a_worker(location: str, clock: ManualClock) -> 
     with pytest.raises(am.ValidationError, match="scopes_must_be_all_or_none"):
         async with opened(scopes="some"):
             pass
+
+
+async def test_a_fleet_worker_runs_at_most_its_capacity_whatever_the_scopes(
+    location: str, clock: ManualClock
+) -> None:
+    opened = _opener(location, clock)
+    for scope in SCOPES:
+        async with opened(scope, role="client") as client:
+            await client.create(_ticking(scope))
+    gate = Gate()
+    async with opened(scopes="all", max_scheduled_runs=2, executors={"default": gate}) as fleet:
+        await _until(fleet, lambda ws: _each_led_once(ws, SCOPES), fleet)
+        clock.advance(60)  # four slots due, in four scopes
+        await gate.wait_calls(2)
+        busy = await _until(fleet, lambda ws: ws[0].running == 2, fleet)
+        assert busy[0].capacity == 2
+        presence = fleet._supervisor.presence
+        assert presence is not None
+        for _ in range(3):  # heartbeats go by: the other two slots wait for a permit
+            await presence.next_beat()
+        assert len(gate.calls) == 2
+        gate.release.set()
+        await gate.wait_calls(4)  # each freed permit lets a waiting slot fire

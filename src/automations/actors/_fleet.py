@@ -9,8 +9,10 @@ plan) and opens the cells it should have and closes those it should not. A cell'
 lease is the one-scope lease, with its epoch and fencing: a scope handed over is taken
 when the cell that had it lets its lock go, and a slot fires once whatever the plans
 say meanwhile (the unique slot index). A scope led by a live one-scope worker is left
-to it. First slice, on SQLite: a closed cell stops its runs (`worker_stopped`) as a
-worker that closes does; see docs/architecture.md, "The fleet", for what comes next.
+to it. The cells share one `FireLimit`: at most `max_scheduled_runs` scheduled runs
+go on in the process, whatever the scopes. First slice: a closed cell stops its runs
+(`worker_stopped`) as a worker that closes does; see docs/architecture.md, "The
+fleet", for what comes next.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from ..model import AutomationError, Scope
 from ..persistence import lease_name
 from ._balance import plan
+from ._fire_limit import FireLimit
 from ._follower import Follower
 from ._presence import Presence, live_workers
 from ._services import Services
@@ -47,6 +50,8 @@ class Fleet:
         self._cancels: dict[Scope, anyio.CancelScope] = {}
         """Each open cell's cancel scope: cancelled, the cell closes."""
         self.presence = Presence(services, self.load, fleet=True)
+        self.fire_limit = FireLimit(services.max_scheduled_runs)
+        """The process's capacity, shared by its cells' schedulers."""
 
     def load(self) -> tuple[int, tuple[Scope, ...]]:
         """(runs executing in every cell, scopes whose lease a cell holds), for the
@@ -101,7 +106,11 @@ class Fleet:
         services = dataclasses.replace(self._services, scope=scope, role="worker")
         with cancel:
             async with open_supervisor(
-                services, grace=self._grace, follower=self._follower, presence=self.presence
+                services,
+                grace=self._grace,
+                follower=self._follower,
+                presence=self.presence,
+                fire_limit=self.fire_limit,
             ) as cell:
                 self.cells[scope] = cell
                 task_status.started()

@@ -64,6 +64,7 @@ class Supervisor:
         runs: TaskGroup,
         actors: ActorGroup[AutomationMessage],
         follower: Follower,
+        fire_limit: FireLimit | None = None,
     ) -> None:
         self.services = services
         self.follower = follower
@@ -75,8 +76,9 @@ class Supervisor:
         """Runs adopted (`running` under this process) whose actor has not started."""
         self._going: dict[str, GoingRuns] = {}
         """Per automation with runs going on or an active actor."""
-        self.fire_limit = FireLimit(services.max_scheduled_runs)
-        """Shared by the schedulers of every lease term: a run keeps its permit across."""
+        self.fire_limit = fire_limit or FireLimit(services.max_scheduled_runs)
+        """Shared by the schedulers of every lease term (a run keeps its permit across),
+        and by a fleet's cells (the process's capacity)."""
         self.slot_starts = SlotStarts(services.store, services.clock)
         self._closing = False
         self.leading = False
@@ -256,16 +258,18 @@ async def open_supervisor(
     grace: float,
     follower: Follower | None = None,
     presence: Presence | None = None,
+    fire_limit: FireLimit | None = None,
 ) -> AsyncIterator[Supervisor]:
     """The supervisor with its follower and, in a worker, the lease, the scheduler, the
     inbox and the heartbeat; on exit, runs and actors stop with a reason. A fleet's
     cell (one scope of a worker that serves many) shares the fleet's `follower`, which
-    it does not run, and its `presence`, which it only tells of its lease."""
+    it does not run, its `presence`, which it only tells of its lease, and its
+    `fire_limit`, the process's capacity."""
     shared = follower is not None
     if follower is None:
         follower = Follower(services.store, services.hub)
     async with anyio.create_task_group() as runs, anyio.create_task_group() as actors:
-        supervisor = Supervisor(services, runs, ActorGroup(actors), follower)
+        supervisor = Supervisor(services, runs, ActorGroup(actors), follower, fire_limit)
         follower.add_listener(supervisor.on_foreign)
         try:
             async with anyio.create_task_group() as background:
