@@ -144,3 +144,12 @@ def test_overhead_benchmark_compares_telemetry_off_and_on() -> None:
     assert line["runs"]["interval"]["on"][0]["spans"] == 10
     cost = line["medians"]["burst: jobs_per_s"]["cost"]
     assert cost is not None and cost > 0
+
+
+def test_fleet_benchmark_prints_one_json_line() -> None:
+    line = _run("fleet")
+    assert line["bench"] == "fleet" and line["ok"] is True
+    assert (line["scopes"], line["workers"]) == (4, 2)
+    assert line["max_led"] <= 3  # a fair share of 2, and the slack of 1
+    assert line["ready_s"] > 0 and line["rebalance_s"] > 0
+    assert all(rss > 0 for rss in line["rss_mb"])
