@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 
 import anyio
 import pytest
@@ -153,3 +154,38 @@ async def test_a_fleet_worker_runs_at_most_its_capacity_whatever_the_scopes(
         assert len(gate.calls) == 2
         gate.release.set()
         await gate.wait_calls(4)  # each freed permit lets a waiting slot fire
+
+
+async def test_a_run_claimed_by_a_cell_that_hands_its_scope_over_is_not_left_behind(
+    location: str, clock: ManualClock
+) -> None:
+    opened = _opener(location, clock)
+    created: dict[Scope, am.Automation] = {}
+    for scope in SCOPES:
+        async with opened(scope, role="client") as client:
+            created[scope] = await client.create(_ticking(scope))
+    moving = SCOPES[-1]  # a newcomer takes the last scope of a worker over its share
+    async with opened(scopes="all") as first, opened(moving, role="client") as client:
+        await _until(first, lambda ws: _each_led_once(ws, SCOPES), first)
+        slot = created[moving].next_fire_at
+        assert slot is not None
+        async with client.events(await client.last_event_seq()) as events:
+            clock.set(slot - timedelta(milliseconds=300))  # its run is recorded ahead
+            async for event in events:
+                if isinstance(event, am.RunUpdated) and event.run.state is am.RunState.SCHEDULED:
+                    claimed = event.run
+                    break
+        async with opened(scopes="all") as second:
+            mine = second._services.owner
+            await _until(
+                first, lambda ws: any(w.id == mine and moving in w.scopes for w in ws), second
+            )
+            # The first worker's cell closed while its process lives on: the run it had
+            # recorded ahead of its slot ends with a reason instead of staying scheduled.
+            ended = await client.wait(claimed.id, until=am.RunState.STOPPED, timeout=10)
+            assert (ended.state, ended.stop_reason) == (
+                am.RunState.STOPPED,
+                am.StopReason.WORKER_STOPPED,
+            )
+            found = await second.workers()
+            assert moving in next(w.scopes for w in found if w.id == second._services.owner)

@@ -11,7 +11,8 @@ when the cell that had it lets its lock go, and a slot fires once whatever the p
 say meanwhile (the unique slot index). A scope led by a live one-scope worker is left
 to it. The cells share one `FireLimit`: at most `max_scheduled_runs` scheduled runs
 go on in the process, whatever the scopes. First slice: a closed cell stops its runs
-(`worker_stopped`) as a worker that closes does; see docs/architecture.md, "The
+(`worker_stopped`), as a worker that closes does, but leaves none for a next holder
+(its process lives on: nobody would take them over); see docs/architecture.md, "The
 fleet", for what comes next.
 """
 
@@ -47,11 +48,18 @@ class Fleet:
         self._follower = follower
         self._grace = grace
         self.cells: dict[Scope, Supervisor] = {}
-        self._cancels: dict[Scope, anyio.CancelScope] = {}
-        """Each open cell's cancel scope: cancelled, the cell closes."""
+        self._stops: dict[Scope, anyio.Event] = {}
+        """Each open cell's stop: set, the cell leaves its block and closes as a worker
+        does (never cancelled from outside, which would end its runs unrecorded)."""
         self.presence = Presence(services, self.load, fleet=True)
         self.fire_limit = FireLimit(services.max_scheduled_runs)
         """The process's capacity, shared by its cells' schedulers."""
+
+    def close_all(self) -> None:
+        """Close every cell (the planning has stopped)."""
+        stops, self._stops = self._stops, {}
+        for stop in stops.values():
+            stop.set()
 
     def load(self) -> tuple[int, tuple[Scope, ...]]:
         """(runs executing in every cell, scopes whose lease a cell holds), for the
@@ -72,12 +80,12 @@ class Fleet:
                 wanted = await self.wanted()
             except AutomationError:  # storage trouble: the next heartbeat plans again
                 log.exception("could not plan this worker's share of the scopes")
-                wanted = set(self._cancels)
-            for scope in sorted(set(self._cancels) - wanted, key=_order):
-                self._cancels.pop(scope).cancel()
-            for scope in sorted(wanted - set(self._cancels), key=_order):
-                cancel = self._cancels[scope] = anyio.CancelScope()
-                await cells.start(self._cell, scope, cancel, name=f"cell:{scope.project}")
+                wanted = set(self._stops)
+            for scope in sorted(set(self._stops) - wanted, key=_order):
+                self._stops.pop(scope).set()
+            for scope in sorted(wanted - set(self._stops), key=_order):
+                stop = self._stops[scope] = anyio.Event()
+                await cells.start(self._cell, scope, stop, name=f"cell:{scope.project}")
             await self.presence.next_beat()
 
     async def wanted(self) -> set[Scope]:
@@ -99,26 +107,25 @@ class Fleet:
     async def _cell(
         self,
         scope: Scope,
-        cancel: anyio.CancelScope,
+        stop: anyio.Event,
         *,
         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         services = dataclasses.replace(self._services, scope=scope, role="worker")
-        with cancel:
-            async with open_supervisor(
-                services,
-                grace=self._grace,
-                follower=self._follower,
-                presence=self.presence,
-                fire_limit=self.fire_limit,
-            ) as cell:
-                self.cells[scope] = cell
-                task_status.started()
-                try:
-                    await anyio.sleep_forever()
-                finally:  # a cell of the scope opened again meanwhile is not this one
-                    if self.cells.get(scope) is cell:
-                        del self.cells[scope]
+        async with open_supervisor(
+            services,
+            grace=self._grace,
+            follower=self._follower,
+            presence=self.presence,
+            fire_limit=self.fire_limit,
+        ) as cell:
+            self.cells[scope] = cell
+            task_status.started()
+            try:
+                await stop.wait()
+            finally:  # a cell of the scope opened again meanwhile is not this one
+                if self.cells.get(scope) is cell:
+                    del self.cells[scope]
 
 
 def _order(scope: Scope) -> tuple[str, str]:
@@ -130,12 +137,16 @@ async def open_fleet(services: Services, follower: Follower, grace: float) -> As
     """Serve every scope of the store as the plan gives them to this worker, until the
     block exits; on exit every cell closes (its runs stopped with a reason)."""
     fleet = Fleet(services, follower, grace)
-    async with anyio.create_task_group() as group:
-        await group.start(fleet.presence.run, name="presence")
-        async with anyio.create_task_group() as cells:
-            group.start_soon(fleet.run, cells, name="fleet")
-            try:
-                yield fleet
-            finally:
-                cells.cancel_scope.cancel()
-                group.cancel_scope.cancel()
+    async with anyio.create_task_group() as beating:
+        await beating.start(fleet.presence.run, name="presence")
+        try:
+            async with anyio.create_task_group() as cells:
+                async with anyio.create_task_group() as planning:
+                    planning.start_soon(fleet.run, cells, name="fleet")
+                    try:
+                        yield fleet
+                    finally:
+                        planning.cancel_scope.cancel()
+                fleet.close_all()  # each cell leaves its block: its runs end recorded
+        finally:
+            beating.cancel_scope.cancel()

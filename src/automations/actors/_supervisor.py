@@ -209,19 +209,20 @@ class Supervisor:
         if self.runs.get(actor.id) is actor:
             del self.runs[actor.id]
 
-    async def shutdown(self, grace: float) -> ShutdownReport:
+    async def shutdown(self, grace: float, *, hand_back: bool = True) -> ShutdownReport:
         """Stop every run with a recorded reason (`worker_stopped`), but leave to the
         next worker those that wait on a blocker with a resumable executor, and those
         still waiting for their slot; then stop the actors; bounded by `grace`. What
-        was left and stopped is the report."""
+        was left and stopped is the report. Without `hand_back` (a fleet's cell, whose
+        process lives on: nobody would take them over) every run is stopped."""
         self._closing = True
         released = 0
         left: list[RunActor] = []
         stopped: list[RunActor] = []
         for actor in list(self.runs.values()):
-            if actor.release():
+            if hand_back and actor.release():
                 released += 1
-            elif actor.leave():
+            elif hand_back and actor.leave():
                 left.append(actor)
             else:
                 actor.request_stop(StopReason.WORKER_STOPPED)
@@ -283,7 +284,7 @@ async def open_supervisor(
                     background.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
-                await supervisor.shutdown(grace)
+                await supervisor.shutdown(grace, hand_back=not shared)
             if shared:
                 follower.remove_listener(supervisor.on_foreign)
         runs.cancel_scope.cancel()  # what is left ignored cancellation past the grace
