@@ -189,3 +189,29 @@ async def test_a_run_claimed_by_a_cell_that_hands_its_scope_over_is_not_left_beh
             )
             found = await second.workers()
             assert moving in next(w.scopes for w in found if w.id == second._services.owner)
+
+
+async def test_a_closing_fleet_worker_leaves_a_claimed_run_to_the_next_one(
+    location: str, clock: ManualClock
+) -> None:
+    opened = _opener(location, clock)
+    scope = SCOPES[0]
+    async with opened(scope, role="client") as client:
+        automation = await client.create(_ticking(scope))
+    slot = automation.next_fire_at
+    assert slot is not None
+    async with opened(scopes="all") as first, opened(scope, role="client") as client:
+        await _until(first, lambda ws: _led(ws) == Counter([scope]), first)
+        async with client.events(await client.last_event_seq()) as events:
+            clock.set(slot - timedelta(milliseconds=300))  # its run is recorded ahead
+            async for event in events:
+                if isinstance(event, am.RunUpdated) and event.run.state is am.RunState.SCHEDULED:
+                    claimed = event.run
+                    break
+    # Closed with the process: the run is left scheduled, as a one-scope worker leaves it.
+    async with opened(scopes="all") as second, opened(scope, role="client") as client:
+        assert (await client.get_run(claimed.id)).state is am.RunState.SCHEDULED
+        await _until(second, lambda ws: _led(ws) == Counter([scope]), second)
+        clock.set(slot)  # the next holder starts it at its slot
+        ended = await client.wait(claimed.id, timeout=10)
+        assert ended.state is am.RunState.SUCCEEDED

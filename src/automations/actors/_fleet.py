@@ -56,8 +56,12 @@ class Fleet:
         """The process's capacity, shared by its cells' schedulers."""
 
     def close_all(self) -> None:
-        """Close every cell (the planning has stopped)."""
+        """Close every cell as the process closes (the planning has stopped): as a
+        one-scope worker's, their runs recorded ahead of a slot are left to the next
+        holder, who takes them over once this process is gone."""
         stops, self._stops = self._stops, {}
+        for cell in self.cells.values():
+            cell.hand_back = True
         for stop in stops.values():
             stop.set()
 

@@ -83,6 +83,10 @@ class Supervisor:
         self._closing = False
         self.leading = False
         """Whether this process holds its scope's scheduler lease now."""
+        self.hand_back = True
+        """Whether its close leaves runs for the next holder (those recorded ahead of
+        their slot, those blocked with a resumable executor): not when a fleet's cell
+        closes while its process lives on (nobody would take them over)."""
         self.presence: Presence | None = None
         """A worker's heartbeat row (None in a client, which records none)."""
         self.report: ShutdownReport | None = None
@@ -271,6 +275,7 @@ async def open_supervisor(
         follower = Follower(services.store, services.hub)
     async with anyio.create_task_group() as runs, anyio.create_task_group() as actors:
         supervisor = Supervisor(services, runs, ActorGroup(actors), follower, fire_limit)
+        supervisor.hand_back = not shared
         follower.add_listener(supervisor.on_foreign)
         try:
             async with anyio.create_task_group() as background:
@@ -284,7 +289,7 @@ async def open_supervisor(
                     background.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
-                await supervisor.shutdown(grace, hand_back=not shared)
+                await supervisor.shutdown(grace, hand_back=supervisor.hand_back)
             if shared:
                 follower.remove_listener(supervisor.on_foreign)
         runs.cancel_scope.cancel()  # what is left ignored cancellation past the grace
