@@ -9,18 +9,10 @@ from ._connection import Sql
 __all__ = ["depart", "heartbeat", "live_workers"]
 
 
-FORGET_MS = 60 * 60 * 1000
-"""How long past its expiry, by the clock of the worker beating, another worker's row
-is dropped: far beyond any skew between hosts' clocks, which would otherwise have one
-host drop the live rows of another whose clock is behind."""
-
-
 def heartbeat(sql: Sql, op: Heartbeat) -> None:
     worker = op.worker
     beat = to_ms(worker.heartbeat_at)
-    sql.execute(
-        "DELETE FROM workers WHERE expires_at < ? AND id <> ?", (beat - FORGET_MS, worker.id)
-    )
+    sql.execute("DELETE FROM workers WHERE expires_at < ? AND id <> ?", (beat, worker.id))
     sql.execute(
         "INSERT INTO workers (id, heartbeat_at, expires_at, body) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,"
