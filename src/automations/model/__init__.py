@@ -104,7 +104,6 @@ from ._validation import (
     field_problems,
     naive_time_problems,
 )
-from ._worker import Worker
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -127,7 +126,6 @@ __all__ = [
     "Anchor",
     "Automation",
     "BackfillReport",
-    "Worker",
     "AutomationError",
     "AutomationPatch",
     "Blocker",
