@@ -4,7 +4,7 @@ over its own driver."""
 
 from ._apply import KeyTaken, apply
 from ._command_writes import claim_commands, command_outcome, pending_commands
-from ._connection import JOURNAL_COLUMNS, MAX_ROWS, Rows, Sql, chunks, journal_insert
+from ._connection import HEADS_SQL, JOURNAL_COLUMNS, MAX_ROWS, Rows, Sql, chunks, journal_insert
 from ._facts import Facts, health, read_facts
 from ._lease_writes import lease_row
 from ._projection import journal_entries
@@ -13,6 +13,7 @@ from ._replay import PROJECTIONS, projection_rows
 from ._store import ReadOnlySqlStore, SqlStore
 
 __all__ = [
+    "HEADS_SQL",
     "JOURNAL_COLUMNS",
     "MAX_ROWS",
     "PROJECTIONS",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-__all__ = ["JOURNAL_COLUMNS", "MAX_ROWS", "Rows", "Sql", "chunks", "journal_insert"]
+__all__ = ["HEADS_SQL", "JOURNAL_COLUMNS", "MAX_ROWS", "Rows", "Sql", "chunks", "journal_insert"]
 
 MAX_ROWS = 1_000
 """Rows one multi-row statement writes at most: both databases cap the parameters of a
@@ -91,3 +91,10 @@ def journal_insert(rows: Sequence[Sequence[object]], mark: str = "?") -> tuple[s
         values += row
     marks = ", ".join(["(" + ", ".join([mark] * 10) + ")"] * len(rows))
     return f"INSERT INTO journal ({JOURNAL_COLUMNS}) VALUES {marks}", values
+
+
+HEADS_SQL = (
+    "SELECT (SELECT coalesce(max(seq), 0) FROM journal),"
+    " (SELECT coalesce(max(id), 0) FROM commands)"
+)
+"""The change watch's probe of both stores: (journal head, last command id), one row."""

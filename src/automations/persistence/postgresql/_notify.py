@@ -17,6 +17,7 @@ import time
 import psycopg
 
 from ...model import StorageError
+from .._sql import HEADS_SQL
 from ._connection import Connection, connect, storage_error
 from ._schema import lock_key
 
@@ -125,10 +126,7 @@ class PgChangeWatch:
         if self._connection is None or self._connection.closed or self._connection.broken:
             self._connection = connect(self._dsn, autocommit=True, role="watch")
         try:
-            row = self._connection.execute(
-                "SELECT (SELECT coalesce(max(seq), 0) FROM journal),"
-                " (SELECT coalesce(max(id), 0) FROM commands)"
-            ).fetchone()
+            row = self._connection.execute(HEADS_SQL).fetchone()
         except psycopg.Error as exc:
             raise storage_error(exc, self._dsn) from exc
         assert row is not None

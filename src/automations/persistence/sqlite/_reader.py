@@ -13,7 +13,7 @@ from typing import TypeVar
 import anyio
 import apsw
 
-from .._sql import Sql, SqlReader
+from .._sql import HEADS_SQL, Sql, SqlReader
 from ._connection import Durability, connect, storage_error
 from ._sql import SqliteSql
 
@@ -95,10 +95,7 @@ class ChangeWatch:
     def heads(self) -> tuple[int, int]:
         """(journal head, last command id). Blocking: call it in a worker thread."""
         try:
-            row = self._connection.execute(
-                "SELECT (SELECT coalesce(max(seq), 0) FROM journal),"
-                " (SELECT coalesce(max(id), 0) FROM commands)"
-            ).fetchone()
+            row = self._connection.execute(HEADS_SQL).fetchone()
         except apsw.Error as exc:
             raise storage_error(exc, self._path) from exc
         assert row is not None
