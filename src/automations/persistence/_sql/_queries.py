@@ -51,19 +51,21 @@ def _blob(value: object) -> bytes:
 
 
 def get_automation(sql: Sql, scope: Scope, id: str) -> Automation | None:
-    body = _one(
-        sql,
-        f"SELECT body FROM automations WHERE id = ? AND {_IN_SCOPE}",
-        (id, scope.project, scope.directory),
-    )
-    return None if body is None else from_msgpack(_blob(body), Automation)
+    return _automation_where(sql, scope, "id", id)
 
 
 def automation_by_key(sql: Sql, scope: Scope, key: str) -> Automation | None:
+    return _automation_where(sql, scope, "key", key)
+
+
+def _automation_where(
+    sql: Sql, scope: Scope, column: Literal["id", "key"], value: str
+) -> Automation | None:
+    """The automation of `scope` whose `column` (unique in a scope) is `value`."""
     body = _one(
         sql,
-        f"SELECT body FROM automations WHERE key = ? AND {_IN_SCOPE}",
-        (key, scope.project, scope.directory),
+        f"SELECT body FROM automations WHERE {column} = ? AND {_IN_SCOPE}",
+        (value, scope.project, scope.directory),
     )
     return None if body is None else from_msgpack(_blob(body), Automation)
 

@@ -27,7 +27,28 @@ __all__ = ["ReadOnlySqlStore", "SqlStore"]
 T = TypeVar("T")
 
 
-class SqlStore:
+class _CopyReads:
+    """What a copy reads of a store (`persistence.Exportable`), the same for the
+    read-write and the read-only half."""
+
+    reader: SqlReader
+
+    async def side_rows(
+        self, table: SideTable, after: tuple[Any, ...] | None, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """See `persistence.Exportable` (a copy of this store)."""
+        return await self.reader.query(lambda sql: side_rows(sql, table, after, limit))
+
+    async def digest(self) -> Digest:
+        """See `persistence.Exportable`: every copied table, counted and hashed."""
+        return await self.reader.query(digest)
+
+    async def journal_head(self) -> int:
+        """See `persistence.Exportable`."""
+        return await self.reader.query(journal_head)
+
+
+class SqlStore(_CopyReads):
     """Durable writes through the group-commit writer, reads through the reader pool;
     each store adds its locks, its change watch and where it lives."""
 
@@ -122,22 +143,8 @@ class SqlStore:
         """Every projection row, for exact comparisons (tests, `replay` checks)."""
         return await self.reader.query(projection_rows)
 
-    async def side_rows(
-        self, table: SideTable, after: tuple[Any, ...] | None, limit: int
-    ) -> list[tuple[Any, ...]]:
-        """See `persistence.Exportable` (a copy of this store)."""
-        return await self.reader.query(lambda sql: side_rows(sql, table, after, limit))
 
-    async def digest(self) -> Digest:
-        """See `persistence.Exportable`: every copied table, counted and hashed."""
-        return await self.reader.query(digest)
-
-    async def journal_head(self) -> int:
-        """See `persistence.Exportable`."""
-        return await self.reader.query(journal_head)
-
-
-class ReadOnlySqlStore:
+class ReadOnlySqlStore(_CopyReads):
     """The read half of a store: no writer, no lock held; every write raises
     `StorageError`. Each store adds its locks (to look at, never to take), its change
     watch and where it lives."""
@@ -207,17 +214,3 @@ class ReadOnlySqlStore:
         self, scope: Scope, before: datetime, progress: Callable[[Pruned], None] | None = None
     ) -> Pruned:
         self._refuse()
-
-    async def side_rows(
-        self, table: SideTable, after: tuple[Any, ...] | None, limit: int
-    ) -> list[tuple[Any, ...]]:
-        """See `persistence.Exportable` (a copy of this store)."""
-        return await self.reader.query(lambda sql: side_rows(sql, table, after, limit))
-
-    async def digest(self) -> Digest:
-        """See `persistence.Exportable`: every copied table, counted and hashed."""
-        return await self.reader.query(digest)
-
-    async def journal_head(self) -> int:
-        """See `persistence.Exportable`."""
-        return await self.reader.query(journal_head)
