@@ -22,14 +22,20 @@ KEEPALIVES: dict[str, Any] = {
     "keepalives_idle": 5,
     "keepalives_interval": 2,
     "keepalives_count": 3,
+    "tcp_user_timeout": 11_000,
 }
-"""The client notices a dead server (or a cut link) in about 11 s."""
+"""The client notices a dead server (or a cut link) in about 11 s, whether the link
+was idle (keepalives) or had data in flight (`tcp_user_timeout`, ms)."""
 _SERVER_SETTINGS = (
     "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; "
-    "SET tcp_keepalives_count = 3; SET lock_timeout = '15s'; "
-    "SET idle_in_transaction_session_timeout = '5s'"
+    "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 11000; "
+    "SET lock_timeout = '15s'; SET idle_in_transaction_session_timeout = '5s'"
 )
-"""Every session: the server notices a dead or cut-off client in about 11 s, and no
+"""Every session: the server notices a dead or cut-off client in about 11 s, also
+when it was sending to it: keepalives probe only an idle link, and a session blocked
+sending a pipeline's results to a cut-off client is neither idle nor idle in a
+transaction, so without `tcp_user_timeout` it would keep its locks (the journal's)
+for the kernel's retransmission timeout, minutes. No
 session of a frozen process (SIGSTOP, a paused VM) keeps a lock it took in a
 transaction for more than 5 s (the lease's staleness), so it cannot hold every
 writer, and a standby's take-over, up for longer. A wait for a lock
