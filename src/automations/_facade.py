@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 
+from ._arguments import camel, check_retention, overlap_of
 from ._backfill import Progress, run_backfill
 from ._client import SERVED_CHECK_SECONDS, CommandSender
 from ._event_stream import EventStream
@@ -28,6 +29,7 @@ from .actors import (
     Update,
     holder_alive,
     is_led,
+    live_workers,
     record_stopped,
 )
 from .model import (
@@ -46,6 +48,7 @@ from .model import (
     StoreClosed,
     Tombstone,
     ValidationError,
+    Worker,
     check_reply,
     from_builtins,
     new_automation_id,
@@ -134,7 +137,7 @@ class Runtime:
     ) -> Automation:
         """Change the fields given (Python names: `step_cap=5`); a change that changes
         nothing returns it unchanged."""
-        wire = {_camel(name): value for name, value in changes.items()}
+        wire = {camel(name): value for name, value in changes.items()}
         patch = from_builtins(wire, AutomationPatch, unknown="unsupported_automation_field")
         return await self._ask_automation(
             automation_id, lambda reply: Update(patch, expected_revision, reply)
@@ -189,7 +192,7 @@ class Runtime:
         so far after each slot. At most `MAX_BACKFILL_SLOTS` slots per call; a range
         reaching past now is refused (`ValidationError`). In a client, the worker
         serving the scope runs them (`NotServed` if none does)."""
-        policy = None if overlap is None else _overlap(overlap)
+        policy = None if overlap is None else overlap_of(overlap)
         automation = await self.get(automation_id)
         slots = backfill_slots(automation, start, end, now=self._services.now())
 
@@ -363,6 +366,12 @@ class Runtime:
         row = await self._store.reader.lease(self.scope)
         return row is not None and row.holder == self._services.owner
 
+    async def workers(self) -> Sequence[Worker]:
+        """The live worker processes of the database (every scope's), by id: each with
+        its capacity, its running runs and the scopes it leads, as of its last
+        heartbeat (about a second old at most)."""
+        return await live_workers(self._store)
+
     async def scopes(self) -> Sequence[tuple[Scope, int]]:
         """Each project and directory of the database with automations, and how many."""
         return await self._store.reader.scopes()
@@ -379,20 +388,3 @@ class Runtime:
             return await ref.ask(build)
         except MailboxClosed:
             raise StoreClosed("the runtime is closing; open a new one to go on") from None
-
-
-def _camel(name: str) -> str:
-    return name.split("_")[0] + "".join(part.capitalize() for part in name.split("_")[1:])
-
-
-def _overlap(value: Overlap | str) -> Overlap:
-    try:
-        return Overlap(value)
-    except ValueError:
-        choices = ", ".join(member.value for member in Overlap)
-        raise ValidationError([("overlap", f"invalid_value: one of {choices}")]) from None
-
-
-def check_retention(field: str, age: timedelta) -> None:
-    if not isinstance(age, timedelta) or age <= timedelta(0):
-        raise ValidationError([(field, "duration_must_be_positive")])

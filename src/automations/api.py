@@ -10,12 +10,21 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 
 from ._facade import Runtime, check_retention
-from .actors import DEFAULT_MAX_SCHEDULED_RUNS, EventHub, Executor, Role, Services, open_supervisor
+from .actors import (
+    DEFAULT_MAX_SCHEDULED_RUNS,
+    EventHub,
+    Executor,
+    Role,
+    Services,
+    Supervisor,
+    open_fleet,
+    open_supervisor,
+)
 from .model import Catalog, Scope, ValidationError
 from .persistence import Durability, open_store
 from .runtime import Clock, SystemClock, unwrapping_groups
@@ -52,6 +61,7 @@ async def open_runtime(
     read_only: bool = False,
     metrics: Metrics | None = None,
     tracing: bool | TracerProvider | None = None,
+    scopes: Literal["all"] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open the database at `path` and run a runtime on it until the block exits.
 
@@ -76,9 +86,18 @@ async def open_runtime(
     (None) only when the application configured a global provider before opening the
     runtime. Every transition is logged to the `automations.runs` logger (see
     docs/operations.md).
+
+    `scopes="all"` (a worker only) opens a fleet worker: it serves every scope of the
+    database, leading the share of scopes the balancing of the live fleet workers gives
+    it (docs/architecture.md, "The fleet"); the runtime it yields is a client of
+    `project` and `directory`.
     """
     if role not in ("worker", "client"):
         raise ValidationError([("role", "role_must_be_worker_or_client")])
+    if scopes not in (None, "all"):
+        raise ValidationError([("scopes", "scopes_must_be_all_or_none")])
+    if scopes == "all" and role != "worker":
+        raise ValidationError([("scopes", "all_scopes_needs_role_worker")])
     if read_only and role != "client":
         raise ValidationError([("read_only", "read_only_needs_role_client")])
     if retention is not None:
@@ -115,19 +134,35 @@ async def open_runtime(
             cancel_grace=cancel_grace,
             min_interval=min_interval,
             catalog=catalog,
-            role=role,
+            role="client" if scopes == "all" else role,
             retention=retention,
             max_scheduled_runs=max_scheduled_runs,
             observer=telemetry,
         )
         try:
-            async with open_supervisor(services, grace=cancel_grace) as supervisor:
+            async with (
+                open_supervisor(services, grace=cancel_grace) as supervisor,
+                _maybe_fleet(scopes, services, supervisor),
+            ):
                 runtime = Runtime(services, supervisor)
                 runtime.metrics = metrics
                 yield runtime
         finally:
             if telemetry is not None:
                 telemetry.detach(store)
+
+
+@asynccontextmanager
+async def _maybe_fleet(
+    scopes: Literal["all"] | None, services: Services, supervisor: Supervisor
+) -> AsyncIterator[None]:
+    """With `scopes="all"`, the fleet's cells beside the client `supervisor`."""
+    if scopes is None:
+        yield
+        return
+    async with open_fleet(services, supervisor.follower, services.cancel_grace) as fleet:
+        supervisor.presence = fleet.presence
+        yield
 
 
 def _telemetry(metrics: Metrics | None, tracing: bool | TracerProvider | None) -> Telemetry | None:

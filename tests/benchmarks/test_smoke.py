@@ -159,3 +159,12 @@ def test_calls_counts_a_runs_python_calls_by_who_is_called() -> None:
     assert line["calls_per_run"] > 0
     assert line["calls_per_run"] == pytest.approx(sum(line["by_group"].values()))
     assert line["by_group"]["opentelemetry"] > 0  # the spans' share, told apart
+
+
+def test_fleet_benchmark_prints_one_json_line() -> None:
+    line = _run("fleet")
+    assert line["bench"] == "fleet" and line["ok"] is True
+    assert (line["scopes"], line["workers"]) == (4, 2)
+    assert line["max_led"] <= 3  # a fair share of 2, and the slack of 1
+    assert line["ready_s"] > 0 and line["rebalance_s"] > 0
+    assert all(rss > 0 for rss in line["rss_mb"])

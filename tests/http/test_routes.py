@@ -327,3 +327,20 @@ def test_health_openapi_and_the_console_page(server: Server) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<script type="module" src="static/console.js">' in page.text
     assert client.get("/static/index.html").status_code == 200
+
+
+def test_workers_lists_the_serving_process_with_its_lease(server: Server) -> None:
+    client = server.client()
+    deadline = time.monotonic() + 30
+    while not (found := client.get("/workers")).json()[0]["scopes"]:  # its next heartbeat
+        assert time.monotonic() < deadline, found.text
+        time.sleep(0.02)
+    assert found.status_code == 200
+    (worker,) = found.json()
+    assert worker["pid"] == server.process.pid
+    assert worker["scopes"][0]["project"] == "http-tests"
+    assert worker["startedAt"] <= worker["heartbeatAt"] < worker["expiresAt"]
+    document = client.get("/openapi.json").json()
+    listing = document["paths"]["/workers"]["get"]
+    assert listing["operationId"] == "listWorkers"
+    assert "Worker" in document["components"]["schemas"]

@@ -164,7 +164,7 @@ async def test_version_6_gives_missed_records_the_columns_of_their_last_revision
         live = await store.projections()
         await store.replay()
         assert await store.projections() == live
-    assert _pragma(path, "user_version") == SCHEMA_VERSION == 7
+    assert _pragma(path, "user_version") == SCHEMA_VERSION == 8
 
 
 async def test_version_7_keeps_automations_without_a_key_and_indexes_the_journal(
@@ -178,6 +178,7 @@ async def test_version_7_keeps_automations_without_a_key_and_indexes_the_journal
     connection.execute("DROP INDEX automations_key; DROP INDEX journal_entity")
     connection.execute("ALTER TABLE automations DROP COLUMN key; PRAGMA user_version = 6")
     connection.execute("ALTER TABLE leases DROP COLUMN executors; DROP TABLE progress")
+    connection.execute("DROP TABLE workers")  # version 8's
     connection.close()
     async with open_sqlite_store(path) as store:
         assert await store.reader.automation(SCOPE, a.id) == a
@@ -189,3 +190,17 @@ async def test_version_7_keeps_automations_without_a_key_and_indexes_the_journal
         )
         assert "journal_entity" in str(plan)
     assert _pragma(path, "user_version") == SCHEMA_VERSION
+
+
+async def test_version_8_adds_the_workers_heartbeat_table(tmp_path: Path) -> None:
+    path = tmp_path / "automations.db"
+    async with open_sqlite_store(path) as store:
+        a = automation()
+        await store.write(SaveAutomation(SCOPE, a, None))
+    connection = apsw.Connection(str(path))  # as version 7 left it
+    connection.execute("DROP TABLE workers; PRAGMA user_version = 7")
+    connection.close()
+    async with open_sqlite_store(path) as store:
+        assert await store.reader.automation(SCOPE, a.id) == a
+        assert await store.reader.workers(NOW) == []
+    assert _pragma(path, "user_version") == SCHEMA_VERSION == 8

@@ -3,6 +3,7 @@
 from ._automation_actor import AutomationActor
 from ._context import RunContext
 from ._fire_limit import DEFAULT_MAX_SCHEDULED_RUNS, FireLimit, Permit
+from ._fleet import Fleet, open_fleet
 from ._follower import Follower
 from ._hub import (
     SUBSCRIBER_BUFFER,
@@ -24,6 +25,7 @@ from ._messages import (
     Update,
 )
 from ._observer import Observer, RunTrace
+from ._presence import EXPIRY_SECONDS, HEARTBEAT_SECONDS, live_workers
 from ._records import record_stopped
 from ._retention import PRUNE_EVERY
 from ._run_actor import RunActor
@@ -34,6 +36,8 @@ from ._supervisor import Supervisor, open_supervisor
 
 __all__ = [
     "DEFAULT_MAX_SCHEDULED_RUNS",
+    "EXPIRY_SECONDS",
+    "HEARTBEAT_SECONDS",
     "PRUNE_EVERY",
     "STALE_SECONDS",
     "SUBSCRIBER_BUFFER",
@@ -44,6 +48,7 @@ __all__ = [
     "EventHub",
     "Executor",
     "Fire",
+    "Fleet",
     "Observer",
     "FireLimit",
     "Follower",
@@ -67,6 +72,8 @@ __all__ = [
     "holder_alive",
     "is_led",
     "is_resumable",
+    "live_workers",
+    "open_fleet",
     "open_supervisor",
     "record_stopped",
     "resumable",

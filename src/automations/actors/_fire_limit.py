@@ -30,7 +30,9 @@ class FireLimit:
         self.taken = 0
         self.round = 1 if limit is None else max(1, limit // 8)
         """How many free permits are worth a round of fires at once."""
-        self._on_freed: Callable[[], None] | None = None
+        self._on_freed: list[Callable[[], None]] = []
+        """The schedulers sharing the limit (one per lease held: a fleet's cells share
+        the process's), each woken when a permit is released."""
 
     @property
     def available(self) -> float:
@@ -44,14 +46,18 @@ class FireLimit:
         self.taken += 1
         return Permit(self)
 
-    def on_freed(self, callback: Callable[[], None] | None) -> None:
-        """Call `callback()` whenever a permit is released (the scheduler's wake-up)."""
-        self._on_freed = callback
+    def on_freed(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` whenever a permit is released (a scheduler's wake-up)."""
+        self._on_freed.append(callback)
+
+    def off_freed(self, callback: Callable[[], None]) -> None:
+        """No longer call `callback` (its scheduler ended)."""
+        self._on_freed.remove(callback)
 
     def _release(self) -> None:
         self.taken -= 1
-        if self._on_freed is not None:
-            self._on_freed()
+        for callback in self._on_freed:
+            callback()
 
 
 class Permit:

@@ -30,6 +30,7 @@ from ..persistence import (
     PurgeCommands,
     Reconciled,
     ReconcileRuns,
+    ReleaseLease,
     RenewLease,
     StorePort,
     TakeStaleLease,
@@ -70,15 +71,20 @@ async def hold_lease(
     services: Services,
     lead: Callable[[int], Awaitable[None]],
     *,
+    hand_over: bool = False,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Compete for the lease and `lead(epoch)` while holding it, until cancelled.
 
     Started once the first attempt is decided: a worker that opens alone on a
     database holds the lease (its epoch recorded) by the time it is started. A holder
-    whose lease was taken while it was frozen steps down and competes again.
+    whose lease was taken while it was frozen steps down and competes again. With
+    `hand_over` (a fleet's cell: its process lives on), a holder that is cancelled
+    lets the lease go (`ReleaseLease`), so the next worker leads at once instead of
+    waiting for it to look stale.
     """
     lock = services.store.lease_lock(services.scope)
+    epoch: int | None = None
     try:
         while True:
             epoch = await _acquire(services, lock, task_status)
@@ -92,9 +98,20 @@ async def hold_lease(
             finally:
                 _tell(services, held=False)
             log.warning("stepped down: another process took the lease (epoch %d)", epoch)
+            epoch = None
             lock.release()
     finally:
+        if hand_over and epoch is not None:
+            with anyio.CancelScope(shield=True):
+                await _release(services, epoch)
         lock.release()
+
+
+async def _release(services: Services, epoch: int) -> None:
+    try:
+        await services.store.write(ReleaseLease(services.scope, epoch))
+    except AutomationError:  # the next holder waits for the lease to look stale
+        log.warning("could not hand the scheduler lease over; it goes stale instead")
 
 
 def _tell(services: Services, *, held: bool) -> None:
@@ -157,6 +174,8 @@ async def _why_lead(store: StorePort, owner: str, row: LeaseRow | None, stale: b
     """Why this process, holding the lease's lock, may lead; None when it may not."""
     if row is None:
         return "no process led before"
+    if not row.holder:
+        return "its holder let it go"
     if row.holder == owner:
         return "this process led before"
     if stale:
@@ -227,7 +246,9 @@ async def is_led(store: StorePort, scope: Scope) -> bool:
     if await anyio.to_thread.run_sync(store.lease_lock(scope).held_elsewhere):
         return True
     row = await store.reader.lease(scope)
-    return row is not None and not _stale(row) and await holder_alive(store, row.holder)
+    if row is None or not row.holder:  # never led, or let go
+        return False
+    return not _stale(row) and await holder_alive(store, row.holder)
 
 
 async def reconcile_dead_owners(

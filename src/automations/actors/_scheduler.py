@@ -149,7 +149,7 @@ class Scheduler:
                 await self._warm_due(now)
                 await self._sleep_until(self._next_target(now))
         finally:
-            self._limit.on_freed(None)
+            self._limit.off_freed(self._permit_freed)
 
     def _due(self, now: int) -> bool:
         """A slot is to fire (`CLAIM_MS` ahead of it). While one is, the index is not

@@ -42,6 +42,7 @@ from ._going import GoingRuns
 from ._inbox import Inbox
 from ._lease import hold_lease, keep_reconciling, reconcile_dead_owners
 from ._messages import Adopt, AutomationMessage, Fire, Refresh, RunEnded
+from ._presence import Presence
 from ._records import record_stopped
 from ._retention import keep_pruning
 from ._run_actor import RunActor
@@ -63,6 +64,7 @@ class Supervisor:
         runs: TaskGroup,
         actors: ActorGroup[AutomationMessage],
         follower: Follower,
+        fire_limit: FireLimit | None = None,
     ) -> None:
         self.services = services
         self.follower = follower
@@ -74,12 +76,21 @@ class Supervisor:
         """Runs adopted (`running` under this process) whose actor has not started."""
         self._going: dict[str, GoingRuns] = {}
         """Per automation with runs going on or an active actor."""
-        self.fire_limit = FireLimit(services.max_scheduled_runs)
-        """Shared by the schedulers of every lease term: a run keeps its permit across."""
+        self.fire_limit = fire_limit or FireLimit(services.max_scheduled_runs)
+        """Shared by the schedulers of every lease term (a run keeps its permit across),
+        and by a fleet's cells (the process's capacity)."""
         self.slot_starts = SlotStarts(services.store, services.clock)
         self.scheduler: Scheduler | None = None
         """The scheduler of this process's lease term, while it leads."""
         self._closing = False
+        self.leading = False
+        """Whether this process holds its scope's scheduler lease now."""
+        self.hand_back = True
+        """Whether its close leaves runs for the next holder (those recorded ahead of
+        their slot, those blocked with a resumable executor): not when a fleet's cell
+        closes while its process lives on (nobody would take them over)."""
+        self.presence: Presence | None = None
+        """A worker's heartbeat row (None in a client, which records none)."""
         self.report: ShutdownReport | None = None
         """What the close left and stopped, once it is closed."""
         # Bound once, shared by every activation and run: each bound method is an
@@ -94,6 +105,10 @@ class Supervisor:
     @property
     def active_automations(self) -> int:
         return len(self._automations)
+
+    def load(self) -> tuple[int, tuple[Scope, ...]]:
+        """(runs executing here, scopes led here): what this worker's heartbeat says."""
+        return len(self.runs), (self.services.scope,) if self.leading else ()
 
     def automation(
         self, automation_id: str, preloaded: Automation | None = None
@@ -215,19 +230,20 @@ class Supervisor:
         """A helper task of a run (timeout watchdog, cancel grace), in the run group."""
         self._runs_group.start_soon(function, name=name)
 
-    async def shutdown(self, grace: float) -> ShutdownReport:
+    async def shutdown(self, grace: float, *, hand_back: bool = True) -> ShutdownReport:
         """Stop every run with a recorded reason (`worker_stopped`), but leave to the
         next worker those that wait on a blocker with a resumable executor, and those
         still waiting for their slot; then stop the actors; bounded by `grace`. What
-        was left and stopped is the report."""
+        was left and stopped is the report. Without `hand_back` (a fleet's cell, whose
+        process lives on: nobody would take them over) every run is stopped."""
         self._closing = True
         released = 0
         left: list[RunActor] = []
         stopped: list[RunActor] = []
         for actor in list(self.runs.values()):
-            if actor.release():
+            if hand_back and actor.release():
                 released += 1
-            elif actor.leave():
+            elif hand_back and actor.leave():
                 left.append(actor)
             else:
                 actor.request_stop(StopReason.WORKER_STOPPED)
@@ -258,70 +274,107 @@ class Supervisor:
 
 
 @asynccontextmanager
-async def open_supervisor(services: Services, *, grace: float) -> AsyncIterator[Supervisor]:
-    """The supervisor with its follower and, in a worker, the lease, the scheduler and
-    the inbox; on exit, runs and actors stop with a reason."""
-    follower = Follower(services.store, services.hub)
+async def open_supervisor(
+    services: Services,
+    *,
+    grace: float,
+    follower: Follower | None = None,
+    presence: Presence | None = None,
+    fire_limit: FireLimit | None = None,
+) -> AsyncIterator[Supervisor]:
+    """The supervisor with its follower and, in a worker, the lease, the scheduler, the
+    inbox and the heartbeat; on exit, runs and actors stop with a reason. A fleet's
+    cell (one scope of a worker that serves many) shares the fleet's `follower`, which
+    it does not run, its `presence`, which it only tells of its lease, and its
+    `fire_limit`, the process's capacity."""
+    shared = follower is not None
+    if follower is None:
+        follower = Follower(services.store, services.hub)
     async with anyio.create_task_group() as runs, anyio.create_task_group() as actors:
-        supervisor = Supervisor(services, runs, ActorGroup(actors), follower)
+        supervisor = Supervisor(services, runs, ActorGroup(actors), follower, fire_limit)
+        supervisor.hand_back = not shared
         follower.add_listener(supervisor.on_foreign)
         try:
             async with anyio.create_task_group() as background:
-                background.start_soon(follower.run, name="follower")
+                if not shared:
+                    background.start_soon(follower.run, name="follower")
                 if services.role == "worker":
-                    await _start_worker(background, supervisor)
+                    await _start_worker(background, supervisor, presence, hand_over=shared)
                 try:
                     yield supervisor
                 finally:
                     background.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
-                await supervisor.shutdown(grace)
+                await supervisor.shutdown(grace, hand_back=supervisor.hand_back)
+            if shared:
+                follower.remove_listener(supervisor.on_foreign)
         runs.cancel_scope.cancel()  # what is left ignored cancellation past the grace
 
 
-async def _start_worker(background: TaskGroup, supervisor: Supervisor) -> None:
-    """Compete for the lease; execute what other processes ask of this one."""
+async def _start_worker(
+    background: TaskGroup, supervisor: Supervisor, presence: Presence | None, *, hand_over: bool
+) -> None:
+    """Compete for the lease; execute what other processes ask of this one; keep the
+    heartbeat row (unless a fleet keeps it: `presence` given)."""
     services, follower = supervisor.services, supervisor.follower
     inbox = Inbox(services, follower, supervisor.automation, supervisor.runs)
+    if presence is None:
+        presence = Presence(services, supervisor.load)
+        await background.start(presence.run, name="presence")
+    supervisor.presence = presence
 
     async def lead(epoch: int) -> None:
-        # DESIGN 3: reconcile first, then fire (missed fires included), then lead.
-        next_slot = await reconcile_dead_owners(services, supervisor.adopt, epoch)
-        scheduler = Scheduler(
-            services, supervisor.fire, epoch, warmer=supervisor, limit=supervisor.fire_limit
-        )
-        services.store.add_commit_listener(scheduler.on_commit)
-        follower.add_listener(scheduler.on_commit)
-        supervisor.scheduler = scheduler
-        inbox.lead()
+        supervisor.leading = True
+        presence.nudge()
         try:
-            async with anyio.create_task_group() as leading:
-                leading.start_soon(
-                    keep_reconciling,
-                    services,
-                    supervisor.adopt,
-                    epoch,
-                    next_slot,
-                    inbox.lead,  # a dead claimer's commands, handed back
-                    name="reconcile",
-                )
-                if services.retention is not None:
-                    leading.start_soon(
-                        keep_pruning,
-                        services.store,
-                        services.scope,
-                        services.clock,
-                        services.retention,
-                        name="retention",
-                    )
-                await scheduler.run()
-        finally:  # stepping down (or closing): this scheduler is done
-            inbox.step_down()
-            supervisor.scheduler = None
-            follower.remove_listener(scheduler.on_commit)
-            services.store.remove_commit_listener(scheduler.on_commit)
+            await _lead(supervisor, inbox, epoch)
+        finally:
+            supervisor.leading = False
+            presence.nudge()
 
     background.start_soon(inbox.run, name="inbox")
     background.start_soon(supervisor.slot_starts.run, name="slot-starts")
-    await background.start(hold_lease, services, lead, name="scheduler-lease")
+    await background.start(
+        partial(hold_lease, hand_over=hand_over), services, lead, name="scheduler-lease"
+    )
+
+
+async def _lead(supervisor: Supervisor, inbox: Inbox, epoch: int) -> None:
+    """Lead the scope under `epoch`: reconcile, fire, keep reconciling and pruning."""
+    services, follower = supervisor.services, supervisor.follower
+    # DESIGN 3: reconcile first, then fire (missed fires included), then lead.
+    next_slot = await reconcile_dead_owners(services, supervisor.adopt, epoch)
+    scheduler = Scheduler(
+        services, supervisor.fire, epoch, warmer=supervisor, limit=supervisor.fire_limit
+    )
+    services.store.add_commit_listener(scheduler.on_commit)
+    follower.add_listener(scheduler.on_commit)
+    supervisor.scheduler = scheduler
+    inbox.lead()
+    try:
+        async with anyio.create_task_group() as leading:
+            leading.start_soon(
+                keep_reconciling,
+                services,
+                supervisor.adopt,
+                epoch,
+                next_slot,
+                inbox.lead,  # a dead claimer's commands, handed back
+                name="reconcile",
+            )
+            if services.retention is not None:
+                leading.start_soon(
+                    keep_pruning,
+                    services.store,
+                    services.scope,
+                    services.clock,
+                    services.retention,
+                    name="retention",
+                )
+            await scheduler.run()
+    finally:  # stepping down (or closing): this scheduler is done
+        inbox.step_down()
+        supervisor.scheduler = None
+        follower.remove_listener(scheduler.on_commit)
+        services.store.remove_commit_listener(scheduler.on_commit)

@@ -19,7 +19,7 @@ from ..actors import DEFAULT_MAX_SCHEDULED_RUNS
 from ..api import open_runtime
 from ..executors import DEFAULT_COMMAND_TIMEOUT
 from ..persistence import is_url
-from ._commands import COMMANDS
+from ._commands import COMMANDS, Command
 from ._doctor import doctor, doctor_options
 from ._failures import error_json, expected_error, one_line
 from ._ids import resolve_ids
@@ -30,6 +30,7 @@ from ._render import Output
 from ._run_info import run_info
 from ._scope import find_scope
 from ._serve import demo, serve
+from ._workers import workers
 
 __all__ = ["build_parser", "main"]
 
@@ -131,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="scheduled runs going on at once (default %(default)s; none: no bound)",
     )
     serve.add_argument(
+        "--all-scopes",
+        action="store_true",
+        help="serve every project and directory, sharing them with the other such workers",
+    )
+    serve.add_argument(
         "--metrics", metavar="HOST:PORT", help="serve Prometheus metrics, e.g. 127.0.0.1:9464"
     )
     serve.add_argument("--log-format", choices=("text", "json"), default="text")
@@ -184,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     prune = command("prune", "forget runs that ended longer ago than an age")
     prune.add_argument("--older-than", required=True, metavar="AGE", help="e.g. 30d or 12h")
 
+    command("workers", "the live worker processes of the database, their load and leases")
     command("mcp", "serve these automations to an agent over MCP (stdio)")
     doctor_options(command("doctor", "examine the database; say what is wrong and what to do"))
     migrate_options(command("migrate", "copy every automation and run into another, empty store"))
@@ -233,8 +240,12 @@ async def _dispatch(args: argparse.Namespace, out: Output) -> int:
         read_only=args.command in READ_ONLY,
     ) as rt:
         await resolve_ids(rt, args)
-        handler = run_info if args.command == "run-info" else COMMANDS[args.command]
+        handler = _HANDLERS.get(args.command) or COMMANDS[args.command]
         return await handler(rt, args, out)
+
+
+_HANDLERS: dict[str, Command] = {"run-info": run_info, "workers": workers}
+"""Commands of their own modules (the others are `COMMANDS`)."""
 
 
 async def _find_database(args: argparse.Namespace) -> None:

@@ -84,6 +84,7 @@ async def _serve(args: argparse.Namespace, out: Output) -> int:
         retention=retention,
         max_scheduled_runs=parse_limit(args.max_scheduled_runs, "--max-scheduled-runs"),
         metrics=metrics,
+        scopes="all" if args.all_scopes else None,
     ) as rt:
         # What imports and opening made lives as long as the process: frozen, it is left
         # out of the collector's full passes (docs/operations.md, "The collector").
@@ -92,6 +93,8 @@ async def _serve(args: argparse.Namespace, out: Output) -> int:
         names = ", ".join(sorted(executors))
         where = display_location(args.db)
         heading = f"serving {rt.scope.project} in {rt.scope.directory} on {where}"
+        if args.all_scopes:
+            heading = f"serving every scope, with the other fleet workers, on {where}"
         leading = await rt.leading()
         view = LiveView(heading)
         view.status = role_text(leading)

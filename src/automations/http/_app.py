@@ -20,9 +20,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..api import Runtime
-from ..model import StorageError, to_json
+from ..model import AutomationError, StorageError, to_json
 from ._auth import BearerAuth, SameOrigin
-from ._errors import http_exception, internal_error
+from ._errors import error_response, http_exception, internal_error
 from ._metrics import metrics_route
 from ._openapi import openapi_document
 from ._routes import automation_routes
@@ -69,6 +69,12 @@ def create_app(
             return json_response(Health(ok=False, database=False, leading=False, served=False), 503)
         return json_response(Health(ok=True, database=True, leading=leading, served=served))
 
+    async def workers(request: Request) -> Response:
+        try:
+            return json_response(list(await runtime.workers()))
+        except AutomationError as error:
+            return error_response(error)
+
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
@@ -76,6 +82,7 @@ def create_app(
         *automation_routes(runtime, events),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/workers", workers, methods=["GET"]),
         Route("/", index, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

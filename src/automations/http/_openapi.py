@@ -23,6 +23,7 @@ from ..model import (
     Run,
     RunUpdated,
     Tombstone,
+    Worker,
     ms_of,
 )
 from ._routes import DEFAULT_PAGE, MAX_PAGE
@@ -58,6 +59,7 @@ _TYPES = (
     DefinitionUpdated,
     DefinitionDeleted,
     RunUpdated,
+    Worker,
 )
 _DIGITS = {"type": "string", "pattern": "^[0-9]+$"}
 _EXAMPLES: dict[str, Any] = {
@@ -266,6 +268,17 @@ def openapi_document(*, title: str = "automations", version: str = "0") -> dict[
         "/automation/{id}/runs": {
             "get": _operation("Runs, newest first", _ref("RunPage"), params=runs_params)
         },
+        "/workers": {
+            "get": {
+                "summary": "The live worker processes of the database, their load and leases",
+                "responses": {
+                    "200": _json({"type": "array", "items": _ref("Worker")}, "by id"),
+                    "401": _json(_ref("ErrorBody"), _ERRORS["401"]),
+                    "403": _json(_ref("ErrorBody"), _ERRORS["403"]),
+                    "503": _json(_ref("ErrorBody"), "the database failed"),
+                },
+            }
+        },
         "/healthz": {
             "get": {
                 "summary": "Who holds the scheduler lease, and whether the database answers",
@@ -307,6 +320,7 @@ _OPERATION_IDS = {
     ("/automation/{id}/run", "post"): "runAutomation",
     ("/automation/{id}/backfill", "post"): "backfillAutomation",
     ("/automation/{id}/runs", "get"): "listRuns",
+    ("/workers", "get"): "listWorkers",
     ("/healthz", "get"): "health",
 }
 _LINKS = {

@@ -104,6 +104,7 @@ from ._validation import (
     field_problems,
     naive_time_problems,
 )
+from ._worker import Worker
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -126,6 +127,7 @@ __all__ = [
     "Anchor",
     "Automation",
     "BackfillReport",
+    "Worker",
     "AutomationError",
     "AutomationPatch",
     "Blocker",

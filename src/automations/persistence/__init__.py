@@ -30,7 +30,14 @@ from ._health import (
     StoreHealth,
 )
 from ._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry, Page
-from ._leases import AcquireLease, LeaseRow, RenewLease, TakeStaleLease, lease_name
+from ._leases import (
+    AcquireLease,
+    LeaseRow,
+    ReleaseLease,
+    RenewLease,
+    TakeStaleLease,
+    lease_name,
+)
 from ._migrate import Copied, copy_store
 from ._open import diagnose_store, display_location, is_url, open_store, remove_store
 from ._operations import (
@@ -59,6 +66,7 @@ from ._transfer import (
     ImportRows,
     SideTable,
 )
+from ._workers import Depart, Heartbeat
 
 __all__ = [
     "COMPARED",
@@ -96,6 +104,8 @@ __all__ = [
     "CreateAutomations",
     "CreateRun",
     "DeleteAutomation",
+    "Depart",
+    "Heartbeat",
     "DropCommand",
     "Durability",
     "EnqueueCommand",
@@ -112,6 +122,7 @@ __all__ = [
     "ReaderPort",
     "ReconcileRuns",
     "Reconciled",
+    "ReleaseLease",
     "RenewLease",
     "Replay",
     "RunNowCommand",

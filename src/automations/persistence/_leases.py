@@ -17,7 +17,14 @@ import msgspec
 from ..model import Scope
 from ._operations import Operation
 
-__all__ = ["AcquireLease", "LeaseRow", "RenewLease", "TakeStaleLease", "lease_name"]
+__all__ = [
+    "AcquireLease",
+    "LeaseRow",
+    "ReleaseLease",
+    "RenewLease",
+    "TakeStaleLease",
+    "lease_name",
+]
 
 
 def lease_name(scope: Scope) -> str:
@@ -64,3 +71,12 @@ class TakeStaleLease(Operation[int | None], frozen=True, gc=False):
     seen_epoch: int
     renewed_ms: int
     executors: tuple[str, ...] = ()
+
+
+class ReleaseLease(Operation[bool], frozen=True, gc=False):
+    """The holder lets the lease go while it lives on (a fleet hands a scope to another
+    worker): the row is left with no holder, so the next to take the lock leads at
+    once. Whether it was still at `epoch` (else another holder has it: nothing done)."""
+
+    scope: Scope
+    epoch: int

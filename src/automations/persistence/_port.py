@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 
-from ..model import Automation, Pruned, Run, Scope, Tombstone
+from ..model import Automation, Pruned, Run, Scope, Tombstone, Worker
 from ._changes import ChangeListener
 from ._commands import CommandOutcome, PendingCommand
 from ._journal import JournalEntry, Page
@@ -125,6 +125,11 @@ class ReaderPort(Protocol):
         """The scope's lease: who holds it, at which epoch, last renewed when."""
         ...
 
+    async def leases(self) -> dict[str, LeaseRow]:
+        """Every scope's lease row, by lease name (`lease_name(scope)`): the one read of
+        the leases across scopes, for the balancing of a fleet."""
+        ...
+
     async def checkpoint(self, run_id: str) -> bytes | None:
         """The latest checkpoint of a run (JSON), if it saved one."""
         ...
@@ -146,6 +151,12 @@ class ReaderPort(Protocol):
     async def scopes(self) -> list[tuple[Scope, int]]:
         """Every scope that has automations, with how many, by project and directory:
         the one read across scopes, so that a person can find theirs."""
+        ...
+
+    async def workers(self, at: datetime) -> list[Worker]:
+        """The worker processes whose last heartbeat has not expired at `at`, by id
+        (every scope's: workers are of the database). A worker whose process died is
+        listed until its expiry; `actors.live_workers` also asks its liveness lock."""
         ...
 
 

@@ -4,7 +4,7 @@ the two are compared.
 The journal is copied as it is (its sequence numbers kept, so an `events(since=seq)`
 consumer can carry on), the projections are rebuilt on the target by replaying it,
 and the tables the journal does not hold (answers, checkpoints, progress) are copied
-row by row. Leases and the command inbox belong to the processes of the old store
+row by row. Leases, the command inbox and the workers' rows belong to the processes of the old store
 and are not copied. Everything is read and written in pages: no store is held in
 memory. The SQL is `_sql/_transfer.py`, the same for both stores.
 """
@@ -83,9 +83,10 @@ COMPARED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 """Each table a copy compares, the journal and the projections too: (key, columns)."""
 
-NOT_COPIED = frozenset({"meta", "leases", "commands"})
-"""The tables a copy leaves behind: the target's own schema version, and the leases
-and the command inbox of the old store's processes. Every other table is copied."""
+NOT_COPIED = frozenset({"meta", "leases", "commands", "workers"})
+"""The tables a copy leaves behind: the target's own schema version, and the leases,
+the command inbox and the heartbeat rows of the old store's processes. Every other
+table is copied."""
 
 
 class Digest(msgspec.Struct, frozen=True):

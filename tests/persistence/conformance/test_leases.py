@@ -15,11 +15,13 @@ from automations.model import LeaseLost, Scope
 from automations.persistence import (
     AcquireLease,
     CreateRun,
+    ReleaseLease,
     RenewLease,
     SaveAutomation,
     SaveRun,
     StorePort,
     TakeStaleLease,
+    lease_name,
 )
 
 from ..helpers import NOW, OTHER, SCOPE, automation
@@ -130,3 +132,28 @@ async def test_each_scope_has_a_lease_of_its_own(store: StorePort, elsewhere: Sc
     with pytest.raises(LeaseLost):  # an epoch fences only its own scope's writes
         await store.write(SaveAutomation(elsewhere, automation(), None, epoch=mine))
     assert [x.id for x in await store.reader.automations(elsewhere)] == [a.id]
+
+
+async def test_every_scopes_lease_is_read_at_once_by_its_name(store: StorePort) -> None:
+    assert await store.reader.leases() == {}
+    first = await _acquire(store, "p1")
+    other = await _acquire(store, "p2", OTHER)
+    again = await _acquire(store, "p3")
+    leases = await store.reader.leases()
+    assert set(leases) == {lease_name(SCOPE), lease_name(OTHER)}
+    assert (leases[lease_name(SCOPE)].holder, leases[lease_name(SCOPE)].epoch) == ("p3", again)
+    assert (leases[lease_name(OTHER)].holder, leases[lease_name(OTHER)].epoch) == ("p2", other)
+    assert again > first
+    assert leases[lease_name(SCOPE)] == await store.reader.lease(SCOPE)
+
+
+async def test_a_holder_lets_its_lease_go_only_at_its_own_epoch(store: StorePort) -> None:
+    old = await _acquire(store, "p1")
+    current = await _acquire(store, "p2")
+    assert await store.write(ReleaseLease(SCOPE, old)) is False  # p2 holds it now
+    lease = await store.reader.lease(SCOPE)
+    assert lease is not None and lease.holder == "p2"
+    assert await store.write(ReleaseLease(SCOPE, current)) is True
+    lease = await store.reader.lease(SCOPE)
+    assert lease is not None and (lease.holder, lease.epoch) == ("", current)
+    assert await _acquire(store, "p3") == current + 1  # the next holder's epoch fences on

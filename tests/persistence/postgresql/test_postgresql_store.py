@@ -22,7 +22,7 @@ from automations.persistence import SaveAutomation, StorePort, open_store
 from automations.persistence.postgresql import PostgresReadOnlyStore, PostgresStore, lock_key
 
 from ..conformance.builders import create_automation, renamed
-from ..helpers import SCOPE, automation
+from ..helpers import NOW, SCOPE, automation
 
 pytestmark = pytest.mark.anyio
 
@@ -167,6 +167,20 @@ async def test_reopening_a_migrated_schema_keeps_its_data(pg_dsn: str) -> None:
         created = await create_automation(store)
     async with open_store(pg_dsn) as store:
         assert await store.reader.automation(SCOPE, created.id) == created
+
+
+async def test_version_2_adds_the_workers_heartbeat_table(pg_dsn: str) -> None:
+    async with open_store(pg_dsn) as store:
+        created = await create_automation(store)
+    with psycopg.connect(pg_dsn, autocommit=True) as connection:  # as version 1 left it
+        connection.execute("DROP TABLE workers")
+        connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    async with open_store(pg_dsn) as store:
+        assert await store.reader.automation(SCOPE, created.id) == created
+        assert await store.reader.workers(NOW) == []
+    with psycopg.connect(pg_dsn, autocommit=True) as connection:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert row == ("2",)
 
 
 async def test_no_server_is_a_storage_error_that_names_it_without_password() -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._commands import CompleteCommand, DropCommand, EnqueueCommand, PurgeCommands
-from .._leases import AcquireLease, RenewLease, TakeStaleLease
+from .._leases import AcquireLease, ReleaseLease, RenewLease, TakeStaleLease
 from .._operations import (
     CreateAutomations,
     DeleteAutomation,
@@ -26,6 +26,7 @@ from .._reconcile import ReconcileRuns
 from .._retention import PruneStep
 from .._run_operations import CreateRun, SaveRun
 from .._transfer import ImportJournal, ImportRows
+from .._workers import Depart, Heartbeat
 from ._automation_writes import (
     create_automations,
     delete_automation,
@@ -36,12 +37,13 @@ from ._automation_writes import (
 )
 from ._command_writes import complete_command, drop_command, enqueue_command, purge_commands
 from ._connection import Sql
-from ._lease_writes import acquire_lease, renew_lease, take_stale_lease
+from ._lease_writes import acquire_lease, release_lease, renew_lease, take_stale_lease
 from ._reconcile import reconcile_runs
 from ._replay import replay
 from ._retention import prune_step
 from ._run_writes import KeyTaken, create_run, save_run
 from ._transfer import import_journal, import_rows
+from ._worker_writes import depart, heartbeat
 
 __all__ = ["KeyTaken", "apply"]
 
@@ -57,6 +59,7 @@ _SQL: dict[type[Operation[Any]], Callable[[Sql, Any], Any]] = {
     AcquireLease: acquire_lease,
     RenewLease: renew_lease,
     TakeStaleLease: take_stale_lease,
+    ReleaseLease: release_lease,
     EnqueueCommand: enqueue_command,
     CompleteCommand: complete_command,
     DropCommand: drop_command,
@@ -66,6 +69,8 @@ _SQL: dict[type[Operation[Any]], Callable[[Sql, Any], Any]] = {
     Replay: replay,
     ImportJournal: import_journal,
     ImportRows: import_rows,
+    Heartbeat: heartbeat,
+    Depart: depart,
 }
 
 

@@ -9,10 +9,18 @@ from __future__ import annotations
 import msgspec
 
 from ...model import LeaseLost, Scope, to_ms
-from .._leases import AcquireLease, LeaseRow, RenewLease, TakeStaleLease, lease_name
+from .._leases import AcquireLease, LeaseRow, ReleaseLease, RenewLease, TakeStaleLease, lease_name
 from ._connection import Sql
 
-__all__ = ["acquire_lease", "check_epoch", "lease_row", "renew_lease", "take_stale_lease"]
+__all__ = [
+    "acquire_lease",
+    "check_epoch",
+    "lease_row",
+    "lease_rows",
+    "release_lease",
+    "renew_lease",
+    "take_stale_lease",
+]
 
 
 def check_epoch(sql: Sql, scope: Scope, epoch: int | None) -> None:
@@ -36,6 +44,23 @@ def lease_row(sql: Sql, scope: Scope) -> LeaseRow | None:
         return None
     executors = tuple(msgspec.json.decode(row[3], type=list[str])) if row[3] else ()
     return LeaseRow(int(row[0]), str(row[1]), int(row[2]), executors)
+
+
+def lease_rows(sql: Sql) -> dict[str, LeaseRow]:
+    """Every scope's lease row, by lease name."""
+    rows = sql.execute(
+        "SELECT name, epoch, holder, renewed_at, executors FROM leases"
+        " WHERE name LIKE 'scheduler:%' ORDER BY name"
+    ).fetchall()
+    return {
+        str(name): LeaseRow(
+            int(epoch),
+            str(holder),
+            int(renewed),
+            tuple(msgspec.json.decode(executors, type=list[str])) if executors else (),
+        )
+        for name, epoch, holder, renewed, executors in rows
+    }
 
 
 def _names(executors: tuple[str, ...]) -> str:
@@ -79,3 +104,11 @@ def take_stale_lease(sql: Sql, op: TakeStaleLease) -> int | None:
         ),
     ).fetchone()
     return None if row is None else int(row[0])
+
+
+def release_lease(sql: Sql, op: ReleaseLease) -> bool:
+    sql.execute(
+        "UPDATE leases SET holder = '' WHERE name = ? AND epoch = ?",
+        (lease_name(op.scope), op.epoch),
+    )
+    return sql.changes() > 0

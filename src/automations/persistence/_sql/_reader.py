@@ -7,15 +7,16 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Literal, TypeVar
 
-from ...model import Automation, Run, Scope
+from ...model import Automation, Run, Scope, Worker, to_ms
 from .._commands import CommandOutcome, PendingCommand
 from .._journal import JournalEntry, Page
 from .._leases import LeaseRow
 from . import _queries as q
 from ._command_writes import command_outcome, pending_commands
 from ._connection import Sql
-from ._lease_writes import lease_row
+from ._lease_writes import lease_row, lease_rows
 from ._projection import journal_entries
+from ._worker_writes import live_workers
 
 __all__ = ["SqlReader"]
 
@@ -99,6 +100,10 @@ class SqlReader(ABC):
         """The scope's lease row: who holds it, at which epoch, last renewed when."""
         return await self.query(lambda s: lease_row(s, scope))
 
+    async def leases(self) -> dict[str, LeaseRow]:
+        """Every scope's lease row, by lease name (`lease_name(scope)`)."""
+        return await self.query(lease_rows)
+
     async def checkpoint(self, run_id: str) -> bytes | None:
         """The latest checkpoint of a run (JSON), if it saved one."""
         return await self.query(lambda s: q.latest_checkpoint(s, run_id))
@@ -110,3 +115,8 @@ class SqlReader(ABC):
     async def due(self, scope: Scope, until_ms: int, limit: int) -> list[tuple[str, int]]:
         """(id, next fire) of automations due by `until_ms`, soonest first."""
         return await self.query(lambda s: q.due_automations(s, scope, until_ms, limit))
+
+    async def workers(self, at: datetime) -> list[Worker]:
+        """The workers whose heartbeat has not expired at `at`, by id."""
+        at_ms = to_ms(at)
+        return await self.query(lambda s: live_workers(s, at_ms))

@@ -24,7 +24,7 @@ __all__ = ["TABLES", "diagnose"]
 
 TABLES = frozenset(
     {"meta", "journal", "automations", "runs", "answers", "checkpoints", "leases", "commands"}
-    | {"progress"}
+    | {"progress", "workers"}
 )
 IDLE_IN_TRANSACTION_SECONDS = 5
 JOURNAL_WARNING_ENTRIES = 50_000_000

@@ -134,7 +134,20 @@ CREATE TABLE commands (
 CREATE INDEX commands_pending ON commands (project, directory, id) WHERE done_at IS NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = """
+-- One row per worker process, refreshed by its heartbeat (persistence/_workers.py):
+-- who it is, its capacity and load, the scopes it leads (msgpack). A row whose expiry
+-- passed is of a worker that is gone; its liveness is its advisory lock, as before.
+CREATE TABLE workers (
+    id           TEXT   COLLATE "C" PRIMARY KEY,
+    heartbeat_at BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL,
+    body         BYTEA  NOT NULL
+);
+CREATE INDEX workers_expiry ON workers (expires_at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -25,7 +25,7 @@ __all__ = ["TABLES", "diagnose"]
 
 TABLES = frozenset(
     {"meta", "journal", "automations", "runs", "answers", "checkpoints", "leases", "commands"}
-    | {"progress"}
+    | {"progress", "workers"}
 )
 WAL_WARNING_BYTES = 64 * 1024 * 1024
 """A write-ahead log this large means checkpoints cannot finish (a reader that never

@@ -182,9 +182,22 @@ CREATE TABLE progress (
 );
 """
 
+_V8 = """
+-- One row per worker process, refreshed by its heartbeat (persistence/_workers.py):
+-- who it is, its capacity and load, the scopes it leads (msgpack). A row whose expiry
+-- passed is of a worker that is gone.
+CREATE TABLE workers (
+    id           TEXT PRIMARY KEY,
+    heartbeat_at INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    body         BLOB    NOT NULL
+);
+CREATE INDEX workers_expiry ON workers (expires_at);
+"""
+
 
 Migration = str | Callable[[apsw.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _v6, _V7)
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _v6, _V7, _V8)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,156 @@
+"""A fleet worker: one process that serves every scope of its database, leading the
+scopes the balancing planner gives it (`open_runtime(..., scopes="all")`).
+
+Each scope it should lead is a *cell*: the supervisor of that scope, as a one-scope
+worker has (lease, scheduler, inbox, runs), sharing the process's store, hub, follower
+and heartbeat. After each heartbeat the fleet reads the live workers, the scopes and
+their lease rows, plans (`_balance.plan`: the same facts give every worker the same
+plan) and opens the cells it should have and closes those it should not. A cell's
+lease is the one-scope lease, with its epoch and fencing: a scope handed over is taken
+when the cell that had it lets its lock go, and a slot fires once whatever the plans
+say meanwhile (the unique slot index). A scope led by a live one-scope worker is left
+to it. The cells share one `FireLimit`: at most `max_scheduled_runs` scheduled runs
+go on in the process, whatever the scopes. First slice: a closed cell stops its runs
+(`worker_stopped`), as a worker that closes does, but leaves none for a next holder
+(its process lives on: nobody would take them over); see docs/architecture.md, "The
+fleet", for what comes next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+from ..model import AutomationError, Scope
+from ..persistence import lease_name
+from ._balance import plan
+from ._fire_limit import FireLimit
+from ._follower import Follower
+from ._presence import Presence, live_workers
+from ._services import Services
+from ._supervisor import Supervisor, open_supervisor
+
+__all__ = ["Fleet", "open_fleet"]
+
+log = logging.getLogger("automations.actors")
+
+
+class Fleet:
+    """The cells of one fleet worker, opened and closed as the plan says."""
+
+    def __init__(self, services: Services, follower: Follower, grace: float) -> None:
+        self._services = services
+        self._follower = follower
+        self._grace = grace
+        self.cells: dict[Scope, Supervisor] = {}
+        self._stops: dict[Scope, anyio.Event] = {}
+        """Each open cell's stop: set, the cell leaves its block and closes as a worker
+        does (never cancelled from outside, which would end its runs unrecorded)."""
+        self.presence = Presence(services, self.load, fleet=True)
+        self.fire_limit = FireLimit(services.max_scheduled_runs)
+        """The process's capacity, shared by its cells' schedulers."""
+
+    def close_all(self) -> None:
+        """Close every cell as the process closes (the planning has stopped): as a
+        one-scope worker's, their runs recorded ahead of a slot are left to the next
+        holder, who takes them over once this process is gone."""
+        stops, self._stops = self._stops, {}
+        for cell in self.cells.values():
+            cell.hand_back = True
+        for stop in stops.values():
+            stop.set()
+
+    def load(self) -> tuple[int, tuple[Scope, ...]]:
+        """(runs executing in every cell, scopes whose lease a cell holds), for the
+        heartbeat."""
+        running = sum(len(cell.runs) for cell in self.cells.values())
+        leading = tuple(
+            sorted(
+                (scope for scope, cell in self.cells.items() if cell.leading),
+                key=lambda s: (s.project, s.directory),
+            )
+        )
+        return running, leading
+
+    async def run(self, cells: TaskGroup) -> None:
+        """Plan now and after each heartbeat, until cancelled."""
+        while True:
+            try:
+                wanted = await self.wanted()
+            except AutomationError:  # storage trouble: the next heartbeat plans again
+                log.exception("could not plan this worker's share of the scopes")
+                wanted = set(self._stops)
+            for scope in sorted(set(self._stops) - wanted, key=_order):
+                self._stops.pop(scope).set()
+            for scope in sorted(wanted - set(self._stops), key=_order):
+                stop = self._stops[scope] = anyio.Event()
+                await cells.start(self._cell, scope, stop, name=f"cell:{scope.project}")
+            await self.presence.next_beat()
+
+    async def wanted(self) -> set[Scope]:
+        """The scopes this worker should lead, as the plan of the live facts says."""
+        store, me = self._services.store, self._services.owner
+        workers = await live_workers(store)
+        leases = await store.reader.leases()
+        fleet = {w.id: w.capacity for w in workers if w.fleet}
+        others = {w.id for w in workers if not w.fleet}
+        names: dict[str, Scope] = {}
+        for scope, _ in await store.reader.scopes():
+            row = leases.get(lease_name(scope))
+            if row is None or row.holder not in others:  # a one-scope worker keeps its own
+                names[lease_name(scope)] = scope
+        holders = {name: leases[name].holder for name in names if name in leases}
+        assignment = plan(fleet, names, holders).assignment
+        return {names[name] for name, worker in assignment.items() if worker == me}
+
+    async def _cell(
+        self,
+        scope: Scope,
+        stop: anyio.Event,
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        services = dataclasses.replace(self._services, scope=scope, role="worker")
+        async with open_supervisor(
+            services,
+            grace=self._grace,
+            follower=self._follower,
+            presence=self.presence,
+            fire_limit=self.fire_limit,
+        ) as cell:
+            self.cells[scope] = cell
+            task_status.started()
+            try:
+                await stop.wait()
+            finally:  # a cell of the scope opened again meanwhile is not this one
+                if self.cells.get(scope) is cell:
+                    del self.cells[scope]
+
+
+def _order(scope: Scope) -> tuple[str, str]:
+    return scope.project, scope.directory
+
+
+@asynccontextmanager
+async def open_fleet(services: Services, follower: Follower, grace: float) -> AsyncIterator[Fleet]:
+    """Serve every scope of the store as the plan gives them to this worker, until the
+    block exits; on exit every cell closes (its runs stopped with a reason)."""
+    fleet = Fleet(services, follower, grace)
+    async with anyio.create_task_group() as beating:
+        await beating.start(fleet.presence.run, name="presence")
+        try:
+            async with anyio.create_task_group() as cells:
+                async with anyio.create_task_group() as planning:
+                    planning.start_soon(fleet.run, cells, name="fleet")
+                    try:
+                        yield fleet
+                    finally:
+                        planning.cancel_scope.cancel()
+                fleet.close_all()  # each cell leaves its block: its runs end recorded
+        finally:
+            beating.cancel_scope.cancel()

@@ -1,0 +1,87 @@
+"""SIGKILL of a fleet worker: the other fleet worker takes its scopes over within a
+heartbeat (that they then fire, each slot once, is `tests/integration/test_fleet.py`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+import automations as am
+from automations.actors import _presence
+from automations.model import Scope, Worker
+
+from .test_failover import _read_line
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parents[2]
+SCOPES = [Scope("fleet", f"/fleet/{i}") for i in range(4)]
+OPTIONS: dict[str, Any] = {"project": "fleet", "min_interval": timedelta(seconds=1)}
+
+
+async def _noop(ctx: am.RunContext) -> None:
+    return None
+
+
+def _client(location: str, scope: Scope) -> AbstractAsyncContextManager[am.Runtime]:
+    return am.open_runtime(location, role="client", directory=scope.directory, **OPTIONS)
+
+
+async def _until(rt: am.Runtime, check: Callable[[Sequence[Worker]], bool]) -> Sequence[Worker]:
+    """The live workers once they satisfy `check`, read again after each of `rt`'s
+    heartbeats (the other worker's come as often)."""
+    presence = rt._supervisor.presence
+    assert presence is not None
+    with anyio.fail_after(15):
+        while not check(found := await rt.workers()):
+            await presence.next_beat()
+    return found
+
+
+def _leads(workers: Sequence[Worker], owner: str) -> set[Scope]:
+    return {scope for w in workers if w.id == owner for scope in w.scopes}
+
+
+async def test_killing_a_fleet_worker_moves_its_scopes_to_the_other_at_once(
+    location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_presence, "HEARTBEAT_SECONDS", 0.1)
+    ids: dict[Scope, str] = {}
+    for scope in SCOPES:
+        async with _client(location, scope) as rt:
+            schedule = am.Interval(every=timedelta(seconds=1))
+            new = am.NewAutomation(title="tick", prompt="p", timezone="UTC", schedule=schedule)
+            ids[scope] = (await rt.create(new)).id
+    command = [sys.executable, "-m", "tests.crash.fleet_worker", location]
+    async with (
+        await anyio.open_process(command, cwd=ROOT) as other,
+        am.open_runtime(
+            location, executors={"default": _noop}, directory="/fleet/0", scopes="all", **OPTIONS
+        ) as fleet,
+    ):
+        try:
+            owner = (await _read_line(other)).strip()
+            me = fleet._services.owner
+            await _until(fleet, lambda ws: bool(_leads(ws, owner) and _leads(ws, me)))
+            killed_at = time.monotonic()
+            os.kill(other.pid, signal.SIGKILL)
+            await _until(
+                fleet, lambda ws: [w.id for w in ws] == [me] and _leads(ws, me) == set(SCOPES)
+            )
+            moved = time.monotonic() - killed_at
+            print(f"the killed worker's scopes moved in {moved:.3f} s")
+            assert moved < 3  # within a heartbeat and a lease poll; a bound, not a benchmark
+        finally:
+            if other.returncode is None:
+                other.kill()
+            await other.wait()
