@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import anyio
+from anyio.abc import TaskStatus
 
 from ..model import Event, Scope, StorageError
 from ..persistence import ChangeWatch, StorePort
@@ -62,12 +63,17 @@ class Follower:
         looked, self._looked = self._looked, anyio.Event()
         looked.set()
 
-    async def run(self) -> None:
-        """Follow until cancelled; a database that does not answer is waited out."""
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Follow until cancelled; a database that does not answer is waited out.
+
+        Started (`task_status`) once the journal's head is read: an entry committed
+        after the runtime opened is then published, not taken for one already there
+        (an `events()` begun at once would have missed it)."""
         store = self._store
         watch = store.open_watch()
         try:
             self._last = await patiently(store.reader.last_seq, "read the journal's head")
+            task_status.started()
             outage = Outage("follow the journal")
             failed = False
             while True:

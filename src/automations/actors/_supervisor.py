@@ -297,7 +297,7 @@ async def open_supervisor(
         try:
             async with anyio.create_task_group() as background:
                 if not shared:
-                    background.start_soon(follower.run, name="follower")
+                    await background.start(follower.run, name="follower")
                 if services.role == "worker":
                     await _start_worker(background, supervisor, presence, hand_over=shared)
                 try:

@@ -18,10 +18,11 @@ import psycopg
 import pytest
 
 from automations.model import Conflict, DatabaseRefused, StorageError
-from automations.persistence import SaveAutomation, StorePort, open_store
+from automations.persistence import Depart, Heartbeat, SaveAutomation, StorePort, open_store
 from automations.persistence.postgresql import PostgresReadOnlyStore, PostgresStore, lock_key
 
 from ..conformance.builders import create_automation, renamed
+from ..conformance.test_workers import worker
 from ..helpers import NOW, SCOPE, automation
 
 pytestmark = pytest.mark.anyio
@@ -62,6 +63,26 @@ async def test_a_batch_waits_for_another_writer_s_batch_so_seqs_follow_commit_or
         assert seq > late
         seen = [entry.seq for entry in await store.reader.all_journal(0, 100)]
         assert seen == sorted(seen) and late in seen and seq in seen
+    finally:
+        other.close()
+
+
+async def test_a_heartbeat_does_not_wait_for_another_writer_s_journal_lock(
+    store: PostgresStore, pg_dsn: str
+) -> None:
+    """A worker's liveness is not held up by another process's batch (a cut-off one
+    keeps the journal lock until the server gives its session up): a batch of heartbeats
+    takes no journal lock."""
+    other = psycopg.connect(pg_dsn)
+    try:
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(store.schema, "journal"),))
+        beat = worker("w1")
+        with anyio.fail_after(10):
+            await store.write(Heartbeat(beat))
+        assert await store.reader.workers(NOW) == [beat]
+        with anyio.fail_after(10):
+            await store.write(Depart("w1"))
+        assert await store.reader.workers(NOW) == []
     finally:
         other.close()
 

@@ -16,6 +16,10 @@ seq` to wait for), then moves the sequence past them before COMMIT.
 head), the optimistic pass sent in pipeline mode and synced once, and COMMIT. A
 check that must read before it can go on (a lease epoch, say) costs one more.
 
+A batch of heartbeats alone (`Heartbeat`, `Depart`: rows of their own, no journal
+entry) takes no journal lock, so a worker's liveness is never held up by another
+process's batch (a cut-off one can hold the lock until its session is given up).
+
 A broken connection fails its batch with a `StorageError` and is opened again for the
 next one.
 """
@@ -34,11 +38,16 @@ from .._operations import Operation
 from .._pending import PendingWrite
 from .._port import Durability
 from .._sql import apply
+from .._workers import Depart, Heartbeat
 from ._connection import Connection, connect, redacted, storage_error
 from ._notify import Notifier
 from ._sql import LOCK_AND_HEAD, PostgresSql, apply_in_savepoint
 
 __all__ = ["GroupCommitWriter"]
+
+
+_OFF_THE_JOURNAL = (Heartbeat, Depart)
+"""Operations that write neither the journal nor anything a journaled write reads."""
 
 
 class GroupCommitWriter(GroupCommit[PostgresSql]):
@@ -73,9 +82,18 @@ class GroupCommitWriter(GroupCommit[PostgresSql]):
         return connection
 
     def _begin(self, batch: list[PendingWrite[Any]]) -> PostgresSql | None:
-        """Open the batch's transaction with the journal lock; None (the batch failed)
-        when the server cannot be reached. A connection found broken here (the server
-        restarted while the writer was idle) is replaced at once, the batch unharmed."""
+        """Open the batch's transaction with the journal lock (unless it writes no
+        journal entry); None (the batch failed) when the server cannot be reached. A
+        connection found broken here (the server restarted while the writer was idle)
+        is replaced at once, the batch unharmed."""
+        if all(isinstance(pending.operation, _OFF_THE_JOURNAL) for pending in batch):
+            try:
+                self._sql = PostgresSql(self._usable())
+            except (psycopg.Error, StorageError) as exc:
+                self._rollback()
+                self._fail_all(batch, exc)
+                return None
+            return self._sql
         for attempt in (1, 2):
             try:
                 connection = self._usable()
