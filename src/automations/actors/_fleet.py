@@ -32,6 +32,7 @@ from ._balance import plan
 from ._fire_limit import FireLimit
 from ._follower import Follower
 from ._presence import Presence, live_workers
+from ._renewals import LeaseRenewals
 from ._services import Services
 from ._supervisor import Supervisor, open_supervisor
 
@@ -54,6 +55,8 @@ class Fleet:
         self.presence = Presence(services, self.load, fleet=True)
         self.fire_limit = FireLimit(services.max_scheduled_runs)
         """The process's capacity, shared by its cells' schedulers."""
+        self.renewals = LeaseRenewals(services.store)
+        """Every cell's lease, renewed in one write a round."""
 
     def close_all(self) -> None:
         """Close every cell as the process closes (the planning has stopped): as a
@@ -122,6 +125,7 @@ class Fleet:
             follower=self._follower,
             presence=self.presence,
             fire_limit=self.fire_limit,
+            renewals=self.renewals,
         ) as cell:
             self.cells[scope] = cell
             task_status.started()
@@ -143,6 +147,7 @@ async def open_fleet(services: Services, follower: Follower, grace: float) -> As
     fleet = Fleet(services, follower, grace)
     async with anyio.create_task_group() as beating:
         await beating.start(fleet.presence.run, name="presence")
+        beating.start_soon(fleet.renewals.run, name="lease-renewals")
         try:
             async with anyio.create_task_group() as cells:
                 async with anyio.create_task_group() as planning:

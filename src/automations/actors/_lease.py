@@ -31,17 +31,16 @@ from ..persistence import (
     Reconciled,
     ReconcileRuns,
     ReleaseLease,
-    RenewLease,
     StorePort,
     TakeStaleLease,
 )
 from ._outage import Outage
+from ._renewals import RENEW_SECONDS, LeaseRenewals
 from ._services import Services
 
 __all__ = [
     "POLL_SECONDS",
     "RECONCILE_SECONDS",
-    "RENEW_SECONDS",
     "STALE_SECONDS",
     "hold_lease",
     "holder_alive",
@@ -52,8 +51,6 @@ __all__ = [
 
 POLL_SECONDS = 0.2
 """How often a standby tries the lease lock (real time: this is about processes)."""
-RENEW_SECONDS = 0.5
-"""How often the holder renews its lease."""
 STALE_SECONDS = 5.0
 """How long a lease may go unrenewed before a standby takes it (the holder is frozen)."""
 RECONCILE_SECONDS = 2.0
@@ -70,6 +67,7 @@ Adopt = Callable[[Adopted], None]
 async def hold_lease(
     services: Services,
     lead: Callable[[int], Awaitable[None]],
+    renewals: LeaseRenewals,
     *,
     hand_over: bool = False,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
@@ -93,7 +91,9 @@ async def hold_lease(
             _tell(services, held=True)
             try:
                 async with anyio.create_task_group() as leading:
-                    leading.start_soon(_keep_renewing, services, lock, epoch, leading.cancel_scope)
+                    leading.start_soon(
+                        _keep_renewing, renewals, services.scope, lock, epoch, leading.cancel_scope
+                    )
                     await lead(epoch)
             finally:
                 _tell(services, held=False)
@@ -186,20 +186,23 @@ async def _why_lead(store: StorePort, owner: str, row: LeaseRow | None, stale: b
 
 
 async def _keep_renewing(
-    services: Services, lock: ProcessLock, epoch: int, leading: anyio.CancelScope
+    renewals: LeaseRenewals,
+    scope: Scope,
+    lock: ProcessLock,
+    epoch: int,
+    leading: anyio.CancelScope,
 ) -> None:
-    """Renew the lease until cancelled; end the leadership if another process took it."""
-    while True:
-        await anyio.sleep(RENEW_SECONDS)
-        try:
-            await services.store.write(RenewLease(services.scope, epoch, _wall_ms()))
-        except LeaseLost:
-            leading.cancel()
-            return
-        except AutomationError:  # storage trouble: the next renewal tries again
-            log.exception("could not renew the scheduler lease")
-        if not lock.held:  # leading through a taken-over lease: take the lock back
+    """Have the lease renewed until cancelled; end the leadership if another process
+    took it. Leading through a taken-over lease, take the lock back when it is free."""
+    with renewals.holding(scope, epoch) as lost:
+        while not lock.held:
+            with anyio.move_on_after(RENEW_SECONDS):
+                await lost.wait()
+            if lost.is_set():
+                break
             await anyio.to_thread.run_sync(lock.try_acquire)
+        await lost.wait()
+    leading.cancel()
 
 
 def _wall_ms() -> int:

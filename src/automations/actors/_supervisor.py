@@ -44,6 +44,7 @@ from ._lease import hold_lease, keep_reconciling, reconcile_dead_owners
 from ._messages import Adopt, AutomationMessage, Fire, Refresh, RunEnded
 from ._presence import Presence
 from ._records import record_stopped
+from ._renewals import LeaseRenewals
 from ._retention import keep_pruning
 from ._run_actor import RunActor
 from ._run_phase import Phase
@@ -281,12 +282,13 @@ async def open_supervisor(
     follower: Follower | None = None,
     presence: Presence | None = None,
     fire_limit: FireLimit | None = None,
+    renewals: LeaseRenewals | None = None,
 ) -> AsyncIterator[Supervisor]:
     """The supervisor with its follower and, in a worker, the lease, the scheduler, the
     inbox and the heartbeat; on exit, runs and actors stop with a reason. A fleet's
     cell (one scope of a worker that serves many) shares the fleet's `follower`, which
-    it does not run, its `presence`, which it only tells of its lease, and its
-    `fire_limit`, the process's capacity."""
+    it does not run, its `presence`, which it only tells of its lease, its
+    `fire_limit`, the process's capacity, and its lease `renewals`."""
     shared = follower is not None
     if follower is None:
         follower = Follower(services.store, services.hub)
@@ -299,7 +301,9 @@ async def open_supervisor(
                 if not shared:
                     await background.start(follower.run, name="follower")
                 if services.role == "worker":
-                    await _start_worker(background, supervisor, presence, hand_over=shared)
+                    await _start_worker(
+                        background, supervisor, presence, renewals, hand_over=shared
+                    )
                 try:
                     yield supervisor
                 finally:
@@ -313,16 +317,25 @@ async def open_supervisor(
 
 
 async def _start_worker(
-    background: TaskGroup, supervisor: Supervisor, presence: Presence | None, *, hand_over: bool
+    background: TaskGroup,
+    supervisor: Supervisor,
+    presence: Presence | None,
+    renewals: LeaseRenewals | None,
+    *,
+    hand_over: bool,
 ) -> None:
     """Compete for the lease; execute what other processes ask of this one; keep the
-    heartbeat row (unless a fleet keeps it: `presence` given)."""
+    heartbeat row and renew the lease (unless a fleet does: `presence` and `renewals`
+    given)."""
     services, follower = supervisor.services, supervisor.follower
     inbox = Inbox(services, follower, supervisor.automation, supervisor.runs)
     if presence is None:
         presence = Presence(services, supervisor.load)
         await background.start(presence.run, name="presence")
     supervisor.presence = presence
+    if renewals is None:
+        renewals = LeaseRenewals(services.store)
+        background.start_soon(renewals.run, name="lease-renewals")
 
     async def lead(epoch: int) -> None:
         supervisor.leading = True
@@ -336,7 +349,11 @@ async def _start_worker(
     background.start_soon(inbox.run, name="inbox")
     background.start_soon(supervisor.slot_starts.run, name="slot-starts")
     await background.start(
-        partial(hold_lease, hand_over=hand_over), services, lead, name="scheduler-lease"
+        partial(hold_lease, hand_over=hand_over),
+        services,
+        lead,
+        renewals,
+        name="scheduler-lease",
     )
 
 

@@ -34,7 +34,7 @@ from ._leases import (
     AcquireLease,
     LeaseRow,
     ReleaseLease,
-    RenewLease,
+    RenewLeases,
     TakeStaleLease,
     lease_name,
 )
@@ -123,7 +123,7 @@ __all__ = [
     "ReconcileRuns",
     "Reconciled",
     "ReleaseLease",
-    "RenewLease",
+    "RenewLeases",
     "Replay",
     "RunNowCommand",
     "BackfillCommand",

@@ -3,7 +3,7 @@
 Each scope (project, directory) has its own lease, so workers of different projects
 on one database each fire their own schedules. The epoch grows on every acquisition;
 a write carrying an older epoch is refused (`LeaseLost`), so a holder that was frozen
-past its take-over cannot fire anything twice. The holder renews the lease; a standby
+past its take-over cannot fire anything twice. The holder renews its leases; a standby
 may take one whose renewals stopped (`TakeStaleLease`).
 """
 
@@ -21,7 +21,7 @@ __all__ = [
     "AcquireLease",
     "LeaseRow",
     "ReleaseLease",
-    "RenewLease",
+    "RenewLeases",
     "TakeStaleLease",
     "lease_name",
 ]
@@ -53,11 +53,12 @@ class AcquireLease(Operation[int], frozen=True, gc=False):
     """The executors the holder registered: clients can tell which it runs."""
 
 
-class RenewLease(Operation[None], frozen=True, gc=False):
-    """The holder's heartbeat; `LeaseLost` if another process took the lease."""
+class RenewLeases(Operation[tuple[tuple[Scope, int], ...]], frozen=True, gc=False):
+    """The holder's heartbeat for every lease it holds, in one write whatever their
+    number (a fleet worker may lead thousands of scopes); the `(scope, epoch)` pairs it
+    lost (another process took them over: those terms end)."""
 
-    scope: Scope
-    epoch: int
+    held: tuple[tuple[Scope, int], ...]
     renewed_ms: int
 
 

@@ -16,7 +16,7 @@ from automations.persistence import (
     AcquireLease,
     CreateRun,
     ReleaseLease,
-    RenewLease,
+    RenewLeases,
     SaveAutomation,
     SaveRun,
     StorePort,
@@ -91,17 +91,37 @@ async def test_a_fenced_write_without_any_lease_is_lease_lost(store: StorePort) 
     assert await store.reader.automations(SCOPE) == []
 
 
-async def test_renewing_with_a_stale_epoch_is_lease_lost(store: StorePort) -> None:
+async def test_renewing_with_a_stale_epoch_names_the_lease_lost(store: StorePort) -> None:
     old = await _acquire(store, "me")
-    await store.write(RenewLease(SCOPE, old, renewed_ms=1_000))
+    assert await store.write(RenewLeases(((SCOPE, old),), renewed_ms=1_000)) == ()
     lease = await store.reader.lease(SCOPE)
     assert lease is not None and lease.renewed_ms == 1_000
     current = await _acquire(store, "successor")
-    with pytest.raises(LeaseLost):
-        await store.write(RenewLease(SCOPE, old, renewed_ms=2_000))
+    assert await store.write(RenewLeases(((SCOPE, old),), renewed_ms=2_000)) == ((SCOPE, old),)
     lease = await store.reader.lease(SCOPE)
     assert lease is not None and (lease.epoch, lease.holder) == (current, "successor")
     assert lease.renewed_ms != 2_000
+
+
+async def test_one_write_renews_every_lease_held_and_names_only_those_lost(
+    store: StorePort,
+) -> None:
+    """A fleet worker renews all its scopes' leases at once; one taken over does not
+    hold up the renewal of the others."""
+    mine = await _acquire(store, "me")
+    sibling = await store.write(AcquireLease(SIBLING, "me", NOW))
+    other = await store.write(AcquireLease(OTHER, "me", NOW))
+    await store.write(TakeStaleLease(SIBLING, "standby", NOW, sibling, renewed_ms=5))
+    held = ((SCOPE, mine), (SIBLING, sibling), (OTHER, other), (Scope("never", "/led"), 1))
+    lost = await store.write(RenewLeases(held, renewed_ms=9_000))
+    assert lost == ((SIBLING, sibling), (Scope("never", "/led"), 1))
+    for scope, holder, renewed in (
+        (SCOPE, "me", 9_000),
+        (OTHER, "me", 9_000),
+        (SIBLING, "standby", 5),
+    ):
+        lease = await store.reader.lease(scope)
+        assert lease is not None and (lease.holder, lease.renewed_ms) == (holder, renewed)
 
 
 async def test_a_stale_lease_is_taken_over_once(store: StorePort) -> None:
@@ -113,8 +133,8 @@ async def test_a_stale_lease_is_taken_over_once(store: StorePort) -> None:
     assert again is None  # another standby took it first
     lease = await store.reader.lease(SCOPE)
     assert lease is not None and (lease.epoch, lease.holder) == (taken, "standby-1")
-    with pytest.raises(LeaseLost):  # the frozen holder wakes up: it is fenced out
-        await store.write(RenewLease(SCOPE, old, renewed_ms=7))
+    # The frozen holder wakes up: it is fenced out.
+    assert await store.write(RenewLeases(((SCOPE, old),), renewed_ms=7)) == ((SCOPE, old),)
     with pytest.raises(LeaseLost):
         await store.write(SaveAutomation(SCOPE, automation(), None, epoch=old))
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._commands import CompleteCommand, DropCommand, EnqueueCommand, PurgeCommands
-from .._leases import AcquireLease, ReleaseLease, RenewLease, TakeStaleLease
+from .._leases import AcquireLease, ReleaseLease, RenewLeases, TakeStaleLease
 from .._operations import (
     CreateAutomations,
     DeleteAutomation,
@@ -37,7 +37,7 @@ from ._automation_writes import (
 )
 from ._command_writes import complete_command, drop_command, enqueue_command, purge_commands
 from ._connection import Sql
-from ._lease_writes import acquire_lease, release_lease, renew_lease, take_stale_lease
+from ._lease_writes import acquire_lease, release_lease, renew_leases, take_stale_lease
 from ._reconcile import reconcile_runs
 from ._replay import replay
 from ._retention import prune_step
@@ -57,7 +57,7 @@ _SQL: dict[type[Operation[Any]], Callable[[Sql, Any], Any]] = {
     SaveCheckpoint: save_checkpoint,
     SaveProgress: save_progress,
     AcquireLease: acquire_lease,
-    RenewLease: renew_lease,
+    RenewLeases: renew_leases,
     TakeStaleLease: take_stale_lease,
     ReleaseLease: release_lease,
     EnqueueCommand: enqueue_command,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 
 from ...model import LeaseLost, Scope, to_ms
-from .._leases import AcquireLease, LeaseRow, ReleaseLease, RenewLease, TakeStaleLease, lease_name
+from .._leases import AcquireLease, LeaseRow, ReleaseLease, RenewLeases, TakeStaleLease, lease_name
 from ._connection import Sql
 
 __all__ = [
@@ -18,7 +18,7 @@ __all__ = [
     "lease_row",
     "lease_rows",
     "release_lease",
-    "renew_lease",
+    "renew_leases",
     "take_stale_lease",
 ]
 
@@ -81,13 +81,16 @@ def acquire_lease(sql: Sql, op: AcquireLease) -> int:
     return int(row[0])
 
 
-def renew_lease(sql: Sql, op: RenewLease) -> None:
-    sql.execute(
-        "UPDATE leases SET renewed_at = ? WHERE name = ? AND epoch = ?",
-        (op.renewed_ms, lease_name(op.scope), op.epoch),
-    )
-    if sql.changes() == 0:
-        check_epoch(sql, op.scope, op.epoch)  # raises LeaseLost
+def renew_leases(sql: Sql, op: RenewLeases) -> tuple[tuple[Scope, int], ...]:
+    lost: list[tuple[Scope, int]] = []
+    for scope, epoch in op.held:
+        sql.execute(
+            "UPDATE leases SET renewed_at = ? WHERE name = ? AND epoch = ?",
+            (op.renewed_ms, lease_name(scope), epoch),
+        )
+        if sql.changes() == 0:  # moved on (or gone): another process leads
+            lost.append((scope, epoch))
+    return tuple(lost)
 
 
 def take_stale_lease(sql: Sql, op: TakeStaleLease) -> int | None:
