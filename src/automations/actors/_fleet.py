@@ -22,6 +22,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -90,9 +91,13 @@ class Fleet:
                 wanted = set(self._stops)
             for scope in sorted(set(self._stops) - wanted, key=_order):
                 self._stops.pop(scope).set()
-            for scope in sorted(wanted - set(self._stops), key=_order):
-                stop = self._stops[scope] = anyio.Event()
-                await cells.start(self._cell, scope, stop, name=f"cell:{scope.project}")
+            # Opened side by side: their first lease writes share commits.
+            async with anyio.create_task_group() as opening:
+                for scope in sorted(wanted - set(self._stops), key=_order):
+                    stop = self._stops[scope] = anyio.Event()
+                    opening.start_soon(
+                        partial(cells.start, name=f"cell:{scope.project}"), self._cell, scope, stop
+                    )
             await self.presence.next_beat()
 
     async def wanted(self) -> set[Scope]:
