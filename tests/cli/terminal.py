@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import signal
 import subprocess
 import sys
 import termios
@@ -19,6 +20,10 @@ from pathlib import Path
 
 def _take_the_terminal() -> None:  # runs in the child, after setsid
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    # As a shell starts a command: Ctrl-C interrupts, whatever this test process (an
+    # xdist worker, after other tests) had made of SIGINT. Python installs its handler
+    # only for a SIGINT that is not ignored at start.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class Terminal:
