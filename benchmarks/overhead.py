@@ -100,6 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     parser.add_argument("--parts", choices=("both", "metrics", "traces"), default="both")
+    parser.add_argument("--span-processor", choices=("batch", "simple"), default="batch")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -111,7 +112,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     for round_ in range(args.rounds):
         for workload in workloads:
-            modes = [("off", []), ("on", ["--telemetry", args.parts])]
+            on_flags = ["--telemetry", args.parts, "--span-processor", args.span_processor]
+            modes: list[tuple[str, list[str]]] = [("off", []), ("on", on_flags)]
             for mode, flag in modes if round_ % 2 == 0 else modes[::-1]:  # ABBA
                 print(f"{workload} {mode} round {round_ + 1}/{args.rounds}", file=sys.stderr)
                 command = [sys.executable, "-m", "benchmarks", workload, *_options(args, workload)]
@@ -145,6 +147,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.rounds,
         "backend": args.backend,
         "parts": args.parts,
+        "span_processor": args.span_processor,
         "sizes": {"burst_n": args.burst_n, "interval": [args.schedules, args.seconds]},
         "medians": medians,
         "runs": lines,
