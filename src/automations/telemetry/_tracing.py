@@ -54,8 +54,9 @@ class Tracing:
         self._tracer = trace.get_tracer("automations", tracer_provider=tracer_provider)
         self.live: dict[str, _RunSpans] = {}
         """Runs whose executor was called here and whose end is not yet committed."""
-        self._slot: tuple[datetime, str] | None = None
-        """The last slot written out: a slot's runs start together."""
+        self._slot: datetime | None = None
+        self._slot_text = ""
+        """The last slot written out, as text: a slot's runs start together."""
 
     def run_executing(self, run: Run, automation: Automation) -> RunTrace:
         spans = _RunSpans(self, run, automation)
@@ -79,11 +80,10 @@ class Tracing:
         links = None if previous is None else [Link(previous.get_span_context())]
         return self._tracer.start_span(SPAN_NAME, _ROOT, attributes=attributes, links=links)
 
-    def _slot_text(self, slot: datetime) -> str:
-        last = self._slot
-        if last is None or last[0] != slot:
-            self._slot = last = slot, slot.isoformat()
-        return last[1]
+    def _slot_attribute(self, slot: datetime) -> str:
+        if slot != self._slot:
+            self._slot, self._slot_text = slot, slot.isoformat()
+        return self._slot_text
 
 
 class _RunSpans:
@@ -98,7 +98,7 @@ class _RunSpans:
             "automation.id": automation.id,
             "automation.run.id": run.id,
             "automation.trigger": _TRIGGERS[run.trigger],
-            "automation.slot": tracing._slot_text(run.triggered_at),
+            "automation.slot": tracing._slot_attribute(run.triggered_at),
             # Each retry of a run is a run of its own, with its attempt number.
             "automation.attempt": run.attempt,
         }
