@@ -7,7 +7,10 @@ SDK's `BatchSpanProcessor`, what its documentation recommends for production and
 an operator sending spans to a collector configures; `simple` is its
 `SimpleSpanProcessor`, which exports each span as it ends, in the caller's thread (the
 SDK's choice for tests and debugging). The exporter keeps every span either way, so
-the spans counted are the runs traced.
+the spans counted are the runs traced. `--sample-ratio` below 1 puts the SDK's
+`ParentBasedTraceIdRatio` sampler in the provider (1, the default, is the SDK's own
+default: every span recorded); 0 records none, which leaves the runtime's own share of
+the cost (the span opened, made current, ended) without the SDK's recording.
 """
 
 from __future__ import annotations
@@ -34,14 +37,21 @@ def add_telemetry_argument(parser: argparse.ArgumentParser) -> None:
         default="batch",
         help="the SDK's span processor with traces on: batch (production's) or simple",
     )
+    parser.add_argument(
+        "--sample-ratio",
+        type=float,
+        default=1.0,
+        help="the share of runs whose spans are recorded (1: all, the SDK's default)",
+    )
 
 
 class Observed:
     """The `open_runtime` options of `--telemetry`, and what they recorded."""
 
-    def __init__(self, mode: str | None, processor: str = "batch") -> None:
+    def __init__(self, mode: str | None, processor: str = "batch", ratio: float = 1.0) -> None:
         self.mode = mode
         self.processor = processor
+        self.ratio = ratio
         self.options: dict[str, Any] = {"tracing": False}
         self._spans: Any = None
         self._provider: Any = None
@@ -52,10 +62,12 @@ class Observed:
             from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
                 InMemorySpanExporter,
             )
+            from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
 
             self._spans = InMemorySpanExporter()
             kind = BatchSpanProcessor if processor == "batch" else SimpleSpanProcessor
-            self._provider = provider = TracerProvider()
+            sampler = None if ratio >= 1.0 else ParentBasedTraceIdRatio(ratio)
+            self._provider = provider = TracerProvider(sampler=sampler)
             provider.add_span_processor(kind(self._spans))
             self.options["tracing"] = provider
         if mode in ("metrics", "both"):
@@ -71,6 +83,7 @@ class Observed:
         if self._provider is not None:
             self._provider.shutdown()  # a batch processor exports what it still holds
             line["span_processor"] = self.processor
+            line["sample_ratio"] = self.ratio
             line["spans"] = len(self._spans.get_finished_spans())
         if self._metrics is not None:
             line["runs_counted"] = int(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmarks._telemetry import Observed
 
 from benchmarks import compare
 
@@ -159,3 +160,15 @@ def test_calls_counts_a_runs_python_calls_by_who_is_called() -> None:
     assert line["calls_per_run"] > 0
     assert line["calls_per_run"] == pytest.approx(sum(line["by_group"].values()))
     assert line["by_group"]["opentelemetry"] > 0  # the spans' share, told apart
+
+
+@pytest.mark.parametrize(("processor", "ratio", "kept"), [("simple", 1.0, 3), ("batch", 0.0, 0)])
+def test_telemetry_options_choose_the_span_processor_and_the_sampler(
+    processor: str, ratio: float, kept: int
+) -> None:
+    observed = Observed("traces", processor, ratio)
+    tracer = observed.options["tracing"].get_tracer("test")
+    for _ in range(3):
+        tracer.start_span("automation.run").end()
+    line = observed.fields()  # shuts the provider down: a batch processor exports first
+    assert (line["span_processor"], line["sample_ratio"], line["spans"]) == (processor, ratio, kept)
