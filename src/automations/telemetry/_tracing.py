@@ -144,7 +144,7 @@ class _RunSpans:
             # Every run's way out: the span's end says it, no event.
             span.end()
             self._open = None
-            del self._tracing.live[self._run_id]
+            self._tracing.live.pop(self._run_id, None)
             return
         if state is RunState.RUNNING:
             return  # a span's start is the run's `running`: no event says it again
