@@ -40,7 +40,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="automations-burst-") as directory:
         path = args.db or os.path.join(directory, "burst.db")
         disk = disk_commit_us(directory) if args.disk_probe else None
-        observed = Observed(args.telemetry)
+        observed = Observed(args.telemetry, args.span_processor, args.sample_ratio)
         async with open_runtime(
             path,
             executors={"default": _noop},

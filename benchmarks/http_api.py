@@ -328,7 +328,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 server.kill()
                 server.wait()
     same_on_sqlite = argparse.Namespace(  # the in-process burst
-        **vars(args), db=None, telemetry=False, disk_probe=True
+        **vars(args),
+        db=None,
+        telemetry=False,
+        span_processor="batch",
+        sample_ratio=1.0,
+        disk_probe=True,
     )
     in_process = anyio.run(burst._main, same_on_sqlite, backend=args.backend)
     over_http, fanout = measured["http"], measured["fanout"]

@@ -45,7 +45,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             done.set()
 
     lead = args.lead if args.lead is not None else 2 + 0.002 * schedules
-    observed = Observed(args.telemetry)
+    observed = Observed(args.telemetry, args.span_processor, args.sample_ratio)
     with tempfile.TemporaryDirectory(prefix="automations-interval-") as directory:
         path = args.db or os.path.join(directory, "interval.db")
         async with am.open_runtime(

@@ -1,8 +1,8 @@
 """Telemetry overhead: burst and interval with metrics and tracing off and on, interleaved.
 
 Each round runs a workload twice in fresh processes, off and on (`--telemetry`:
-Prometheus metrics, and an `automation.run` span per executor call exported at once
-to the OpenTelemetry SDK's in-memory exporter), off first in even rounds and on first
+Prometheus metrics, and an `automation.run` span per executor call, through the SDK's
+batch span processor to its in-memory exporter), off first in even rounds and on first
 in odd ones, so the machine's drift hits both alike. The medians of `--rounds` rounds
 are compared as on / off (a cost of 10% is 1.10 for latencies and CPU, 0.91 for
 throughput), and so is the median of each round's own on / off (`cost_paired`, the
@@ -13,8 +13,12 @@ the least disturbed by other work on a shared machine; the collector's figures
     python -m benchmarks overhead [--rounds 5] [--only burst,interval] [--burst-n 3000]
                                   [--schedules 200] [--seconds 10] [--backend asyncio]
                                   [--parts both|metrics|traces]
+                                  [--span-processor batch|simple] [--sample-ratio 1.0]
 
-`--parts` measures metrics or traces alone against off.
+`--parts` measures metrics or traces alone against off. Spans go through the SDK's
+`BatchSpanProcessor` (what its documentation recommends for production) to its
+`InMemorySpanExporter`; `--span-processor simple` exports each as it ends instead, and
+`--sample-ratio` below 1 records only that share of the runs (see `_telemetry`).
 """
 
 from __future__ import annotations
@@ -100,6 +104,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     parser.add_argument("--parts", choices=("both", "metrics", "traces"), default="both")
+    parser.add_argument("--span-processor", choices=("batch", "simple"), default="batch")
+    parser.add_argument("--sample-ratio", type=float, default=1.0)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -111,7 +117,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     for round_ in range(args.rounds):
         for workload in workloads:
-            modes = [("off", []), ("on", ["--telemetry", args.parts])]
+            on_flags = ["--telemetry", args.parts, "--span-processor", args.span_processor]
+            on_flags += ["--sample-ratio", str(args.sample_ratio)]
+            modes: list[tuple[str, list[str]]] = [("off", []), ("on", on_flags)]
             for mode, flag in modes if round_ % 2 == 0 else modes[::-1]:  # ABBA
                 print(f"{workload} {mode} round {round_ + 1}/{args.rounds}", file=sys.stderr)
                 command = [sys.executable, "-m", "benchmarks", workload, *_options(args, workload)]
@@ -137,14 +145,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"{label}: off {values['off']}, on {values['on']}, cost x{values['cost']} "
               f"(paired x{values['cost_paired']})", file=sys.stderr)  # fmt: skip
     every = [line for modes in lines.values() for runs in modes.values() for line in runs]
-    traced = args.parts == "metrics" or all(
-        line.get("spans", 0) > 0 for m in lines.values() for line in m["on"]
+    traced = (
+        args.parts == "metrics"
+        or args.sample_ratio < 1.0
+        or all(line.get("spans", 0) > 0 for m in lines.values() for line in m["on"])
     )
     return {
         "bench": "overhead",
         "rounds": args.rounds,
         "backend": args.backend,
         "parts": args.parts,
+        "span_processor": args.span_processor,
+        "sample_ratio": args.sample_ratio,
         "sizes": {"burst_n": args.burst_n, "interval": [args.schedules, args.seconds]},
         "medians": medians,
         "runs": lines,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmarks._telemetry import Observed
 
 from benchmarks import compare
 
@@ -168,3 +169,15 @@ def test_fleet_benchmark_prints_one_json_line() -> None:
     assert line["max_led"] <= 3  # a fair share of 2, and the slack of 1
     assert line["ready_s"] > 0 and line["rebalance_s"] > 0
     assert all(rss > 0 for rss in line["rss_mb"])
+
+
+@pytest.mark.parametrize(("processor", "ratio", "kept"), [("simple", 1.0, 3), ("batch", 0.0, 0)])
+def test_telemetry_options_choose_the_span_processor_and_the_sampler(
+    processor: str, ratio: float, kept: int
+) -> None:
+    observed = Observed("traces", processor, ratio)
+    tracer = observed.options["tracing"].get_tracer("test")
+    for _ in range(3):
+        tracer.start_span("automation.run").end()
+    line = observed.fields()  # shuts the provider down: a batch processor exports first
+    assert (line["span_processor"], line["sample_ratio"], line["spans"]) == (processor, ratio, kept)

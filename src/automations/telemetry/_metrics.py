@@ -36,6 +36,7 @@ _DURATION_BUCKETS = (
 )  # fmt: skip
 _COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 _BATCH_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
+_ENDS = frozenset(state for state in RunState if state.is_terminal)
 
 
 def first_start(run: Run) -> bool:
@@ -144,12 +145,13 @@ class Metrics:
 
     def on_commit(self, scope: Scope, event: Event) -> None:
         """The store's change listener: count what this process committed."""
-        if not isinstance(event, RunUpdated):
-            return
-        run = event.run
+        if isinstance(event, RunUpdated) and event.run.state is not RunState.SCHEDULED:
+            self.count(event.run)
+
+    def count(self, run: Run) -> None:
+        """Count a transition this process committed; `scheduled` is not one (a run is
+        counted when it starts or ends)."""
         state = run.state
-        if state is RunState.SCHEDULED:
-            return  # counted when it starts or ends
         with self._lock:
             if state is RunState.AWAITING_INPUT:
                 if run.blocker is not None:
@@ -158,20 +160,22 @@ class Metrics:
             if self._awaiting:
                 self._awaiting.pop(run.id, None)
             if state is RunState.RUNNING:
-                if first_start(run):
+                if run.revision == 2:  # `first_start`, inline on the path of every run
                     self._started(run)
-            elif state.is_terminal:
+            elif state in _ENDS:
                 self._ended(run)
 
     def _started(self, run: Run) -> None:
         trigger = run.trigger
-        count = self._runs_started.cells.get(trigger)
-        if count is None:
-            count = self._runs_started.cell(trigger, (trigger.value,))
-        count[0] += 1
+        cells = self._runs_started.cells
+        if trigger in cells:
+            cells[trigger][0] += 1
+        else:
+            self._runs_started.cell(trigger, (trigger.value,))[0] += 1
         if run.started_at is not None:
-            lag = self._fire_lag.cells.get(trigger) or self._fire_lag.cell(
-                trigger, (trigger.value,)
+            lags = self._fire_lag.cells
+            lag = (
+                lags[trigger] if trigger in lags else self._fire_lag.cell(trigger, (trigger.value,))
             )
             seconds = (run.started_at - run.triggered_at).total_seconds()
             self._fire_lag.observe(lag, seconds if seconds > 0.0 else 0.0)
@@ -179,15 +183,19 @@ class Metrics:
     def _ended(self, run: Run) -> None:
         state, reason, error = run.state, run.stop_reason, run.error
         key = (state, reason, None if error is None else error.code)
-        count = self._runs_ended.cells.get(key)
-        if count is None:
+        cells = self._runs_ended.cells
+        if key in cells:
+            cells[key][0] += 1
+        else:
             labels = (state.value, "" if reason is None else reason.value)
-            count = self._runs_ended.cell(key, (*labels, "" if error is None else error.code.value))
-        count[0] += 1
+            self._runs_ended.cell(key, (*labels, "" if error is None else error.code.value))[0] += 1
         if run.started_at is not None and run.completed_at is not None:
             # A series only for the states started runs end in.
-            duration = self._run_duration.cells.get(state) or self._run_duration.cell(
-                state, (state.value,)
+            durations = self._run_duration.cells
+            duration = (
+                durations[state]
+                if state in durations
+                else self._run_duration.cell(state, (state.value,))
             )
             seconds = (run.completed_at - run.started_at).total_seconds()
             self._run_duration.observe(duration, seconds if seconds > 0.0 else 0.0)

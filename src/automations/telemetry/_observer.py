@@ -7,8 +7,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..actors import RunTrace
-from ..model import Automation, Run, Scope
-from ..persistence import StorePort
+from ..model import Automation, Event, Run, RunState, RunUpdated, Scope
+from ..persistence import ChangeListener, StorePort
 from ..runtime import Clock
 
 if TYPE_CHECKING:
@@ -31,21 +31,39 @@ class Telemetry:
 
     def attach(self, store: StorePort, clock: Clock) -> None:
         """Listen to `store`'s commits; age the waits on `clock`."""
+        store.add_commit_listener(self._listener())
         if self.metrics is not None:
-            store.add_commit_listener(self.metrics.on_commit)
             store.writer_stats.observer = self.metrics.committed
             self.metrics.use_clock(clock.now)
-        if self.tracing is not None:
-            store.add_commit_listener(self.tracing.on_commit)
 
     def detach(self, store: StorePort) -> None:
         """Stop listening (the runtime closes); end the spans still open."""
+        store.remove_commit_listener(self._listener())
         if self.metrics is not None:
-            store.remove_commit_listener(self.metrics.on_commit)
             store.writer_stats.observer = None
         if self.tracing is not None:
-            store.remove_commit_listener(self.tracing.on_commit)
             self.tracing.close()
+
+    def _listener(self) -> ChangeListener:
+        """One of them alone listens itself; both, through `on_commit`."""
+        if self.tracing is None and self.metrics is not None:
+            return self.metrics.on_commit
+        if self.metrics is None and self.tracing is not None:
+            return self.tracing.on_commit
+        return self.on_commit
+
+    def on_commit(self, scope: Scope, event: Event) -> None:
+        """The store's change listener, for both: one call per event on the path of
+        every run, not one each."""
+        if not isinstance(event, RunUpdated):
+            return
+        run = event.run
+        if self.metrics is not None and run.state is not RunState.SCHEDULED:
+            self.metrics.count(run)
+        if self.tracing is not None and self.tracing.live:
+            spans = self.tracing.live.get(run.id)
+            if spans is not None:
+                spans.transition(run)
 
     # -- the actors' Observer --------------------------------------------------------
 

@@ -21,15 +21,16 @@ of the API's default provider record nothing.
 from __future__ import annotations
 
 from contextvars import Token
+from datetime import datetime
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.trace import Link, Span, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import Attributes
 
 from ..actors import RunTrace
-from ..model import Automation, Event, Run, RunState, RunUpdated, Scope
+from ..model import Automation, Event, Run, RunState, RunUpdated, Scope, Trigger
 
 __all__ = ["SPAN_NAME", "Tracing"]
 
@@ -39,6 +40,11 @@ _ROOT = Context()
 """The parent of every run's span: none (a run is not part of whatever the task that
 opened the runtime traced)."""
 
+_TRIGGERS = {trigger: trigger.value for trigger in Trigger}
+"""A trigger's attribute value, a plain string (looked up, not an enum's property)."""
+
+_ENDS = frozenset(state for state in RunState if state.is_terminal)
+
 
 class Tracing:
     """Opens the spans of the runs this process executes, from `tracer_provider` (the
@@ -46,35 +52,38 @@ class Tracing:
 
     def __init__(self, tracer_provider: TracerProvider | None = None) -> None:
         self._tracer = trace.get_tracer("automations", tracer_provider=tracer_provider)
-        self._live: dict[str, _RunSpans] = {}
+        self.live: dict[str, _RunSpans] = {}
         """Runs whose executor was called here and whose end is not yet committed."""
+        self._slot: datetime | None = None
+        self._slot_text = ""
+        """The last slot written out, as text: a slot's runs start together."""
 
     def run_executing(self, run: Run, automation: Automation) -> RunTrace:
         spans = _RunSpans(self, run, automation)
-        self._live[run.id] = spans
+        self.live[run.id] = spans
         return spans
 
     def on_commit(self, scope: Scope, event: Event) -> None:
         """The store's change listener: a transition of a run traced here."""
-        if self._live and isinstance(event, RunUpdated):
-            spans = self._live.get(event.run.id)
+        if self.live and isinstance(event, RunUpdated):
+            spans = self.live.get(event.run.id)
             if spans is not None:
                 spans.transition(event.run)
 
     def close(self) -> None:
         """End what is still open (the runtime closes)."""
-        for spans in list(self._live.values()):
+        for spans in list(self.live.values()):
             spans.abandon()
-        self._live.clear()
+        self.live.clear()
 
     def _start(self, attributes: Attributes, previous: Span | None) -> Span:
         links = None if previous is None else [Link(previous.get_span_context())]
-        return self._tracer.start_span(
-            SPAN_NAME, context=_ROOT, kind=SpanKind.INTERNAL, attributes=attributes, links=links
-        )
+        return self._tracer.start_span(SPAN_NAME, _ROOT, attributes=attributes, links=links)
 
-    def _forget(self, run_id: str) -> None:
-        self._live.pop(run_id, None)
+    def _slot_attribute(self, slot: datetime) -> str:
+        if slot != self._slot:
+            self._slot, self._slot_text = slot, slot.isoformat()
+        return self._slot_text
 
 
 class _RunSpans:
@@ -88,12 +97,14 @@ class _RunSpans:
         self._attributes: Attributes = {
             "automation.id": automation.id,
             "automation.run.id": run.id,
-            "automation.trigger": run.trigger.value,
-            "automation.slot": run.triggered_at.isoformat(),
+            "automation.trigger": _TRIGGERS[run.trigger],
+            "automation.slot": tracing._slot_attribute(run.triggered_at),
             # Each retry of a run is a run of its own, with its attempt number.
             "automation.attempt": run.attempt,
         }
-        self._open: Span | None = tracing._start(self._attributes, None)
+        self._open: Span | None = tracing._tracer.start_span(
+            SPAN_NAME, _ROOT, attributes=self._attributes
+        )
         self._previous: Span | None = None
         """The last span ended by a wait: the next one links to it."""
         self._current: Span | None = None
@@ -128,15 +139,21 @@ class _RunSpans:
 
     def transition(self, run: Run) -> None:
         state = run.state
+        span = self._open
+        if state is RunState.SUCCEEDED and span is not None:
+            # Every run's way out: the span's end says it, no event.
+            span.end()
+            self._open = None
+            self._tracing.live.pop(self._run_id, None)
+            return
         if state is RunState.RUNNING:
             return  # a span's start is the run's `running`: no event says it again
-        span = self._open
         if span is None:
-            if not state.is_terminal:
+            if state not in _ENDS:
                 return
             span = self._tracing._start(self._attributes, self._previous)
         if state is RunState.SUCCEEDED:
-            self._end(span)  # every run's way out: the span's end says it, no event
+            self._end(span)
             return
         attributes: dict[str, str] = {}  # the few that say more than the state
         if run.stop_reason is not None:
@@ -150,7 +167,7 @@ class _RunSpans:
         if state is RunState.AWAITING_INPUT:
             span.end()
             self._open, self._previous = None, span
-        elif state.is_terminal:
+        elif state in _ENDS:
             if run.error is not None:
                 span.set_status(Status(StatusCode.ERROR, f"{run.error.code}: {run.error.message}"))
             self._end(span)
@@ -158,7 +175,7 @@ class _RunSpans:
     def _end(self, span: Span) -> None:
         span.end()
         self._open = None
-        self._tracing._forget(self._run_id)
+        self._tracing.live.pop(self._run_id, None)
 
     def abandon(self) -> None:
         """The runtime closes before the run's end was committed."""
