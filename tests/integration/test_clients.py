@@ -14,7 +14,7 @@ import pytest
 
 import automations as am
 from automations.actors import STALE_SECONDS, is_led
-from automations.model import Scope
+from automations.model import Scope, StorageError
 from automations.persistence import (
     AcquireLease,
     CommandOutcome,
@@ -24,6 +24,7 @@ from automations.persistence import (
     RunNowCommand,
     open_store,
 )
+from automations.persistence._sql import SqlReader
 from automations.testing import ManualClock
 
 from ..stores import rows
@@ -124,6 +125,22 @@ async def test_a_client_without_a_worker_says_so_and_leaves_nothing_behind(
             await client.run_now("aut_missing")
         assert await client.runs(a.id) == ([], None)
     assert await _pending_commands(location) == 0
+
+
+async def test_a_runtime_opens_while_the_journal_cannot_be_read(
+    runtime_factory: OpenRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database stops answering just after the store opened: the runtime is still
+    handed out (its calls say what is wrong) rather than waiting the outage out."""
+
+    async def failing(self: SqlReader, scope: Scope | None = None) -> int:
+        raise StorageError("the database does not answer (simulated)")
+
+    monkeypatch.setattr(SqlReader, "last_seq", failing)
+    for role in ("client", "worker"):
+        with anyio.fail_after(10):
+            async with runtime_factory(role=role) as rt:
+                assert rt.scope == Scope("project-a", "/repo/a")
 
 
 async def test_a_client_run_now_of_an_automation_of_another_project_is_not_found(

@@ -68,11 +68,17 @@ class Follower:
 
         Started (`task_status`) once the journal's head is read: an entry committed
         after the runtime opened is then published, not taken for one already there
-        (an `events()` begun at once would have missed it)."""
+        (an `events()` begun at once would have missed it). If the database does not
+        answer, started at once: an open never waits out an outage."""
         store = self._store
         watch = store.open_watch()
         try:
-            self._last = await patiently(store.reader.last_seq, "read the journal's head")
+            try:
+                self._last = await store.reader.last_seq()
+            except StorageError:
+                task_status.started()
+                task_status = anyio.TASK_STATUS_IGNORED
+                self._last = await patiently(store.reader.last_seq, "read the journal's head")
             task_status.started()
             outage = Outage("follow the journal")
             failed = False

@@ -35,7 +35,7 @@ from ..persistence import (
     TakeStaleLease,
 )
 from ._outage import Outage
-from ._renewals import RENEW_SECONDS, LeaseRenewals
+from ._renewals import LeaseRenewals
 from ._services import Services
 
 __all__ = [
@@ -192,15 +192,9 @@ async def _keep_renewing(
     epoch: int,
     leading: anyio.CancelScope,
 ) -> None:
-    """Have the lease renewed until cancelled; end the leadership if another process
-    took it. Leading through a taken-over lease, take the lock back when it is free."""
-    with renewals.holding(scope, epoch) as lost:
-        while not lock.held:
-            with anyio.move_on_after(RENEW_SECONDS):
-                await lost.wait()
-            if lost.is_set():
-                break
-            await anyio.to_thread.run_sync(lock.try_acquire)
+    """Have the lease renewed (and its lock kept) until cancelled; end the leadership
+    if another process took it."""
+    with renewals.holding(scope, epoch, lock) as lost:
         await lost.wait()
     leading.cancel()
 

@@ -3,7 +3,8 @@
 One write a round renews every lease the process holds (`RenewLeases`), so a fleet
 worker leading a thousand scopes costs its database two writes a second, not two
 thousand. A lease found taken over ends its term: whoever holds it waits on its
-`lost` event.
+`lost` event. A lease led without its lock (taken over from a frozen holder, or whose
+lock the server dropped with its connection) takes the lock again after a round.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 import anyio
 
 from ..model import AutomationError, Scope
-from ..persistence import RenewLeases, StorePort
+from ..persistence import ProcessLock, RenewLeases, StorePort
 
 __all__ = ["RENEW_SECONDS", "LeaseRenewals"]
 
@@ -26,40 +27,61 @@ RENEW_SECONDS = 0.5
 log = logging.getLogger("automations.actors")
 
 
+class _Term:
+    __slots__ = ("epoch", "lock", "lost")
+
+    def __init__(self, epoch: int, lock: ProcessLock) -> None:
+        self.epoch = epoch
+        self.lock = lock
+        self.lost = anyio.Event()
+
+
 class LeaseRenewals:
     """The leases held in this process, each with the event its term ends on."""
 
     def __init__(self, store: StorePort) -> None:
         self._store = store
-        self._held: dict[Scope, tuple[int, anyio.Event]] = {}
+        self._held: dict[Scope, _Term] = {}
+        self._failing = False
 
     @contextlib.contextmanager
-    def holding(self, scope: Scope, epoch: int) -> Iterator[anyio.Event]:
-        """Renew `scope`'s lease at `epoch` while in the block; the event is set if
-        another process took it over."""
-        lost = anyio.Event()
-        self._held[scope] = (epoch, lost)
+    def holding(self, scope: Scope, epoch: int, lock: ProcessLock) -> Iterator[anyio.Event]:
+        """Renew `scope`'s lease at `epoch` while in the block, and keep its `lock`;
+        the event is set if another process took the lease over."""
+        term = self._held[scope] = _Term(epoch, lock)
         try:
-            yield lost
+            yield term.lost
         finally:
-            held = self._held.get(scope)
-            if held is not None and held[1] is lost:
+            if self._held.get(scope) is term:
                 del self._held[scope]
 
     async def run(self) -> None:
-        """Renew every `RENEW_SECONDS` until cancelled; storage trouble is logged and
-        the next round tries again (a lease not renewed for long goes stale)."""
+        """Renew every `RENEW_SECONDS` until cancelled. Storage trouble is said once
+        and the next round tries again (a lease not renewed for long goes stale)."""
         while True:
             await anyio.sleep(RENEW_SECONDS)
-            if not self._held:
-                continue
-            held = tuple((scope, epoch) for scope, (epoch, _) in self._held.items())
-            try:
-                lost = await self._store.write(RenewLeases(held, int(time.time() * 1000)))
-            except AutomationError:
-                log.exception("could not renew the scheduler leases")
-                continue
-            for scope, epoch in lost:
-                entry = self._held.get(scope)
-                if entry is not None and entry[0] == epoch:
-                    entry[1].set()
+            if self._held and await self._renew():
+                await self._take_locks_back()
+
+    async def _renew(self) -> bool:
+        held = tuple((scope, term.epoch) for scope, term in self._held.items())
+        try:
+            lost = await self._store.write(RenewLeases(held, int(time.time() * 1000)))
+        except AutomationError as error:
+            if not self._failing:
+                log.warning("could not renew the scheduler leases (%s); trying again", error)
+            self._failing = True
+            return False
+        if self._failing:
+            log.warning("the scheduler leases are renewed again")
+            self._failing = False
+        for scope, epoch in lost:
+            term = self._held.get(scope)
+            if term is not None and term.epoch == epoch:
+                term.lost.set()
+        return True
+
+    async def _take_locks_back(self) -> None:
+        for term in list(self._held.values()):
+            if not term.lock.held and not term.lost.is_set():
+                await anyio.to_thread.run_sync(term.lock.try_acquire)

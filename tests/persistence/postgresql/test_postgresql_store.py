@@ -17,6 +17,7 @@ import anyio
 import psycopg
 import pytest
 
+from automations.api import open_runtime
 from automations.model import Conflict, DatabaseRefused, StorageError
 from automations.persistence import Depart, Heartbeat, SaveAutomation, StorePort, open_store
 from automations.persistence.postgresql import PostgresReadOnlyStore, PostgresStore, lock_key
@@ -269,6 +270,27 @@ async def test_a_liveness_lock_the_server_dropped_is_taken_again(
         assert after != before
         assert await anyio.to_thread.run_sync(probe.held_elsewhere)
     assert not await anyio.to_thread.run_sync(probe.held_elsewhere)
+
+
+async def test_a_leading_worker_takes_its_lease_lock_again_after_the_server_dropped_it(
+    pg_dsn: str,
+) -> None:
+    """A server restart (here: the lock connections terminated) frees the lease's lock
+    while its holder leads on: the holder takes it again after its next renewal, so
+    standbys, `doctor` and `migrate` see a live holder again."""
+    async with open_runtime(pg_dsn, project=SCOPE.project, directory=SCOPE.directory) as rt:
+        assert await rt.leading()
+        probe = rt._store.lease_lock(SCOPE)
+        assert await anyio.to_thread.run_sync(probe.held_elsewhere)
+        before = _lock_holders(pg_dsn)
+        with psycopg.connect(pg_dsn, autocommit=True) as connection:
+            for pid in before:
+                connection.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with anyio.fail_after(10):
+            while not await anyio.to_thread.run_sync(probe.held_elsewhere):  # noqa: ASYNC110
+                await anyio.sleep(0.05)  # the server's view: nothing here to wait on
+        assert await rt.leading()
+        assert not set(_lock_holders(pg_dsn)) & set(before)
 
 
 async def test_read_only_refuses_an_empty_schema_and_creates_nothing(pg_dsn: str) -> None:

@@ -82,15 +82,26 @@ def acquire_lease(sql: Sql, op: AcquireLease) -> int:
 
 
 def renew_leases(sql: Sql, op: RenewLeases) -> tuple[tuple[Scope, int], ...]:
-    lost: list[tuple[Scope, int]] = []
-    for scope, epoch in op.held:
-        sql.execute(
-            "UPDATE leases SET renewed_at = ? WHERE name = ? AND epoch = ?",
-            (op.renewed_ms, lease_name(scope), epoch),
-        )
-        if sql.changes() == 0:  # moved on (or gone): another process leads
-            lost.append((scope, epoch))
-    return tuple(lost)
+    """One statement per `_RENEWED_AT_ONCE` leases: those still at their epoch are
+    renewed and named back; the others are lost. (Read back, not counted, so that a
+    lost lease is known at once, also where results arrive late.)"""
+    held = {(lease_name(scope), epoch): (scope, epoch) for scope, epoch in op.held}
+    pairs = list(held)
+    for start in range(0, len(pairs), _RENEWED_AT_ONCE):
+        chunk = pairs[start : start + _RENEWED_AT_ONCE]
+        values = ", ".join("(?, ?)" for _ in chunk)
+        rows = sql.execute(
+            f"UPDATE leases SET renewed_at = ? WHERE (name, epoch) IN (VALUES {values})"
+            " RETURNING name, epoch",
+            (op.renewed_ms, *(value for pair in chunk for value in pair)),
+        ).fetchall()
+        for name, epoch in rows:
+            held.pop((str(name), int(epoch)), None)
+    return tuple(held.values())
+
+
+_RENEWED_AT_ONCE = 400
+"""Leases per statement: two parameters each, well below SQLite's limit."""
 
 
 def take_stale_lease(sql: Sql, op: TakeStaleLease) -> int | None:
