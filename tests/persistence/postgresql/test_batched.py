@@ -127,6 +127,10 @@ def test_rows_of_distinct_runs_and_automations_go_in_one_statement_per_kind() ->
         batch += [("insert", n, n, False), ("automation", 0, n, True)]
     batch += [("transition", n, 0, False) for n in range(300)]
     assert [len(rows) for rows in _send(batch)] == [300, 300, 300]
+    # Run-nows: new runs of one automation, and other runs ending.
+    batch = [("insert", n, 0, False) for n in range(300, 600)]
+    batch += [("transition", n, 0, True) for n in range(300)]
+    assert [len(rows) for rows in _send(batch)] == [300, 300]
 
 
 @pytest.fixture

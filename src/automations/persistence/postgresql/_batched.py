@@ -43,8 +43,9 @@ __all__ = ["SHAPES", "HeldRows", "Shape"]
 
 Key = tuple[str, Hashable]
 Touches = tuple[tuple[Key, ...], tuple[Key, ...]]
-"""(what a row reads, what it writes), as keys: ("run", id), ("automation", id),
-("slots", automation id) for the runs of an automation (None: of any)."""
+"""(what a row reads, what it writes), as keys: ("run", id) and ("automation", id),
+each a row; ("slots", automation id), the runs of an automation (None: of any), to
+which many rows of one statement may add, but which a check must read whole."""
 
 
 class Shape(NamedTuple):
@@ -183,11 +184,15 @@ class HeldRows:
 
     def _overtakes(self, place: int, reads: tuple[Key, ...], writes: tuple[Key, ...]) -> bool:
         """Whether a row added to the statement at `place` would be applied before, or
-        with, a held row that touched what it touches (a read beside a read excepted)."""
+        with, a held row that touched what it touches: a read beside a read, and two
+        runs added to an automation's, excepted."""
         written, read = self._written, self._read
         if any(written.get(key, -1) >= place for key in reads):
             return True
-        return any(written.get(key, -1) >= place or read.get(key, -1) >= place for key in writes)
+        return any(
+            read.get(key, -1) >= place or (key[0] != "slots" and written.get(key, -1) >= place)
+            for key in writes
+        )
 
     def send(self, connection: psycopg.Connection[Any]) -> None:
         """Send every held row: one statement of fixed text per shape (the server
