@@ -35,9 +35,11 @@ from automations.persistence.postgresql._batched import SHAPES, HeldRows
 from ..conformance.builders import scheduled, started
 from ..helpers import NOW, SCOPE, automation
 
-Write = tuple[str, int, int, bool]
-"""(kind, run, automation, flag): an insert of run of automation; a transition of
-run (flag: its slot becomes NULL); an update of automation (flag: with its slot's run)."""
+Write = tuple[str, int, int, bool, bool]
+"""(kind, run, automation, flag, key): an insert of run of automation; a transition of
+run (flag: its slot becomes NULL); an update of automation (flag: with its slot's run).
+An insert or a transition with `key` takes the writer key "k"; a transition without
+may be letting it go."""
 
 
 class _Recorder:
@@ -50,12 +52,16 @@ class _Recorder:
         self.sent.append((statement, columns))
 
 
-def _parameters(kind: str, run: int, of: int, flag: bool, marker: int) -> tuple[object, ...]:
+def _parameters(
+    kind: str, run: int, of: int, flag: bool, key: bool, marker: int
+) -> tuple[object, ...]:
     body = marker.to_bytes(4, "big")
+    writer_key = "k" if key else None
     if kind == "insert":
-        return (f"r{run}", f"a{of}", "p", "d", 1, "scheduled", 0, 7, None, None, None, body)
+        return (f"r{run}", f"a{of}", "p", "d", 1, "scheduled", 0, 7, None, writer_key, None, body)
     if kind == "transition":
-        return (2, "running", None if flag else 7, None, None, None, body, f"r{run}", "p", "d", 1)
+        slot = None if flag else 7
+        return (2, "running", slot, None, writer_key, None, body, f"r{run}", "p", "d", 1)
     return (1, 0, 9, body, f"a{of}", "p", "d", 1, *((f"a{of}", 7) if flag else ()))
 
 
@@ -70,8 +76,8 @@ def _statement(kind: str, flag: bool) -> str:
 def _send(writes: Sequence[Write]) -> list[list[int]]:
     """Hold `writes` in order and send them; the markers of each statement's rows."""
     held, connection = HeldRows(), _Recorder()
-    for marker, (kind, run, of, flag) in enumerate(writes):
-        parameters = _parameters(kind, run, of, flag, marker)
+    for marker, (kind, run, of, flag, key) in enumerate(writes):
+        parameters = _parameters(kind, run, of, flag, key, marker)
         if kind == "insert":
             parameters = (*parameters, f"a{of}", "p", "d")
         held.hold(SHAPES[_statement(kind, flag)], parameters, connection)  # type: ignore[arg-type]
@@ -85,6 +91,8 @@ def _send(writes: Sequence[Write]) -> list[list[int]]:
 
 def _ordered(first: Write, second: Write) -> bool:
     """Whether `second` must be applied after `first` (it touches what `first` did)."""
+    if (_takes_key(first) and _may_let_go(second)) or (_may_let_go(first) and _takes_key(second)):
+        return True  # the unique writer key, checked in submission order
     kinds = {first[0], second[0]}
     if kinds <= {"insert", "transition"}:
         return first[1] == second[1]  # the same run
@@ -97,11 +105,20 @@ def _ordered(first: Write, second: Write) -> bool:
     return transition[3] and update[3]  # a run leaving its slot, a check for a slot's run
 
 
+def _takes_key(write: Write) -> bool:
+    return write[0] != "automation" and write[4]
+
+
+def _may_let_go(write: Write) -> bool:
+    return write[0] == "transition" and not write[4]
+
+
 writes = st.lists(
     st.tuples(
         st.sampled_from(["insert", "transition", "automation"]),
         st.integers(0, 5),
         st.integers(0, 3),
+        st.booleans(),
         st.booleans(),
     ),
     max_size=40,
@@ -124,12 +141,12 @@ def test_rows_are_sent_once_and_those_that_must_keep_their_order_keep_it(
 def test_rows_of_distinct_runs_and_automations_go_in_one_statement_per_kind() -> None:
     batch: list[Write] = []
     for n in range(300):
-        batch += [("insert", n, n, False), ("automation", 0, n, True)]
-    batch += [("transition", n, 0, False) for n in range(300)]
+        batch += [("insert", n, n, False, False), ("automation", 0, n, True, False)]
+    batch += [("transition", n, 0, False, True) for n in range(300)]
     assert [len(rows) for rows in _send(batch)] == [300, 300, 300]
     # Run-nows: new runs of one automation, and other runs ending.
-    batch = [("insert", n, 0, False) for n in range(300, 600)]
-    batch += [("transition", n, 0, True) for n in range(300)]
+    batch = [("insert", n, 0, False, False) for n in range(300, 600)]
+    batch += [("transition", n, 0, True, False) for n in range(300)]
     assert [len(rows) for rows in _send(batch)] == [300, 300]
 
 

@@ -19,8 +19,9 @@ operation in savepoints, where each refused write fails alone.
 other statement sends every held row first. A row that touches what a held row of a
 statement opened after its own (or of its own) touched, sends them all first too:
 the same run, the same automation, the runs of an automation that a `with_run` check
-reads. Rows of different runs or automations in one statement are applied in no set
-order; they come from writes in flight together, none of which waited for another.
+reads, the writer keys a run taking one checks. Rows of different runs or automations
+in one statement are applied in no set order; they come from writes in flight
+together, none of which waited for another.
 """
 
 from __future__ import annotations
@@ -45,7 +46,14 @@ Key = tuple[str, Hashable]
 Touches = tuple[tuple[Key, ...], tuple[Key, ...]]
 """(what a row reads, what it writes), as keys: ("run", id) and ("automation", id),
 each a row; ("slots", automation id), the runs of an automation (None: of any), to
-which many rows of one statement may add, but which a check must read whole."""
+which many rows of one statement may add, but which a check must read whole;
+("keys", None), the writer keys held, which a run taking one reads (its unique
+index) and a run that may be letting one go writes."""
+
+
+_ADDED_TO = ("slots", "keys")
+"""Keys that many rows of one statement may write together (each adds its own part),
+but that a row reading them must not be sent with or before."""
 
 
 class Shape(NamedTuple):
@@ -87,10 +95,16 @@ def _transitions() -> Shape:
 
 def _transition_touches(parameters: Sequence[Any]) -> Touches:
     # (revision, state, slot, missed_first, writer_key, owner, body, id, ...): a run
-    # whose slot becomes NULL may be one a `with_run` check of its automation reads.
+    # whose slot becomes NULL may be one a `with_run` check of its automation reads;
+    # one that takes a writer key reads the keys (the unique index), one that leaves
+    # it NULL may be letting its key go.
+    run = ("run", parameters[7])
+    keys: Key = ("keys", None)
+    reads = (keys,) if parameters[4] is not None else ()
+    writes = (run,) if parameters[4] is not None else (run, keys)
     if parameters[2] is None:
-        return (), (("run", parameters[7]), ("slots", None))
-    return (), (("run", parameters[7]),)
+        return reads, (*writes, ("slots", None))
+    return reads, writes
 
 
 _UPDATE_AUTOMATIONS = Shape(
@@ -128,7 +142,10 @@ _INSERT_RUNS = Shape(
     " of_directory) WHERE EXISTS (SELECT 1 FROM automations WHERE id = v.of_id"
     " AND project = v.of_project AND directory = v.of_directory)",
     _as_given,
-    lambda parameters: ((), (("run", parameters[0]), ("slots", parameters[1]))),
+    lambda parameters: (
+        (("keys", None),) if parameters[9] is not None else (),
+        (("run", parameters[0]), ("slots", parameters[1])),
+    ),
 )
 """`INSERT_RUN_OF_AUTOMATION`'s rows: a new run, if its automation is in the scope."""
 
@@ -190,7 +207,8 @@ class HeldRows:
         if any(written.get(key, -1) >= place for key in reads):
             return True
         return any(
-            read.get(key, -1) >= place or (key[0] != "slots" and written.get(key, -1) >= place)
+            read.get(key, -1) >= place
+            or (key[0] not in _ADDED_TO and written.get(key, -1) >= place)
             for key in writes
         )
 
