@@ -7,13 +7,20 @@ from ._command_writes import claim_commands, command_outcome, pending_commands
 from ._connection import HEADS_SQL, JOURNAL_COLUMNS, MAX_ROWS, Rows, Sql, chunks, journal_insert
 from ._facts import Facts, health, read_facts
 from ._lease_writes import lease_row
-from ._projection import journal_entries
+from ._projection import (
+    INSERT_RUN_OF_AUTOMATION,
+    UPDATE_AUTOMATION,
+    UPDATE_AUTOMATION_WITH_RUN,
+    journal_entries,
+)
 from ._reader import SqlReader
 from ._replay import PROJECTIONS, projection_rows
+from ._run_writes import TRANSITION_SQL
 from ._store import ReadOnlySqlStore, SqlStore
 
 __all__ = [
     "HEADS_SQL",
+    "INSERT_RUN_OF_AUTOMATION",
     "JOURNAL_COLUMNS",
     "MAX_ROWS",
     "PROJECTIONS",
@@ -23,6 +30,9 @@ __all__ = [
     "Sql",
     "SqlReader",
     "SqlStore",
+    "TRANSITION_SQL",
+    "UPDATE_AUTOMATION",
+    "UPDATE_AUTOMATION_WITH_RUN",
     "apply",
     "chunks",
     "Facts",

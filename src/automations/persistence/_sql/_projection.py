@@ -22,6 +22,7 @@ from .._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, Jour
 from ._connection import JOURNAL_COLUMNS, Sql, chunks
 
 __all__ = [
+    "INSERT_RUN_OF_AUTOMATION",
     "JOURNAL_COLUMNS",
     "JournalValues",
     "append_journal",
@@ -34,6 +35,8 @@ __all__ = [
     "journal_entries",
     "put_automation_row",
     "put_run_row",
+    "UPDATE_AUTOMATION",
+    "UPDATE_AUTOMATION_WITH_RUN",
     "update_automation_row",
 ]
 
@@ -136,19 +139,24 @@ def update_automation_row(
         scope.directory,
         expected_revision,
     )
-    statement = _UPDATE_AUTOMATION
+    statement = UPDATE_AUTOMATION
     if slot_with_run is not None:
-        statement += _WITH_RUN
+        statement = UPDATE_AUTOMATION_WITH_RUN
         parameters += (automation.id, slot_with_run)
     sql.execute(statement, parameters)
     return sql.changes() > 0
 
 
-_UPDATE_AUTOMATION = (
+UPDATE_AUTOMATION = (
     "UPDATE automations SET revision = ?, updated_at = ?, next_fire_at = ?, body = ?"
     " WHERE id = ? AND project = ? AND directory = ? AND revision = ?"
 )
-_WITH_RUN = " AND EXISTS (SELECT 1 FROM runs WHERE automation_id = ? AND slot = ?)"
+UPDATE_AUTOMATION_WITH_RUN = (
+    UPDATE_AUTOMATION + " AND EXISTS (SELECT 1 FROM runs WHERE automation_id = ? AND slot = ?)"
+)
+"""The hot statements of a batch (these two, `INSERT_RUN_OF_AUTOMATION` and
+`_run_writes.TRANSITION_SQL`) are named: a store may send many of one in a single
+multi-row statement (PostgreSQL's writer does, see `postgresql/_batched.py`)."""
 
 
 def insert_automation_rows(
@@ -211,7 +219,7 @@ _INTO_RUNS = (
 )
 _RUN_PARAMETERS = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"  # as `_run_values` orders them
 _INSERT_RUN = f"{_INTO_RUNS} VALUES ({_RUN_PARAMETERS})"
-_INSERT_RUN_OF_AUTOMATION = (
+INSERT_RUN_OF_AUTOMATION = (
     f"{_INTO_RUNS} SELECT {_RUN_PARAMETERS} WHERE EXISTS (SELECT 1 FROM automations"
     " WHERE id = ? AND project = ? AND directory = ?)"
 )
@@ -229,7 +237,7 @@ def insert_run_row(
     """A new run's row, if its automation exists in `scope` (False when it does not);
     an existing id is a constraint error (a conflict)."""
     sql.execute(
-        _INSERT_RUN_OF_AUTOMATION,
+        INSERT_RUN_OF_AUTOMATION,
         (
             *_run_values(scope, run, body, writer_key, owner),
             run.automation_id,

@@ -28,7 +28,7 @@ from ._connection import Sql
 from ._lease_writes import check_epoch
 from ._projection import append_journal, append_journal_many, executed_slot, insert_run_row
 
-__all__ = ["KeyTaken", "create_run", "key_holder", "save_run"]
+__all__ = ["TRANSITION_SQL", "KeyTaken", "create_run", "key_holder", "save_run"]
 
 
 class KeyTaken(WriterKeyBusy):
@@ -77,7 +77,7 @@ def save_run(sql: Sql, op: SaveRun) -> int:
     writer_key, owner = op.holders()
     with _naming_the_holder(sql, writer_key):
         sql.execute(
-            _TRANSITION_SQL[run.state],
+            TRANSITION_SQL[run.state],
             (
                 run.revision,
                 run.state.value,
@@ -156,7 +156,7 @@ def _transition_sql(state: RunState) -> str:
     )
 
 
-_TRANSITION_SQL = {state: _transition_sql(state) for state in RunState}
+TRANSITION_SQL = {state: _transition_sql(state) for state in RunState}
 
 
 def key_holder(sql: Sql, key: str) -> KeyHolder | None:

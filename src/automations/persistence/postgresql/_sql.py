@@ -12,8 +12,9 @@ import psycopg
 from psycopg import errors
 
 from .._operations import Operation
-from .._sql import JOURNAL_COLUMNS, MAX_ROWS, KeyTaken, apply, chunks
+from .._sql import JOURNAL_COLUMNS, MAX_ROWS, KeyTaken, Rows, apply, chunks
 from .._sql import projection_rows as shared_projection_rows
+from ._batched import SHAPES, HeldRows
 from ._connection import Connection, storage_error
 
 __all__ = ["LOCK_AND_HEAD", "PostgresSql", "apply_in_savepoint", "projection_rows"]
@@ -39,6 +40,8 @@ class PostgresSql:
     remembers the statement, and `expectations_met()`, after the pipeline's sync, says
     whether each really changed exactly one row; if one did not, the pass is void and
     the writer applies the batch again one operation at a time, with real answers.
+    The rows of the hot statements are held meanwhile and sent multi-row
+    (`_batched.HeldRows`), each such statement expected to change all its rows.
     """
 
     __slots__ = (
@@ -46,6 +49,8 @@ class PostgresSql:
         "_epochs",
         "_expected",
         "_flushed",
+        "_held",
+        "_held_last",
         "_last",
         "_next_seq",
         "_unsent",
@@ -59,18 +64,30 @@ class PostgresSql:
         self._flushed = head
         self._deferred = False
         self._expected: list[psycopg.Cursor[Any]] = []
+        self._held = HeldRows()
+        self._held_last = False
+        """The last write was held (`changes()` answers 1, checked when it is sent)."""
         self._unsent: list[Sequence[object]] = []
         """Journal rows held back while deferring, sent in few statements."""
         self._epochs: dict[str, int | None] | None = None if head is None else {}
         """The writer's lease epochs read in this batch: under the journal lock only
         this transaction can move one, and its writes to `leases` forget them all."""
 
-    def execute(self, sql: str, parameters: Sequence[object] = (), /) -> psycopg.Cursor[Any]:
+    def execute(self, sql: str, parameters: Sequence[object] = (), /) -> Rows:
+        if self._deferred:
+            shape = SHAPES.get(sql)
+            if shape is not None:
+                self._held.hold(shape, parameters, self.connection)
+                self._held_last = True
+                return _NO_ROWS
+            if self._held:  # whatever comes next goes after the rows held
+                self._held.send(self.connection)
         if self._unsent and "journal" in sql:
             self._send_journal()
         cursor = self.connection.execute(spelled(sql), parameters)
         if not sql.lstrip()[:6].upper().startswith("SELECT"):  # as SQLite: a query
             self._last = cursor  # leaves changes() as it was
+            self._held_last = False
             if self._epochs and "leases" in sql:
                 self._epochs.clear()
         return cursor
@@ -86,6 +103,8 @@ class PostgresSql:
         return epoch
 
     def changes(self) -> int:
+        if self._held_last:
+            return 1
         last = self._last
         if last is None:
             return 0
@@ -97,11 +116,11 @@ class PostgresSql:
     @contextlib.contextmanager
     def deferring(self) -> Iterator[None]:
         """Statements' results arrive later (pipeline mode); see the class."""
-        self._deferred, self._expected = True, []
+        self._deferred, self._expected, self._held = True, [], HeldRows()
         try:
             yield
         finally:
-            self._deferred = False
+            self._deferred = self._held_last = False
 
     def rolled_back(self) -> None:
         """An operation's savepoint was rolled back: what it read of the leases may be
@@ -111,7 +130,7 @@ class PostgresSql:
 
     def expectations_met(self) -> bool:
         """Whether every `changes()` answered while deferring was true (after a sync)."""
-        return all(cursor.rowcount == 1 for cursor in self._expected)
+        return self._held.all_changed() and all(cursor.rowcount == 1 for cursor in self._expected)
 
     def unique_index(self, error: BaseException) -> str | None:
         if not isinstance(error, errors.UniqueViolation):
@@ -168,7 +187,10 @@ class PostgresSql:
     def flush_head(self) -> None:
         """Send the journal rows held back, and move the journal's sequence past every
         number handed out (before COMMIT; a sequence ignores rollbacks, so a batch
-        undone leaves a gap, as a pruned one does)."""
+        undone leaves a gap, as a pruned one does). The held rows of other tables go
+        first."""
+        if self._held:
+            self._held.send(self.connection)
         if self._unsent:
             self._send_journal()
         if self._next_seq is None or self._flushed is None:
@@ -178,6 +200,21 @@ class PostgresSql:
             self.connection.execute(f"SELECT setval({_JOURNAL_SEQUENCE}, %s)", (last,))
             self._flushed = last
 
+
+class _HeldWrite:
+    """What `execute` returns for a write it held: no rows, as the write had none."""
+
+    def fetchone(self) -> Any:
+        raise TypeError("a held write returns no rows")
+
+    def fetchall(self) -> Sequence[Any]:
+        raise TypeError("a held write returns no rows")
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError("a held write returns no rows")
+
+
+_NO_ROWS = _HeldWrite()
 
 _INSERT_JOURNAL = (
     f"INSERT INTO journal ({JOURNAL_COLUMNS}) SELECT * FROM unnest(%b::bigint[],"
