@@ -134,7 +134,8 @@ class GoingRuns:
             return  # ended, or stopped meanwhile (deleted, shut down): it ends from `claimed`
         if actor.phase is not Phase.CLAIMED:
             return  # its record failed (its slot fired elsewhere): it is over
-        if actor.past_its_window(now):  # this process stalled: it ends from `claimed`
+        if now > actor.run.starts_at + actor.automation.catchup_window:
+            # Its slot's catch-up window is over (this process stalled): it ends from `claimed`.
             actor.request_stop(StopReason.EXPIRED)
             return
         admission = None if automation is None else self.admission(automation)

@@ -173,11 +173,6 @@ class RunActor:
         else:
             self.start()
 
-    def past_its_window(self, now: datetime) -> bool:
-        """Whether its slot's catch-up window is over at `now` (a stalled process starts
-        no slot late)."""
-        return now > self.run.starts_at + self.automation.catchup_window
-
     def request_stop(self, reason: StopReason, *, held_by: KeyHolder | None = None) -> bool:
         """Stop the run with `reason` (skipped for `held_by`); False if already decided."""
         accepted = self._decide(Stop(reason, held_by))
@@ -319,9 +314,12 @@ class RunActor:
             services.clock,
             reopen=reopen,
             decide=self._decide,
-            ending=lambda: self._decision is not None,
+            ending=self._is_ending,
         )
         return controls
+
+    def _is_ending(self) -> bool:
+        return self._decision is not None
 
     def _timed_out(self) -> None:
         message = f"Automation run exceeded its max duration ({self.automation.max_duration})."
