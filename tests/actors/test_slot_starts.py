@@ -26,6 +26,7 @@ class Together:
 
     def __init__(self) -> None:
         self.blocks: list[list[str]] = []
+        self.times: list[datetime] = []
         self._open: list[str] | None = None
 
     @contextlib.contextmanager
@@ -37,9 +38,10 @@ class Together:
             self.blocks.append(self._open)
             self._open = None
 
-    def came(self, name: str) -> None:
+    def came(self, name: str, now: datetime) -> None:
         assert self._open is not None, f"{name} began outside a together() block"
         self._open.append(name)
+        self.times.append(now)
 
 
 def _ms(seconds: float) -> int:
@@ -51,8 +53,8 @@ async def test_the_runs_of_a_slot_begin_in_one_block_when_it_comes() -> None:
     starts = SlotStarts(cast(SqliteStore, store), clock)
     later = anyio.Event()
 
-    def came_later() -> None:
-        store.came("later")
+    def came_later(now: datetime) -> None:
+        store.came("later", now)
         later.set()
 
     starts.add(_ms(10), functools.partial(store.came, "b"))
@@ -65,9 +67,11 @@ async def test_the_runs_of_a_slot_begin_in_one_block_when_it_comes() -> None:
         clock.set(T0 + timedelta(seconds=10))
         await clock.wait_sleeper_until(T0 + timedelta(seconds=20))
         assert store.blocks == [["b", "a"]]  # in the order they were recorded
+        assert store.times == [T0 + timedelta(seconds=10)] * 2  # the clock, read once
         clock.set(T0 + timedelta(seconds=25))
         await later.wait()
         assert store.blocks == [["b", "a"], ["later"]]
+        assert store.times[-1] == T0 + timedelta(seconds=25)  # when the alarm rang
         assert clock.sleepers == 0  # nothing waits: the alarm is not on the clock
         tg.cancel_scope.cancel()
 
@@ -75,11 +79,11 @@ async def test_the_runs_of_a_slot_begin_in_one_block_when_it_comes() -> None:
 async def test_an_earlier_slot_added_while_the_alarm_sleeps_wakes_it_sooner() -> None:
     clock, store = ManualClock(T0), Together()
     starts = SlotStarts(cast(SqliteStore, store), clock)
-    starts.add(_ms(60), lambda: store.came("late"))
+    starts.add(_ms(60), lambda now: store.came("late", now))
     async with anyio.create_task_group() as tg:
         tg.start_soon(starts.run)
         await clock.wait_sleeper_until(T0 + timedelta(seconds=60))
-        starts.add(_ms(5), lambda: store.came("early"))
+        starts.add(_ms(5), lambda now: store.came("early", now))
         await clock.wait_sleeper_until(T0 + timedelta(seconds=5))
         clock.set(T0 + timedelta(seconds=5))
         await clock.wait_sleeper_until(T0 + timedelta(seconds=60))
@@ -93,12 +97,12 @@ def test_a_run_that_fails_to_begin_does_not_keep_the_others_of_its_slot_waiting(
     store = Together()
     starts = SlotStarts(cast(SqliteStore, store), ManualClock(T0))
 
-    def broken() -> None:
+    def broken(now: datetime) -> None:
         raise RuntimeError("broken")
 
-    starts.add(_ms(1), lambda: store.came("first"))
+    starts.add(_ms(1), lambda now: store.came("first", now))
     starts.add(_ms(1), broken)
-    starts.add(_ms(1), lambda: store.came("third"))
+    starts.add(_ms(1), lambda now: store.came("third", now))
     starts.start_due(_ms(1))
     assert store.blocks == [["first", "third"]]
     assert "could not start a run at its slot" in caplog.text

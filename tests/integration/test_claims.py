@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import anyio
 import pytest
@@ -14,6 +14,8 @@ import pytest
 import automations as am
 from automations.actors._slot_starts import CLAIM_MS
 from automations.api import Runtime
+from automations.persistence import Operation, PendingWrite, SaveRun
+from automations.persistence._group_commit import GroupCommit
 from automations.testing import ManualClock
 
 from .conftest import Gate, OpenRuntime, definition_where, every, new
@@ -21,6 +23,7 @@ from .conftest import Gate, OpenRuntime, definition_where, every, new
 pytestmark = pytest.mark.anyio
 
 CLAIM = timedelta(milliseconds=CLAIM_MS)
+T = TypeVar("T")
 
 
 class Stamps:
@@ -162,6 +165,40 @@ async def test_a_run_going_when_the_slot_is_recorded_but_over_by_the_slot_does_n
         ran = await rt.wait(claimed.id, timeout=10)
         assert ran.state is am.RunState.SUCCEEDED
         assert gate.calls == [manual.id, claimed.id]
+
+
+async def test_the_runs_of_a_slot_all_call_their_executors_before_any_records_its_end(
+    runtime_factory: OpenRuntime, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An end is bookkeeping; a start is what the slot waits for (the fire lag)."""
+    order: list[tuple[str, str]] = []
+    submit = GroupCommit.submit
+
+    def noting(self: GroupCommit[Any], operation: Operation[T]) -> PendingWrite[T]:
+        if isinstance(operation, SaveRun) and operation.run.state.is_terminal:
+            order.append(("end", operation.run.id))
+        return submit(self, operation)
+
+    async def noted(ctx: am.RunContext) -> None:
+        order.append(("call", ctx.run.id))
+
+    monkeypatch.setattr(GroupCommit, "submit", noting)
+    async with runtime_factory({"default": noted}) as rt:
+        crowd = [await rt.create(new(title=f"crowd {i}", schedule=every(60))) for i in range(4)]
+        slot = crowd[0].next_fire_at
+        assert slot is not None and {a.next_fire_at for a in crowd} == {slot}
+        await clock.wait_sleepers(1)
+        clock.set(slot - CLAIM)
+        await clock.wait_sleeper_until(slot)  # the alarm of the slot's runs
+        for a in crowd:  # every run of the slot recorded ahead of it
+            await definition_where(rt, a.id, lambda x: x.next_fire_at != slot)
+        runs = [(await rt.runs(a.id, limit=1)).items[0] for a in crowd]
+        clock.set(slot)
+        for run in runs:
+            assert (await rt.wait(run.id, timeout=10)).state is am.RunState.SUCCEEDED
+    kinds = [kind for kind, _ in order]
+    assert kinds == ["call"] * len(crowd) + ["end"] * len(crowd)
+    assert {run_id for _, run_id in order} == {run.id for run in runs}
 
 
 @pytest.mark.parametrize("change", ["delete", "pause"])

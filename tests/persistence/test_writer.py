@@ -10,12 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import apsw
 import pytest
 
 from automations.model import Conflict, StorageError, StoreClosed
 from automations.persistence import Operation, SaveAutomation
-from automations.persistence.sqlite import Pragma, SqliteStore, apply, open_sqlite_store
+from automations.persistence.sqlite import (
+    Pragma,
+    SqliteSql,
+    SqliteStore,
+    apply,
+    open_sqlite_store,
+)
 
 from .helpers import SCOPE, automation
 
@@ -29,13 +34,13 @@ class Gate(Operation[str], frozen=True):
     release: threading.Event
 
 
-def apply_or_gate(connection: apsw.Connection, operation: Operation[Any]) -> Any:
+def apply_or_gate(sql: SqliteSql, operation: Operation[Any]) -> Any:
     """The store's own SQL, and the test's gate."""
     if isinstance(operation, Gate):
         operation.entered.set()
         operation.release.wait(timeout=10)
         return "gate"
-    return apply(connection, operation)
+    return apply(sql, operation)
 
 
 @pytest.fixture

@@ -26,24 +26,25 @@ class Answers:
     __slots__ = ("_closed", "_replies", "_waiter")
 
     def __init__(self) -> None:
-        self._replies: dict[str, str | bool] = {}
+        self._replies: dict[str, str | bool] | None = None  # made with the first answer
         self._waiter: anyio.Event | None = None
         self._closed = False
 
     def deliver(self, blocker_id: str, reply: str | bool) -> None:
         if self._closed:
             return
-        self._replies.pop(blocker_id, None)
-        self._replies[blocker_id] = reply
-        while len(self._replies) > _KEEP:
-            del self._replies[next(iter(self._replies))]
+        replies = self._replies = {} if self._replies is None else self._replies
+        replies.pop(blocker_id, None)
+        replies[blocker_id] = reply
+        while len(replies) > _KEEP:
+            del replies[next(iter(replies))]
         waiter, self._waiter = self._waiter, None
         if waiter is not None:
             waiter.set()
 
     async def wait(self, blocker_id: str) -> str | bool:
         """The reply to `blocker_id`, once delivered; answers to others stay."""
-        while blocker_id not in self._replies:
+        while self._replies is None or blocker_id not in self._replies:
             self._waiter = self._waiter or anyio.Event()
             await self._waiter.wait()
         return self._replies.pop(blocker_id)
@@ -51,7 +52,7 @@ class Answers:
     def close(self) -> None:
         """The run is over: later answers are dropped."""
         self._closed = True
-        self._replies.clear()
+        self._replies = None
 
 
 def decode_reply(stored: bytes) -> str | bool:

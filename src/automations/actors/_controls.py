@@ -53,7 +53,6 @@ class RunControls:
         "_decide",
         "_ending",
         "_ledger",
-        "_now",
         "_progress",
         "_reader",
         "_reopen",
@@ -84,7 +83,6 @@ class RunControls:
         self._reader: ReaderPort = store.reader
         self._scope = scope
         self._clock = clock
-        self._now = ledger.now
         self._reopen = reopen
         self._decide = decide
         self._ending = ending
@@ -126,7 +124,7 @@ class RunControls:
         steps = self._ledger.steps
         if self._ending() or (done is not None and (done.error or _progress_steps(done) >= steps)):
             return  # over, the store refused it (closing: the end records the steps), or kept
-        operation = SaveProgress(self._ledger.run.id, steps, self._now())
+        operation = SaveProgress(self._ledger.run.id, steps, self._ledger.now())
         self._progress = pending = self._store.submit(operation)
         pending.add_done_callback(self._note_progress)
 
@@ -141,7 +139,8 @@ class RunControls:
 
     async def checkpoint(self, data: Any) -> None:
         """Keep `data` (JSON-serialisable) durably as the run's latest checkpoint."""
-        operation = SaveCheckpoint(self._ledger.run.id, msgspec.json.encode(data), self._now())
+        ledger = self._ledger
+        operation = SaveCheckpoint(ledger.run.id, msgspec.json.encode(data), ledger.now())
         with anyio.CancelScope(shield=True):
             await self._store.write(operation)
 
@@ -169,7 +168,7 @@ class RunControls:
         if timeout is None:
             reply = await self.answers.wait(blocker.id)
         else:
-            reply = await self._answer_within(blocker, self._now() + timeout)
+            reply = await self._answer_within(blocker, self._ledger.now() + timeout)
         if self._ledger.trace is not None:  # answered: a newer span for what follows
             self._ledger.trace.resumed()
         with anyio.CancelScope(shield=True):
@@ -185,7 +184,7 @@ class RunControls:
             if stored is not None:
                 return decode_reply(stored)
         else:
-            blocker = Blocker(id=new_blocker_id(), request=request, asked_at=self._now())
+            blocker = Blocker(id=new_blocker_id(), request=request, asked_at=self._ledger.now())
         with anyio.CancelScope(shield=True):
             await self._ledger.transition(RunState.AWAITING_INPUT, blocker=blocker)
         return blocker

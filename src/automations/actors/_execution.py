@@ -65,7 +65,7 @@ class Execution:
         self._grace = grace
         self._on_grace = on_grace
         self._scope: anyio.CancelScope | None = None
-        self._helpers: list[anyio.CancelScope] = []
+        self._helpers: list[anyio.CancelScope] | None = None  # made with the first
 
     async def call(
         self,
@@ -101,7 +101,7 @@ class Execution:
                 ledger.trace = None
                 observed.exit()
             self._scope = None  # nothing to cancel from here on
-            helpers, self._helpers = self._helpers, []
+            helpers, self._helpers = self._helpers or (), None
             for helper in helpers:  # the watchdog and the grace end with the executor
                 helper.cancel()
         return ended
@@ -141,6 +141,8 @@ class Execution:
 
     def _start_helper(self, function: Callable[[], Awaitable[None]], name: str) -> None:
         scope = anyio.CancelScope()
+        if self._helpers is None:
+            self._helpers = []
         self._helpers.append(scope)
 
         async def helper() -> None:

@@ -13,6 +13,7 @@ follows it cannot be split by another message of the same automation.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from ..model import Automation, KeyHolder, Overlap, StopReason, Trigger, to_ms
 from ._run_actor import RunActor
@@ -127,13 +128,14 @@ class GoingRuns:
         self.claimed[actor.id] = actor
         self._slot_starts.add(to_ms(actor.run.starts_at), self._slot_came, actor)
 
-    def _slot_came(self, actor: RunActor) -> None:
+    def _slot_came(self, now: datetime, actor: RunActor) -> None:
         automation = self.definition()
         if self.claimed.get(actor.id) is not actor or actor.stopping:
             return  # ended, or stopped meanwhile (deleted, shut down): it ends from `claimed`
         if actor.phase is not Phase.CLAIMED:
             return  # its record failed (its slot fired elsewhere): it is over
-        if actor.past_its_window():  # this process stalled: it ends from `claimed`
+        if now > actor.run.starts_at + actor.automation.catchup_window:
+            # Its slot's catch-up window is over (this process stalled): it ends from `claimed`.
             actor.request_stop(StopReason.EXPIRED)
             return
         admission = None if automation is None else self.admission(automation)
@@ -144,7 +146,7 @@ class GoingRuns:
         del self.claimed[actor.id]
         key, wait = admission
         self.add(actor, wait=wait)
-        actor.admit(key, wait=wait)
+        actor.admit(key, wait=wait, at=now)
 
     # -- retries --------------------------------------------------------------------
 
@@ -153,7 +155,7 @@ class GoingRuns:
         self.retrying[actor.id] = actor
         self._slot_starts.add(to_ms(actor.run.triggered_at), self._retry_due, actor)
 
-    def _retry_due(self, actor: RunActor) -> None:
+    def _retry_due(self, now: datetime, actor: RunActor) -> None:
         if self.retrying.get(actor.id) is not actor or actor.stopping:
             return  # stopped meanwhile (cancelled, superseded, paused): it ends from here
         if actor.phase is not Phase.CLAIMED:
@@ -165,7 +167,7 @@ class GoingRuns:
         del self.retrying[actor.id]
         key = None if automation.overlap is Overlap.ALLOW else automation.writer_key
         self.add(actor, wait=False)
-        actor.admit(key, wait=False)
+        actor.admit(key, wait=False, at=now)
 
 
 def _stop(runs: list[RunActor], reason: StopReason) -> list[RunActor]:

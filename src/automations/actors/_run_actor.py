@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 import anyio
+import anyio.lowlevel
 
 from ..model import (
     Automation,
     AutomationError,
     Blocker,
-    DuplicateSlot,
     ErrorCode,
     KeyHolder,
     LeaseLost,
@@ -35,7 +36,6 @@ from ._controls import RunControls
 from ._execution import Execution, Spawn, unregistered
 from ._finish import FinishLatch
 from ._fire_limit import Permit
-from ._records import fail_reply
 from ._retries import NO_RETRY, NextAttempt
 from ._run_ledger import RunLedger
 from ._run_phase import SETTLED, WRITTEN, Decision, Fail, Leave, Phase, Stop, check_phase
@@ -54,6 +54,7 @@ class RunActor:
     # Thousands are alive at once when a busy slot fires: slots keep each small.
     __slots__ = (
         "_begun",
+        "_context",
         "_controls",
         "_decision",
         "_execution",
@@ -108,6 +109,7 @@ class RunActor:
         )
         self._controls: RunControls | None = None
         self._execution: Execution | None = None
+        self._context: RunContext | None = None
         self._reply = reply
         self._on_end = on_end
         self._spawn = spawn
@@ -157,22 +159,19 @@ class RunActor:
         if self._go is not None:
             self._go.set()
 
-    def admit(self, writer_key: str | None, *, wait: bool) -> None:
-        """Admit a run recorded ahead of its slot, holding `writer_key`. Unless it must
-        `wait`, `running` is submitted now: a slot's runs commit it together."""
+    def admit(self, writer_key: str | None, *, wait: bool, at: datetime) -> None:
+        """Admit a run recorded ahead of its slot, holding `writer_key`, `at` its slot's
+        alarm. Unless it must `wait`, `running` is submitted now, started `at` then: a
+        slot's runs commit it together."""
         self._ledger.writer_key = writer_key
         if wait:
             self._enter(Phase.WAITING)
         elif self._decision is None and self._executor is not None:
             self._enter(Phase.STARTING)
-            self._begun = begun = self._ledger.submit(RunState.RUNNING, fenced=True)
+            self._begun = begun = self._ledger.submit(RunState.RUNNING, fenced=True, at=at)
             begun.add_done_callback(self.start)  # one wake-up, not two
         else:
             self.start()
-
-    def past_its_window(self) -> bool:
-        """Whether its slot's catch-up window is over (a stalled process starts no slot late)."""
-        return self._services.now() > self.run.starts_at + self.automation.catchup_window
 
     def request_stop(self, reason: StopReason, *, held_by: KeyHolder | None = None) -> bool:
         """Stop the run with `reason` (skipped for `held_by`); False if already decided."""
@@ -242,32 +241,15 @@ class RunActor:
 
     async def _schedule(self) -> bool:
         """Wait for the first write and answer the caller; False when the run ends here."""
-        reply = self._reply
         first = self.submit_first_write()
         assert first is not None
-        try:
-            await first.outcome()
-        except (DuplicateSlot, LeaseLost) as exc:  # the slot has its run, or is not ours
-            fail_reply(reply, exc)
+        recorded = await self._ledger.first_outcome(first, self._reply)
+        self.recorded = recorded is not None
+        if not recorded:
             return False
-        except WriterKeyBusy as busy:
-            try:
-                skipped = await self._ledger.record_skipped(busy.holder)
-            except BaseException as exc:
-                fail_reply(reply, exc)
-                raise
-            self.recorded = True
-            if reply is not None:
-                reply.send(skipped)
-            return False
-        except BaseException as exc:
-            fail_reply(reply, exc)
-            raise
-        self.recorded = True
-        if reply is not None:
-            reply.send(self.run)  # as scheduled
-        self._ledger.first_recorded(first)
         self._first = self._reply = None  # a claimed run waits long: keep it small
+        if self.phase is Phase.CLAIMED:
+            self._prepare()
         return True
 
     async def _execute(self) -> None:
@@ -275,6 +257,7 @@ class RunActor:
         if executor is None:
             self._decide(unregistered(self.automation.executor))
         begun, self._begun = self._begun, None
+        admitted = begun is not None  # at its slot, with the other runs of the slot
         if begun is None and self._decision is None and self.run.state is RunState.SCHEDULED:
             self._enter(Phase.STARTING)
             begun = self._ledger.submit(RunState.RUNNING)
@@ -292,22 +275,34 @@ class RunActor:
         if self._decision is None and executor is not None:
             self._enter(Phase.EXECUTING)
             await self._call_executor(executor)
+            if admitted:  # the slot's other executors start before this end is recorded
+                await anyio.lowlevel.cancel_shielded_checkpoint()
         await self._finish()
+
+    def _prepare(self) -> tuple[Execution, RunContext]:
+        """What the executor's call needs; a claimed run makes it as it is recorded,
+        so that at its slot only `running` and a wake-up are left to do."""
+        if self._execution is None or self._context is None:
+            s = self._services
+            self._execution = Execution(
+                self.id, self._spawn, s.clock, s.cancel_grace, self._finish, s.observer
+            )
+            controls = self._controls or self._make_controls()
+            self._context = RunContext(controls, self.run, self.automation)
+        return self._execution, self._context
 
     async def _call_executor(self, executor: Executor) -> None:
         limit, started = self.automation.max_duration, self.run.started_at
         deadline = None if limit is None or started is None else started + limit
-        s = self._services
-        self._execution = execution = Execution(
-            self.id, self._spawn, s.clock, s.cancel_grace, self._finish, s.observer
-        )
-        context = RunContext(self._controls or self._make_controls(), self.run, self.automation)
+        execution, context = self._prepare()
+        context.run = self.run  # as it started
         ended = await execution.call(
             executor, context, self._ledger, deadline, on_timeout=self._timed_out
         )
         if ended is not None:
             self._decide(ended)
-        self._decide(Stop(StopReason.CANCELLED))  # if nothing was decided (a stray cap)
+        elif self._decision is None:  # nothing was decided (a stray cap)
+            self._decide(Stop(StopReason.CANCELLED))
 
     def _make_controls(self, reopen: Blocker | None = None) -> RunControls:
         services = self._services
@@ -319,9 +314,12 @@ class RunActor:
             services.clock,
             reopen=reopen,
             decide=self._decide,
-            ending=lambda: self._decision is not None,
+            ending=self._is_ending,
         )
         return controls
+
+    def _is_ending(self) -> bool:
+        return self._decision is not None
 
     def _timed_out(self) -> None:
         message = f"Automation run exceeded its max duration ({self.automation.max_duration})."

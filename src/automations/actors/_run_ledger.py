@@ -12,11 +12,22 @@ from datetime import datetime
 
 import anyio
 
-from ..model import Blocker, KeyHolder, Run, RunState, Scope, advance, as_instant
+from ..model import (
+    Blocker,
+    DuplicateSlot,
+    KeyHolder,
+    LeaseLost,
+    Run,
+    RunState,
+    Scope,
+    WriterKeyBusy,
+    advance,
+    as_instant,
+)
 from ..persistence import CreateRun, PendingWrite, SaveRun, StorePort
-from ..runtime import Clock
+from ..runtime import Clock, Reply
 from ._observer import RunTrace
-from ._records import record_skipped
+from ._records import fail_reply, record_skipped
 from ._run_phase import Decision, decided
 
 __all__ = ["RunLedger"]
@@ -94,6 +105,34 @@ class RunLedger:
         assert isinstance(operation, CreateRun)
         self.run = operation.revisions[-1]
 
+    async def first_outcome(
+        self, first: PendingWrite[list[int]], reply: Reply[Run] | None
+    ) -> bool | None:
+        """Wait for the first write and answer `reply`: True when the run goes on, False
+        when it was recorded skipped instead (its writer key was busy), None when it
+        was not recorded (its slot has its run, or the lease is not ours)."""
+        try:
+            await first.outcome()
+        except (DuplicateSlot, LeaseLost) as exc:
+            fail_reply(reply, exc)
+            return None
+        except WriterKeyBusy as busy:
+            try:
+                skipped = await self.record_skipped(busy.holder)
+            except BaseException as exc:
+                fail_reply(reply, exc)
+                raise
+            if reply is not None:
+                reply.send(skipped)
+            return False
+        except BaseException as exc:
+            fail_reply(reply, exc)
+            raise
+        if reply is not None:
+            reply.send(self.run)  # as scheduled
+        self.first_recorded(first)
+        return True
+
     async def record_skipped(self, holder: KeyHolder | None) -> Run:
         """The first write was refused for the writer key `holder` holds: record the
         run as skipped instead (its executor is never called)."""
@@ -103,36 +142,37 @@ class RunLedger:
         return self.run
 
     def submit(
-        self, state: RunState, *, blocker: Blocker | None = None, fenced: bool = False
+        self,
+        state: RunState,
+        *,
+        blocker: Blocker | None = None,
+        fenced: bool = False,
+        at: datetime | None = None,
     ) -> PendingWrite[int]:
-        """Submit the next, non-terminal, revision; `settle()` must follow. A `fenced`
-        one carries the epoch the run was fired under: a deposed holder starts no slot."""
+        """Submit the next, non-terminal, revision (made `at` that time, or now);
+        `settle()` must follow. A `fenced` one carries the epoch the run was fired
+        under: a deposed holder starts no slot."""
+        at = self.now() if at is None else at
         nxt = advance(
             self.run,
             state,
-            at=self.now(),
+            at=at,
             blocker=blocker,
             steps=self.steps,
             cost=self.cost,
             session_id=self.session_id,
         )
-        return self._save(nxt, epoch=self.epoch if fenced else None)
+        return self._save(nxt, at, epoch=self.epoch if fenced else None)
 
     def submit_end(self, decision: Decision, *, unanswered: str | None = None) -> PendingWrite[int]:
         """Submit the terminal revision `decision` records; `settle()` must follow.
         With `unanswered`, the store refuses it (`BlockerAnswered`) if that blocker has
         a stored answer."""
-        return self._save(
-            decided(
-                self.run,
-                decision,
-                at=self.now(),
-                steps=self.steps,
-                cost=self.cost,
-                session_id=self.session_id,
-            ),
-            unanswered=unanswered,
+        at = self.now()
+        end = decided(
+            self.run, decision, at=at, steps=self.steps, cost=self.cost, session_id=self.session_id
         )
+        return self._save(end, at, unanswered=unanswered)
 
     def submit_retry(self, retry: Run, end: SaveRun) -> PendingWrite[list[int]]:
         """Record the run's next attempt, `scheduled` until it is due, if `end`, its
@@ -145,11 +185,11 @@ class RunLedger:
         return self._store.submit(operation)
 
     def _save(
-        self, nxt: Run, *, epoch: int | None = None, unanswered: str | None = None
+        self, nxt: Run, at: datetime, *, epoch: int | None = None, unanswered: str | None = None
     ) -> PendingWrite[int]:
         self.writing, self._heading = True, nxt.state
-        now, key, owner = self.now(), self.writer_key, self._owner
-        operation = SaveRun(self._scope, nxt, self.run.revision, now, key, owner, epoch, unanswered)
+        key, owner = self.writer_key, self._owner
+        operation = SaveRun(self._scope, nxt, self.run.revision, at, key, owner, epoch, unanswered)
         return self._store.submit(operation)
 
     def now(self) -> datetime:

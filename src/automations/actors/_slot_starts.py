@@ -14,6 +14,7 @@ import heapq
 import itertools
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVarTuple
 
 import anyio
@@ -45,8 +46,9 @@ class SlotStarts:
         self._target: int | None = None
         self._changed: anyio.Event | None = None
 
-    def add(self, slot_ms: int, came: Callable[[*Ts], None], *args: *Ts) -> None:
-        """Call `came(*args)` when the slot comes; it may submit writes, never await them.
+    def add(self, slot_ms: int, came: Callable[[datetime, *Ts], None], *args: *Ts) -> None:
+        """Call `came(now, *args)` when the slot comes (`now`: the clock as the alarm
+        rang, read once for the whole slot); it may submit writes, never await them.
         (Arguments, not a closure: a busy slot has thousands waiting.)"""
         heapq.heappush(self._heap, (slot_ms, next(self._order), came, args))
         changed = self._changed
@@ -65,11 +67,12 @@ class SlotStarts:
         heap = self._heap
         if not heap or heap[0][0] > now_ms:
             return
+        now = from_ms(now_ms)
         with self._store.together():
             while heap and heap[0][0] <= now_ms:
                 _, _, came, args = heapq.heappop(heap)
                 try:
-                    came(*args)
+                    came(now, *args)
                 except Exception:  # the other runs of the slot must still start
                     log.exception("could not start a run at its slot")
 

@@ -177,3 +177,26 @@ async def test_a_holder_lets_its_lease_go_only_at_its_own_epoch(store: StorePort
     lease = await store.reader.lease(SCOPE)
     assert lease is not None and (lease.holder, lease.epoch) == ("", current)
     assert await _acquire(store, "p3") == current + 1  # the next holder's epoch fences on
+
+
+async def test_a_lease_taken_over_in_a_batch_fences_the_writes_after_it(
+    store: StorePort,
+) -> None:
+    """A writer may read an epoch once per batch; a lease write in the batch forgets it."""
+    a = await create_automation(store)
+    runs = [scheduled(a.id, NOW + timedelta(seconds=s)) for s in range(3)]
+    for run in runs:
+        await create_run(store, SCOPE, run)
+    old = await _acquire(store, "me")
+    with store.together():
+        before = store.submit(SaveRun(SCOPE, started(runs[0]), 1, NOW, epoch=old))
+        taken = store.submit(AcquireLease(SCOPE, "successor", NOW))
+        after = store.submit(SaveRun(SCOPE, started(runs[1]), 1, NOW, epoch=old))
+        theirs = store.submit(SaveRun(SCOPE, started(runs[2]), 1, NOW, epoch=old + 1))
+    await before.outcome()
+    assert await taken.outcome() == old + 1
+    with pytest.raises(LeaseLost):
+        await after.outcome()
+    await theirs.outcome()
+    states = [await store.reader.run_by_id(SCOPE, run.id) for run in runs]
+    assert states == [started(runs[0]), runs[1], started(runs[2])]

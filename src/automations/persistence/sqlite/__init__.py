@@ -13,7 +13,7 @@ from ._pragma import Pragma
 from ._read_only import ReadOnlyStore, open_read_only_store
 from ._reader import ChangeWatch, Reader
 from ._schema import APPLICATION_ID, SCHEMA_VERSION, inspect, migrate
-from ._sql import projection_rows
+from ._sql import SqliteSql, projection_rows
 from ._store import SqliteStore, open_sqlite_store
 from ._writer import GroupCommitWriter
 
@@ -28,6 +28,7 @@ __all__ = [
     "Pragma",
     "ReadOnlyStore",
     "Reader",
+    "SqliteSql",
     "SqliteStore",
     "apply",
     "apply_in_savepoint",

@@ -18,15 +18,15 @@ from ._sql import SqliteSql
 
 __all__ = ["Apply", "apply", "apply_in_savepoint"]
 
-Apply = Callable[[apsw.Connection, Operation[Any]], Any]
+Apply = Callable[[SqliteSql, Operation[Any]], Any]
 """How a writer applies one operation in its open transaction."""
 
 
-def apply(connection: apsw.Connection, operation: Operation[Any]) -> Any:
+def apply(sql: SqliteSql, operation: Operation[Any]) -> Any:
     """Do `operation`'s write; raise to have it rolled back alone."""
     if type(operation) is Pragma:
-        return pragma(connection, operation)
-    return apply_sql(SqliteSql(connection), operation)
+        return pragma(sql.connection, operation)
+    return apply_sql(sql, operation)
 
 
 def apply_in_savepoint(
@@ -36,21 +36,25 @@ def apply_in_savepoint(
     *,
     how: Apply = apply,
     cursor: apsw.Cursor | None = None,
+    sql: SqliteSql | None = None,
 ) -> Any:
     """Run `operation` in a SAVEPOINT of the open transaction; on failure undo it alone.
 
     `cursor`, when given, runs the savepoint statements (reusing one saves a cursor
-    allocation per statement on the writer's hot path).
+    allocation per statement on the writer's hot path); `sql`, the writer's for the
+    batch (see `SqliteSql`).
     """
     control = cursor if cursor is not None else connection.cursor()
+    sql = SqliteSql(connection) if sql is None else sql
     try:
         control.execute("SAVEPOINT operation")
-        result = how(connection, operation)
+        result = how(sql, operation)
         control.execute("RELEASE operation")
     except Exception as exc:
         _undo(connection)
+        sql.rolled_back()
         if isinstance(exc, KeyTaken):
-            raise exc.named(SqliteSql(connection)) from None
+            raise exc.named(sql) from None
         if isinstance(exc, apsw.Error):
             raise storage_error(exc, path) from exc
         raise

@@ -24,18 +24,34 @@ _FAILED = "UNIQUE constraint failed: "
 
 
 class SqliteSql:
-    """SQLite speaks the shared SQL as it is; only its errors and catalogue differ."""
+    """SQLite speaks the shared SQL as it is; only its errors and catalogue differ.
 
-    __slots__ = ("connection",)
+    The writer's instance for a batch keeps the lease epochs it read (`epochs`): the
+    batch holds the file's write lock, so only its own writes to `leases` move one,
+    and they forget them all. A slot's thousand fenced writes check the epoch once.
+    """
 
-    def __init__(self, connection: apsw.Connection) -> None:
+    __slots__ = ("_epochs", "connection")
+
+    def __init__(
+        self, connection: apsw.Connection, epochs: dict[str, int | None] | None = None
+    ) -> None:
         self.connection = connection
+        self._epochs = epochs
 
     def execute(self, sql: str, parameters: Sequence[object] = (), /) -> apsw.Cursor:
+        if self._epochs and "leases" in sql:
+            self._epochs.clear()
         return self.connection.execute(sql, parameters)
 
     def changes(self) -> int:
         return self.connection.changes()
+
+    def rolled_back(self) -> None:
+        """An operation was undone: what it read of the leases may be of its own
+        undone writes."""
+        if self._epochs:
+            self._epochs.clear()
 
     def unique_index(self, error: BaseException) -> str | None:
         if not isinstance(error, apsw.ConstraintError):
@@ -70,8 +86,14 @@ class SqliteSql:
             )
 
     def lease_epoch(self, name: str) -> int | None:
+        epochs = self._epochs
+        if epochs is not None and name in epochs:
+            return epochs[name]
         row = self.connection.execute("SELECT epoch FROM leases WHERE name = ?", (name,)).fetchone()
-        return None if row is None else int(row[0])
+        epoch = None if row is None else int(row[0])
+        if epochs is not None:
+            epochs[name] = epoch
+        return epoch
 
     def next_seqs(self, count: int) -> range | None:
         return None  # AUTOINCREMENT in-process costs no round trip

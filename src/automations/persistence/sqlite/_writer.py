@@ -14,11 +14,12 @@ from .._operations import Operation
 from .._pending import PendingWrite
 from ._apply import Apply, apply, apply_in_savepoint
 from ._connection import storage_error
+from ._sql import SqliteSql
 
 __all__ = ["GroupCommitWriter"]
 
 
-class GroupCommitWriter(GroupCommit[apsw.Connection]):
+class GroupCommitWriter(GroupCommit[SqliteSql]):
     """Owns `connection` in a thread of its own from `start()` until `close()`."""
 
     def __init__(self, connection: apsw.Connection, path: str, *, how: Apply = apply) -> None:
@@ -31,19 +32,21 @@ class GroupCommitWriter(GroupCommit[apsw.Connection]):
         """Runs the savepoint statements: one cursor for all of them saves an allocation
         per statement on the hot path."""
 
-    def _begin(self, batch: list[PendingWrite[Any]]) -> apsw.Connection | None:
+    def _begin(self, batch: list[PendingWrite[Any]]) -> SqliteSql | None:
         try:
             self._connection.execute("BEGIN IMMEDIATE")
         except apsw.Error as exc:
             self._fail_all(batch, exc)
             return None
-        return self._connection
+        return SqliteSql(self._connection, epochs={})  # the batch's: epochs read once
 
-    def _apply(self, sql: apsw.Connection, operation: Operation[Any]) -> Any:
+    def _apply(self, sql: SqliteSql, operation: Operation[Any]) -> Any:
         return self._how(sql, operation)
 
-    def _apply_alone(self, sql: apsw.Connection, operation: Operation[Any]) -> Any:
-        return apply_in_savepoint(sql, operation, self._path, how=self._how, cursor=self._control)
+    def _apply_alone(self, sql: SqliteSql, operation: Operation[Any]) -> Any:
+        return apply_in_savepoint(
+            self._connection, operation, self._path, how=self._how, cursor=self._control, sql=sql
+        )
 
     def _in_transaction(self) -> bool:
         return not self._connection.get_autocommit()  # SQLite may roll it all back itself
