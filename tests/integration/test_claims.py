@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
@@ -14,8 +14,10 @@ import pytest
 import automations as am
 from automations.actors._slot_starts import CLAIM_MS
 from automations.api import Runtime
+from automations.model import Scope
 from automations.persistence import Operation, PendingWrite, SaveRun
 from automations.persistence._group_commit import GroupCommit
+from automations.persistence._sql import SqlStore
 from automations.testing import ManualClock
 
 from .conftest import Gate, OpenRuntime, definition_where, every, new
@@ -216,6 +218,54 @@ async def test_deleting_or_pausing_the_automation_before_the_slot_cancels_its_re
         clock.set(slot + timedelta(seconds=1))
         await rt.create(new(title="Written after the slot passed, so it was handled"))
         assert stamps.at == []
+
+
+@pytest.mark.parametrize("outcome", ["committed", "refused"])
+async def test_a_slot_that_comes_while_a_pause_is_written_waits_for_its_outcome(
+    runtime_factory: OpenRuntime,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    outcome: str,
+) -> None:
+    """The slot's alarm rings while the pause is on its way to the database: its
+    claimed run does not start; the pause committed takes it back, a pause refused
+    lets it start (late, within its catch-up window)."""
+    stamps = Stamps(clock)
+    writing, go_on = anyio.Event(), anyio.Event()
+    original = SqlStore.update_automation
+
+    async def slow_pause(self: SqlStore, scope: Scope, automation: am.Automation, **kw: Any) -> int:
+        if automation.paused:
+            writing.set()
+            await go_on.wait()
+            if outcome == "refused":
+                raise am.StorageError("the disk is full (simulated)")
+        return await original(self, scope, automation, **kw)
+
+    monkeypatch.setattr(SqlStore, "update_automation", slow_pause)
+    async with _recorded_ahead(runtime_factory, clock, stamps) as (rt, a, slot, claimed):
+        async with anyio.create_task_group() as tg:
+
+            async def pause() -> None:
+                with pytest.raises(am.StorageError) if outcome == "refused" else nullcontext():
+                    await rt.pause(a.id)
+
+            tg.start_soon(pause)
+            await writing.wait()
+            await _reach(clock, slot)  # the alarm rings: the run is held back
+            await anyio.wait_all_tasks_blocked()
+            assert stamps.at == []
+            go_on.set()
+        ended = await rt.wait(claimed.id, timeout=10)
+        if outcome == "committed":
+            assert (ended.state, ended.stop_reason) == (
+                am.RunState.STOPPED,
+                am.StopReason.CANCELLED,
+            )
+            assert stamps.at == []
+        else:
+            assert ended.state is am.RunState.SUCCEEDED
+            assert stamps.at == [slot]
 
 
 @pytest.mark.parametrize(

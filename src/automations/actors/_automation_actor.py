@@ -221,12 +221,19 @@ class AutomationActor:
         changed = await patched(self._services, current, message)
         if changed is current:
             return current  # a no-op changes nothing and publishes nothing
-        await self._services.store.update_automation(
-            self._services.scope, changed, expected_revision=current.revision
-        )
-        self.automation = changed
-        if changed.paused:  # a run recorded ahead of its slot is taken back
-            self.runs.stop_claimed(StopReason.CANCELLED)
+        pausing = changed.paused and not current.paused
+        if pausing:  # a slot coming while the pause is written must not start its run
+            self.runs.hold_back()
+        try:
+            await self._services.store.update_automation(
+                self._services.scope, changed, expected_revision=current.revision
+            )
+            self.automation = changed
+            if changed.paused:  # a run recorded ahead of its slot is taken back
+                self.runs.stop_claimed(StopReason.CANCELLED)
+        finally:
+            if pausing:
+                self.runs.let_go()
         return changed
 
     async def _delete(self, current: Automation) -> Tombstone:

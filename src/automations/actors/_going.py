@@ -30,7 +30,15 @@ on (which a superseding run stops)."""
 class GoingRuns:
     """Active, waiting and claimed runs of one automation."""
 
-    __slots__ = ("_slot_starts", "active", "claimed", "definition", "retrying", "waiting")
+    __slots__ = (
+        "_held",
+        "_slot_starts",
+        "active",
+        "claimed",
+        "definition",
+        "retrying",
+        "waiting",
+    )
 
     def __init__(self, slot_starts: SlotStarts) -> None:
         self._slot_starts = slot_starts
@@ -42,6 +50,10 @@ class GoingRuns:
         """A refused claimed run stays here until its end is recorded."""
         self.retrying: dict[str, RunActor] = {}
         """Retries waiting until they are due; one stopped meanwhile stays until it ends."""
+        self._held: list[RunActor] | None = None
+        """While a pause is being written: the claimed runs and retries whose time came
+        meanwhile, held back until the pause is known committed (then stopped) or
+        failed (then admitted, late)."""
 
     def __len__(self) -> int:
         return len(self.active) + len(self.waiting) + len(self.claimed) + len(self.retrying)
@@ -128,12 +140,30 @@ class GoingRuns:
         self.claimed[actor.id] = actor
         self._slot_starts.add(to_ms(actor.run.starts_at), self._slot_came, actor)
 
+    def hold_back(self) -> None:
+        """A pause is being written: a claimed run or retry whose time comes meanwhile
+        waits for its outcome (`let_go`) instead of starting."""
+        self._held = []
+
+    def let_go(self) -> None:
+        """The pause is committed (its runs are stopped already) or failed: what was held
+        back goes on, each looked at again as its time (past now) comes."""
+        held, self._held = self._held or [], None
+        for actor in held:
+            if actor.id in self.claimed:
+                self.claim(actor)
+            elif actor.id in self.retrying:
+                self.hold_retry(actor)
+
     def _slot_came(self, now: datetime, actor: RunActor) -> None:
         automation = self.definition()
         if self.claimed.get(actor.id) is not actor or actor.stopping:
             return  # ended, or stopped meanwhile (deleted, shut down): it ends from `claimed`
         if actor.phase is not Phase.CLAIMED:
             return  # its record failed (its slot fired elsewhere): it is over
+        if self._held is not None:
+            self._held.append(actor)
+            return
         if now > actor.run.starts_at + actor.automation.catchup_window:
             # Its slot's catch-up window is over (this process stalled): it ends from `claimed`.
             actor.request_stop(StopReason.EXPIRED)
@@ -160,6 +190,9 @@ class GoingRuns:
             return  # stopped meanwhile (cancelled, superseded, paused): it ends from here
         if actor.phase is not Phase.CLAIMED:
             return  # left `scheduled` as the process closes, for the next lease holder
+        if self._held is not None:
+            self._held.append(actor)
+            return
         automation = self.definition()
         if automation is None:  # deleted meanwhile
             actor.request_stop(StopReason.CANCELLED)

@@ -32,7 +32,8 @@ Ts = TypeVarTuple("Ts")
 CLAIM_MS = 500
 """How long before its slot a scheduled run is recorded: long enough for the record
 of a busy slot to be durable by then, short because the run belongs to its slot from
-then on (a pause or an edit after it does not take the run back)."""
+then on: an edit after it does not change the run (a pause, or a delete, takes it
+back, with a recorded reason)."""
 
 
 class SlotStarts:
