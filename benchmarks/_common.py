@@ -20,6 +20,7 @@ import apsw
 import automations as am
 
 __all__ = [
+    "start_worker",
     "after_startup",
     "disk_commit_us",
     "emit",
@@ -117,3 +118,22 @@ def latency(values: list[float], digits: int = 1) -> dict[str, float | None]:
 def emit(line: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
+
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+"""The repository, where `python -m benchmarks...` finds its modules."""
+
+
+async def start_worker(module: str, db: str) -> Any:
+    """`python -m <module> DB` from the repository's root, once it says `serving` (an
+    `anyio.abc.Process`, to be entered as a context manager)."""
+    import anyio
+
+    command = [sys.executable, "-m", module, db]
+    process = await anyio.open_process(command, cwd=_ROOT, stderr=None)
+    assert process.stdout is not None
+    with anyio.fail_after(60):
+        line = await process.stdout.receive()
+    if b"serving" not in line:
+        raise RuntimeError(f"a worker did not start: {line!r}")
+    return process

@@ -17,25 +17,21 @@ import math
 import os
 import signal
 import statistics
-import sys
 import tempfile
 import time
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.abc
 
 import automations as am
 from automations.model import Run, RunState, Scope, from_msgpack
 from automations.persistence import RUN_UPDATED, StorePort, open_store
 
-from ._common import environment
+from ._common import environment, start_worker
 from ._failover_worker import DIRECTORY, PROJECT
 
-ROOT = Path(__file__).resolve().parents[1]
 SCOPE = Scope(PROJECT, DIRECTORY)
 _POLL_S = 0.01
 
@@ -81,7 +77,9 @@ async def _round(db: str) -> dict[str, float]:
         store = await stack.enter_async_context(open_store(db, read_only=True))
         workers = {}
         for _ in range(2):
-            worker = await stack.enter_async_context(await _worker(db))
+            worker = await stack.enter_async_context(
+                await start_worker("benchmarks._failover_worker", db)
+            )
             workers[worker.pid] = worker
         holder = await _holder(store, lambda pid: pid in workers)
         head = await store.reader.last_seq(SCOPE)
@@ -99,17 +97,6 @@ async def _round(db: str) -> dict[str, float]:
         "first_fire_s": round(first_fire_s, 3),
         "its_fire_lag_s": round(lag_s, 3),
     }
-
-
-async def _worker(db: str) -> anyio.abc.Process:
-    command = [sys.executable, "-m", "benchmarks._failover_worker", db]
-    process = await anyio.open_process(command, cwd=ROOT, stderr=None)
-    assert process.stdout is not None
-    with anyio.fail_after(60):
-        line = await process.stdout.receive()
-    if b"serving" not in line:
-        raise RuntimeError(f"a worker did not start: {line!r}")
-    return process
 
 
 async def _holder(store: StorePort, wanted: Any) -> int:

@@ -18,7 +18,6 @@ import argparse
 import math
 import os
 import signal
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -28,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.abc
 
 import automations as am
 from automations.actors import live_workers
@@ -36,9 +34,9 @@ from automations.actors._balance import DEFAULT_SLACK
 from automations.model import Scope, Worker
 from automations.persistence import StorePort, open_store
 
-from ._common import environment
+from ._common import environment, start_worker
 
-ROOT = Path(__file__).resolve().parents[1]
+_FLEET_WORKER = "benchmarks._fleet_worker"
 PROJECT = "bench-fleet"
 _POLL_S = 0.05
 
@@ -51,7 +49,8 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             store = await stack.enter_async_context(open_store(db))
             spawned = time.monotonic()
             workers = [
-                await stack.enter_async_context(await _worker(db)) for _ in range(args.workers)
+                await stack.enter_async_context(await start_worker(_FLEET_WORKER, db))
+                for _ in range(args.workers)
             ]
             found = await _until(store, lambda ws: _balanced(ws, scopes, args.workers))
             ready_s = time.monotonic() - spawned
@@ -119,17 +118,6 @@ def _balanced(workers: list[Worker], scopes: list[Scope], count: int) -> bool:
         and _led_once(workers, scopes)
         and all(len(w.scopes) <= high for w in workers)
     )
-
-
-async def _worker(db: str) -> anyio.abc.Process:
-    command = [sys.executable, "-m", "benchmarks._fleet_worker", db]
-    process = await anyio.open_process(command, cwd=ROOT, stderr=None)
-    assert process.stdout is not None
-    with anyio.fail_after(60):
-        line = await process.stdout.receive()
-    if b"serving" not in line:
-        raise RuntimeError(f"a worker did not start: {line!r}")
-    return process
 
 
 def _cpu_s(pid: int) -> float:

@@ -69,6 +69,17 @@ def _ticking(scope: Scope) -> am.NewAutomation:
     return new(schedule=every(60), where=am.Where(scope.project, worktree=scope.directory))
 
 
+async def _created(
+    opened: Callable[..., AbstractAsyncContextManager[Runtime]],
+) -> dict[Scope, am.Automation]:
+    """A ticking automation in each of `SCOPES`, created by a client of its scope."""
+    created: dict[Scope, am.Automation] = {}
+    for scope in SCOPES:
+        async with opened(scope, role="client") as client:
+            created[scope] = await client.create(_ticking(scope))
+    return created
+
+
 def _led(workers: Sequence[Worker]) -> Counter[Scope]:
     return Counter(scope for w in workers for scope in w.scopes)
 
@@ -81,10 +92,7 @@ async def test_fleet_workers_balance_the_scopes_fire_once_and_take_over_from_one
     location: str, clock: ManualClock
 ) -> None:
     opened = _opener(location, clock)
-    automations: dict[Scope, am.Automation] = {}
-    for scope in SCOPES:
-        async with opened(scope, role="client") as client:
-            automations[scope] = await client.create(_ticking(scope))
+    automations = await _created(opened)
     async with opened(scopes="all") as first:
         found = await _until(first, lambda ws: _each_led_once(ws, SCOPES), first)
         assert len(found) == 1 and found[0].fleet  # alone: it leads every scope
@@ -112,9 +120,7 @@ async def test_a_one_scope_worker_keeps_its_scope_and_the_fleet_leads_the_rest(
     location: str, clock: ManualClock
 ) -> None:
     opened = _opener(location, clock)
-    for scope in SCOPES:
-        async with opened(scope, role="client") as client:
-            await client.create(_ticking(scope))
+    await _created(opened)
     async with opened(SCOPES[0]) as own, opened(scopes="all") as fleet:
         found = await _until(fleet, lambda ws: _each_led_once(ws, SCOPES), own, fleet)
         by_id = {w.id: w for w in found}
@@ -137,9 +143,7 @@ async def test_a_fleet_worker_runs_at_most_its_capacity_whatever_the_scopes(
     location: str, clock: ManualClock
 ) -> None:
     opened = _opener(location, clock)
-    for scope in SCOPES:
-        async with opened(scope, role="client") as client:
-            await client.create(_ticking(scope))
+    await _created(opened)
     gate = Gate()
     async with opened(scopes="all", max_scheduled_runs=2, executors={"default": gate}) as fleet:
         await _until(fleet, lambda ws: _each_led_once(ws, SCOPES), fleet)
@@ -160,10 +164,7 @@ async def test_a_run_claimed_by_a_cell_that_hands_its_scope_over_is_not_left_beh
     location: str, clock: ManualClock
 ) -> None:
     opened = _opener(location, clock)
-    created: dict[Scope, am.Automation] = {}
-    for scope in SCOPES:
-        async with opened(scope, role="client") as client:
-            created[scope] = await client.create(_ticking(scope))
+    created = await _created(opened)
     moving = SCOPES[-1]  # a newcomer takes the last scope of a worker over its share
     async with opened(scopes="all") as first, opened(moving, role="client") as client:
         await _until(first, lambda ws: _each_led_once(ws, SCOPES), first)
