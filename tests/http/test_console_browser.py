@@ -239,8 +239,13 @@ def test_create_run_and_answer_in_the_console(page: Any, server: Server) -> None
     expect(page.locator("#preview li").first).to_contain_text("08:30")
     page.check("input[name=kind][value=interval]")
     page.fill("#f-every", "2")
-    expect(page.locator("#preview li").first).not_to_contain_text("08:30")
+    # Not the wall-clock hour: at 08:30 "every 2 hours from now" starts at 08:30 too.
     expect(page.locator("#preview li")).to_have_count(5)
+    page.wait_for_function(
+        "() => { const at = [...document.querySelectorAll('#preview li')]"
+        ".map((li) => Number(li.dataset.at));"
+        " return at.length === 5 && at.every((t, i) => i === 0 || t - at[i - 1] === 7200000); }"
+    )
     page.fill("#f-executor", "ask")
     page.get_by_role("button", name="Create").click()
 
