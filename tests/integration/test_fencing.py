@@ -25,7 +25,7 @@ from automations.persistence import (
 from automations.testing import ManualClock
 
 from .conftest import Gate, OpenRuntime, every, new
-from .test_claims import Stamps, _reach, _recorded_ahead
+from .test_claims import Stamps, _claim, _reach, _recorded_ahead
 
 pytestmark = pytest.mark.anyio
 
@@ -41,6 +41,29 @@ async def test_a_deposed_holder_does_not_start_the_runs_it_recorded_ahead(
         ended = await rt.wait(claimed.id, timeout=10)
         assert (ended.state, ended.stop_reason) == (am.RunState.STOPPED, am.StopReason.EXPIRED)
         assert ended.started_at is None and stamps.at == []  # never `running`
+
+
+async def test_a_deposed_holder_does_not_start_a_fired_run_that_waited_for_the_one_before(
+    runtime_factory: OpenRuntime, clock: ManualClock, location: str
+) -> None:
+    gate = Gate()
+    async with runtime_factory({"default": gate}) as rt:
+        a = await rt.create(new(schedule=every(60), overlap=am.Overlap.BUFFER_ONE))
+        assert a.next_fire_at is not None
+        slot = a.next_fire_at
+        first = await _claim(rt, clock, a, slot)
+        await _reach(clock, slot)
+        await gate.started.wait()
+        later = slot + timedelta(seconds=60)
+        buffered = await _claim(rt, clock, a, later)
+        await _reach(clock, later)  # admitted to wait for the first run's end
+        async with open_store(location) as other:  # a standby took the lease of a frozen holder
+            await other.write(AcquireLease(rt.scope, "a-standby", clock.now()))
+        gate.release.set()
+        assert (await rt.wait(first.id, timeout=10)).state is am.RunState.SUCCEEDED
+        ended = await rt.wait(buffered.id, timeout=10)
+        assert (ended.state, ended.stop_reason) == (am.RunState.STOPPED, am.StopReason.EXPIRED)
+        assert ended.started_at is None and gate.calls == [first.id]  # never `running`
 
 
 async def test_a_process_stalled_past_the_catchup_window_does_not_start_the_slot_late(

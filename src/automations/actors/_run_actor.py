@@ -259,8 +259,8 @@ class RunActor:
         begun, self._begun = self._begun, None
         admitted = begun is not None  # at its slot, with the other runs of the slot
         if begun is None and self._decision is None and self.run.state is RunState.SCHEDULED:
-            self._enter(Phase.STARTING)
-            begun = self._ledger.submit(RunState.RUNNING)
+            self._enter(Phase.STARTING)  # fenced as at its slot: it may have waited long
+            begun = self._ledger.submit(RunState.RUNNING, fenced=True)
         if begun is not None:
             try:
                 await self._ledger.durable(begun)
