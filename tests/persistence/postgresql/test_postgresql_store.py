@@ -20,7 +20,12 @@ import pytest
 from automations.api import open_runtime
 from automations.model import Conflict, DatabaseRefused, StorageError
 from automations.persistence import Depart, Heartbeat, SaveAutomation, StorePort, open_store
-from automations.persistence.postgresql import PostgresReadOnlyStore, PostgresStore, lock_key
+from automations.persistence.postgresql import (
+    SCHEMA_VERSION,
+    PostgresReadOnlyStore,
+    PostgresStore,
+    lock_key,
+)
 
 from ..conformance.builders import create_automation, renamed
 from ..conformance.test_workers import worker
@@ -202,7 +207,27 @@ async def test_version_2_adds_the_workers_heartbeat_table(pg_dsn: str) -> None:
         assert await store.reader.workers(NOW) == []
     with psycopg.connect(pg_dsn, autocommit=True) as connection:
         row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert row == ("2",)
+    assert row == (str(SCHEMA_VERSION),)
+
+
+async def test_version_3_leaves_room_on_the_pages_of_runs(pg_dsn: str) -> None:
+    """A run's transitions rewrite its row in place of a new index entry (HOT)."""
+    async with open_store(pg_dsn) as store:
+        created = await create_automation(store)
+    with psycopg.connect(pg_dsn, autocommit=True) as connection:  # as version 2 left it
+        connection.execute("ALTER TABLE runs RESET (fillfactor)")
+        connection.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    async with open_store(pg_dsn) as store:
+        assert await store.reader.automation(SCOPE, created.id) == created
+    with psycopg.connect(pg_dsn, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT reloptions FROM pg_class WHERE oid = 'runs'::regclass"
+        ).fetchone()
+        version = connection.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ).fetchone()
+    assert row == (["fillfactor=50"],)
+    assert version == ("3",)
 
 
 async def test_no_server_is_a_storage_error_that_names_it_without_password() -> None:
