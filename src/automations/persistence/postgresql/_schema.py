@@ -148,11 +148,12 @@ CREATE INDEX workers_expiry ON workers (expires_at);
 """
 
 _V3 = """
--- Half of each page of runs left free, so that a run's transitions (scheduled,
--- running, its end) rewrite its row on the same page without touching an index (a
--- HOT update: none of the indexed columns changes). A slot's thousand `running`
--- records then cost a thousand heap writes instead of six thousand index entries as
--- well. Pages written before keep their fill until they are rewritten.
+-- Half of each page of runs left free, so that a run's move from scheduled to
+-- running rewrites its row on the same page without touching an index (a HOT update:
+-- none of the indexed columns changes; its end clears owner and writer key, so that
+-- write still does). A slot's thousand `running` records then cost a thousand heap
+-- writes instead of six thousand index entries as well. Pages written before keep
+-- their fill until they are rewritten.
 ALTER TABLE runs SET (fillfactor = 50);
 """
 
