@@ -165,3 +165,17 @@ def test_demo_into_head_ends_when_head_does(tmp_path: Path) -> None:
         errors = demo.stderr.read().decode()
     assert len(head.stdout.splitlines()) == 2
     assert (code, errors) == (1, "")  # quietly, as Python's own tools do
+
+
+def test_ctrl_c_stops_the_whole_demo_at_once_with_130(tmp_path: Path) -> None:
+    """Not only its view: the demo used to go on waiting to answer its question."""
+    env = dict(os.environ, COLUMNS="200")
+    terminal = Terminal(["demo", "--seconds", "60"], env, tmp_path)
+    try:
+        terminal.read_until("awaiting_input")
+        terminal.type("\x03")
+        assert terminal.wait(timeout=15) == 130, terminal.seen
+        assert "interrupted: the demo stopped early" in terminal.seen
+        assert "the ledger:" not in terminal.seen
+    finally:
+        terminal.close()

@@ -195,14 +195,19 @@ def build_parser() -> argparse.ArgumentParser:
     doctor_options(command("doctor", "examine the database; say what is wrong and what to do"))
     migrate_options(command("migrate", "copy every automation and run into another, empty store"))
 
-    demo = command("demo", "a one-minute tour on a demo database")
-    demo.add_argument("--seconds", type=float, default=60.0)
+    demo = command(
+        "demo",
+        "a one-minute tour on a new database (automations-demo.db, or a --db that does not"
+        " exist yet; never $AUTOMATIONS_DB)",
+    )
+    demo.add_argument("--seconds", type=float, default=60.0, help="how long it runs (default 60)")
     return parser
 
 
 def _resolve(args: argparse.Namespace) -> None:
     """Fill the common options from the environment and defaults."""
-    args.db_given = hasattr(args, "db") or "AUTOMATIONS_DB" in os.environ
+    args.db_on_command_line = hasattr(args, "db")
+    args.db_given = args.db_on_command_line or "AUTOMATIONS_DB" in os.environ
     if not hasattr(args, "db"):
         args.db = os.environ.get("AUTOMATIONS_DB", _DEFAULT_DB)
     if not hasattr(args, "project"):

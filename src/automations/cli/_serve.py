@@ -56,13 +56,16 @@ async def _until_signal(
     view: LiveView,
     seconds: float | None = None,
     since: int | None = None,
-) -> None:
+) -> bool:
+    """Follow the events until Ctrl-C or SIGTERM (True) or `seconds` passed (False)."""
     async with anyio.create_task_group() as tg:
         tg.start_soon(_stop_on_signal, tg.cancel_scope)
         tg.start_soon(follow_events, rt, out, view, since)
         if seconds is not None:
             await anyio.sleep(seconds)
             tg.cancel_scope.cancel()
+            return False
+    return True
 
 
 async def serve(args: argparse.Namespace, out: Output) -> int:
@@ -133,15 +136,11 @@ _DEMO_DB = "automations-demo.db"
 
 
 async def demo(args: argparse.Namespace, out: Output) -> int:
-    path = args.db if args.db_given else _DEMO_DB
-    if is_url(path):
-        raise BadInput(
-            "the demo starts clean on a SQLite file of its own, which it deletes first; "
-            "run it without a postgresql:// --db"
-        )
+    path, seconds = _demo_database(args), args.seconds
+    if not seconds > 0:
+        raise BadInput(f"--seconds {seconds:g}: the demo needs some time; give more than 0")
     await anyio.to_thread.run_sync(remove_store, path)  # each demo starts clean
     executors: dict[str, Executor] = {"demo": demo_executor(step_seconds=0.5)}
-    seconds = args.seconds
     async with open_runtime(
         path, executors=executors, project=args.project, directory=args.directory
     ) as rt:
@@ -158,16 +157,44 @@ async def demo(args: argparse.Namespace, out: Output) -> int:
         )
         blocked = await rt.run_now(release.id)
         view = LiveView(f"automations demo on {path}")
+        interrupted = False
+
+        async def until_the_end(scope: anyio.CancelScope) -> None:
+            nonlocal interrupted
+            interrupted = await _until_signal(rt, out, view, seconds, 0)
+            scope.cancel()  # Ctrl-C stops the whole demo, not only its view
+
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_until_signal, rt, out, view, seconds, 0)
+            tg.start_soon(until_the_end, tg.cancel_scope)
             waiting = await rt.wait(blocked.id, until=RunState.AWAITING_INPUT)
             await anyio.sleep(seconds / 2)
             if waiting.blocker is not None:
                 out.say(f"\nthe demo answers {waiting.id}'s question for you: yes\n")
                 await rt.answer(waiting.id, waiting.blocker.id, "yes")
+            await anyio.sleep_forever()  # until the end, or Ctrl-C
+        if interrupted:
+            out.say("\ninterrupted: the demo stopped early")
+            return 130
         await _print_ledger(rt, out, [digest.id, triage.id, release.id])
     _what_next(out, path, triage.id)
     return 0
+
+
+def _demo_database(args: argparse.Namespace) -> str:
+    """The demo's own file, or a `--db` that does not exist yet: the demo deletes its
+    database first, so it never takes `$AUTOMATIONS_DB` nor a database already there."""
+    path: str = args.db if args.db_on_command_line else _DEMO_DB
+    if is_url(path):
+        raise BadInput(
+            "the demo starts clean on a SQLite file of its own, which it deletes first; "
+            "run it without a postgresql:// --db"
+        )
+    if os.path.abspath(path) != os.path.abspath(_DEMO_DB) and os.path.exists(path):
+        raise BadInput(
+            f"--db {path} exists, and the demo deletes its database first; "
+            f"give a path that does not exist yet (or leave --db out: {_DEMO_DB})"
+        )
+    return path
 
 
 def _demo_automation(
