@@ -144,11 +144,22 @@ async def test_two_terminals_add_serve_run_wait_answer_and_the_ledger(
         assert wrong.stderr.strip().splitlines() == [
             "error: 'maybe' is not one of the options: yes, no"
         ]
-        assert "answered" in cli_("answer", run_id, "yes").stdout
+        blocker_id = seen.split("--blocker ")[1].split()[0]
+        other = cli_("answer", run_id, "yes", "--blocker", "blocker_other", check=False)
+        assert other.returncode == 1
+        assert other.stderr.strip() == (
+            f"error: run {run_id} is not waiting on blocker_other (it is awaiting_input on "
+            f"{blocker_id}); nothing was answered"
+        )
+        answered = cli_("answer", run_id, "yes", "--blocker", blocker_id).stdout
+        assert f"answered {run_id} {blocker_id} (asks: Ship it? [yes / no]): yes" in answered
 
         rest = await _rest(waiting)
         assert waiting.returncode == 0, rest
         assert f"{run_id} succeeded did 3 steps for 'Ship it?' (answer: yes)" in rest
+        again = cli_("answer", run_id, "yes", "--blocker", blocker_id, check=False)
+        assert again.returncode == 1  # the same command again answers nothing else
+        assert "(it is succeeded); nothing was answered" in again.stderr
 
         ledger = cli_("runs", automation.id).stdout
         assert run_id in ledger and "succeeded" in ledger
@@ -306,3 +317,21 @@ async def test_backfill_runs_the_past_weekdays_with_a_line_per_slot(
         serve.send_signal(signal.SIGINT)
         log = await _rest(serve)
     assert serve.returncode == 0, log
+
+
+def test_a_line_off_a_terminal_is_never_wrapped(db: Path) -> None:
+    """A log or a pipe gets one line per line, however narrow COLUMNS says it is (a
+    long database URL once split serve's heading, and a test waiting for it)."""
+    title = "a title long enough to pass any narrow width " * 2
+    env = dict(_env(db), COLUMNS="40")
+    done = subprocess.run(
+        [sys.executable, "-m", "automations", "add", title.strip(), "--every", "1h"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=db.parent,
+        timeout=60,
+        check=True,
+    )
+    (line,) = done.stdout.splitlines()
+    assert line.startswith("created automation_") and title.strip() in line

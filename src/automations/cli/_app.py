@@ -178,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     answer = command("answer", "answer the question a run is waiting on")
     answer.add_argument("run")
     answer.add_argument("reply", nargs="?", help="the reply (asked for when omitted)")
+    answer.add_argument(
+        "--blocker",
+        metavar="ID",
+        help="answer only this question (a repeated command then answers nothing else)",
+    )
 
     command("cancel", "cancel a run").add_argument("run")
     info = command("run-info", "one run: its timeline of transitions and its traceback")

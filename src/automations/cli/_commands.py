@@ -141,9 +141,10 @@ async def _ask_in_terminal(rt: Runtime, run: Run, out: Output) -> Run:
     """Prompt on a terminal, while also waiting for an answer from anywhere else."""
     assert run.blocker is not None
     blocker = run.blocker
-    hint = f"answer here, or from another terminal: automations answer {run.id} REPLY"
+    command = f"automations answer {run.id} REPLY --blocker {blocker.id}"
+    hint = f"answer here, or from another terminal: {command}"
     if not sys.stdin.isatty():
-        out.say(f"waiting for an answer: automations answer {run.id} REPLY")
+        out.say(f"waiting for an answer: {command}")
         return await rt.wait(run.id, until=RunState.AWAITING_INPUT, newer_than=run.revision)
     out.say(hint)
     answered = False
@@ -211,10 +212,14 @@ class RunPage(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 async def answer(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
+    """Answer the question the run waits on now, or with `--blocker` only that one: a
+    command repeated after the run moved on must not answer its next question."""
     run = await rt.get_run(args.run)
-    if run.state is not RunState.AWAITING_INPUT or run.blocker is None:
-        raise BadInput(f"run {run.id} is not waiting for an answer (it is {run.state.value})")
-    blocker = run.blocker
+    blocker = run.blocker if run.state is RunState.AWAITING_INPUT else None
+    if blocker is None or args.blocker not in (None, blocker.id):
+        now = f"it is {run.state.value}" + ("" if blocker is None else f" on {blocker.id}")
+        which = "for an answer" if args.blocker is None else f"on {args.blocker}"
+        raise BadInput(f"run {run.id} is not waiting {which} ({now}); nothing was answered")
     text = args.reply
     if text is None:
         if not sys.stdin.isatty():
@@ -223,7 +228,7 @@ async def answer(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
         text = await read_line("> ")
     reply = parse_reply(blocker.request, text)
     await rt.answer(run.id, blocker.id, reply)
-    out.result(reply, f"answered {run.id}: {reply}")
+    out.result(reply, f"answered {run.id} {blocker.id} ({blocker_text(blocker.request)}): {reply}")
     return 0
 
 

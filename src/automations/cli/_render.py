@@ -103,14 +103,19 @@ class Output:
 
     def say(self, text: str | Text) -> None:
         if not self.json:
-            self.console.print(text)
+            self._line(text)
 
     def result(self, value: object, text: str | Text) -> None:
         """What a command did: `value` as wire JSON with --json, else `text`."""
         if self.json:
             self.value(value)
         else:
-            self.console.print(text)
+            self._line(text)
+
+    def _line(self, text: str | Text) -> None:
+        """Wrapped to a terminal's width; off one (a log, a pipe) never: one line stays
+        one line for grep and log shippers, however long its URL or path."""
+        self.console.print(text, soft_wrap=not self.console.is_terminal)
 
     def error(self, text: str) -> None:
         self.errors.print(Text(f"error: {text}"), soft_wrap=True)
