@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import automations as am
+from automations.cli._render import relative
 from automations.model import from_json
 
 from .terminal import Worker
@@ -124,3 +126,11 @@ def test_a_standby_serve_says_so_and_says_when_it_takes_over(tmp_path: Path) -> 
         first.stop()
         if second is not None:
             second.stop()
+
+
+def test_relative_times_read_as_a_person_says_them() -> None:
+    assert relative(timedelta(seconds=-0.4)) == "now"  # was "in 0s": a moment just past
+    assert relative(timedelta(seconds=0.6)) == "now"
+    assert relative(timedelta(seconds=-1.5)) == "1s ago"
+    assert relative(timedelta(seconds=-61)) == "1m 1s ago"
+    assert relative(timedelta(minutes=90)) == "in 1h 30m"

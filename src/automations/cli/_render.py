@@ -145,9 +145,12 @@ def when(instant: datetime | None, timezone: str, now: datetime | None = None) -
 
 
 def relative(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    past = seconds < 0
-    seconds = abs(seconds)
+    """'in 5m 3s', '2h 1m ago'; within a second either way 'now' (a heartbeat half a
+    second old is not 'in 0s')."""
+    total = delta.total_seconds()
+    past, seconds = total < 0, int(abs(total))
+    if seconds == 0:
+        return "now"
     if seconds < 60:
         amount = f"{seconds}s"
     elif seconds < 3600:
