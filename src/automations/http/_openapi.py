@@ -226,7 +226,8 @@ def openapi_document(*, title: str = "automations", version: str = "0") -> dict[
         "/automation/runs/{runId}": {"get": _operation("One run", _ref("Run"), params=run_id)},
         "/automation/runs/{runId}/answer": {
             "post": _operation(
-                "Answer the run's blocker; the run as it is then",
+                "Answer the run's blocker; the run once the answer is stored (its worker takes it"
+                " a moment later)",
                 _ref("Run"),
                 body="AnswerBody",
                 params=run_id,
