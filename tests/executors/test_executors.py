@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import automations as am
+from automations.cli._options import BadInput
 from automations.cli._serve import executors_for
 from automations.executors import (
     ExecutorSpecError,
@@ -79,13 +80,25 @@ async def test_a_command_past_its_timeout_or_cancelled_is_killed(
         assert stopped.stop_reason is am.StopReason.CANCELLED
 
 
-def _serve_args(*specs: str, allow_command: bool = False) -> argparse.Namespace:
-    return argparse.Namespace(executor=list(specs), allow_command=allow_command, command_timeout=5)
+def _serve_args(
+    *specs: str, allow_command: bool = False, timeout: str = "5s"
+) -> argparse.Namespace:
+    return argparse.Namespace(
+        executor=list(specs), allow_command=allow_command, command_timeout=timeout
+    )
 
 
 def test_serve_registers_the_command_executor_only_when_allowed() -> None:
     assert sorted(executors_for(_serve_args())) == ["demo"]
     assert sorted(executors_for(_serve_args(allow_command=True))) == ["command", "demo"]
+
+
+def test_the_command_timeout_is_a_positive_duration() -> None:
+    """-1 was taken, and then every command failed 'past its timeout of -1 s'."""
+    assert "command" in executors_for(_serve_args(allow_command=True, timeout="90"))
+    for bad in ("-1", "0", "0s", "soon"):
+        with pytest.raises(BadInput, match="--command-timeout"):
+            executors_for(_serve_args(allow_command=True, timeout=bad))
 
 
 def test_python_executors_are_loaded_from_what_was_typed() -> None:

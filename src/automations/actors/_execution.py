@@ -171,7 +171,8 @@ def unregistered(name: str) -> Fail:
     """The end of a run whose executor this runtime does not have."""
     message = (
         f"no executor named {name!r} is registered in this "
-        "runtime; register it with open_runtime(executors={...})"
+        "runtime; register it with open_runtime(executors={...}), or on the command line "
+        "with serve --executor NAME=MODULE:FUNCTION"
     )
     return Fail.because(ErrorCode.EXECUTION_FAILED, message)
 

@@ -114,7 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="register a Python executor (repeatable)",
     )
     serve.add_argument("--allow-command", action="store_true", help="enable `command`")
-    serve.add_argument("--command-timeout", type=float, default=DEFAULT_COMMAND_TIMEOUT)
+    serve.add_argument(
+        "--command-timeout",
+        metavar="DURATION",
+        default=f"{DEFAULT_COMMAND_TIMEOUT:g}s",
+        help="how long `command` may run, e.g. 30s or 5m (default %(default)s)",
+    )
     serve.add_argument(
         "--retention", metavar="AGE", help="forget runs that ended longer ago, e.g. 30d"
     )

@@ -36,7 +36,10 @@ def executors_for(args: argparse.Namespace) -> dict[str, Executor]:
     """The built-in `demo`, `command` when allowed, and `--executor` callables."""
     executors: dict[str, Executor] = {"demo": demo_executor()}
     if args.allow_command:
-        executors["command"] = command_executor(timeout=args.command_timeout)
+        timeout = parse_duration(args.command_timeout, "--command-timeout").total_seconds()
+        if not timeout > 0:
+            raise BadInput(f"--command-timeout {args.command_timeout!r}: give a positive duration")
+        executors["command"] = command_executor(timeout=timeout)
     for spec in args.executor:
         name, executor = load_executor(spec)
         executors[name] = executor
