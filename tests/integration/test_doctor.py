@@ -160,7 +160,7 @@ def test_a_file_that_is_no_database_and_a_loose_mode_are_found(
     location: str, tmp_path: Path
 ) -> None:
     path = Path(location)
-    path.write_bytes(b"this is not a database, only words " * 200)
+    path.write_bytes(b"SQLite format 3\x00" + b"damaged, only words " * 400)
     path.chmod(0o644)
     before = sorted(p.name for p in tmp_path.iterdir())
     code, report = _doctor(location)
@@ -170,6 +170,19 @@ def test_a_file_that_is_no_database_and_a_loose_mode_are_found(
     assert "cannot be read as a database" in by_check["file"].detail
     assert "restore it from a backup" in by_check["file"].advice
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing created
+
+
+@pytest.mark.sqlite_only("a file that is not a database is SQLite's")
+def test_a_file_that_is_no_sqlite_at_all_gets_no_chmod_advice(location: str) -> None:
+    """`--db /etc/passwd` by mistake: its mode is none of our business."""
+    path = Path(location)
+    path.write_bytes(b"root:x:0:0:root:/root:/bin/bash\n" * 50)
+    path.chmod(0o644)
+    code, report = _doctor(location)
+    assert code == 1
+    by_check = {finding.check: finding for finding in problems(report)}
+    assert "file_modes" not in by_check
+    assert "cannot be read as a database" in by_check["file"].detail
 
 
 def _pg(location: str, sql: str) -> None:

@@ -51,7 +51,8 @@ def diagnose(location: str, *, overdue_before_ms: int, limit: int) -> StoreHealt
             )
         )
         return report()
-    checks.extend(_file_modes(path))
+    if _is_sqlite(path):  # a damaged database too; not a file --db names by mistake
+        checks.extend(_file_modes(path))
     if not os.access(path, os.R_OK):
         mode = stat.S_IMODE(os.stat(path).st_mode)
         checks.append(
@@ -140,6 +141,16 @@ def _unreadable(path: str, exc: BaseException) -> Check:
         detail=f"{path} cannot be read as a database: {exc}",
         advice="restore it from a backup; the runtime refuses to open it and changes nothing",
     )
+
+
+def _is_sqlite(path: str) -> bool:
+    """Whether the file starts as an SQLite database does (or cannot be read: then its
+    mode is the point)."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(16) in (b"SQLite format 3\x00", b"")
+    except OSError:
+        return True
 
 
 def _file_modes(path: str) -> list[Check]:
