@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 from pathlib import Path
 
+import anyio
 import pytest
 
 import automations as am
@@ -17,10 +19,39 @@ from automations.executors import (
     demo_executor,
     load_executor,
 )
+from automations.testing import ManualClock
 
-from ..integration.conftest import OpenRuntime, new
+from ..integration.conftest import OpenRuntime, every, new
 
 pytestmark = pytest.mark.anyio
+
+
+async def test_the_demo_agent_goes_on_without_answers_when_unattended_rejects(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    """As the README says of `--unattended reject`; the demo agent failed instead."""
+    demo = demo_executor(steps=1, step_seconds=0)
+    async with runtime_factory({"demo": demo}) as rt:
+        a = await rt.create(
+            new(
+                executor="demo",
+                prompt="Use git to tag the release?",
+                schedule=every(30),
+                unattended_blockers=am.UnattendedBlockers.REJECT,
+            )
+        )
+        async with rt.events(0) as events:
+            await clock.wait_sleepers(1)
+            clock.set(a.created_at + timedelta(seconds=30))
+            with anyio.fail_after(10):
+                async for event in events:
+                    run = event.run if isinstance(event, am.RunUpdated) else None
+                    if run is not None and run.state.is_terminal:
+                        break
+    assert run.state is am.RunState.SUCCEEDED, run
+    assert run.result == (
+        "did 1 steps for 'Use git to tag the release?' (git denied; answer: none (nobody to ask))"
+    )
 
 
 async def test_the_demo_agent_asks_permission_for_tools_and_questions_and_reports_cost(

@@ -12,7 +12,7 @@ import re
 import anyio
 
 from ..actors import Executor, RunContext
-from ..model import Permission, Question, RunOutcome
+from ..model import BlockerRejected, Permission, Question, RunOutcome
 
 __all__ = ["DEMO_TOOLS", "demo_executor"]
 
@@ -34,10 +34,16 @@ def demo_executor(*, steps: int = 3, step_seconds: float = 0.4) -> Executor:
             await anyio.sleep(step_seconds)
         tool = _tool_named(prompt)
         if tool is not None:
-            allowed = await ctx.ask(Permission(tool=tool, detail=f"for: {prompt[:80]}"))
+            try:
+                allowed = await ctx.ask(Permission(tool=tool, detail=f"for: {prompt[:80]}"))
+            except BlockerRejected:  # `--unattended reject`: an agent goes on without it
+                allowed = False
             notes.append(f"{tool} {'allowed' if allowed else 'denied'}")
         if prompt.endswith("?"):
-            reply = await ctx.ask(Question(prompt, options=("yes", "no")))
+            try:
+                reply = await ctx.ask(Question(prompt, options=("yes", "no")))
+            except BlockerRejected:
+                reply = "none (nobody to ask)"
             notes.append(f"answer: {reply}")
         summary = f"did {ctx.steps} steps for {prompt[:60]!r}"
         if notes:
