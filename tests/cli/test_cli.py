@@ -160,6 +160,8 @@ async def test_two_terminals_add_serve_run_wait_answer_and_the_ledger(
         again = cli_("answer", run_id, "yes", "--blocker", blocker_id, check=False)
         assert again.returncode == 1  # the same command again answers nothing else
         assert "(it is succeeded); nothing was answered" in again.stderr
+        late = cli_("cancel", run_id).stdout
+        assert f"{run_id} succeeded" in late and "nothing was cancelled" in late
 
         ledger = cli_("runs", automation.id).stdout
         assert run_id in ledger and "succeeded" in ledger

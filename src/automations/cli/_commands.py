@@ -233,8 +233,12 @@ async def answer(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
 
 
 async def cancel(rt: Runtime, args: argparse.Namespace, out: Output) -> int:
-    run = await rt.cancel(args.run)
-    out.result(run, f"{run.id} {run.state.value} {outcome_text(run)}".rstrip())
+    before = await rt.get_run(args.run)
+    run = before if before.state.is_terminal else await rt.cancel(args.run)
+    said = f"{run.id} {run.state.value} {outcome_text(run)}".rstrip()
+    if before.state.is_terminal:
+        said = f"{said}; it had ended already: nothing was cancelled"
+    out.result(run, said)
     return 0
 
 
