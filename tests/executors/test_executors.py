@@ -40,15 +40,17 @@ async def test_the_demo_agent_goes_on_without_answers_when_unattended_rejects(
                 unattended_blockers=am.UnattendedBlockers.REJECT,
             )
         )
+        ended: am.Run | None = None
         async with rt.events(0) as events:
             await clock.wait_sleepers(1)
             clock.set(a.created_at + timedelta(seconds=30))
             with anyio.fail_after(10):
                 async for event in events:
-                    run = event.run if isinstance(event, am.RunUpdated) else None
-                    if run is not None and run.state.is_terminal:
+                    if isinstance(event, am.RunUpdated) and event.run.state.is_terminal:
+                        ended = event.run
                         break
-    assert run.state is am.RunState.SUCCEEDED, run
+    run = ended
+    assert run is not None and run.state is am.RunState.SUCCEEDED, run
     assert run.result == (
         "did 1 steps for 'Use git to tag the release?' (git denied; answer: none (nobody to ask))"
     )
