@@ -162,6 +162,14 @@ def test_calls_counts_a_runs_python_calls_by_who_is_called() -> None:
     assert line["by_group"]["opentelemetry"] > 0  # the spans' share, told apart
 
 
+def test_calls_profiles_the_interval_and_lists_the_most_called() -> None:
+    line = _run("calls", "--workload", "interval", "--telemetry", "--top", "3")
+    assert line["bench"] == "calls" and line["workload"] == "interval" and line["ok"] is True
+    assert line["runs_added"] == 5  # one more slot of five automations
+    assert line["by_group"]["opentelemetry"] > 0
+    assert len(line["top"]) == 3 and all(calls > 0 for _, calls in line["top"])
+
+
 def test_fleet_benchmark_prints_one_json_line() -> None:
     line = _run("fleet")
     assert line["bench"] == "fleet" and line["ok"] is True
