@@ -52,7 +52,9 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="automations-fleet-") as directory:
         db = args.db or os.path.join(directory, "fleet.db")
         firing = _firing(args)
+        created = time.monotonic()
         automations = await _create(db, args.scopes, args.automations, firing)
+        create_s = time.monotonic() - created
         scopes = list(automations)
         async with AsyncExitStack() as stack:
             store = await stack.enter_async_context(open_store(db))
@@ -74,7 +76,9 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             await _until(store, lambda ws: _balanced(ws, scopes, args.workers - 1))
             rebalance_s = time.monotonic() - killed
             await stack.aclose()  # the workers are stopped: every run is in the store
+            read = time.monotonic()
             fires = {} if firing is None else await _fires(db, firing, automations, window)
+            read_s = time.monotonic() - read
     return (
         {
             "bench": "fleet",
@@ -87,6 +91,8 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             "rss_mb": [round(r, 1) for r in rss],
             "cpu_s_per_s": [round(c, 4) for c in cpu],
             "rebalance_s": round(rebalance_s, 3),
+            "create_s": round(create_s, 3),
+            "read_s": round(read_s, 3),
             "ok": fires.get("fired_twice", 0) == 0,
         }
         | fires
