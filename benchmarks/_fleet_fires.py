@@ -59,7 +59,7 @@ class Firing:
         start, end = window
         lags: list[float] = []
         per_slot: Counter[tuple[str, float]] = Counter()
-        missed = 0
+        outcomes: Counter[str] = Counter()
         for run in await _runs(store, automations):
             slot = run.slot
             if slot is None:
@@ -68,10 +68,9 @@ class Firing:
             per_slot[(run.automation_id, at)] += 1
             if not start <= at < end:
                 continue
+            outcomes[_outcome(run)] += 1
             if run.state is am.RunState.SUCCEEDED and run.result is not None:
                 lags.append((float(run.result) - at) * 1000)
-            elif run.missed is not None:
-                missed += 1
         expected = self.expected(start, end)
         return {
             "interval_s": self.interval,
@@ -80,9 +79,15 @@ class Firing:
             "fires_per_s": round(len(lags) / (end - start), 1),
             "fired": len(lags),
             "expected": expected,
-            "missed": missed,
+            "outcomes": dict(sorted(outcomes.items())),
             "fired_twice": sum(1 for count in per_slot.values() if count > 1),
         }
+
+
+def _outcome(run: am.Run) -> str:
+    """The run's state, and why it stopped."""
+    reason = run.stop_reason
+    return run.state.value if reason is None else f"{run.state.value}/{reason.value}"
 
 
 async def _runs(store: StorePort, automations: dict[Scope, list[str]]) -> Iterable[am.Run]:

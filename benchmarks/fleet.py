@@ -9,13 +9,14 @@ fair share and the slack; `max_led` the most scopes one worker leads (a fair sha
 S/W); `rss_mb` each worker's resident memory and `cpu_s_per_s` its CPU seconds per
 second over the measured window: `--idle` seconds once ready, or `--seconds` of
 firing; `rebalance_s` the time from a SIGKILL of one worker until the others lead
-every scope again, each within its fair share and the slack. With `--interval`, read
-from the store once the workers are gone: `fire_lag_ms` (slot to executor start),
-`fires_per_s`, `fired` / `expected` / `missed` of the window, and `fired_twice`, the
-slots with more than one run over the whole benchmark (the kill included; must be 0).
+every scope again, each within its fair share and the slack (with `--interval`,
+`--drain` seconds after the window). With `--interval`, read from the store once the
+workers are gone: `fire_lag_ms` (slot to executor start), `fires_per_s`, `fired`,
+`expected` and `outcomes` (runs by end) of the window, and `fired_twice`, the slots
+with more than one run over the whole benchmark (the kill included; must be 0).
 
     python -m benchmarks fleet [--scopes 50] [--automations 5] [--workers 3] [--db URL]
-                               [--interval SECONDS [--seconds 20] [--lead SECONDS]]
+                               [--interval SECONDS [--seconds 20] [--lead S] [--drain 5]]
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from ._fleet_fires import Firing
 _FLEET_WORKER = "benchmarks._fleet_worker"
 PROJECT = "bench-fleet"
 _POLL_S = 0.05
+_CREATING = 16
+"""Scopes whose automations are created at once."""
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
@@ -71,6 +74,8 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             await anyio.sleep(window[1] - window[0])
             cpu = [(_cpu_s(p.pid) - cpu_before[p.pid]) / (window[1] - window[0]) for p in workers]
             rss = [_rss_mb(p.pid) for p in workers]
+            if firing is not None:  # the window's last slots start before the kill
+                await anyio.sleep(args.drain)
             workers[0].send_signal(signal.SIGKILL)
             killed = time.monotonic()
             await _until(store, lambda ws: _balanced(ws, scopes, args.workers - 1))
@@ -105,17 +110,18 @@ def _firing(args: argparse.Namespace) -> Firing | None:
     if args.interval is None:
         return None
     total = args.scopes * args.automations
-    lead = args.lead if args.lead is not None else 3 + 0.01 * args.scopes
+    lead = args.lead if args.lead is not None else 3 + 0.02 * args.scopes
     return Firing(args.interval, math.ceil(time.time() + lead), total)
 
 
 def _window(firing: Firing | None, args: argparse.Namespace) -> tuple[float, float]:
     """What is measured: `--idle` seconds from now, or `--seconds` of firing from the
-    first whole second after both the first slots and the workers' readiness."""
+    first whole second after the first slots and one interval after readiness (the
+    slots that came while the workers opened are caught up by then)."""
     now = time.time()
     if firing is None:
         return now, now + args.idle
-    start = float(max(firing.t0, math.ceil(now)))
+    start = float(max(firing.t0, math.ceil(now + firing.interval)))
     return start, start + args.seconds
 
 
@@ -129,29 +135,51 @@ async def _fires(
 async def _create(
     db: str, scopes: int, automations: int, firing: Firing | None
 ) -> dict[Scope, list[str]]:
-    """S scopes of A automations each, hourly or on `--interval`, by their ids."""
+    """S scopes of A automations each, hourly or on `--interval`, by their ids; the
+    scopes' clients a few at a time (one after another, a thousand took most of a
+    minute on PostgreSQL)."""
+    made: dict[Scope, list[str]] = {Scope(PROJECT, f"/bench/{i}"): [] for i in range(scopes)}
+    limiter = anyio.CapacityLimiter(_CREATING)
+    jobs = [(scope, range(i * automations, (i + 1) * automations)) for i, scope in enumerate(made)]
+    (first, indexes), rest = jobs[0], jobs[1:]
+    await _create_in(db, first, indexes, made[first], firing, limiter)  # makes the database
+    async with anyio.create_task_group() as creating:
+        for scope, indexes in rest:
+            creating.start_soon(_create_in, db, scope, indexes, made[scope], firing, limiter)
+    for scope, ids in made.items():
+        assert len(ids) == automations, scope
+    return made
+
+
+async def _create_in(
+    db: str,
+    scope: Scope,
+    indexes: range,
+    ids: list[str],
+    firing: Firing | None,
+    limiter: anyio.CapacityLimiter,
+) -> None:
     hourly = am.Interval(every=timedelta(hours=1))
-    made: dict[Scope, list[str]] = {}
-    for i in range(scopes):
-        scope = Scope(PROJECT, f"/bench/{i}")
-        async with am.open_runtime(
+    async with (
+        limiter,
+        am.open_runtime(
             db,
             project=scope.project,
             directory=scope.directory,
             role="client",
             min_interval=timedelta(seconds=1),
-        ) as rt:
-            created = await rt.create_many(
-                am.NewAutomation(
-                    title=f"a{j}",
-                    prompt="p",
-                    timezone="UTC",
-                    schedule=hourly if firing is None else firing.schedule(i * automations + j),
-                )
-                for j in range(automations)
+        ) as rt,
+    ):
+        created = await rt.create_many(
+            am.NewAutomation(
+                title=f"a{j}",
+                prompt="p",
+                timezone="UTC",
+                schedule=hourly if firing is None else firing.schedule(index),
             )
-        made[scope] = [a.id for a in created]
-    return made
+            for j, index in enumerate(indexes)
+        )
+    ids.extend(a.id for a in created)
 
 
 def _led_once(workers: list[Worker], scopes: list[Scope]) -> bool:
@@ -202,14 +230,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seconds", type=float, default=20.0, help="of firing measured")
     parser.add_argument(
-        "--lead", type=float, default=None, help="seconds to the first slots (3 + scopes/100)"
+        "--lead", type=float, default=None, help="seconds to the first slots (3 + scopes/50)"
+    )
+    parser.add_argument(
+        "--drain", type=float, default=5.0, help="seconds after the window before the kill"
     )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.smoke:
         args.scopes, args.automations, args.workers, args.idle = 4, 1, 2, 0.5
-        args.seconds = 2.0
+        args.seconds, args.drain = 2.0, 1.0
     line: dict[str, Any] = anyio.run(_main, args)
     return line
 
