@@ -30,6 +30,7 @@ from ..model import (
     DefinitionDeleted,
     DefinitionUpdated,
     Event,
+    LeaseLost,
     Scope,
     StopReason,
 )
@@ -361,7 +362,10 @@ async def _lead(supervisor: Supervisor, inbox: Inbox, epoch: int) -> None:
     """Lead the scope under `epoch`: reconcile, fire, keep reconciling and pruning."""
     services, follower = supervisor.services, supervisor.follower
     # DESIGN 3: reconcile first, then fire (missed fires included), then lead.
-    next_slot = await reconcile_dead_owners(services, supervisor.adopt, epoch)
+    try:
+        next_slot = await reconcile_dead_owners(services, supervisor.adopt, epoch)
+    except LeaseLost:  # deposed already (it looked stale): the renewal ends this term
+        await anyio.sleep_forever()
     scheduler = Scheduler(
         services, supervisor.fire, epoch, warmer=supervisor, limit=supervisor.fire_limit
     )
