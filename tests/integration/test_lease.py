@@ -10,7 +10,7 @@ import anyio.abc
 import pytest
 
 import automations as am
-from automations.actors import _lease, _supervisor
+from automations.actors import _lease
 from automations.actors._services import Services
 from automations.model import Scope, advance
 from automations.persistence import AcquireLease, SaveRun, TakeStaleLease, open_store
@@ -129,7 +129,7 @@ async def test_a_holder_deposed_before_its_first_reconciliation_steps_down_and_l
             assert await services.store.write(taken) is not None
         return await reconcile(services, *args)
 
-    monkeypatch.setattr(_supervisor, "reconcile_dead_owners", deposed_first)
+    monkeypatch.setattr(_lease, "reconcile_dead_owners", deposed_first)
     async with runtime_factory() as rt:
         # The standby is not alive: the holder takes the lease again and reconciles.
         ended = await rt.wait(orphan.id, timeout=10)

@@ -48,6 +48,7 @@ __all__ = [
     "is_led",
     "keep_reconciling",
     "reconcile_dead_owners",
+    "reconcile_on_taking",
 ]
 
 POLL_SECONDS = 0.2
@@ -302,6 +303,19 @@ async def reconcile_dead_owners(
         for adopted in result.adopted:
             adopt(adopted)
     return next_slot
+
+
+async def reconcile_on_taking(
+    services: Services, adopt: Adopt, epoch: int | None
+) -> datetime | None:
+    """A term's first reconciliation (`reconcile_dead_owners`). Under load a standby
+    can take the lease as stale while this process takes it: the write is refused
+    (`LeaseLost`) and the renewal ends the term, as it does once the term leads."""
+    try:
+        return await reconcile_dead_owners(services, adopt, epoch)
+    except LeaseLost:
+        await anyio.sleep_forever()
+        raise
 
 
 async def keep_reconciling(

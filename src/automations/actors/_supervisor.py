@@ -30,7 +30,6 @@ from ..model import (
     DefinitionDeleted,
     DefinitionUpdated,
     Event,
-    LeaseLost,
     Scope,
     StopReason,
 )
@@ -41,7 +40,7 @@ from ._fire_limit import FireLimit, Permit
 from ._follower import Follower
 from ._going import GoingRuns
 from ._inbox import Inbox
-from ._lease import hold_lease, keep_reconciling, reconcile_dead_owners
+from ._lease import hold_lease, keep_reconciling, reconcile_on_taking
 from ._messages import Adopt, AutomationMessage, Fire, Refresh, RunEnded
 from ._presence import Presence
 from ._records import record_stopped
@@ -362,10 +361,7 @@ async def _lead(supervisor: Supervisor, inbox: Inbox, epoch: int) -> None:
     """Lead the scope under `epoch`: reconcile, fire, keep reconciling and pruning."""
     services, follower = supervisor.services, supervisor.follower
     # DESIGN 3: reconcile first, then fire (missed fires included), then lead.
-    try:
-        next_slot = await reconcile_dead_owners(services, supervisor.adopt, epoch)
-    except LeaseLost:  # deposed already (it looked stale): the renewal ends this term
-        await anyio.sleep_forever()
+    next_slot = await reconcile_on_taking(services, supervisor.adopt, epoch)
     scheduler = Scheduler(
         services, supervisor.fire, epoch, warmer=supervisor, limit=supervisor.fire_limit
     )
