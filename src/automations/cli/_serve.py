@@ -227,7 +227,8 @@ async def _print_ledger(rt: Runtime, out: Output, ids: list[str]) -> None:
 
 
 def _what_next(out: Output, path: str, automation_id: str) -> None:
-    db = "" if path == "automations.db" else f" --db {path}"
+    bare = os.environ.get("AUTOMATIONS_DB", "automations.db")  # what a bare command opens
+    db = "" if path == bare else f" --db {path}"
     out.say(
         "\nwhat to try next:\n"
         f"  automations{db} ls\n"
