@@ -27,13 +27,13 @@ class RunPage(msgspec.Struct, rename="camel"):
     next_cursor: str | None
 
 
-def _env(db: Path | str, backend: str = "asyncio") -> dict[str, str]:
+def _env(db: Path | str, backend: str = "asyncio", columns: int = 200) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         AUTOMATIONS_DB=str(db),
         AUTOMATIONS_PROJECT="cli-tests",
         AUTOMATIONS_BACKEND=backend,
-        COLUMNS="200",
+        COLUMNS=str(columns),
     )
     return env
 
@@ -44,6 +44,7 @@ def cli(
     check: bool = True,
     backend: str = "asyncio",
     cwd: Path | None = None,
+    columns: int = 200,
 ) -> subprocess.CompletedProcess[str]:
     """One command, as a person types it, in `cwd` (by default the database's folder);
     waits for it to finish."""
@@ -51,7 +52,7 @@ def cli(
         [sys.executable, "-m", "automations", *args],
         capture_output=True,
         text=True,
-        env=_env(db, backend),
+        env=_env(db, backend, columns),
         cwd=_cwd(db, cwd),
         timeout=60,
         check=False,
@@ -324,16 +325,7 @@ async def test_backfill_runs_the_past_weekdays_with_a_line_per_slot(
 def test_a_line_off_a_terminal_is_never_wrapped(db: Path) -> None:
     """A log or a pipe gets one line per line, however narrow COLUMNS says it is (a
     long database URL once split serve's heading, and a test waiting for it)."""
-    title = "a title long enough to pass any narrow width " * 2
-    env = dict(_env(db), COLUMNS="40")
-    done = subprocess.run(
-        [sys.executable, "-m", "automations", "add", title.strip(), "--every", "1h"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=db.parent,
-        timeout=60,
-        check=True,
-    )
+    title = ("a title long enough to pass any narrow width " * 2).strip()
+    done = cli(db, "add", title, "--every", "1h", columns=40)
     (line,) = done.stdout.splitlines()
-    assert line.startswith("created automation_") and title.strip() in line
+    assert line.startswith("created automation_") and title in line

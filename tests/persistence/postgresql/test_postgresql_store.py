@@ -196,38 +196,38 @@ async def test_reopening_a_migrated_schema_keeps_its_data(pg_dsn: str) -> None:
         assert await store.reader.automation(SCOPE, created.id) == created
 
 
-async def test_version_2_adds_the_workers_heartbeat_table(pg_dsn: str) -> None:
-    async with open_store(pg_dsn) as store:
+async def _as_version_left_it(dsn: str, version: int, undo: str) -> str:
+    """Open a store, take it back to `version` with `undo`, open it again (migrating
+    it): the schema version it ends at."""
+    async with open_store(dsn) as store:
         created = await create_automation(store)
-    with psycopg.connect(pg_dsn, autocommit=True) as connection:  # as version 1 left it
-        connection.execute("DROP TABLE workers")
-        connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    async with open_store(pg_dsn) as store:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(undo)
+        connection.execute(
+            "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(version),)
+        )
+    async with open_store(dsn) as store:
         assert await store.reader.automation(SCOPE, created.id) == created
         assert await store.reader.workers(NOW) == []
-    with psycopg.connect(pg_dsn, autocommit=True) as connection:
+    with psycopg.connect(dsn, autocommit=True) as connection:
         row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert row == (str(SCHEMA_VERSION),)
+    assert row is not None
+    return str(row[0])
+
+
+async def test_version_2_adds_the_workers_heartbeat_table(pg_dsn: str) -> None:
+    assert await _as_version_left_it(pg_dsn, 1, "DROP TABLE workers") == str(SCHEMA_VERSION)
 
 
 async def test_version_3_leaves_room_on_the_pages_of_runs(pg_dsn: str) -> None:
-    """A run's transitions rewrite its row in place of a new index entry (HOT)."""
-    async with open_store(pg_dsn) as store:
-        created = await create_automation(store)
-    with psycopg.connect(pg_dsn, autocommit=True) as connection:  # as version 2 left it
-        connection.execute("ALTER TABLE runs RESET (fillfactor)")
-        connection.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    async with open_store(pg_dsn) as store:
-        assert await store.reader.automation(SCOPE, created.id) == created
+    """A run's move to running rewrites its row in place of new index entries (HOT)."""
+    undo = "ALTER TABLE runs RESET (fillfactor)"
+    assert await _as_version_left_it(pg_dsn, 2, undo) == "3"
     with psycopg.connect(pg_dsn, autocommit=True) as connection:
         row = connection.execute(
             "SELECT reloptions FROM pg_class WHERE oid = 'runs'::regclass"
         ).fetchone()
-        version = connection.execute(
-            "SELECT value FROM meta WHERE key = 'schema_version'"
-        ).fetchone()
     assert row == (["fillfactor=50"],)
-    assert version == ("3",)
 
 
 async def test_no_server_is_a_storage_error_that_names_it_without_password() -> None:
