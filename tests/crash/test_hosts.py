@@ -119,7 +119,10 @@ async def _play(dsn: str, three: list[Host], logs: Path) -> None:
             runs = await all_runs(rt, automation.id)
             slots = Counter(r.triggered_at for r in runs if r.trigger is am.Trigger.SCHEDULE)
             assert max(slots.values()) == 1, automation.title  # none twice
-            assert all(slots[slot] == 1 for slot in checked), automation.title  # each once
+            missing = [
+                f"+{(slot - start).total_seconds():g}" for slot in checked if not slots[slot]
+            ]
+            assert not missing, (automation.title, missing, _timeline(start, runs))  # each once
             fired = next(r for r in runs if r.triggered_at == after_kill)
             assert fired.started_at is not None
             assert fired.started_at - after_kill < timedelta(seconds=1), "the standby fired late"
@@ -160,3 +163,12 @@ async def _holder(store: StorePort, wanted: Any, within: float = 10) -> int:
 
 async def _sleep_until(when: datetime) -> None:
     await anyio.sleep(max(0.0, (when - datetime.now(UTC)).total_seconds()))
+
+
+def _timeline(start: datetime, runs: list[am.Run]) -> list[str]:
+    """The runs as `+seconds state`, for a failure's message: which slots went where."""
+    return sorted(
+        f"+{(r.triggered_at - start).total_seconds():g} {r.trigger.value} {r.state.value}"
+        f"{'' if r.stop_reason is None else '/' + r.stop_reason.value}"
+        for r in runs
+    )
