@@ -17,7 +17,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from functools import partial
 
 import anyio
 from anyio.abc import TaskStatus
@@ -48,7 +47,6 @@ __all__ = [
     "is_led",
     "keep_reconciling",
     "reconcile_dead_owners",
-    "reconcile_on_taking",
 ]
 
 POLL_SECONDS = 0.2
@@ -101,18 +99,12 @@ async def hold_lease(
                 _tell(services, held=False)
             log.warning("stepped down: another process took the lease (epoch %d)", epoch)
             epoch = None
-            await _let_go(lock)
+            lock.release()
     finally:
-        with anyio.CancelScope(shield=True):
-            if hand_over and epoch is not None:
+        if hand_over and epoch is not None:
+            with anyio.CancelScope(shield=True):
                 await _release(services, epoch)
-            await _let_go(lock)
-
-
-async def _let_go(lock: ProcessLock, *, remove: bool = False) -> None:
-    """Release `lock` in a thread: on PostgreSQL that is a round trip to the server,
-    which must not hold up the event loop."""
-    await anyio.to_thread.run_sync(partial(lock.release, remove=remove))
+        lock.release()
 
 
 async def _release(services: Services, epoch: int) -> None:
@@ -167,7 +159,7 @@ async def _try_to_lead(services: Services, lock: ProcessLock, watch: LeaseWatch)
             epoch: int = await store.write(acquire)
             log.info("took the lease lock (%s)", reason)
             return epoch
-        await _let_go(lock)  # a live holder leads without the lock: it took a stale lease
+        lock.release()  # a live holder leads without the lock: it took a stale lease
     elif row is not None and row.holder != owner and stale:
         names = tuple(services.executors)
         take = TakeStaleLease(scope, owner, services.now(), row.epoch, _wall_ms(), names)
@@ -287,8 +279,7 @@ async def reconcile_dead_owners(
             with anyio.CancelScope(shield=True):
                 result: Reconciled = await services.store.write(operation)
         finally:
-            with anyio.CancelScope(shield=True):
-                await _let_go(lock, remove=True)
+            lock.release(remove=True)
         if result.next_slot is not None and (next_slot is None or result.next_slot < next_slot):
             next_slot = result.next_slot
         if result.changed:  # a run left for its slot is looked at again, quietly
@@ -303,19 +294,6 @@ async def reconcile_dead_owners(
         for adopted in result.adopted:
             adopt(adopted)
     return next_slot
-
-
-async def reconcile_on_taking(
-    services: Services, adopt: Adopt, epoch: int | None
-) -> datetime | None:
-    """A term's first reconciliation (`reconcile_dead_owners`). Under load a standby
-    can take the lease as stale while this process takes it: the write is refused
-    (`LeaseLost`) and the renewal ends the term, as it does once the term leads."""
-    try:
-        return await reconcile_dead_owners(services, adopt, epoch)
-    except LeaseLost:
-        await anyio.sleep_forever()
-        raise
 
 
 async def keep_reconciling(
