@@ -13,7 +13,7 @@ import automations as am
 from automations.api import Runtime
 from automations.testing import ManualClock
 
-from .conftest import OpenRuntime, every, new
+from .conftest import OpenRuntime, definition_where, every, new
 
 pytestmark = pytest.mark.anyio
 
@@ -97,3 +97,31 @@ async def test_a_run_skipped_behind_its_own_automation_names_the_run_going_on(
         assert skipped.held_by == am.KeyHolder(
             run_id=going.id, automation_id=a.id, state=am.RunState.AWAITING_INPUT
         )
+
+
+async def test_a_slot_skipped_for_a_key_held_elsewhere_is_passed_at_once(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    """The database, not this automation's runs, found the key taken (another
+    automation of the worktree here; a cut-off lease holder's run on another host): the
+    slot's run is recorded skipped, and the next fire moves on without waiting for the
+    scheduler to look at the slot again (a second or more, doubling while it lasts)."""
+    shared = am.Where("project-a", worktree="/repo/a/wt")
+    async with runtime_factory({"default": asks}) as rt:
+        first = await rt.create(new(title="First", where=shared))
+        ticker = await rt.create(new(title="Ticker", where=shared, schedule=every(30)))
+        holding = await rt.run_now(first.id)
+        holding = await rt.wait(holding.id, until=am.RunState.AWAITING_INPUT, timeout=10)
+        slot = ticker.next_fire_at
+        assert slot is not None
+        slots = [slot + timedelta(seconds=30 * k) for k in range(4)]
+        for k in range(3):
+            await clock.wait_sleepers(1)
+            clock.set(slots[k])
+            after = slots[k + 1]
+            moved = await definition_where(rt, ticker.id, lambda a, t=after: a.next_fire_at == t)
+            assert moved.next_fire_at == after  # the clock did not move on
+        runs = await _ended(rt, ticker.id, 3)
+        assert [r.triggered_at for r in runs] == slots[:3]
+        assert {r.stop_reason for r in runs} == {am.StopReason.PREVIOUS_RUN_AWAITING_INPUT}
+        assert {r.held_by.run_id if r.held_by else None for r in runs} == {holding.id}

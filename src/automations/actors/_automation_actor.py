@@ -23,6 +23,7 @@ from ..model import (
     Run,
     StopReason,
     Tombstone,
+    Trigger,
 )
 from ..persistence import Adopted
 from ..runtime import Reply
@@ -357,16 +358,26 @@ class AutomationActor:
         if message.retry is not None:  # before the derived fields: the chain goes on
             await self._hold_retry(message.retry)
         if message.run is not None and message.run.state.is_terminal:
-            self._after_terminal(message.run, retried=message.retry is not None)
+            self._after_terminal(message.run, message.epoch, retried=message.retry is not None)
         self.runs.start_waiting()
 
-    def _after_terminal(self, run: Run, *, retried: bool = False) -> None:
+    def _after_terminal(self, run: Run, epoch: int | None, *, retried: bool = False) -> None:
         current = self.automation
         if current is None:
             return  # deleted: a finished run never revives it
         now = self._services.now()
         idle = not (self.runs.active or self.runs.retrying)
-        self._save_derived(after_terminal(current, run, now=now, idle=idle, retried=retried))
+        changed = after_terminal(current, run, now=now, idle=idle, retried=retried)
+        slot = run.triggered_at
+        if run.trigger is Trigger.SCHEDULE and changed.next_fire_at == slot and not changed.paused:
+            # The fire's first write found the writer key held elsewhere (another
+            # automation of the worktree, a cut-off lease holder's run), so its write of
+            # the next fires was refused with it; the run is recorded skipped now, and
+            # the slot passes at once instead of when the scheduler looks again.
+            changed = after_fire(changed, slot, launched=False, going=self.runs.counted())
+            self._save_derived(changed, epoch, slot_with_run=slot)
+            return
+        self._save_derived(changed)
 
     async def _hold_retry(self, attempt: NextAttempt) -> None:
         """Hold a failed run's next attempt until due (that of a deleted or paused: cancelled)."""

@@ -70,11 +70,14 @@ class RunEnded(msgspec.Struct, frozen=True):
     run: Run | None
     retry: NextAttempt | None = None
     """Its next attempt, recorded `scheduled` with its end (see `_retries`)."""
+    epoch: int | None = None
+    """The lease epoch it was fired under (None: not a fire)."""
 
     @classmethod
     def of(cls, actor: RunActor) -> RunEnded:
         nxt = actor.next_attempt
-        return cls(actor.id, actor.run if actor.recorded else None, nxt if nxt.run else None)
+        run = actor.run if actor.recorded else None
+        return cls(actor.id, run, nxt if nxt.run else None, actor.epoch)
 
 
 class Fire(msgspec.Struct, frozen=True):

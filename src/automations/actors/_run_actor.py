@@ -134,6 +134,11 @@ class RunActor:
         return self._ledger.run
 
     @property
+    def epoch(self) -> int | None:
+        """The lease epoch the run was fired under (None: not a fire)."""
+        return self._ledger.epoch
+
+    @property
     def holder(self) -> KeyHolder:
         return self._ledger.holder()
 

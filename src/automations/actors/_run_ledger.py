@@ -137,7 +137,7 @@ class RunLedger:
         """The first write was refused for the writer key `holder` holds: record the
         run as skipped instead (its executor is never called)."""
         self.run = await record_skipped(
-            self._store, self._scope, self.now(), self.run, held_by=holder
+            self._store, self._scope, self.now(), self.run, self.epoch, holder
         )
         return self.run
 
