@@ -4,7 +4,7 @@ held the key."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import anyio
 import pytest
@@ -119,7 +119,11 @@ async def test_a_slot_skipped_for_a_key_held_elsewhere_is_passed_at_once(
             await clock.wait_sleepers(1)
             clock.set(slots[k])
             after = slots[k + 1]
-            moved = await definition_where(rt, ticker.id, lambda a, t=after: a.next_fire_at == t)
+
+            def passed(automation: am.Automation, after: datetime = after) -> bool:
+                return automation.next_fire_at == after
+
+            moved = await definition_where(rt, ticker.id, passed)
             assert moved.next_fire_at == after  # the clock did not move on
         runs = await _ended(rt, ticker.id, 3)
         assert [r.triggered_at for r in runs] == slots[:3]
