@@ -14,15 +14,18 @@ import anyio
 
 import automations as am
 
+RUN_SECONDS = 0.4
 
-async def noop(ctx: am.RunContext) -> None:
-    return None
+
+async def brief(ctx: am.RunContext) -> None:
+    """A run that lasts: the link is cut while the slot's runs go on (see test_hosts)."""
+    await anyio.sleep(RUN_SECONDS)
 
 
 async def main(dsn: str) -> None:
     async with am.open_runtime(
         dsn,
-        executors={"default": noop},
+        executors={"default": brief},
         project="hosts",
         directory="/hosts",
         min_interval=timedelta(seconds=1),
