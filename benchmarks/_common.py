@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import math
@@ -12,15 +13,19 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import apsw
+from anyio.abc import Process
 
 import automations as am
 
 __all__ = [
-    "start_worker",
     "after_startup",
     "disk_commit_us",
     "emit",
@@ -29,6 +34,8 @@ __all__ = [
     "manual_automation",
     "peak_rss_mb",
     "percentile",
+    "start_worker",
+    "until_parent_leaves",
 ]
 
 
@@ -124,16 +131,42 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 """The repository, where `python -m benchmarks...` finds its modules."""
 
 
-async def start_worker(module: str, db: str) -> Any:
-    """`python -m <module> DB` from the repository's root, once it says `serving` (an
-    `anyio.abc.Process`, to be entered as a context manager)."""
-    import anyio
-
+@asynccontextmanager
+async def start_worker(module: str, db: str) -> AsyncIterator[Process]:
+    """`python -m <module> DB` from the repository's root, once it says `serving`;
+    stopped when the block exits, whatever ends it (an exception, Ctrl-C). A worker
+    also leaves by itself once this process is gone (`until_parent_leaves`)."""
     command = [sys.executable, "-m", module, db]
     process = await anyio.open_process(command, cwd=_ROOT, stderr=None)
-    assert process.stdout is not None
-    with anyio.fail_after(60):
-        line = await process.stdout.receive()
-    if b"serving" not in line:
-        raise RuntimeError(f"a worker did not start: {line!r}")
-    return process
+    try:
+        assert process.stdout is not None
+        with anyio.fail_after(60):
+            line = await process.stdout.receive()
+        if b"serving" not in line:
+            raise RuntimeError(f"a worker did not start: {line!r}")
+        yield process
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _stop(process)
+
+
+async def _stop(process: Process) -> None:
+    """Terminate `process`, killed if it has not exited within `_STOP_S`."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+        with anyio.move_on_after(_STOP_S):
+            await process.wait()
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+    await process.aclose()
+
+
+_STOP_S = 10.0
+
+
+async def until_parent_leaves() -> None:
+    """Return once the process that started this worker is gone (its stdin, a pipe
+    from that process, ends): a benchmark killed by a signal leaves no worker behind."""
+    await anyio.to_thread.run_sync(sys.stdin.buffer.read, abandon_on_cancel=True)

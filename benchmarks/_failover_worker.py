@@ -1,6 +1,7 @@
 """A worker for the failover benchmark: `python -m benchmarks._failover_worker DB`.
 
-It serves the benchmark's scope of DB until it is killed, and says `serving` once open.
+It serves the benchmark's scope of DB until it is killed or its parent is gone, and
+says `serving` once open.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from datetime import timedelta
 import anyio
 
 import automations as am
+
+from ._common import until_parent_leaves
 
 PROJECT, DIRECTORY = "bench-failover", "/bench"
 
@@ -28,7 +31,7 @@ async def main(db: str) -> None:
         min_interval=timedelta(seconds=1),
     ):
         print("serving", flush=True)
-        await anyio.sleep_forever()
+        await until_parent_leaves()
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ async def _round(db: str) -> dict[str, float]:
         workers = {}
         for _ in range(2):
             worker = await stack.enter_async_context(
-                await start_worker("benchmarks._failover_worker", db)
+                start_worker("benchmarks._failover_worker", db)
             )
             workers[worker.pid] = worker
         holder = await _holder(store, lambda pid: pid in workers)

@@ -1,15 +1,22 @@
 """Fleet: W fleet workers (`scopes="all"`) share S scopes; how soon they lead them all,
-how balanced, what each costs idle, and how soon the survivors lead a killed one's.
+how balanced, what each costs, how soon the survivors lead a killed one's, and, with
+`--interval`, how late and how often they fire.
 
-Each scope holds A automations firing hourly (this first version measures the leases,
-not the fire lag). `ready_s` is the time from spawning the workers until every scope
-is led once, each worker within its fair share and the slack; `max_led` the most
-scopes one worker leads (a fair share is S/W);
-`rss_mb` each worker's resident memory and `cpu_s_per_s` its CPU seconds per second
-over `--idle` seconds once ready; `rebalance_s` the time from a SIGKILL of one worker
-until the others lead every scope again, each within its fair share and the slack.
+Each scope holds A automations, firing hourly or, with `--interval SECONDS`, on that
+interval, their first slots spread evenly over it (`_fleet_fires`). `ready_s` is the
+time from spawning the workers until every scope is led once, each worker within its
+fair share and the slack; `max_led` the most scopes one worker leads (a fair share is
+S/W); `rss_mb` each worker's resident memory and `cpu_s_per_s` its CPU seconds per
+second over the measured window: `--idle` seconds once ready, or `--seconds` of
+firing; `rebalance_s` the time from a SIGKILL of one worker until the others lead
+every scope again, each within its fair share and the slack (with `--interval`,
+`--drain` seconds after the window). With `--interval`, read from the store once the
+workers are gone: `fire_lag_ms` (slot to executor start), `fires_per_s`, `fired`,
+`expected` and `outcomes` (runs by end) of the window, and `fired_twice`, the slots
+with more than one run over the whole benchmark (the kill included; must be 0).
 
     python -m benchmarks fleet [--scopes 50] [--automations 5] [--workers 3] [--db URL]
+                               [--interval SECONDS [--seconds 20] [--lead S] [--drain 5]]
 """
 
 from __future__ import annotations
@@ -35,65 +42,144 @@ from automations.model import Scope, Worker
 from automations.persistence import StorePort, open_store
 
 from ._common import environment, start_worker
+from ._fleet_fires import Firing
 
 _FLEET_WORKER = "benchmarks._fleet_worker"
 PROJECT = "bench-fleet"
 _POLL_S = 0.05
+_CREATING = 16
+"""Scopes whose automations are created at once."""
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="automations-fleet-") as directory:
         db = args.db or os.path.join(directory, "fleet.db")
-        scopes = await _create(db, args.scopes, args.automations)
+        firing = _firing(args)
+        created = time.monotonic()
+        automations = await _create(db, args.scopes, args.automations, firing)
+        create_s = time.monotonic() - created
+        scopes = list(automations)
         async with AsyncExitStack() as stack:
             store = await stack.enter_async_context(open_store(db))
             spawned = time.monotonic()
             workers = [
-                await stack.enter_async_context(await start_worker(_FLEET_WORKER, db))
+                await stack.enter_async_context(start_worker(_FLEET_WORKER, db))
                 for _ in range(args.workers)
             ]
             found = await _until(store, lambda ws: _balanced(ws, scopes, args.workers))
             ready_s = time.monotonic() - spawned
+            window = _window(firing, args)
+            await anyio.sleep(max(0.0, window[0] - time.time()))
             cpu_before = {p.pid: _cpu_s(p.pid) for p in workers}
-            await anyio.sleep(args.idle)
-            cpu = [(_cpu_s(p.pid) - cpu_before[p.pid]) / args.idle for p in workers]
+            await anyio.sleep(window[1] - window[0])
+            cpu = [(_cpu_s(p.pid) - cpu_before[p.pid]) / (window[1] - window[0]) for p in workers]
             rss = [_rss_mb(p.pid) for p in workers]
-            victim = workers[0]
-            victim.send_signal(signal.SIGKILL)
+            if firing is not None:  # the window's last slots start before the kill
+                await anyio.sleep(args.drain)
+            workers[0].send_signal(signal.SIGKILL)
             killed = time.monotonic()
             await _until(store, lambda ws: _balanced(ws, scopes, args.workers - 1))
             rebalance_s = time.monotonic() - killed
-            for worker in workers[1:]:
-                worker.terminate()
-    return {
-        "bench": "fleet",
-        "store": "postgresql" if args.db else "sqlite",
-        "scopes": args.scopes,
-        "automations": args.scopes * args.automations,
-        "workers": args.workers,
-        "ready_s": round(ready_s, 3),
-        "max_led": max(len(w.scopes) for w in found),
-        "rss_mb": [round(r, 1) for r in rss],
-        "cpu_s_per_s": [round(c, 4) for c in cpu],
-        "rebalance_s": round(rebalance_s, 3),
-        "ok": True,
-    } | environment()
+            await stack.aclose()  # the workers are stopped: every run is in the store
+            read = time.monotonic()
+            fires = {} if firing is None else await _fires(db, firing, automations, window)
+            read_s = time.monotonic() - read
+    return (
+        {
+            "bench": "fleet",
+            "store": "postgresql" if args.db else "sqlite",
+            "scopes": args.scopes,
+            "automations": args.scopes * args.automations,
+            "workers": args.workers,
+            "ready_s": round(ready_s, 3),
+            "max_led": max(len(w.scopes) for w in found),
+            "rss_mb": [round(r, 1) for r in rss],
+            "cpu_s_per_s": [round(c, 4) for c in cpu],
+            "rebalance_s": round(rebalance_s, 3),
+            "create_s": round(create_s, 3),
+            "read_s": round(read_s, 3),
+            "ok": fires.get("fired_twice", 0) == 0,
+        }
+        | fires
+        | environment()
+    )
 
 
-async def _create(db: str, scopes: int, automations: int) -> list[Scope]:
-    every = am.Interval(every=timedelta(hours=1))
-    made = []
-    for i in range(scopes):
-        scope = Scope(PROJECT, f"/bench/{i}")
-        async with am.open_runtime(
-            db, project=scope.project, directory=scope.directory, role="client"
-        ) as rt:
-            await rt.create_many(
-                am.NewAutomation(title=f"a{j}", prompt="p", timezone="UTC", schedule=every)
-                for j in range(automations)
-            )
-        made.append(scope)
+def _firing(args: argparse.Namespace) -> Firing | None:
+    """With `--interval`: the automations' first slots `--lead` seconds from now."""
+    if args.interval is None:
+        return None
+    total = args.scopes * args.automations
+    lead = args.lead if args.lead is not None else 3 + 0.02 * args.scopes
+    return Firing(args.interval, math.ceil(time.time() + lead), total)
+
+
+def _window(firing: Firing | None, args: argparse.Namespace) -> tuple[float, float]:
+    """What is measured: `--idle` seconds from now, or `--seconds` of firing from the
+    first whole second after the first slots and one interval after readiness (the
+    slots that came while the workers opened are caught up by then)."""
+    now = time.time()
+    if firing is None:
+        return now, now + args.idle
+    start = float(max(firing.t0, math.ceil(now + firing.interval)))
+    return start, start + args.seconds
+
+
+async def _fires(
+    db: str, firing: Firing, automations: dict[Scope, list[str]], window: tuple[float, float]
+) -> dict[str, Any]:
+    async with open_store(db, read_only=True) as store:
+        return await firing.figures(store, automations, window)
+
+
+async def _create(
+    db: str, scopes: int, automations: int, firing: Firing | None
+) -> dict[Scope, list[str]]:
+    """S scopes of A automations each, hourly or on `--interval`, by their ids; the
+    scopes' clients a few at a time (one after another, a thousand took most of a
+    minute on PostgreSQL)."""
+    made: dict[Scope, list[str]] = {Scope(PROJECT, f"/bench/{i}"): [] for i in range(scopes)}
+    limiter = anyio.CapacityLimiter(_CREATING)
+    jobs = [(scope, range(i * automations, (i + 1) * automations)) for i, scope in enumerate(made)]
+    (first, indexes), rest = jobs[0], jobs[1:]
+    await _create_in(db, first, indexes, made[first], firing, limiter)  # makes the database
+    async with anyio.create_task_group() as creating:
+        for scope, indexes in rest:
+            creating.start_soon(_create_in, db, scope, indexes, made[scope], firing, limiter)
+    for scope, ids in made.items():
+        assert len(ids) == automations, scope
     return made
+
+
+async def _create_in(
+    db: str,
+    scope: Scope,
+    indexes: range,
+    ids: list[str],
+    firing: Firing | None,
+    limiter: anyio.CapacityLimiter,
+) -> None:
+    hourly = am.Interval(every=timedelta(hours=1))
+    async with (
+        limiter,
+        am.open_runtime(
+            db,
+            project=scope.project,
+            directory=scope.directory,
+            role="client",
+            min_interval=timedelta(seconds=1),
+        ) as rt,
+    ):
+        created = await rt.create_many(
+            am.NewAutomation(
+                title=f"a{j}",
+                prompt="p",
+                timezone="UTC",
+                schedule=hourly if firing is None else firing.schedule(index),
+            )
+            for j, index in enumerate(indexes)
+        )
+    ids.extend(a.id for a in created)
 
 
 def _led_once(workers: list[Worker], scopes: list[Scope]) -> bool:
@@ -139,11 +225,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle measured")
     parser.add_argument("--db", default=None, help="a database URL (default: a new SQLite file)")
+    parser.add_argument(
+        "--interval", type=float, default=None, help="every automation fires every SECONDS"
+    )
+    parser.add_argument("--seconds", type=float, default=20.0, help="of firing measured")
+    parser.add_argument(
+        "--lead", type=float, default=None, help="seconds to the first slots (3 + scopes/50)"
+    )
+    parser.add_argument(
+        "--drain", type=float, default=5.0, help="seconds after the window before the kill"
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.smoke:
         args.scopes, args.automations, args.workers, args.idle = 4, 1, 2, 0.5
+        args.seconds, args.drain = 2.0, 1.0
     line: dict[str, Any] = anyio.run(_main, args)
     return line
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+from benchmarks._common import start_worker
 from benchmarks._telemetry import Observed
 
 from benchmarks import compare
@@ -177,6 +180,30 @@ def test_fleet_benchmark_prints_one_json_line() -> None:
     assert line["max_led"] <= 3  # a fair share of 2, and the slack of 1
     assert line["ready_s"] > 0 and line["rebalance_s"] > 0
     assert all(rss > 0 for rss in line["rss_mb"])
+
+
+def test_fleet_benchmark_fires_on_an_interval_each_slot_once() -> None:
+    line = _run("fleet", "--interval", "1")
+    assert line["bench"] == "fleet" and line["ok"] is True
+    assert line["fired_twice"] == 0 and line["expected"] == 4 * 2  # 4 automations, 2 s
+    assert sum(line["outcomes"].values()) <= line["expected"]
+    assert 0 < line["fired"] <= line["expected"] and line["fires_per_s"] > 0
+    assert 0 <= line["fire_lag_ms"]["p50"] <= line["fire_lag_ms"]["max"]
+
+
+def test_a_benchmark_worker_is_stopped_whatever_ends_the_block(tmp_path: Path) -> None:
+    pids: list[int] = []
+
+    async def fail_while_serving() -> None:
+        async with start_worker("benchmarks._fleet_worker", str(tmp_path / "fleet.db")) as worker:
+            pids.append(worker.pid)
+            raise LookupError("the benchmark failed")
+
+    with pytest.raises(LookupError):
+        anyio.run(fail_while_serving)
+    (pid,) = pids
+    with pytest.raises(ChildProcessError):  # reaped: nothing left of it
+        os.waitpid(pid, os.WNOHANG)
 
 
 @pytest.mark.parametrize(("processor", "ratio", "kept"), [("simple", 1.0, 3), ("batch", 0.0, 0)])

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import anyio
 import anyio.abc
 import pytest
 
 import automations as am
+from automations.actors import _lease
+from automations.actors._services import Services
 from automations.model import Scope, advance
-from automations.persistence import AcquireLease, SaveRun, open_store
+from automations.persistence import AcquireLease, SaveRun, TakeStaleLease, open_store
 from automations.testing import ManualClock
 
 from ..persistence.helpers import run as make_run
@@ -103,3 +106,33 @@ async def test_a_standby_takes_over_the_schedule_when_the_holder_closes(
             clock.set(slot)
             run = await first_ended_run(standby, a.id)
             assert run.triggered_at == slot and run.trigger is am.Trigger.SCHEDULE
+
+
+async def test_a_holder_deposed_before_its_first_reconciliation_steps_down_and_lives_on(
+    location: str, runtime_factory: OpenRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load a holder can look stale between taking the lease and reconciling: a
+    standby takes it over, and the reconciliation's write is refused (`LeaseLost`).
+    The holder steps down as when a renewal finds the lease taken, instead of the
+    error ending its process (a fleet worker crashed so in the fleet benchmark)."""
+    async with runtime_factory() as rt:
+        a = await rt.create(new(overlap=am.Overlap.ALLOW))
+    orphan = await _orphan(location, a.id, "gone-1", am.RunState.RUNNING)
+    reconcile = _lease.reconcile_dead_owners
+    deposed: list[int | None] = []
+
+    async def deposed_first(services: Services, *args: Any) -> Any:
+        if not deposed:  # a standby took the lease just before the first look
+            deposed.append(epoch := args[1])
+            assert epoch is not None
+            taken = TakeStaleLease(services.scope, "standby", services.now(), epoch, renewed_ms=1)
+            assert await services.store.write(taken) is not None
+        return await reconcile(services, *args)
+
+    monkeypatch.setattr(_lease, "reconcile_dead_owners", deposed_first)
+    async with runtime_factory() as rt:
+        # The standby is not alive: the holder takes the lease again and reconciles.
+        ended = await rt.wait(orphan.id, timeout=10)
+        assert ended.stop_reason is am.StopReason.EXPIRED
+        assert await rt.leading()
+    assert len(deposed) == 1

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 import anyio
 from anyio.abc import TaskStatus
@@ -47,6 +48,7 @@ __all__ = [
     "is_led",
     "keep_reconciling",
     "reconcile_dead_owners",
+    "reconcile_on_taking",
 ]
 
 POLL_SECONDS = 0.2
@@ -99,12 +101,18 @@ async def hold_lease(
                 _tell(services, held=False)
             log.warning("stepped down: another process took the lease (epoch %d)", epoch)
             epoch = None
-            lock.release()
+            await _let_go(lock)
     finally:
-        if hand_over and epoch is not None:
-            with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True):
+            if hand_over and epoch is not None:
                 await _release(services, epoch)
-        lock.release()
+            await _let_go(lock)
+
+
+async def _let_go(lock: ProcessLock, *, remove: bool = False) -> None:
+    """Release `lock` in a thread: on PostgreSQL that is a round trip to the server,
+    which must not hold up the event loop."""
+    await anyio.to_thread.run_sync(partial(lock.release, remove=remove))
 
 
 async def _release(services: Services, epoch: int) -> None:
@@ -159,7 +167,7 @@ async def _try_to_lead(services: Services, lock: ProcessLock, watch: LeaseWatch)
             epoch: int = await store.write(acquire)
             log.info("took the lease lock (%s)", reason)
             return epoch
-        lock.release()  # a live holder leads without the lock: it took a stale lease
+        await _let_go(lock)  # a live holder leads without the lock: it took a stale lease
     elif row is not None and row.holder != owner and stale:
         names = tuple(services.executors)
         take = TakeStaleLease(scope, owner, services.now(), row.epoch, _wall_ms(), names)
@@ -279,7 +287,8 @@ async def reconcile_dead_owners(
             with anyio.CancelScope(shield=True):
                 result: Reconciled = await services.store.write(operation)
         finally:
-            lock.release(remove=True)
+            with anyio.CancelScope(shield=True):
+                await _let_go(lock, remove=True)
         if result.next_slot is not None and (next_slot is None or result.next_slot < next_slot):
             next_slot = result.next_slot
         if result.changed:  # a run left for its slot is looked at again, quietly
@@ -294,6 +303,19 @@ async def reconcile_dead_owners(
         for adopted in result.adopted:
             adopt(adopted)
     return next_slot
+
+
+async def reconcile_on_taking(
+    services: Services, adopt: Adopt, epoch: int | None
+) -> datetime | None:
+    """A term's first reconciliation (`reconcile_dead_owners`). Under load a standby
+    can take the lease as stale while this process takes it: the write is refused
+    (`LeaseLost`) and the renewal ends the term, as it does once the term leads."""
+    try:
+        return await reconcile_dead_owners(services, adopt, epoch)
+    except LeaseLost:
+        await anyio.sleep_forever()
+        raise
 
 
 async def keep_reconciling(

@@ -206,8 +206,24 @@ class Scheduler:
         warmer = self._warmer
         if warmer is not None and len(due) > 1:
             await self._read_and_warm(i for _, i in due if not warmer.is_warm(i))
+            due = self._keep_what_is_free(due)
         for slot, automation_id in due:
             self._fire(automation_id, from_ms(slot), slot <= first_look, self._epoch, limit.take())
+
+    def _keep_what_is_free(self, due: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """The first of `due` that permits free now allow: the schedulers sharing the
+        limit (a fleet's cells) took some while this one read. The rest stay due, in
+        slot order, and wait for permits as any due slot does."""
+        free = self._limit.available
+        if len(due) <= free:
+            return due
+        kept = int(free)
+        for entry in due[kept:]:
+            if entry not in self._queued:  # a commit may have noted it again meanwhile
+                self._queued.add(entry)
+                heapq.heappush(self._heap, entry)
+        self._blocked = True
+        return due[:kept]
 
     def _gathered(self, now: int) -> bool:
         return self._gather_until is not None and now >= self._gather_until

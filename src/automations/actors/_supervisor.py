@@ -40,7 +40,7 @@ from ._fire_limit import FireLimit, Permit
 from ._follower import Follower
 from ._going import GoingRuns
 from ._inbox import Inbox
-from ._lease import hold_lease, keep_reconciling, reconcile_dead_owners
+from ._lease import hold_lease, keep_reconciling, reconcile_on_taking
 from ._messages import Adopt, AutomationMessage, Fire, Refresh, RunEnded
 from ._presence import Presence
 from ._records import record_stopped
@@ -361,7 +361,7 @@ async def _lead(supervisor: Supervisor, inbox: Inbox, epoch: int) -> None:
     """Lead the scope under `epoch`: reconcile, fire, keep reconciling and pruning."""
     services, follower = supervisor.services, supervisor.follower
     # DESIGN 3: reconcile first, then fire (missed fires included), then lead.
-    next_slot = await reconcile_dead_owners(services, supervisor.adopt, epoch)
+    next_slot = await reconcile_on_taking(services, supervisor.adopt, epoch)
     scheduler = Scheduler(
         services, supervisor.fire, epoch, warmer=supervisor, limit=supervisor.fire_limit
     )

@@ -18,7 +18,7 @@ from ...model import DatabaseRefused, Scope, StorageError
 from .._leases import lease_name
 from .._sql import ReadOnlySqlStore
 from ._connection import Connection, connect, redacted
-from ._locks import AdvisoryLock
+from ._locks import AdvisoryLock, LockConnection
 from ._notify import PgChangeWatch
 from ._reader import Reader
 from ._schema import SCHEMA_VERSION, current_schema, lock_key, version_of
@@ -36,6 +36,7 @@ class PostgresReadOnlyStore(ReadOnlySqlStore):
         self.reader: Reader
         self.dsn = dsn
         self.schema = schema
+        self.locks = LockConnection(dsn)
 
     def open_watch(self) -> PgChangeWatch:
         return PgChangeWatch(self.dsn, self.schema)
@@ -44,10 +45,10 @@ class PostgresReadOnlyStore(ReadOnlySqlStore):
         return self.reader.run_sync(query)
 
     def lease_lock(self, scope: Scope) -> AdvisoryLock:
-        return AdvisoryLock(self.dsn, lock_key(self.schema, lease_name(scope)), self._probe)
+        return AdvisoryLock(self.locks, lock_key(self.schema, lease_name(scope)), self._probe)
 
     def liveness_lock(self, owner: str) -> AdvisoryLock:
-        return AdvisoryLock(self.dsn, lock_key(self.schema, f"owner:{owner}"), self._probe)
+        return AdvisoryLock(self.locks, lock_key(self.schema, f"owner:{owner}"), self._probe)
 
 
 @asynccontextmanager
@@ -56,11 +57,13 @@ async def open_read_only_postgresql_store(dsn: str) -> AsyncIterator[PostgresRea
     schema = await anyio.to_thread.run_sync(_inspect, dsn)
     reader = Reader(dsn, read_only=True)
     await anyio.to_thread.run_sync(reader.open)
+    store = PostgresReadOnlyStore(dsn, schema, reader)
     try:
-        yield PostgresReadOnlyStore(dsn, schema, reader)
+        yield store
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(reader.close)
+            await anyio.to_thread.run_sync(store.locks.close)
 
 
 def _inspect(dsn: str) -> str:

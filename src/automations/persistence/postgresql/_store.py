@@ -16,7 +16,7 @@ from .._leases import lease_name
 from .._port import Durability
 from .._sql import SqlStore
 from ._connection import Connection, connect, redacted, storage_error
-from ._locks import AdvisoryLock
+from ._locks import AdvisoryLock, LockConnection
 from ._notify import Notifier, PgChangeWatch
 from ._reader import Reader
 from ._schema import current_schema, lock_key, migrate
@@ -38,6 +38,8 @@ class PostgresStore(SqlStore):
         self.schema = schema
         self.reader: Reader = reader
         self._notifier = writer.notifier
+        self.locks = LockConnection(dsn)
+        """The one session holding all of this store's advisory locks."""
 
     @property
     def location(self) -> str:
@@ -48,16 +50,16 @@ class PostgresStore(SqlStore):
 
     def lease_lock(self, scope: Scope) -> AdvisoryLock:
         """The lock whose holder leads `scope` (not taken)."""
-        return AdvisoryLock(self.dsn, lock_key(self.schema, lease_name(scope)), self._probe)
+        return AdvisoryLock(self.locks, lock_key(self.schema, lease_name(scope)), self._probe)
 
     def liveness_lock(self, owner: str) -> AdvisoryLock:
         """The lock process `owner` holds while it lives (not taken)."""
-        return AdvisoryLock(self.dsn, lock_key(self.schema, f"owner:{owner}"), self._probe)
+        return AdvisoryLock(self.locks, lock_key(self.schema, f"owner:{owner}"), self._probe)
 
     @asynccontextmanager
     async def hold_liveness(self, owner: str) -> AsyncIterator[None]:
         """Hold `owner`'s liveness lock while the block runs: the server lets go of it
-        when this process's lock connection ends, which is how others know it is gone."""
+        when this process's lock session ends, which is how others know it is gone."""
         lock = self.liveness_lock(owner)
         if not await anyio.to_thread.run_sync(lock.try_acquire):
             raise StorageError(
@@ -79,11 +81,11 @@ class PostgresStore(SqlStore):
 
 
 REHOLD_SECONDS = 1.0
-"""How often a process looks whether its liveness lock's connection was dropped."""
+"""How often a process looks whether its liveness lock's session was dropped."""
 
 
 async def _keep_holding(lock: AdvisoryLock, owner: str) -> None:
-    """Take the liveness lock again when the server dropped its connection (a restart):
+    """Take the liveness lock again when the server dropped its session (a restart):
     until then others may take this process for dead and reconcile its runs, whose
     next writes then fail their compare-and-swap instead of running twice."""
     while True:
@@ -117,12 +119,14 @@ async def open_postgresql_store(
             await anyio.to_thread.run_sync(connection.close)
         raise
     writer.start(connection)
+    store = PostgresStore(dsn, schema, writer, reader)
     try:
-        yield PostgresStore(dsn, schema, writer, reader)
+        yield store
     finally:
         with anyio.CancelScope(shield=True):
             await writer.close()
             await anyio.to_thread.run_sync(reader.close)
+            await anyio.to_thread.run_sync(store.locks.close)
 
 
 def _open_for_writing(dsn: str, durability: Durability) -> tuple[Connection, str]:

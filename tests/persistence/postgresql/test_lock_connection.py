@@ -1,0 +1,99 @@
+"""Every advisory lock of a PostgreSQL store is held on one session of its own: a fleet
+worker leading a thousand scopes needs one server connection for their locks. That
+session dropped, every lock on it is lost, as a lock's own connection dropped was."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anyio
+import psycopg
+import pytest
+
+from automations.model import Scope
+from automations.persistence import open_store
+from automations.persistence.postgresql import PostgresStore
+
+pytestmark = pytest.mark.anyio
+
+SCOPES = [Scope("fleet", f"/repo/{i}") for i in range(3)]
+
+
+@pytest.fixture
+async def store(pg_dsn: str) -> AsyncIterator[PostgresStore]:
+    async with open_store(pg_dsn) as opened:
+        assert isinstance(opened, PostgresStore)
+        yield opened
+
+
+def _sessions(dsn: str) -> dict[int, int]:
+    """Advisory locks granted, by the backend pid of the lock sessions holding them."""
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT a.pid, count(l.pid) FROM pg_stat_activity a LEFT JOIN pg_locks l"
+            " ON l.pid = a.pid AND l.locktype = 'advisory' AND l.granted"
+            " WHERE a.application_name = 'automations-lock'"
+            " AND a.datname = current_database() GROUP BY a.pid"
+        ).fetchall()
+    return {int(pid): int(count) for pid, count in rows}
+
+
+async def test_the_locks_of_a_store_share_one_session_closed_once_none_is_held(
+    store: PostgresStore, pg_dsn: str
+) -> None:
+    locks = [store.lease_lock(scope) for scope in SCOPES] + [store.liveness_lock("worker-1")]
+    for lock in locks:
+        assert await anyio.to_thread.run_sync(lock.try_acquire)
+    assert list(_sessions(pg_dsn).values()) == [len(locks)]  # one backend holds them all
+    for lock in locks:
+        await anyio.to_thread.run_sync(lock.release)
+    assert _sessions(pg_dsn) == {}
+
+
+async def test_a_key_is_held_by_one_lock_of_the_store_at_a_time(store: PostgresStore) -> None:
+    """As when each lock had a session of its own (the server's are re-entrant)."""
+    first, second = store.lease_lock(SCOPES[0]), store.lease_lock(SCOPES[0])
+    assert await anyio.to_thread.run_sync(first.try_acquire)
+    assert not await anyio.to_thread.run_sync(second.try_acquire)
+    assert await anyio.to_thread.run_sync(second.held_elsewhere)
+    assert not await anyio.to_thread.run_sync(first.held_elsewhere)
+    await anyio.to_thread.run_sync(first.release)
+    assert await anyio.to_thread.run_sync(second.try_acquire)
+    await anyio.to_thread.run_sync(second.release)
+
+
+async def test_a_dropped_session_loses_every_lock_on_it(store: PostgresStore, pg_dsn: str) -> None:
+    lease, liveness = store.lease_lock(SCOPES[0]), store.liveness_lock("worker-1")
+    for lock in (lease, liveness):
+        assert await anyio.to_thread.run_sync(lock.try_acquire)
+    [before] = _sessions(pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as connection:
+        connection.execute("SELECT pg_terminate_backend(%s)", (before,))
+    with anyio.fail_after(10):
+        while lease.held:  # noqa: ASYNC110
+            await anyio.sleep(0.02)  # the server's goodbye: nothing here to wait on
+    assert not liveness.held
+    for lock in (lease, liveness):  # taken again, on a new session
+        assert await anyio.to_thread.run_sync(lock.try_acquire)
+    [after] = _sessions(pg_dsn)
+    assert after != before and _sessions(pg_dsn)[after] == 2
+    for lock in (lease, liveness):
+        await anyio.to_thread.run_sync(lock.release)
+
+
+async def test_a_key_let_go_is_free_for_another_store_at_once(
+    store: PostgresStore, pg_dsn: str
+) -> None:
+    mine = store.lease_lock(SCOPES[0])
+    kept = store.liveness_lock("worker-1")  # the session stays open: only the key goes
+    for lock in (mine, kept):
+        assert await anyio.to_thread.run_sync(lock.try_acquire)
+    async with open_store(pg_dsn) as other:
+        theirs = other.lease_lock(SCOPES[0])
+        assert not await anyio.to_thread.run_sync(theirs.try_acquire)
+        await anyio.to_thread.run_sync(mine.release)
+        assert not mine.held and kept.held
+        assert await anyio.to_thread.run_sync(theirs.try_acquire)
+        assert await anyio.to_thread.run_sync(mine.held_elsewhere)
+        await anyio.to_thread.run_sync(theirs.release)
+    await anyio.to_thread.run_sync(kept.release)
