@@ -82,6 +82,15 @@ class LeaseRenewals:
         return True
 
     async def _take_locks_back(self) -> None:
-        for term in list(self._held.values()):
-            if not term.lock.held and not term.lost.is_set():
-                await anyio.to_thread.run_sync(term.lock.try_acquire)
+        for scope, term in list(self._held.items()):
+            if self._held.get(scope) is not term or term.lock.held or term.lost.is_set():
+                continue  # its term ended during the sweep, or it needs nothing
+            try:
+                taken = await anyio.to_thread.run_sync(term.lock.try_acquire)
+            except AutomationError:  # the next round tries again
+                continue
+            if taken and self._held.get(scope) is not term:
+                # The term ended while the lock was taken: its own letting go had
+                # found nothing to let go of, so nobody else would.
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(term.lock.release)

@@ -4,15 +4,17 @@ session dropped, every lock on it is lost, as a lock's own connection dropped wa
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 
 import anyio
 import psycopg
 import pytest
 
-from automations.model import Scope
+from automations.model import Scope, StorageError
 from automations.persistence import open_store
 from automations.persistence.postgresql import PostgresStore
+from automations.persistence.postgresql._locks import AdvisoryLock
 
 pytestmark = pytest.mark.anyio
 
@@ -97,3 +99,51 @@ async def test_a_key_let_go_is_free_for_another_store_at_once(
         assert await anyio.to_thread.run_sync(mine.held_elsewhere)
         await anyio.to_thread.run_sync(theirs.release)
     await anyio.to_thread.run_sync(kept.release)
+
+
+async def test_a_statement_refused_on_a_live_session_loses_no_other_lock(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's lock table full, say: that one take fails; the liveness lock held
+    on the same session stays held (closing the session would have let every other
+    process take this live one for dead)."""
+    alive = store.liveness_lock("worker-1")
+    assert await anyio.to_thread.run_sync(alive.try_acquire)
+    session = store.locks._connection
+    assert session is not None
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise psycopg.errors.OutOfMemory("out of shared memory")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(session, "execute", refused)
+        with pytest.raises(StorageError):
+            await anyio.to_thread.run_sync(store.lease_lock(SCOPES[0]).try_acquire)
+    assert alive.held
+    assert store.locks._connection is session
+    await anyio.to_thread.run_sync(alive.release)
+
+
+async def test_a_release_while_the_same_lock_is_being_taken_lets_go_of_it(
+    store: PostgresStore, pg_dsn: str
+) -> None:
+    """A term ending while its lock is taken back: the release waits for the take and
+    lets go of what it took, instead of finding nothing to let go of."""
+    lock = store.lease_lock(SCOPES[0])
+    taken, released = threading.Event(), threading.Event()
+    real_take = store.locks.take
+
+    def late_take(handle: AdvisoryLock) -> int | None:
+        session = real_take(handle)
+        taken.set()
+        released.wait(10)  # the take's answer reaches its handle after the release
+        return session
+
+    store.locks.take = late_take  # type: ignore[method-assign,assignment]
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(anyio.to_thread.run_sync, lock.try_acquire)
+        await anyio.to_thread.run_sync(taken.wait)
+        await anyio.to_thread.run_sync(lock.release)
+        released.set()
+    assert not lock.held
+    assert _sessions(pg_dsn) == {}  # nothing held, the session closed

@@ -82,7 +82,11 @@ class LockConnection:
             try:
                 row = connection.execute("SELECT pg_try_advisory_lock(%s)", (lock.key,)).fetchone()
             except psycopg.Error as exc:
-                self._lose_all()
+                # A statement refused on a live session (the server's lock table
+                # full, say) loses nothing: only a broken session takes every lock,
+                # the liveness lock among them, down with it.
+                if _dropped(connection):
+                    self._lose_all()
                 raise storage_error(exc, self._dsn) from exc
             if not (row and row[0]):
                 self._close_if_unused()
@@ -90,11 +94,12 @@ class LockConnection:
             self._holders[lock.key] = lock
             return self._session
 
-    def let_go(self, lock: AdvisoryLock, session: int) -> None:
-        """Let go of `lock`'s key if it holds it on `session` (blocking I/O: in a
-        thread); the session closes once it holds nothing."""
+    def let_go(self, lock: AdvisoryLock) -> None:
+        """Let go of `lock`'s key if it holds it (blocking I/O: in a thread); the
+        session closes once it holds nothing. Asked while a thread takes the same
+        lock, it waits for that take and lets go of what it took."""
         with self._guard:
-            if session != self._session or self._holders.get(lock.key) is not lock:
+            if self._holders.get(lock.key) is not lock:
                 return
             del self._holders[lock.key]
             connection = self._connection
@@ -180,9 +185,8 @@ class AdvisoryLock:
     def release(self, *, remove: bool = False) -> None:
         """Let go (blocking I/O: in a thread). `remove` means nothing here: there is
         no file to remove."""
-        session, self._session = self._session, None
-        if session is not None:
-            self._locks.let_go(self, session)
+        self._session = None
+        self._locks.let_go(self)  # by the holders, not `_session`: a take in flight
 
 
 def _dropped(connection: Connection) -> bool:
