@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -68,6 +69,18 @@ def _unavailable() -> str | None:
     return None
 
 
+def _free_subnet(seed: int) -> str:
+    """A /16 of `SUBNETS` that no link of this machine has an address in: a run killed
+    before its cleanup leaves its links, and a route through one would take the next
+    run's traffic to a namespace nobody listens in."""
+    shown = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout
+    used = {int(m) for m in re.findall(r"inet 10\.(\d+)\.", shown)}
+    free = [n for n in SUBNETS if n not in used]
+    if not free:
+        raise RuntimeError(f"every subnet 10.{SUBNETS[0]}-{SUBNETS[-1]} is in use here")
+    return f"10.{free[seed % len(free)]}"
+
+
 @contextlib.contextmanager
 def hosts(count: int) -> Iterator[list[Host]]:
     """`count` hosts, removed on exit (skips the test where namespaces are unavailable)."""
@@ -75,7 +88,7 @@ def hosts(count: int) -> Iterator[list[Host]]:
     if reason is not None:
         pytest.skip(reason)
     tag = uuid.uuid4().hex[:5]
-    subnet = f"10.{SUBNETS[int(tag, 16) % len(SUBNETS)]}"
+    subnet = _free_subnet(int(tag, 16))
     made: list[Host] = []
     try:
         for i in range(1, count + 1):

@@ -370,10 +370,8 @@ class AutomationActor:
         changed = after_terminal(current, run, now=now, idle=idle, retried=retried)
         slot = run.triggered_at
         if run.trigger is Trigger.SCHEDULE and changed.next_fire_at == slot and not changed.paused:
-            # The fire's first write found the writer key held elsewhere (another
-            # automation of the worktree, a cut-off lease holder's run), so its write of
-            # the next fires was refused with it; the run is recorded skipped now, and
-            # the slot passes at once instead of when the scheduler looks again.
+            # Its first write found the writer key held elsewhere, which refused the
+            # fire's next fires with it; skipped now, the slot passes at once.
             changed = after_fire(changed, slot, launched=False, going=self.runs.counted())
             self._save_derived(changed, epoch, slot_with_run=slot)
             return

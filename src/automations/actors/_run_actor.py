@@ -107,6 +107,7 @@ class RunActor:
             writer_key=writer_key,
             epoch=epoch,
         )
+        self.epoch = epoch  # the lease epoch of its fire (None: not a fire)
         self._controls: RunControls | None = None
         self._execution: Execution | None = None
         self._context: RunContext | None = None
@@ -132,11 +133,6 @@ class RunActor:
     def run(self) -> Run:
         """The run as its last durable revision says."""
         return self._ledger.run
-
-    @property
-    def epoch(self) -> int | None:
-        """The lease epoch the run was fired under (None: not a fire)."""
-        return self._ledger.epoch
 
     @property
     def holder(self) -> KeyHolder:
