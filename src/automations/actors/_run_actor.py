@@ -68,6 +68,7 @@ class RunActor:
         "_services",
         "_spawn",
         "automation",
+        "epoch",
         "finished",
         "id",
         "next_attempt",
