@@ -6,8 +6,8 @@ kept current by the commits of definitions. An entry may be stale or duplicated:
 automation's actor fires a slot only while it is still that automation's next fire,
 so the index can be simple without being wrong. A slot is fired `CLAIM_MS` before
 its time: its run is recorded then, and starts at the slot (`SlotStarts`). Each fire
-takes a permit of the process's `FireLimit`; while none is free, due slots wait here
-in slot order.
+takes a permit of the process's `FireLimit`; while none is free, due slots wait in the
+limit's queue, in slot order across the process's schedulers.
 """
 
 from __future__ import annotations
@@ -69,8 +69,10 @@ class Scheduler:
         self._epoch = epoch
         self._warmer = warmer
         self._limit = limit if limit is not None else FireLimit(None)
-        self._blocked = False
-        """Due slots wait for permits; released permits wake the loop (see `_GATHER_MS`)."""
+        self._waiting = 0
+        """Due slots of this scheduler queued in the limit for a permit."""
+        self._granted: list[tuple[int, str, Permit]] = []
+        """Due slots with their permits, to fire at the next turn of the loop."""
         self._gather_until: int | None = None
         self._first_look: int | None = None
         self._heap: list[tuple[int, str]] = []
@@ -134,11 +136,11 @@ class Scheduler:
 
     async def run(self) -> None:
         clock = self._services.clock
-        self._limit.on_freed(self._permit_freed)
+        self._limit.join(self)
         try:
             while True:
                 now = to_ms(clock.now())
-                if now >= self._refill_at and not self._due(now):
+                if now >= self._refill_at and not self._due(now) and not self._waiting:
                     await self._refill(now)
                 if self._first_look is None:
                     self._first_look = now
@@ -149,21 +151,25 @@ class Scheduler:
                 await self._warm_due(now)
                 await self._sleep_until(self._next_target(now))
         finally:
-            self._limit.off_freed(self._permit_freed)
+            self._limit.leave(self)
+            granted, self._granted = self._granted, []
+            for _, _, permit in granted:  # granted, never fired
+                permit.release()
 
     def _due(self, now: int) -> bool:
-        """A slot is to fire (`CLAIM_MS` ahead of it). While one is, the index is not
-        read again: it would only read the due slots again (a window cut at its last
-        slot is due again when that slot is)."""
+        """A slot is to fire (`CLAIM_MS` ahead of it). While one is, or one waits for a
+        permit, the index is not read again: it would only read the due slots again (a
+        window cut at its last slot is due again when that slot is)."""
         return bool(self._heap) and self._heap[0][0] - CLAIM_MS <= now
 
     def _next_target(self, now: int) -> int:
-        if self._blocked:  # a released permit wakes the loop; the refill waits (_due)
-            target = self._gather_until if self._gather_until is not None else now + HORIZON_MS
-        else:
-            target = self._refill_at
-            if self._heap:
-                target = min(target, self._heap[0][0] - CLAIM_MS)
+        target = now + HORIZON_MS if self._waiting else self._refill_at
+        if self._heap:
+            target = min(target, self._heap[0][0] - CLAIM_MS)
+        if self._granted:
+            target = now
+        if self._gather_until is not None:
+            target = min(target, self._gather_until)
         if self._to_warm:
             target = min(target, self._to_warm[0][0] - WARM_MS)
         if self._refused:
@@ -188,56 +194,60 @@ class Scheduler:
         self._refill_at = self._window_end if full else now + HORIZON_MS // 2
 
     async def _fire_due(self, now: int) -> None:
-        """Fire the due slots while permits last. Those not warmed ahead (they waited
-        for a permit, or the runtime just started) have their definitions read in one
-        go first. A slot the first look found due is fired `at_startup` even when it
-        waited (DESIGN 6.4)."""
-        limit, first_look = self._limit, self._first_look
-        assert first_look is not None
-        if self._blocked and limit.available < limit.round and not self._gathered(now):
+        """Queue the due slots for permits, and fire those granted. Granted ones not
+        warmed ahead (they waited, or the runtime just started) have their definitions
+        read in one go first. A slot the first look found due is fired `at_startup`
+        even when it waited (DESIGN 6.4)."""
+        limit = self._limit
+        if self._gather_until is not None and now >= self._gather_until:
+            self._gather_until = None
+            if limit.gathering:
+                limit.grant()
+        if self._due(now):
+            await self._queue_due(now)
+        if not self._granted:
             return
-        self._blocked, self._gather_until = False, None
-        due: list[tuple[int, str]] = []
-        while self._due(now) and len(due) < limit.available:
-            entry = heapq.heappop(self._heap)
-            self._queued.discard(entry)
-            due.append(entry)
-        self._blocked = self._due(now)
         warmer = self._warmer
-        if warmer is not None and len(due) > 1:
-            await self._read_and_warm(i for _, i in due if not warmer.is_warm(i))
-            due = self._keep_what_is_free(due)
-        for slot, automation_id in due:
-            self._fire(automation_id, from_ms(slot), slot <= first_look, self._epoch, limit.take())
+        if warmer is not None and len(self._granted) > 1:
+            await self._read_and_warm(i for _, i, _ in self._granted if not warmer.is_warm(i))
+        granted, self._granted = self._granted, []
+        first_look = self._first_look
+        assert first_look is not None
+        for slot, automation_id, permit in granted:
+            self._queued.discard((slot, automation_id))
+            self._fire(automation_id, from_ms(slot), slot <= first_look, self._epoch, permit)
 
-    def _keep_what_is_free(self, due: list[tuple[int, str]]) -> list[tuple[int, str]]:
-        """The first of `due` that permits free now allow: the schedulers sharing the
-        limit (a fleet's cells) took some while this one read. The rest stay due, in
-        slot order, and wait for permits as any due slot does."""
-        free = self._limit.available
-        if len(due) <= free:
-            return due
-        kept = int(free)
-        for entry in due[kept:]:
-            if entry not in self._queued:  # a commit may have noted it again meanwhile
-                self._queued.add(entry)
-                heapq.heappush(self._heap, entry)
-        self._blocked = True
-        return due[:kept]
-
-    def _gathered(self, now: int) -> bool:
-        return self._gather_until is not None and now >= self._gather_until
-
-    def _permit_freed(self) -> None:
-        """Due slots wait: fire a round once it is free, or `_GATHER_MS` after the
-        first permit came back, whichever is first."""
-        if not self._blocked:
+    async def _queue_due(self, now: int) -> None:
+        """Hand the due slots to the limit, which grants its permits in slot order.
+        Alone on it, with permits for all and none waiting, they are granted here."""
+        limit = self._limit
+        due: list[tuple[int, str]] = []
+        while self._due(now):  # noted in `_queued` until fired: a refill skips them
+            due.append(heapq.heappop(self._heap))
+        if not limit.shared and not limit.waiting and len(due) <= limit.available:
+            self._granted += [(slot, automation_id, limit.take()) for slot, automation_id in due]
             return
-        first = self._gather_until is None
-        if first:
-            self._gather_until = to_ms(self._services.clock.now()) + _GATHER_MS
-        if (first or self._limit.available >= self._limit.round) and self._changed is not None:
+        self._waiting += len(due)
+        for slot, automation_id in due:
+            limit.wait(self, slot, automation_id)
+        if limit.shared:  # the other cells woken at this moment queue theirs first
+            await anyio.lowlevel.checkpoint()
+        if not limit.gathering:
+            limit.grant()
+
+    # -- the limit's grantee ----------------------------------------------------------
+
+    def granted(self, slot_ms: int, automation_id: str, permit: Permit) -> None:
+        self._waiting -= 1
+        self._granted.append((slot_ms, automation_id, permit))
+
+    def wake(self) -> None:
+        if self._changed is not None:
             self._changed.set()
+
+    def gather(self) -> None:
+        self._gather_until = to_ms(self._services.clock.now()) + _GATHER_MS
+        self.wake()
 
     async def _warm_due(self, now: int) -> None:
         """Activate the actors of automations due within `WARM_MS`, in one read; no
