@@ -26,6 +26,7 @@ Short in `make test` (20 s of chaos); `AUTOMATIONS_CHAOS=SECONDS` runs it longer
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -65,6 +66,7 @@ commit and the wake-up of a run admitted at its end."""
 class Process:
     role: str
     process: anyio.abc.Process
+    log: Path
     lines: list[str] = field(default_factory=list)
     owner: str = ""
     killed: bool = False
@@ -73,6 +75,15 @@ class Process:
     def pid(self) -> int:
         return self.process.pid
 
+    def send(self, number: signal.Signals) -> None:
+        """Send `number`; a process that already exited fails the test with its log."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, number)
+                return
+        errors = self.log.read_text(errors="replace")[-3000:]
+        raise AssertionError(f"{self.role} {self.owner} exited by itself: {errors}")
+
 
 @dataclass
 class Tally:
@@ -80,9 +91,11 @@ class Tally:
     freezes: int = 0
 
 
-async def _start(db: str, role: str, seed: int, tg: anyio.abc.TaskGroup) -> Process:
+async def _start(db: str, role: str, seed: int, tg: anyio.abc.TaskGroup, logs: Path) -> Process:
     command = [sys.executable, "-m", "tests.reliability.chaos_worker", str(db), role, str(seed)]
-    process = Process(role, await anyio.open_process(command, cwd=ROOT))
+    log = logs / f"{role}-{seed}-{time.monotonic_ns()}.log"
+    with log.open("wb") as errors:
+        process = Process(role, await anyio.open_process(command, cwd=ROOT, stderr=errors), log)
     owned = anyio.Event()
 
     async def read() -> None:
@@ -127,7 +140,7 @@ async def _handled_until(db: str, last_ms: int) -> None:
                 await anyio.sleep(0.1)  # another process's schedule: nothing here to wait on
 
 
-async def _chaos(db: str, workers: list[Process], tg: anyio.abc.TaskGroup) -> Tally:
+async def _chaos(db: str, workers: list[Process], tg: anyio.abc.TaskGroup, logs: Path) -> Tally:
     chance, tally = random.Random(SEED), Tally()
     until = time.monotonic() + SECONDS
     while time.monotonic() < until:
@@ -139,27 +152,28 @@ async def _chaos(db: str, workers: list[Process], tg: anyio.abc.TaskGroup) -> Ta
             target = chance.choice(live)
         if target.owner == holder and (not tally.freezes or chance.random() < 0.3):
             tally.freezes += 1
-            os.kill(target.pid, signal.SIGSTOP)
+            target.send(signal.SIGSTOP)
             await anyio.sleep(chance.uniform(STALE_SECONDS + 1, STALE_SECONDS + 3))
-            os.kill(target.pid, signal.SIGCONT)
+            target.send(signal.SIGCONT)
         else:
             tally.kills += 1
+            target.send(signal.SIGKILL)
             target.killed = True
-            os.kill(target.pid, signal.SIGKILL)
-            workers.append(await _start(db, "worker", 0, tg))
+            workers.append(await _start(db, "worker", 0, tg, logs))
     return tally
 
 
 async def _close(processes: list[Process]) -> None:
     for p in processes:
         if not p.killed:
-            os.kill(p.pid, signal.SIGTERM)
+            p.send(signal.SIGTERM)
     with anyio.fail_after(60):
         for p in processes:
             code = await p.process.wait()
             await p.process.aclose()
             if not p.killed:
-                assert code == 0, f"{p.role} {p.owner} exited {code}: {p.lines[-5:]}"
+                errors = p.log.read_text(errors="replace")[-2000:]
+                assert code == 0, f"{p.role} {p.owner} exited {code}: {p.lines[-5:]} {errors}"
 
 
 async def _all_runs(rt: am.Runtime) -> list[am.Run]:
@@ -174,8 +188,12 @@ async def _all_runs(rt: am.Runtime) -> list[am.Run]:
     return runs
 
 
-async def test_a_killed_or_frozen_lease_holder_breaks_no_promise(location: str) -> None:
+async def test_a_killed_or_frozen_lease_holder_breaks_no_promise(
+    location: str, tmp_path: Path
+) -> None:
     db = location
+    logs = tmp_path / "logs"
+    logs.mkdir()
     start_ms = (math.ceil(time.time()) + 6) * 1000
     async with am.open_runtime(
         db, project=PROJECT, directory=DIRECTORY, role="client", min_interval=timedelta(seconds=1)
@@ -183,11 +201,11 @@ async def test_a_killed_or_frozen_lease_holder_breaks_no_promise(location: str) 
         await rt.create_many(chaos_automations(start_ms))
     processes: list[Process] = []
     async with anyio.create_task_group() as tg:
-        workers = [await _start(db, "worker", 0, tg) for _ in range(3)]
-        clients = [await _start(db, "client", SEED + i, tg) for i in range(2)]
+        workers = [await _start(db, "worker", 0, tg, logs) for _ in range(3)]
+        clients = [await _start(db, "client", SEED + i, tg, logs) for i in range(2)]
         processes = workers + clients
         await anyio.sleep(max(0.0, start_ms / 1000 - time.time()))
-        tally = await _chaos(db, workers, tg)
+        tally = await _chaos(db, workers, tg, logs)
         end_ms = int(time.time() * 1000)
         await _handled_until(db, end_ms - 4_000)
         processes = workers + clients
