@@ -96,14 +96,13 @@ class FireLimit:
     def grant(self) -> None:
         """Hand the free permits to the earliest waiting slots; wake their schedulers."""
         self.gathering = False
-        woken: list[Grantee] = []
+        woken: dict[int, Grantee] = {}
         waiting = self._waiting
         while waiting and self.available >= 1:
             slot_ms, _, automation_id, grantee = heapq.heappop(waiting)
             grantee.granted(slot_ms, automation_id, self.take())
-            if grantee not in woken:
-                woken.append(grantee)
-        for grantee in woken:
+            woken[id(grantee)] = grantee
+        for grantee in woken.values():
             grantee.wake()
 
     def _release(self) -> None:
