@@ -165,7 +165,7 @@ async def test_no_worker_runs_more_than_its_permits_and_waiting_slots_run_in_ord
         mine = sorted(slot_of[a] for a in slot_of if scope_of[a] in scopes)
         first, rest = mine[:PERMITS], mine[PERMITS:]
         assert sorted(s.waves[0]) == first  # its ten earliest slots took its permits
-        assert sorted(s.waves[1]) == [slot for slot in rest if slot >= late]  # then in order
+        assert sorted(s.waves[1]) == [slot for slot in rest if slot >= late]  # then the rest
     for automation_id, runs in ended.items():
         [run] = runs  # exactly one run for its slot: none lost, none twice
         assert run.triggered_at == slot_of[automation_id]

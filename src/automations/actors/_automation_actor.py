@@ -370,8 +370,9 @@ class AutomationActor:
         changed = after_terminal(current, run, now=now, idle=idle, retried=retried)
         slot = run.triggered_at
         if run.trigger is Trigger.SCHEDULE and changed.next_fire_at == slot and not changed.paused:
-            # Its first write found the writer key held elsewhere, which refused the
-            # fire's next fires with it; skipped now, the slot passes at once.
+            # The fire's write of its next fires was refused (with a first write that
+            # found the key held elsewhere, the run now skipped; or by a conflict), and
+            # its `Reload`, routed before this end, read the slot back: pass it now.
             changed = after_fire(changed, slot, launched=False, going=self.runs.counted())
             self._save_derived(changed, epoch, slot_with_run=slot)
             return

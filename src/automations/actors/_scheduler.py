@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Protocol
 
 import anyio
+import anyio.lowlevel
 
 from ..model import Automation, DefinitionUpdated, Event, Scope, from_ms, to_ms
 from ..runtime import sleep_until_or
@@ -140,7 +141,8 @@ class Scheduler:
         try:
             while True:
                 now = to_ms(clock.now())
-                if now >= self._refill_at and not self._due(now) and not self._waiting:
+                idle = not (self._due(now) or self._waiting or self._granted)
+                if now >= self._refill_at and idle:
                     await self._refill(now)
                 if self._first_look is None:
                     self._first_look = now
@@ -213,9 +215,15 @@ class Scheduler:
         granted, self._granted = self._granted, []
         first_look = self._first_look
         assert first_look is not None
-        for slot, automation_id, permit in granted:
-            self._queued.discard((slot, automation_id))
-            self._fire(automation_id, from_ms(slot), slot <= first_look, self._epoch, permit)
+        sent = 0
+        try:
+            for slot, automation_id, permit in granted:
+                self._queued.discard((slot, automation_id))
+                self._fire(automation_id, from_ms(slot), slot <= first_look, self._epoch, permit)
+                sent += 1
+        finally:
+            for _, _, permit in granted[sent:]:  # not sent (released once, if it was)
+                permit.release()
 
     async def _queue_due(self, now: int) -> None:
         """Hand the due slots to the limit, which grants its permits in slot order.
