@@ -129,3 +129,42 @@ async def test_a_slot_skipped_for_a_key_held_elsewhere_is_passed_at_once(
         assert [r.triggered_at for r in runs] == slots[:3]
         assert {r.stop_reason for r in runs} == {am.StopReason.PREVIOUS_RUN_AWAITING_INPUT}
         assert {r.held_by.run_id if r.held_by else None for r in runs} == {holding.id}
+
+
+async def test_a_catchup_run_skipped_for_a_key_held_elsewhere_passes_its_slots_at_once(
+    runtime_factory: OpenRuntime, clock: ManualClock
+) -> None:
+    """The same for a late episode: its missed record, then its catch-up run, skipped
+    for the held key; the next fire moves past the episode without the clock moving."""
+    shared = am.Where("project-a", worktree="/repo/a/wt")
+    async with runtime_factory({"default": asks}) as rt:
+        first = await rt.create(new(title="First", where=shared))
+        ticker = await rt.create(
+            new(
+                title="Ticker",
+                where=shared,
+                schedule=every(30),
+                catchup=am.Catchup.LATEST,
+                catchup_window=timedelta(seconds=10),
+            )
+        )
+        holding = await rt.run_now(first.id)
+        holding = await rt.wait(holding.id, until=am.RunState.AWAITING_INPUT, timeout=10)
+        slot = ticker.next_fire_at
+        assert slot is not None
+        await clock.wait_sleepers(1)
+        clock.set(slot + timedelta(seconds=95))  # +0, +30, +60 late; +90 on time
+        after = slot + timedelta(seconds=120)
+
+        def passed(automation: am.Automation) -> bool:
+            return automation.next_fire_at == after
+
+        await definition_where(rt, ticker.id, passed)
+        runs = await _ended(rt, ticker.id, 3)
+    by_slot = {(r.triggered_at - slot).total_seconds(): r for r in runs}
+    assert by_slot[0].stop_reason is am.StopReason.MISSED_SCHEDULE
+    for late in (60, 90):  # the catch-up run and the on-time one, each skipped
+        assert by_slot[late].stop_reason is am.StopReason.PREVIOUS_RUN_AWAITING_INPUT
+        held_by = by_slot[late].held_by
+        assert held_by is not None and held_by.run_id == holding.id
+    assert by_slot[60].trigger is am.Trigger.CATCHUP

@@ -23,11 +23,10 @@ from ..model import (
     Run,
     StopReason,
     Tombstone,
-    Trigger,
 )
 from ..persistence import Adopted
 from ..runtime import Reply
-from ._derived import after_fire, after_terminal
+from ._derived import after_fire, after_terminal, ends_its_fire
 from ._derived_writes import DerivedWrites
 from ._fire_limit import Permit
 from ._firing import Firing, answer, plan_fire
@@ -368,8 +367,8 @@ class AutomationActor:
         now = self._services.now()
         idle = not (self.runs.active or self.runs.retrying)
         changed = after_terminal(current, run, now=now, idle=idle, retried=retried)
-        slot = run.triggered_at
-        if run.trigger is Trigger.SCHEDULE and changed.next_fire_at == slot and not changed.paused:
+        slot, due = run.triggered_at, changed.next_fire_at
+        if due is not None and not changed.paused and ends_its_fire(run, due):
             # The fire's write of its next fires was refused (with a first write that
             # found the key held elsewhere, the run now skipped; or by a conflict), and
             # its `Reload`, routed before this end, read the slot back: pass it now.

@@ -25,7 +25,7 @@ from ..model import (
 )
 from ..schedules import with_next_fires
 
-__all__ = ["after_fire", "after_terminal", "may_start", "next_run"]
+__all__ = ["after_fire", "after_terminal", "ends_its_fire", "may_start", "next_run"]
 
 _ANCHORING = frozenset({Trigger.SCHEDULE, Trigger.CATCHUP, Trigger.RETRY})
 """The runs whose end anchors a completion-anchored interval: not a run-now, nor a
@@ -92,6 +92,15 @@ def after_terminal(
     if changed.next_fire_at is None and not changed.paused and idle:
         changed = with_next_fires(changed, now)
     return changed
+
+
+def ends_its_fire(run: Run, due: datetime) -> bool:
+    """Whether `run`, ended, is the run of the fire that the next fire `due` is still
+    at (the fire's write of its next fires was refused): its slot's, or, a catch-up
+    run, that of the episode it ends, whose missed record committed before it."""
+    if run.trigger is Trigger.SCHEDULE:
+        return due == run.triggered_at
+    return run.trigger is Trigger.CATCHUP and due <= run.triggered_at
 
 
 def next_run(
