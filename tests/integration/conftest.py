@@ -18,6 +18,7 @@ import anyio
 import pytest
 
 import automations as am
+from automations.actors import _presence
 from automations.api import Runtime, open_runtime
 from automations.testing import ManualClock
 
@@ -73,6 +74,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             "sqlite_only"
         )
         metafunc.parametrize("store_kind", ["sqlite"] if only_sqlite else STORES)
+
+
+@pytest.fixture
+def quick_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worker heartbeats every 50 ms (fleet tests wait for the workers' rows)."""
+    monkeypatch.setattr(_presence, "HEARTBEAT_SECONDS", 0.05)
 
 
 @pytest.fixture

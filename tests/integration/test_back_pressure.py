@@ -21,11 +21,9 @@ from automations.model import Scope, Worker
 from automations.testing import ManualClock
 
 from .conftest import new
-from .test_fleet import _each_led_once, _opener, _until, quick_heartbeats
+from .fleets import each_led_once, opener, until_workers
 
-pytestmark = pytest.mark.anyio
-
-__all__ = ["quick_heartbeats"]  # the fixture, used here too
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("quick_heartbeats")]
 
 SCOPES = [Scope("pressure", f"/pressure/{i}") for i in range(10)]
 PER_SCOPE = 10
@@ -97,7 +95,7 @@ def _pressing(base: datetime) -> dict[Scope, list[am.NewAutomation]]:
 def _balanced(workers: Sequence[Worker]) -> bool:
     return (
         len(workers) == 3
-        and _each_led_once(workers, SCOPES)
+        and each_led_once(workers, SCOPES)
         and all(2 <= len(w.scopes) <= 5 for w in workers)
     )
 
@@ -119,7 +117,7 @@ async def _ended(client: Runtime, ids: set[str]) -> dict[str, list[am.Run]]:
 async def test_no_worker_runs_more_than_its_permits_and_waiting_slots_run_in_order_or_are_missed(
     location: str, clock: ManualClock
 ) -> None:
-    opened = _opener(location, clock)
+    opened = opener(location, clock, SCOPES[0])
     base = clock.now() + timedelta(minutes=5)
     slot_of: dict[str, datetime] = {}
     scope_of: dict[str, Scope] = {}
@@ -136,7 +134,7 @@ async def test_no_worker_runs_more_than_its_permits_and_waiting_slots_run_in_ord
             )
             for s in slow
         ]
-        found = await _until(workers[0], _balanced, *workers)
+        found = await until_workers(workers[0], _balanced, *workers)
         led = {w.id: set(w.scopes) for w in found}
         scopes_of = [led[worker._services.owner] for worker in workers]
 
