@@ -87,7 +87,7 @@ async def test_a_subscriber_behind_another_process_gets_every_event_once_from_th
                 if published == BEHIND:
                     all_published.set()
 
-        rt._supervisor.follower.add_listener(count)
+        rt._supervisor.follower.add_listener(rt._services.scope, count)
         async with rt.events(0) as events:
             opening = await anext(events)
             assert opening == am.DefinitionUpdated(seq=opening.seq, automation=first)

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import anyio
+import anyio.lowlevel
 import pytest
 
-from automations.runtime import Clock, SystemClock
+from automations.runtime import Clock, SystemClock, sleep_until_or
 from automations.testing import ManualClock
 
 pytestmark = pytest.mark.anyio
@@ -81,3 +82,37 @@ async def test_system_clock_is_a_clock_and_sleeps_briefly() -> None:
     await clock.sleep(0.01)
     assert clock.now() - before >= timedelta(seconds=0.01)
     await clock.sleep_until(before)
+
+
+@pytest.mark.parametrize("system", [True, False], ids=["system", "manual"])
+async def test_sleep_until_or_returns_when_its_event_is_set(system: bool) -> None:
+    clock: Clock = SystemClock() if system else ManualClock(T0)
+    event = anyio.Event()
+    returned = anyio.Event()
+
+    async def sleeper() -> None:
+        await sleep_until_or(clock, clock.now() + timedelta(hours=1), event)
+        returned.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sleeper)
+        await anyio.lowlevel.checkpoint()
+        assert not returned.is_set()
+        event.set()
+        with anyio.fail_after(5):
+            await returned.wait()
+
+
+@pytest.mark.parametrize("system", [True, False], ids=["system", "manual"])
+async def test_sleep_until_or_returns_at_its_deadline(system: bool) -> None:
+    clock: Clock = SystemClock() if system else ManualClock(T0)
+    deadline = clock.now() + timedelta(milliseconds=20)
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sleep_until_or, clock, deadline, anyio.Event())
+            if isinstance(clock, ManualClock):
+                await clock.wait_sleepers()
+                clock.advance(0.02)
+    assert clock.now() >= deadline
+    with anyio.fail_after(5):  # a deadline past returns at once
+        await sleep_until_or(clock, deadline, anyio.Event())

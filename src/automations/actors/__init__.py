@@ -25,6 +25,7 @@ from ._messages import (
     Update,
 )
 from ._observer import Observer, RunTrace
+from ._open_supervisor import open_supervisor
 from ._presence import EXPIRY_SECONDS, HEARTBEAT_SECONDS, live_workers
 from ._records import record_stopped
 from ._retention import PRUNE_EVERY
@@ -32,7 +33,7 @@ from ._run_actor import RunActor
 from ._scheduler import Scheduler
 from ._services import Executor, Role, Services, is_resumable, resumable
 from ._shutdown_report import ShutdownReport
-from ._supervisor import Supervisor, open_supervisor
+from ._supervisor import Supervisor
 
 __all__ = [
     "DEFAULT_MAX_SCHEDULED_RUNS",

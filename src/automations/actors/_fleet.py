@@ -29,13 +29,15 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from ..model import AutomationError, Scope
 from ..persistence import lease_name
+from ._active_owners import ActiveOwners
 from ._balance import plan
 from ._fire_limit import FireLimit
 from ._follower import Follower
+from ._open_supervisor import open_supervisor
 from ._presence import Presence, live_workers
 from ._renewals import LeaseRenewals
 from ._services import Services
-from ._supervisor import Supervisor, open_supervisor
+from ._supervisor import Supervisor
 
 __all__ = ["Fleet", "open_fleet"]
 
@@ -58,6 +60,8 @@ class Fleet:
         """The process's capacity, shared by its cells' schedulers."""
         self.renewals = LeaseRenewals(services.store)
         """Every cell's lease, renewed in one write a round."""
+        self.owners = ActiveOwners(services.store)
+        """The active runs' owners, read once a round for every cell's reconciling."""
 
     def close_all(self) -> None:
         """Close every cell as the process closes (the planning has stopped): as a
@@ -131,6 +135,7 @@ class Fleet:
             presence=self.presence,
             fire_limit=self.fire_limit,
             renewals=self.renewals,
+            owners=self.owners,
         ) as cell:
             self.cells[scope] = cell
             task_status.started()

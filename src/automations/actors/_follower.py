@@ -3,8 +3,11 @@
 Every runtime looks at the database every `FOLLOW_SECONDS` with `PRAGMA data_version`,
 which costs microseconds and changes only when another connection committed. Journal
 entries it did not commit itself are published to its hub (so `events()` and `wait()`
-see runs other processes execute) and handed to its listeners (the scheduler, the
-actors of changed automations). Polling is the design (DESIGN 8): SQLite has no
+see runs other processes execute) and handed to the listeners of their scope (the
+scheduler, the actors of changed automations); it also hands this process's own
+commits to the listeners of their scope. Listeners are found by scope, not called
+one after another: a fleet worker leading thousands of scopes pays one look-up an
+event, not one call a scope. Polling is the design (DESIGN 8): SQLite has no
 cross-process notification.
 """
 
@@ -16,7 +19,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from ..model import Event, Scope, StorageError
-from ..persistence import ChangeWatch, StorePort
+from ..persistence import ChangeListener, ChangeWatch, StorePort
 from ._hub import EventHub
 from ._outage import Outage, patiently
 
@@ -26,26 +29,65 @@ FOLLOW_SECONDS = 0.02
 _PAGE = 1_000
 
 
+class ScopedListeners:
+    """Change listeners found by their scope. A scope's tuple is replaced, never
+    changed, so a listener may come or go while the others are told."""
+
+    def __init__(self) -> None:
+        self._by_scope: dict[Scope, tuple[ChangeListener, ...]] = {}
+
+    def add(self, scope: Scope, listener: ChangeListener) -> None:
+        self._by_scope[scope] = (*self._by_scope.get(scope, ()), listener)
+
+    def remove(self, scope: Scope, listener: ChangeListener) -> None:
+        """Forget `listener` (if it listens to `scope`)."""
+        left = tuple(each for each in self._by_scope.get(scope, ()) if each != listener)
+        if left:
+            self._by_scope[scope] = left
+        else:
+            self._by_scope.pop(scope, None)
+
+    def __call__(self, scope: Scope, event: Event) -> None:
+        for listener in self._by_scope.get(scope, ()):
+            listener(scope, event)
+
+
 class Follower:
     """Follows the journal and tells who waits for other processes' commits."""
 
     def __init__(self, store: StorePort, hub: EventHub) -> None:
         self._store = store
         self._hub = hub
-        self._listeners: list[Callable[[Scope, Event], None]] = []
+        self._foreign = ScopedListeners()
+        self._own = ScopedListeners()
         self._generation = 0
         self._looked = anyio.Event()
         self._last = 0
         """The last journal entry looked at (published, or this process's own)."""
         self.commands_head = 0
         """The highest command id seen in the database."""
+        self._command_listeners: set[Callable[[], None]] = set()
 
-    def add_listener(self, listener: Callable[[Scope, Event], None]) -> None:
-        """Call `listener` with every event another process committed, in order."""
-        self._listeners.append(listener)
+    def add_listener(self, scope: Scope, listener: ChangeListener, *, own: bool = False) -> None:
+        """Call `listener` with every event of `scope` another process committed, in
+        order; with `own`, with those this process commits too (while the follower
+        runs)."""
+        self._foreign.add(scope, listener)
+        if own:
+            self._own.add(scope, listener)
 
-    def remove_listener(self, listener: Callable[[Scope, Event], None]) -> None:
-        self._listeners.remove(listener)
+    def remove_listener(self, scope: Scope, listener: ChangeListener) -> None:
+        self._foreign.remove(scope, listener)
+        self._own.remove(scope, listener)
+
+    def add_command_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener` each time a command past the head seen before is seen (an
+        inbox waits for that, not for every commit: thousands of a fleet worker's
+        inboxes are not woken fifty times a second for nothing)."""
+        self._command_listeners.add(listener)
+
+    def remove_command_listener(self, listener: Callable[[], None]) -> None:
+        self._command_listeners.discard(listener)
 
     @property
     def generation(self) -> int:
@@ -72,6 +114,7 @@ class Follower:
         answer, started at once: an open never waits out an outage."""
         store = self._store
         watch = store.open_watch()
+        store.add_commit_listener(self._own)
         try:
             try:
                 self._last = await store.reader.last_seq()
@@ -98,6 +141,7 @@ class Follower:
                 outage.succeeded()
                 self.poke()
         finally:
+            store.remove_commit_listener(self._own)
             watch.close()
 
     async def _look(self, watch: ChangeWatch) -> None:
@@ -107,7 +151,11 @@ class Follower:
         # the read saw, so that none is taken for another process's.
         heads, committed = await anyio.to_thread.run_sync(store.read_committed, watch.heads)
         await store.wait_delivered(committed)
-        head, self.commands_head = heads
+        head, commands_head = heads
+        if commands_head > self.commands_head:
+            self.commands_head = commands_head
+            for listener in tuple(self._command_listeners):
+                listener()
         if head > self._last and not self._hub.only_local(self._last, head):
             await self._publish(head)
         self._last = max(self._last, head)
@@ -122,7 +170,5 @@ class Follower:
                     return
                 event = self._hub.publish_foreign(entry)
                 if event is not None:
-                    scope = Scope(entry.project, entry.directory)
-                    for listener in self._listeners:
-                        listener(scope, event)
+                    self._foreign(Scope(entry.project, entry.directory), event)
                 self._last = entry.seq

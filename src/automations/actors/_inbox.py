@@ -57,6 +57,9 @@ class Inbox:
         self._cursor = 0
         self._taken: set[int] = set()
         self._force = True
+        self._news = anyio.Event()
+        """Set when there may be commands to read: a command past the head seen, or
+        this process came to lead."""
 
     def lead(self) -> None:
         """This process holds the lease now: take the commands for nobody in particular,
@@ -64,7 +67,7 @@ class Inbox:
         self._leading = True
         self._cursor = 0
         self._force = True
-        self._follower.poke()
+        self._news.set()
 
     def step_down(self) -> None:
         """Another process leads now: leave the commands for nobody in particular."""
@@ -73,14 +76,21 @@ class Inbox:
     async def run(self) -> None:
         """Take and handle commands until cancelled."""
         follower = self._follower
-        async with anyio.create_task_group() as handlers:
-            while True:
-                generation = follower.generation
-                head = follower.commands_head
-                if self._force or head > self._cursor:  # a read only when there is news
-                    self._force = False
-                    await self._take(handlers, head)
-                await follower.wait_past(generation)
+        follower.add_command_listener(self._heard)
+        try:
+            async with anyio.create_task_group() as handlers:
+                while True:
+                    self._news = anyio.Event()
+                    head = follower.commands_head
+                    if self._force or head > self._cursor:  # a read only when there is news
+                        self._force = False
+                        await self._take(handlers, head)
+                    await self._news.wait()
+        finally:
+            follower.remove_command_listener(self._heard)
+
+    def _heard(self) -> None:
+        self._news.set()
 
     async def _take(self, handlers: TaskGroup, head: int) -> None:
         services = self._services

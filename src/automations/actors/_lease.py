@@ -35,6 +35,7 @@ from ..persistence import (
     StorePort,
     TakeStaleLease,
 )
+from ._active_owners import ActiveOwners
 from ._outage import Outage
 from ._renewals import LeaseRenewals
 from ._services import Services
@@ -261,14 +262,17 @@ async def reconcile_dead_owners(
     adopt: Adopt,
     epoch: int | None,
     released: Callable[[], None] | None = None,
+    owners: ActiveOwners | None = None,
 ) -> datetime | None:
     """End or adopt the active runs of each process whose liveness lock can be taken,
-    fenced by the lease `epoch`: a deposed holder adopts and ends nothing.
+    fenced by the lease `epoch`: a deposed holder adopts and ends nothing. The
+    processes are read for the scope, or taken from a fleet's shared read (`owners`).
 
     Returns the earliest slot of a run left for a later look, its slot still to come.
     """
     next_slot: datetime | None = None
-    for owner in await services.store.reader.owners(services.scope):
+    scope, reader = services.scope, services.store.reader
+    for owner in await (reader.owners(scope) if owners is None else owners.of(scope)):
         if owner == services.owner:
             continue
         lock = services.store.liveness_lock(owner)
@@ -324,6 +328,7 @@ async def keep_reconciling(
     epoch: int | None,
     next_slot: datetime | None = None,
     released: Callable[[], None] | None = None,
+    owners: ActiveOwners | None = None,
 ) -> None:
     """Reconcile the runs of processes that die while this one leads, and drop the
     answered commands whose senders never came back, until cancelled. A run a dead
@@ -336,7 +341,7 @@ async def keep_reconciling(
         await anyio.sleep(delay)
         rounds += 1
         try:
-            next_slot = await reconcile_dead_owners(services, adopt, epoch, released)
+            next_slot = await reconcile_dead_owners(services, adopt, epoch, released, owners)
             if rounds % _PURGE_EVERY == 0:
                 done_before = services.now() - COMMAND_RETENTION
                 await services.store.write(PurgeCommands(done_before))

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -35,17 +34,14 @@ from ..model import (
 )
 from ..persistence import Adopted
 from ..runtime import ActorGroup, ActorRef, MailboxClosed
+from ._active_owners import ActiveOwners
 from ._automation_actor import AutomationActor
 from ._fire_limit import FireLimit, Permit
 from ._follower import Follower
 from ._going import GoingRuns
-from ._inbox import Inbox
-from ._lease import hold_lease, keep_reconciling, reconcile_on_taking
 from ._messages import Adopt, AutomationMessage, Fire, Refresh, RunEnded
 from ._presence import Presence
 from ._records import record_stopped
-from ._renewals import LeaseRenewals
-from ._retention import keep_pruning
 from ._run_actor import RunActor
 from ._run_phase import Phase
 from ._scheduler import Scheduler
@@ -53,7 +49,7 @@ from ._services import Services
 from ._shutdown_report import ShutdownReport
 from ._slot_starts import SlotStarts
 
-__all__ = ["Supervisor", "open_supervisor"]
+__all__ = ["Supervisor"]
 
 log = logging.getLogger("automations.actors")
 
@@ -92,6 +88,9 @@ class Supervisor:
         closes while its process lives on (nobody would take them over)."""
         self.presence: Presence | None = None
         """A worker's heartbeat row (None in a client, which records none)."""
+        self.owners: ActiveOwners | None = None
+        """A fleet's shared read of the active runs' owners, which its cells reconcile
+        from (None: the lease holder reads its scope's)."""
         self.report: ShutdownReport | None = None
         """What the close left and stopped, once it is closed."""
         # Bound once, shared by every activation and run: each bound method is an
@@ -272,126 +271,3 @@ class Supervisor:
                 await record_stopped(
                     services.store, services.scope, services.now(), adopted.run, reason
                 )
-
-
-@asynccontextmanager
-async def open_supervisor(
-    services: Services,
-    *,
-    grace: float,
-    follower: Follower | None = None,
-    presence: Presence | None = None,
-    fire_limit: FireLimit | None = None,
-    renewals: LeaseRenewals | None = None,
-) -> AsyncIterator[Supervisor]:
-    """The supervisor with its follower and, in a worker, the lease, the scheduler, the
-    inbox and the heartbeat; on exit, runs and actors stop with a reason. A fleet's
-    cell (one scope of a worker that serves many) shares the fleet's `follower`, which
-    it does not run, its `presence`, which it only tells of its lease, its
-    `fire_limit`, the process's capacity, and its lease `renewals`."""
-    shared = follower is not None
-    if follower is None:
-        follower = Follower(services.store, services.hub)
-    async with anyio.create_task_group() as runs, anyio.create_task_group() as actors:
-        supervisor = Supervisor(services, runs, ActorGroup(actors), follower, fire_limit)
-        supervisor.hand_back = not shared
-        follower.add_listener(supervisor.on_foreign)
-        try:
-            async with anyio.create_task_group() as background:
-                if not shared:
-                    await background.start(follower.run, name="follower")
-                if services.role == "worker":
-                    await _start_worker(
-                        background, supervisor, presence, renewals, hand_over=shared
-                    )
-                try:
-                    yield supervisor
-                finally:
-                    background.cancel_scope.cancel()
-        finally:
-            with anyio.CancelScope(shield=True):
-                await supervisor.shutdown(grace, hand_back=supervisor.hand_back)
-            if shared:
-                follower.remove_listener(supervisor.on_foreign)
-        runs.cancel_scope.cancel()  # what is left ignored cancellation past the grace
-
-
-async def _start_worker(
-    background: TaskGroup,
-    supervisor: Supervisor,
-    presence: Presence | None,
-    renewals: LeaseRenewals | None,
-    *,
-    hand_over: bool,
-) -> None:
-    """Compete for the lease; execute what other processes ask of this one; keep the
-    heartbeat row and renew the lease (unless a fleet does: `presence` and `renewals`
-    given)."""
-    services, follower = supervisor.services, supervisor.follower
-    inbox = Inbox(services, follower, supervisor.automation, supervisor.runs)
-    if presence is None:
-        presence = Presence(services, supervisor.load)
-        await background.start(presence.run, name="presence")
-    supervisor.presence = presence
-    if renewals is None:
-        renewals = LeaseRenewals(services.store)
-        background.start_soon(renewals.run, name="lease-renewals")
-
-    async def lead(epoch: int) -> None:
-        supervisor.leading = True
-        presence.nudge()
-        try:
-            await _lead(supervisor, inbox, epoch)
-        finally:
-            supervisor.leading = False
-            presence.nudge()
-
-    background.start_soon(inbox.run, name="inbox")
-    background.start_soon(supervisor.slot_starts.run, name="slot-starts")
-    await background.start(
-        partial(hold_lease, hand_over=hand_over),
-        services,
-        lead,
-        renewals,
-        name="scheduler-lease",
-    )
-
-
-async def _lead(supervisor: Supervisor, inbox: Inbox, epoch: int) -> None:
-    """Lead the scope under `epoch`: reconcile, fire, keep reconciling and pruning."""
-    services, follower = supervisor.services, supervisor.follower
-    # DESIGN 3: reconcile first, then fire (missed fires included), then lead.
-    next_slot = await reconcile_on_taking(services, supervisor.adopt, epoch)
-    scheduler = Scheduler(
-        services, supervisor.fire, epoch, warmer=supervisor, limit=supervisor.fire_limit
-    )
-    services.store.add_commit_listener(scheduler.on_commit)
-    follower.add_listener(scheduler.on_commit)
-    supervisor.scheduler = scheduler
-    inbox.lead()
-    try:
-        async with anyio.create_task_group() as leading:
-            leading.start_soon(
-                keep_reconciling,
-                services,
-                supervisor.adopt,
-                epoch,
-                next_slot,
-                inbox.lead,  # a dead claimer's commands, handed back
-                name="reconcile",
-            )
-            if services.retention is not None:
-                leading.start_soon(
-                    keep_pruning,
-                    services.store,
-                    services.scope,
-                    services.clock,
-                    services.retention,
-                    name="retention",
-                )
-            await scheduler.run()
-    finally:  # stepping down (or closing): this scheduler is done
-        inbox.step_down()
-        supervisor.scheduler = None
-        follower.remove_listener(scheduler.on_commit)
-        services.store.remove_commit_listener(scheduler.on_commit)

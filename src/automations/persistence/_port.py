@@ -106,6 +106,11 @@ class ReaderPort(Protocol):
         """Processes that own active runs of `scope` (for reconciliation)."""
         ...
 
+    async def owners_by_scope(self) -> dict[Scope, list[str]]:
+        """`owners` of every scope with active runs, in one read (a fleet worker's
+        cells reconcile from it)."""
+        ...
+
     async def run_owner(self, scope: Scope, run_id: str) -> str | None:
         """The process executing an active run; None when it is not active."""
         ...

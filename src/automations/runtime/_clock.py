@@ -139,6 +139,15 @@ async def sleep_until_or(clock: Clock, deadline: datetime | None, event: anyio.E
     if deadline is None:  # no sleeper on the clock: a test waiting for one is not misled
         await event.wait()
         return
+    if isinstance(clock, SystemClock):  # a cancel scope's deadline, not a task of its own
+        slept = False
+        while not event.is_set() and (remaining := (deadline - clock.now()).total_seconds()) > 0:
+            slept = True
+            with anyio.move_on_after(min(remaining, _CHUNK)):
+                await event.wait()
+        if not slept:
+            await anyio.lowlevel.checkpoint()
+        return
     async with anyio.create_task_group() as tg:
 
         async def alarm() -> None:

@@ -62,6 +62,7 @@ async def test_runs_are_invisible_from_another_scope(store: StorePort, elsewhere
     assert await reader.run_owner(elsewhere, active.id) is None
     assert await reader.executed_runs(SCOPE, a.id) == 1
     assert await reader.owners(SCOPE) == ["p1"]
+    assert await reader.owners_by_scope() == {SCOPE: ["p1"]}
     assert await reader.run_owner(SCOPE, active.id) == "p1"
 
 

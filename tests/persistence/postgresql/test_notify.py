@@ -78,7 +78,7 @@ async def test_a_runtime_s_follower_hears_another_process_s_commit_through_notif
     opening = am.open_runtime(pg_dsn, role="client", project="notify", directory="/n")
     async with opening as rt:
         follower = rt._supervisor.follower
-        follower.add_listener(listener)
+        follower.add_listener(rt._services.scope, listener)
         with anyio.fail_after(20):
             await follower.wait_past(0)  # it looked once: it listens
         await anyio.run_process([sys.executable, "-c", _CREATE, pg_dsn])

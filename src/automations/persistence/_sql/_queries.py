@@ -13,6 +13,7 @@ from ._projection import JOURNAL_COLUMNS
 
 __all__ = [
     "active_owners",
+    "active_owners_by_scope",
     "automation_by_key",
     "automation_scopes",
     "automations_by_ids",
@@ -205,6 +206,16 @@ def active_owners(sql: Sql, scope: Scope) -> list[str]:
         (scope.project, scope.directory),
     )
     return [str(owner) for (owner,) in rows]
+
+
+def active_owners_by_scope(sql: Sql) -> dict[Scope, list[str]]:
+    rows = sql.execute(
+        "SELECT DISTINCT project, directory, owner FROM runs WHERE owner IS NOT NULL"
+    )
+    owners: dict[Scope, list[str]] = {}
+    for project, directory, owner in rows:
+        owners.setdefault(Scope(str(project), str(directory)), []).append(str(owner))
+    return owners
 
 
 def owner_of(sql: Sql, scope: Scope, run_id: str) -> str | None:

@@ -75,6 +75,9 @@ class SqlReader(ABC):
         """Processes that own active runs of `scope` (for reconciliation)."""
         return await self.query(lambda s: q.active_owners(s, scope))
 
+    async def owners_by_scope(self) -> dict[Scope, list[str]]:
+        return await self.query(q.active_owners_by_scope)
+
     async def run_owner(self, scope: Scope, run_id: str) -> str | None:
         """The process executing an active run; None when it is not active."""
         return await self.query(lambda s: q.owner_of(s, scope, run_id))
