@@ -43,25 +43,30 @@ async def _until(rt: am.Runtime, check: Callable[[Sequence[Worker]], bool]) -> S
     presence = rt._supervisor.presence
     assert presence is not None
     with anyio.fail_after(15):
-        while not check(found := await rt.workers()):
-            await presence.next_beat()
-    return found
+        while True:
+            seen = presence.beats
+            if check(found := await rt.workers()):
+                return found
+            await presence.next_beat(after=seen)
 
 
 def _leads(workers: Sequence[Worker], owner: str) -> set[Scope]:
     return {scope for w in workers if w.id == owner for scope in w.scopes}
 
 
-async def test_killing_a_fleet_worker_moves_its_scopes_to_the_other_at_once(
-    location: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(_presence, "HEARTBEAT_SECONDS", 0.1)
-    ids: dict[Scope, str] = {}
+async def _create_ticking(location: str) -> None:
     for scope in SCOPES:
         async with _client(location, scope) as rt:
             schedule = am.Interval(every=timedelta(seconds=1))
             new = am.NewAutomation(title="tick", prompt="p", timezone="UTC", schedule=schedule)
-            ids[scope] = (await rt.create(new)).id
+            await rt.create(new)
+
+
+async def test_killing_a_fleet_worker_moves_its_scopes_to_the_other_at_once(
+    location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_presence, "HEARTBEAT_SECONDS", 0.1)
+    await _create_ticking(location)
     command = [sys.executable, "-m", "tests.crash.fleet_worker", location]
     async with (
         await anyio.open_process(command, cwd=ROOT) as other,
@@ -81,6 +86,37 @@ async def test_killing_a_fleet_worker_moves_its_scopes_to_the_other_at_once(
             moved = time.monotonic() - killed_at
             print(f"the killed worker's scopes moved in {moved:.3f} s")
             assert moved < 3  # within a heartbeat and a lease poll; a bound, not a benchmark
+        finally:
+            if other.returncode is None:
+                other.kill()
+            await other.wait()
+
+
+async def test_a_fleet_worker_plans_again_when_a_peer_dies_not_at_its_next_heartbeat(
+    location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its heartbeat made hourly once the scopes are shared, the survivor still takes
+    the killed worker's scopes: it watches its peers' liveness locks."""
+    monkeypatch.setattr(_presence, "HEARTBEAT_SECONDS", 0.1)
+    await _create_ticking(location)
+    command = [sys.executable, "-m", "tests.crash.fleet_worker", location]
+    async with (
+        await anyio.open_process(command, cwd=ROOT) as other,
+        am.open_runtime(
+            location, executors={"default": _noop}, directory="/fleet/0", scopes="all", **OPTIONS
+        ) as fleet,
+    ):
+        try:
+            owner = (await _read_line(other)).strip()
+            me = fleet._services.owner
+            await _until(fleet, lambda ws: bool(_leads(ws, owner) and _leads(ws, me)))
+            monkeypatch.setattr(_presence, "HEARTBEAT_SECONDS", 3600.0)
+            presence = fleet._supervisor.presence
+            assert presence is not None
+            await presence.next_beat()  # the last quick beat: the next is an hour away
+            os.kill(other.pid, signal.SIGKILL)
+            found = await _until(fleet, lambda ws: _leads(ws, me) == set(SCOPES))
+            assert [w.id for w in found] == [me]
         finally:
             if other.returncode is None:
                 other.kill()

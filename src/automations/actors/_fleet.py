@@ -33,6 +33,7 @@ from ._active_owners import ActiveOwners
 from ._balance import plan
 from ._fire_limit import FireLimit
 from ._follower import Follower
+from ._lease import POLL_SECONDS, holder_alive
 from ._open_supervisor import open_supervisor
 from ._presence import Presence, live_workers
 from ._renewals import LeaseRenewals
@@ -62,6 +63,8 @@ class Fleet:
         """Every cell's lease, renewed in one write a round."""
         self.owners = ActiveOwners(services.store)
         """The active runs' owners, read once a round for every cell's reconciling."""
+        self._peers: set[str] = set()
+        """The other live fleet workers of the last plan, watched for their death."""
 
     def close_all(self) -> None:
         """Close every cell as the process closes (the planning has stopped): as a
@@ -88,6 +91,7 @@ class Fleet:
     async def run(self, cells: TaskGroup) -> None:
         """Plan now and after each heartbeat, until cancelled."""
         while True:
+            seen = self.presence.beats  # a peer's death told meanwhile is not missed
             try:
                 wanted = await self.wanted()
             except AutomationError:  # storage trouble: the next heartbeat plans again
@@ -102,7 +106,7 @@ class Fleet:
                     opening.start_soon(
                         partial(cells.start, name=f"cell:{scope.project}"), self._cell, scope, stop
                     )
-            await self.presence.next_beat()
+            await self.presence.next_beat(after=seen)
 
     async def wanted(self) -> set[Scope]:
         """The scopes this worker should lead, as the plan of the live facts says."""
@@ -110,6 +114,7 @@ class Fleet:
         workers = await live_workers(store)
         leases = await store.reader.leases()
         fleet = {w.id: w.capacity for w in workers if w.fleet}
+        self._peers = set(fleet) - {me}
         others = {w.id for w in workers if not w.fleet}
         names: dict[str, Scope] = {}
         for scope, _ in await store.reader.scopes():
@@ -119,6 +124,22 @@ class Fleet:
         holders = {name: leases[name].holder for name in names if name in leases}
         assignment = plan(fleet, names, holders).assignment
         return {names[name] for name, worker in assignment.items() if worker == me}
+
+    async def watch_peers(self) -> None:
+        """Plan again as soon as a peer's process dies (its liveness lock is free),
+        not at the next heartbeat: its scopes move within a poll, until cancelled."""
+        store = self._services.store
+        while True:
+            await anyio.sleep(POLL_SECONDS)
+            for peer in tuple(self._peers):
+                try:
+                    alive = await holder_alive(store, peer)
+                except AutomationError:  # storage trouble: the heartbeat plans anyway
+                    break
+                if not alive:
+                    log.info("fleet worker %s is gone: planning again now", peer)
+                    self._peers.discard(peer)
+                    self.presence.nudge()
 
     async def _cell(
         self,
@@ -138,6 +159,8 @@ class Fleet:
             owners=self.owners,
         ) as cell:
             self.cells[scope] = cell
+            if cell.leading:  # it led before it was listed here: its beat missed it
+                self.presence.nudge()
             task_status.started()
             try:
                 await stop.wait()
@@ -162,6 +185,7 @@ async def open_fleet(services: Services, follower: Follower, grace: float) -> As
             async with anyio.create_task_group() as cells:
                 async with anyio.create_task_group() as planning:
                     planning.start_soon(fleet.run, cells, name="fleet")
+                    planning.start_soon(fleet.watch_peers, name="fleet-peers")
                     try:
                         yield fleet
                     finally:

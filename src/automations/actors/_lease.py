@@ -36,6 +36,7 @@ from ..persistence import (
     TakeStaleLease,
 )
 from ._active_owners import ActiveOwners
+from ._dead_owners import holding_dead, is_alive
 from ._outage import Outage
 from ._renewals import LeaseRenewals
 from ._services import Services
@@ -241,9 +242,9 @@ def _stale(row: LeaseRow) -> bool:
 
 
 async def holder_alive(store: StorePort, owner: str) -> bool:
-    """Whether the process `owner` still holds its liveness lock."""
-    lock = store.liveness_lock(owner)
-    return bool(await anyio.to_thread.run_sync(lock.held_elsewhere))
+    """Whether the process `owner` still holds its liveness lock (not this process,
+    reconciling its runs)."""
+    return await anyio.to_thread.run_sync(is_alive, store, owner)
 
 
 async def is_led(store: StorePort, scope: Scope) -> bool:
@@ -275,10 +276,9 @@ async def reconcile_dead_owners(
     for owner in await (reader.owners(scope) if owners is None else owners.of(scope)):
         if owner == services.owner:
             continue
-        lock = services.store.liveness_lock(owner)
-        if not await anyio.to_thread.run_sync(lock.try_acquire):
-            continue  # alive: its runs are its own
-        try:
+        async with holding_dead(services.store, owner) as dead:
+            if not dead:
+                continue  # alive: its runs are its own
             operation = ReconcileRuns(
                 owner,
                 services.scope,
@@ -290,9 +290,6 @@ async def reconcile_dead_owners(
             # Shielded: once committed, its adoptions must reach their actors.
             with anyio.CancelScope(shield=True):
                 result: Reconciled = await services.store.write(operation)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await _let_go(lock, remove=True)
         if result.next_slot is not None and (next_slot is None or result.next_slot < next_slot):
             next_slot = result.next_slot
         if result.changed:  # a run left for its slot is looked at again, quietly

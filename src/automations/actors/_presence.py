@@ -57,6 +57,8 @@ class Presence:
         self._pid = os.getpid()
         self._nudged = anyio.Event()
         self._beaten = anyio.Event()
+        self.beats = 0
+        """How many heartbeats are durable."""
 
     def worker(self) -> Worker:
         """This process as its next heartbeat records it."""
@@ -75,9 +77,13 @@ class Presence:
             fleet=self._fleet,
         )
 
-    async def next_beat(self) -> None:
-        """Wait until the next heartbeat is durable (what a reader then lists is new)."""
-        await self._beaten.wait()
+    async def next_beat(self, after: int | None = None) -> None:
+        """Wait until a heartbeat later than the `after`-th (`beats` read before a
+        look; by default, the next one) is durable: what a reader then lists is new.
+        With `after`, a beat during the look is not missed."""
+        target = self.beats if after is None else after
+        while self.beats <= target:
+            await self._beaten.wait()
 
     def nudge(self) -> None:
         """Beat now rather than at the next period (the scopes it leads changed)."""
@@ -91,6 +97,7 @@ class Presence:
                 try:
                     await store.write(Heartbeat(self.worker()))
                     outage.succeeded()
+                    self.beats += 1
                     self._beaten.set()
                     self._beaten = anyio.Event()
                 except StorageError as error:
