@@ -28,19 +28,21 @@ __all__ = ["holding_dead", "is_alive"]
 
 
 class _Hold:
-    __slots__ = ("decided", "holders", "lock", "taken")
+    __slots__ = ("decided", "holders", "lock", "released", "releasing", "taken")
 
     def __init__(self, lock: ProcessLock) -> None:
         self.lock = lock
         self.taken = False
         self.holders = 0
+        self.releasing = False
         self.decided = anyio.Event()
+        self.released = anyio.Event()
 
 
 _holds: dict[str, _Hold] = {}
-"""By owner id (an id names one process, whatever the store); on the event loop."""
-_locked: set[str] = set()
-"""The owners whose liveness lock this process holds to reconcile; under `_mutex`."""
+"""By owner id, on the event loop. An id names one runtime of one process."""
+_locked: dict[str, _Hold] = {}
+"""The holds of a liveness lock this process has taken, by owner; under `_mutex`."""
 _mutex = threading.Lock()
 
 
@@ -51,36 +53,45 @@ def is_alive(store: StorePort, owner: str) -> bool:
         return owner not in _locked and store.liveness_lock(owner).held_elsewhere()
 
 
-def _take(lock: ProcessLock, owner: str) -> bool:
+def _take(hold: _Hold, owner: str) -> bool:
     with _mutex:
-        if not lock.try_acquire():
+        if not hold.lock.try_acquire():
             return False
-        _locked.add(owner)
+        _locked[owner] = hold
         return True
 
 
-def _let_go(lock: ProcessLock, owner: str) -> None:
+def _let_go(hold: _Hold, owner: str) -> None:
     with _mutex:
-        _locked.discard(owner)
-        lock.release(remove=True)
+        if _locked.get(owner) is hold:
+            del _locked[owner]
+        hold.lock.release(remove=True)
+
+
+async def _joined(store: StorePort, owner: str) -> _Hold:
+    """The hold of `owner`'s lock this task shares, decided: a new one if none is
+    there, or once the one there is let go (it is not joined while it is)."""
+    while (hold := _holds.get(owner)) is not None:
+        await hold.decided.wait()
+        if not hold.releasing:
+            return hold
+        await hold.released.wait()
+    hold = _holds[owner] = _Hold(store.liveness_lock(owner))
+    try:
+        with anyio.CancelScope(shield=True):  # a lock taken must be known to be
+            hold.taken = await anyio.to_thread.run_sync(_take, hold, owner)
+    finally:
+        hold.decided.set()
+        if not hold.taken:
+            del _holds[owner]
+    return hold
 
 
 @asynccontextmanager
 async def holding_dead(store: StorePort, owner: str) -> AsyncIterator[bool]:
     """Hold `owner`'s liveness lock for the block if that process is dead (its lock
     could be taken, here or by another task of this process); yields whether it is."""
-    hold = _holds.get(owner)
-    if hold is None:
-        hold = _holds[owner] = _Hold(store.liveness_lock(owner))
-        try:
-            with anyio.CancelScope(shield=True):  # a lock taken must be known to be
-                hold.taken = await anyio.to_thread.run_sync(_take, hold.lock, owner)
-        finally:
-            hold.decided.set()
-            if not hold.taken:
-                del _holds[owner]
-    else:
-        await hold.decided.wait()
+    hold = await _joined(store, owner)
     if not hold.taken:
         yield False
         return
@@ -90,9 +101,11 @@ async def holding_dead(store: StorePort, owner: str) -> AsyncIterator[bool]:
     finally:
         hold.holders -= 1
         if hold.holders == 0:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(_let_go, hold.lock, owner)
-            # A task that joined during the release went on without the lock: its
-            # holder is dead, and the lease fences what it writes.
-            if _holds.get(owner) is hold and hold.holders == 0:
-                del _holds[owner]
+            hold.releasing = True
+            try:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(_let_go, hold, owner)
+            finally:
+                if _holds.get(owner) is hold:
+                    del _holds[owner]
+                hold.released.set()

@@ -139,7 +139,7 @@ async def sleep_until_or(clock: Clock, deadline: datetime | None, event: anyio.E
     if deadline is None:  # no sleeper on the clock: a test waiting for one is not misled
         await event.wait()
         return
-    if isinstance(clock, SystemClock):  # a cancel scope's deadline, not a task of its own
+    if type(clock) is SystemClock:  # a cancel scope's deadline, not a task of its own
         slept = False
         while not event.is_set() and (remaining := (deadline - clock.now()).total_seconds()) > 0:
             slept = True
