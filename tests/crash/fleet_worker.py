@@ -1,7 +1,8 @@
 """A fleet worker process for crash tests: `python -m tests.crash.fleet_worker DB`.
 
 It opens a runtime that serves every scope of DB (`scopes="all"`), prints its owner id
-as one line once it is open, and serves until it is killed.
+as one line once it is open, and serves until it is killed. Its executor `hold` runs
+until then.
 """
 
 from __future__ import annotations
@@ -18,10 +19,15 @@ async def noop(ctx: am.RunContext) -> None:
     return None
 
 
+async def hold(ctx: am.RunContext) -> None:
+    """Runs until the process dies: its runs are left `running` for a reconciler."""
+    await anyio.sleep_forever()
+
+
 async def main(db: str) -> None:
     async with am.open_runtime(
         db,
-        executors={"default": noop},
+        executors={"default": noop, "hold": hold},
         project="fleet",
         directory="/fleet/0",
         min_interval=timedelta(seconds=1),
