@@ -7,8 +7,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -63,10 +63,12 @@ async def _create_ticking(location: str) -> None:
             await rt.create(new)
 
 
-async def test_killing_a_fleet_worker_moves_its_scopes_to_the_other_at_once(
-    location: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(_presence, "HEARTBEAT_SECONDS", 0.1)
+@asynccontextmanager
+async def _sharing(
+    location: str,
+) -> AsyncIterator[tuple[anyio.abc.Process, am.Runtime]]:
+    """A fleet worker in another process and one here, once they share `SCOPES`:
+    (the other process, this runtime)."""
     await _create_ticking(location)
     command = [sys.executable, "-m", "tests.crash.fleet_worker", location]
     async with (
@@ -79,18 +81,25 @@ async def test_killing_a_fleet_worker_moves_its_scopes_to_the_other_at_once(
             owner = (await _read_line(other)).strip()
             me = fleet._services.owner
             await _until(fleet, lambda ws: bool(_leads(ws, owner) and _leads(ws, me)))
-            killed_at = time.monotonic()
-            os.kill(other.pid, signal.SIGKILL)
-            await _until(
-                fleet, lambda ws: [w.id for w in ws] == [me] and _leads(ws, me) == set(SCOPES)
-            )
-            moved = time.monotonic() - killed_at
-            print(f"the killed worker's scopes moved in {moved:.3f} s")
-            assert moved < 3  # within a heartbeat and a lease poll; a bound, not a benchmark
+            yield other, fleet
         finally:
             if other.returncode is None:
                 other.kill()
             await other.wait()
+
+
+async def test_killing_a_fleet_worker_moves_its_scopes_to_the_other_at_once(
+    location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_presence, "HEARTBEAT_SECONDS", 0.1)
+    async with _sharing(location) as (other, fleet):
+        me = fleet._services.owner
+        killed_at = time.monotonic()
+        os.kill(other.pid, signal.SIGKILL)
+        await _until(fleet, lambda ws: [w.id for w in ws] == [me] and _leads(ws, me) == set(SCOPES))
+        moved = time.monotonic() - killed_at
+        print(f"the killed worker's scopes moved in {moved:.3f} s")
+        assert moved < 3  # within a heartbeat and a lease poll; a bound, not a benchmark
 
 
 async def test_a_fleet_worker_plans_again_when_a_peer_dies_not_at_its_next_heartbeat(
@@ -99,29 +108,15 @@ async def test_a_fleet_worker_plans_again_when_a_peer_dies_not_at_its_next_heart
     """Its heartbeat made hourly once the scopes are shared, the survivor still takes
     the killed worker's scopes: it watches its peers' liveness locks."""
     monkeypatch.setattr(_presence, "HEARTBEAT_SECONDS", 0.1)
-    await _create_ticking(location)
-    command = [sys.executable, "-m", "tests.crash.fleet_worker", location]
-    async with (
-        await anyio.open_process(command, cwd=ROOT) as other,
-        am.open_runtime(
-            location, executors={"default": _noop}, directory="/fleet/0", scopes="all", **OPTIONS
-        ) as fleet,
-    ):
-        try:
-            owner = (await _read_line(other)).strip()
-            me = fleet._services.owner
-            await _until(fleet, lambda ws: bool(_leads(ws, owner) and _leads(ws, me)))
-            monkeypatch.setattr(_presence, "HEARTBEAT_SECONDS", 3600.0)
-            presence = fleet._supervisor.presence
-            assert presence is not None
-            await presence.next_beat()  # the last quick beat: the next is an hour away
-            os.kill(other.pid, signal.SIGKILL)
-            found = await _until(fleet, lambda ws: _leads(ws, me) == set(SCOPES))
-            assert [w.id for w in found] == [me]
-        finally:
-            if other.returncode is None:
-                other.kill()
-            await other.wait()
+    async with _sharing(location) as (other, fleet):
+        me = fleet._services.owner
+        monkeypatch.setattr(_presence, "HEARTBEAT_SECONDS", 3600.0)
+        presence = fleet._supervisor.presence
+        assert presence is not None
+        await presence.next_beat()  # the last quick beat: the next is an hour away
+        os.kill(other.pid, signal.SIGKILL)
+        found = await _until(fleet, lambda ws: _leads(ws, me) == set(SCOPES))
+        assert [w.id for w in found] == [me]
 
 
 HOLDING = [Scope("fleet", f"/holding/{i}") for i in range(6)]
