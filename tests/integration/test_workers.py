@@ -5,35 +5,18 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-import anyio
 import pytest
 
 from automations.actors import _presence
-from automations.api import Runtime
 from automations.model import Worker
 from automations.persistence import Heartbeat, open_store
 
 from .conftest import Gate, OpenRuntime, new
+from .fleets import until_workers
 
 pytestmark = pytest.mark.anyio
-
-
-async def _until(
-    rt: Runtime, check: Callable[[Sequence[Worker]], bool], *workers: Runtime
-) -> Sequence[Worker]:
-    """The live workers as soon as they satisfy `check`, looked at again after each
-    heartbeat of `workers` (each is a new state)."""
-    with anyio.fail_after(10):
-        while not check(found := await rt.workers()):
-            async with anyio.create_task_group() as beats:
-                for worker in workers:
-                    presence = worker._supervisor.presence
-                    assert presence is not None
-                    beats.start_soon(presence.next_beat)
-    return found
 
 
 async def test_a_worker_lists_itself_with_its_capacity_load_and_the_scope_it_leads(
@@ -45,7 +28,7 @@ async def test_a_worker_lists_itself_with_its_capacity_load_and_the_scope_it_lea
         runtime_factory({"default": gate}, max_scheduled_runs=7) as worker,
         runtime_factory(role="client") as client,
     ):
-        found = await _until(
+        found = await until_workers(
             client, lambda ws: len(ws) == 1 and ws[0].scopes == (worker.scope,), worker
         )
         me = found[0]
@@ -58,7 +41,7 @@ async def test_a_worker_lists_itself_with_its_capacity_load_and_the_scope_it_lea
         assert me.started_at <= me.heartbeat_at < me.expires_at
         run = await worker.run_now((await worker.create(new())).id)
         await gate.started.wait()
-        busy = await _until(client, lambda ws: ws[0].running == 1, worker)
+        busy = await until_workers(client, lambda ws: ws[0].running == 1, worker)
         assert busy[0].id == me.id and busy[0].started_at == me.started_at
         gate.release.set()
         await worker.wait(run.id, timeout=10)
@@ -71,7 +54,7 @@ async def test_a_leader_and_a_standby_are_each_listed_as_they_are(
 ) -> None:
     monkeypatch.setattr(_presence, "HEARTBEAT_SECONDS", 0.05)
     async with runtime_factory() as leader, runtime_factory(max_scheduled_runs=None) as standby:
-        found = await _until(
+        found = await until_workers(
             leader, lambda ws: len(ws) == 2 and any(w.scopes for w in ws), leader, standby
         )
         by_id = {w.id: w for w in found}
