@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ from automations.actors import _presence
 from automations.model import Scope, Worker
 from automations.persistence import RUN_UPDATED, StorePort
 
+from ..integration.fleets import until_workers
 from .test_failover import _read_line
 
 pytestmark = pytest.mark.anyio
@@ -36,19 +37,6 @@ async def _noop(ctx: am.RunContext) -> None:
 
 def _client(location: str, scope: Scope) -> AbstractAsyncContextManager[am.Runtime]:
     return am.open_runtime(location, role="client", directory=scope.directory, **OPTIONS)
-
-
-async def _until(rt: am.Runtime, check: Callable[[Sequence[Worker]], bool]) -> Sequence[Worker]:
-    """The live workers once they satisfy `check`, read again after each of `rt`'s
-    heartbeats (the other worker's come as often)."""
-    presence = rt._supervisor.presence
-    assert presence is not None
-    with anyio.fail_after(15):
-        while True:
-            seen = presence.beats
-            if check(found := await rt.workers()):
-                return found
-            await presence.next_beat(after=seen)
 
 
 def _leads(workers: Sequence[Worker], owner: str) -> set[Scope]:
@@ -80,7 +68,7 @@ async def _sharing(
         try:
             owner = (await _read_line(other)).strip()
             me = fleet._services.owner
-            await _until(fleet, lambda ws: bool(_leads(ws, owner) and _leads(ws, me)))
+            await until_workers(fleet, lambda ws: bool(_leads(ws, owner) and _leads(ws, me)), fleet)
             yield other, fleet
         finally:
             if other.returncode is None:
@@ -96,7 +84,9 @@ async def test_killing_a_fleet_worker_moves_its_scopes_to_the_other_at_once(
         me = fleet._services.owner
         killed_at = time.monotonic()
         os.kill(other.pid, signal.SIGKILL)
-        await _until(fleet, lambda ws: [w.id for w in ws] == [me] and _leads(ws, me) == set(SCOPES))
+        await until_workers(
+            fleet, lambda ws: [w.id for w in ws] == [me] and _leads(ws, me) == set(SCOPES), fleet
+        )
         moved = time.monotonic() - killed_at
         print(f"the killed worker's scopes moved in {moved:.3f} s")
         assert moved < 3  # within a heartbeat and a lease poll; a bound, not a benchmark
@@ -115,7 +105,7 @@ async def test_a_fleet_worker_plans_again_when_a_peer_dies_not_at_its_next_heart
         assert presence is not None
         await presence.next_beat()  # the last quick beat: the next is an hour away
         os.kill(other.pid, signal.SIGKILL)
-        found = await _until(fleet, lambda ws: _leads(ws, me) == set(SCOPES))
+        found = await until_workers(fleet, lambda ws: _leads(ws, me) == set(SCOPES), fleet)
         assert [w.id for w in found] == [me]
 
 
@@ -171,7 +161,7 @@ async def test_a_fleet_worker_taking_a_dead_one_s_scopes_reconciles_each_before_
         store = fleet._store
         killed = await store.reader.last_seq()
         me = fleet._services.owner
-        await _until(fleet, lambda ws: _leads(ws, me) == set(HOLDING))
+        await until_workers(fleet, lambda ws: _leads(ws, me) == set(HOLDING), fleet)
         presence = fleet._supervisor.presence
         assert presence is not None
         with anyio.fail_after(20):  # each cell's first fire after taking its lease

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 
 import anyio
 
@@ -45,15 +46,17 @@ def opener(location: str, clock: ManualClock, home: Scope) -> Opener:
 async def until_workers(
     rt: Runtime, check: Callable[[Sequence[Worker]], bool], *beating: Runtime
 ) -> Sequence[Worker]:
-    """The live workers once they satisfy `check`, read again after each heartbeat."""
+    """The live workers once they satisfy `check`, read again once each of `beating`
+    has beaten since the last read began (a beat during the read is not missed)."""
+    presences = [worker._supervisor.presence for worker in beating]
     with anyio.fail_after(15):
-        while not check(found := await rt.workers()):
+        while True:
+            seen = [(presence, presence.beats) for presence in presences if presence]
+            if check(found := await rt.workers()):
+                return found
             async with anyio.create_task_group() as beats:
-                for worker in beating:
-                    presence = worker._supervisor.presence
-                    assert presence is not None
-                    beats.start_soon(presence.next_beat)
-    return found
+                for presence, beaten in seen:
+                    beats.start_soon(partial(presence.next_beat, after=beaten))
 
 
 def led(workers: Sequence[Worker]) -> Counter[Scope]:
