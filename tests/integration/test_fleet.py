@@ -5,9 +5,9 @@ one joins or leaves, leave a one-scope worker its own, and fire each slot once."
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -31,10 +31,11 @@ def _ticking(scope: Scope) -> am.NewAutomation:
 
 async def _created(
     opened: Callable[..., AbstractAsyncContextManager[Runtime]],
+    scopes: Sequence[Scope] = SCOPES,
 ) -> dict[Scope, am.Automation]:
-    """A ticking automation in each of `SCOPES`, created by a client of its scope."""
+    """A ticking automation in each of `scopes`, created by a client of its scope."""
     created: dict[Scope, am.Automation] = {}
-    for scope in SCOPES:
+    for scope in scopes:
         async with opened(scope, role="client") as client:
             created[scope] = await client.create(_ticking(scope))
     return created
@@ -114,36 +115,132 @@ async def test_a_fleet_worker_runs_at_most_its_capacity_whatever_the_scopes(
         await gate.wait_calls(4)  # each freed permit lets a waiting slot fire
 
 
-async def test_a_run_claimed_by_a_cell_that_hands_its_scope_over_is_not_left_behind(
+async def test_a_run_recorded_ahead_of_its_slot_goes_with_the_scope_handed_over(
     location: str, clock: ManualClock
 ) -> None:
     opened = opener(location, clock, SCOPES[0])
     created = await _created(opened)
     moving = SCOPES[-1]  # a newcomer takes the last scope of a worker over its share
+    ran_second: list[str] = []
+
+    async def second_ran(ctx: am.RunContext) -> None:
+        ran_second.append(ctx.run.id)
+
     async with opened(scopes="all") as first, opened(moving, role="client") as client:
         await until_workers(first, lambda ws: each_led_once(ws, SCOPES), first)
         slot = created[moving].next_fire_at
         assert slot is not None
-        async with client.events(await client.last_event_seq()) as events:
-            clock.set(slot - timedelta(milliseconds=300))  # its run is recorded ahead
-            async for event in events:
-                if isinstance(event, am.RunUpdated) and event.run.state is am.RunState.SCHEDULED:
-                    claimed = event.run
-                    break
-        async with opened(scopes="all") as second:
+        claimed = await _recorded_ahead(client, clock, slot)
+        async with opened(scopes="all", executors={"default": second_ran}) as second:
             mine = second._services.owner
             await until_workers(
                 first, lambda ws: any(w.id == mine and moving in w.scopes for w in ws), second
             )
-            # The first worker's cell closed while its process lives on: the run it had
-            # recorded ahead of its slot ends with a reason instead of staying scheduled.
-            ended = await client.wait(claimed.id, until=am.RunState.STOPPED, timeout=10)
-            assert (ended.state, ended.stop_reason) == (
-                am.RunState.STOPPED,
-                am.StopReason.WORKER_STOPPED,
+            # The first worker's cell let the lease go with the run, which it had not
+            # begun: the scope's new holder starts it at its slot, once.
+            clock.set(slot)
+            ended = await client.wait(claimed.id, timeout=10)
+            assert ended.state is am.RunState.SUCCEEDED
+            assert ran_second == [claimed.id]
+            page = await client.runs(created[moving].id)
+            assert [r.id for r in page.items] == [claimed.id]
+
+
+async def test_a_run_going_on_in_a_cell_whose_scope_is_handed_over_ends_where_it_began(
+    location: str, clock: ManualClock
+) -> None:
+    opened = opener(location, clock, SCOPES[0])
+    created = await _created(opened)
+    moving = SCOPES[-1]
+    gate = Gate()
+    async with (
+        opened(scopes="all", executors={"default": gate}) as first,
+        opened(moving, role="client") as client,
+    ):
+        await until_workers(first, lambda ws: each_led_once(ws, SCOPES), first)
+        slot = created[moving].next_fire_at
+        assert slot is not None
+        clock.set(slot)
+        await gate.wait_calls(len(SCOPES))  # a run in each scope, the moving one's too
+        (going,) = (await client.runs(created[moving].id)).items
+        assert going.id in gate.calls
+        async with opened(scopes="all") as second:
+            me, newcomer = first._services.owner, second._services.owner
+            found = await until_workers(
+                first,
+                lambda ws: any(w.id == newcomer and moving in w.scopes for w in ws),
+                first,
+                second,
             )
-            found = await second.workers()
-            assert moving in next(w.scopes for w in found if w.id == second._services.owner)
+            mine = next(w for w in found if w.id == me)
+            assert moving not in mine.scopes and mine.running == len(SCOPES)
+            assert (await client.get_run(going.id)).state is am.RunState.RUNNING
+            gate.release.set()  # the run was not stopped by the handover: it ends here
+            ended = await client.wait(going.id, timeout=10)
+            assert (ended.state, ended.result) == (am.RunState.SUCCEEDED, "released")
+            assert not gate.cancelled
+            await until_workers(
+                first, lambda ws: next(w for w in ws if w.id == me).running == 0, first
+            )
+
+
+async def test_a_run_that_fails_after_its_scope_was_handed_over_is_retried_by_the_new_holder(
+    location: str, clock: ManualClock
+) -> None:
+    opened = opener(location, clock, SCOPES[0])
+    moving = SCOPES[-1]
+    await _created(opened, SCOPES[:-1])
+    async with opened(moving, role="client") as client:
+        retry = am.RetryPolicy(max_attempts=2, backoff=timedelta(seconds=10))
+        created = await client.create(
+            new(
+                schedule=every(60),
+                where=am.Where(moving.project, worktree=moving.directory),
+                retry=retry,
+            )
+        )
+    gate, ran_second = Gate(), []
+
+    async def fails_when_released(ctx: am.RunContext) -> None:
+        await gate(ctx)
+        raise RuntimeError("the agent fell over")
+
+    async def second_ran(ctx: am.RunContext) -> None:
+        ran_second.append(ctx.run.id)
+
+    async with (
+        opened(scopes="all", executors={"default": fails_when_released}) as first,
+        opened(moving, role="client") as client,
+    ):
+        await until_workers(first, lambda ws: each_led_once(ws, SCOPES), first)
+        assert created.next_fire_at is not None
+        clock.set(created.next_fire_at)
+        await gate.wait_calls(len(SCOPES))
+        async with opened(scopes="all", executors={"default": second_ran}) as second:
+            newcomer = second._services.owner
+            await until_workers(
+                first, lambda ws: any(w.id == newcomer and moving in w.scopes for w in ws), second
+            )
+            async with client.events(await client.last_event_seq()) as events:
+                gate.release.set()  # the run fails where it began; its retry is not its own
+                async for event in events:
+                    if isinstance(event, am.RunUpdated) and event.run.attempt == 2:
+                        retry_run = event.run
+                        break
+            clock.advance(10)  # the retry is due: the scope's holder starts it
+            ended = await client.wait(retry_run.id, timeout=10)
+            assert ended.state is am.RunState.SUCCEEDED
+            assert ran_second == [retry_run.id]
+
+
+async def _recorded_ahead(client: Runtime, clock: ManualClock, slot: datetime) -> am.Run:
+    """The run of `slot`, recorded ahead of it (`scheduled`) once the clock is near."""
+    async with client.events(await client.last_event_seq()) as events:
+        clock.set(slot - timedelta(milliseconds=300))
+        async for event in events:
+            if isinstance(event, am.RunUpdated) and event.run.state is am.RunState.SCHEDULED:
+                return event.run
+    raise AssertionError("the events ended before the run was recorded")
 
 
 async def test_a_closing_fleet_worker_leaves_a_claimed_run_to_the_next_one(
@@ -157,12 +254,7 @@ async def test_a_closing_fleet_worker_leaves_a_claimed_run_to_the_next_one(
     assert slot is not None
     async with opened(scopes="all") as first, opened(scope, role="client") as client:
         await until_workers(first, lambda ws: led(ws) == Counter([scope]), first)
-        async with client.events(await client.last_event_seq()) as events:
-            clock.set(slot - timedelta(milliseconds=300))  # its run is recorded ahead
-            async for event in events:
-                if isinstance(event, am.RunUpdated) and event.run.state is am.RunState.SCHEDULED:
-                    claimed = event.run
-                    break
+        claimed = await _recorded_ahead(client, clock, slot)
     # Closed with the process: the run is left scheduled, as a one-scope worker leaves it.
     async with opened(scopes="all") as second, opened(scope, role="client") as client:
         assert (await client.get_run(claimed.id)).state is am.RunState.SCHEDULED

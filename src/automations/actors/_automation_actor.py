@@ -381,6 +381,8 @@ class AutomationActor:
         """Hold a failed run's next attempt until due (that of a deleted or paused: cancelled)."""
         current, services = self.automation, self._services
         definition, retry = attempt.recorded()
+        if attempt.handed_over:  # the scope's holder starts it when it is due
+            return
         if current is None or current.paused:
             with contextlib.suppress(AutomationError):  # else the next lease holder ends it
                 await record_stopped(services.store, services.scope, services.now(), retry)

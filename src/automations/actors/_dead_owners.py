@@ -12,6 +12,8 @@ here, the dead process is dead to this process's own look at who lives (the
 planner's, the lease's), not alive because this process holds its lock: the look
 and the taking or letting go are made one at a time in the process (`_mutex`), so
 a look never finds the lock held by a reconciling this process began meanwhile.
+The runs a holder handed over with its lease (`HANDED_OVER`) are no process's: dead,
+with no lock to hold.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 
-from ..persistence import ProcessLock, StorePort
+from ..persistence import HANDED_OVER, ProcessLock, StorePort
 
 __all__ = ["holding_dead", "is_alive"]
 
@@ -49,6 +51,8 @@ _mutex = threading.Lock()
 def is_alive(store: StorePort, owner: str) -> bool:
     """Whether the process `owner` holds its liveness lock: held by this process to
     reconcile its runs, it is dead (blocking: in a thread)."""
+    if owner == HANDED_OVER:
+        return False
     with _mutex:
         return owner not in _locked and store.liveness_lock(owner).held_elsewhere()
 
@@ -91,6 +95,9 @@ async def _joined(store: StorePort, owner: str) -> _Hold:
 async def holding_dead(store: StorePort, owner: str) -> AsyncIterator[bool]:
     """Hold `owner`'s liveness lock for the block if that process is dead (its lock
     could be taken, here or by another task of this process); yields whether it is."""
+    if owner == HANDED_OVER:
+        yield True
+        return
     hold = await _joined(store, owner)
     if not hold.taken:
         yield False

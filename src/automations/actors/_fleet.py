@@ -5,15 +5,14 @@ Each scope it should lead is a *cell*: the supervisor of that scope, as a one-sc
 worker has (lease, scheduler, inbox, runs), sharing the process's store, hub, follower
 and heartbeat. After each heartbeat the fleet reads the live workers, the scopes and
 their lease rows, plans (`_balance.plan`: the same facts give every worker the same
-plan) and opens the cells it should have and closes those it should not. A cell's
-lease is the one-scope lease, with its epoch and fencing: a scope handed over is taken
-when the cell that had it lets its lock go, and a slot fires once whatever the plans
-say meanwhile (the unique slot index). A scope led by a live one-scope worker is left
-to it. The cells share one `FireLimit`: at most `max_scheduled_runs` scheduled runs
-go on in the process, whatever the scopes. First slice: a closed cell stops its runs
-(`worker_stopped`), as a worker that closes does, but leaves none for a next holder
-(its process lives on: nobody would take them over); see docs/architecture.md, "The
-fleet", for what comes next.
+plan) and opens the cells it should have and tells those it should not to let their
+lease go (`_cell.py`: their runs go on to their end, those of slots still to come go
+with the lease). A cell's lease is the one-scope lease, with its epoch and fencing: a
+scope handed over is taken when the cell that had it lets its lock go, and a slot
+fires once whatever the plans say meanwhile (the unique slot index). A scope led by a
+live one-scope worker is left to it. The cells share one `FireLimit`: at most
+`max_scheduled_runs` scheduled runs go on in the process, whatever the scopes. See
+docs/architecture.md, "The fleet", for what comes next.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from ..model import AutomationError, Scope
 from ..persistence import lease_name
 from ._active_owners import ActiveOwners
 from ._balance import plan
+from ._cell import Cell
 from ._fire_limit import FireLimit
 from ._follower import Follower
 from ._lease import POLL_SECONDS, holder_alive
@@ -53,9 +53,12 @@ class Fleet:
         self._follower = follower
         self._grace = grace
         self.cells: dict[Scope, Supervisor] = {}
-        self._stops: dict[Scope, anyio.Event] = {}
-        """Each open cell's stop: set, the cell leaves its block and closes as a worker
-        does (never cancelled from outside, which would end its runs unrecorded)."""
+        """The open cells' supervisors, leading their scope or not."""
+        self._cells: dict[Scope, Cell] = {}
+        """Each cell until its block is left: told to lead, or to close (never
+        cancelled from outside, which would end its runs unrecorded)."""
+        self._wanted: set[Scope] = set()
+        """The scopes the last plan gives this worker."""
         self.presence = Presence(services, self.load, fleet=True)
         self.fire_limit = FireLimit(services.max_scheduled_runs)
         """The process's capacity, shared by its cells' schedulers."""
@@ -70,11 +73,10 @@ class Fleet:
         """Close every cell as the process closes (the planning has stopped): as a
         one-scope worker's, their runs recorded ahead of a slot are left to the next
         holder, who takes them over once this process is gone."""
-        stops, self._stops = self._stops, {}
-        for cell in self.cells.values():
-            cell.hand_back = True
-        for stop in stops.values():
-            stop.set()
+        for supervisor in self.cells.values():
+            supervisor.hand_back = True
+        for cell in self._cells.values():
+            cell.close()
 
     def load(self) -> tuple[int, tuple[Scope, ...]]:
         """(runs executing in every cell, scopes whose lease a cell holds), for the
@@ -96,15 +98,17 @@ class Fleet:
                 wanted = await self.wanted()
             except AutomationError:  # storage trouble: the next heartbeat plans again
                 log.exception("could not plan this worker's share of the scopes")
-                wanted = set(self._stops)
-            for scope in sorted(set(self._stops) - wanted, key=_order):
-                self._stops.pop(scope).set()
+                wanted = self._wanted
+            self._wanted = wanted
+            for scope, cell in self._cells.items():
+                if not cell.closing:  # one closing is opened again once it is closed
+                    cell.want(scope in wanted)
             # Opened side by side: their first lease writes share commits.
             async with anyio.create_task_group() as opening:
-                for scope in sorted(wanted - set(self._stops), key=_order):
-                    stop = self._stops[scope] = anyio.Event()
+                for scope in sorted(wanted - set(self._cells), key=_order):
+                    cell = self._cells[scope] = Cell(scope)
                     opening.start_soon(
-                        partial(cells.start, name=f"cell:{scope.project}"), self._cell, scope, stop
+                        partial(cells.start, name=f"cell:{scope.project}"), self._cell, cell
                     )
             await self.presence.next_beat(after=seen)
 
@@ -142,31 +146,30 @@ class Fleet:
                     self.presence.nudge()
 
     async def _cell(
-        self,
-        scope: Scope,
-        stop: anyio.Event,
-        *,
-        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+        self, cell: Cell, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
+        scope = cell.scope
         services = dataclasses.replace(self._services, scope=scope, role="worker")
-        async with open_supervisor(
-            services,
-            grace=self._grace,
-            follower=self._follower,
-            presence=self.presence,
-            fire_limit=self.fire_limit,
-            renewals=self.renewals,
-            owners=self.owners,
-        ) as cell:
-            self.cells[scope] = cell
-            if cell.leading:  # it led before it was listed here: its beat missed it
-                self.presence.nudge()
-            task_status.started()
-            try:
-                await stop.wait()
-            finally:  # a cell of the scope opened again meanwhile is not this one
-                if self.cells.get(scope) is cell:
+        try:
+            async with open_supervisor(
+                services,
+                grace=self._grace,
+                follower=self._follower,
+                presence=self.presence,
+                fire_limit=self.fire_limit,
+                renewals=self.renewals,
+                owners=self.owners,
+            ) as supervisor:
+                self.cells[scope] = supervisor
+                try:
+                    await cell.serve(supervisor, task_status=task_status)
+                finally:
                     del self.cells[scope]
+                    cell.closing = True  # the plan leaves it be while it closes
+        finally:
+            del self._cells[scope]
+        if scope in self._wanted:  # given back while it closed: plan again now
+            self.presence.nudge()
 
 
 def _order(scope: Scope) -> tuple[str, str]:

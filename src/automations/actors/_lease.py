@@ -73,7 +73,7 @@ async def hold_lease(
     lead: Callable[[int], Awaitable[None]],
     renewals: LeaseRenewals,
     *,
-    hand_over: bool = False,
+    hand_over: Callable[[], tuple[str, ...]] | None = None,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Compete for the lease and `lead(epoch)` while holding it, until cancelled.
@@ -83,7 +83,8 @@ async def hold_lease(
     whose lease was taken while it was frozen steps down and competes again. With
     `hand_over` (a fleet's cell: its process lives on), a holder that is cancelled
     lets the lease go (`ReleaseLease`), so the next worker leads at once instead of
-    waiting for it to look stale.
+    waiting for it to look stale; the runs `hand_over()` names (those it does not
+    start itself) go with it.
     """
     lock = services.store.lease_lock(services.scope)
     epoch: int | None = None
@@ -106,8 +107,8 @@ async def hold_lease(
             await _let_go(lock)
     finally:
         with anyio.CancelScope(shield=True):
-            if hand_over and epoch is not None:
-                await _release(services, epoch)
+            if hand_over is not None and epoch is not None:
+                await _release(services, epoch, hand_over)
             await _let_go(lock)
 
 
@@ -117,9 +118,15 @@ async def _let_go(lock: ProcessLock, *, remove: bool = False) -> None:
     await anyio.to_thread.run_sync(partial(lock.release, remove=remove))
 
 
-async def _release(services: Services, epoch: int) -> None:
+async def _release(
+    services: Services, epoch: int, hand_over: Callable[[], tuple[str, ...]]
+) -> None:
+    """Let the lease go with the runs `hand_over()` names. They are named just before
+    the write is submitted: a fire of this process submitted later is refused (the
+    release moves the epoch), one submitted before made its run, which is named."""
     try:
-        await services.store.write(ReleaseLease(services.scope, epoch))
+        runs = hand_over()
+        await services.store.write(ReleaseLease(services.scope, epoch, services.owner, runs))
     except AutomationError:  # the next holder waits for the lease to look stale
         log.warning("could not hand the scheduler lease over; it goes stale instead")
 

@@ -82,9 +82,9 @@ async def _start_worker(
     *,
     hand_over: bool,
 ) -> None:
-    """Compete for the lease; execute what other processes ask of this one; keep the
-    heartbeat row and renew the lease (unless a fleet does: `presence` and `renewals`
-    given)."""
+    """Compete for the lease (a fleet's cell when it is told to: `hand_over`); execute
+    what other processes ask of this one; keep the heartbeat row and renew the lease
+    (unless a fleet does: `presence` and `renewals` given)."""
     services, follower = supervisor.services, supervisor.follower
     inbox = Inbox(services, follower, supervisor.automation, supervisor.runs)
     if presence is None:
@@ -106,13 +106,12 @@ async def _start_worker(
 
     background.start_soon(inbox.run, name="inbox")
     background.start_soon(supervisor.slot_starts.run, name="slot-starts")
-    await background.start(
-        partial(hold_lease, hand_over=hand_over),
-        services,
-        lead,
-        renewals,
-        name="scheduler-lease",
-    )
+    if hand_over:  # a fleet's cell: it competes while the plan gives it the scope
+        supervisor.compete = partial(
+            hold_lease, services, lead, renewals, hand_over=supervisor.hand_over
+        )
+    else:
+        await background.start(hold_lease, services, lead, renewals, name="scheduler-lease")
 
 
 async def _lead(supervisor: Supervisor, inbox: Inbox, epoch: int) -> None:

@@ -27,6 +27,7 @@ from ..model import (
     RunState,
     StopReason,
     StorageError,
+    Trigger,
     WriterKeyBusy,
 )
 from ..persistence import PendingWrite
@@ -202,6 +203,16 @@ class RunActor:
         self._enter(Phase.RELEASED)
         self.start()
         return True
+
+    def hand_over(self) -> bool:
+        """The scope's lease goes to another worker while this process lives on. A run
+        recorded for a slot (or a retry's time) still to come goes with it: True, it is
+        left `scheduled` (nothing written) for the scope's next holder. Any other run
+        goes on here to its end (see `RunLedger.hand_over`)."""
+        if self.run.trigger is not Trigger.MANUAL and self.release():
+            return True
+        self._ledger.hand_over()
+        return False
 
     def deliver(self, blocker_id: str, reply: str | bool) -> None:
         """Hand over an answer stored durably already (no controls: no blocker open)."""

@@ -91,6 +91,11 @@ class Supervisor:
         self.owners: ActiveOwners | None = None
         """A fleet's shared read of the active runs' owners, which its cells reconcile
         from (None: the lease holder reads its scope's)."""
+        self.on_run_ended: Callable[[], None] | None = None
+        """Told when a run ends (a fleet's cell that let its lease go waits to be idle)."""
+        self.compete: Callable[..., Coroutine[Any, Any, None]] | None = None
+        """A fleet's cell competes for its scope's lease only while the plan gives it
+        the scope: `hold_lease`, for it to start and cancel (None: it always does)."""
         self.report: ShutdownReport | None = None
         """What the close left and stopped, once it is closed."""
         # Bound once, shared by every activation and run: each bound method is an
@@ -209,6 +214,8 @@ class Supervisor:
         if self.runs.get(actor.id) is actor:
             del self.runs[actor.id]
         self.tell(actor.automation.id, RunEnded.of(actor))
+        if self.on_run_ended is not None:
+            self.on_run_ended()
 
     def _spawn_run(self, actor: RunActor) -> None:
         if self.services.role == "client":  # pragma: no cover - the API never asks
@@ -229,6 +236,16 @@ class Supervisor:
     def _spawn_task(self, function: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
         """A helper task of a run (timeout watchdog, cancel grace), in the run group."""
         self._runs_group.start_soon(function, name=name)
+
+    def hand_over(self) -> tuple[str, ...]:
+        """The scope's lease goes to another worker while this process lives on: the
+        runs that go with it (`RunActor.hand_over`); the others go on here."""
+        return tuple(actor.id for actor in list(self.runs.values()) if actor.hand_over())
+
+    @property
+    def idle(self) -> bool:
+        """No run goes on here, nor is about to (adopted, its actor not started)."""
+        return not self.runs and not self._adopting
 
     async def shutdown(self, grace: float, *, hand_back: bool = True) -> ShutdownReport:
         """Stop every run with a recorded reason (`worker_stopped`), but leave to the

@@ -31,6 +31,7 @@ from ._health import (
 )
 from ._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry, Page
 from ._leases import (
+    HANDED_OVER,
     AcquireLease,
     LeaseRow,
     ReleaseLease,
@@ -69,6 +70,7 @@ from ._transfer import (
 from ._workers import Depart, Heartbeat
 
 __all__ = [
+    "HANDED_OVER",
     "COMPARED",
     "NOT_COPIED",
     "SIDE_TABLES",

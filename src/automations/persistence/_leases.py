@@ -18,6 +18,7 @@ from ..model import Scope
 from ._operations import Operation
 
 __all__ = [
+    "HANDED_OVER",
     "AcquireLease",
     "LeaseRow",
     "ReleaseLease",
@@ -74,10 +75,21 @@ class TakeStaleLease(Operation[int | None], frozen=True, gc=False):
     executors: tuple[str, ...] = ()
 
 
+HANDED_OVER = "(handed over)"
+"""The owner of runs a holder handed over with its lease: no process, so the scope's
+next holder reconciles them as a dead process's (it starts each at its slot)."""
+
+
 class ReleaseLease(Operation[bool], frozen=True, gc=False):
     """The holder lets the lease go while it lives on (a fleet hands a scope to another
-    worker): the row is left with no holder, so the next to take the lock leads at
-    once. Whether it was still at `epoch` (else another holder has it: nothing done)."""
+    worker): the row is left with no holder and a new epoch, so the next to take the
+    lock leads at once and nothing written under the old epoch lands after this. The
+    holder's `runs` (`owner`'s, still `scheduled`: recorded ahead of their slot, or
+    waiting for a retry) go with it: their owner becomes `HANDED_OVER`. Whether the
+    lease was still at `epoch` (else another holder has it: the lease is left as it
+    is, the runs are handed over all the same)."""
 
     scope: Scope
     epoch: int
+    owner: str = ""
+    runs: tuple[str, ...] = ()

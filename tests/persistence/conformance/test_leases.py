@@ -13,8 +13,10 @@ import pytest
 
 from automations.model import LeaseLost, Scope
 from automations.persistence import (
+    HANDED_OVER,
     AcquireLease,
     CreateRun,
+    ReconcileRuns,
     ReleaseLease,
     RenewLeases,
     SaveAutomation,
@@ -175,8 +177,40 @@ async def test_a_holder_lets_its_lease_go_only_at_its_own_epoch(store: StorePort
     assert lease is not None and lease.holder == "p2"
     assert await store.write(ReleaseLease(SCOPE, current)) is True
     lease = await store.reader.lease(SCOPE)
-    assert lease is not None and (lease.holder, lease.epoch) == ("", current)
-    assert await _acquire(store, "p3") == current + 1  # the next holder's epoch fences on
+    assert lease is not None and lease.holder == ""
+    assert lease.epoch > current  # nothing written under the released epoch lands after
+    with pytest.raises(LeaseLost):
+        await store.write(SaveAutomation(SCOPE, automation(), None, epoch=current))
+    assert await _acquire(store, "p3") > lease.epoch  # the next holder's epoch fences on
+
+
+async def test_a_released_lease_hands_its_holders_unstarted_runs_to_the_next(
+    store: StorePort,
+) -> None:
+    """The runs a holder hands over with its lease are nobody's (`HANDED_OVER`): the
+    next holder reconciles them as a dead process's and starts each at its slot."""
+    a = await create_automation(store)
+    ahead, started_here, someone_elses = (
+        scheduled(a.id, NOW + timedelta(seconds=s)) for s in range(1, 4)
+    )
+    for run in (ahead, started_here):
+        await create_run(store, SCOPE, run, owner="p1")
+    await store.write(SaveRun(SCOPE, started(started_here), 1, NOW, owner="p1"))
+    await create_run(store, SCOPE, someone_elses, owner="p2")
+    b = await create_automation(store, OTHER)
+    other_scope = scheduled(b.id, NOW)
+    await create_run(store, OTHER, other_scope, owner="p1")
+    epoch = await _acquire(store, "p1")
+    runs = (ahead.id, started_here.id, someone_elses.id, other_scope.id)
+    assert await store.write(ReleaseLease(SCOPE, epoch, "p1", runs)) is True
+    # Only the releaser's own, still scheduled, in the lease's scope.
+    assert set(await store.reader.owners(SCOPE)) == {HANDED_OVER, "p1", "p2"}
+    assert await store.reader.owners(OTHER) == ["p1"]
+    taker = await _acquire(store, "p3")
+    at = NOW + timedelta(seconds=1)
+    result = await store.write(ReconcileRuns(HANDED_OVER, SCOPE, "p3", at, epoch=taker))
+    assert [adopted.run.id for adopted in result.adopted] == [ahead.id]
+    assert set(await store.reader.owners(SCOPE)) == {"p1", "p2", "p3"}
 
 
 async def test_a_lease_taken_over_in_a_batch_fences_the_writes_after_it(

@@ -9,8 +9,16 @@ from __future__ import annotations
 import msgspec
 
 from ...model import LeaseLost, Scope, to_ms
-from .._leases import AcquireLease, LeaseRow, ReleaseLease, RenewLeases, TakeStaleLease, lease_name
-from ._connection import Sql
+from .._leases import (
+    HANDED_OVER,
+    AcquireLease,
+    LeaseRow,
+    ReleaseLease,
+    RenewLeases,
+    TakeStaleLease,
+    lease_name,
+)
+from ._connection import Sql, chunks
 
 __all__ = [
     "acquire_lease",
@@ -122,7 +130,16 @@ def take_stale_lease(sql: Sql, op: TakeStaleLease) -> int | None:
 
 def release_lease(sql: Sql, op: ReleaseLease) -> bool:
     sql.execute(
-        "UPDATE leases SET holder = '' WHERE name = ? AND epoch = ?",
+        "UPDATE leases SET holder = '', epoch = epoch + 1 WHERE name = ? AND epoch = ?",
         (lease_name(op.scope), op.epoch),
     )
-    return sql.changes() > 0
+    released = sql.changes() > 0
+    scope = op.scope
+    for runs in chunks(op.runs):
+        marks = ", ".join("?" * len(runs))
+        sql.execute(
+            f"UPDATE runs SET owner = ? WHERE id IN ({marks}) AND owner = ?"
+            " AND project = ? AND directory = ? AND state = ?",
+            (HANDED_OVER, *runs, op.owner, scope.project, scope.directory, "scheduled"),
+        )
+    return released
