@@ -10,13 +10,17 @@ S/W); `rss_mb` each worker's resident memory and `cpu_s_per_s` its CPU seconds p
 second over the measured window: `--idle` seconds once ready, or `--seconds` of
 firing; `rebalance_s` the time from a SIGKILL of one worker until the others lead
 every scope again, each within its fair share and the slack (with `--interval`,
-`--drain` seconds after the window). With `--interval`, read from the store once the
-workers are gone: `fire_lag_ms` (slot to executor start), `fires_per_s`, `fired`,
-`expected` and `outcomes` (runs by end) of the window, and `fired_twice`, the slots
-with more than one run over the whole benchmark (the kill included; must be 0).
+`--drain` seconds after the window; with `--churn`, a third into the window, and then
+`rejoin_s`, the time from starting a new worker until the scopes are balanced over
+all again: the handover of scopes to it happens while they fire). With `--interval`,
+read from the store once the workers are gone: `fire_lag_ms` (slot to executor
+start), `fires_per_s`, `fired`, `expected` and `outcomes` (runs by end) of the window,
+and `fired_twice`, the slots with more than one run over the whole benchmark (the
+kill included; must be 0).
 
     python -m benchmarks fleet [--scopes 50] [--automations 5] [--workers 3] [--db URL]
-                               [--interval SECONDS [--seconds 20] [--lead S] [--drain 5]]
+                               [--interval SECONDS [--seconds 20] [--lead S] [--drain 5]
+                                [--churn]]
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from anyio.abc import Process
 
 import automations as am
 from automations.actors import live_workers
@@ -71,15 +76,25 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             window = _window(firing, args)
             await anyio.sleep(max(0.0, window[0] - time.time()))
             cpu_before = {p.pid: _cpu_s(p.pid) for p in workers}
-            await anyio.sleep(window[1] - window[0])
-            cpu = [(_cpu_s(p.pid) - cpu_before[p.pid]) / (window[1] - window[0]) for p in workers]
+            churn: dict[str, float] = {}
+            if args.churn:  # a third into the window: one dies, a new one joins
+                await anyio.sleep((window[1] - window[0]) / 3)
+                churn = await _churn(stack, store, db, workers, scopes, args.workers)
+                await anyio.sleep(max(0.0, window[1] - time.time()))
+            else:
+                await anyio.sleep(window[1] - window[0])
+            cpu = [
+                (_cpu_s(p.pid) - cpu_before.get(p.pid, 0.0)) / (window[1] - window[0])
+                for p in workers
+            ]
             rss = [_rss_mb(p.pid) for p in workers]
             if firing is not None:  # the window's last slots start before the kill
                 await anyio.sleep(args.drain)
-            workers[0].send_signal(signal.SIGKILL)
-            killed = time.monotonic()
-            await _until(store, lambda ws: _balanced(ws, scopes, args.workers - 1))
-            rebalance_s = time.monotonic() - killed
+            if not args.churn:
+                workers[0].send_signal(signal.SIGKILL)
+                killed = time.monotonic()
+                await _until(store, lambda ws: _balanced(ws, scopes, args.workers - 1))
+                churn["rebalance_s"] = time.monotonic() - killed
             await stack.aclose()  # the workers are stopped: every run is in the store
             read = time.monotonic()
             fires = {} if firing is None else await _fires(db, firing, automations, window)
@@ -95,7 +110,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             "max_led": max(len(w.scopes) for w in found),
             "rss_mb": [round(r, 1) for r in rss],
             "cpu_s_per_s": [round(c, 4) for c in cpu],
-            "rebalance_s": round(rebalance_s, 3),
+            **{name: round(seconds, 3) for name, seconds in churn.items()},
             "create_s": round(create_s, 3),
             "read_s": round(read_s, 3),
             "ok": fires.get("fired_twice", 0) == 0,
@@ -103,6 +118,26 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         | fires
         | environment()
     )
+
+
+async def _churn(
+    stack: AsyncExitStack,
+    store: StorePort,
+    db: str,
+    workers: list[Process],
+    scopes: list[Scope],
+    count: int,
+) -> dict[str, float]:
+    """SIGKILL the first worker; once the others lead its scopes, start a new one, in
+    its place in `workers` (its CPU counted from its start), until it has its share."""
+    workers[0].send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    await _until(store, lambda ws: _balanced(ws, scopes, count - 1))
+    rebalance_s = time.monotonic() - killed
+    joined = time.monotonic()
+    workers[0] = await stack.enter_async_context(start_worker(_FLEET_WORKER, db))
+    await _until(store, lambda ws: _balanced(ws, scopes, count))
+    return {"rebalance_s": rebalance_s, "rejoin_s": time.monotonic() - joined}
 
 
 def _firing(args: argparse.Namespace) -> Firing | None:
@@ -234,6 +269,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--drain", type=float, default=5.0, help="seconds after the window before the kill"
+    )
+    parser.add_argument(
+        "--churn",
+        action="store_true",
+        help="kill a worker a third into the window and start a new one (rebalance_s, rejoin_s)",
     )
 
 

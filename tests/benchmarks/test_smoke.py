@@ -191,6 +191,13 @@ def test_fleet_benchmark_fires_on_an_interval_each_slot_once() -> None:
     assert 0 <= line["fire_lag_ms"]["p50"] <= line["fire_lag_ms"]["max"]
 
 
+def test_fleet_benchmark_kills_a_worker_and_starts_another_while_they_fire() -> None:
+    line = _run("fleet", "--interval", "1", "--churn")
+    assert line["bench"] == "fleet" and line["ok"] is True and line["fired_twice"] == 0
+    assert line["rebalance_s"] > 0 and line["rejoin_s"] > 0
+    assert line["fired"] <= line["expected"] == 4 * 2
+
+
 def test_a_benchmark_worker_is_stopped_whatever_ends_the_block(tmp_path: Path) -> None:
     pids: list[int] = []
 

@@ -184,6 +184,38 @@ async def test_a_run_going_on_in_a_cell_whose_scope_is_handed_over_ends_where_it
             )
 
 
+async def test_a_run_going_on_after_its_scope_was_handed_over_is_cancelled_where_it_runs(
+    location: str, clock: ManualClock
+) -> None:
+    opened = opener(location, clock, SCOPES[0])
+    created = await _created(opened)
+    moving = SCOPES[-1]
+    gate = Gate()
+    async with (
+        opened(scopes="all", executors={"default": gate}) as first,
+        opened(moving, role="client") as client,
+    ):
+        await until_workers(first, lambda ws: each_led_once(ws, SCOPES), first)
+        slot = created[moving].next_fire_at
+        assert slot is not None
+        clock.set(slot)
+        await gate.wait_calls(len(SCOPES))
+        (going,) = (await client.runs(created[moving].id)).items
+        async with opened(scopes="all") as second:
+            newcomer = second._services.owner
+            await until_workers(
+                first, lambda ws: any(w.id == newcomer and moving in w.scopes for w in ws), second
+            )
+            # The cell without its lease still takes the commands sent to its runs.
+            ended = await client.cancel(going.id)
+            assert (ended.state, ended.stop_reason) == (
+                am.RunState.STOPPED,
+                am.StopReason.CANCELLED,
+            )
+            assert gate.cancelled
+        gate.release.set()
+
+
 async def test_a_run_that_fails_after_its_scope_was_handed_over_is_retried_by_the_new_holder(
     location: str, clock: ManualClock
 ) -> None:

@@ -354,7 +354,8 @@ class AutomationActor:
 
     async def _run_ended(self, message: RunEnded) -> None:
         self.runs.forget(message.run_id)
-        if message.retry is not None:  # before the derived fields: the chain goes on
+        # Before the derived fields: the chain goes on (here, unless handed over).
+        if message.retry is not None and not message.retry.handed_over:
             await self._hold_retry(message.retry)
         if message.run is not None and message.run.state.is_terminal:
             self._after_terminal(message.run, message.epoch, retried=message.retry is not None)
@@ -381,8 +382,6 @@ class AutomationActor:
         """Hold a failed run's next attempt until due (that of a deleted or paused: cancelled)."""
         current, services = self.automation, self._services
         definition, retry = attempt.recorded()
-        if attempt.handed_over:  # the scope's holder starts it when it is due
-            return
         if current is None or current.paused:
             with contextlib.suppress(AutomationError):  # else the next lease holder ends it
                 await record_stopped(services.store, services.scope, services.now(), retry)

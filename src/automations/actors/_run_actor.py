@@ -27,7 +27,6 @@ from ..model import (
     RunState,
     StopReason,
     StorageError,
-    Trigger,
     WriterKeyBusy,
 )
 from ..persistence import PendingWrite
@@ -62,7 +61,6 @@ class RunActor:
         "_executor",
         "_first",
         "_go",
-        "_ledger",
         "_on_end",
         "_reply",
         "_retry",
@@ -72,6 +70,7 @@ class RunActor:
         "epoch",
         "finished",
         "id",
+        "ledger",
         "next_attempt",
         "permit",
         "phase",
@@ -100,7 +99,7 @@ class RunActor:
         self._services = services
         self.id = run.id
         self.automation = automation
-        self._ledger = RunLedger(
+        self.ledger = RunLedger(
             services.store,
             services.scope,
             services.owner,
@@ -134,11 +133,11 @@ class RunActor:
     @property
     def run(self) -> Run:
         """The run as its last durable revision says."""
-        return self._ledger.run
+        return self.ledger.run
 
     @property
     def holder(self) -> KeyHolder:
-        return self._ledger.holder()
+        return self.ledger.holder()
 
     @property
     def ended(self) -> bool:
@@ -166,12 +165,12 @@ class RunActor:
         """Admit a run recorded ahead of its slot, holding `writer_key`, `at` its slot's
         alarm. Unless it must `wait`, `running` is submitted now, started `at` then: a
         slot's runs commit it together."""
-        self._ledger.writer_key = writer_key
+        self.ledger.writer_key = writer_key
         if wait:
             self._enter(Phase.WAITING)
         elif self._decision is None and self._executor is not None:
             self._enter(Phase.STARTING)
-            self._begun = begun = self._ledger.submit(RunState.RUNNING, fenced=True, at=at)
+            self._begun = begun = self.ledger.submit(RunState.RUNNING, fenced=True, at=at)
             begun.add_done_callback(self.start)  # one wake-up, not two
         else:
             self.start()
@@ -186,7 +185,7 @@ class RunActor:
     def leave(self) -> bool:
         """As the process closes, leave a run waiting on a blocker of a resumable executor
         `awaiting_input` for the next worker (cancelled, nothing written); else False."""
-        waits = self.phase is Phase.EXECUTING and self._ledger.blocked
+        waits = self.phase is Phase.EXECUTING and self.ledger.blocked
         if not waits or self._executor is None or not is_resumable(self._executor):
             return False
         return self._decide(Leave())
@@ -204,16 +203,6 @@ class RunActor:
         self.start()
         return True
 
-    def hand_over(self) -> bool:
-        """The scope's lease goes to another worker while this process lives on. A run
-        recorded for a slot (or a retry's time) still to come goes with it: True, it is
-        left `scheduled` (nothing written) for the scope's next holder. Any other run
-        goes on here to its end (see `RunLedger.hand_over`)."""
-        if self.run.trigger is not Trigger.MANUAL and self.release():
-            return True
-        self._ledger.hand_over()
-        return False
-
     def deliver(self, blocker_id: str, reply: str | bool) -> None:
         """Hand over an answer stored durably already (no controls: no blocker open)."""
         if not self.finished.is_open and self._controls is not None:
@@ -228,7 +217,7 @@ class RunActor:
             return self._first
         now = self.phase is Phase.STARTING
         start = now and self._executor is not None
-        self._first = self._ledger.submit_first(start=start, hold_key=now)
+        self._first = self.ledger.submit_first(start=start, hold_key=now)
         return self._first
 
     async def main(self) -> None:
@@ -256,7 +245,7 @@ class RunActor:
         """Wait for the first write and answer the caller; False when the run ends here."""
         first = self.submit_first_write()
         assert first is not None
-        recorded = await self._ledger.first_outcome(first, self._reply)
+        recorded = await self.ledger.first_outcome(first, self._reply)
         self.recorded = recorded is not None
         if not recorded:
             return False
@@ -273,10 +262,10 @@ class RunActor:
         admitted = begun is not None  # at its slot, with the other runs of the slot
         if begun is None and self._decision is None and self.run.state is RunState.SCHEDULED:
             self._enter(Phase.STARTING)  # fenced as at its slot: it may have waited long
-            begun = self._ledger.submit(RunState.RUNNING, fenced=True)
+            begun = self.ledger.submit(RunState.RUNNING, fenced=True)
         if begun is not None:
             try:
-                await self._ledger.durable(begun)
+                await self.ledger.durable(begun)
             except WriterKeyBusy as busy:  # a waiting run found its key taken elsewhere
                 self._decide(Stop(StopReason.PREVIOUS_RUN_AWAITING_INPUT, busy.holder))
             except LeaseLost:  # fired under a lease another process holds now
@@ -310,7 +299,7 @@ class RunActor:
         execution, context = self._prepare()
         context.run = self.run  # as it started
         ended = await execution.call(
-            executor, context, self._ledger, deadline, on_timeout=self._timed_out
+            executor, context, self.ledger, deadline, on_timeout=self._timed_out
         )
         if ended is not None:
             self._decide(ended)
@@ -320,7 +309,7 @@ class RunActor:
     def _make_controls(self, reopen: Blocker | None = None) -> RunControls:
         services = self._services
         self._controls = controls = RunControls(
-            self._ledger,
+            self.ledger,
             self.automation,
             services.store,
             services.scope,
@@ -353,7 +342,7 @@ class RunActor:
         """Record the decided end, once (here, or by the grace watcher before us),
         submitted, not awaited: the run is finished once it is durable and the job has
         returned; an awaited end would keep every run's frames alive across a commit."""
-        await self._ledger.wait_settled()
+        await self.ledger.wait_settled()
         if self.phase in SETTLED:
             return
         if self.run.state.is_terminal:  # recorded already: a blocker's timeout
@@ -372,11 +361,11 @@ class RunActor:
     def _submit_end(self, decision: Decision, retry: float) -> None:
         self._enter(Phase.ENDING)
         self._decision, self._retry = decision, retry  # no closure: thousands end at once
-        pending = self.next_attempt.with_end(self._services.store, self._ledger, decision)
+        pending = self.next_attempt.with_end(self._services.store, self.ledger, decision)
         pending.add_done_callback(self._end_recorded)
 
     def _end_recorded(self, done: PendingWrite[int]) -> None:
-        self._ledger.settle(done)
+        self.ledger.settle(done)
         error = done.error
         if isinstance(error, StorageError):
             # The disk is full or the file locked: an active run would hold its writer

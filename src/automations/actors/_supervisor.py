@@ -31,8 +31,9 @@ from ..model import (
     Event,
     Scope,
     StopReason,
+    Trigger,
 )
-from ..persistence import Adopted
+from ..persistence import Adopted, PendingWrite, ReleaseLease
 from ..runtime import ActorGroup, ActorRef, MailboxClosed
 from ._active_owners import ActiveOwners
 from ._automation_actor import AutomationActor
@@ -223,12 +224,25 @@ class Supervisor:
         if self._closing and actor.phase is Phase.ADOPTED:
             return  # adopted as the process closes: handed back, see `shutdown`
         self._adopting.pop(actor.id, None)
+        if self.compete is not None and not self.leading and actor.recorded:
+            self._hand_over_late(actor)
         first = actor.submit_first_write()  # raises if the store is closed: not a run yet
         self.runs[actor.id] = actor
         if first is None:
             self._start_run_task(actor)
         else:  # the run's task starts when its first write is done: one wake-up, not two
             first.add_done_callback(lambda _: self._start_run_task(actor))
+
+    def _hand_over_late(self, actor: RunActor) -> None:
+        """A fleet cell's retry held after its lease was handed over (its run ended with
+        it as the lease went): it goes to the scope's holder, as if handed over with the
+        lease; the release, at an epoch gone, leaves the lease as it is."""
+        epoch = actor.epoch
+        if epoch is None or actor.phase is not Phase.CLAIMED or not actor.release():
+            return
+        s = self.services
+        write = s.store.submit(ReleaseLease(s.scope, epoch, s.owner, (actor.id,)))
+        write.add_done_callback(_logged_if_failed)
 
     def _start_run_task(self, actor: RunActor) -> None:
         self._runs_group.start_soon(actor.main, name=actor.id)
@@ -239,8 +253,16 @@ class Supervisor:
 
     def hand_over(self) -> tuple[str, ...]:
         """The scope's lease goes to another worker while this process lives on: the
-        runs that go with it (`RunActor.hand_over`); the others go on here."""
-        return tuple(actor.id for actor in list(self.runs.values()) if actor.hand_over())
+        runs that go with it, left `scheduled` (nothing written) for its next holder;
+        the others go on here to their end."""
+        handed: list[str] = []
+        for actor in list(self.runs.values()):
+            # A slot (or a retry's time) still to come goes; a run that began goes on.
+            if actor.run.trigger is not Trigger.MANUAL and actor.release():
+                handed.append(actor.id)
+            else:
+                actor.ledger.hand_over()
+        return tuple(handed)
 
     @property
     def idle(self) -> bool:
@@ -288,3 +310,8 @@ class Supervisor:
                 await record_stopped(
                     services.store, services.scope, services.now(), adopted.run, reason
                 )
+
+
+def _logged_if_failed(write: PendingWrite[bool]) -> None:
+    if write.error is not None:  # left to this process's death, then reconciled
+        log.warning("could not hand a run over to the scope's holder: %s", write.error)
