@@ -17,7 +17,7 @@ import pytest
 
 import automations as am
 from automations.model import RunState, Scope, advance
-from automations.persistence import CreateRun, diagnose_store, open_store
+from automations.persistence import HANDED_OVER, CreateRun, diagnose_store, open_store
 
 from ..persistence.helpers import run
 from .conftest import Gate, OpenRuntime, new
@@ -254,6 +254,22 @@ async def test_a_planted_run_whose_process_is_gone_is_an_error(
     assert stuck.subject == planted.id and stuck.severity == "error"
     assert "its process ghost:1:gone is gone" in stuck.detail
     assert f"automations cancel {planted.id}" in stuck.advice
+
+
+async def test_a_run_handed_over_with_a_lease_is_no_lost_run(
+    runtime_factory: OpenRuntime, location: str
+) -> None:
+    """A fleet worker that hands a scope over hands its slots still to come with it:
+    no process owns them until the new holder starts them, and that is no fault."""
+    async with runtime_factory() as rt:
+        automation = await rt.create(new(paused=True))
+    waiting = run(automation.id)
+    async with open_store(location) as store:
+        scope = Scope("project-a", "/repo/a")
+        await store.write(CreateRun(scope, (waiting,), (waiting.triggered_at,), owner=HANDED_OVER))
+    code, report = await doctor(location, "--stuck-after", "100000000")
+    assert [f for f in problems(report) if f.check == "runs"] == []
+    assert code == 0, problems(report)
 
 
 @pytest.mark.sqlite_only("damaged pages are SQLite's")

@@ -28,7 +28,7 @@ class Cell:
         self.wanted = True
         """Whether the plan gives this worker the scope: compete for its lease."""
         self.closing = False
-        """The process closes: close now, whatever goes on."""
+        """Close now, whatever goes on (the process closes), or it is closing."""
         self.supervisor: Supervisor | None = None
         self._changed = anyio.Event()
 

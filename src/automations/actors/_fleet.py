@@ -70,9 +70,9 @@ class Fleet:
         """The other live fleet workers of the last plan, watched for their death."""
 
     def close_all(self) -> None:
-        """Close every cell as the process closes (the planning has stopped): as a
-        one-scope worker's, their runs recorded ahead of a slot are left to the next
-        holder, who takes them over once this process is gone."""
+        """Close every cell as the process closes (the planning has stopped): each hands
+        its slots still to come over with its lease, and leaves the rest as a one-scope
+        worker does (blocked runs of resumable executors for the next holder)."""
         for supervisor in self.cells.values():
             supervisor.hand_back = True
         for cell in self._cells.values():
@@ -179,7 +179,7 @@ def _order(scope: Scope) -> tuple[str, str]:
 @asynccontextmanager
 async def open_fleet(services: Services, follower: Follower, grace: float) -> AsyncIterator[Fleet]:
     """Serve every scope of the store as the plan gives them to this worker, until the
-    block exits; on exit every cell closes (its runs stopped with a reason)."""
+    block exits; on exit every cell closes (`Fleet.close_all`)."""
     fleet = Fleet(services, follower, grace)
     async with anyio.create_task_group() as beating:
         await beating.start(fleet.presence.run, name="presence")

@@ -62,6 +62,9 @@ RECONCILE_SECONDS = 2.0
 COMMAND_RETENTION = timedelta(minutes=10)
 """How long an answered run-now command waits for its sender to read the outcome."""
 _PURGE_EVERY = 30
+_RELEASE_TRIES = 4
+"""Tries of a lease's release (0.2, 0.4, 0.8 s apart): the runs handed over with it
+would otherwise wait for this process's death."""
 
 log = logging.getLogger("automations.actors")
 
@@ -124,11 +127,18 @@ async def _release(
     """Let the lease go with the runs `hand_over()` names. They are named just before
     the write is submitted: a fire of this process submitted later is refused (the
     release moves the epoch), one submitted before made its run, which is named."""
-    try:
-        runs = hand_over()
-        await services.store.write(ReleaseLease(services.scope, epoch, services.owner, runs))
-    except AutomationError:  # the next holder waits for the lease to look stale
-        log.warning("could not hand the scheduler lease over; it goes stale instead")
+    release = ReleaseLease(services.scope, epoch, services.owner, hand_over())
+    for attempt in range(_RELEASE_TRIES):
+        if attempt:
+            await anyio.sleep(0.1 * 2**attempt)
+        try:
+            await services.store.write(release)  # again after a failure: it is idempotent
+            return
+        except AutomationError:
+            continue
+    # The next holder waits for the lease to look stale; the runs named are left to
+    # this process's death (then reconciled).
+    log.warning("could not hand the scheduler lease over (%d runs with it)", len(release.runs))
 
 
 def _tell(services: Services, *, held: bool) -> None:

@@ -195,8 +195,8 @@ class RunActor:
         return isinstance(self._decision, Leave) and self.run.state is RunState.AWAITING_INPUT
 
     def release(self) -> bool:
-        """As the process closes, leave a run waiting for its slot `scheduled`, for the
-        next lease holder; False once it was admitted, or its end decided."""
+        """Leave a run waiting for its slot `scheduled` for the next lease holder (the
+        process closes, or hands the lease over); False once admitted, or decided."""
         if self.phase is not Phase.CLAIMED or self._decision is not None:
             return False
         self._enter(Phase.RELEASED)

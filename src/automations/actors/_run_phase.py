@@ -48,7 +48,8 @@ class Phase(enum.Enum):
     RETRYING = "retrying"
     """Its end could not be written (disk full, file locked); it is tried again."""
     RELEASED = "released"
-    """Left `scheduled` as the process closes, for the next lease holder to start."""
+    """Left `scheduled` for the next lease holder to start (the process closes, or
+    hands the scope's lease over)."""
     OVER = "over"
     """Nothing more to write here: its end is recorded, given up on, or it never was."""
 

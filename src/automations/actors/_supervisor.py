@@ -85,8 +85,8 @@ class Supervisor:
         """Whether this process holds its scope's scheduler lease now."""
         self.hand_back = True
         """Whether its close leaves runs for the next holder (those recorded ahead of
-        their slot, those blocked with a resumable executor): not when a fleet's cell
-        closes while its process lives on (nobody would take them over)."""
+        their slot, those blocked with a resumable executor): a fleet's cell closes
+        while its process lives on only once no run is left (`_cell.py`)."""
         self.presence: Presence | None = None
         """A worker's heartbeat row (None in a client, which records none)."""
         self.owners: ActiveOwners | None = None
@@ -234,14 +234,13 @@ class Supervisor:
             first.add_done_callback(lambda _: self._start_run_task(actor))
 
     def _hand_over_late(self, actor: RunActor) -> None:
-        """A fleet cell's retry held after its lease was handed over (its run ended with
-        it as the lease went): it goes to the scope's holder, as if handed over with the
-        lease; the release, at an epoch gone, leaves the lease as it is."""
-        epoch = actor.epoch
-        if epoch is None or actor.phase is not Phase.CLAIMED or not actor.release():
+        """A fleet cell's retry held while it does not lead (its run ended as the lease
+        went, or after): it goes to the scope's holder, as if handed over with the
+        lease. At an epoch no lease has, the release moves the run and nothing else."""
+        if actor.phase is not Phase.CLAIMED or not actor.release():
             return
         s = self.services
-        write = s.store.submit(ReleaseLease(s.scope, epoch, s.owner, (actor.id,)))
+        write = s.store.submit(ReleaseLease(s.scope, -1, s.owner, (actor.id,)))
         write.add_done_callback(_logged_if_failed)
 
     def _start_run_task(self, actor: RunActor) -> None:
@@ -273,8 +272,7 @@ class Supervisor:
         """Stop every run with a recorded reason (`worker_stopped`), but leave to the
         next worker those that wait on a blocker with a resumable executor, and those
         still waiting for their slot; then stop the actors; bounded by `grace`. What
-        was left and stopped is the report. Without `hand_back` (a fleet's cell, whose
-        process lives on: nobody would take them over) every run is stopped."""
+        was left and stopped is the report. Without `hand_back` every run is stopped."""
         self._closing = True
         released = 0
         left: list[RunActor] = []

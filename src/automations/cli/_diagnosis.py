@@ -14,7 +14,7 @@ import msgspec
 
 from ..actors import STALE_SECONDS
 from ..model import Scope, from_ms
-from ..persistence import ActiveRunFact, LeaseFact, ScopeFact, Severity, StoreHealth
+from ..persistence import HANDED_OVER, ActiveRunFact, LeaseFact, ScopeFact, Severity, StoreHealth
 from ._render import relative
 
 __all__ = ["Finding", "Thresholds", "judge"]
@@ -141,7 +141,7 @@ def _lease_finding(fact: ScopeFact, lease: LeaseFact | None, now_ms: int) -> Fin
 def _run_finding(run: ActiveRunFact, now_ms: int, limits: Thresholds) -> Finding | None:
     since = _ago(run.since_ms, now_ms)
     what = f"run {run.run_id} of {run.automation_id} is {run.state} since {since}"
-    if run.owner_alive is False:
+    if run.owner_alive is False and run.owner != HANDED_OVER:  # handed over: not lost
         return Finding(
             check="runs",
             severity="error",

@@ -206,11 +206,16 @@ async def test_a_released_lease_hands_its_holders_unstarted_runs_to_the_next(
     # Only the releaser's own, still scheduled, in the lease's scope.
     assert set(await store.reader.owners(SCOPE)) == {HANDED_OVER, "p1", "p2"}
     assert await store.reader.owners(OTHER) == ["p1"]
+    late = scheduled(a.id, NOW + timedelta(seconds=9))  # a retry held after the release
+    await create_run(store, SCOPE, late, owner="p1")
+    assert await store.write(ReleaseLease(SCOPE, epoch, "p1", (late.id,))) is False
+    assert set(await store.reader.owners(SCOPE)) == {HANDED_OVER, "p1", "p2"}
     taker = await _acquire(store, "p3")
     at = NOW + timedelta(seconds=1)
     result = await store.write(ReconcileRuns(HANDED_OVER, SCOPE, "p3", at, epoch=taker))
     assert [adopted.run.id for adopted in result.adopted] == [ahead.id]
-    assert set(await store.reader.owners(SCOPE)) == {"p1", "p2", "p3"}
+    assert result.next_slot == late.triggered_at  # looked at again when it is due
+    assert set(await store.reader.owners(SCOPE)) == {HANDED_OVER, "p1", "p2", "p3"}
 
 
 async def test_a_lease_taken_over_in_a_batch_fences_the_writes_after_it(
