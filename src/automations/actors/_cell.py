@@ -11,10 +11,12 @@ command).
 
 from __future__ import annotations
 
+import contextlib
+
 import anyio
 from anyio.abc import TaskStatus
 
-from ..model import Scope
+from ..model import AutomationError, Scope
 from ._supervisor import Supervisor
 
 __all__ = ["Cell"]
@@ -72,5 +74,10 @@ class Cell:
             elif supervisor.idle:
                 return
             else:
+                if not supervisor.runs:  # only adoptions left: some may have moved on
+                    with contextlib.suppress(AutomationError):  # storage trouble: later
+                        await supervisor.forget_stale_adoptions()
+                    if supervisor.idle:
+                        return
                 await self._next_change()
         task_status.started()

@@ -268,6 +268,16 @@ class Supervisor:
         """No run goes on here, nor is about to (adopted, its actor not started)."""
         return not self.runs and not self._adopting
 
+    async def forget_stale_adoptions(self) -> None:
+        """Drop the adopted runs that moved on before their actor started them (a
+        cancel got there first, or the automation was deleted): their actor let them
+        be, and nothing else takes them off the list, so `idle` would never hold."""
+        store, scope = self.services.store, self.services.scope
+        for run_id, adopted in list(self._adopting.items()):
+            current = await store.reader.run_by_id(scope, run_id)
+            if current is None or current.revision != adopted.run.revision:
+                self._adopting.pop(run_id, None)
+
     async def shutdown(self, grace: float, *, hand_back: bool = True) -> ShutdownReport:
         """Stop every run with a recorded reason (`worker_stopped`), but leave to the
         next worker those that wait on a blocker with a resumable executor, and those
