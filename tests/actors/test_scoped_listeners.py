@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from automations.actors._follower import ScopedListeners
-from automations.model import Event, Scope
+from functools import partial
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+
+from automations.actors._follower import Follower, ScopedListeners
+from automations.actors._hub import EventHub
+from automations.model import Event, Scope, StorageError
+from automations.persistence import StorePort
 
 A, B = Scope("p", "/a"), Scope("p", "/b")
 EVENT: Event = None  # type: ignore[assignment]  # the listeners here only count calls
@@ -45,3 +53,42 @@ def test_removing_the_last_listener_forgets_the_scope() -> None:
     listeners.remove(B, listener)  # never added: nothing happens
     listeners(A, EVENT)
     assert listeners._by_scope == {}
+
+
+class _Reader:
+    """The one read the follower makes to route new commands, counted."""
+
+    def __init__(self, scopes: list[Scope] | None) -> None:
+        self.scopes, self.reads = scopes, 0
+
+    async def command_scopes(self, after: int, upto: int) -> list[Scope]:
+        self.reads += 1
+        if self.scopes is None:
+            raise StorageError("the database does not answer")
+        return self.scopes
+
+
+def _follower(reader: _Reader, *scopes: Scope) -> tuple[Follower, list[Scope]]:
+    store = cast(StorePort, SimpleNamespace(reader=reader))
+    follower, woken = Follower(store, EventHub()), list[Scope]()
+    for scope in scopes:
+        follower.add_command_listener(scope, partial(woken.append, scope))
+    return follower, woken
+
+
+@pytest.mark.anyio
+async def test_new_commands_wake_only_their_scopes_inboxes() -> None:
+    reader = _Reader([B])
+    follower, woken = _follower(reader, A, B, Scope("p", "/c"))
+    await follower._tell_commands(0, 7)
+    assert (woken, reader.reads) == ([B], 1)
+
+
+@pytest.mark.anyio
+async def test_one_inbox_is_woken_without_a_read_and_all_are_if_the_read_fails() -> None:
+    alone, woken = _follower(reader := _Reader([B]), A)
+    await alone._tell_commands(0, 7)
+    assert (woken, reader.reads) == ([A], 0)
+    failing, woken = _follower(_Reader(None), A, B)
+    await failing._tell_commands(0, 7)
+    assert woken == [A, B]

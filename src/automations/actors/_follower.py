@@ -13,7 +13,8 @@ cross-process notification.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterable
 
 import anyio
 from anyio.abc import TaskStatus
@@ -66,7 +67,7 @@ class Follower:
         """The last journal entry looked at (published, or this process's own)."""
         self.commands_head = 0
         """The highest command id seen in the database."""
-        self._command_listeners: set[Callable[[], None]] = set()
+        self._command_listeners: dict[Scope, tuple[Callable[[], None], ...]] = {}
 
     def add_listener(self, scope: Scope, listener: ChangeListener, *, own: bool = False) -> None:
         """Call `listener` with every event of `scope` another process committed, in
@@ -80,14 +81,19 @@ class Follower:
         self._foreign.remove(scope, listener)
         self._own.remove(scope, listener)
 
-    def add_command_listener(self, listener: Callable[[], None]) -> None:
-        """Call `listener` each time a command past the head seen before is seen (an
-        inbox waits for that, not for every commit: thousands of a fleet worker's
-        inboxes are not woken fifty times a second for nothing)."""
-        self._command_listeners.add(listener)
+    def add_command_listener(self, scope: Scope, listener: Callable[[], None]) -> None:
+        """Call `listener` each time a command of `scope` past the head seen before is
+        seen (an inbox waits for that, not for every commit; and a fleet worker's
+        thousands of inboxes are not all woken by a command for one of them)."""
+        listeners = self._command_listeners
+        listeners[scope] = (*listeners.get(scope, ()), listener)
 
-    def remove_command_listener(self, listener: Callable[[], None]) -> None:
-        self._command_listeners.discard(listener)
+    def remove_command_listener(self, scope: Scope, listener: Callable[[], None]) -> None:
+        left = tuple(each for each in self._command_listeners.get(scope, ()) if each != listener)
+        if left:
+            self._command_listeners[scope] = left
+        else:
+            self._command_listeners.pop(scope, None)
 
     @property
     def generation(self) -> int:
@@ -153,12 +159,23 @@ class Follower:
         await store.wait_delivered(committed)
         head, commands_head = heads
         if commands_head > self.commands_head:
+            await self._tell_commands(self.commands_head, commands_head)
             self.commands_head = commands_head
-            for listener in tuple(self._command_listeners):
-                listener()
         if head > self._last and not self._hub.only_local(self._last, head):
             await self._publish(head)
         self._last = max(self._last, head)
+
+    async def _tell_commands(self, seen: int, head: int) -> None:
+        """Wake the inboxes of the scopes with commands in (`seen`, `head`]: all of them
+        when there is one (no read), or when the read fails (a wake-up costs a read)."""
+        listeners = self._command_listeners
+        scopes: Iterable[Scope] = tuple(listeners)
+        if len(listeners) > 1:
+            with contextlib.suppress(StorageError):
+                scopes = await self._store.reader.command_scopes(seen, head)
+        for scope in scopes:
+            for listener in listeners.get(scope, ()):
+                listener()
 
     async def _publish(self, head: int) -> None:
         """Publish the entries up to `head` this process did not commit; `_last` moves

@@ -76,7 +76,7 @@ class Inbox:
     async def run(self) -> None:
         """Take and handle commands until cancelled."""
         follower = self._follower
-        follower.add_command_listener(self._heard)
+        follower.add_command_listener(self._services.scope, self._heard)
         try:
             async with anyio.create_task_group() as handlers:
                 while True:
@@ -87,7 +87,7 @@ class Inbox:
                         await self._take(handlers, head)
                     await self._news.wait()
         finally:
-            follower.remove_command_listener(self._heard)
+            follower.remove_command_listener(self._services.scope, self._heard)
 
     def _heard(self) -> None:
         self._news.set()

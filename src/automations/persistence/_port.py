@@ -122,6 +122,11 @@ class ReaderPort(Protocol):
         when `leading`."""
         ...
 
+    async def command_scopes(self, after: int, upto: int) -> list[Scope]:
+        """The scopes of the pending commands with ids in (`after`, `upto`]: a fleet
+        worker wakes only their inboxes when new commands come."""
+        ...
+
     async def command_outcome(self, id: int) -> CommandOutcome | None:
         """None while pending; `LookupError` when the command is gone."""
         ...

@@ -14,6 +14,7 @@ import pytest
 from automations.model import NotFound, RunState, Scope, Tombstone, advance, to_ms
 from automations.persistence import (
     CancelCommand,
+    CompleteCommand,
     EnqueueCommand,
     ReconcileRuns,
     SaveRun,
@@ -127,6 +128,22 @@ async def test_commands_reach_only_their_scope(store: StorePort, elsewhere: Scop
         assert await store.reader.commands(elsewhere, 0, owner, leading=True, limit=10) == []
     [pending] = await store.reader.commands(SCOPE, 0, "p1", leading=True, limit=10)
     assert (pending.id, pending.target, pending.command) == (id, None, command)
+
+
+@pytest.mark.parametrize("elsewhere", ELSEWHERE)
+async def test_the_scopes_of_new_commands_are_read_at_once(
+    store: StorePort, elsewhere: Scope
+) -> None:
+    """A fleet worker wakes only the inboxes of the scopes with new pending commands."""
+    ids = [
+        await store.write(EnqueueCommand(scope, CancelCommand(f"automation_run_{n}"), None, NOW))
+        for n, scope in enumerate((SCOPE, elsewhere, SCOPE))
+    ]
+    assert set(await store.reader.command_scopes(0, ids[-1])) == {SCOPE, elsewhere}
+    assert await store.reader.command_scopes(ids[0], ids[0]) == []
+    assert await store.reader.command_scopes(ids[1], ids[2]) == [SCOPE]
+    await store.write(CompleteCommand(ids[2], None, NOW))  # done: nothing to wake for
+    assert await store.reader.command_scopes(ids[1], ids[2]) == []
 
 
 @pytest.mark.parametrize("elsewhere", ELSEWHERE)

@@ -25,6 +25,7 @@ from ._connection import Sql
 
 __all__ = [
     "command_outcome",
+    "command_scopes",
     "complete_command",
     "drop_command",
     "enqueue",
@@ -115,6 +116,16 @@ def pending_commands(
         PendingCommand(int(id), None if target is None else str(target), _decode(body))
         for id, target, body in rows
     ]
+
+
+def command_scopes(sql: Sql, after: int, upto: int) -> list[Scope]:
+    """The scopes of the pending commands with ids in (`after`, `upto`]."""
+    rows = sql.execute(
+        "SELECT DISTINCT project, directory FROM commands"
+        " WHERE id > ? AND id <= ? AND done_at IS NULL",
+        (after, upto),
+    )
+    return [Scope(str(project), str(directory)) for project, directory in rows]
 
 
 _CLAIM = (

@@ -12,7 +12,7 @@ from .._commands import CommandOutcome, PendingCommand
 from .._journal import JournalEntry, Page
 from .._leases import LeaseRow
 from . import _queries as q
-from ._command_writes import command_outcome, pending_commands
+from ._command_writes import command_outcome, command_scopes, pending_commands
 from ._connection import Sql
 from ._lease_writes import lease_row, lease_rows
 from ._projection import journal_entries
@@ -86,6 +86,9 @@ class SqlReader(ABC):
         self, scope: Scope, after: int, owner: str, *, leading: bool, limit: int
     ) -> list[PendingCommand]:
         return await self.query(lambda s: pending_commands(s, scope, after, owner, leading, limit))
+
+    async def command_scopes(self, after: int, upto: int) -> list[Scope]:
+        return await self.query(lambda s: command_scopes(s, after, upto))
 
     async def command_outcome(self, id: int) -> CommandOutcome | None:
         """None while pending; `LookupError` when the command is gone."""
