@@ -5,9 +5,10 @@ one joins or leaves, leave a one-scope worker its own, and fire each slot once."
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import pytest
 
@@ -146,13 +147,23 @@ async def test_a_run_recorded_ahead_of_its_slot_goes_with_the_scope_handed_over(
             assert [r.id for r in page.items] == [claimed.id]
 
 
-async def test_a_run_going_on_in_a_cell_whose_scope_is_handed_over_ends_where_it_began(
-    location: str, clock: ManualClock
-) -> None:
+class HandedOver(NamedTuple):
+    first: Runtime
+    """The fleet worker that led every scope and gave `SCOPES[-1]` away."""
+    client: Runtime
+    going: am.Run
+    """The run of `SCOPES[-1]` that `first` executes (held by the gate)."""
+
+
+@asynccontextmanager
+async def _going_when_handed_over(
+    location: str, clock: ManualClock, gate: Gate
+) -> AsyncIterator[HandedOver]:
+    """A run of each scope going on in one fleet worker, held by `gate`, when a second
+    worker joins and takes the last scope over."""
     opened = opener(location, clock, SCOPES[0])
     created = await _created(opened)
     moving = SCOPES[-1]
-    gate = Gate()
     async with (
         opened(scopes="all", executors={"default": gate}) as first,
         opened(moving, role="client") as client,
@@ -165,55 +176,44 @@ async def test_a_run_going_on_in_a_cell_whose_scope_is_handed_over_ends_where_it
         (going,) = (await client.runs(created[moving].id)).items
         assert going.id in gate.calls
         async with opened(scopes="all") as second:
-            me, newcomer = first._services.owner, second._services.owner
-            found = await until_workers(
+            newcomer = second._services.owner
+            await until_workers(
                 first,
                 lambda ws: any(w.id == newcomer and moving in w.scopes for w in ws),
                 first,
                 second,
             )
-            mine = next(w for w in found if w.id == me)
-            assert moving not in mine.scopes and mine.running == len(SCOPES)
-            assert (await client.get_run(going.id)).state is am.RunState.RUNNING
-            gate.release.set()  # the run was not stopped by the handover: it ends here
-            ended = await client.wait(going.id, timeout=10)
-            assert (ended.state, ended.result) == (am.RunState.SUCCEEDED, "released")
-            assert not gate.cancelled
-            await until_workers(
-                first, lambda ws: next(w for w in ws if w.id == me).running == 0, first
-            )
+            try:
+                yield HandedOver(first, client, going)
+            finally:
+                gate.release.set()
+
+
+async def test_a_run_going_on_in_a_cell_whose_scope_is_handed_over_ends_where_it_began(
+    location: str, clock: ManualClock
+) -> None:
+    gate = Gate()
+    async with _going_when_handed_over(location, clock, gate) as (first, client, going):
+        me = first._services.owner
+        mine = next(w for w in await first.workers() if w.id == me)
+        assert SCOPES[-1] not in mine.scopes and mine.running == len(SCOPES)
+        assert (await client.get_run(going.id)).state is am.RunState.RUNNING
+        gate.release.set()  # the run was not stopped by the handover: it ends here
+        ended = await client.wait(going.id, timeout=10)
+        assert (ended.state, ended.result) == (am.RunState.SUCCEEDED, "released")
+        assert not gate.cancelled
+        await until_workers(first, lambda ws: next(w for w in ws if w.id == me).running == 0, first)
 
 
 async def test_a_run_going_on_after_its_scope_was_handed_over_is_cancelled_where_it_runs(
     location: str, clock: ManualClock
 ) -> None:
-    opened = opener(location, clock, SCOPES[0])
-    created = await _created(opened)
-    moving = SCOPES[-1]
     gate = Gate()
-    async with (
-        opened(scopes="all", executors={"default": gate}) as first,
-        opened(moving, role="client") as client,
-    ):
-        await until_workers(first, lambda ws: each_led_once(ws, SCOPES), first)
-        slot = created[moving].next_fire_at
-        assert slot is not None
-        clock.set(slot)
-        await gate.wait_calls(len(SCOPES))
-        (going,) = (await client.runs(created[moving].id)).items
-        async with opened(scopes="all") as second:
-            newcomer = second._services.owner
-            await until_workers(
-                first, lambda ws: any(w.id == newcomer and moving in w.scopes for w in ws), second
-            )
-            # The cell without its lease still takes the commands sent to its runs.
-            ended = await client.cancel(going.id)
-            assert (ended.state, ended.stop_reason) == (
-                am.RunState.STOPPED,
-                am.StopReason.CANCELLED,
-            )
-            assert gate.cancelled
-        gate.release.set()
+    async with _going_when_handed_over(location, clock, gate) as (_, client, going):
+        # The cell without its lease still takes the commands sent to its runs.
+        ended = await client.cancel(going.id)
+        assert (ended.state, ended.stop_reason) == (am.RunState.STOPPED, am.StopReason.CANCELLED)
+        assert gate.cancelled
 
 
 async def test_a_run_that_fails_after_its_scope_was_handed_over_is_retried_by_the_new_holder(
