@@ -21,6 +21,9 @@ from ._supervisor import Supervisor
 
 __all__ = ["Cell"]
 
+_LOOK_AGAIN_SECONDS = 2.0
+"""How often a cell left with adoptions only looks whether they moved on."""
+
 
 class Cell:
     """What the fleet asks of one scope's cell: to lead (`want`) or to close."""
@@ -73,11 +76,13 @@ class Cell:
                     term.cancel_scope.cancel()  # the lease goes, and the runs not begun
             elif supervisor.idle:
                 return
-            else:
-                if not supervisor.runs:  # only adoptions left: some may have moved on
-                    with contextlib.suppress(AutomationError):  # storage trouble: later
-                        await supervisor.forget_stale_adoptions()
-                    if supervisor.idle:
-                        return
+            elif supervisor.runs:
                 await self._next_change()
+            else:  # only adoptions left: some may have moved on, unseen by the actor
+                with contextlib.suppress(AutomationError):  # storage trouble: later
+                    await supervisor.forget_stale_adoptions()
+                if supervisor.idle:
+                    return
+                with anyio.move_on_after(_LOOK_AGAIN_SECONDS):  # nothing tells of them
+                    await self._next_change()
         task_status.started()
