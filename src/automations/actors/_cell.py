@@ -34,7 +34,6 @@ class Cell:
         """Whether the plan gives this worker the scope: compete for its lease."""
         self.closing = False
         """Close now, whatever goes on (the process closes), or it is closing."""
-        self.supervisor: Supervisor | None = None
         self._changed = anyio.Event()
 
     def want(self, wanted: bool) -> None:
@@ -62,7 +61,6 @@ class Cell:
         attempt at the lease is decided."""
         compete = supervisor.compete
         assert compete is not None, "a fleet's cell is opened with its lease to compete for"
-        self.supervisor = supervisor
         supervisor.on_run_ended = self._run_ended
         while not self.closing:
             if self.wanted:
