@@ -8,7 +8,7 @@ from typing import cast
 
 import pytest
 
-from automations.actors._follower import Follower, ScopedListeners
+from automations.actors._follower import ChangeListeners, Follower
 from automations.actors._hub import EventHub
 from automations.model import Event, Scope, StorageError
 from automations.persistence import StorePort
@@ -18,7 +18,7 @@ EVENT: Event = None  # type: ignore[assignment]  # the listeners here only count
 
 
 def test_only_the_scope_s_listeners_are_told() -> None:
-    listeners = ScopedListeners()
+    listeners = ChangeListeners()
     told: list[tuple[str, Scope]] = []
     listeners.add(A, lambda scope, event: told.append(("a", scope)))
     listeners.add(B, lambda scope, event: told.append(("b", scope)))
@@ -28,7 +28,7 @@ def test_only_the_scope_s_listeners_are_told() -> None:
 
 
 def test_a_listener_leaving_while_told_does_not_skip_the_others() -> None:
-    listeners = ScopedListeners()
+    listeners = ChangeListeners()
     told: list[str] = []
 
     def first(scope: Scope, event: Event) -> None:
@@ -43,7 +43,7 @@ def test_a_listener_leaving_while_told_does_not_skip_the_others() -> None:
 
 
 def test_removing_the_last_listener_forgets_the_scope() -> None:
-    listeners = ScopedListeners()
+    listeners = ChangeListeners()
 
     def listener(scope: Scope, event: Event) -> None:
         raise AssertionError("removed")

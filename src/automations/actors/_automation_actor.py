@@ -354,8 +354,7 @@ class AutomationActor:
 
     async def _run_ended(self, message: RunEnded) -> None:
         self.runs.forget(message.run_id)
-        # Before the derived fields: the chain goes on (here, unless handed over).
-        if message.retry is not None and not message.retry.handed_over:
+        if message.retry is not None:  # before the derived fields: the chain goes on
             await self._hold_retry(message.retry)
         if message.run is not None and message.run.state.is_terminal:
             self._after_terminal(message.run, message.epoch, retried=message.retry is not None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
 
 import anyio
 from anyio.abc import TaskStatus
@@ -27,20 +28,21 @@ from ._outage import Outage, patiently
 __all__ = ["FOLLOW_SECONDS", "Follower"]
 
 FOLLOW_SECONDS = 0.02
+L = TypeVar("L")
 _PAGE = 1_000
 
 
-class ScopedListeners:
-    """Change listeners found by their scope. A scope's tuple is replaced, never
-    changed, so a listener may come or go while the others are told."""
+class ScopedListeners(Generic[L]):
+    """Listeners found by their scope. A scope's tuple is replaced, never changed, so
+    a listener may come or go while the others are told."""
 
     def __init__(self) -> None:
-        self._by_scope: dict[Scope, tuple[ChangeListener, ...]] = {}
+        self._by_scope: dict[Scope, tuple[L, ...]] = {}
 
-    def add(self, scope: Scope, listener: ChangeListener) -> None:
+    def add(self, scope: Scope, listener: L) -> None:
         self._by_scope[scope] = (*self._by_scope.get(scope, ()), listener)
 
-    def remove(self, scope: Scope, listener: ChangeListener) -> None:
+    def remove(self, scope: Scope, listener: L) -> None:
         """Forget `listener` (if it listens to `scope`)."""
         left = tuple(each for each in self._by_scope.get(scope, ()) if each != listener)
         if left:
@@ -48,8 +50,19 @@ class ScopedListeners:
         else:
             self._by_scope.pop(scope, None)
 
+    def of(self, scope: Scope) -> tuple[L, ...]:
+        return self._by_scope.get(scope, ())
+
+    def scopes(self) -> tuple[Scope, ...]:
+        """The scopes with a listener."""
+        return tuple(self._by_scope)
+
+
+class ChangeListeners(ScopedListeners[ChangeListener]):
+    """Change listeners found by the scope of the change: itself one."""
+
     def __call__(self, scope: Scope, event: Event) -> None:
-        for listener in self._by_scope.get(scope, ()):
+        for listener in self.of(scope):
             listener(scope, event)
 
 
@@ -59,15 +72,15 @@ class Follower:
     def __init__(self, store: StorePort, hub: EventHub) -> None:
         self._store = store
         self._hub = hub
-        self._foreign = ScopedListeners()
-        self._own = ScopedListeners()
+        self._foreign = ChangeListeners()
+        self._own = ChangeListeners()
         self._generation = 0
         self._looked = anyio.Event()
         self._last = 0
         """The last journal entry looked at (published, or this process's own)."""
         self.commands_head = 0
         """The highest command id seen in the database."""
-        self._command_listeners: dict[Scope, tuple[Callable[[], None], ...]] = {}
+        self._commands = ScopedListeners[Callable[[], None]]()
 
     def add_listener(self, scope: Scope, listener: ChangeListener, *, own: bool = False) -> None:
         """Call `listener` with every event of `scope` another process committed, in
@@ -85,15 +98,10 @@ class Follower:
         """Call `listener` each time a command of `scope` past the head seen before is
         seen (an inbox waits for that, not for every commit; and a fleet worker's
         thousands of inboxes are not all woken by a command for one of them)."""
-        listeners = self._command_listeners
-        listeners[scope] = (*listeners.get(scope, ()), listener)
+        self._commands.add(scope, listener)
 
     def remove_command_listener(self, scope: Scope, listener: Callable[[], None]) -> None:
-        left = tuple(each for each in self._command_listeners.get(scope, ()) if each != listener)
-        if left:
-            self._command_listeners[scope] = left
-        else:
-            self._command_listeners.pop(scope, None)
+        self._commands.remove(scope, listener)
 
     @property
     def generation(self) -> int:
@@ -168,13 +176,13 @@ class Follower:
     async def _tell_commands(self, seen: int, head: int) -> None:
         """Wake the inboxes of the scopes with commands in (`seen`, `head`]: all of them
         when there is one (no read), or when the read fails (a wake-up costs a read)."""
-        listeners = self._command_listeners
-        scopes: Iterable[Scope] = tuple(listeners)
-        if len(listeners) > 1:
+        listening = self._commands.scopes()
+        scopes: Iterable[Scope] = listening
+        if len(listening) > 1:
             with contextlib.suppress(StorageError):
                 scopes = await self._store.reader.command_scopes(seen, head)
         for scope in scopes:
-            for listener in listeners.get(scope, ()):
+            for listener in self._commands.of(scope):
                 listener()
 
     async def _publish(self, head: int) -> None:

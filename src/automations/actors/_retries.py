@@ -70,7 +70,7 @@ class NextAttempt:
     known once that commits. It runs `definition`, the one the run ran (a chain runs
     its first run's), fenced with `epoch`, the lease epoch the run was fired under."""
 
-    __slots__ = ("_attempt", "_write", "definition", "epoch", "handed_over", "run")
+    __slots__ = ("_attempt", "_write", "definition", "epoch", "run")
 
     def __init__(self, automation: Automation | None) -> None:
         self.definition = automation
@@ -80,8 +80,6 @@ class NextAttempt:
         self._write: PendingWrite[list[int]] | None = None
         self.run: Run | None = None
         self.epoch: int | None = None
-        self.handed_over = False
-        """Recorded for the scope's next holder (`HANDED_OVER`), not held here."""
 
     def with_end(
         self, store: StorePort, ledger: RunLedger, decision: Decision
@@ -101,7 +99,7 @@ class NextAttempt:
             if attempt is not None:
                 self._attempt = attempt
                 self._write = ledger.submit_retry(attempt, end.operation)
-                self.epoch, self.handed_over = ledger.epoch, ledger.handed_over
+                self.epoch = ledger.epoch
         end.add_done_callback(lambda _: self._settle())
         return end
 

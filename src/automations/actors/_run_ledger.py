@@ -24,7 +24,7 @@ from ..model import (
     advance,
     as_instant,
 )
-from ..persistence import HANDED_OVER, CreateRun, PendingWrite, SaveRun, StorePort
+from ..persistence import CreateRun, PendingWrite, SaveRun, StorePort
 from ..runtime import Clock, Reply
 from ._observer import RunTrace
 from ._records import fail_reply, record_skipped
@@ -45,7 +45,6 @@ class RunLedger:
         "_written",
         "cost",
         "epoch",
-        "handed_over",
         "run",
         "session_id",
         "steps",
@@ -75,8 +74,6 @@ class RunLedger:
         """Held while the run is active: one active run per key (DESIGN 6.5)."""
         self.epoch = epoch
         """The lease epoch a fired run's first write is fenced with."""
-        self.handed_over = False
-        """The scope's lease went to another worker while this run went on here."""
         self.steps = run.steps  # an adopted run goes on counting
         self.cost: float | None = run.cost
         self.session_id = run.session_id
@@ -180,18 +177,19 @@ class RunLedger:
     def submit_retry(self, retry: Run, end: SaveRun) -> PendingWrite[list[int]]:
         """Record the run's next attempt, `scheduled` until it is due, if `end`, its
         end, is recorded with it; owned by this process and fenced by the epoch this
-        run was fired under, or, once the lease was handed over, the next holder's."""
+        run was fired under (none once the lease was handed over: see `unfence`)."""
         at, after = self.now(), (end.run.id, end.run.revision)
-        owner = HANDED_OVER if self.handed_over else self._owner
-        operation = CreateRun(self._scope, (retry,), (at,), None, owner, self.epoch, after=after)
+        operation = CreateRun(
+            self._scope, (retry,), (at,), None, self._owner, self.epoch, after=after
+        )
         return self._store.submit(operation)
 
-    def hand_over(self) -> None:
+    def unfence(self) -> None:
         """The scope's lease went to another worker while this process lives on: the
-        run goes on here, its start no longer fenced (it waited behind the runs going
-        on here), and its next attempt, if it fails, is the scope's next holder's."""
+        run goes on here, its start (behind the runs going on here) and its next
+        attempt no longer fenced; the attempt goes to the scope's holder once held
+        (`Supervisor._hand_over_late`)."""
         self.epoch = None
-        self.handed_over = True
 
     def _save(
         self, nxt: Run, at: datetime, *, epoch: int | None = None, unanswered: str | None = None

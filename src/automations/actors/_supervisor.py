@@ -234,9 +234,10 @@ class Supervisor:
             first.add_done_callback(lambda _: self._start_run_task(actor))
 
     def _hand_over_late(self, actor: RunActor) -> None:
-        """A fleet cell's retry held while it does not lead (its run ended as the lease
-        went, or after): it goes to the scope's holder, as if handed over with the
-        lease. At an epoch no lease has, the release moves the run and nothing else."""
+        """A retry held by a fleet's cell that does not lead (its run went on here after
+        the lease was handed over, or ended as it went): it goes to the scope's holder,
+        as if handed over with the lease. At an epoch no lease has, the release moves
+        the run and nothing else."""
         if actor.phase is not Phase.CLAIMED or not actor.release():
             return
         s = self.services
@@ -260,7 +261,7 @@ class Supervisor:
             if actor.run.trigger is not Trigger.MANUAL and actor.release():
                 handed.append(actor.id)
             else:
-                actor.ledger.hand_over()
+                actor.ledger.unfence()
         return tuple(handed)
 
     @property
