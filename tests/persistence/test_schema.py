@@ -15,13 +15,14 @@ from automations.model import (
     DatabaseRefused,
     Missed,
     RunState,
+    Scope,
     StopReason,
     StorageError,
     Trigger,
     advance,
     to_ms,
 )
-from automations.persistence import SaveAutomation, SaveRun
+from automations.persistence import SaveAutomation, SaveRun, shard_of
 from automations.persistence.sqlite import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -136,10 +137,12 @@ async def test_version_6_gives_missed_records_the_columns_of_their_last_revision
     connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     connection.execute("PRAGMA user_version = 5")
     a = automation()
-    # Today's code writes the key column version 7 added: lend it for this write only.
+    # Today's code writes the columns versions 7 and 9 added: lent for this write only.
     connection.execute("ALTER TABLE automations ADD COLUMN key TEXT")
+    connection.execute("ALTER TABLE automations ADD COLUMN shard INTEGER NOT NULL DEFAULT 0")
     apply_in_savepoint(connection, SaveAutomation(SCOPE, a, None), str(path))
     connection.execute("ALTER TABLE automations DROP COLUMN key")
+    connection.execute("ALTER TABLE automations DROP COLUMN shard")
     slot = NOW + timedelta(minutes=5)
     scheduled = run(a.id, trigger=Trigger.SCHEDULE, triggered_at=slot)
     missed = advance(
@@ -164,7 +167,7 @@ async def test_version_6_gives_missed_records_the_columns_of_their_last_revision
         live = await store.projections()
         await store.replay()
         assert await store.projections() == live
-    assert _pragma(path, "user_version") == SCHEMA_VERSION == 8
+    assert _pragma(path, "user_version") == SCHEMA_VERSION == 9
 
 
 async def test_version_7_keeps_automations_without_a_key_and_indexes_the_journal(
@@ -179,6 +182,7 @@ async def test_version_7_keeps_automations_without_a_key_and_indexes_the_journal
     connection.execute("ALTER TABLE automations DROP COLUMN key; PRAGMA user_version = 6")
     connection.execute("ALTER TABLE leases DROP COLUMN executors; DROP TABLE progress")
     connection.execute("DROP TABLE workers")  # version 8's
+    connection.execute(_UNDO_VERSION_9)
     connection.close()
     async with open_sqlite_store(path) as store:
         assert await store.reader.automation(SCOPE, a.id) == a
@@ -198,9 +202,41 @@ async def test_version_8_adds_the_workers_heartbeat_table(tmp_path: Path) -> Non
         a = automation()
         await store.write(SaveAutomation(SCOPE, a, None))
     connection = apsw.Connection(str(path))  # as version 7 left it
+    connection.execute(_UNDO_VERSION_9)
     connection.execute("DROP TABLE workers; PRAGMA user_version = 7")
     connection.close()
     async with open_sqlite_store(path) as store:
         assert await store.reader.automation(SCOPE, a.id) == a
         assert await store.reader.workers(NOW) == []
-    assert _pragma(path, "user_version") == SCHEMA_VERSION == 8
+    assert _pragma(path, "user_version") == SCHEMA_VERSION == 9
+
+
+_UNDO_VERSION_9 = "DROP INDEX automations_shard_due; ALTER TABLE automations DROP COLUMN shard"
+
+
+async def test_version_9_gives_every_automation_its_scopes_shard(tmp_path: Path) -> None:
+    path = tmp_path / "automations.db"
+    elsewhere = Scope("project-b", "/repo/b")
+    assert shard_of(elsewhere) != shard_of(SCOPE)
+    async with open_sqlite_store(path) as store:
+        here, there = automation(), automation(project=elsewhere.project)
+        await store.write(SaveAutomation(SCOPE, here, None))
+        await store.write(SaveAutomation(elsewhere, there, None))
+    connection = apsw.Connection(str(path))  # as version 8 left it
+    connection.execute(_UNDO_VERSION_9 + "; PRAGMA user_version = 8")
+    connection.close()
+    async with open_sqlite_store(path) as store:
+        far = to_ms(NOW + timedelta(days=400))
+        due = await store.reader.due_in_shards([shard_of(SCOPE), shard_of(elsewhere)], far, 10)
+        assert sorted(id for _, id, _ in due) == sorted([here.id, there.id])
+        assert await store.reader.due_in_shards([shard_of(elsewhere)], far, 10) == [
+            (elsewhere, there.id, to_ms(there.next_fire_at or NOW))
+        ]
+        plan = await store.reader.run(
+            lambda c: c.execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM automations"
+                " WHERE shard = 1 AND next_fire_at <= 5 ORDER BY next_fire_at"
+            ).fetchall()
+        )
+        assert "automations_shard_due" in str(plan)
+    assert _pragma(path, "user_version") == SCHEMA_VERSION == 9

@@ -152,6 +152,18 @@ class ReaderPort(Protocol):
         """(automation id, next fire ms) of automations due by `until_ms`, soonest first."""
         ...
 
+    async def due_in_shards(
+        self, shards: Sequence[int], until_ms: int, limit: int
+    ) -> list[tuple[Scope, str, int]]:
+        """(scope, automation id, next fire ms) of the automations of `shards`
+        (`shard_of`) due by `until_ms`, soonest first: what a holder of those shards'
+        leases fires."""
+        ...
+
+    async def shard_scopes(self, shards: Sequence[int]) -> list[Scope]:
+        """The scopes with automations in `shards`, in order."""
+        ...
+
     async def ids_with_prefix(
         self, scope: Scope, kind: Literal["automation", "run"], prefix: str, limit: int
     ) -> list[str]:

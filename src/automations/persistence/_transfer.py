@@ -60,7 +60,17 @@ COMPARED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "automations": (
         ("id",),
-        ("id", "project", "directory", "revision", "updated_at", "next_fire_at", "body", "key"),
+        (
+            "id",
+            "project",
+            "directory",
+            "revision",
+            "updated_at",
+            "next_fire_at",
+            "body",
+            "key",
+            "shard",
+        ),
     ),
     "runs": (
         ("id",),

@@ -19,7 +19,14 @@ import pytest
 
 from automations.api import open_runtime
 from automations.model import Conflict, DatabaseRefused, StorageError
-from automations.persistence import Depart, Heartbeat, SaveAutomation, StorePort, open_store
+from automations.persistence import (
+    Depart,
+    Heartbeat,
+    SaveAutomation,
+    StorePort,
+    open_store,
+    shard_of,
+)
 from automations.persistence.postgresql import (
     SCHEMA_VERSION,
     PostgresReadOnlyStore,
@@ -216,18 +223,30 @@ async def _as_version_left_it(dsn: str, version: int, undo: str) -> str:
 
 
 async def test_version_2_adds_the_workers_heartbeat_table(pg_dsn: str) -> None:
-    assert await _as_version_left_it(pg_dsn, 1, "DROP TABLE workers") == str(SCHEMA_VERSION)
+    undo = "DROP TABLE workers; " + _UNDO_VERSION_4
+    assert await _as_version_left_it(pg_dsn, 1, undo) == str(SCHEMA_VERSION)
 
 
 async def test_version_3_leaves_room_on_the_pages_of_runs(pg_dsn: str) -> None:
     """A run's move to running rewrites its row in place of new index entries (HOT)."""
     undo = "ALTER TABLE runs RESET (fillfactor)"
-    assert await _as_version_left_it(pg_dsn, 2, undo) == "3"
+    assert await _as_version_left_it(pg_dsn, 2, undo + "; " + _UNDO_VERSION_4) == "4"
     with psycopg.connect(pg_dsn, autocommit=True) as connection:
         row = connection.execute(
             "SELECT reloptions FROM pg_class WHERE oid = 'runs'::regclass"
         ).fetchone()
     assert row == (["fillfactor=50"],)
+
+
+_UNDO_VERSION_4 = "DROP INDEX automations_shard_due; ALTER TABLE automations DROP COLUMN shard"
+
+
+async def test_version_4_gives_every_automation_its_scopes_shard(pg_dsn: str) -> None:
+    assert await _as_version_left_it(pg_dsn, 3, _UNDO_VERSION_4) == str(SCHEMA_VERSION) == "4"
+    async with open_store(pg_dsn) as store:
+        (created,) = await store.reader.automations(SCOPE)
+        due = await store.reader.due_in_shards([shard_of(SCOPE)], 2**62, 10)
+        assert [(scope, id) for scope, id, _ in due] == [(SCOPE, created.id)]
 
 
 async def test_no_server_is_a_storage_error_that_names_it_without_password() -> None:

@@ -19,6 +19,7 @@ from ...model import (
     to_ms,
 )
 from .._journal import AUTOMATION_DELETED, AUTOMATION_UPDATED, RUN_UPDATED, JournalEntry
+from .._shards import shard_of
 from ._connection import JOURNAL_COLUMNS, Sql, chunks
 
 __all__ = [
@@ -110,7 +111,7 @@ def journal_entries(sql: Sql, after: int = 0, limit: int | None = None) -> list[
 
 def put_automation_row(sql: Sql, scope: Scope, automation: Automation, body: bytes) -> None:
     sql.execute(
-        _INTO_AUTOMATIONS + "(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+        _INSERT_ONE + " ON CONFLICT (id) DO UPDATE SET"
         " revision = excluded.revision, updated_at = excluded.updated_at,"
         " next_fire_at = excluded.next_fire_at, body = excluded.body, key = excluded.key",
         _automation_values(scope, automation, body),
@@ -172,21 +173,32 @@ def insert_automation_rows(
         values: list[object] = []
         for automation, body in chunk:
             values += _automation_values(scope, automation, body)
-        marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        marks = ", ".join([_AUTOMATION_PARAMETERS] * len(chunk))
         sql.execute(_INTO_AUTOMATIONS + marks, values)
 
 
 def _automation_values(scope: Scope, a: Automation, body: bytes) -> tuple[object, ...]:
     next_fire_at = None if a.next_fire_at is None else to_ms(a.next_fire_at)
     updated = to_ms(a.updated_at)
-    return (a.id, scope.project, scope.directory, a.revision, updated, next_fire_at, body, a.key)
+    return (
+        a.id,
+        scope.project,
+        scope.directory,
+        a.revision,
+        updated,
+        next_fire_at,
+        body,
+        a.key,
+        shard_of(scope),
+    )
 
 
 _INTO_AUTOMATIONS = (
     "INSERT INTO automations (id, project, directory, revision, updated_at, next_fire_at,"
-    " body, key) VALUES "
+    " body, key, shard) VALUES "
 )
-_INSERT_ONE = _INTO_AUTOMATIONS + "(?, ?, ?, ?, ?, ?, ?, ?)"
+_AUTOMATION_PARAMETERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"  # as `_automation_values` orders them
+_INSERT_ONE = _INTO_AUTOMATIONS + _AUTOMATION_PARAMETERS
 
 
 def delete_automation_row(sql: Sql, automation_id: str) -> None:

@@ -3,6 +3,7 @@ directory."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -19,6 +20,7 @@ __all__ = [
     "automations_by_ids",
     "count_executed",
     "due_automations",
+    "due_in_shards",
     "get_automation",
     "get_run",
     "ids_with_prefix",
@@ -30,6 +32,7 @@ __all__ = [
     "run_history",
     "runs_page",
     "scoped_journal",
+    "shard_scopes",
     "stored_answer",
 ]
 
@@ -189,6 +192,32 @@ def count_executed(sql: Sql, scope: Scope, automation_id: str) -> int:
         (automation_id, scope.project, scope.directory),
     )
     return sum(1 for (body,) in rows if body is None or not is_retry(_blob(body)))
+
+
+def due_in_shards(
+    sql: Sql, shards: Sequence[int], until_ms: int, limit: int
+) -> list[tuple[Scope, str, int]]:
+    if not shards:
+        return []
+    marks = ", ".join("?" * len(shards))
+    rows = sql.execute(
+        "SELECT project, directory, id, next_fire_at FROM automations"
+        f" WHERE shard IN ({marks}) AND next_fire_at <= ? ORDER BY next_fire_at LIMIT ?",
+        (*shards, until_ms, limit),
+    )
+    return [(Scope(str(p), str(d)), str(id), int(at)) for p, d, id, at in rows]
+
+
+def shard_scopes(sql: Sql, shards: Sequence[int]) -> list[Scope]:
+    if not shards:
+        return []
+    marks = ", ".join("?" * len(shards))
+    rows = sql.execute(
+        f"SELECT DISTINCT project, directory FROM automations WHERE shard IN ({marks})"
+        " ORDER BY project, directory",
+        tuple(shards),
+    )
+    return [Scope(str(project), str(directory)) for project, directory in rows]
 
 
 def due_automations(sql: Sql, scope: Scope, until_ms: int, limit: int) -> list[tuple[str, int]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Literal, TypeVar
 
@@ -121,6 +121,14 @@ class SqlReader(ABC):
     async def due(self, scope: Scope, until_ms: int, limit: int) -> list[tuple[str, int]]:
         """(id, next fire) of automations due by `until_ms`, soonest first."""
         return await self.query(lambda s: q.due_automations(s, scope, until_ms, limit))
+
+    async def due_in_shards(
+        self, shards: Sequence[int], until_ms: int, limit: int
+    ) -> list[tuple[Scope, str, int]]:
+        return await self.query(lambda s: q.due_in_shards(s, shards, until_ms, limit))
+
+    async def shard_scopes(self, shards: Sequence[int]) -> list[Scope]:
+        return await self.query(lambda s: q.shard_scopes(s, shards))
 
     async def workers(self, at: datetime) -> list[Worker]:
         """The workers whose heartbeat has not expired at `at`, by id."""

@@ -4,17 +4,19 @@ The tables are SQLite's (`sqlite/_schema.py`), in PostgreSQL's types: epoch
 milliseconds as BIGINT, bodies as BYTEA, and every text key `COLLATE "C"` so ids
 sort as they do on SQLite. A schema is ours when its `meta` table says
 `application = automations`; its version is `meta.schema_version`. `MIGRATIONS[n]`
-takes a schema from version n to n + 1, in one transaction, under an advisory lock
-so that two processes opening a new database at once do not both migrate it. A
-schema that holds other tables, or that newer code migrated past what this code
-knows, is refused before anything is written to it.
+takes a schema from version n to n + 1 (SQL, or a function for a change of data), in
+one transaction, under an advisory lock so that two processes opening a new database
+at once do not both migrate it. A schema that holds other tables, or that newer code
+migrated past what this code knows, is refused before anything is written to it.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
-from ...model import DatabaseRefused
+from ...model import DatabaseRefused, Scope
+from .._shards import shard_of
 from ._connection import Connection, redacted
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "current_schema", "lock_key", "migrate", "version_of"]
@@ -157,7 +159,27 @@ _V3 = """
 ALTER TABLE runs SET (fillfactor = 50);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+
+def _v4(connection: Connection) -> None:
+    """Each automation's shard (persistence/_shards.py), indexed with its next fire: a
+    fleet worker finds what is due in the shards it holds with one query."""
+    connection.execute(
+        """
+        ALTER TABLE automations ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX automations_shard_due ON automations (shard, next_fire_at)
+            WHERE next_fire_at IS NOT NULL;
+        """
+    )
+    rows = connection.execute("SELECT DISTINCT project, directory FROM automations").fetchall()
+    for project, directory in rows:
+        connection.execute(
+            "UPDATE automations SET shard = %s WHERE project = %s AND directory = %s",
+            (shard_of(Scope(str(project), str(directory))), project, directory),
+        )
+
+
+Migration = str | Callable[[Connection], None]
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _v4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -188,7 +210,11 @@ def migrate(connection: Connection, dsn: str) -> int:
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema, "migrate"),))
             version = _version(connection, dsn, schema)
             if version < SCHEMA_VERSION:
-                connection.execute(MIGRATIONS[version])
+                step = MIGRATIONS[version]
+                if isinstance(step, str):
+                    connection.execute(step)
+                else:
+                    step(connection)
                 version += 1
                 connection.execute(
                     "INSERT INTO meta (key, value) VALUES ('application', %s),"

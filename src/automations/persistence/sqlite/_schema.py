@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import apsw
 
-from ...model import DatabaseRefused, Run, from_msgpack, to_ms
+from ...model import DatabaseRefused, Run, Scope, from_msgpack, to_ms
+from .._shards import shard_of
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "FileState", "inspect", "migrate"]
 
@@ -196,8 +197,30 @@ CREATE INDEX workers_expiry ON workers (expires_at);
 """
 
 
+def _v9(connection: apsw.Connection) -> None:
+    """Each automation's shard (persistence/_shards.py), indexed with its next fire: a
+    fleet worker finds what is due in the shards it holds with one query."""
+    connection.execute(
+        """
+        ALTER TABLE automations ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX automations_shard_due ON automations (shard, next_fire_at)
+            WHERE next_fire_at IS NOT NULL;
+        """
+    )
+    for scope in _scopes(connection):
+        connection.execute(
+            "UPDATE automations SET shard = ? WHERE project = ? AND directory = ?",
+            (shard_of(scope), scope.project, scope.directory),
+        )
+
+
+def _scopes(connection: apsw.Connection) -> list[Scope]:
+    rows = connection.execute("SELECT DISTINCT project, directory FROM automations")
+    return [Scope(str(project), str(directory)) for project, directory in rows]
+
+
 Migration = str | Callable[[apsw.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _v6, _V7, _V8)
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _v6, _V7, _V8, _v9)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
