@@ -27,7 +27,7 @@ import anyio
 
 import automations as am
 from automations.model import Run, RunState, Scope, from_msgpack
-from automations.persistence import RUN_UPDATED, StorePort, open_store
+from automations.persistence import RUN_UPDATED, StorePort, lease_name, open_store
 
 from ._common import environment, start_worker
 from ._failover_worker import DIRECTORY, PROJECT
@@ -104,7 +104,7 @@ async def _holder(store: StorePort, wanted: Any) -> int:
     `host-pid-nonce`)."""
     with anyio.fail_after(60):
         while True:
-            row = await store.reader.lease(SCOPE)
+            row = await store.reader.lease(lease_name(SCOPE))
             if row is not None:
                 pid = int(row.holder.rsplit("-", 2)[1])
                 if wanted(pid):

@@ -37,6 +37,7 @@ from .persistence import (
     EnqueueCommand,
     RunNowCommand,
     StorePort,
+    lease_name,
 )
 
 __all__ = ["SERVED_CHECK_SECONDS", "CommandSender"]
@@ -114,7 +115,7 @@ class CommandSender:
     async def served_executors(self) -> frozenset[str] | None:
         """The executors the worker leading the scope registered; None when no worker
         leads it (or one written before the lease named them)."""
-        row = await self._store.reader.lease(self._scope)
+        row = await self._store.reader.lease(lease_name(self._scope))
         if row is None or not row.executors or not await is_led(self._store, self._scope):
             return None
         return frozenset(row.executors)

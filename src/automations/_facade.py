@@ -363,7 +363,7 @@ class Runtime:
 
     async def leading(self) -> bool:
         """Whether this runtime holds the scope's scheduler lease (others stand by)."""
-        row = await self._store.reader.lease(self.scope)
+        row = await self._store.reader.lease(self._services.lease)
         return row is not None and row.holder == self._services.owner
 
     async def workers(self) -> Sequence[Worker]:

@@ -9,6 +9,7 @@ import pytest
 
 from automations.actors._renewals import LeaseRenewals
 from automations.model import Scope
+from automations.persistence import lease_name
 
 pytestmark = pytest.mark.anyio
 
@@ -42,7 +43,7 @@ async def test_a_lock_taken_back_as_its_term_ends_is_let_go_again() -> None:
     renewals = LeaseRenewals(store=None)  # type: ignore[arg-type]  # no renewal here
     lock = _Lock()
     async with anyio.create_task_group() as tg:
-        with renewals.holding(Scope("p", "/ending"), 1, lock):
+        with renewals.holding(lease_name(Scope("p", "/ending")), 1, lock):
             tg.start_soon(renewals._take_locks_back)
             await anyio.to_thread.run_sync(lock.asked.wait)
         # The term ended (its letting go found nothing held); only now is it taken.
@@ -57,10 +58,10 @@ async def test_a_term_that_ended_during_the_sweep_is_not_taken_back() -> None:
     ended = anyio.Event()
 
     async def second_term() -> None:
-        with renewals.holding(Scope("p", "/second"), 1, second):
+        with renewals.holding(lease_name(Scope("p", "/second")), 1, second):
             await ended.wait()
 
-    with renewals.holding(Scope("p", "/first"), 1, first):
+    with renewals.holding(lease_name(Scope("p", "/first")), 1, first):
         async with anyio.create_task_group() as tg:
             tg.start_soon(second_term)
             await anyio.wait_all_tasks_blocked()

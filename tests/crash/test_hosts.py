@@ -32,7 +32,7 @@ import pytest
 
 import automations as am
 from automations.model import Scope
-from automations.persistence import StorePort, open_store
+from automations.persistence import StorePort, lease_name, open_store
 
 from ..hosts import Host, hosts
 from ..pg import binaries, started_cluster
@@ -156,7 +156,7 @@ async def _holder(store: StorePort, wanted: Any, within: float = 10) -> int:
     looked for (owners are `host-pid-nonce`)."""
     with anyio.fail_after(within):
         while True:
-            row = await store.reader.lease(SCOPE)
+            row = await store.reader.lease(lease_name(SCOPE))
             if row is not None:
                 pid = int(row.holder.rsplit("-", 2)[1])
                 if wanted(pid):

@@ -22,6 +22,7 @@ from automations.persistence import (
     EnqueueCommand,
     PurgeCommands,
     RunNowCommand,
+    lease_name,
     open_store,
 )
 from automations.persistence._sql import SqlReader
@@ -261,12 +262,14 @@ async def test_a_scope_is_led_by_a_lock_holder_or_a_live_fresh_lease(
         assert await anyio.to_thread.run_sync(alive.try_acquire)
         try:
             now_ms = int(time.time() * 1000)
-            await services.store.write(AcquireLease(client.scope, "taker", T0, now_ms))
+            await services.store.write(AcquireLease(lease_name(client.scope), "taker", T0, now_ms))
             assert await is_led(services.store, client.scope)  # led without the lock
             stale_ms = now_ms - int((STALE_SECONDS + 1) * 1000)
-            await services.store.write(AcquireLease(client.scope, "taker", T0, stale_ms))
+            await services.store.write(
+                AcquireLease(lease_name(client.scope), "taker", T0, stale_ms)
+            )
             assert not await is_led(services.store, client.scope)  # it stopped renewing
         finally:
             await anyio.to_thread.run_sync(lambda: alive.release(remove=True))
-        await services.store.write(AcquireLease(client.scope, "taker", T0, now_ms))
+        await services.store.write(AcquireLease(lease_name(client.scope), "taker", T0, now_ms))
         assert not await is_led(services.store, client.scope)  # fresh, but its process is gone

@@ -20,6 +20,7 @@ from automations.persistence import (
     CreateRun,
     ReconcileRuns,
     StoreAnswer,
+    lease_name,
     open_store,
 )
 from automations.testing import ManualClock
@@ -36,7 +37,7 @@ async def test_a_deposed_holder_does_not_start_the_runs_it_recorded_ahead(
     stamps = Stamps(clock)
     async with _recorded_ahead(runtime_factory, clock, stamps) as (rt, _, slot, claimed):
         async with open_store(location) as other:  # a standby took the lease of a frozen holder
-            await other.write(AcquireLease(rt.scope, "a-standby", clock.now()))
+            await other.write(AcquireLease(lease_name(rt.scope), "a-standby", clock.now()))
         await _reach(clock, slot)
         ended = await rt.wait(claimed.id, timeout=10)
         assert (ended.state, ended.stop_reason) == (am.RunState.STOPPED, am.StopReason.EXPIRED)
@@ -58,7 +59,7 @@ async def test_a_deposed_holder_does_not_start_a_fired_run_that_waited_for_the_o
         buffered = await _claim(rt, clock, a, later)
         await _reach(clock, later)  # admitted to wait for the first run's end
         async with open_store(location) as other:  # a standby took the lease of a frozen holder
-            await other.write(AcquireLease(rt.scope, "a-standby", clock.now()))
+            await other.write(AcquireLease(lease_name(rt.scope), "a-standby", clock.now()))
         gate.release.set()
         assert (await rt.wait(first.id, timeout=10)).state is am.RunState.SUCCEEDED
         ended = await rt.wait(buffered.id, timeout=10)
@@ -83,8 +84,8 @@ async def test_reconciling_under_an_old_epoch_adopts_and_ends_nothing(
 ) -> None:
     scope = Scope("p", "/d")
     async with open_store(location) as store:
-        old = await store.write(AcquireLease(scope, "frozen", clock.now()))
-        await store.write(AcquireLease(scope, "standby", clock.now()))
+        old = await store.write(AcquireLease(lease_name(scope), "frozen", clock.now()))
+        await store.write(AcquireLease(lease_name(scope), "standby", clock.now()))
         reconcile = ReconcileRuns("dead", scope, "frozen", clock.now(), frozenset(), old)
         with pytest.raises(am.LeaseLost):
             await store.write(reconcile)

@@ -13,7 +13,7 @@ import automations as am
 from automations.actors import _lease
 from automations.actors._services import Services
 from automations.model import Scope, advance
-from automations.persistence import AcquireLease, SaveRun, TakeStaleLease, open_store
+from automations.persistence import AcquireLease, SaveRun, TakeStaleLease, lease_name, open_store
 from automations.testing import ManualClock
 
 from ..persistence.helpers import run as make_run
@@ -30,8 +30,8 @@ async def test_each_acquisition_raises_the_epoch_and_stale_writes_are_refused(
     async with runtime_factory() as rt:
         a = await rt.create(new())
     async with open_store(location) as store:
-        first = await store.write(AcquireLease(SCOPE, "one", T0))
-        second = await store.write(AcquireLease(SCOPE, "two", T0))
+        first = await store.write(AcquireLease(lease_name(SCOPE), "one", T0))
+        second = await store.write(AcquireLease(lease_name(SCOPE), "two", T0))
         assert second == first + 1
         run = make_run(a.id, trigger=am.Trigger.SCHEDULE, triggered_at=T0)
         with pytest.raises(am.LeaseLost, match="another process took it over"):
@@ -125,7 +125,9 @@ async def test_a_holder_deposed_before_its_first_reconciliation_steps_down_and_l
         if not deposed:  # a standby took the lease just before the first look
             deposed.append(epoch := args[1])
             assert epoch is not None
-            taken = TakeStaleLease(services.scope, "standby", services.now(), epoch, renewed_ms=1)
+            taken = TakeStaleLease(
+                lease_name(services.scope), "standby", services.now(), epoch, renewed_ms=1
+            )
             assert await services.store.write(taken) is not None
         return await reconcile(services, *args)
 

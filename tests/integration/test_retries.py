@@ -10,7 +10,7 @@ import pytest
 
 import automations as am
 from automations.api import Runtime
-from automations.persistence import AcquireLease, open_store
+from automations.persistence import AcquireLease, lease_name, open_store
 from automations.testing import ManualClock
 
 from .conftest import T0, OpenRuntime, definition_where, every, new
@@ -308,7 +308,7 @@ async def test_a_deposed_holder_does_not_start_the_retry_it_recorded(
         await rt.wait((await _attempt(rt, a, 1)).id, timeout=10)
         waiting = await _attempt(rt, a, 2)
         async with open_store(location) as other:  # a standby took the lease of a frozen holder
-            await other.write(AcquireLease(rt.scope, "a-standby", clock.now()))
+            await other.write(AcquireLease(lease_name(rt.scope), "a-standby", clock.now()))
         await _due(clock, waiting)
         ended = await rt.wait(waiting.id, timeout=10)
         assert (ended.state, ended.stop_reason) == (am.RunState.STOPPED, am.StopReason.EXPIRED)

@@ -211,7 +211,10 @@ async def test_version_8_adds_the_workers_heartbeat_table(tmp_path: Path) -> Non
     assert _pragma(path, "user_version") == SCHEMA_VERSION == 9
 
 
-_UNDO_VERSION_9 = "DROP INDEX automations_shard_due; ALTER TABLE automations DROP COLUMN shard"
+_UNDO_VERSION_9 = (
+    "DROP INDEX automations_shard_due; ALTER TABLE automations DROP COLUMN shard;"
+    " DROP INDEX leases_epoch"
+)
 
 
 async def test_version_9_gives_every_automation_its_scopes_shard(tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ import pytest
 import automations as am
 from automations.actors import STALE_SECONDS
 from automations.model import Scope, ms_of, to_ms
-from automations.persistence import open_store
+from automations.persistence import lease_name, open_store
 
 from ..stores import Inspectable
 from .chaos_worker import DIRECTORY, PROJECT, WINDOW, chaos_automations
@@ -122,7 +122,7 @@ def _pid_of(owner: str) -> int:
 
 async def _holder(db: str) -> str | None:
     async with open_store(db) as store:
-        row = await store.reader.lease(SCOPE)
+        row = await store.reader.lease(lease_name(SCOPE))
     return None if row is None else row.holder
 
 

@@ -22,7 +22,7 @@ import pytest
 
 import automations as am
 from automations.actors import STALE_SECONDS
-from automations.persistence import open_store
+from automations.persistence import lease_name, open_store
 
 from ..crash.test_failover import ROOT
 from ..crash.test_two_workers import ticking
@@ -69,7 +69,7 @@ async def test_a_frozen_holder_is_replaced_and_steps_down_when_it_wakes(location
         try:
             await _read_until(old, "holding the scheduler lease", output)
             async with am.open_runtime(db, **SCOPE) as standby:  # type: ignore[arg-type]
-                lease = await standby._services.store.reader.lease(standby.scope)
+                lease = await standby._services.store.reader.lease(lease_name(standby.scope))
                 assert lease is not None
                 old_owner, old_epoch = lease.holder, lease.epoch
                 await _fired_after(standby, start.timestamp() - 1, AUTOMATIONS)  # the old one fires
@@ -81,7 +81,7 @@ async def test_a_frozen_holder_is_replaced_and_steps_down_when_it_wakes(location
                 await _read_until(old, "stepped down", output)
                 resumed_at = time.time()
                 await _fired_after(standby, resumed_at + 1, 2 * AUTOMATIONS)  # it goes on
-                lease = await standby._services.store.reader.lease(standby.scope)
+                lease = await standby._services.store.reader.lease(lease_name(standby.scope))
                 assert lease is not None
                 assert (lease.holder, lease.epoch) == (standby._services.owner, old_epoch + 1)
             old.send_signal(signal.SIGINT)

@@ -34,6 +34,7 @@ from ..persistence import (
     ReleaseLease,
     StorePort,
     TakeStaleLease,
+    lease_name,
 )
 from ._active_owners import ActiveOwners
 from ._dead_owners import holding_dead, is_alive
@@ -89,7 +90,7 @@ async def hold_lease(
     waiting for it to look stale; the runs `hand_over()` names (those it does not
     start itself) go with it.
     """
-    lock = services.store.lease_lock(services.scope)
+    lock = services.store.lease_lock(services.lease)
     epoch: int | None = None
     try:
         while True:
@@ -100,7 +101,7 @@ async def hold_lease(
             try:
                 async with anyio.create_task_group() as leading:
                     leading.start_soon(
-                        _keep_renewing, renewals, services.scope, lock, epoch, leading.cancel_scope
+                        _keep_renewing, renewals, services.lease, lock, epoch, leading.cancel_scope
                     )
                     await lead(epoch)
             finally:
@@ -127,7 +128,7 @@ async def _release(
     """Let the lease go with the runs `hand_over()` names. They are named just before
     the write is submitted: a fire of this process submitted later is refused (the
     release moves the epoch), one submitted before made its run, which is named."""
-    release = ReleaseLease(services.scope, epoch, services.owner, hand_over())
+    release = ReleaseLease(services.lease, epoch, services.owner, hand_over())
     for attempt in range(_RELEASE_TRIES):
         if attempt:
             await anyio.sleep(0.1 * 2**attempt)
@@ -175,21 +176,21 @@ async def _acquire(services: Services, lock: ProcessLock, task_status: TaskStatu
 
 async def _try_to_lead(services: Services, lock: ProcessLock, watch: LeaseWatch) -> int | None:
     """One look at the lease: the epoch this process leads under now, or None."""
-    store, scope, owner = services.store, services.scope, services.owner
-    row = await store.reader.lease(scope)
+    store, lease, owner = services.store, services.lease, services.owner
+    row = await store.reader.lease(lease)
     stale = row is not None and watch.stale(row)
     if await anyio.to_thread.run_sync(lock.try_acquire):
         reason = await _why_lead(store, owner, row, stale)
         if reason is not None:
             names = tuple(services.executors)
-            acquire = AcquireLease(scope, owner, services.now(), _wall_ms(), names)
+            acquire = AcquireLease(lease, owner, services.now(), _wall_ms(), names)
             epoch: int = await store.write(acquire)
             log.info("took the lease lock (%s)", reason)
             return epoch
         await _let_go(lock)  # a live holder leads without the lock: it took a stale lease
     elif row is not None and row.holder != owner and stale:
         names = tuple(services.executors)
-        take = TakeStaleLease(scope, owner, services.now(), row.epoch, _wall_ms(), names)
+        take = TakeStaleLease(lease, owner, services.now(), row.epoch, _wall_ms(), names)
         taken: int | None = await store.write(take)
         if taken is not None:
             log.warning("took over the lease of %s, which stopped renewing", row.holder)
@@ -214,14 +215,14 @@ async def _why_lead(store: StorePort, owner: str, row: LeaseRow | None, stale: b
 
 async def _keep_renewing(
     renewals: LeaseRenewals,
-    scope: Scope,
+    lease: str,
     lock: ProcessLock,
     epoch: int,
     leading: anyio.CancelScope,
 ) -> None:
     """Have the lease renewed (and its lock kept) until cancelled; end the leadership
     if another process took it."""
-    with renewals.holding(scope, epoch, lock) as lost:
+    with renewals.holding(lease, epoch, lock) as lost:
         await lost.wait()
     leading.cancel()
 
@@ -267,9 +268,10 @@ async def holder_alive(store: StorePort, owner: str) -> bool:
 async def is_led(store: StorePort, scope: Scope) -> bool:
     """Whether some worker leads `scope`: one holds the lease's lock, or leads
     through a lease it took over (fresh row, live holder) while the lock is in flux."""
-    if await anyio.to_thread.run_sync(store.lease_lock(scope).held_elsewhere):
+    lease = lease_name(scope)
+    if await anyio.to_thread.run_sync(store.lease_lock(lease).held_elsewhere):
         return True
-    row = await store.reader.lease(scope)
+    row = await store.reader.lease(lease)
     if row is None or not row.holder:  # never led, or let go
         return False
     return not _stale(row) and await holder_alive(store, row.holder)

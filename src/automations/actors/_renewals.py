@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import anyio
 
-from ..model import AutomationError, Scope
+from ..model import AutomationError
 from ..persistence import ProcessLock, RenewLeases, StorePort
 
 __all__ = ["RENEW_SECONDS", "LeaseRenewals"]
@@ -41,19 +41,20 @@ class LeaseRenewals:
 
     def __init__(self, store: StorePort) -> None:
         self._store = store
-        self._held: dict[Scope, _Term] = {}
+        self._held: dict[str, _Term] = {}
+        """By lease name."""
         self._failing = False
 
     @contextlib.contextmanager
-    def holding(self, scope: Scope, epoch: int, lock: ProcessLock) -> Iterator[anyio.Event]:
-        """Renew `scope`'s lease at `epoch` while in the block, and keep its `lock`;
-        the event is set if another process took the lease over."""
-        term = self._held[scope] = _Term(epoch, lock)
+    def holding(self, lease: str, epoch: int, lock: ProcessLock) -> Iterator[anyio.Event]:
+        """Renew the lease named `lease` at `epoch` while in the block, and keep its
+        `lock`; the event is set if another process took the lease over."""
+        term = self._held[lease] = _Term(epoch, lock)
         try:
             yield term.lost
         finally:
-            if self._held.get(scope) is term:
-                del self._held[scope]
+            if self._held.get(lease) is term:
+                del self._held[lease]
 
     async def run(self) -> None:
         """Renew every `RENEW_SECONDS` until cancelled. Storage trouble is said once
@@ -64,7 +65,7 @@ class LeaseRenewals:
                 await self._take_locks_back()
 
     async def _renew(self) -> bool:
-        held = tuple((scope, term.epoch) for scope, term in self._held.items())
+        held = tuple((lease, term.epoch) for lease, term in self._held.items())
         try:
             lost = await self._store.write(RenewLeases(held, int(time.time() * 1000)))
         except AutomationError as error:
@@ -75,21 +76,21 @@ class LeaseRenewals:
         if self._failing:
             log.warning("the scheduler leases are renewed again")
             self._failing = False
-        for scope, epoch in lost:
-            term = self._held.get(scope)
+        for lease, epoch in lost:
+            term = self._held.get(lease)
             if term is not None and term.epoch == epoch:
                 term.lost.set()
         return True
 
     async def _take_locks_back(self) -> None:
-        for scope, term in list(self._held.items()):
-            if self._held.get(scope) is not term or term.lock.held or term.lost.is_set():
+        for lease, term in list(self._held.items()):
+            if self._held.get(lease) is not term or term.lock.held or term.lost.is_set():
                 continue  # its term ended during the sweep, or it needs nothing
             try:
                 taken = await anyio.to_thread.run_sync(term.lock.try_acquire)
             except AutomationError:  # the next round tries again
                 continue
-            if taken and self._held.get(scope) is not term:
+            if taken and self._held.get(lease) is not term:
                 # The term ended while the lock was taken: its own letting go had
                 # found nothing to let go of, so nobody else would.
                 with anyio.CancelScope(shield=True):

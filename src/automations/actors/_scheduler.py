@@ -27,6 +27,7 @@ from ._fire_limit import FireLimit, Permit
 from ._outage import patiently
 from ._services import Services
 from ._slot_starts import CLAIM_MS
+from ._territory import ScopeTerritory, Territory
 
 __all__ = ["HORIZON_MS", "REFUSED_RETRY_MS", "Scheduler", "Warmer"]
 
@@ -64,8 +65,10 @@ class Scheduler:
         epoch: int | None = None,
         warmer: Warmer | None = None,
         limit: FireLimit | None = None,
+        territory: Territory | None = None,
     ) -> None:
         self._services = services
+        self._territory = territory or ScopeTerritory(services.store, services.scope)
         self._fire = fire
         self._epoch = epoch
         self._warmer = warmer
@@ -116,8 +119,8 @@ class Scheduler:
         if at < self._target and self._changed is not None:
             self._changed.set()
 
-    def _note(self, scope: object, automation: Automation) -> None:
-        if scope != self._services.scope or automation.next_fire_at is None:
+    def _note(self, scope: Scope, automation: Automation) -> None:
+        if automation.next_fire_at is None or not self._territory.covers(scope, automation.id):
             return
         slot = to_ms(automation.next_fire_at)
         if slot <= self._window_end:
@@ -180,14 +183,12 @@ class Scheduler:
         return target
 
     async def _refill(self, now: int) -> None:
-        services = self._services
         until = now + HORIZON_MS
         # Widen the window before reading: a definition committed while the read runs
         # may be missing from it, and its note must not be dropped as out of window.
         self._window_end = max(self._window_end, until)
         rows = await patiently(
-            lambda: services.store.reader.due(services.scope, until, _BATCH),
-            "read the schedules' due index",
+            lambda: self._territory.due(until, _BATCH), "read the schedules' due index"
         )
         for automation_id, slot in rows:
             self._push(slot, automation_id)
@@ -271,8 +272,7 @@ class Scheduler:
     async def _read_and_warm(self, automation_ids: Iterable[str]) -> None:
         ids = set(automation_ids)
         if ids and self._warmer is not None:
-            services = self._services
-            for automation in await services.store.reader.automations_by_ids(services.scope, ids):
+            for automation in await self._territory.automations_by_ids(ids):
                 self._warmer.warm(automation)
 
     async def _sleep_until(self, target: int) -> None:

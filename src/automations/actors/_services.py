@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ..model import Catalog, Scope, as_instant
-from ..persistence import StorePort
+from ..persistence import StorePort, lease_name
 from ..runtime import Clock
 from ._hub import EventHub
 from ._observer import Observer
@@ -64,6 +64,11 @@ class Services:
     """Scheduled runs going at once in this process; None is no bound."""
     observer: Observer | None = None
     """Metrics and traces (`automations.telemetry`); None when nobody observes."""
+
+    @property
+    def lease(self) -> str:
+        """The name of the lease this runtime leads its scope under."""
+        return lease_name(self.scope)
 
     @property
     def resumable_executors(self) -> frozenset[str]:

@@ -241,7 +241,7 @@ class Supervisor:
         if actor.phase is not Phase.CLAIMED or not actor.release():
             return
         s = self.services
-        write = s.store.submit(ReleaseLease(s.scope, -1, s.owner, (actor.id,)))
+        write = s.store.submit(ReleaseLease(s.lease, -1, s.owner, (actor.id,)))
         write.add_done_callback(_logged_if_failed)
 
     def _start_run_task(self, actor: RunActor) -> None:

@@ -56,7 +56,7 @@ from ._port import ChangeWatch, Durability, ProcessLock, ReaderPort, StorePort, 
 from ._reconcile import Adopted, Reconciled, ReconcileRuns
 from ._retention import PruneProgress, PruneStep
 from ._run_operations import CreateRun, SaveRun
-from ._shards import SHARDS, shard_of
+from ._shards import SHARDS, shard_lease_name, shard_of
 from ._transfer import (
     COMPARED,
     NOT_COPIED,
@@ -144,6 +144,7 @@ __all__ = [
     "events_committed",
     "is_url",
     "lease_name",
+    "shard_lease_name",
     "shard_of",
     "open_store",
     "remove_store",

@@ -1,10 +1,12 @@
-"""The scheduler lease of each scope, and the fencing of the writes made under it.
+"""The scheduler leases, and the fencing of the writes made under them.
 
 Each scope (project, directory) has its own lease, so workers of different projects
-on one database each fire their own schedules. The epoch grows on every acquisition;
-a write carrying an older epoch is refused (`LeaseLost`), so a holder that was frozen
-past its take-over cannot fire anything twice. The holder renews its leases; a standby
-may take one whose renewals stopped (`TakeStaleLease`).
+on one database each fire their own schedules; each shard of scopes has one too
+(`_shards.py`), for a fleet. Every acquisition gives the lease an epoch no lease had
+before; a write carrying an epoch its lease has moved on from is refused
+(`LeaseLost`), so a holder that was frozen past its take-over cannot fire anything
+twice. The holder renews its leases; a standby may take one whose renewals stopped
+(`TakeStaleLease`). Leases are named (`lease_name`): the operations take the name.
 """
 
 from __future__ import annotations
@@ -43,10 +45,10 @@ class LeaseRow(NamedTuple):
 
 
 class AcquireLease(Operation[int], frozen=True, gc=False):
-    """Record a new holder of a scope's lease (whose process lock it already holds);
-    the new epoch."""
+    """Record a new holder of the lease named `lease` (whose process lock it already
+    holds); the new epoch."""
 
-    scope: Scope
+    lease: str
     holder: str
     at: datetime
     renewed_ms: int = 0
@@ -54,12 +56,12 @@ class AcquireLease(Operation[int], frozen=True, gc=False):
     """The executors the holder registered: clients can tell which it runs."""
 
 
-class RenewLeases(Operation[tuple[tuple[Scope, int], ...]], frozen=True, gc=False):
+class RenewLeases(Operation[tuple[tuple[str, int], ...]], frozen=True, gc=False):
     """The holder's heartbeat for every lease it holds, in one write whatever their
-    number (a fleet worker may lead thousands of scopes); the `(scope, epoch)` pairs it
+    number (a fleet worker may lead thousands of scopes); the `(lease, epoch)` pairs it
     lost (another process took them over: those terms end)."""
 
-    held: tuple[tuple[Scope, int], ...]
+    held: tuple[tuple[str, int], ...]
     renewed_ms: int
 
 
@@ -67,7 +69,7 @@ class TakeStaleLease(Operation[int | None], frozen=True, gc=False):
     """Take over a lease whose holder stopped renewing; the new epoch, or None when
     another standby took it first (the lease is no longer at `seen_epoch`)."""
 
-    scope: Scope
+    lease: str
     holder: str
     at: datetime
     seen_epoch: int
@@ -89,7 +91,7 @@ class ReleaseLease(Operation[bool], frozen=True, gc=False):
     lease was still at `epoch` (else another holder has it: the lease is left as it
     is, the runs are handed over all the same)."""
 
-    scope: Scope
+    lease: str
     epoch: int
     owner: str = ""
     runs: tuple[str, ...] = ()

@@ -131,8 +131,9 @@ class ReaderPort(Protocol):
         """None while pending; `LookupError` when the command is gone."""
         ...
 
-    async def lease(self, scope: Scope) -> LeaseRow | None:
-        """The scope's lease: who holds it, at which epoch, last renewed when."""
+    async def lease(self, lease: str) -> LeaseRow | None:
+        """The lease named `lease` (`lease_name`, `shard_lease_name`): who holds it, at
+        which epoch, last renewed when."""
         ...
 
     async def leases(self) -> dict[str, LeaseRow]:
@@ -274,8 +275,8 @@ class StorePort(Protocol):
         """A cheap probe of commits by other processes (the cross-process change feed)."""
         ...
 
-    def lease_lock(self, scope: Scope) -> ProcessLock:
-        """The lock whose holder leads `scope` (not taken)."""
+    def lease_lock(self, lease: str) -> ProcessLock:
+        """The lock of the lease named `lease`, whose holder leads (not taken)."""
         ...
 
     def liveness_lock(self, owner: str) -> ProcessLock:

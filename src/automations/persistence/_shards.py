@@ -15,7 +15,7 @@ from functools import lru_cache
 from ..model import Scope
 from ._leases import lease_name
 
-__all__ = ["SHARDS", "shard_of"]
+__all__ = ["SHARDS", "shard_lease_name", "shard_of"]
 
 SHARDS = 256
 """How many shards the scopes fall into: many more than workers, so that a plan
@@ -28,3 +28,9 @@ def shard_of(scope: Scope) -> int:
     """The shard `scope` falls into, in `range(SHARDS)`."""
     digest = hashlib.blake2b(lease_name(scope).encode(), digest_size=4).digest()
     return int.from_bytes(digest, "big") % SHARDS
+
+
+def shard_lease_name(scope: Scope) -> str:
+    """The name of the lease of `scope`'s shard, which fences the scope's writes as
+    the scope's own lease (`lease_name`) does (see `check_epoch`)."""
+    return f"shard:{shard_of(scope)}"

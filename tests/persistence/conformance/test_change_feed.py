@@ -37,6 +37,7 @@ from automations.persistence import (
     SaveAutomation,
     StorePort,
     event_of,
+    lease_name,
 )
 
 from ..helpers import NOW, OTHER, SCOPE, automation, run
@@ -55,7 +56,7 @@ async def test_the_feed_is_the_journal_in_order(store: StorePort) -> None:
     await store.update_automation(SCOPE, renamed(a, "a2"), expected_revision=1)
     first = scheduled(b.id, NOW + timedelta(minutes=1))
     await store.write(CreateRun(SCOPE, (first, started(first)), (NOW, NOW), owner="dead"))
-    await store.write(AcquireLease(SCOPE, "me", NOW))  # commits without an event
+    await store.write(AcquireLease(lease_name(SCOPE), "me", NOW))  # commits without an event
     await store.write(EnqueueCommand(SCOPE, CancelCommand(first.id), None, NOW))
     await store.write(ReconcileRuns("dead", SCOPE, "me", NOW))  # ends the run: an event
     await create_run(store, OTHER, run(c.id))

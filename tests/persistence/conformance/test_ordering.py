@@ -21,7 +21,14 @@ from automations.model import (
     RunState,
     advance,
 )
-from automations.persistence import AcquireLease, PendingWrite, SaveAutomation, SaveRun, StorePort
+from automations.persistence import (
+    AcquireLease,
+    PendingWrite,
+    SaveAutomation,
+    SaveRun,
+    StorePort,
+    lease_name,
+)
 
 from ..helpers import NOW, OTHER, SCOPE, automation, run
 from .builders import create_automation, create_run, renamed, scheduled, started
@@ -77,8 +84,8 @@ async def test_a_failing_operation_fails_alone_and_the_others_commit(
     a = await create_automation(store)
     await store.update_automation(SCOPE, renamed(a, "b"), expected_revision=1)
     await create_run(store, SCOPE, scheduled(a.id, SLOT))
-    old_epoch = await store.write(AcquireLease(SCOPE, "me", NOW))
-    await store.write(AcquireLease(SCOPE, "successor", NOW))
+    old_epoch = await store.write(AcquireLease(lease_name(SCOPE), "me", NOW))
+    await store.write(AcquireLease(lease_name(SCOPE), "successor", NOW))
     head = await store.reader.last_seq()
     good = [automation(f"good {i}") for i in range(5)]
     block: AbstractContextManager[None] = store.together() if together else contextlib.nullcontext()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
-from automations.persistence import ProcessLock, StorePort
+from automations.persistence import ProcessLock, StorePort, lease_name
 
 from ..helpers import OTHER, SCOPE
 from .builders import SIBLING
@@ -34,7 +34,7 @@ def taken() -> Iterator[list[ProcessLock]]:
 def _lock(store: StorePort, kind: str, name: str = "a") -> ProcessLock:
     """A new lock object: the lease lock of a scope, or the liveness lock of an owner."""
     if kind == "lease":
-        return store.lease_lock({"a": SCOPE, "b": OTHER, "c": SIBLING}[name])
+        return store.lease_lock(lease_name({"a": SCOPE, "b": OTHER, "c": SIBLING}[name]))
     return store.liveness_lock(f"process-{name}")
 
 

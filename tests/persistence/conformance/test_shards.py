@@ -1,5 +1,7 @@
 """Shards: each automation row keeps its scope's shard, and a holder of some shards
-finds what is due in them, and their scopes, with one query each."""
+finds what is due in them, and their scopes, with one query each. A shard's lease
+fences the writes of its scopes as a scope's own lease does: an epoch is given once in
+the whole database, so it names one term of one lease."""
 
 from __future__ import annotations
 
@@ -7,8 +9,17 @@ from datetime import timedelta
 
 import pytest
 
-from automations.model import Scope, to_ms
-from automations.persistence import SaveAutomation, StorePort, shard_of
+from automations.model import LeaseLost, Scope, to_ms
+from automations.persistence import (
+    AcquireLease,
+    ReleaseLease,
+    SaveAutomation,
+    StorePort,
+    TakeStaleLease,
+    lease_name,
+    shard_lease_name,
+    shard_of,
+)
 
 from ..helpers import NOW, SCOPE, automation
 from .builders import create_automation, renamed
@@ -71,3 +82,43 @@ async def test_shard_scopes_are_the_scopes_with_automations_there(store: StorePo
         [first, second], key=lambda s: (s.project, s.directory)
     )
     assert await reader.shard_scopes([]) == []
+
+
+async def test_every_lease_term_has_an_epoch_of_its_own(store: StorePort) -> None:
+    (elsewhere,) = scopes_in_other_shards(1)
+    names = [lease_name(SCOPE), shard_lease_name(SCOPE), shard_lease_name(elsewhere)]
+    epochs = [await store.write(AcquireLease(name, "p1", NOW)) for name in names]
+    epochs.append(await store.write(AcquireLease(names[0], "p2", NOW)))
+    taken = await store.write(TakeStaleLease(names[1], "p2", NOW, epochs[1], renewed_ms=1))
+    assert taken is not None
+    epochs.append(taken)
+    assert epochs == sorted(set(epochs))
+
+
+async def test_a_shard_lease_fences_the_writes_of_its_scopes(store: StorePort) -> None:
+    (elsewhere,) = scopes_in_other_shards(1)
+    shard = await store.write(AcquireLease(shard_lease_name(SCOPE), "p1", NOW))
+    await store.write(SaveAutomation(SCOPE, automation("under the shard"), None, epoch=shard))
+    with pytest.raises(LeaseLost):  # another shard's scope
+        await store.write(SaveAutomation(elsewhere, automation(), None, epoch=shard))
+    assert await store.write(ReleaseLease(shard_lease_name(SCOPE), shard)) is True
+    with pytest.raises(LeaseLost):  # the term is over
+        await store.write(SaveAutomation(SCOPE, automation("late"), None, epoch=shard))
+    titles = [a.title for a in await store.reader.automations(SCOPE)]
+    assert titles == ["under the shard"]
+
+
+async def test_a_scope_lease_and_its_shards_each_fence_by_their_own_term(
+    store: StorePort,
+) -> None:
+    """A one-scope worker's lease and a fleet's shard lease both cover the scope; a
+    write passes under the current term of either, not under an old one of either."""
+    own = await store.write(AcquireLease(lease_name(SCOPE), "one-scope", NOW))
+    shard = await store.write(AcquireLease(shard_lease_name(SCOPE), "fleet", NOW))
+    for epoch in (own, shard):
+        await store.write(SaveAutomation(SCOPE, automation(), None, epoch=epoch))
+    await store.write(AcquireLease(lease_name(SCOPE), "another", NOW))
+    with pytest.raises(LeaseLost):
+        await store.write(SaveAutomation(SCOPE, automation(), None, epoch=own))
+    await store.write(SaveAutomation(SCOPE, automation(), None, epoch=shard))
+    assert len(await store.reader.automations(SCOPE)) == 3

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from automations.model import Scope, StorageError
-from automations.persistence import open_store
+from automations.persistence import lease_name, open_store
 from automations.persistence.postgresql import PostgresStore
 from automations.persistence.postgresql._locks import AdvisoryLock
 
@@ -43,7 +43,9 @@ def _sessions(dsn: str) -> dict[int, int]:
 async def test_the_locks_of_a_store_share_one_session_closed_once_none_is_held(
     store: PostgresStore, pg_dsn: str
 ) -> None:
-    locks = [store.lease_lock(scope) for scope in SCOPES] + [store.liveness_lock("worker-1")]
+    locks = [store.lease_lock(lease_name(scope)) for scope in SCOPES] + [
+        store.liveness_lock("worker-1")
+    ]
     for lock in locks:
         assert await anyio.to_thread.run_sync(lock.try_acquire)
     assert list(_sessions(pg_dsn).values()) == [len(locks)]  # one backend holds them all
@@ -54,7 +56,8 @@ async def test_the_locks_of_a_store_share_one_session_closed_once_none_is_held(
 
 async def test_a_key_is_held_by_one_lock_of_the_store_at_a_time(store: PostgresStore) -> None:
     """As when each lock had a session of its own (the server's are re-entrant)."""
-    first, second = store.lease_lock(SCOPES[0]), store.lease_lock(SCOPES[0])
+    lease = lease_name(SCOPES[0])
+    first, second = store.lease_lock(lease), store.lease_lock(lease)
     assert await anyio.to_thread.run_sync(first.try_acquire)
     assert not await anyio.to_thread.run_sync(second.try_acquire)
     assert await anyio.to_thread.run_sync(second.held_elsewhere)
@@ -65,7 +68,7 @@ async def test_a_key_is_held_by_one_lock_of_the_store_at_a_time(store: PostgresS
 
 
 async def test_a_dropped_session_loses_every_lock_on_it(store: PostgresStore, pg_dsn: str) -> None:
-    lease, liveness = store.lease_lock(SCOPES[0]), store.liveness_lock("worker-1")
+    lease, liveness = store.lease_lock(lease_name(SCOPES[0])), store.liveness_lock("worker-1")
     for lock in (lease, liveness):
         assert await anyio.to_thread.run_sync(lock.try_acquire)
     [before] = _sessions(pg_dsn)
@@ -86,12 +89,12 @@ async def test_a_dropped_session_loses_every_lock_on_it(store: PostgresStore, pg
 async def test_a_key_let_go_is_free_for_another_store_at_once(
     store: PostgresStore, pg_dsn: str
 ) -> None:
-    mine = store.lease_lock(SCOPES[0])
+    mine = store.lease_lock(lease_name(SCOPES[0]))
     kept = store.liveness_lock("worker-1")  # the session stays open: only the key goes
     for lock in (mine, kept):
         assert await anyio.to_thread.run_sync(lock.try_acquire)
     async with open_store(pg_dsn) as other:
-        theirs = other.lease_lock(SCOPES[0])
+        theirs = other.lease_lock(lease_name(SCOPES[0]))
         assert not await anyio.to_thread.run_sync(theirs.try_acquire)
         await anyio.to_thread.run_sync(mine.release)
         assert not mine.held and kept.held
@@ -118,7 +121,7 @@ async def test_a_statement_refused_on_a_live_session_loses_no_other_lock(
     with monkeypatch.context() as patched:
         patched.setattr(session, "execute", refused)
         with pytest.raises(StorageError):
-            await anyio.to_thread.run_sync(store.lease_lock(SCOPES[0]).try_acquire)
+            await anyio.to_thread.run_sync(store.lease_lock(lease_name(SCOPES[0])).try_acquire)
     assert alive.held
     assert store.locks._connection is session
     await anyio.to_thread.run_sync(alive.release)
@@ -129,7 +132,7 @@ async def test_a_release_while_the_same_lock_is_being_taken_lets_go_of_it(
 ) -> None:
     """A term ending while its lock is taken back: the release waits for the take and
     lets go of what it took, instead of finding nothing to let go of."""
-    lock = store.lease_lock(SCOPES[0])
+    lock = store.lease_lock(lease_name(SCOPES[0]))
     taken, released = threading.Event(), threading.Event()
     real_take = store.locks.take
 

@@ -24,6 +24,7 @@ from automations.persistence import (
     Heartbeat,
     SaveAutomation,
     StorePort,
+    lease_name,
     open_store,
     shard_of,
 )
@@ -238,7 +239,10 @@ async def test_version_3_leaves_room_on_the_pages_of_runs(pg_dsn: str) -> None:
     assert row == (["fillfactor=50"],)
 
 
-_UNDO_VERSION_4 = "DROP INDEX automations_shard_due; ALTER TABLE automations DROP COLUMN shard"
+_UNDO_VERSION_4 = (
+    "DROP INDEX automations_shard_due; ALTER TABLE automations DROP COLUMN shard;"
+    " DROP SEQUENCE lease_epochs"
+)
 
 
 async def test_version_4_gives_every_automation_its_scopes_shard(pg_dsn: str) -> None:
@@ -324,7 +328,7 @@ async def test_a_leading_worker_takes_its_lease_lock_again_after_the_server_drop
     standbys, `doctor` and `migrate` see a live holder again."""
     async with open_runtime(pg_dsn, project=SCOPE.project, directory=SCOPE.directory) as rt:
         assert await rt.leading()
-        probe = rt._store.lease_lock(SCOPE)
+        probe = rt._store.lease_lock(lease_name(SCOPE))
         assert await anyio.to_thread.run_sync(probe.held_elsewhere)
         before = _lock_holders(pg_dsn)
         with psycopg.connect(pg_dsn, autocommit=True) as connection:

@@ -65,6 +65,12 @@ class Sql(Protocol):
         """The epoch of lease `name` (None: no such lease), as this transaction sees it."""
         ...
 
+    def next_epoch(self) -> int:
+        """A lease epoch no lease of the database ever had: an epoch names one term of
+        one lease, so a write of a scope is fenced by whichever of its leases (its own,
+        its shard's) it was made under (`check_epoch`)."""
+        ...
+
     def next_seqs(self, count: int) -> range | None:
         """The next `count` journal sequence numbers, when the writer hands them out
         itself (no round trip for a `RETURNING seq`); None: the database draws them."""

@@ -1,4 +1,7 @@
-"""How the scheduler leases are kept: one row per scope, with its epoch.
+"""How the scheduler leases are kept: one row per lease (a scope's, or a shard's), with
+its epoch. An epoch is given once in the whole database (`Sql.next_epoch`), so it
+names one term of one lease: a write of a scope is fenced by whichever of the scope's
+two leases it was made under.
 
 Every fencing check is in the SQL of the write it guards, or reads the row in the
 writer's transaction (which holds the write lock: no other writer moves the epoch
@@ -18,6 +21,7 @@ from .._leases import (
     TakeStaleLease,
     lease_name,
 )
+from .._shards import shard_lease_name
 from ._connection import Sql, chunks
 
 __all__ = [
@@ -32,21 +36,23 @@ __all__ = [
 
 
 def check_epoch(sql: Sql, scope: Scope, epoch: int | None) -> None:
-    """Refuse a write made under a lease epoch that is no longer the current one."""
+    """Refuse a write made under a lease epoch that is no longer the current one of the
+    scope's lease or of its shard's."""
     if epoch is None:
         return
-    current = sql.lease_epoch(lease_name(scope))
-    if current != epoch:
-        raise LeaseLost(
-            f"this process wrote under lease epoch {epoch}, but the lease is at epoch "
-            f"{current}: another process took it over; this one steps down"
-        )
+    own = sql.lease_epoch(lease_name(scope))
+    if own == epoch or sql.lease_epoch(shard_lease_name(scope)) == epoch:
+        return
+    raise LeaseLost(
+        f"this process wrote under lease epoch {epoch}, which its lease has moved on "
+        "from: another process took it over; this one steps down"
+    )
 
 
-def lease_row(sql: Sql, scope: Scope) -> LeaseRow | None:
+def lease_row(sql: Sql, lease: str) -> LeaseRow | None:
     row = sql.execute(
         "SELECT epoch, holder, renewed_at, executors FROM leases WHERE name = ?",
-        (lease_name(scope),),
+        (lease,),
     ).fetchone()
     if row is None:
         return None
@@ -78,22 +84,29 @@ def _names(executors: tuple[str, ...]) -> str:
 def acquire_lease(sql: Sql, op: AcquireLease) -> int:
     row = sql.execute(
         "INSERT INTO leases (name, epoch, holder, acquired_at, renewed_at, executors)"
-        " VALUES (?, 1, ?, ?, ?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET epoch = leases.epoch + 1,"
+        " VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET epoch = excluded.epoch,"
         " holder = excluded.holder, acquired_at = excluded.acquired_at,"
         " renewed_at = excluded.renewed_at, executors = excluded.executors"
         " RETURNING epoch",
-        (lease_name(op.scope), op.holder, to_ms(op.at), op.renewed_ms, _names(op.executors)),
+        (
+            op.lease,
+            sql.next_epoch(),
+            op.holder,
+            to_ms(op.at),
+            op.renewed_ms,
+            _names(op.executors),
+        ),
     ).fetchone()
     assert row is not None
     return int(row[0])
 
 
-def renew_leases(sql: Sql, op: RenewLeases) -> tuple[tuple[Scope, int], ...]:
+def renew_leases(sql: Sql, op: RenewLeases) -> tuple[tuple[str, int], ...]:
     """One statement per `_RENEWED_AT_ONCE` leases: those still at their epoch are
     renewed and named back; the others are lost. (Read back, not counted, so that a
     lost lease is known at once, also where results arrive late.)"""
-    held = {(lease_name(scope), epoch): (scope, epoch) for scope, epoch in op.held}
+    held = dict.fromkeys(op.held)
     pairs = list(held)
     for start in range(0, len(pairs), _RENEWED_AT_ONCE):
         chunk = pairs[start : start + _RENEWED_AT_ONCE]
@@ -105,7 +118,7 @@ def renew_leases(sql: Sql, op: RenewLeases) -> tuple[tuple[Scope, int], ...]:
         ).fetchall()
         for name, epoch in rows:
             held.pop((str(name), int(epoch)), None)
-    return tuple(held.values())
+    return tuple(held)
 
 
 _RENEWED_AT_ONCE = 400
@@ -114,14 +127,15 @@ _RENEWED_AT_ONCE = 400
 
 def take_stale_lease(sql: Sql, op: TakeStaleLease) -> int | None:
     row = sql.execute(
-        "UPDATE leases SET epoch = epoch + 1, holder = ?, acquired_at = ?, renewed_at = ?,"
+        "UPDATE leases SET epoch = ?, holder = ?, acquired_at = ?, renewed_at = ?,"
         " executors = ? WHERE name = ? AND epoch = ? RETURNING epoch",
         (
+            sql.next_epoch(),
             op.holder,
             to_ms(op.at),
             op.renewed_ms,
             _names(op.executors),
-            lease_name(op.scope),
+            op.lease,
             op.seen_epoch,
         ),
     ).fetchone()
@@ -130,16 +144,14 @@ def take_stale_lease(sql: Sql, op: TakeStaleLease) -> int | None:
 
 def release_lease(sql: Sql, op: ReleaseLease) -> bool:
     sql.execute(
-        "UPDATE leases SET holder = '', epoch = epoch + 1 WHERE name = ? AND epoch = ?",
-        (lease_name(op.scope), op.epoch),
+        "UPDATE leases SET holder = '', epoch = ? WHERE name = ? AND epoch = ?",
+        (sql.next_epoch(), op.lease, op.epoch),
     )
     released = sql.changes() > 0
-    scope = op.scope
     for runs in chunks(op.runs):
         marks = ", ".join("?" * len(runs))
         sql.execute(
-            f"UPDATE runs SET owner = ? WHERE id IN ({marks}) AND owner = ?"
-            " AND project = ? AND directory = ? AND state = ?",
-            (HANDED_OVER, *runs, op.owner, scope.project, scope.directory, "scheduled"),
+            f"UPDATE runs SET owner = ? WHERE id IN ({marks}) AND owner = ? AND state = ?",
+            (HANDED_OVER, *runs, op.owner, "scheduled"),
         )
     return released

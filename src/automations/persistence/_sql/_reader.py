@@ -102,9 +102,10 @@ class SqlReader(ABC):
     ) -> list[str]:
         return await self.query(lambda s: q.ids_with_prefix(s, scope, kind, prefix, limit))
 
-    async def lease(self, scope: Scope) -> LeaseRow | None:
-        """The scope's lease row: who holds it, at which epoch, last renewed when."""
-        return await self.query(lambda s: lease_row(s, scope))
+    async def lease(self, lease: str) -> LeaseRow | None:
+        """The row of the lease named `lease`: who holds it, at which epoch, last
+        renewed when."""
+        return await self.query(lambda s: lease_row(s, lease))
 
     async def leases(self) -> dict[str, LeaseRow]:
         """Every scope's lease row, by lease name (`lease_name(scope)`)."""

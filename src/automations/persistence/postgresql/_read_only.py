@@ -14,8 +14,7 @@ from typing import TypeVar
 
 import anyio
 
-from ...model import DatabaseRefused, Scope, StorageError
-from .._leases import lease_name
+from ...model import DatabaseRefused, StorageError
 from .._sql import ReadOnlySqlStore
 from ._connection import Connection, connect, redacted
 from ._locks import AdvisoryLock, LockConnection
@@ -44,8 +43,8 @@ class PostgresReadOnlyStore(ReadOnlySqlStore):
     def _probe(self, query: Callable[[Connection], bool]) -> bool:
         return self.reader.run_sync(query)
 
-    def lease_lock(self, scope: Scope) -> AdvisoryLock:
-        return AdvisoryLock(self.locks, lock_key(self.schema, lease_name(scope)), self._probe)
+    def lease_lock(self, lease: str) -> AdvisoryLock:
+        return AdvisoryLock(self.locks, lock_key(self.schema, lease), self._probe)
 
     def liveness_lock(self, owner: str) -> AdvisoryLock:
         return AdvisoryLock(self.locks, lock_key(self.schema, f"owner:{owner}"), self._probe)

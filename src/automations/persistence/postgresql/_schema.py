@@ -162,12 +162,15 @@ ALTER TABLE runs SET (fillfactor = 50);
 
 def _v4(connection: Connection) -> None:
     """Each automation's shard (persistence/_shards.py), indexed with its next fire: a
-    fleet worker finds what is due in the shards it holds with one query."""
+    fleet worker finds what is due in the shards it holds with one query. Lease epochs
+    come from one sequence: an epoch names one term of one lease (`check_epoch`)."""
     connection.execute(
         """
         ALTER TABLE automations ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;
         CREATE INDEX automations_shard_due ON automations (shard, next_fire_at)
             WHERE next_fire_at IS NOT NULL;
+        CREATE SEQUENCE lease_epochs;
+        SELECT setval('lease_epochs', COALESCE(MAX(epoch), 0) + 1, false) FROM leases;
         """
     )
     rows = connection.execute("SELECT DISTINCT project, directory FROM automations").fetchall()

@@ -92,6 +92,11 @@ class PostgresSql:
                 self._epochs.clear()
         return cursor
 
+    def next_epoch(self) -> int:
+        # Writers of several hosts commit at once: a sequence, not the largest epoch.
+        row = self.execute("SELECT nextval('lease_epochs')").fetchone()
+        return int(row[0])
+
     def lease_epoch(self, name: str) -> int | None:
         epochs = self._epochs
         if epochs is not None and name in epochs:

@@ -11,8 +11,7 @@ from typing import TypeVar
 import anyio
 import psycopg
 
-from ...model import Scope, StorageError
-from .._leases import lease_name
+from ...model import StorageError
 from .._port import Durability
 from .._sql import SqlStore
 from ._connection import Connection, connect, redacted, storage_error
@@ -48,9 +47,9 @@ class PostgresStore(SqlStore):
     def _probe(self, query: Callable[[Connection], bool]) -> bool:
         return self.reader.run_sync(query)
 
-    def lease_lock(self, scope: Scope) -> AdvisoryLock:
-        """The lock whose holder leads `scope` (not taken)."""
-        return AdvisoryLock(self.locks, lock_key(self.schema, lease_name(scope)), self._probe)
+    def lease_lock(self, lease: str) -> AdvisoryLock:
+        """The lock of the lease named `lease` (not taken)."""
+        return AdvisoryLock(self.locks, lock_key(self.schema, lease), self._probe)
 
     def liveness_lock(self, owner: str) -> AdvisoryLock:
         """The lock process `owner` holds while it lives (not taken)."""

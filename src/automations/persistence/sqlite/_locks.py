@@ -62,7 +62,7 @@ class FileLock:
 
 
 def lease_lock_path(database: str, lease: str) -> str:
-    """Where the holder of the lease named `lease` holds its lock (one file per scope)."""
+    """Where the holder of the lease named `lease` holds its lock (one file per lease)."""
     digest = hashlib.sha256(lease.encode()).hexdigest()[:32]
     return os.path.join(f"{database}-leases", f"{digest}.lock")
 

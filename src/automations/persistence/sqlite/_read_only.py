@@ -18,8 +18,7 @@ from typing import TypeVar
 import anyio
 import apsw
 
-from ...model import DatabaseRefused, Scope, StorageError
-from .._leases import lease_name
+from ...model import DatabaseRefused, StorageError
 from .._port import Durability
 from .._sql import ReadOnlySqlStore
 from ._connection import connect, read_only_uri
@@ -45,8 +44,8 @@ class ReadOnlyStore(ReadOnlySqlStore):
     def open_watch(self) -> ChangeWatch:
         return ChangeWatch(self.path, self.durability, uri=self.uri)
 
-    def lease_lock(self, scope: Scope) -> FileLock:
-        return FileLock(lease_lock_path(self.path, lease_name(scope)))
+    def lease_lock(self, lease: str) -> FileLock:
+        return FileLock(lease_lock_path(self.path, lease))
 
     def liveness_lock(self, owner: str) -> FileLock:
         return FileLock(liveness_lock_path(self.path, owner))

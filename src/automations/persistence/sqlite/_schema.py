@@ -199,12 +199,15 @@ CREATE INDEX workers_expiry ON workers (expires_at);
 
 def _v9(connection: apsw.Connection) -> None:
     """Each automation's shard (persistence/_shards.py), indexed with its next fire: a
-    fleet worker finds what is due in the shards it holds with one query."""
+    fleet worker finds what is due in the shards it holds with one query. Lease epochs
+    are given once in the file (the largest plus one, `leases_epoch`): an epoch names
+    one term of one lease (`check_epoch`)."""
     connection.execute(
         """
         ALTER TABLE automations ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;
         CREATE INDEX automations_shard_due ON automations (shard, next_fire_at)
             WHERE next_fire_at IS NOT NULL;
+        CREATE INDEX leases_epoch ON leases (epoch);
         """
     )
     for scope in _scopes(connection):

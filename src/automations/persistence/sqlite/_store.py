@@ -10,8 +10,7 @@ from typing import TypeVar
 import anyio
 import apsw
 
-from ...model import Scope, StorageError
-from .._leases import lease_name
+from ...model import StorageError
 from .._sql import SqlStore
 from ._apply import Apply, apply
 from ._connection import (
@@ -47,9 +46,9 @@ class SqliteStore(SqlStore):
     def location(self) -> str:
         return self.path
 
-    def lease_lock(self, scope: Scope) -> FileLock:
-        """The lock whose holder leads `scope` (not taken): a file beside the database."""
-        return FileLock(lease_lock_path(self.path, lease_name(scope)))
+    def lease_lock(self, lease: str) -> FileLock:
+        """The lock of the lease named `lease` (not taken): a file beside the database."""
+        return FileLock(lease_lock_path(self.path, lease))
 
     def liveness_lock(self, owner: str) -> FileLock:
         """The lock process `owner` holds while it lives (not taken)."""
