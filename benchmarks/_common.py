@@ -35,6 +35,7 @@ __all__ = [
     "peak_rss_mb",
     "percentile",
     "start_worker",
+    "start_workers",
     "until_parent_leaves",
 ]
 
@@ -136,18 +137,30 @@ async def start_worker(module: str, db: str) -> AsyncIterator[Process]:
     """`python -m <module> DB` from the repository's root, once it says `serving`;
     stopped when the block exits, whatever ends it (an exception, Ctrl-C). A worker
     also leaves by itself once this process is gone (`until_parent_leaves`)."""
-    command = [sys.executable, "-m", module, db]
-    process = await anyio.open_process(command, cwd=_ROOT, stderr=None)
-    try:
-        assert process.stdout is not None
-        with anyio.fail_after(60):
-            line = await process.stdout.receive()
-        if b"serving" not in line:
-            raise RuntimeError(f"a worker did not start: {line!r}")
+    async with start_workers(module, db, 1) as (process,):
         yield process
+
+
+@asynccontextmanager
+async def start_workers(module: str, db: str, count: int) -> AsyncIterator[list[Process]]:
+    """`count` workers as `start_worker` starts one, spawned together (as a deployment
+    starts them), once each says `serving`."""
+    command = [sys.executable, "-m", module, db]
+    processes: list[Process] = []
+    try:
+        for _ in range(count):
+            processes.append(await anyio.open_process(command, cwd=_ROOT, stderr=None))
+        for process in processes:
+            assert process.stdout is not None
+            with anyio.fail_after(60):
+                line = await process.stdout.receive()
+            if b"serving" not in line:
+                raise RuntimeError(f"a worker did not start: {line!r}")
+        yield processes
     finally:
         with anyio.CancelScope(shield=True):
-            await _stop(process)
+            for process in processes:
+                await _stop(process)
 
 
 async def _stop(process: Process) -> None:

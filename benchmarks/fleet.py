@@ -5,8 +5,9 @@ how balanced, what each costs, how soon the survivors lead a killed one's, and, 
 Each scope holds A automations, firing hourly or, with `--interval SECONDS`, on that
 interval, their first slots spread evenly over it (`_fleet_fires`). `ready_s` is the
 time from spawning the workers until every scope is led once, each worker within its
-fair share and the slack; `max_led` the most scopes one worker leads (a fair share is
-S/W); `rss_mb` each worker's resident memory and `cpu_s_per_s` its CPU seconds per
+fair share of the shards (the unit the fleet shares out) and the slack; `max_led` the
+most scopes one worker leads (a fair share is S/W) and `max_shards` the most shards;
+`rss_mb` each worker's resident memory and `cpu_s_per_s` its CPU seconds per
 second over the measured window: `--idle` seconds once ready, or `--seconds` of
 firing; `rebalance_s` the time from a SIGKILL of one worker until the others lead
 every scope again, each within its fair share and the slack (with `--interval`,
@@ -44,9 +45,9 @@ import automations as am
 from automations.actors import live_workers
 from automations.actors._balance import DEFAULT_SLACK
 from automations.model import Scope, Worker
-from automations.persistence import StorePort, open_store
+from automations.persistence import StorePort, open_store, shard_of
 
-from ._common import environment, start_worker
+from ._common import environment, start_worker, start_workers
 from ._fleet_fires import Firing
 
 _FLEET_WORKER = "benchmarks._fleet_worker"
@@ -67,10 +68,9 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         async with AsyncExitStack() as stack:
             store = await stack.enter_async_context(open_store(db))
             spawned = time.monotonic()
-            workers = [
-                await stack.enter_async_context(start_worker(_FLEET_WORKER, db))
-                for _ in range(args.workers)
-            ]
+            workers = await stack.enter_async_context(
+                start_workers(_FLEET_WORKER, db, args.workers)
+            )
             found = await _until(store, lambda ws: _balanced(ws, scopes, args.workers))
             ready_s = time.monotonic() - spawned
             window = _window(firing, args)
@@ -108,6 +108,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             "workers": args.workers,
             "ready_s": round(ready_s, 3),
             "max_led": max(len(w.scopes) for w in found),
+            "max_shards": max(len({shard_of(s) for s in w.scopes}) for w in found),
             "rss_mb": [round(r, 1) for r in rss],
             "cpu_s_per_s": [round(c, 4) for c in cpu],
             **{name: round(seconds, 3) for name, seconds in churn.items()},
@@ -232,12 +233,13 @@ async def _until(store: StorePort, check: Any) -> list[Worker]:
 
 
 def _balanced(workers: list[Worker], scopes: list[Scope], count: int) -> bool:
-    """`count` workers lead every scope once, none over its fair share and the slack."""
-    high = math.ceil(len(scopes) / count) + DEFAULT_SLACK
+    """`count` workers lead every scope once, none over its fair share of the shards
+    (the unit the fleet shares out) and the slack."""
+    high = math.ceil(len({shard_of(s) for s in scopes}) / count) + DEFAULT_SLACK
     return (
         len(workers) == count
         and _led_once(workers, scopes)
-        and all(len(w.scopes) <= high for w in workers)
+        and all(len({shard_of(s) for s in w.scopes}) <= high for w in workers)
     )
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import anyio
 
-from .actors import Follower, holder_alive, is_led
+from .actors import Follower, holder_alive, is_led, leading_lease
 from .model import (
     AutomationError,
     Conflict,
@@ -37,7 +37,6 @@ from .persistence import (
     EnqueueCommand,
     RunNowCommand,
     StorePort,
-    lease_name,
 )
 
 __all__ = ["SERVED_CHECK_SECONDS", "CommandSender"]
@@ -115,8 +114,8 @@ class CommandSender:
     async def served_executors(self) -> frozenset[str] | None:
         """The executors the worker leading the scope registered; None when no worker
         leads it (or one written before the lease named them)."""
-        row = await self._store.reader.lease(lease_name(self._scope))
-        if row is None or not row.executors or not await is_led(self._store, self._scope):
+        row = await leading_lease(self._store, self._scope)
+        if row is None or not row.executors:
             return None
         return frozenset(row.executors)
 

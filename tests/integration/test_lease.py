@@ -10,7 +10,7 @@ import anyio.abc
 import pytest
 
 import automations as am
-from automations.actors import _lease
+from automations.actors import _reconciling
 from automations.actors._services import Services
 from automations.model import Scope, advance
 from automations.persistence import AcquireLease, SaveRun, TakeStaleLease, lease_name, open_store
@@ -118,7 +118,7 @@ async def test_a_holder_deposed_before_its_first_reconciliation_steps_down_and_l
     async with runtime_factory() as rt:
         a = await rt.create(new(overlap=am.Overlap.ALLOW))
     orphan = await _orphan(location, a.id, "gone-1", am.RunState.RUNNING)
-    reconcile = _lease.reconcile_dead_owners
+    reconcile = _reconciling.reconcile_dead_owners
     deposed: list[int | None] = []
 
     async def deposed_first(services: Services, *args: Any) -> Any:
@@ -131,7 +131,7 @@ async def test_a_holder_deposed_before_its_first_reconciliation_steps_down_and_l
             assert await services.store.write(taken) is not None
         return await reconcile(services, *args)
 
-    monkeypatch.setattr(_lease, "reconcile_dead_owners", deposed_first)
+    monkeypatch.setattr(_reconciling, "reconcile_dead_owners", deposed_first)
     async with runtime_factory() as rt:
         # The standby is not alive: the holder takes the lease again and reconciles.
         ended = await rt.wait(orphan.id, timeout=10)

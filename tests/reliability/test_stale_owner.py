@@ -83,7 +83,7 @@ async def test_a_frozen_holder_is_replaced_and_steps_down_when_it_wakes(location
                 await _fired_after(standby, resumed_at + 1, 2 * AUTOMATIONS)  # it goes on
                 lease = await standby._services.store.reader.lease(lease_name(standby.scope))
                 assert lease is not None
-                assert (lease.holder, lease.epoch) == (standby._services.owner, old_epoch + 1)
+                assert lease.holder == standby._services.owner and lease.epoch > old_epoch
             old.send_signal(signal.SIGINT)
             await _read_until(old, "closed cleanly", output)
             assert await old.wait() == 0

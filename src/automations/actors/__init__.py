@@ -12,7 +12,7 @@ from ._hub import (
     Subscription,
     SubscriptionLagged,
 )
-from ._lease import STALE_SECONDS, holder_alive, is_led
+from ._lease import STALE_SECONDS, holder_alive, is_led, leading_lease
 from ._messages import (
     Adopt,
     AutomationMessage,
@@ -72,6 +72,7 @@ __all__ = [
     "Update",
     "holder_alive",
     "is_led",
+    "leading_lease",
     "is_resumable",
     "live_workers",
     "open_fleet",

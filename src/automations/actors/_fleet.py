@@ -1,18 +1,20 @@
 """A fleet worker: one process that serves every scope of its database, leading the
-scopes the balancing planner gives it (`open_runtime(..., scopes="all")`).
+shards the balancing planner gives it (`open_runtime(..., scopes="all")`).
 
-Each scope it should lead is a *cell*: the supervisor of that scope, as a one-scope
-worker has (lease, scheduler, inbox, runs), sharing the process's store, hub, follower
-and heartbeat. After each heartbeat the fleet reads the live workers, the scopes and
-their lease rows, plans (`_balance.plan`: the same facts give every worker the same
-plan) and opens the cells it should have and tells those it should not to let their
-lease go (`_cell.py`: their runs go on to their end, those of slots still to come go
-with the lease). A cell's lease is the one-scope lease, with its epoch and fencing: a
-scope handed over is taken when the cell that had it lets its lock go, and a slot
-fires once whatever the plans say meanwhile (the unique slot index). A scope led by a
-live one-scope worker is left to it. The cells share one `FireLimit`: at most
-`max_scheduled_runs` scheduled runs go on in the process, whatever the scopes. See
-docs/architecture.md, "The fleet", for what comes next.
+The scopes fall into a fixed number of shards (persistence/_shards.py); the unit of
+duty is a shard, with one lease. Each shard the worker should lead is a *cell*
+(`_cell.py`) serving a `Shard` (`_shard.py`): the shard's lease, one scheduler over
+its scopes, and a supervisor per scope (its inbox, its runs), sharing the process's
+store, hub, follower and heartbeat. After each heartbeat the fleet reads the live
+workers, the scopes and the lease rows, plans (`_balance.plan`: the same facts give
+every worker the same plan) and opens the cells it should have and tells those it
+should not to let their lease go (their runs go on to their end, those of slots still
+to come go with the lease). A shard's lease fences its scopes' writes as a scope's
+own lease does: a shard handed over is taken when the cell that had it lets its lock
+go, and a slot fires once whatever the plans say meanwhile (the unique slot index). A
+scope led by a live one-scope worker (it holds the scope's own lease) is left to it.
+The cells share one `FireLimit`: at most `max_scheduled_runs` scheduled runs go on in
+the process, whatever the scopes. See docs/architecture.md, "The fleet".
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from ..model import AutomationError, Scope
-from ..persistence import lease_name
+from ..persistence import lease_name, shard_lease_name, shard_of
 from ._active_owners import ActiveOwners
 from ._balance import plan
 from ._cell import Cell
@@ -38,6 +40,7 @@ from ._open_supervisor import open_supervisor
 from ._presence import Presence, live_workers
 from ._renewals import LeaseRenewals
 from ._services import Services
+from ._shard import Shard
 from ._supervisor import Supervisor
 
 __all__ = ["Fleet", "open_fleet"]
@@ -52,22 +55,32 @@ class Fleet:
         self._services = services
         self._follower = follower
         self._grace = grace
-        self.cells: dict[Scope, Supervisor] = {}
-        """The open cells' supervisors, leading their scope or not."""
-        self._cells: dict[Scope, Cell] = {}
+        self.shards: dict[int, Shard] = {}
+        """The open cells' shards, leading or not."""
+        self._cells: dict[int, Cell] = {}
         """Each cell until its block is left: told to lead, or to close (never
         cancelled from outside, which would end its runs unrecorded)."""
-        self._wanted: set[Scope] = set()
-        """The scopes the last plan gives this worker."""
+        self._wanted: set[int] = set()
+        """The shards the last plan gives this worker."""
+        self._left_out: frozenset[Scope] = frozenset()
+        """The scopes a live one-scope worker leads, as of the last plan."""
         self.presence = Presence(services, self.load, fleet=True)
         self.fire_limit = FireLimit(services.max_scheduled_runs)
         """The process's capacity, shared by its cells' schedulers."""
         self.renewals = LeaseRenewals(services.store)
         """Every cell's lease, renewed in one write a round."""
         self.owners = ActiveOwners(services.store)
-        """The active runs' owners, read once a round for every cell's reconciling."""
+        """The active runs' owners, read once a round for every scope's reconciling."""
         self._peers: set[str] = set()
         """The other live fleet workers of the last plan, watched for their death."""
+
+    @property
+    def cells(self) -> dict[Scope, Supervisor]:
+        """Every open scope's supervisor, leading or not."""
+        found: dict[Scope, Supervisor] = {}
+        for shard in self.shards.values():
+            found.update(shard.scopes)
+        return found
 
     def close_all(self) -> None:
         """Close every cell as the process closes (the planning has stopped): each hands
@@ -79,13 +92,13 @@ class Fleet:
             cell.close()
 
     def load(self) -> tuple[int, tuple[Scope, ...]]:
-        """(runs executing in every cell, scopes whose lease a cell holds), for the
-        heartbeat."""
-        running = sum(len(cell.runs) for cell in self.cells.values())
+        """(runs executing in every cell, scopes led here), for the heartbeat."""
+        cells = self.cells
+        running = sum(len(supervisor.runs) for supervisor in cells.values())
         leading = tuple(
             sorted(
-                (scope for scope, cell in self.cells.items() if cell.leading),
-                key=lambda s: (s.project, s.directory),
+                (scope for scope, supervisor in cells.items() if supervisor.leading),
+                key=_order,
             )
         )
         return running, leading
@@ -97,41 +110,48 @@ class Fleet:
             try:
                 wanted = await self.wanted()
             except AutomationError:  # storage trouble: the next heartbeat plans again
-                log.exception("could not plan this worker's share of the scopes")
+                log.exception("could not plan this worker's share of the shards")
                 wanted = self._wanted
             self._wanted = wanted
-            for scope, cell in self._cells.items():
+            for number, cell in self._cells.items():
                 if not cell.closing:  # one closing is opened again once it is closed
-                    cell.want(scope in wanted)
+                    cell.want(number in wanted)
+            for number, shard in self.shards.items():
+                shard.leave_out(frozenset(s for s in self._left_out if shard_of(s) == number))
             # Opened side by side: their first lease writes share commits.
             async with anyio.create_task_group() as opening:
-                for scope in sorted(wanted - set(self._cells), key=_order):
-                    cell = self._cells[scope] = Cell(scope)
+                for number in sorted(wanted - set(self._cells)):
+                    cell = self._cells[number] = Cell(f"shard:{number}")
                     opening.start_soon(
-                        partial(cells.start, name=f"cell:{scope.project}"), self._cell, cell
+                        partial(cells.start, name=f"cell:shard:{number}"), self._cell, number, cell
                     )
             await self.presence.next_beat(after=seen)
 
-    async def wanted(self) -> set[Scope]:
-        """The scopes this worker should lead, as the plan of the live facts says."""
+    async def wanted(self) -> set[int]:
+        """The shards this worker should lead, as the plan of the live facts says; the
+        scopes a one-scope worker leads are noted, to be left to it."""
         store, me = self._services.store, self._services.owner
         workers = await live_workers(store)
         leases = await store.reader.leases()
         fleet = {w.id: w.capacity for w in workers if w.fleet}
         self._peers = set(fleet) - {me}
         others = {w.id for w in workers if not w.fleet}
-        names: dict[str, Scope] = {}
+        left_out: set[Scope] = set()
+        names: dict[str, int] = {}
         for scope, _ in await store.reader.scopes():
             row = leases.get(lease_name(scope))
-            if row is None or row.holder not in others:  # a one-scope worker keeps its own
-                names[lease_name(scope)] = scope
+            if row is not None and row.holder in others:  # a one-scope worker keeps its own
+                left_out.add(scope)
+            number = shard_of(scope)
+            names[shard_lease_name(number)] = number
+        self._left_out = frozenset(left_out)
         holders = {name: leases[name].holder for name in names if name in leases}
         assignment = plan(fleet, names, holders).assignment
         return {names[name] for name, worker in assignment.items() if worker == me}
 
     async def watch_peers(self) -> None:
         """Plan again as soon as a peer's process dies (its liveness lock is free),
-        not at the next heartbeat: its scopes move within a poll, until cancelled."""
+        not at the next heartbeat: its shards move within a poll, until cancelled."""
         store = self._services.store
         while True:
             await anyio.sleep(POLL_SECONDS)
@@ -145,30 +165,45 @@ class Fleet:
                     self._peers.discard(peer)
                     self.presence.nudge()
 
-    async def _cell(
-        self, cell: Cell, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-    ) -> None:
-        scope = cell.scope
+    def _open_scope(self, scope: Scope) -> AbstractAsyncContextManager[Supervisor]:
         services = dataclasses.replace(self._services, scope=scope, role="worker")
+        return open_supervisor(
+            services,
+            grace=self._grace,
+            follower=self._follower,
+            presence=self.presence,
+            fire_limit=self.fire_limit,
+            owners=self.owners,
+            led_by_shard=True,
+        )
+
+    async def _cell(
+        self, number: int, cell: Cell, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        shard = Shard(
+            number,
+            self._services,
+            self._open_scope,
+            follower=self._follower,
+            presence=self.presence,
+            fire_limit=self.fire_limit,
+            renewals=self.renewals,
+            owners=self.owners,
+        )
+        shard.leave_out(frozenset(s for s in self._left_out if shard_of(s) == number))
+        self.shards[number] = shard
         try:
-            async with open_supervisor(
-                services,
-                grace=self._grace,
-                follower=self._follower,
-                presence=self.presence,
-                fire_limit=self.fire_limit,
-                renewals=self.renewals,
-                owners=self.owners,
-            ) as supervisor:
-                self.cells[scope] = supervisor
+            async with anyio.create_task_group() as hosting:
+                await hosting.start(shard.serve_scopes)
                 try:
-                    await cell.serve(supervisor, task_status=task_status)
+                    await cell.serve(shard, task_status=task_status)
                 finally:
-                    del self.cells[scope]
                     cell.closing = True  # the plan leaves it be while it closes
+                    shard.close()
         finally:
-            del self._cells[scope]
-        if scope in self._wanted:  # given back while it closed: plan again now
+            del self.shards[number]
+            del self._cells[number]
+        if number in self._wanted:  # given back while it closed: plan again now
             self.presence.nudge()
 
 
@@ -178,8 +213,8 @@ def _order(scope: Scope) -> tuple[str, str]:
 
 @asynccontextmanager
 async def open_fleet(services: Services, follower: Follower, grace: float) -> AsyncIterator[Fleet]:
-    """Serve every scope of the store as the plan gives them to this worker, until the
-    block exits; on exit every cell closes (`Fleet.close_all`)."""
+    """Serve every scope of the store as the plan gives their shards to this worker,
+    until the block exits; on exit every cell closes (`Fleet.close_all`)."""
     fleet = Fleet(services, follower, grace)
     async with anyio.create_task_group() as beating:
         await beating.start(fleet.presence.run, name="presence")

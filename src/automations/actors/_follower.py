@@ -21,7 +21,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from ..model import Event, Scope, StorageError
-from ..persistence import ChangeListener, ChangeWatch, StorePort
+from ..persistence import ChangeListener, ChangeWatch, StorePort, shard_of
 from ._hub import EventHub
 from ._outage import Outage, patiently
 
@@ -59,11 +59,29 @@ class ScopedListeners(Generic[L]):
 
 
 class ChangeListeners(ScopedListeners[ChangeListener]):
-    """Change listeners found by the scope of the change: itself one."""
+    """Change listeners found by the scope of the change, or by its shard (a fleet's
+    cell listens to every scope of its shard): itself one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_shard: dict[int, tuple[ChangeListener, ...]] = {}
+
+    def add_shard(self, shard: int, listener: ChangeListener) -> None:
+        self._by_shard[shard] = (*self._by_shard.get(shard, ()), listener)
+
+    def remove_shard(self, shard: int, listener: ChangeListener) -> None:
+        left = tuple(each for each in self._by_shard.get(shard, ()) if each != listener)
+        if left:
+            self._by_shard[shard] = left
+        else:
+            self._by_shard.pop(shard, None)
 
     def __call__(self, scope: Scope, event: Event) -> None:
         for listener in self.of(scope):
             listener(scope, event)
+        if self._by_shard:
+            for listener in self._by_shard.get(shard_of(scope), ()):
+                listener(scope, event)
 
 
 class Follower:
@@ -93,6 +111,18 @@ class Follower:
     def remove_listener(self, scope: Scope, listener: ChangeListener) -> None:
         self._foreign.remove(scope, listener)
         self._own.remove(scope, listener)
+
+    def add_shard_listener(
+        self, shard: int, listener: ChangeListener, *, own: bool = False
+    ) -> None:
+        """As `add_listener`, for the events of every scope of `shard`."""
+        self._foreign.add_shard(shard, listener)
+        if own:
+            self._own.add_shard(shard, listener)
+
+    def remove_shard_listener(self, shard: int, listener: ChangeListener) -> None:
+        self._foreign.remove_shard(shard, listener)
+        self._own.remove_shard(shard, listener)
 
     def add_command_listener(self, scope: Scope, listener: Callable[[], None]) -> None:
         """Call `listener` each time a command of `scope` past the head seen before is

@@ -2,9 +2,9 @@
 one dies or freezes.
 
 A worker polls the lease's file lock; the first to hold it records a new epoch,
-reconciles the runs of processes that died (their liveness locks can be taken), and
-leads until it closes: it fires schedules, takes the commands nobody else is named
-for, and keeps reconciling, because a worker without the lease may die at any time.
+reconciles the runs of processes that died (`_reconciling.py`), and leads until it
+closes: it fires schedules, takes the commands nobody else is named for, and keeps
+reconciling, because a worker without the lease may die at any time.
 The kernel frees a dead holder's lock at once, so a standby takes over within a poll.
 A frozen holder keeps its lock but stops renewing the lease row; after
 `STALE_SECONDS` a standby takes the lease through the row, the epoch fences whatever
@@ -16,53 +16,42 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
 from functools import partial
 
 import anyio
 from anyio.abc import TaskStatus
 
-from ..model import AutomationError, LeaseLost, Scope, StorageError
+from ..model import AutomationError, Scope, StorageError
 from ..persistence import (
     AcquireLease,
     Adopted,
     LeaseRow,
     ProcessLock,
-    PurgeCommands,
-    Reconciled,
-    ReconcileRuns,
     ReleaseLease,
     StorePort,
     TakeStaleLease,
     lease_name,
+    shard_lease_name,
+    shard_of,
 )
-from ._active_owners import ActiveOwners
-from ._dead_owners import holding_dead, is_alive
+from ._dead_owners import is_alive
 from ._outage import Outage
 from ._renewals import LeaseRenewals
 from ._services import Services
 
 __all__ = [
     "POLL_SECONDS",
-    "RECONCILE_SECONDS",
     "STALE_SECONDS",
     "hold_lease",
     "holder_alive",
     "is_led",
-    "keep_reconciling",
-    "reconcile_dead_owners",
-    "reconcile_on_taking",
+    "leading_lease",
 ]
 
 POLL_SECONDS = 0.2
 """How often a standby tries the lease lock (real time: this is about processes)."""
 STALE_SECONDS = 5.0
 """How long a lease may go unrenewed before a standby takes it (the holder is frozen)."""
-RECONCILE_SECONDS = 2.0
-"""How often the lease holder looks for processes that died while it leads."""
-COMMAND_RETENTION = timedelta(minutes=10)
-"""How long an answered run-now command waits for its sender to read the outcome."""
-_PURGE_EVERY = 30
 _RELEASE_TRIES = 4
 """Tries of a lease's release (0.2, 0.4, 0.8 s apart): the runs handed over with it
 would otherwise wait for this process's death."""
@@ -77,10 +66,14 @@ async def hold_lease(
     lead: Callable[[int], Awaitable[None]],
     renewals: LeaseRenewals,
     *,
+    lease: str | None = None,
     hand_over: Callable[[], tuple[str, ...]] | None = None,
+    observe: bool = True,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Compete for the lease and `lead(epoch)` while holding it, until cancelled.
+    """Compete for the lease (the scope's, or the one named `lease`: a fleet's shard)
+    and `lead(epoch)` while holding it, until cancelled. With `observe`, the observer
+    is told of the scope's lease (a shard tells of each scope it leads itself).
 
     Started once the first attempt is decided: a worker that opens alone on a
     database holds the lease (its epoch recorded) by the time it is started. A holder
@@ -90,29 +83,32 @@ async def hold_lease(
     waiting for it to look stale; the runs `hand_over()` names (those it does not
     start itself) go with it.
     """
-    lock = services.store.lease_lock(services.lease)
+    name = services.lease if lease is None else lease
+    lock = services.store.lease_lock(name)
     epoch: int | None = None
     try:
         while True:
-            epoch = await _acquire(services, lock, task_status)
+            epoch = await _acquire(services, name, lock, task_status)
             task_status = anyio.TASK_STATUS_IGNORED
-            log.info("holding the scheduler lease at epoch %d", epoch)
-            _tell(services, held=True)
+            log.info("holding the scheduler lease %s at epoch %d", name, epoch)
+            if observe:
+                _tell(services, held=True)
             try:
                 async with anyio.create_task_group() as leading:
                     leading.start_soon(
-                        _keep_renewing, renewals, services.lease, lock, epoch, leading.cancel_scope
+                        _keep_renewing, renewals, name, lock, epoch, leading.cancel_scope
                     )
                     await lead(epoch)
             finally:
-                _tell(services, held=False)
+                if observe:
+                    _tell(services, held=False)
             log.warning("stepped down: another process took the lease (epoch %d)", epoch)
             epoch = None
             await _let_go(lock)
     finally:
         with anyio.CancelScope(shield=True):
             if hand_over is not None and epoch is not None:
-                await _release(services, epoch, hand_over)
+                await _release(services, name, epoch, hand_over)
             await _let_go(lock)
 
 
@@ -123,12 +119,12 @@ async def _let_go(lock: ProcessLock, *, remove: bool = False) -> None:
 
 
 async def _release(
-    services: Services, epoch: int, hand_over: Callable[[], tuple[str, ...]]
+    services: Services, lease: str, epoch: int, hand_over: Callable[[], tuple[str, ...]]
 ) -> None:
     """Let the lease go with the runs `hand_over()` names. They are named just before
     the write is submitted: a fire of this process submitted later is refused (the
     release moves the epoch), one submitted before made its run, which is named."""
-    release = ReleaseLease(services.lease, epoch, services.owner, hand_over())
+    release = ReleaseLease(lease, epoch, services.owner, hand_over())
     for attempt in range(_RELEASE_TRIES):
         if attempt:
             await anyio.sleep(0.1 * 2**attempt)
@@ -147,7 +143,9 @@ def _tell(services: Services, *, held: bool) -> None:
         services.observer.lease_changed(services.scope, held)
 
 
-async def _acquire(services: Services, lock: ProcessLock, task_status: TaskStatus[None]) -> int:
+async def _acquire(
+    services: Services, lease: str, lock: ProcessLock, task_status: TaskStatus[None]
+) -> int:
     """Poll until this process may lead; the epoch it leads under.
 
     The file lock is the fast path: free means the holder is dead (or gone). A
@@ -159,7 +157,7 @@ async def _acquire(services: Services, lock: ProcessLock, task_status: TaskStatu
     watch = LeaseWatch()
     while True:
         try:
-            epoch = await _try_to_lead(services, lock, watch)
+            epoch = await _try_to_lead(services, lease, lock, watch)
         except StorageError as error:
             task_status.started()
             task_status = anyio.TASK_STATUS_IGNORED
@@ -174,9 +172,11 @@ async def _acquire(services: Services, lock: ProcessLock, task_status: TaskStatu
         await anyio.sleep(POLL_SECONDS)
 
 
-async def _try_to_lead(services: Services, lock: ProcessLock, watch: LeaseWatch) -> int | None:
+async def _try_to_lead(
+    services: Services, lease: str, lock: ProcessLock, watch: LeaseWatch
+) -> int | None:
     """One look at the lease: the epoch this process leads under now, or None."""
-    store, lease, owner = services.store, services.lease, services.owner
+    store, owner = services.store, services.owner
     row = await store.reader.lease(lease)
     stale = row is not None and watch.stale(row)
     if await anyio.to_thread.run_sync(lock.try_acquire):
@@ -266,102 +266,26 @@ async def holder_alive(store: StorePort, owner: str) -> bool:
 
 
 async def is_led(store: StorePort, scope: Scope) -> bool:
-    """Whether some worker leads `scope`: one holds the lease's lock, or leads
-    through a lease it took over (fresh row, live holder) while the lock is in flux."""
-    lease = lease_name(scope)
-    if await anyio.to_thread.run_sync(store.lease_lock(lease).held_elsewhere):
-        return True
+    """Whether some worker leads `scope`, through its own lease or its shard's."""
+    return await leading_lease(store, scope) is not None
+
+
+async def leading_lease(store: StorePort, scope: Scope) -> LeaseRow | None:
+    """The row of the lease `scope` is led under, its own or its shard's (a fleet's);
+    None when neither is led."""
+    for lease in (lease_name(scope), shard_lease_name(shard_of(scope))):
+        led, row = await _led(store, lease)
+        if led:
+            return row or LeaseRow(0, "", 0)  # its lock is taken, its row not yet written
+    return None
+
+
+async def _led(store: StorePort, lease: str) -> tuple[bool, LeaseRow | None]:
+    """Whether some worker holds `lease` (it holds the lease's lock, or leads through
+    a lease it took over, a fresh row of a live holder, while the lock is in flux),
+    and its row."""
+    held = await anyio.to_thread.run_sync(store.lease_lock(lease).held_elsewhere)
     row = await store.reader.lease(lease)
-    if row is None or not row.holder:  # never led, or let go
-        return False
-    return not _stale(row) and await holder_alive(store, row.holder)
-
-
-async def reconcile_dead_owners(
-    services: Services,
-    adopt: Adopt,
-    epoch: int | None,
-    released: Callable[[], None] | None = None,
-    owners: ActiveOwners | None = None,
-) -> datetime | None:
-    """End or adopt the active runs of each process whose liveness lock can be taken,
-    fenced by the lease `epoch`: a deposed holder adopts and ends nothing. The
-    processes are read for the scope, or taken from a fleet's shared read (`owners`).
-
-    Returns the earliest slot of a run left for a later look, its slot still to come.
-    """
-    next_slot: datetime | None = None
-    scope, reader = services.scope, services.store.reader
-    for owner in await (reader.owners(scope) if owners is None else owners.of(scope)):
-        if owner == services.owner:
-            continue
-        async with holding_dead(services.store, owner) as dead:
-            if not dead:
-                continue  # alive: its runs are its own
-            operation = ReconcileRuns(
-                owner,
-                services.scope,
-                services.owner,
-                services.now(),
-                services.resumable_executors,
-                epoch,
-            )
-            # Shielded: once committed, its adoptions must reach their actors.
-            with anyio.CancelScope(shield=True):
-                result: Reconciled = await services.store.write(operation)
-        if result.next_slot is not None and (next_slot is None or result.next_slot < next_slot):
-            next_slot = result.next_slot
-        if result.changed:  # a run left for its slot is looked at again, quietly
-            log.info(
-                "reconciled %d runs of %s, which is gone (%d taken over here)",
-                len(result.changed),
-                owner,
-                len(result.adopted),
-            )
-        if result.released and released is not None:
-            released()  # the inbox reads again from the start: their ids are behind it
-        for adopted in result.adopted:
-            adopt(adopted)
-    return next_slot
-
-
-async def reconcile_on_taking(
-    services: Services, adopt: Adopt, epoch: int | None
-) -> datetime | None:
-    """A term's first reconciliation (`reconcile_dead_owners`). Under load a standby
-    can take the lease as stale while this process takes it: the write is refused
-    (`LeaseLost`) and the renewal ends the term, as it does once the term leads."""
-    try:
-        return await reconcile_dead_owners(services, adopt, epoch)
-    except LeaseLost:
-        await anyio.sleep_forever()
-        raise
-
-
-async def keep_reconciling(
-    services: Services,
-    adopt: Adopt,
-    epoch: int | None,
-    next_slot: datetime | None = None,
-    released: Callable[[], None] | None = None,
-    owners: ActiveOwners | None = None,
-) -> None:
-    """Reconcile the runs of processes that die while this one leads, and drop the
-    answered commands whose senders never came back, until cancelled. A run a dead
-    process recorded ahead of its slot is looked at again as `next_slot` comes."""
-    rounds = 0
-    while True:
-        delay = RECONCILE_SECONDS
-        if next_slot is not None:
-            delay = min(delay, max(0.0, (next_slot - services.now()).total_seconds()))
-        await anyio.sleep(delay)
-        rounds += 1
-        try:
-            next_slot = await reconcile_dead_owners(services, adopt, epoch, released, owners)
-            if rounds % _PURGE_EVERY == 0:
-                done_before = services.now() - COMMAND_RETENTION
-                await services.store.write(PurgeCommands(done_before))
-        except LeaseLost:
-            return  # deposed: the renewal ends this term
-        except AutomationError:  # storage trouble: try again next round
-            log.exception("could not reconcile the runs of dead processes")
+    if held or row is None or not row.holder:  # (never led, or let go)
+        return held, row
+    return not _stale(row) and await holder_alive(store, row.holder), row

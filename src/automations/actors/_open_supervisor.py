@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 
 import anyio
 from anyio.abc import TaskGroup
@@ -18,8 +17,9 @@ from ._active_owners import ActiveOwners
 from ._fire_limit import FireLimit
 from ._follower import Follower
 from ._inbox import Inbox
-from ._lease import hold_lease, keep_reconciling, reconcile_on_taking
+from ._lease import hold_lease
 from ._presence import Presence
+from ._reconciling import keep_reconciling, reconcile_on_taking
 from ._renewals import LeaseRenewals
 from ._retention import keep_pruning
 from ._scheduler import Scheduler
@@ -39,19 +39,22 @@ async def open_supervisor(
     fire_limit: FireLimit | None = None,
     renewals: LeaseRenewals | None = None,
     owners: ActiveOwners | None = None,
+    led_by_shard: bool = False,
 ) -> AsyncIterator[Supervisor]:
     """The supervisor with its follower and, in a worker, the lease, the scheduler, the
     inbox and the heartbeat; on exit, runs and actors stop with a reason. A fleet's
     cell (one scope of a worker that serves many) shares the fleet's `follower`, which
     it does not run, its `presence`, which it only tells of its lease, its
-    `fire_limit`, the process's capacity, its lease `renewals` and its read of the
-    active runs' `owners`."""
+    `fire_limit`, the process's capacity and its read of the active runs' `owners`;
+    it has no lease of its own (`led_by_shard`): its shard's cell leads it
+    (`_shard.py`)."""
     shared = follower is not None
     if follower is None:
         follower = Follower(services.store, services.hub)
     async with anyio.create_task_group() as runs, anyio.create_task_group() as actors:
         supervisor = Supervisor(services, runs, ActorGroup(actors), follower, fire_limit)
         supervisor.hand_back = not shared
+        supervisor.in_fleet = shared
         supervisor.owners = owners
         follower.add_listener(services.scope, supervisor.on_foreign)
         try:
@@ -60,7 +63,7 @@ async def open_supervisor(
                     await background.start(follower.run, name="follower")
                 if services.role == "worker":
                     await _start_worker(
-                        background, supervisor, presence, renewals, hand_over=shared
+                        background, supervisor, presence, renewals, led_by_shard=led_by_shard
                     )
                 try:
                     yield supervisor
@@ -80,17 +83,21 @@ async def _start_worker(
     presence: Presence | None,
     renewals: LeaseRenewals | None,
     *,
-    hand_over: bool,
+    led_by_shard: bool,
 ) -> None:
-    """Compete for the lease (a fleet's cell when it is told to: `hand_over`); execute
-    what other processes ask of this one; keep the heartbeat row and renew the lease
-    (unless a fleet does: `presence` and `renewals` given)."""
+    """Compete for the lease (unless its shard's cell leads it: `led_by_shard`);
+    execute what other processes ask of this one; keep the heartbeat row and renew
+    the lease (unless a fleet does: `presence` given)."""
     services, follower = supervisor.services, supervisor.follower
-    inbox = Inbox(services, follower, supervisor.automation, supervisor.runs)
+    inbox = supervisor.inbox = Inbox(services, follower, supervisor.automation, supervisor.runs)
     if presence is None:
         presence = Presence(services, supervisor.load)
         await background.start(presence.run, name="presence")
     supervisor.presence = presence
+    background.start_soon(inbox.run, name="inbox")
+    background.start_soon(supervisor.slot_starts.run, name="slot-starts")
+    if led_by_shard:
+        return
     if renewals is None:
         renewals = LeaseRenewals(services.store)
         background.start_soon(renewals.run, name="lease-renewals")
@@ -104,14 +111,7 @@ async def _start_worker(
             supervisor.leading = False
             presence.nudge()
 
-    background.start_soon(inbox.run, name="inbox")
-    background.start_soon(supervisor.slot_starts.run, name="slot-starts")
-    if hand_over:  # a fleet's cell: it competes while the plan gives it the scope
-        supervisor.compete = partial(
-            hold_lease, services, lead, renewals, hand_over=supervisor.hand_over
-        )
-    else:
-        await background.start(hold_lease, services, lead, renewals, name="scheduler-lease")
+    await background.start(hold_lease, services, lead, renewals, name="scheduler-lease")
 
 
 async def _lead(supervisor: Supervisor, inbox: Inbox, epoch: int) -> None:

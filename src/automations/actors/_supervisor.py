@@ -40,6 +40,7 @@ from ._automation_actor import AutomationActor
 from ._fire_limit import FireLimit, Permit
 from ._follower import Follower
 from ._going import GoingRuns
+from ._inbox import Inbox
 from ._messages import Adopt, AutomationMessage, Fire, Refresh, RunEnded
 from ._presence import Presence
 from ._records import record_stopped
@@ -94,9 +95,11 @@ class Supervisor:
         from (None: the lease holder reads its scope's)."""
         self.on_run_ended: Callable[[], None] | None = None
         """Told when a run ends (a fleet's cell that let its lease go waits to be idle)."""
-        self.compete: Callable[..., Coroutine[Any, Any, None]] | None = None
-        """A fleet's cell competes for its scope's lease only while the plan gives it
-        the scope: `hold_lease`, for it to start and cancel (None: it always does)."""
+        self.in_fleet = False
+        """A scope of a fleet worker, led by its shard's cell (`_shard.py`) while the
+        plan gives the worker that shard, and living on without it while runs go on."""
+        self.inbox: Inbox | None = None
+        """A worker's side of the command inbox (None in a client)."""
         self.report: ShutdownReport | None = None
         """What the close left and stopped, once it is closed."""
         # Bound once, shared by every activation and run: each bound method is an
@@ -224,7 +227,7 @@ class Supervisor:
         if self._closing and actor.phase is Phase.ADOPTED:
             return  # adopted as the process closes: handed back, see `shutdown`
         self._adopting.pop(actor.id, None)
-        if self.compete is not None and not self.leading and actor.recorded:
+        if self.in_fleet and not self.leading and actor.recorded:
             self._hand_over_late(actor)
         first = actor.submit_first_write()  # raises if the store is closed: not a run yet
         self.runs[actor.id] = actor

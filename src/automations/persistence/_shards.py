@@ -30,7 +30,7 @@ def shard_of(scope: Scope) -> int:
     return int.from_bytes(digest, "big") % SHARDS
 
 
-def shard_lease_name(scope: Scope) -> str:
-    """The name of the lease of `scope`'s shard, which fences the scope's writes as
-    the scope's own lease (`lease_name`) does (see `check_epoch`)."""
-    return f"shard:{shard_of(scope)}"
+def shard_lease_name(shard: int) -> str:
+    """The name of the lease of `shard`, which fences the writes of its scopes as a
+    scope's own lease (`lease_name`) does (see `check_epoch`)."""
+    return f"shard:{shard}"

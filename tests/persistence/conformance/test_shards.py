@@ -86,7 +86,11 @@ async def test_shard_scopes_are_the_scopes_with_automations_there(store: StorePo
 
 async def test_every_lease_term_has_an_epoch_of_its_own(store: StorePort) -> None:
     (elsewhere,) = scopes_in_other_shards(1)
-    names = [lease_name(SCOPE), shard_lease_name(SCOPE), shard_lease_name(elsewhere)]
+    names = [
+        lease_name(SCOPE),
+        shard_lease_name(shard_of(SCOPE)),
+        shard_lease_name(shard_of(elsewhere)),
+    ]
     epochs = [await store.write(AcquireLease(name, "p1", NOW)) for name in names]
     epochs.append(await store.write(AcquireLease(names[0], "p2", NOW)))
     taken = await store.write(TakeStaleLease(names[1], "p2", NOW, epochs[1], renewed_ms=1))
@@ -97,11 +101,11 @@ async def test_every_lease_term_has_an_epoch_of_its_own(store: StorePort) -> Non
 
 async def test_a_shard_lease_fences_the_writes_of_its_scopes(store: StorePort) -> None:
     (elsewhere,) = scopes_in_other_shards(1)
-    shard = await store.write(AcquireLease(shard_lease_name(SCOPE), "p1", NOW))
+    shard = await store.write(AcquireLease(shard_lease_name(shard_of(SCOPE)), "p1", NOW))
     await store.write(SaveAutomation(SCOPE, automation("under the shard"), None, epoch=shard))
     with pytest.raises(LeaseLost):  # another shard's scope
         await store.write(SaveAutomation(elsewhere, automation(), None, epoch=shard))
-    assert await store.write(ReleaseLease(shard_lease_name(SCOPE), shard)) is True
+    assert await store.write(ReleaseLease(shard_lease_name(shard_of(SCOPE)), shard)) is True
     with pytest.raises(LeaseLost):  # the term is over
         await store.write(SaveAutomation(SCOPE, automation("late"), None, epoch=shard))
     titles = [a.title for a in await store.reader.automations(SCOPE)]
@@ -114,7 +118,7 @@ async def test_a_scope_lease_and_its_shards_each_fence_by_their_own_term(
     """A one-scope worker's lease and a fleet's shard lease both cover the scope; a
     write passes under the current term of either, not under an old one of either."""
     own = await store.write(AcquireLease(lease_name(SCOPE), "one-scope", NOW))
-    shard = await store.write(AcquireLease(shard_lease_name(SCOPE), "fleet", NOW))
+    shard = await store.write(AcquireLease(shard_lease_name(shard_of(SCOPE)), "fleet", NOW))
     for epoch in (own, shard):
         await store.write(SaveAutomation(SCOPE, automation(), None, epoch=epoch))
     await store.write(AcquireLease(lease_name(SCOPE), "another", NOW))

@@ -21,7 +21,7 @@ from .._leases import (
     TakeStaleLease,
     lease_name,
 )
-from .._shards import shard_lease_name
+from .._shards import shard_lease_name, shard_of
 from ._connection import Sql, chunks
 
 __all__ = [
@@ -41,7 +41,7 @@ def check_epoch(sql: Sql, scope: Scope, epoch: int | None) -> None:
     if epoch is None:
         return
     own = sql.lease_epoch(lease_name(scope))
-    if own == epoch or sql.lease_epoch(shard_lease_name(scope)) == epoch:
+    if own == epoch or sql.lease_epoch(shard_lease_name(shard_of(scope))) == epoch:
         return
     raise LeaseLost(
         f"this process wrote under lease epoch {epoch}, which its lease has moved on "
@@ -61,10 +61,9 @@ def lease_row(sql: Sql, lease: str) -> LeaseRow | None:
 
 
 def lease_rows(sql: Sql) -> dict[str, LeaseRow]:
-    """Every scope's lease row, by lease name."""
+    """Every lease row (the scopes' and the shards'), by lease name."""
     rows = sql.execute(
-        "SELECT name, epoch, holder, renewed_at, executors FROM leases"
-        " WHERE name LIKE 'scheduler:%' ORDER BY name"
+        "SELECT name, epoch, holder, renewed_at, executors FROM leases ORDER BY name"
     ).fetchall()
     return {
         str(name): LeaseRow(

@@ -1,0 +1,327 @@
+"""A fleet worker's part of one shard: the shard's lease, one scheduler over all its
+scopes, and a supervisor per scope (its inbox, its automations' actors, its runs).
+
+A fleet worker holds a few shard leases (`shard:N`, persistence/_shards.py), not one
+lease per scope: the plan shares shards out, and a worker taking a shard over takes
+one lease, reads its scopes once and opens a supervisor for each, then fires them all
+from one scheduler that reads the shard's due index. A scope's supervisor is opened
+the first time the shard leads it and stays while the shard's cell does, leading or
+not: its runs go on to their end when the shard is handed over (`_cell.py`). A scope
+whose own lease a one-scope worker holds is `left_out`: that worker leads it. A scope
+that appears while the shard leads (its first automation created) is taken at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
+from functools import partial
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+from ..model import Automation, DefinitionUpdated, Event, Scope
+from ..persistence import shard_lease_name
+from ._active_owners import ActiveOwners
+from ._fire_limit import FireLimit, Permit
+from ._follower import Follower
+from ._lease import hold_lease
+from ._outage import patiently
+from ._presence import Presence
+from ._reconciling import reconcile_dead_owners, reconcile_on_taking, reconciling_rounds
+from ._renewals import LeaseRenewals
+from ._retention import PRUNE_EVERY, prune_once
+from ._scheduler import Scheduler
+from ._services import Services
+from ._supervisor import Supervisor
+from ._territory import ShardTerritory
+
+__all__ = ["Shard"]
+
+_NOT_LED = object()
+
+log = logging.getLogger("automations.actors")
+
+OpenScope = Callable[[Scope], AbstractAsyncContextManager[Supervisor]]
+"""Opens the supervisor of one scope of the fleet (led by its shard, no lease of its own)."""
+
+
+class Shard:
+    """What a fleet's cell serves for one shard (see `Cell.serve`)."""
+
+    def __init__(
+        self,
+        number: int,
+        services: Services,
+        open_scope: OpenScope,
+        *,
+        follower: Follower,
+        presence: Presence,
+        fire_limit: FireLimit,
+        renewals: LeaseRenewals,
+        owners: ActiveOwners,
+    ) -> None:
+        self.number = number
+        self._services = services
+        self._open_scope = open_scope
+        self._follower = follower
+        self._presence = presence
+        self._fire_limit = fire_limit
+        self._owners = owners
+        self.territory = ShardTerritory(services.store, number)
+        self.scopes: dict[Scope, Supervisor] = {}
+        """The supervisors opened, each until the shard's cell closes."""
+        self._led: dict[Scope, datetime | None] = {}
+        """The scopes led in this term, each with the slot of a run its reconciling
+        left for a later look."""
+        self._taking: dict[Scope, dict[str, DefinitionUpdated]] = {}
+        """The scopes being taken (reconciled), with the last change of each of their
+        automations meanwhile: noted once the scope is led."""
+        self._hosts: TaskGroup | None = None
+        self._leading: TaskGroup | None = None
+        self._closed = anyio.Event()
+        self._scheduler: Scheduler | None = None
+        self._epoch: int | None = None
+        self.on_run_ended: Callable[[], None] | None = None
+        self.compete = partial(
+            hold_lease,
+            services,
+            self._lead,
+            renewals,
+            lease=shard_lease_name(number),
+            hand_over=self.hand_over,
+            observe=False,
+        )
+        """Competes for the shard's lease, and leads while it holds it (`Cell.serve`)."""
+
+    # -- what the cell asks ----------------------------------------------------------
+
+    @property
+    def runs(self) -> int:
+        return sum(len(supervisor.runs) for supervisor in self.scopes.values())
+
+    @property
+    def idle(self) -> bool:
+        return all(supervisor.idle for supervisor in self.scopes.values())
+
+    async def forget_stale_adoptions(self) -> None:
+        for supervisor in list(self.scopes.values()):
+            await supervisor.forget_stale_adoptions()
+
+    def hand_over(self) -> tuple[str, ...]:
+        handed: list[str] = []
+        for supervisor in self.scopes.values():
+            handed += supervisor.hand_over()
+        return tuple(handed)
+
+    async def serve_scopes(
+        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Host the scopes' supervisors until `close`: each then leaves its block, as
+        a fleet's cell does (never cancelled from outside, which would end its runs
+        unrecorded)."""
+        async with anyio.create_task_group() as hosts:
+            self._hosts = hosts
+            task_status.started()
+            await self._closed.wait()
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def leave_out(self, scopes: frozenset[Scope]) -> None:
+        """The scopes of this shard a one-scope worker leads now: stop leading those,
+        take those given back (while the shard leads)."""
+        before, self.territory.left_out = self.territory.left_out, scopes
+        for scope in scopes - before:
+            self._step_down(scope)
+        for scope in before - scopes:
+            if scope in self.scopes:
+                self._start_taking(scope)
+
+    # -- leading -----------------------------------------------------------------------
+
+    async def _lead(self, epoch: int) -> None:
+        """Lead every scope of the shard under `epoch` (each reconciled first, DESIGN 3),
+        then fire them from one scheduler and keep reconciling them, until cancelled."""
+        services, follower = self._services, self._follower
+        scheduler = Scheduler(
+            services,
+            self._fire,
+            epoch,
+            warmer=self,
+            limit=self._fire_limit,
+            territory=self.territory,
+        )
+        # Listening before the read: a scope whose first automation comes meanwhile is
+        # heard of, if the read misses it.
+        follower.add_shard_listener(self.number, self._on_commit, own=True)
+        self._scheduler, self._epoch = scheduler, epoch
+        try:
+            scopes = await patiently(
+                lambda: services.store.reader.shard_scopes((self.number,)),
+                "read the scopes of a shard",
+            )
+            async with anyio.create_task_group() as leading:
+                self._leading = leading
+                async with anyio.create_task_group() as taking:  # side by side
+                    for scope in scopes:
+                        if scope not in self.territory.left_out and scope not in self._taking:
+                            self._taking[scope] = {}
+                            taking.start_soon(self._take, scope, epoch)
+                reconcile = partial(self._reconcile_round, epoch)
+                leading.start_soon(reconciling_rounds, services, reconcile, self._soonest())
+                if services.retention is not None:
+                    leading.start_soon(self._keep_pruning, services.retention)
+                await scheduler.run()
+        finally:
+            self._leading = self._scheduler = self._epoch = None
+            follower.remove_shard_listener(self.number, self._on_commit)
+            for scope in list(self._led):
+                self._step_down(scope)
+
+    def _start_taking(self, scope: Scope) -> dict[str, DefinitionUpdated] | None:
+        """Take `scope` while the shard leads (not led, nor being taken, yet); the
+        changes to note once it is led (None: it is not taken now)."""
+        leading, epoch = self._leading, self._epoch
+        if leading is None or epoch is None or scope in self._led:
+            return None
+        pending = self._taking.get(scope)
+        if pending is None:
+            pending = self._taking[scope] = {}
+            leading.start_soon(self._take, scope, epoch)
+        return pending
+
+    async def _take(self, scope: Scope, epoch: int) -> None:
+        """Lead one scope of the shard: reconcile it, then take its commands for nobody
+        in particular and fire it. The changes of its automations committed meanwhile
+        (`_taking`) are noted once it is led."""
+        pending = self._taking[scope]
+        try:
+            supervisor = await self._supervisor(scope)
+            next_slot = await reconcile_on_taking(supervisor.services, supervisor.adopt, epoch)
+            if self._epoch != epoch or scope in self.territory.left_out:
+                return  # the term ended, or a one-scope worker took the scope meanwhile
+            self._led[scope] = next_slot
+            self._begin(supervisor)
+        finally:
+            self._taking.pop(scope, None)
+        for event in pending.values():
+            self._on_commit(scope, event)
+
+    def _step_down(self, scope: Scope) -> None:
+        if self._led.pop(scope, _NOT_LED) is not _NOT_LED:
+            supervisor = self.scopes.get(scope)
+            if supervisor is not None:
+                self._end(supervisor)
+
+    async def _supervisor(self, scope: Scope) -> Supervisor:
+        supervisor = self.scopes.get(scope)
+        if supervisor is None:
+            assert self._hosts is not None, "a shard leads while it serves its scopes"
+            if self._closed.is_set():  # the cell closes: nothing new opens
+                await anyio.sleep_forever()
+            supervisor = await self._hosts.start(self._host, scope, name=f"scope:{scope.project}")
+        return supervisor
+
+    async def _host(
+        self, scope: Scope, *, task_status: TaskStatus[Supervisor] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        async with self._open_scope(scope) as supervisor:
+            supervisor.on_run_ended = self._run_ended
+            self.scopes[scope] = supervisor
+            try:
+                task_status.started(supervisor)
+                await self._closed.wait()
+            finally:
+                del self.scopes[scope]
+
+    def _begin(self, supervisor: Supervisor) -> None:
+        supervisor.leading = True
+        supervisor.scheduler = self._scheduler
+        assert supervisor.inbox is not None
+        supervisor.inbox.lead()
+        self._presence.nudge()  # the heartbeat says at once which scopes are led
+        observer = supervisor.services.observer
+        if observer is not None:
+            observer.lease_changed(supervisor.services.scope, True)
+
+    def _end(self, supervisor: Supervisor) -> None:
+        supervisor.leading = False
+        supervisor.scheduler = None
+        if supervisor.inbox is not None:
+            supervisor.inbox.step_down()
+        self._presence.nudge()
+        observer = supervisor.services.observer
+        if observer is not None:
+            observer.lease_changed(supervisor.services.scope, False)
+
+    def _soonest(self) -> datetime | None:
+        slots = [slot for slot in self._led.values() if slot is not None]
+        return min(slots, default=None)
+
+    async def _reconcile_round(self, epoch: int) -> datetime | None:
+        """Reconcile every scope led (a dead process's runs); the soonest slot of a run
+        left for a later look."""
+        for scope in list(self._led):
+            supervisor = self.scopes.get(scope)
+            if supervisor is None or supervisor.inbox is None or scope not in self._led:
+                continue
+            self._led[scope] = await reconcile_dead_owners(
+                supervisor.services,
+                supervisor.adopt,
+                epoch,
+                supervisor.inbox.lead,  # a dead claimer's commands, handed back
+                self._owners,
+            )
+        return self._soonest()
+
+    async def _keep_pruning(self, retention: timedelta) -> None:
+        services = self._services
+        while True:
+            for scope in list(self._led):
+                await prune_once(services.store, scope, services.clock, retention)
+            await services.clock.sleep(PRUNE_EVERY.total_seconds())
+
+    # -- the scheduler's side ----------------------------------------------------------
+
+    def _on_commit(self, scope: Scope, event: Event) -> None:
+        """A commit in one of the shard's scopes: the scheduler notes it; one of a scope
+        not led yet (its first automation) makes the shard take it first."""
+        scheduler = self._scheduler
+        if scheduler is None or scope in self.territory.left_out:
+            return
+        if scope in self._led:
+            scheduler.on_commit(scope, event)
+        elif isinstance(event, DefinitionUpdated):
+            pending = self._start_taking(scope)
+            if pending is not None:
+                pending[event.automation.id] = event
+
+    def _fire(
+        self,
+        automation_id: str,
+        slot: datetime,
+        at_startup: bool,
+        epoch: int | None,
+        permit: Permit,
+    ) -> None:
+        supervisor = self.scopes.get(self.territory.scope_of(automation_id))
+        if supervisor is None or not supervisor.leading:
+            permit.release()  # stepped down meanwhile: the scope's holder fires it
+            return
+        supervisor.fire(automation_id, slot, at_startup, epoch, permit)
+
+    def warm(self, automation: Automation) -> None:
+        supervisor = self.scopes.get(self.territory.scope_of(automation.id))
+        if supervisor is not None:
+            supervisor.warm(automation)
+
+    def is_warm(self, automation_id: str) -> bool:
+        supervisor = self.scopes.get(self.territory.scope_of(automation_id))
+        return supervisor is not None and supervisor.is_warm(automation_id)
+
+    def _run_ended(self) -> None:
+        if self.on_run_ended is not None:
+            self.on_run_ended()
