@@ -68,9 +68,15 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         async with AsyncExitStack() as stack:
             store = await stack.enter_async_context(open_store(db))
             spawned = time.monotonic()
-            workers = await stack.enter_async_context(
-                start_workers(_FLEET_WORKER, db, args.workers)
-            )
+            if args.one_by_one:  # each once the one before says it serves
+                workers = [
+                    await stack.enter_async_context(start_worker(_FLEET_WORKER, db))
+                    for _ in range(args.workers)
+                ]
+            else:
+                workers = await stack.enter_async_context(
+                    start_workers(_FLEET_WORKER, db, args.workers)
+                )
             found = await _until(store, lambda ws: _balanced(ws, scopes, args.workers))
             ready_s = time.monotonic() - spawned
             window = _window(firing, args)
@@ -262,6 +268,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle measured")
     parser.add_argument("--db", default=None, help="a database URL (default: a new SQLite file)")
+    parser.add_argument(
+        "--one-by-one",
+        action="store_true",
+        help="start each worker once the one before serves (default: all together)",
+    )
     parser.add_argument(
         "--interval", type=float, default=None, help="every automation fires every SECONDS"
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 
@@ -41,6 +41,7 @@ from ._presence import Presence, live_workers
 from ._renewals import LeaseRenewals
 from ._services import Services
 from ._shard import Shard
+from ._slot_starts import SlotStarts
 from ._supervisor import Supervisor
 
 __all__ = ["Fleet", "open_fleet"]
@@ -71,6 +72,8 @@ class Fleet:
         """Every cell's lease, renewed in one write a round."""
         self.owners = ActiveOwners(services.store)
         """The active runs' owners, read once a round for every scope's reconciling."""
+        self.slot_starts = SlotStarts(services.store, services.clock)
+        """The runs of every scope waiting for their slot: one alarm, one commit a slot."""
         self._peers: set[str] = set()
         """The other live fleet workers of the last plan, watched for their death."""
 
@@ -165,7 +168,9 @@ class Fleet:
                     self._peers.discard(peer)
                     self.presence.nudge()
 
-    def _open_scope(self, scope: Scope) -> AbstractAsyncContextManager[Supervisor]:
+    def _open_scope(
+        self, scope: Scope, inbox_heard: Callable[[], None]
+    ) -> AbstractAsyncContextManager[Supervisor]:
         services = dataclasses.replace(self._services, scope=scope, role="worker")
         return open_supervisor(
             services,
@@ -174,7 +179,8 @@ class Fleet:
             presence=self.presence,
             fire_limit=self.fire_limit,
             owners=self.owners,
-            led_by_shard=True,
+            slot_starts=self.slot_starts,
+            led_by_shard=inbox_heard,
         )
 
     async def _cell(
@@ -219,6 +225,7 @@ async def open_fleet(services: Services, follower: Follower, grace: float) -> As
     async with anyio.create_task_group() as beating:
         await beating.start(fleet.presence.run, name="presence")
         beating.start_soon(fleet.renewals.run, name="lease-renewals")
+        beating.start_soon(fleet.slot_starts.run, name="slot-starts")
         try:
             async with anyio.create_task_group() as cells:
                 async with anyio.create_task_group() as planning:

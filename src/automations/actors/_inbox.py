@@ -48,8 +48,12 @@ class Inbox:
         follower: Follower,
         automation: Callable[[str], ActorRef[AutomationMessage]],
         runs: Mapping[str, RunActor],
+        wake: Callable[[], None] | None = None,
     ) -> None:
         self._services = services
+        self._wake = wake
+        """Told when there may be commands to read, by an inbox that does not `run`
+        itself: a fleet's shard reads all its scopes' inboxes from one task."""
         self._follower = follower
         self._automation = automation
         self._runs = runs
@@ -67,7 +71,7 @@ class Inbox:
         self._leading = True
         self._cursor = 0
         self._force = True
-        self._news.set()
+        self._heard()
 
     def step_down(self) -> None:
         """Another process leads now: leave the commands for nobody in particular."""
@@ -75,22 +79,40 @@ class Inbox:
 
     async def run(self) -> None:
         """Take and handle commands until cancelled."""
-        follower = self._follower
-        follower.add_command_listener(self._services.scope, self._heard)
+        self.listen()
         try:
             async with anyio.create_task_group() as handlers:
                 while True:
                     self._news = anyio.Event()
-                    head = follower.commands_head
-                    if self._force or head > self._cursor:  # a read only when there is news
-                        self._force = False
-                        await self._take(handlers, head)
+                    await self.take_news(handlers)
                     await self._news.wait()
         finally:
-            follower.remove_command_listener(self._services.scope, self._heard)
+            self.stop_listening()
+
+    def listen(self) -> None:
+        """Be told of the new commands of the scope (`run` does it)."""
+        self._follower.add_command_listener(self._services.scope, self._heard)
+
+    def stop_listening(self) -> None:
+        self._follower.remove_command_listener(self._services.scope, self._heard)
+
+    @property
+    def has_news(self) -> bool:
+        return self._force or self._follower.commands_head > self._cursor
+
+    async def take_news(self, handlers: TaskGroup) -> None:
+        """Read the commands past the cursor, if there may be some (a read only when
+        there is news), and handle each in a task of `handlers`."""
+        head = self._follower.commands_head
+        if self._force or head > self._cursor:
+            self._force = False
+            await self._take(handlers, head)
 
     def _heard(self) -> None:
-        self._news.set()
+        if self._wake is not None:
+            self._wake()
+        else:
+            self._news.set()
 
     async def _take(self, handlers: TaskGroup, head: int) -> None:
         services = self._services

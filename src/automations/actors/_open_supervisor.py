@@ -6,7 +6,7 @@ reconciling and pruning.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
@@ -24,6 +24,7 @@ from ._renewals import LeaseRenewals
 from ._retention import keep_pruning
 from ._scheduler import Scheduler
 from ._services import Services
+from ._slot_starts import SlotStarts
 from ._supervisor import Supervisor
 
 __all__ = ["open_supervisor"]
@@ -39,20 +40,24 @@ async def open_supervisor(
     fire_limit: FireLimit | None = None,
     renewals: LeaseRenewals | None = None,
     owners: ActiveOwners | None = None,
-    led_by_shard: bool = False,
+    slot_starts: SlotStarts | None = None,
+    led_by_shard: Callable[[], None] | None = None,
 ) -> AsyncIterator[Supervisor]:
     """The supervisor with its follower and, in a worker, the lease, the scheduler, the
     inbox and the heartbeat; on exit, runs and actors stop with a reason. A fleet's
     cell (one scope of a worker that serves many) shares the fleet's `follower`, which
     it does not run, its `presence`, which it only tells of its lease, its
-    `fire_limit`, the process's capacity and its read of the active runs' `owners`;
-    it has no lease of its own (`led_by_shard`): its shard's cell leads it
-    (`_shard.py`)."""
+    `fire_limit`, the process's capacity, its read of the active runs' `owners` and
+    its `slot_starts` alarm, which the fleet runs; it has no lease of its own: its
+    shard's cell leads it (`_shard.py`), and reads its inbox when `led_by_shard` is
+    called."""
     shared = follower is not None
     if follower is None:
         follower = Follower(services.store, services.hub)
     async with anyio.create_task_group() as runs, anyio.create_task_group() as actors:
-        supervisor = Supervisor(services, runs, ActorGroup(actors), follower, fire_limit)
+        supervisor = Supervisor(
+            services, runs, ActorGroup(actors), follower, fire_limit, slot_starts
+        )
         supervisor.hand_back = not shared
         supervisor.in_fleet = shared
         supervisor.owners = owners
@@ -62,6 +67,8 @@ async def open_supervisor(
                 if not shared:
                     await background.start(follower.run, name="follower")
                 if services.role == "worker":
+                    if slot_starts is None:  # (a fleet runs the one its scopes share)
+                        background.start_soon(supervisor.slot_starts.run, name="slot-starts")
                     await _start_worker(
                         background, supervisor, presence, renewals, led_by_shard=led_by_shard
                     )
@@ -70,6 +77,8 @@ async def open_supervisor(
                 finally:
                     background.cancel_scope.cancel()
         finally:
+            if led_by_shard is not None and supervisor.inbox is not None:
+                supervisor.inbox.stop_listening()
             with anyio.CancelScope(shield=True):
                 await supervisor.shutdown(grace, hand_back=supervisor.hand_back)
             if shared:
@@ -83,21 +92,23 @@ async def _start_worker(
     presence: Presence | None,
     renewals: LeaseRenewals | None,
     *,
-    led_by_shard: bool,
+    led_by_shard: Callable[[], None] | None,
 ) -> None:
     """Compete for the lease (unless its shard's cell leads it: `led_by_shard`);
     execute what other processes ask of this one; keep the heartbeat row and renew
     the lease (unless a fleet does: `presence` given)."""
     services, follower = supervisor.services, supervisor.follower
-    inbox = supervisor.inbox = Inbox(services, follower, supervisor.automation, supervisor.runs)
+    inbox = supervisor.inbox = Inbox(
+        services, follower, supervisor.automation, supervisor.runs, wake=led_by_shard
+    )
     if presence is None:
         presence = Presence(services, supervisor.load)
         await background.start(presence.run, name="presence")
     supervisor.presence = presence
-    background.start_soon(inbox.run, name="inbox")
-    background.start_soon(supervisor.slot_starts.run, name="slot-starts")
-    if led_by_shard:
+    if led_by_shard is not None:  # its shard leads it, and reads its inbox
+        inbox.listen()
         return
+    background.start_soon(inbox.run, name="inbox")
     if renewals is None:
         renewals = LeaseRenewals(services.store)
         background.start_soon(renewals.run, name="lease-renewals")

@@ -44,8 +44,9 @@ _NOT_LED = object()
 
 log = logging.getLogger("automations.actors")
 
-OpenScope = Callable[[Scope], AbstractAsyncContextManager[Supervisor]]
-"""Opens the supervisor of one scope of the fleet (led by its shard, no lease of its own)."""
+OpenScope = Callable[[Scope, Callable[[], None]], AbstractAsyncContextManager[Supervisor]]
+"""Opens the supervisor of one scope of the fleet (led by its shard, no lease of its
+own), whose inbox tells the callable when it may have news."""
 
 
 class Shard:
@@ -82,6 +83,7 @@ class Shard:
         self._hosts: TaskGroup | None = None
         self._leading: TaskGroup | None = None
         self._closed = anyio.Event()
+        self._inbox_news = anyio.Event()
         self._scheduler: Scheduler | None = None
         self._epoch: int | None = None
         self.on_run_ended: Callable[[], None] | None = None
@@ -124,8 +126,26 @@ class Shard:
         unrecorded)."""
         async with anyio.create_task_group() as hosts:
             self._hosts = hosts
-            task_status.started()
-            await self._closed.wait()
+            async with anyio.create_task_group() as reading:
+                reading.start_soon(self._read_inboxes)
+                task_status.started()
+                await self._closed.wait()
+                reading.cancel_scope.cancel()  # a command in hand stays pending
+
+    async def _read_inboxes(self) -> None:
+        """Read the inboxes of the scopes whose commands may have news, from one task
+        for the shard (each scope's inbox says when, `_inbox_news`), until cancelled."""
+        async with anyio.create_task_group() as handlers:
+            while True:
+                self._inbox_news = anyio.Event()
+                for supervisor in list(self.scopes.values()):
+                    inbox = supervisor.inbox
+                    if inbox is not None and inbox.has_news:
+                        await inbox.take_news(handlers)
+                await self._inbox_news.wait()
+
+    def _inbox_heard(self) -> None:
+        self._inbox_news.set()
 
     def close(self) -> None:
         self._closed.set()
@@ -228,9 +248,10 @@ class Shard:
     async def _host(
         self, scope: Scope, *, task_status: TaskStatus[Supervisor] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        async with self._open_scope(scope) as supervisor:
+        async with self._open_scope(scope, self._inbox_heard) as supervisor:
             supervisor.on_run_ended = self._run_ended
             self.scopes[scope] = supervisor
+            self._inbox_heard()  # its first read (the commands named for this process)
             try:
                 task_status.started(supervisor)
                 await self._closed.wait()

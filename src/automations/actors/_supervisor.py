@@ -64,6 +64,7 @@ class Supervisor:
         actors: ActorGroup[AutomationMessage],
         follower: Follower,
         fire_limit: FireLimit | None = None,
+        slot_starts: SlotStarts | None = None,
     ) -> None:
         self.services = services
         self.follower = follower
@@ -78,7 +79,9 @@ class Supervisor:
         self.fire_limit = fire_limit or FireLimit(services.max_scheduled_runs)
         """Shared by the schedulers of every lease term (a run keeps its permit across),
         and by a fleet's cells (the process's capacity)."""
-        self.slot_starts = SlotStarts(services.store, services.clock)
+        self.slot_starts = slot_starts or SlotStarts(services.store, services.clock)
+        """The alarm of the runs waiting for their slot: a fleet's, shared by its scopes
+        (its process runs it), or this runtime's own."""
         self.scheduler: Scheduler | None = None
         """The scheduler of this process's lease term, while it leads."""
         self._closing = False
