@@ -9,10 +9,12 @@ store, hub, follower and heartbeat. After each heartbeat the fleet reads the liv
 workers, the scopes and the lease rows, plans (`_balance.plan`: the same facts give
 every worker the same plan) and opens the cells it should have and tells those it
 should not to let their lease go (their runs go on to their end, those of slots still
-to come go with the lease). A shard's lease fences its scopes' writes as a scope's
-own lease does: a shard handed over is taken when the cell that had it lets its lock
-go, and a slot fires once whatever the plans say meanwhile (the unique slot index). A
-scope led by a live one-scope worker (it holds the scope's own lease) is left to it.
+to come go with the lease). A shard's lease fences its scopes' writes beside each
+scope's own lease (`check_epoch`): a shard handed over is taken when the cell that
+had it lets its lock go, and a slot fires once whatever the plans say meanwhile (the
+unique slot index). A scope led by a live one-scope worker (it holds the scope's own
+lease) is left to it; one whose own lease names a holder that is gone has that lease
+moved to a new epoch as the shard takes the scope, which fences the holder off.
 The cells share one `FireLimit`: at most `max_scheduled_runs` scheduled runs go on in
 the process, whatever the scopes. See docs/architecture.md, "The fleet".
 """
@@ -65,6 +67,9 @@ class Fleet:
         """The shards the last plan gives this worker."""
         self._left_out: frozenset[Scope] = frozenset()
         """The scopes a live one-scope worker leads, as of the last plan."""
+        self._gone_holders: dict[Scope, int] = {}
+        """The scopes whose own lease names a holder that is gone, at its epoch, as of
+        the last plan: a shard taking one fences that holder off first."""
         self.presence = Presence(services, self.load, fleet=True)
         self.fire_limit = FireLimit(services.max_scheduled_runs)
         """The process's capacity, shared by its cells' schedulers."""
@@ -78,7 +83,7 @@ class Fleet:
         """The other live fleet workers of the last plan, watched for their death."""
 
     @property
-    def cells(self) -> dict[Scope, Supervisor]:
+    def supervisors(self) -> dict[Scope, Supervisor]:
         """Every open scope's supervisor, leading or not."""
         found: dict[Scope, Supervisor] = {}
         for shard in self.shards.values():
@@ -89,18 +94,18 @@ class Fleet:
         """Close every cell as the process closes (the planning has stopped): each hands
         its slots still to come over with its lease, and leaves the rest as a one-scope
         worker does (blocked runs of resumable executors for the next holder)."""
-        for supervisor in self.cells.values():
+        for supervisor in self.supervisors.values():
             supervisor.hand_back = True
         for cell in self._cells.values():
             cell.close()
 
     def load(self) -> tuple[int, tuple[Scope, ...]]:
         """(runs executing in every cell, scopes led here), for the heartbeat."""
-        cells = self.cells
-        running = sum(len(supervisor.runs) for supervisor in cells.values())
+        supervisors = self.supervisors
+        running = sum(len(supervisor.runs) for supervisor in supervisors.values())
         leading = tuple(
             sorted(
-                (scope for scope, supervisor in cells.items() if supervisor.leading),
+                (scope for scope, supervisor in supervisors.items() if supervisor.leading),
                 key=_order,
             )
         )
@@ -120,7 +125,7 @@ class Fleet:
                 if not cell.closing:  # one closing is opened again once it is closed
                     cell.want(number in wanted)
             for number, shard in self.shards.items():
-                shard.leave_out(frozenset(s for s in self._left_out if shard_of(s) == number))
+                self._tell(number, shard)
             # Opened side by side: their first lease writes share commits.
             async with anyio.create_task_group() as opening:
                 for number in sorted(wanted - set(self._cells)):
@@ -140,14 +145,17 @@ class Fleet:
         self._peers = set(fleet) - {me}
         others = {w.id for w in workers if not w.fleet}
         left_out: set[Scope] = set()
+        gone: dict[Scope, int] = {}
         names: dict[str, int] = {}
         for scope, _ in await store.reader.scopes():
             row = leases.get(lease_name(scope))
             if row is not None and row.holder in others:  # a one-scope worker keeps its own
                 left_out.add(scope)
+            elif row is not None and row.holder:
+                gone[scope] = row.epoch
             number = shard_of(scope)
             names[shard_lease_name(number)] = number
-        self._left_out = frozenset(left_out)
+        self._left_out, self._gone_holders = frozenset(left_out), gone
         holders = {name: leases[name].holder for name in names if name in leases}
         assignment = plan(fleet, names, holders).assignment
         return {names[name] for name, worker in assignment.items() if worker == me}
@@ -167,6 +175,12 @@ class Fleet:
                     log.info("fleet worker %s is gone: planning again now", peer)
                     self._peers.discard(peer)
                     self.presence.nudge()
+
+    def _tell(self, number: int, shard: Shard) -> None:
+        """Tell `shard` the plan's facts about its scopes."""
+        left_out = frozenset(s for s in self._left_out if shard_of(s) == number)
+        gone = {s: epoch for s, epoch in self._gone_holders.items() if shard_of(s) == number}
+        shard.leave_out(left_out, gone)
 
     def _open_scope(
         self, scope: Scope, inbox_heard: Callable[[], None]
@@ -196,7 +210,7 @@ class Fleet:
             renewals=self.renewals,
             owners=self.owners,
         )
-        shard.leave_out(frozenset(s for s in self._left_out if shard_of(s) == number))
+        self._tell(number, shard)
         self.shards[number] = shard
         try:
             async with anyio.create_task_group() as hosting:

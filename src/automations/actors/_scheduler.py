@@ -187,14 +187,20 @@ class Scheduler:
         # Widen the window before reading: a definition committed while the read runs
         # may be missing from it, and its note must not be dropped as out of window.
         self._window_end = max(self._window_end, until)
-        rows = await patiently(
+        rows, cut = await patiently(
             lambda: self._territory.due(until, _BATCH), "read the schedules' due index"
         )
         for automation_id, slot in rows:
             self._push(slot, automation_id)
-        full = len(rows) == _BATCH
-        self._window_end = rows[-1][1] if full else until
-        self._refill_at = self._window_end if full else now + HORIZON_MS // 2
+        self._window_end = until if cut is None else cut
+        self._refill_at = now + HORIZON_MS // 2 if cut is None else cut
+
+    def look_again(self) -> None:
+        """Read the due index again as soon as no slot is due: the territory grew (a
+        fleet's shard took a scope, whose slots the last read left out)."""
+        self._refill_at = -1
+        if self._changed is not None:
+            self._changed.set()
 
     async def _fire_due(self, now: int) -> None:
         """Queue the due slots for permits, and fire those granted. Granted ones not

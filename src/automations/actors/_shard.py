@@ -1,20 +1,22 @@
-"""A fleet worker's part of one shard: the shard's lease, one scheduler over all its
-scopes, and a supervisor per scope (its inbox, its automations' actors, its runs).
+"""A fleet worker's part of one shard: the shard's lease, one scheduler over the scopes
+it leads, and a supervisor per scope (its automations' actors, its runs).
 
 A fleet worker holds a few shard leases (`shard:N`, persistence/_shards.py), not one
 lease per scope: the plan shares shards out, and a worker taking a shard over takes
-one lease, reads its scopes once and opens a supervisor for each, then fires them all
-from one scheduler that reads the shard's due index. A scope's supervisor is opened
-the first time the shard leads it and stays while the shard's cell does, leading or
-not: its runs go on to their end when the shard is handed over (`_cell.py`). A scope
-whose own lease a one-scope worker holds is `left_out`: that worker leads it. A scope
-that appears while the shard leads (its first automation created) is taken at once.
+one lease, reads its scopes once and opens a supervisor for each, reconciles each,
+then fires them all from one scheduler that reads the shard's due index. A scope's
+supervisor is opened the first time the shard leads it and stays while the shard's
+cell does, leading or not: its runs go on to their end when the shard is handed over
+(`_cell.py`). A scope whose own lease a live one-scope worker holds is left out: that
+worker leads it. A scope that appears while the shard leads (its first automation
+created), or that a one-scope worker gives back, is taken then; the scheduler fires
+only the scopes led, and reads the index again once one more is.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from functools import partial
@@ -23,7 +25,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from ..model import Automation, DefinitionUpdated, Event, Scope
-from ..persistence import shard_lease_name
+from ..persistence import ReleaseLease, lease_name, shard_lease_name
 from ._active_owners import ActiveOwners
 from ._fire_limit import FireLimit, Permit
 from ._follower import Follower
@@ -35,18 +37,19 @@ from ._renewals import LeaseRenewals
 from ._retention import PRUNE_EVERY, prune_once
 from ._scheduler import Scheduler
 from ._services import Services
+from ._shard_inboxes import ShardInboxes
 from ._supervisor import Supervisor
 from ._territory import ShardTerritory
 
-__all__ = ["Shard"]
-
-_NOT_LED = object()
+__all__ = ["OpenScope", "Shard"]
 
 log = logging.getLogger("automations.actors")
 
 OpenScope = Callable[[Scope, Callable[[], None]], AbstractAsyncContextManager[Supervisor]]
 """Opens the supervisor of one scope of the fleet (led by its shard, no lease of its
 own), whose inbox tells the callable when it may have news."""
+
+_NOT_LED = object()
 
 
 class Shard:
@@ -71,7 +74,6 @@ class Shard:
         self._presence = presence
         self._fire_limit = fire_limit
         self._owners = owners
-        self.territory = ShardTerritory(services.store, number)
         self.scopes: dict[Scope, Supervisor] = {}
         """The supervisors opened, each until the shard's cell closes."""
         self._led: dict[Scope, datetime | None] = {}
@@ -80,10 +82,15 @@ class Shard:
         self._taking: dict[Scope, dict[str, DefinitionUpdated]] = {}
         """The scopes being taken (reconciled), with the last change of each of their
         automations meanwhile: noted once the scope is led."""
+        self._left_out: frozenset[Scope] = frozenset()
+        """The scopes a live one-scope worker leads (it holds their own lease)."""
+        self._gone_holders: Mapping[Scope, int] = {}
+        """Scopes whose own lease names a holder that is gone, at its epoch."""
+        self.territory = ShardTerritory(services.store, number, self._led)
+        self._inboxes = ShardInboxes()
         self._hosts: TaskGroup | None = None
         self._leading: TaskGroup | None = None
         self._closed = anyio.Event()
-        self._inbox_news = anyio.Event()
         self._scheduler: Scheduler | None = None
         self._epoch: int | None = None
         self.on_run_ended: Callable[[], None] | None = None
@@ -127,44 +134,31 @@ class Shard:
         async with anyio.create_task_group() as hosts:
             self._hosts = hosts
             async with anyio.create_task_group() as reading:
-                reading.start_soon(self._read_inboxes)
+                reading.start_soon(self._inboxes.run)
                 task_status.started()
                 await self._closed.wait()
-                reading.cancel_scope.cancel()  # a command in hand stays pending
-
-    async def _read_inboxes(self) -> None:
-        """Read the inboxes of the scopes whose commands may have news, from one task
-        for the shard (each scope's inbox says when, `_inbox_news`), until cancelled."""
-        async with anyio.create_task_group() as handlers:
-            while True:
-                self._inbox_news = anyio.Event()
-                for supervisor in list(self.scopes.values()):
-                    inbox = supervisor.inbox
-                    if inbox is not None and inbox.has_news:
-                        await inbox.take_news(handlers)
-                await self._inbox_news.wait()
-
-    def _inbox_heard(self) -> None:
-        self._inbox_news.set()
+                reading.cancel_scope.cancel()
 
     def close(self) -> None:
         self._closed.set()
 
-    def leave_out(self, scopes: frozenset[Scope]) -> None:
-        """The scopes of this shard a one-scope worker leads now: stop leading those,
-        take those given back (while the shard leads)."""
-        before, self.territory.left_out = self.territory.left_out, scopes
+    def leave_out(self, scopes: frozenset[Scope], gone_holders: Mapping[Scope, int]) -> None:
+        """The plan's facts about this shard's scopes: those a live one-scope worker
+        leads now (stop leading them; take back those it gave back, while the shard
+        leads), and those whose own lease names a holder that is gone."""
+        before, self._left_out = self._left_out, scopes
+        self._gone_holders = gone_holders
         for scope in scopes - before:
             self._step_down(scope)
         for scope in before - scopes:
-            if scope in self.scopes:
-                self._start_taking(scope)
+            self._start_taking(scope)
 
     # -- leading -----------------------------------------------------------------------
 
     async def _lead(self, epoch: int) -> None:
-        """Lead every scope of the shard under `epoch` (each reconciled first, DESIGN 3),
-        then fire them from one scheduler and keep reconciling them, until cancelled."""
+        """Lead every scope of the shard under `epoch` (each reconciled before the first
+        fire, DESIGN 3), fire them from one scheduler and keep reconciling them, until
+        cancelled."""
         services, follower = self._services, self._follower
         scheduler = Scheduler(
             services,
@@ -174,20 +168,20 @@ class Shard:
             limit=self._fire_limit,
             territory=self.territory,
         )
-        # Listening before the read: a scope whose first automation comes meanwhile is
-        # heard of, if the read misses it.
-        follower.add_shard_listener(self.number, self._on_commit, own=True)
         self._scheduler, self._epoch = scheduler, epoch
         try:
-            scopes = await patiently(
-                lambda: services.store.reader.shard_scopes((self.number,)),
-                "read the scopes of a shard",
-            )
             async with anyio.create_task_group() as leading:
                 self._leading = leading
+                # Listening before the read: a scope whose first automation comes
+                # meanwhile is taken as it is heard of, if the read misses it.
+                follower.add_shard_listener(self.number, self._on_commit, own=True)
+                scopes = await patiently(
+                    lambda: services.store.reader.shard_scopes((self.number,)),
+                    "read the scopes of a shard",
+                )
                 async with anyio.create_task_group() as taking:  # side by side
                     for scope in scopes:
-                        if scope not in self.territory.left_out and scope not in self._taking:
+                        if self._can_take(scope):
                             self._taking[scope] = {}
                             taking.start_soon(self._take, scope, epoch)
                 reconcile = partial(self._reconcile_round, epoch)
@@ -201,11 +195,14 @@ class Shard:
             for scope in list(self._led):
                 self._step_down(scope)
 
+    def _can_take(self, scope: Scope) -> bool:
+        return scope not in self._left_out and scope not in self._taking and scope not in self._led
+
     def _start_taking(self, scope: Scope) -> dict[str, DefinitionUpdated] | None:
-        """Take `scope` while the shard leads (not led, nor being taken, yet); the
-        changes to note once it is led (None: it is not taken now)."""
+        """Take `scope` while the shard leads; the changes to note once it is led
+        (None: it is not being taken)."""
         leading, epoch = self._leading, self._epoch
-        if leading is None or epoch is None or scope in self._led:
+        if leading is None or epoch is None or scope in self._led or scope in self._left_out:
             return None
         pending = self._taking.get(scope)
         if pending is None:
@@ -220,15 +217,30 @@ class Shard:
         pending = self._taking[scope]
         try:
             supervisor = await self._supervisor(scope)
+            await self._fence_gone_holder(scope)
             next_slot = await reconcile_on_taking(supervisor.services, supervisor.adopt, epoch)
-            if self._epoch != epoch or scope in self.territory.left_out:
+            if self._epoch != epoch or scope in self._left_out:
                 return  # the term ended, or a one-scope worker took the scope meanwhile
             self._led[scope] = next_slot
             self._begin(supervisor)
         finally:
             self._taking.pop(scope, None)
-        for event in pending.values():
-            self._on_commit(scope, event)
+        scheduler = self._scheduler
+        if scheduler is not None:
+            scheduler.look_again()  # its slots within the window, which the last read left out
+            for event in pending.values():
+                scheduler.on_commit(scope, event)
+
+    async def _fence_gone_holder(self, scope: Scope) -> None:
+        """A scope whose own lease names a holder that is gone (dead, or frozen past
+        its heartbeat's expiry): move that lease to a new epoch, so that the holder's
+        writes are refused if it wakes (the scope's own lease would still let them in
+        beside the shard's)."""
+        epoch = self._gone_holders.get(scope)
+        if epoch is not None:
+            release = ReleaseLease(lease_name(scope), epoch)
+            store = self._services.store
+            await patiently(lambda: store.write(release), "fence off a gone holder of a scope")
 
     def _step_down(self, scope: Scope) -> None:
         if self._led.pop(scope, _NOT_LED) is not _NOT_LED:
@@ -240,22 +252,22 @@ class Shard:
         supervisor = self.scopes.get(scope)
         if supervisor is None:
             assert self._hosts is not None, "a shard leads while it serves its scopes"
-            if self._closed.is_set():  # the cell closes: nothing new opens
-                await anyio.sleep_forever()
             supervisor = await self._hosts.start(self._host, scope, name=f"scope:{scope.project}")
         return supervisor
 
     async def _host(
         self, scope: Scope, *, task_status: TaskStatus[Supervisor] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        async with self._open_scope(scope, self._inbox_heard) as supervisor:
+        async with self._open_scope(scope, partial(self._inboxes.heard, scope)) as supervisor:
             supervisor.on_run_ended = self._run_ended
             self.scopes[scope] = supervisor
-            self._inbox_heard()  # its first read (the commands named for this process)
+            assert supervisor.inbox is not None
+            self._inboxes.add(scope, supervisor.inbox)
             try:
                 task_status.started(supervisor)
                 await self._closed.wait()
             finally:
+                self._inboxes.remove(scope)
                 del self.scopes[scope]
 
     def _begin(self, supervisor: Supervisor) -> None:
@@ -278,24 +290,27 @@ class Shard:
         if observer is not None:
             observer.lease_changed(supervisor.services.scope, False)
 
+    # -- reconciling and pruning the scopes led ---------------------------------------
+
     def _soonest(self) -> datetime | None:
-        slots = [slot for slot in self._led.values() if slot is not None]
-        return min(slots, default=None)
+        return min((slot for slot in self._led.values() if slot is not None), default=None)
 
     async def _reconcile_round(self, epoch: int) -> datetime | None:
         """Reconcile every scope led (a dead process's runs); the soonest slot of a run
         left for a later look."""
         for scope in list(self._led):
             supervisor = self.scopes.get(scope)
-            if supervisor is None or supervisor.inbox is None or scope not in self._led:
+            if supervisor is None or supervisor.inbox is None:
                 continue
-            self._led[scope] = await reconcile_dead_owners(
+            next_slot = await reconcile_dead_owners(
                 supervisor.services,
                 supervisor.adopt,
                 epoch,
                 supervisor.inbox.lead,  # a dead claimer's commands, handed back
                 self._owners,
             )
+            if scope in self._led:  # (not stepped down meanwhile)
+                self._led[scope] = next_slot
         return self._soonest()
 
     async def _keep_pruning(self, retention: timedelta) -> None:
@@ -311,7 +326,7 @@ class Shard:
         """A commit in one of the shard's scopes: the scheduler notes it; one of a scope
         not led yet (its first automation) makes the shard take it first."""
         scheduler = self._scheduler
-        if scheduler is None or scope in self.territory.left_out:
+        if scheduler is None or scope in self._left_out:
             return
         if scope in self._led:
             scheduler.on_commit(scope, event)
@@ -330,7 +345,7 @@ class Shard:
     ) -> None:
         supervisor = self.scopes.get(self.territory.scope_of(automation_id))
         if supervisor is None or not supervisor.leading:
-            permit.release()  # stepped down meanwhile: the scope's holder fires it
+            permit.release()  # stepped down since it was read: its holder fires it
             return
         supervisor.fire(automation_id, slot, at_startup, epoch, permit)
 

@@ -1,16 +1,20 @@
-"""What a scheduler fires: one scope (a one-scope worker), or a shard of scopes (a
-fleet's cell). Either way it reads what is due with one query of the store's index,
+"""What a scheduler fires: one scope (a one-scope worker), or the scopes a shard leads
+(a fleet's cell). Either way it reads what is due with one query of the store's index,
 and knows the scope of every automation it hands out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import Protocol
 
 from ..model import Automation, Scope
-from ..persistence import StorePort, shard_of
+from ..persistence import StorePort
 
 __all__ = ["ScopeTerritory", "ShardTerritory", "Territory"]
+
+Due = tuple[list[tuple[str, int]], int | None]
+"""(automation id, next fire ms) of those due, soonest first, and the slot the read
+was cut at when it read as many rows as it could (None: it read them all)."""
 
 
 class Territory(Protocol):
@@ -22,8 +26,8 @@ class Territory(Protocol):
         """The scope of an automation `due` named or `covers` took."""
         ...
 
-    async def due(self, until_ms: int, limit: int) -> list[tuple[str, int]]:
-        """(automation id, next fire ms) of those due by `until_ms`, soonest first."""
+    async def due(self, until_ms: int, limit: int) -> Due:
+        """What is due by `until_ms`, `limit` rows read at most."""
         ...
 
     async def automations_by_ids(self, ids: Iterable[str]) -> list[Automation]:
@@ -44,25 +48,26 @@ class ScopeTerritory:
     def scope_of(self, automation_id: str) -> Scope:
         return self._scope
 
-    async def due(self, until_ms: int, limit: int) -> list[tuple[str, int]]:
-        return await self._store.reader.due(self._scope, until_ms, limit)
+    async def due(self, until_ms: int, limit: int) -> Due:
+        rows = await self._store.reader.due(self._scope, until_ms, limit)
+        return rows, rows[-1][1] if len(rows) == limit else None
 
     async def automations_by_ids(self, ids: Iterable[str]) -> list[Automation]:
         return await self._store.reader.automations_by_ids(self._scope, ids)
 
 
 class ShardTerritory:
-    """The automations of one shard's scopes, but those a one-scope worker leads
-    (`left_out`: such a worker holds the scope's own lease)."""
+    """The automations of the scopes of one shard that the shard leads (`led`: not
+    those being taken, nor those a one-scope worker leads)."""
 
-    def __init__(self, store: StorePort, shard: int) -> None:
+    def __init__(self, store: StorePort, shard: int, led: Container[Scope]) -> None:
         self._store = store
         self._shard = shard
+        self._led = led
         self._scopes: dict[str, Scope] = {}
-        self.left_out: frozenset[Scope] = frozenset()
 
     def covers(self, scope: Scope, automation_id: str) -> bool:
-        if shard_of(scope) != self._shard or scope in self.left_out:
+        if scope not in self._led:
             return False
         self._scopes[automation_id] = scope
         return True
@@ -70,14 +75,14 @@ class ShardTerritory:
     def scope_of(self, automation_id: str) -> Scope:
         return self._scopes[automation_id]
 
-    async def due(self, until_ms: int, limit: int) -> list[tuple[str, int]]:
+    async def due(self, until_ms: int, limit: int) -> Due:
         rows = await self._store.reader.due_in_shards((self._shard,), until_ms, limit)
         due: list[tuple[str, int]] = []
         for scope, automation_id, slot in rows:
-            if scope not in self.left_out:
+            if scope in self._led:
                 self._scopes[automation_id] = scope
                 due.append((automation_id, slot))
-        return due
+        return due, rows[-1][2] if len(rows) == limit else None
 
     async def automations_by_ids(self, ids: Iterable[str]) -> list[Automation]:
         by_scope: dict[Scope, list[str]] = {}

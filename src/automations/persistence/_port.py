@@ -137,8 +137,9 @@ class ReaderPort(Protocol):
         ...
 
     async def leases(self) -> dict[str, LeaseRow]:
-        """Every scope's lease row, by lease name (`lease_name(scope)`): the one read of
-        the leases across scopes, for the balancing of a fleet."""
+        """Every lease row, the scopes' (`lease_name`) and the shards'
+        (`shard_lease_name`), by name: the one read of the leases, for the balancing
+        of a fleet."""
         ...
 
     async def checkpoint(self, run_id: str) -> bytes | None:

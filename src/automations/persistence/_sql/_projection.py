@@ -113,7 +113,8 @@ def put_automation_row(sql: Sql, scope: Scope, automation: Automation, body: byt
     sql.execute(
         _INSERT_ONE + " ON CONFLICT (id) DO UPDATE SET"
         " revision = excluded.revision, updated_at = excluded.updated_at,"
-        " next_fire_at = excluded.next_fire_at, body = excluded.body, key = excluded.key",
+        " next_fire_at = excluded.next_fire_at, body = excluded.body, key = excluded.key,"
+        " shard = excluded.shard",
         _automation_values(scope, automation, body),
     )
 

@@ -108,7 +108,7 @@ class SqlReader(ABC):
         return await self.query(lambda s: lease_row(s, lease))
 
     async def leases(self) -> dict[str, LeaseRow]:
-        """Every scope's lease row, by lease name (`lease_name(scope)`)."""
+        """Every lease row (the scopes' and the shards'), by name."""
         return await self.query(lease_rows)
 
     async def checkpoint(self, run_id: str) -> bytes | None:

@@ -98,8 +98,9 @@ class SqliteSql:
     def next_epoch(self) -> int:
         # One writer at a time (the file's write lock), and lease rows are never
         # deleted: the largest epoch is the last one given.
-        (epoch,) = self.connection.execute("SELECT COALESCE(MAX(epoch), 0) + 1 FROM leases")
-        return int(epoch[0])
+        row = self.connection.execute("SELECT COALESCE(MAX(epoch), 0) + 1 FROM leases").fetchone()
+        assert row is not None  # an aggregate always has its row
+        return int(row[0])
 
     def next_seqs(self, count: int) -> range | None:
         return None  # AUTOINCREMENT in-process costs no round trip
