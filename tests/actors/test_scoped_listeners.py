@@ -11,7 +11,7 @@ import pytest
 from automations.actors._follower import ChangeListeners, Follower
 from automations.actors._hub import EventHub
 from automations.model import Event, Scope, StorageError
-from automations.persistence import StorePort
+from automations.persistence import StorePort, shard_of
 
 A, B = Scope("p", "/a"), Scope("p", "/b")
 EVENT: Event = None  # type: ignore[assignment]  # the listeners here only count calls
@@ -52,7 +52,24 @@ def test_removing_the_last_listener_forgets_the_scope() -> None:
     listeners.remove(A, listener)
     listeners.remove(B, listener)  # never added: nothing happens
     listeners(A, EVENT)
-    assert listeners._by_scope == {}
+    assert listeners.scopes() == ()
+
+
+def test_a_shard_listener_hears_every_scope_of_its_shard_and_no_other() -> None:
+    listeners = ChangeListeners()
+    heard: list[Scope] = []
+    listeners.by_shard.add(shard_of(A), lambda scope, event: heard.append(scope))
+    sibling = next(
+        scope
+        for n in range(10_000)
+        if shard_of(scope := Scope("p", f"/sibling/{n}")) == shard_of(A) and scope != A
+    )
+    elsewhere = next(
+        scope for n in range(10_000) if shard_of(scope := Scope("p", f"/e/{n}")) != shard_of(A)
+    )
+    for scope in (A, sibling, elsewhere):
+        listeners(scope, EVENT)
+    assert heard == [A, sibling]
 
 
 class _Reader:

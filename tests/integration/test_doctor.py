@@ -21,6 +21,7 @@ from automations.persistence import HANDED_OVER, CreateRun, diagnose_store, open
 
 from ..persistence.helpers import run
 from .conftest import Gate, OpenRuntime, new
+from .fleets import until_workers
 
 pytestmark = pytest.mark.anyio
 
@@ -85,6 +86,20 @@ async def test_a_healthy_database_with_its_worker_is_exit_0(
     assert {"schema", "tables", "journal", "lease", "runs", "schedules"} <= checks
     (lease,) = [finding for finding in report.findings if finding.check == "lease"]
     assert "held by" in lease.detail and "renewed" in lease.detail
+
+
+async def test_a_scope_a_fleet_leads_through_its_shard_is_led(
+    runtime_factory: OpenRuntime, location: str
+) -> None:
+    """A fleet worker holds its shards' leases, not the scopes' own."""
+    async with runtime_factory(clock=None, role="client") as client:
+        await client.create(new(schedule=am.Interval(every=timedelta(hours=1))))
+    async with runtime_factory(clock=None, scopes="all") as fleet:
+        await until_workers(fleet, lambda ws: any(w.scopes for w in ws), fleet)
+        code, report = await doctor(location)
+    assert problems(report) == [] and code == 0, report
+    (lease,) = [finding for finding in report.findings if finding.check == "lease"]
+    assert f"held by {fleet._services.owner}" in lease.detail
 
 
 async def test_a_stuck_run_and_an_overdue_automation_are_found(

@@ -65,11 +65,11 @@ class Fleet:
         cancelled from outside, which would end its runs unrecorded)."""
         self._wanted: set[int] = set()
         """The shards the last plan gives this worker."""
-        self._left_out: frozenset[Scope] = frozenset()
-        """The scopes a live one-scope worker leads, as of the last plan."""
-        self._gone_holders: dict[Scope, int] = {}
-        """The scopes whose own lease names a holder that is gone, at its epoch, as of
-        the last plan: a shard taking one fences that holder off first."""
+        self._left_out: dict[int, set[Scope]] = {}
+        """By shard, the scopes a live one-scope worker leads, as of the last plan."""
+        self._gone_holders: dict[int, dict[Scope, int]] = {}
+        """By shard, the scopes whose own lease names a holder that is gone, at its
+        epoch, as of the last plan: a shard taking one fences that holder off first."""
         self.presence = Presence(services, self.load, fleet=True)
         self.fire_limit = FireLimit(services.max_scheduled_runs)
         """The process's capacity, shared by its cells' schedulers."""
@@ -144,18 +144,18 @@ class Fleet:
         fleet = {w.id: w.capacity for w in workers if w.fleet}
         self._peers = set(fleet) - {me}
         others = {w.id for w in workers if not w.fleet}
-        left_out: set[Scope] = set()
-        gone: dict[Scope, int] = {}
+        left_out: dict[int, set[Scope]] = {}
+        gone: dict[int, dict[Scope, int]] = {}
         names: dict[str, int] = {}
         for scope, _ in await store.reader.scopes():
-            row = leases.get(lease_name(scope))
-            if row is not None and row.holder in others:  # a one-scope worker keeps its own
-                left_out.add(scope)
-            elif row is not None and row.holder:
-                gone[scope] = row.epoch
             number = shard_of(scope)
             names[shard_lease_name(number)] = number
-        self._left_out, self._gone_holders = frozenset(left_out), gone
+            row = leases.get(lease_name(scope))
+            if row is not None and row.holder in others:  # a one-scope worker keeps its own
+                left_out.setdefault(number, set()).add(scope)
+            elif row is not None and row.holder:
+                gone.setdefault(number, {})[scope] = row.epoch
+        self._left_out, self._gone_holders = left_out, gone
         holders = {name: leases[name].holder for name in names if name in leases}
         assignment = plan(fleet, names, holders).assignment
         return {names[name] for name, worker in assignment.items() if worker == me}
@@ -178,9 +178,8 @@ class Fleet:
 
     def _tell(self, number: int, shard: Shard) -> None:
         """Tell `shard` the plan's facts about its scopes."""
-        left_out = frozenset(s for s in self._left_out if shard_of(s) == number)
-        gone = {s: epoch for s, epoch in self._gone_holders.items() if shard_of(s) == number}
-        shard.leave_out(left_out, gone)
+        left_out = frozenset(self._left_out.get(number, ()))
+        shard.leave_out(left_out, self._gone_holders.get(number, {}))
 
     def _open_scope(
         self, scope: Scope, inbox_heard: Callable[[], None]
@@ -194,7 +193,7 @@ class Fleet:
             fire_limit=self.fire_limit,
             owners=self.owners,
             slot_starts=self.slot_starts,
-            led_by_shard=inbox_heard,
+            inbox_heard=inbox_heard,
         )
 
     async def _cell(

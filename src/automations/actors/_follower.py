@@ -28,34 +28,46 @@ from ._outage import Outage, patiently
 __all__ = ["FOLLOW_SECONDS", "Follower"]
 
 FOLLOW_SECONDS = 0.02
+K = TypeVar("K")
 L = TypeVar("L")
 _PAGE = 1_000
 
 
-class ScopedListeners(Generic[L]):
-    """Listeners found by their scope. A scope's tuple is replaced, never changed, so
-    a listener may come or go while the others are told."""
+class KeyedListeners(Generic[K, L]):
+    """Listeners found by a key (a scope, a shard). A key's tuple is replaced, never
+    changed, so a listener may come or go while the others are told."""
 
     def __init__(self) -> None:
-        self._by_scope: dict[Scope, tuple[L, ...]] = {}
+        self._by_key: dict[K, tuple[L, ...]] = {}
 
-    def add(self, scope: Scope, listener: L) -> None:
-        self._by_scope[scope] = (*self._by_scope.get(scope, ()), listener)
+    def add(self, key: K, listener: L) -> None:
+        self._by_key[key] = (*self._by_key.get(key, ()), listener)
 
-    def remove(self, scope: Scope, listener: L) -> None:
-        """Forget `listener` (if it listens to `scope`)."""
-        left = tuple(each for each in self._by_scope.get(scope, ()) if each != listener)
+    def remove(self, key: K, listener: L) -> None:
+        """Forget `listener` (if it listens to `key`)."""
+        left = tuple(each for each in self._by_key.get(key, ()) if each != listener)
         if left:
-            self._by_scope[scope] = left
+            self._by_key[key] = left
         else:
-            self._by_scope.pop(scope, None)
+            self._by_key.pop(key, None)
 
-    def of(self, scope: Scope) -> tuple[L, ...]:
-        return self._by_scope.get(scope, ())
+    def of(self, key: K) -> tuple[L, ...]:
+        return self._by_key.get(key, ())
+
+    def keys(self) -> tuple[K, ...]:
+        """The keys with a listener."""
+        return tuple(self._by_key)
+
+    def __bool__(self) -> bool:
+        return bool(self._by_key)
+
+
+class ScopedListeners(KeyedListeners[Scope, L]):
+    """Listeners found by their scope."""
 
     def scopes(self) -> tuple[Scope, ...]:
         """The scopes with a listener."""
-        return tuple(self._by_scope)
+        return self.keys()
 
 
 class ChangeListeners(ScopedListeners[ChangeListener]):
@@ -64,23 +76,13 @@ class ChangeListeners(ScopedListeners[ChangeListener]):
 
     def __init__(self) -> None:
         super().__init__()
-        self._by_shard: dict[int, tuple[ChangeListener, ...]] = {}
-
-    def add_shard(self, shard: int, listener: ChangeListener) -> None:
-        self._by_shard[shard] = (*self._by_shard.get(shard, ()), listener)
-
-    def remove_shard(self, shard: int, listener: ChangeListener) -> None:
-        left = tuple(each for each in self._by_shard.get(shard, ()) if each != listener)
-        if left:
-            self._by_shard[shard] = left
-        else:
-            self._by_shard.pop(shard, None)
+        self.by_shard = KeyedListeners[int, ChangeListener]()
 
     def __call__(self, scope: Scope, event: Event) -> None:
         for listener in self.of(scope):
             listener(scope, event)
-        if self._by_shard:
-            for listener in self._by_shard.get(shard_of(scope), ()):
+        if self.by_shard:  # (a fleet's: no look-up of the shard otherwise)
+            for listener in self.by_shard.of(shard_of(scope)):
                 listener(scope, event)
 
 
@@ -116,13 +118,13 @@ class Follower:
         self, shard: int, listener: ChangeListener, *, own: bool = False
     ) -> None:
         """As `add_listener`, for the events of every scope of `shard`."""
-        self._foreign.add_shard(shard, listener)
+        self._foreign.by_shard.add(shard, listener)
         if own:
-            self._own.add_shard(shard, listener)
+            self._own.by_shard.add(shard, listener)
 
     def remove_shard_listener(self, shard: int, listener: ChangeListener) -> None:
-        self._foreign.remove_shard(shard, listener)
-        self._own.remove_shard(shard, listener)
+        self._foreign.by_shard.remove(shard, listener)
+        self._own.by_shard.remove(shard, listener)
 
     def add_command_listener(self, scope: Scope, listener: Callable[[], None]) -> None:
         """Call `listener` each time a command of `scope` past the head seen before is

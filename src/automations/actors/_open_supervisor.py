@@ -41,16 +41,16 @@ async def open_supervisor(
     renewals: LeaseRenewals | None = None,
     owners: ActiveOwners | None = None,
     slot_starts: SlotStarts | None = None,
-    led_by_shard: Callable[[], None] | None = None,
+    inbox_heard: Callable[[], None] | None = None,
 ) -> AsyncIterator[Supervisor]:
     """The supervisor with its follower and, in a worker, the lease, the scheduler, the
     inbox and the heartbeat; on exit, runs and actors stop with a reason. A fleet's
     cell (one scope of a worker that serves many) shares the fleet's `follower`, which
     it does not run, its `presence`, which it only tells of its lease, its
     `fire_limit`, the process's capacity, its read of the active runs' `owners` and
-    its `slot_starts` alarm, which the fleet runs; it has no lease of its own: its
-    shard's cell leads it (`_shard.py`), and reads its inbox when `led_by_shard` is
-    called."""
+    its `slot_starts` alarm, which the fleet runs. It has no lease of its own: its
+    shard's cell leads it (`_shard.py`), and reads its inbox when told
+    (`inbox_heard`, given for such a scope only)."""
     shared = follower is not None
     if follower is None:
         follower = Follower(services.store, services.hub)
@@ -59,7 +59,7 @@ async def open_supervisor(
             services, runs, ActorGroup(actors), follower, fire_limit, slot_starts
         )
         supervisor.hand_back = not shared
-        supervisor.in_fleet = shared
+        supervisor.in_fleet = inbox_heard is not None
         supervisor.owners = owners
         follower.add_listener(services.scope, supervisor.on_foreign)
         try:
@@ -70,14 +70,14 @@ async def open_supervisor(
                     if slot_starts is None:  # (a fleet runs the one its scopes share)
                         background.start_soon(supervisor.slot_starts.run, name="slot-starts")
                     await _start_worker(
-                        background, supervisor, presence, renewals, led_by_shard=led_by_shard
+                        background, supervisor, presence, renewals, inbox_heard=inbox_heard
                     )
                 try:
                     yield supervisor
                 finally:
                     background.cancel_scope.cancel()
         finally:
-            if led_by_shard is not None and supervisor.inbox is not None:
+            if inbox_heard is not None and supervisor.inbox is not None:
                 supervisor.inbox.stop_listening()
             with anyio.CancelScope(shield=True):
                 await supervisor.shutdown(grace, hand_back=supervisor.hand_back)
@@ -92,20 +92,20 @@ async def _start_worker(
     presence: Presence | None,
     renewals: LeaseRenewals | None,
     *,
-    led_by_shard: Callable[[], None] | None,
+    inbox_heard: Callable[[], None] | None,
 ) -> None:
-    """Compete for the lease (unless its shard's cell leads it: `led_by_shard`);
+    """Compete for the lease (unless its shard's cell leads it: `inbox_heard` given);
     execute what other processes ask of this one; keep the heartbeat row and renew
     the lease (unless a fleet does: `presence` given)."""
     services, follower = supervisor.services, supervisor.follower
     inbox = supervisor.inbox = Inbox(
-        services, follower, supervisor.automation, supervisor.runs, wake=led_by_shard
+        services, follower, supervisor.automation, supervisor.runs, wake=inbox_heard
     )
     if presence is None:
         presence = Presence(services, supervisor.load)
         await background.start(presence.run, name="presence")
     supervisor.presence = presence
-    if led_by_shard is not None:  # its shard leads it, and reads its inbox
+    if inbox_heard is not None:  # its shard leads it, and reads its inbox
         inbox.listen()
         return
     background.start_soon(inbox.run, name="inbox")

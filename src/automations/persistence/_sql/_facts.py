@@ -21,6 +21,7 @@ from .._health import (
     ScopeFact,
     StoreHealth,
 )
+from .._shards import shard_lease_name, shard_of
 from ._connection import Sql
 
 __all__ = ["Facts", "health", "lease_scope", "read_facts"]
@@ -90,23 +91,26 @@ def read_facts(
             (limit,),
         )
     )
-    leases: list[LeaseFact] = []
+    own: dict[Scope, LeaseFact] = {}
+    shards: dict[str, LeaseFact] = {}
     for name, epoch, holder, acquired, renewed in query(
         "SELECT name, epoch, holder, acquired_at, renewed_at FROM leases ORDER BY name LIMIT ?",
         (limit,),
     ):
         scope = lease_scope(str(name))
+        fact = LeaseFact(
+            scope=scope or Scope("", ""),
+            epoch=int(epoch),
+            holder=str(holder),
+            acquired_ms=int(acquired),
+            renewed_ms=int(renewed),
+            holder_alive=lease_alive(str(name)),
+        )
         if scope is not None:
-            leases.append(
-                LeaseFact(
-                    scope=scope,
-                    epoch=int(epoch),
-                    holder=str(holder),
-                    acquired_ms=int(acquired),
-                    renewed_ms=int(renewed),
-                    holder_alive=lease_alive(str(name)),
-                )
-            )
+            own[scope] = fact
+        else:
+            shards[str(name)] = fact
+    leases = _leading(scopes, own, shards)
     states = ", ".join(f"'{state}'" for state in ACTIVE_STATES)
     runs = tuple(
         _active_run(row, owner_alive)
@@ -129,6 +133,23 @@ def read_facts(
     )
     total = query("SELECT count(*) FROM automations WHERE next_fire_at < ?", (overdue_before_ms,))
     return Facts(scopes, tuple(leases), runs, overdue, int(total[0][0]) if total else 0)
+
+
+def _leading(
+    scopes: Sequence[ScopeFact], own: dict[Scope, LeaseFact], shards: dict[str, LeaseFact]
+) -> list[LeaseFact]:
+    """Each scope's lease as it is led: its own, unless a fleet's shard leads it (its
+    own lease is let go, or its holder is gone, and its shard's holder lives). The
+    scopes' own leases without automations are named too."""
+    leases = dict(own)
+    for fact in scopes:
+        mine = own.get(fact.scope)
+        shard = shards.get(shard_lease_name(shard_of(fact.scope)))
+        if shard is None or (mine is not None and mine.holder_alive is True):
+            continue
+        if mine is None or shard.holder_alive is True:
+            leases[fact.scope] = msgspec.structs.replace(shard, scope=fact.scope)
+    return list(leases.values())
 
 
 def _active_run(row: tuple[Any, ...], owner_alive: Callable[[str], bool | None]) -> ActiveRunFact:
