@@ -23,7 +23,7 @@ shares them out within one of even, and few enough that a worker holds a handful
 leases, not one per scope."""
 
 
-@lru_cache(maxsize=4096)  # a batch of writes names a few scopes many times
+@lru_cache(maxsize=65_536)  # a fleet plans over every scope each second
 def shard_of(scope: Scope) -> int:
     """The shard `scope` falls into, in `range(SHARDS)`."""
     digest = hashlib.blake2b(lease_name(scope).encode(), digest_size=4).digest()
