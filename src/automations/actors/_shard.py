@@ -179,11 +179,9 @@ class Shard:
                     lambda: services.store.reader.shard_scopes((self.number,)),
                     "read the scopes of a shard",
                 )
-                async with anyio.create_task_group() as taking:  # side by side
-                    for scope in scopes:
-                        if self._can_take(scope):
-                            self._taking[scope] = {}
-                            taking.start_soon(self._take, scope, epoch)
+                async with anyio.create_task_group() as taking:  # side by side, all
+                    for scope in scopes:  # before the first fire
+                        self._start_taking(scope, taking)
                 reconcile = partial(self._reconcile_round, epoch)
                 leading.start_soon(reconciling_rounds, services, reconcile, self._soonest())
                 if services.retention is not None:
@@ -195,19 +193,18 @@ class Shard:
             for scope in list(self._led):
                 self._step_down(scope)
 
-    def _can_take(self, scope: Scope) -> bool:
-        return scope not in self._left_out and scope not in self._taking and scope not in self._led
-
-    def _start_taking(self, scope: Scope) -> dict[str, DefinitionUpdated] | None:
-        """Take `scope` while the shard leads; the changes to note once it is led
-        (None: it is not being taken)."""
-        leading, epoch = self._leading, self._epoch
-        if leading is None or epoch is None or scope in self._led or scope in self._left_out:
+    def _start_taking(
+        self, scope: Scope, group: TaskGroup | None = None
+    ) -> dict[str, DefinitionUpdated] | None:
+        """Take `scope` while the shard leads, in `group` (the term's by default); the
+        changes to note once it is led (None: it is not being taken)."""
+        group, epoch = group or self._leading, self._epoch
+        if group is None or epoch is None or scope in self._led or scope in self._left_out:
             return None
         pending = self._taking.get(scope)
         if pending is None:
             pending = self._taking[scope] = {}
-            leading.start_soon(self._take, scope, epoch)
+            group.start_soon(self._take, scope, epoch)
         return pending
 
     async def _take(self, scope: Scope, epoch: int) -> None:
